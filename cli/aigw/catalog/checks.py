@@ -1,0 +1,200 @@
+"""Schema errors as located problems, and the semantic checks across the catalog."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from aigw.catalog.loader import Mark, PathKey, Problem, dotted
+from aigw.catalog.models import NAME_RE, Catalog
+
+NAME_HINT = "names become Vault paths and file names: use a-z, 0-9 and '-' (max 63, no leading '-')"
+
+
+class Locator:
+    """Finds the mark of a path, falling back to its nearest located parent."""
+
+    def __init__(self, marks: dict[PathKey, Mark], default: Mark) -> None:
+        self.marks = marks
+        self.default = default
+
+    def __call__(self, path: PathKey) -> Mark:
+        while path:
+            if path in self.marks:
+                return self.marks[path]
+            path = path[:-1]
+        return self.marks.get((), self.default)
+
+    def problem(self, path: PathKey, message: str, hint: str | None = None) -> Problem:
+        return Problem(self(path), dotted(path), message, hint)
+
+
+def schema_problems(
+    exc: ValidationError, locate: Locator, prefix: PathKey = ()
+) -> list[Problem]:
+    """Turn pydantic's errors into located problems with hints."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = (*prefix, *loc)
+        kind = err["type"]
+        message = err["msg"]
+        hint = None
+        if kind == "extra_forbidden":
+            message = "unknown field"
+            hint = _field_hint(exc, path)
+        elif kind == "missing":
+            message = "required field is missing"
+            hint = f"add `{path[-1]}:`"
+        elif kind.startswith("literal_error"):
+            hint = "allowed: " + message.split("Input should be ", 1)[-1]
+            message = f"{_short(err.get('input'))} is not allowed"
+        elif kind in ("dict_type", "list_type", "model_type", "model_attributes_type"):
+            want = {"dict_type": "a mapping", "list_type": "a list"}.get(kind, "a mapping")
+            message = f"expected {want}, got {_type_name(err.get('input'))}"
+        elif kind.startswith(("string_type", "int_", "float_", "bool_")):
+            message = f"{message.lower()}, got {_short(err.get('input'))}"
+        elif kind == "value_error":
+            message = message.removeprefix("Value error, ")
+        out.append(Problem(locate(path), dotted(path), message, hint))
+    return out
+
+
+def _field_hint(exc: ValidationError, path: PathKey) -> str | None:
+    allowed = {
+        "environments": ["mount", "path_prefix", "key_dir", "agent_refresh"],
+        "providers": ["api", "base_url", "region", "slots", "rotation", "extra"],
+        "models": ["description", "routes"],
+        "services": ["description", "environments", "models", "regions", "keys", "outputs",
+                     "defaults", "key_dir"],
+    }
+    names: list[str] = []
+    if len(path) == 3 and path[0] in allowed:
+        names = allowed[str(path[0])]
+    elif len(path) == 5 and path[0] == "models" and path[2] == "routes":
+        names = ["provider", "model", "slot", "timeout", "retries", "cooldown", "extra"]
+    elif len(path) == 1:
+        names = ["version", *allowed]
+    if not names:
+        return "see docs/catalog.md for the fields"
+    close = difflib.get_close_matches(str(path[-1]), names, n=1)
+    return f"did you mean `{close[0]}`?" if close else f"known fields: {', '.join(names)}"
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> tuple[str, str]:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    plural = "model aliases" if kind == "model alias" else kind + "s"
+    hint = f"did you mean '{close[0]}'?" if close else (
+        f"defined {plural}: {', '.join(known[:8])}" if known else f"no {plural} are defined")
+    return f"unknown {kind} '{name}'", hint
+
+
+def semantic_problems(
+    cat: Catalog, locate: Locator, raw_names: dict[str, set[str]] | None = None
+) -> list[Problem]:
+    """Cross-reference and safety checks that need the whole catalog.
+
+    RAW_NAMES holds every name written in the files, valid or not: a reference to
+    an entry that failed its schema check is not reported again as unknown.
+    """
+    out: list[Problem] = []
+    raw = raw_names or {}
+
+    def exists(section: str, name: str) -> bool:
+        return name in raw.get(section, ())
+
+    def bad(path: PathKey, message: str, hint: str | None = None) -> None:
+        out.append(locate.problem(path, message, hint))
+
+    def name_ok(path: PathKey, name: str) -> bool:
+        if NAME_RE.match(name):
+            return True
+        bad(path, f"unsafe name '{name}'", NAME_HINT)
+        return False
+
+    if not raw.get("environments") and not cat.environments:
+        bad(("environments",), "no environments are defined", "add e.g. `environments: {prod: {}}`")
+    for section in ("environments", "providers", "models", "services"):
+        for name in sorted(raw.get(section, ())) or getattr(cat, section):
+            name_ok((section, name), name)
+    for pname, prov in cat.providers.items():
+        name_ok(("providers", pname, "region"), prov.region)
+        if prov.api != "bedrock" and not prov.base_url:
+            bad(("providers", pname, "base_url"), f"api '{prov.api}' needs a base_url",
+                "e.g. base_url: https://api.openai.com/v1")
+        if prov.base_url and not prov.base_url.startswith(("http://", "https://")):
+            bad(("providers", pname, "base_url"), "base_url must start with http:// or https://")
+        if not prov.slots:
+            bad(("providers", pname, "slots"), "a provider needs at least one key slot",
+                "remove `slots:` to get the single slot `default`")
+        seen: set[str] = set()
+        for i, slot in enumerate(prov.slots):
+            path = ("providers", pname, "slots", i)
+            if name_ok(path, slot) and slot.startswith("svc-"):
+                bad(path, f"slot '{slot}' uses the reserved prefix 'svc-'",
+                    "svc-<service> slots are made for services with `keys: per-service`")
+            if slot in seen:
+                bad(path, f"slot '{slot}' is listed twice")
+            seen.add(slot)
+    for alias, model in cat.models.items():
+        if not model.routes:
+            bad(("models", alias, "routes"), "alias has no routes", "add at least one route")
+        for i, route in enumerate(model.routes):
+            path = ("models", alias, "routes", i)
+            prov = cat.providers.get(route.provider)
+            if prov is None:
+                if not exists("providers", route.provider):
+                    bad((*path, "provider"), *_unknown("provider", route.provider, raw.get("providers", cat.providers)))
+            elif route.slot is not None and route.slot not in prov.slots:
+                bad((*path, "slot"), *_unknown("slot", route.slot, prov.slots))
+    for sname, svc in cat.services.items():
+        base = ("services", sname)
+        if not svc.environments:
+            bad((*base, "environments"), "a service needs at least one environment")
+        if not svc.models:
+            bad((*base, "models"), "a service needs at least one model alias")
+        for i, env in enumerate(svc.environments):
+            if env not in cat.environments:
+                if not exists("environments", env):
+                    bad((*base, "environments", i), *_unknown("environment", env, raw.get("environments", cat.environments)))
+            elif env in svc.environments[:i]:
+                bad((*base, "environments", i), f"environment '{env}' is listed twice")
+        for i, alias in enumerate(svc.models):
+            if alias not in cat.models:
+                if not exists("models", alias):
+                    bad((*base, "models", i), *_unknown("model alias", alias, raw.get("models", cat.models)))
+                continue
+            if alias in svc.models[:i]:
+                bad((*base, "models", i), f"alias '{alias}' is listed twice")
+            if svc.regions is None:
+                continue
+            for r, route in enumerate(cat.models[alias].routes):
+                prov = cat.providers.get(route.provider)
+                if prov is not None and prov.region not in svc.regions:
+                    bad((*base, "models", i),
+                        f"alias '{alias}' route {r + 1} ({route.provider}, region {prov.region}) "
+                        f"is outside the service's regions [{', '.join(svc.regions)}]",
+                        f"use an alias whose routes stay in [{', '.join(svc.regions)}], or allow "
+                        f"region '{prov.region}'")
+        for i, region in enumerate(svc.regions or []):
+            name_ok((*base, "regions", i), region)
+        outs = list(svc.outputs)
+        for i, o in enumerate(outs):
+            if o in outs[:i]:
+                bad((*base, "outputs", i), f"output '{o}' is listed twice")
+    return out

@@ -1,0 +1,132 @@
+"""Typed models of the catalog (pydantic v2, unknown fields rejected).
+
+Every field is documented in docs/catalog.md. Cross-references (a route's
+provider, a service's aliases...) are checked in `checks.py`, where the whole
+catalog is in view.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from aigw.rotation.registry import DRIVERS
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+APIS = ("openai", "anthropic", "bedrock")
+OUTPUTS = ("aigw-client", "litellm", "env", "bao-agent", "k8s-injector", "k8s-csi")
+
+
+def parse_duration(value: Any) -> int:
+    """`90d`, `12h`, `30m`, `45s` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30d, 12h, 10m or 45s")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return int(value)
+    if isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        return int(m.group(1)) * _UNITS[m.group(2)]
+    raise ValueError("expected a duration such as 30d, 12h, 10m or 45s")
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact unit form of SECONDS (`2592000` -> `30d`)."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+Extra = dict[str, Any]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Environment(_Model):
+    """Where one environment's keys live in OpenBao/Vault and on disk."""
+
+    mount: str = "aigw"
+    path_prefix: str | None = None
+    key_dir: str = "/run/secrets/aigw"
+    agent_refresh: Duration = 1
+
+
+class Rotation(_Model):
+    """How a provider's keys are rotated."""
+
+    driver: Literal[tuple(DRIVERS)] = "manual"  # type: ignore[valid-type]
+    max_age: Duration = 90 * 86400
+    grace: Duration = 600
+    params: Extra = Field(default_factory=dict)
+
+
+class Provider(_Model):
+    """One LLM provider account: where to call it and which keys it has."""
+
+    api: Literal[APIS]  # type: ignore[valid-type]
+    base_url: str | None = None
+    region: str
+    slots: list[str] = Field(default_factory=lambda: ["default"])
+    rotation: Rotation = Field(default_factory=Rotation)
+    extra: Extra = Field(default_factory=dict)
+
+
+class Route(_Model):
+    """One step of an alias's fallback chain."""
+
+    provider: str
+    model: str
+    slot: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    cooldown: float | None = Field(default=None, ge=0)
+    extra: Extra = Field(default_factory=dict)
+
+
+class ModelAlias(_Model):
+    """A name services ask for, and the ordered routes that serve it."""
+
+    description: str | None = None
+    routes: list[Route]
+
+
+class Defaults(_Model):
+    """Per-attempt timeout, same-route retries and cooldown after a failure."""
+
+    timeout: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=0, ge=0, le=10)
+    cooldown: float = Field(default=30.0, ge=0)
+
+
+class Service(_Model):
+    """A service calling providers: where it runs and what it may use."""
+
+    description: str | None = None
+    environments: list[str]
+    models: list[str]
+    regions: list[str] | None = None
+    keys: Literal["shared", "per-service"] = "shared"
+    outputs: list[Literal[OUTPUTS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["aigw-client", "litellm", "env", "bao-agent"]
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    key_dir: str | None = None
+
+
+class Catalog(_Model):
+    """The whole catalog after merging every file."""
+
+    version: Literal[1] = 1
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    providers: dict[str, Provider] = Field(default_factory=dict)
+    models: dict[str, ModelAlias] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(default_factory=dict)

@@ -1,0 +1,126 @@
+"""The compiled view of a catalog: who calls what, with which key slot, where.
+
+Render, the Vault stack and rotation all consume these plain records, so the
+rules for slot names and Vault paths live in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aigw.catalog.models import Catalog, Environment
+
+
+@dataclass(frozen=True, order=True)
+class SlotRef:
+    """One rotatable provider credential in one environment."""
+
+    provider: str
+    slot: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.slot}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.provider}.{self.slot}.key"
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    """A route with the service's defaults and the provider's settings applied."""
+
+    provider: str
+    api: str
+    base_url: str | None
+    model: str
+    slot: str
+    key_file: str
+    timeout: float
+    retries: int
+    cooldown: float
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One service in one environment."""
+
+    service: str
+    environment: str
+    env: Environment
+    key_dir: str
+    aliases: dict[str, list[ResolvedRoute]]
+    slots: list[SlotRef] = field(default_factory=list)
+
+    @property
+    def policy_name(self) -> str:
+        return f"aigw-{self.environment}-{self.service}"
+
+
+def path_prefix(env_name: str, env: Environment) -> str:
+    """The folder of an environment inside its mount."""
+    return (env.path_prefix or env_name).strip("/")
+
+
+def slot_path(env_name: str, env: Environment, ref: SlotRef) -> str:
+    """The KV v2 secret path of a slot, relative to the mount."""
+    return f"{path_prefix(env_name, env)}/providers/{ref.provider}/{ref.slot}"
+
+
+def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> str:
+    """Which slot a service's route uses (`svc-<service>` under `keys: per-service`)."""
+    if cat.services[service].keys == "per-service":
+        return f"svc-{service}"
+    return slot or cat.providers[provider].slots[0]
+
+
+def deployment(cat: Catalog, service: str, env_name: str) -> Deployment:
+    """Resolve one service in one environment."""
+    svc = cat.services[service]
+    env = cat.environments[env_name]
+    aliases: dict[str, list[ResolvedRoute]] = {}
+    slots: set[SlotRef] = set()
+    d = svc.defaults
+    for alias in sorted(svc.models):
+        routes = []
+        for route in cat.models[alias].routes:
+            prov = cat.providers[route.provider]
+            ref = SlotRef(route.provider, route_slot(cat, service, route.provider, route.slot))
+            slots.add(ref)
+            routes.append(ResolvedRoute(
+                provider=route.provider,
+                api=prov.api,
+                base_url=prov.base_url,
+                model=route.model,
+                slot=ref.slot,
+                key_file=ref.file_name,
+                timeout=float(route.timeout if route.timeout is not None else d.timeout),
+                retries=route.retries if route.retries is not None else d.retries,
+                cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
+                extra={**prov.extra, **route.extra},
+            ))
+        aliases[alias] = routes
+    return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases, sorted(slots))
+
+
+def deployments(cat: Catalog, env: str | None = None, service: str | None = None) -> list[Deployment]:
+    """Every (service, environment) pair, sorted, optionally filtered."""
+    out = []
+    for name in sorted(cat.services):
+        if service is not None and name != service:
+            continue
+        for env_name in sorted(cat.services[name].environments):
+            if env is None or env_name == env:
+                out.append(deployment(cat, name, env_name))
+    return out
+
+
+def environment_slots(cat: Catalog, env_name: str) -> list[SlotRef]:
+    """Every slot of an environment: each provider's declared slots plus per-service ones."""
+    refs = {SlotRef(p, s) for p, prov in cat.providers.items() for s in prov.slots}
+    for dep in deployments(cat, env=env_name):
+        refs.update(dep.slots)
+    return sorted(refs)
