@@ -1,0 +1,89 @@
+"""`aigw validate` and `aigw render`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aigw.catalog import load_catalog
+from aigw.catalog.view import deployments
+from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError
+from aigw.render import render_all, sync
+
+PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
+                                         "catalog/*.yaml.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def validate(path: PathArg = Path("."), as_json: JsonOpt = False) -> int:
+    """Check the catalog: schema, references, names, residency. Exit 2 listing every problem."""
+    try:
+        loaded = load_catalog(path)
+    except CatalogError as exc:
+        if not as_json:
+            raise
+        problems = [
+            {"file": p.mark.file, "line": p.mark.line, "column": p.mark.column, "key": p.key,
+             "message": p.message, "hint": p.hint}
+            for p in exc.problems  # type: ignore[attr-defined]
+        ]
+        typer.echo(json.dumps({"ok": False, "problems": problems}, indent=2))
+        return EXIT_INVALID
+    cat = loaded.catalog
+    counts = {
+        "providers": len(cat.providers), "models": len(cat.models),
+        "services": len(cat.services), "environments": len(cat.environments),
+        "deployments": len(deployments(cat)),
+    }
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "files": [str(f) for f in loaded.files], **counts},
+                              indent=2))
+    else:
+        typer.echo(f"ok: {', '.join(str(f) for f in loaded.files)}: {counts['providers']} "
+                   f"providers, {counts['models']} model aliases, {counts['services']} services, "
+                   f"{counts['environments']} environments ({counts['deployments']} deployments)")
+    return EXIT_OK
+
+
+def render(
+    path: PathArg = Path("."),
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    service: Annotated[str | None, typer.Option("--service", "-s", help="Only this service.")]
+    = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: "
+                                             "rendered/ beside the catalog).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; print a diff and exit 1 "
+                                        "when the files on disk differ.")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Render per-service configs (aigw-client.json, LiteLLM, dotenv, agent) into a folder."""
+    loaded = load_catalog(path)
+    if out is None:
+        base = path if path.is_dir() else path.parent
+        out = base / "rendered"
+    files = render_all(loaded, env=env, service=service)
+    result = sync(out, files, env=env, service=service, check=check)
+    if as_json:
+        typer.echo(json.dumps({"out": str(out), "check": check, "written": result.written,
+                               "removed": result.removed, "unchanged": len(result.unchanged)},
+                              indent=2))
+    elif check:
+        if result.changed:
+            typer.echo(result.diff, nl=False)
+            typer.echo(f"render --check: {len(result.written)} file(s) differ, "
+                       f"{len(result.removed)} to remove in {out} (run `aigw render`)", err=True)
+        else:
+            typer.echo(f"render --check: {out} is up to date ({len(result.unchanged)} files)")
+    else:
+        typer.echo(f"rendered {len(files)} files into {out}: {len(result.written)} written, "
+                   f"{len(result.unchanged)} unchanged, {len(result.removed)} removed")
+    return EXIT_CHANGES if check and result.changed else EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the app."""
+    app.command()(validate)
+    app.command()(render)
