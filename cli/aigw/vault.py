@@ -1,0 +1,197 @@
+"""The OpenBao/Vault client factory and the one place hvac/requests errors become VaultErrors.
+
+Usage::
+
+    settings = VaultSettings.resolve()          # args > env > running `aigw dev` server
+    client = connect(settings)
+    with vault_errors(settings.addr):
+        client.secrets.kv.v2.read_secret_version(path=..., mount_point=...)
+
+Code that expects a specific hvac error (a 404 meaning "no such key yet", a 400
+from a check-and-set conflict) catches it inside the `with` block; whatever
+escapes is mapped here. Messages name the address and the path, never the token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import hvac
+import hvac.exceptions as hx
+import requests
+
+from aigw.errors import AigwError, VaultError, VaultForbidden
+
+DEFAULT_TIMEOUT = 10.0
+_ADDR_ENV = ("BAO_ADDR", "VAULT_ADDR")
+_TOKEN_ENV = ("BAO_TOKEN", "VAULT_TOKEN")
+_UNREACHABLE_HINT = "start one with `aigw dev up`, or set BAO_ADDR"
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    """Where OpenBao/Vault is and which token to use; `repr` never shows the token."""
+
+    addr: str
+    token: str = field(repr=False)
+    source: str = "explicit"  # "explicit", "env" or "dev": where the address came from
+
+    @classmethod
+    def resolve(
+        cls,
+        addr: str | None = None,
+        token: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> VaultSettings:
+        """Resolve settings: explicit args, then BAO_*/VAULT_* env, then the `aigw dev` server.
+
+        The dev server's token is only used when the address is the dev server's,
+        so a dev token is never sent to another server.
+        """
+        env = os.environ if env is None else env
+        source = "explicit"
+        if not addr:
+            addr, source = _first(env, _ADDR_ENV), "env"
+        token = token or _first(env, _TOKEN_ENV)
+        if addr is None or token is None:
+            # Imported here: aigw.dev imports this module for health checks.
+            from aigw import dev
+
+            running = dev.running_server(dev.default_home(cwd=cwd, env=env))
+            if running is not None and addr is None:
+                addr, token, source = running.addr, token or running.token, "dev"
+            elif running is not None and token is None and _same_addr(addr or "", running.addr):
+                token = running.token
+        if addr is None:
+            raise VaultError("no OpenBao address configured", hint=_UNREACHABLE_HINT)
+        if token is None:
+            raise VaultError(f"no token for OpenBao at {normalize_addr(addr)}",
+                             hint="set BAO_TOKEN (or VAULT_TOKEN)")
+        return cls(addr=normalize_addr(addr), token=token, source=source)
+
+    def errors(self) -> AbstractContextManager[None]:
+        """`vault_errors` for this server, blanking this token out of quoted messages."""
+        return vault_errors(self.addr, redact=[self.token])
+
+
+def _first(env: Mapping[str, str], names: Sequence[str]) -> str | None:
+    return next((env[n] for n in names if env.get(n)), None)
+
+
+def normalize_addr(addr: str) -> str:
+    """`http://127.0.0.1:8200/` -> `http://127.0.0.1:8200` (so addresses compare equal)."""
+    return addr.strip().rstrip("/")
+
+
+def _same_addr(a: str, b: str) -> bool:
+    return normalize_addr(a) == normalize_addr(b)
+
+
+def connect(settings: VaultSettings, *, timeout: float = DEFAULT_TIMEOUT) -> hvac.Client:
+    """Build an hvac client for `settings` (no request is made here)."""
+    return hvac.Client(url=settings.addr, token=settings.token, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Health:
+    """The answer of `sys/health` (unauthenticated)."""
+
+    initialized: bool
+    sealed: bool
+    standby: bool
+    version: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the server can serve requests (initialized, unsealed, active)."""
+        return self.initialized and not self.sealed and not self.standby
+
+
+def read_health(addr: str, *, timeout: float = 2.0) -> Health:
+    """Ask `sys/health`; raise VaultError when the server cannot be reached."""
+    addr = normalize_addr(addr)
+    with vault_errors(addr):
+        # sys/health answers 429/472/473/501/503 with a JSON body for degraded states.
+        resp = requests.get(f"{addr}/v1/sys/health", timeout=timeout)
+    try:
+        body = resp.json()
+    except ValueError:
+        raise VaultError(f"{addr} did not answer like OpenBao (sys/health: HTTP "
+                         f"{resp.status_code})") from None
+    return Health(
+        initialized=bool(body.get("initialized")),
+        sealed=bool(body.get("sealed")),
+        standby=bool(body.get("standby")),
+        version=str(body.get("version", "")),
+    )
+
+
+def _path_of(url: str | None, addr: str) -> str:
+    """The API path of a request URL: `http://h:1/v1/kv/data/x?list=1` -> `kv/data/x`."""
+    if not url:
+        return "(unknown path)"
+    path = urlsplit(url).path
+    return path.removeprefix("/v1/").strip("/") or "/"
+
+
+def _server_says(exc: hx.VaultError, redact: Sequence[str]) -> str:
+    text = ", ".join(str(e) for e in exc.errors or []) if exc.errors else ""
+    for secret in redact:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:300]
+
+
+def map_error(exc: BaseException, addr: str, *, redact: Sequence[str] = ()) -> VaultError | None:
+    """Translate an hvac or requests error into a VaultError; None if it is neither."""
+    addr = normalize_addr(addr)
+    if isinstance(exc, VaultError):
+        return exc
+    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
+        return VaultError(f"OpenBao unreachable at {addr}", hint=_UNREACHABLE_HINT)
+    if isinstance(exc, requests.exceptions.RequestException):
+        return VaultError(f"request to OpenBao at {addr} failed ({type(exc).__name__})")
+    if not isinstance(exc, hx.VaultError):
+        return None
+    path = _path_of(exc.url, addr)
+    said = _server_says(exc, redact)
+    if isinstance(exc, hx.Forbidden | hx.Unauthorized):
+        return VaultForbidden(f"permission denied on {path}",
+                              hint=f"{exc.method or 'the request'} is not allowed for this "
+                              "token: check its policies, or that it has not expired")
+    if isinstance(exc, hx.VaultDown | hx.VaultNotInitialized | hx.BadGateway):
+        return VaultError(f"OpenBao at {addr} is sealed or down")
+    if isinstance(exc, hx.InvalidPath):
+        return VaultError(f"nothing at {path} on {addr}",
+                          hint="is the secrets engine mounted and the path right?")
+    if isinstance(exc, hx.RateLimitExceeded):
+        return VaultError(f"OpenBao at {addr} rate-limited the request on {path}")
+    detail = f": {said}" if said else ""
+    if isinstance(exc, hx.InvalidRequest):
+        return VaultError(f"OpenBao rejected the request on {path}{detail}")
+    return VaultError(f"OpenBao error on {path}{detail}")
+
+
+@contextmanager
+def vault_errors(addr: str, *, redact: Sequence[str] = ()) -> Iterator[None]:
+    """Map hvac/requests errors raised inside the block to VaultError/VaultForbidden.
+
+    `redact` lists strings (e.g. a token) to blank out of server messages quoted
+    in the error, should a server ever echo one.
+    """
+    try:
+        yield
+    except AigwError:
+        raise
+    except Exception as exc:
+        mapped = map_error(exc, addr, redact=redact)
+        if mapped is None:
+            raise
+        raise mapped from exc

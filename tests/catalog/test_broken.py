@@ -1,0 +1,151 @@
+"""Broken catalogs: each problem is reported with file:line, the dotted key and a hint."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from aigw.catalog import load_catalog
+from aigw.errors import CatalogError
+
+BASE = """\
+environments:
+  prod: {}
+providers:
+  deepseek: {api: openai, base_url: https://api.deepseek.com, region: cn}
+  openai: {api: openai, base_url: https://api.openai.com/v1, region: us}
+models:
+  chat:
+    routes:
+      - {provider: deepseek, model: deepseek-chat}
+services:
+  bot:
+    environments: [prod]
+    models: [chat]
+"""
+
+# (name, catalog text, expected "line:col", expected dotted key, words in the message)
+CASES = [
+    ("unknown provider", BASE.replace("{provider: deepseek,", "{provider: deepsek,"),
+     "9:10", "models.chat.routes[0].provider", "unknown provider 'deepsek'"),
+    ("unknown alias", BASE.replace("models: [chat]", "models: [chat, nope]"),
+     "13:20", "services.bot.models[1]", "unknown model alias 'nope'"),
+    ("undefined environment", BASE.replace("environments: [prod]", "environments: [prod, dev]"),
+     "12:26", "services.bot.environments[1]", "unknown environment 'dev'"),
+    ("alias without routes", BASE.replace("    routes:\n      - {provider: deepseek, model: "
+                                          "deepseek-chat}\n", "    routes: []\n"),
+     "8:5", "models.chat.routes", "alias has no routes"),
+    ("region breach", BASE + "    regions: [us]\n",
+     "13:14", "services.bot.models[0]", "outside the service's regions"),
+    ("unsafe service name", BASE.replace("  bot:", "  Bot_1:"),
+     "11:3", "services.Bot_1", "unsafe name"),
+    ("unsafe provider name with slash", BASE.replace("  openai: {", "  open/ai: {"),
+     "5:3", "providers.open/ai", "unsafe name"),
+    ("unknown field", BASE.replace("region: cn}", "region: cn, regoin: x}"),
+     "4:75", "providers.deepseek.regoin", "unknown field"),
+    ("missing field", BASE.replace(", region: cn}", "}"),
+     "4:3", "providers.deepseek.region", "required field is missing"),
+    ("wrong api", BASE.replace("{api: openai, base_url: https://api.deepseek.com",
+                               "{api: grpc, base_url: https://api.deepseek.com"),
+     "4:14", "providers.deepseek.api", "'grpc' is not allowed"),
+    ("wrong type timeout", BASE.replace("model: deepseek-chat}", "model: deepseek-chat, "
+                                        "timeout: soon}"),
+     "9:52", "models.chat.routes[0].timeout", "valid number"),
+    ("list instead of mapping", BASE.replace("environments:\n  prod: {}", "environments:\n  - prod"),
+     "1:1", "environments", "expected a mapping of names"),
+    ("duplicate key", BASE.replace("  openai:", "  deepseek:"),
+     "5:3", "providers.deepseek", "duplicate key"),
+    ("unknown section", BASE + "secrets: {}\n",
+     "14:1", "secrets", "unknown section"),
+    ("unknown slot", BASE.replace("model: deepseek-chat}", "model: deepseek-chat, slot: batch}"),
+     "9:52", "models.chat.routes[0].slot", "unknown slot 'batch'"),
+    ("reserved slot prefix", BASE.replace("region: us}", "region: us, slots: [svc-x]}"),
+     "5:82", "providers.openai.slots[0]", "reserved prefix"),
+    ("bad duration", BASE.replace("region: us}", "region: us, rotation: {max_age: soon}}"),
+     "5:85", "providers.openai.rotation.max_age", "duration"),
+    ("unknown driver", BASE.replace("region: us}", "region: us, rotation: {driver: magic}}"),
+     "5:85", "providers.openai.rotation.driver", "'magic' is not allowed"),
+    ("missing base_url", BASE.replace("{api: openai, base_url: https://api.openai.com/v1, ",
+                                      "{api: openai, "),
+     "5:3", "providers.openai.base_url", "needs a base_url"),
+    ("bad outputs", BASE + "    outputs: [aigw-client, helm]\n",
+     "14:28", "services.bot.outputs[1]", "'helm' is not allowed"),
+    ("invalid yaml", BASE.replace("  prod: {}", "  prod: {"),
+     "4:11", "(file)", "not valid YAML"),
+    ("tab indentation", BASE.replace("  bot:\n", "\tbot:\n"),
+     "11:1", "(file)", "not valid YAML"),
+]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "aigw.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("name", "text", "where", "key", "words"), CASES, ids=[c[0] for c in CASES])
+def test_broken_catalog_is_located(
+    tmp_path: Path, name: str, text: str, where: str, key: str, words: str
+) -> None:
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_write(tmp_path, text))
+    lines = info.value.lines()
+    matching = [line for line in lines if f"aigw.yaml:{where}:" in line and f": {key}: " in line]
+    assert matching, f"no problem at {where} for {key} in:\n" + "\n".join(lines)
+    assert words in matching[0]
+    assert "(hint: " in matching[0]
+
+
+def test_non_mapping_section_does_not_cascade(tmp_path: Path) -> None:
+    text = BASE.replace("environments:\n  prod: {}", "environments:\n  - prod")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_write(tmp_path, text))
+    assert len(info.value.problems) == 1  # type: ignore[attr-defined]
+
+
+def test_base_catalog_is_valid(tmp_path: Path) -> None:
+    loaded = load_catalog(_write(tmp_path, BASE))
+    assert list(loaded.catalog.services) == ["bot"]
+
+
+def test_every_problem_in_one_run(tmp_path: Path) -> None:
+    text = BASE.replace("{provider: deepseek,", "{provider: nope,").replace(
+        "models: [chat]", "models: [chat, gone]").replace("region: us}", "region: us, x: 1}")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_write(tmp_path, text))
+    keys = {p.key for p in info.value.problems}  # type: ignore[attr-defined]
+    assert {"models.chat.routes[0].provider", "services.bot.models[1]",
+            "providers.openai.x"} <= keys
+
+
+def test_duplicate_name_across_merged_files(tmp_path: Path) -> None:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(BASE)
+    (folder / "b.yaml").write_text(textwrap.dedent("""\
+        services:
+          other:
+            environments: [prod]
+            models: [chat]
+          bot:
+            environments: [prod]
+            models: [chat]
+        """))
+    with pytest.raises(CatalogError) as info:
+        load_catalog(tmp_path)
+    lines = info.value.lines()
+    assert any("b.yaml:5:3: services.bot: defined twice" in line and "a.yaml:11:3" in line
+               for line in lines), lines
+
+
+def test_merged_folder_resolves_references_across_files(tmp_path: Path) -> None:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    head, _, services = BASE.partition("services:\n")
+    (folder / "10-providers.yaml").write_text(head)
+    (folder / "20-services.yaml").write_text("services:\n" + services)
+    loaded = load_catalog(tmp_path)
+    assert [f.name for f in loaded.files] == ["10-providers.yaml", "20-services.yaml"]
+    assert loaded.locate(("services", "bot")).file.endswith("20-services.yaml")

@@ -1,0 +1,28 @@
+"""Shared fixtures: one real OpenBao dev server per session, a fresh KV v2 mount per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from aigw.testing.bao import BaoDevServer
+
+
+@pytest.fixture(scope="session")
+def bao() -> Iterator[BaoDevServer]:
+    """A `bao server -dev` on a free loopback port for the whole session (do not stop it)."""
+    with BaoDevServer() as server:
+        yield server
+
+
+@pytest.fixture
+def vault_mount(bao: BaoDevServer) -> Iterator[str]:
+    """The path of a KV v2 mount enabled for this test only and disabled afterwards."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    client = bao.client()
+    client.sys.enable_secrets_engine("kv", path=name, options={"version": "2"})
+    yield name
+    if bao.running:
+        client.sys.disable_secrets_engine(path=name)

@@ -1,0 +1,219 @@
+"""`aigw dev`: a real OpenBao dev server under a temporary project folder; and tools lookup."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from aigw import dev, tools
+from aigw.commands import dev as dev_cmd
+from aigw.errors import ToolMissing, VaultError
+from aigw.vault import VaultSettings, connect
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A project folder whose dev server is always stopped at the end."""
+    monkeypatch.delenv("AIGW_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    dev.down(tmp_path)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.integration
+def test_up_status_down(home: Path) -> None:
+    env = dev.up(home)
+    paths = env.paths
+    assert not env.reused
+    assert (paths.root / ".gitignore").read_text() == "*\n"
+    assert paths.pulumi.is_dir()
+    assert _mode(paths.token) == 0o600 and _mode(paths.passphrase) == 0o600
+    assert _mode(paths.log) == 0o600
+    assert paths.token.read_text() == env.token
+    argv = Path(f"/proc/{env.pid}/cmdline").read_bytes().decode()
+    assert env.token not in argv and "-dev" in argv
+    assert env.token not in repr(env)
+    state = json.loads(paths.state.read_text())
+    assert state["pid"] == env.pid and state["addr"] == env.addr
+
+    st = dev.status(home)
+    assert st.running and st.healthy and st.addr == env.addr and st.pid == env.pid
+    assert connect(VaultSettings(env.addr, env.token)).is_authenticated()
+
+    passphrase = paths.passphrase.read_text()
+    again = dev.up(home)
+    assert again.reused and again.pid == env.pid and again.token == env.token
+    assert paths.passphrase.read_text() == passphrase
+
+    assert dev.down(home) == env.pid
+    assert _gone(env.pid)
+    assert not paths.state.exists() and not paths.token.exists()
+    assert not dev.status(home).running
+    assert dev.down(home) is None
+
+    fresh = dev.up(home)
+    assert fresh.pid != env.pid and fresh.token != env.token
+    assert paths.passphrase.read_text() == passphrase
+
+
+@pytest.mark.integration
+def test_exports_and_settings_from_dev_state(home: Path) -> None:
+    env = dev.up(home)
+    exported = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1)
+                    for line in env.exports())
+    assert exported["BAO_ADDR"] == exported["VAULT_ADDR"] == env.addr
+    assert exported["BAO_TOKEN"] == exported["VAULT_TOKEN"] == env.token
+    assert exported["PULUMI_BACKEND_URL"] == f"file://{home / '.aigw' / 'pulumi'}"
+    assert exported["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(home / ".aigw" / "passphrase")
+
+    sub = home / "a" / "b"
+    sub.mkdir(parents=True)
+    settings = VaultSettings.resolve(env={}, cwd=sub)  # found by walking up
+    assert (settings.addr, settings.token, settings.source) == (env.addr, env.token, "dev")
+    assert VaultSettings.resolve(env={"AIGW_HOME": str(home)}, cwd=Path("/")).addr == env.addr
+    # The dev token is never handed to another server.
+    with pytest.raises(VaultError, match="no token"):
+        VaultSettings.resolve(env={"BAO_ADDR": "http://127.0.0.1:1"}, cwd=sub)
+
+
+@pytest.mark.integration
+def test_killed_server_is_replaced(home: Path) -> None:
+    env = dev.up(home)
+    os.kill(env.pid, signal.SIGKILL)
+    psutil.Process(env.pid).wait(5)
+    assert not dev.status(home).running
+    assert dev.running_server(home) is None
+    fresh = dev.up(home)
+    assert not fresh.reused and fresh.pid != env.pid and dev.status(home).healthy
+
+
+@pytest.mark.integration
+def test_start_failure_quotes_log_without_token(home: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    fake = home / "fake-bao"
+    fake.write_text('#!/bin/sh\necho "Root Token: $BAO_DEV_ROOT_TOKEN_ID"\n'
+                    'echo "listener exploded" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("AIGW_BAO", str(fake))
+    with pytest.raises(VaultError) as err:
+        dev.up(home, timeout=5)
+    message = err.value.message
+    assert "exited at start" in message and "listener exploded" in message
+    assert "Root Token: ***" in message
+    assert not dev.status(home).running
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(dev_cmd.app, list(args),
+                                standalone_mode=False, catch_exceptions=False)
+    return result.return_value, result.output
+
+
+@pytest.mark.integration
+def test_commands(home: Path) -> None:
+    code, out = _invoke("status", "--home", str(home))
+    assert (code, out.strip()) == (1, "stopped")
+    with pytest.raises(VaultError, match="no OpenBao dev server running"):
+        _invoke("env", "--home", str(home))
+
+    code, out = _invoke("up", "--home", str(home))
+    assert code == 0 and "started at http://127.0.0.1:" in out and "in memory" in out
+    code, out = _invoke("status", "--json")  # found from the cwd
+    body = json.loads(out)
+    assert code == 0 and body["running"] and body["healthy"]
+    code, out = _invoke("env")
+    token = (home / ".aigw" / "dev" / "token").read_text()
+    assert code == 0 and f"export BAO_TOKEN={token}" in out.splitlines()
+    code, out = _invoke("up")
+    assert "already running" in out
+    code, out = _invoke("down")
+    assert code == 0 and out.startswith("stopped OpenBao dev server (pid ")
+
+
+# -- tools -----------------------------------------------------------------
+
+
+def test_find_bao_override_and_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bao"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("AIGW_BAO", str(fake))
+    assert tools.find_bao() == fake
+    monkeypatch.setenv("AIGW_BAO", str(tmp_path / "nope"))
+    with pytest.raises(ToolMissing, match="AIGW_BAO"):
+        tools.find_bao()
+
+
+def test_find_bao_beside_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIGW_BAO", raising=False)
+    monkeypatch.setenv("PATH", "")
+    assert tools.find_bao() == Path(sys.executable).parent / "bao"
+
+
+def test_pulumi_missing_names_install_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    monkeypatch.delenv("AIGW_PULUMI_DIR", raising=False)
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setenv("AIGW_CACHE", str(tmp_path))
+    monkeypatch.setattr(tools, "_interpreter_bin", lambda: tmp_path)
+    with pytest.raises(ToolMissing) as err:
+        tools.find_pulumi()
+    assert "v3.259.0" in err.value.message and "install-pulumi.sh" in err.value.lines()[0]
+
+
+def test_pulumi_from_cache_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = tmp_path / f"pulumi-v{tools.pulumi_version()}"
+    engine.mkdir()
+    for name, body in (("pulumi", f"echo v{tools.pulumi_version()}"),
+                       (tools.PYTHON_PROVIDER, "exit 0")):
+        (engine / name).write_text(f"#!/bin/sh\n{body}\n")
+        (engine / name).chmod(0o755)
+    monkeypatch.delenv("AIGW_PULUMI_DIR", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("AIGW_CACHE", str(tmp_path))
+    monkeypatch.setattr(tools, "_interpreter_bin", lambda: tmp_path / "none")
+    assert tools.find_pulumi() == engine / "pulumi"
+
+    env = tools.pulumi_env({"PATH": "/usr/bin", "PULUMI_RUNTIME_VIRTUALENV": "/elsewhere"})
+    assert env["PATH"].split(os.pathsep) == [str(engine), "/usr/bin"]
+    assert env["PULUMI_SKIP_UPDATE_CHECK"] == "1"
+    assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
+    assert env["PULUMI_PYTHON_CMD"] == sys.executable
+    if sys.prefix != sys.base_prefix:
+        assert env["PULUMI_RUNTIME_VIRTUALENV"] == sys.prefix
+    else:
+        assert "PULUMI_RUNTIME_VIRTUALENV" not in env
+
+
+@pytest.mark.integration
+def test_pulumi_command_runs_the_found_engine() -> None:
+    try:
+        engine = tools.find_pulumi()
+    except ToolMissing:
+        pytest.skip("no Pulumi engine: run scripts/install-pulumi.sh")
+    command = tools.pulumi_command()
+    assert command.command == str(engine)
+    assert str(command.version) == tools.pulumi_version()
+    assert command.run(["version"], ".", tools.pulumi_env(os.environ)).stdout.strip() == (
+        f"v{tools.pulumi_version()}")

@@ -1,0 +1,135 @@
+"""aigw.vault: settings resolution and the one mapping of hvac/requests errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hvac.exceptions as hx
+import pytest
+import requests
+
+from aigw.errors import EXIT_UNEXPECTED, VaultError, VaultForbidden
+from aigw.testing.bao import BaoDevServer
+from aigw.vault import VaultSettings, connect, map_error, read_health, vault_errors
+
+ADDR = "http://127.0.0.1:8299"
+
+
+# -- settings --------------------------------------------------------------
+
+
+def test_resolve_precedence(tmp_path: Path) -> None:
+    env = {"BAO_ADDR": "http://bao:1/", "VAULT_ADDR": "http://vault:2",
+           "VAULT_TOKEN": "vault-tok"}
+    s = VaultSettings.resolve(env=env, cwd=tmp_path)
+    assert (s.addr, s.token, s.source) == ("http://bao:1", "vault-tok", "env")
+    s = VaultSettings.resolve("http://x:3", "explicit-tok", env=env, cwd=tmp_path)
+    assert (s.addr, s.token, s.source) == ("http://x:3", "explicit-tok", "explicit")
+    assert "explicit-tok" not in repr(s)
+
+
+def test_resolve_without_anything(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="no OpenBao address") as err:
+        VaultSettings.resolve(env={}, cwd=tmp_path)
+    assert "aigw dev up" in err.value.lines()[0]
+    with pytest.raises(VaultError, match="no token for OpenBao at http://h:1"):
+        VaultSettings.resolve(env={"VAULT_ADDR": "http://h:1"}, cwd=tmp_path)
+
+
+# -- mapping (no server) ---------------------------------------------------
+
+
+def test_map_hvac_errors() -> None:
+    url = f"{ADDR}/v1/kv/data/prod/providers/x?version=2"
+    forbidden = map_error(hx.Forbidden(errors=["permission denied"], method="GET", url=url), ADDR)
+    assert isinstance(forbidden, VaultForbidden)
+    assert forbidden.message == "permission denied on kv/data/prod/providers/x"
+    down = map_error(hx.VaultDown(errors=["Vault is sealed"], url=url), ADDR)
+    assert down is not None and down.message == f"OpenBao at {ADDR} is sealed or down"
+    missing = map_error(hx.InvalidPath(url=url), ADDR)
+    assert missing is not None and "kv/data/prod/providers/x" in missing.message
+    bad = map_error(hx.InvalidRequest(errors=["bad cas sekrit"], url=url), ADDR,
+                    redact=["sekrit"])
+    assert bad is not None and bad.message.endswith("bad cas ***")
+    assert map_error(ValueError("x"), ADDR) is None
+
+
+def test_vault_errors_maps_requests_and_passes_others() -> None:
+    with pytest.raises(VaultError) as err, vault_errors(ADDR + "/"):
+        raise requests.exceptions.ConnectionError("refused")
+    assert err.value.message == f"OpenBao unreachable at {ADDR}"
+    assert err.value.exit_code == EXIT_UNEXPECTED
+    with pytest.raises(VaultError, match="unreachable"), vault_errors(ADDR):
+        raise requests.exceptions.ReadTimeout("slow")
+    with pytest.raises(KeyError), vault_errors(ADDR):
+        raise KeyError("not ours")
+
+
+# -- against a real server -------------------------------------------------
+
+
+@pytest.mark.integration
+def test_stopped_server_is_unreachable_then_back_empty() -> None:
+    with BaoDevServer() as server:
+        settings = VaultSettings(server.addr, server.token)
+        client = connect(settings, timeout=2)
+        client.secrets.kv.v2.create_or_update_secret(path="a", secret={"v": "1"})
+        server.stop()
+        with pytest.raises(VaultError) as err, settings.errors():
+            client.secrets.kv.v2.read_secret_version(path="a", raise_on_deleted_version=True)
+        assert err.value.message == f"OpenBao unreachable at {server.addr}"
+        assert err.value.exit_code == 3
+        assert server.token not in " ".join(err.value.lines())
+        with pytest.raises(VaultError, match="unreachable"):
+            read_health(server.addr)
+
+        server.start()  # same address and token, empty (dev mode is in memory)
+        assert read_health(server.addr).ok
+        with pytest.raises(VaultError, match="nothing at secret/data/a"), settings.errors():
+            client.secrets.kv.v2.read_secret_version(path="a", raise_on_deleted_version=True)
+
+
+@pytest.mark.integration
+def test_sealed_server() -> None:
+    with BaoDevServer() as server:
+        client = server.client()
+        client.sys.seal()
+        assert read_health(server.addr).sealed
+        with pytest.raises(VaultError) as err, vault_errors(server.addr):
+            client.secrets.kv.v2.read_secret_version(path="a", raise_on_deleted_version=True)
+        assert err.value.message == f"OpenBao at {server.addr} is sealed or down"
+        server.restart()
+        assert read_health(server.addr).ok
+
+
+@pytest.mark.integration
+def test_narrow_policy_is_forbidden_elsewhere(bao: BaoDevServer, vault_mount: str) -> None:
+    root = bao.client()
+    root.secrets.kv.v2.create_or_update_secret(path="allowed/k", secret={"api_key": "x"},
+                                               mount_point=vault_mount)
+    root.secrets.kv.v2.create_or_update_secret(path="denied/k", secret={"api_key": "y"},
+                                               mount_point=vault_mount)
+    policy = f"narrow-{vault_mount}"
+    root.sys.create_or_update_policy(
+        name=policy, policy=f'path "{vault_mount}/data/allowed/*" {{ capabilities = ["read"] }}')
+    token = root.auth.token.create(policies=[policy], ttl="5m")["auth"]["client_token"]
+    settings = VaultSettings(bao.addr, token)
+    narrow = connect(settings)
+    kv = narrow.secrets.kv.v2
+
+    with settings.errors():
+        got = kv.read_secret_version(path="allowed/k", mount_point=vault_mount,
+                                     raise_on_deleted_version=True)
+    assert got["data"]["data"] == {"api_key": "x"}
+    for action in (
+        lambda: kv.read_secret_version(path="denied/k", mount_point=vault_mount,
+                                       raise_on_deleted_version=True),
+        lambda: kv.create_or_update_secret(path="allowed/k", secret={"api_key": "z"},
+                                           mount_point=vault_mount),
+    ):
+        with pytest.raises(VaultForbidden) as err, settings.errors():
+            action()
+        assert err.value.message.startswith(f"permission denied on {vault_mount}/data/")
+        assert token not in " ".join(err.value.lines())
+    assert "denied/k" not in err.value.message  # the second one names its own path
+    root.sys.delete_policy(name=policy)
