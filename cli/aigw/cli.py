@@ -42,9 +42,16 @@ def _root(
     """aigw: declare providers, aliases and services once; render what each service needs."""
 
 
+_registered = False
+
+
 def _register() -> None:
-    # Imported here so `aigw --version` stays fast and a broken optional module
-    # cannot stop the others from loading.
+    # Imported here so a broken optional module cannot stop the others from loading.
+    # Idempotent: tests call main() many times in one process.
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from aigw.commands import catalog as catalog_cmds
 
     catalog_cmds.register(app)

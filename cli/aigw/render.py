@@ -236,7 +236,7 @@ def _diff(rel: str, old: bytes | None, new: bytes | None) -> str:
 
 
 def _prune_empty_dirs(out: Path) -> None:
-    for root, dirs, names in os.walk(out, topdown=False):
+    for root, _dirs, _names in os.walk(out, topdown=False):
         path = Path(root)
-        if path != out and not dirs and not names:
+        if path != out and not any(path.iterdir()):
             path.rmdir()

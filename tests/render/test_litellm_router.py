@@ -1,0 +1,64 @@
+"""The rendered LiteLLM config is accepted by LiteLLM's own Router (litellm from PyPI).
+
+LiteLLM lives in its own virtualenv (scripts/install-litellm.sh) because its
+dependency tree is large; the test loads each rendered litellm.yaml there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aigw.catalog import load_catalog
+from aigw.render import render_all
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+VENV = Path(os.environ.get("AIGW_CACHE", Path.home() / ".cache" / "aigw")) / "litellm-venv"
+
+LOADER = r"""
+import json, os, sys, yaml
+from litellm import Router
+out = {}
+for path in sys.argv[1:]:
+    cfg = yaml.safe_load(open(path))
+    for d in cfg["model_list"]:
+        for k, v in d["litellm_params"].items():
+            if isinstance(v, str) and v.startswith("os.environ/"):
+                os.environ.setdefault(v.split("/", 1)[1], "test-placeholder")
+    settings = cfg.get("router_settings", {})
+    router = Router(model_list=cfg["model_list"], **settings)
+    out[path] = {"models": sorted(router.get_model_names()), "fallbacks": router.fallbacks}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.integration
+def test_litellm_router_loads_every_rendered_config(tmp_path: Path) -> None:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"LiteLLM virtualenv missing at {VENV}: run scripts/install-litellm.sh")
+        pytest.skip("LiteLLM not installed (scripts/install-litellm.sh)")
+    files = render_all(load_catalog(EXAMPLES))
+    paths = []
+    for rel, data in files.items():
+        if rel.endswith("litellm.yaml"):
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            paths.append(str(path))
+    assert len(paths) >= 7
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.run([str(python), "-c", LOADER, *paths], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    support = loaded[str(tmp_path / "prod/support-bot/litellm.yaml")]
+    assert support["models"] == ["deepseek-v3", "deepseek-v3/fallback-1", "deepseek-v3/fallback-2"]
+    assert support["fallbacks"] == [
+        {"deepseek-v3": ["deepseek-v3/fallback-1", "deepseek-v3/fallback-2"]}
+    ]

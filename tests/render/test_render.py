@@ -1,0 +1,150 @@
+"""aigw render: golden files, determinism, no needless writes, --check, removal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aigw.catalog import load_catalog
+from aigw.render import MARKER, render_all
+from tests.helpers import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MARKER
+    }
+
+
+def test_golden_files_match() -> None:
+    """Every template's output for the example catalog, byte for byte.
+
+    Regenerate after an intended change with AIGW_UPDATE_GOLDEN=1 and review the diff.
+    """
+    files = render_all(load_catalog(EXAMPLES))
+    if os.environ.get("AIGW_UPDATE_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for rel, data in files.items():
+            (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / rel).write_bytes(data)
+    assert files == _tree(GOLDEN)
+    names = {rel.split("/")[-1] for rel in files}
+    for every in ("aigw-client.json", "litellm.yaml", "aigw.env", "bao-agent.hcl",
+                  "k8s-injector.yaml", "k8s-csi.yaml"):
+        assert every in names, f"no golden file covers {every}"
+    assert any(rel.endswith(".ctmpl") for rel in files)
+
+
+def test_second_render_touches_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert run_cli(capsys, "render", str(EXAMPLES), "--out", str(out)).code == 0
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    second = run_cli(capsys, "render", str(EXAMPLES), "--out", str(out))
+    assert second.code == 0
+    assert "0 written" in second.out
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_check_detects_edited_added_and_missing(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    run_cli(capsys, "render", str(EXAMPLES), "--out", str(out))
+    assert run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--check").code == 0
+
+    edited = out / "prod" / "support-bot" / "aigw-client.json"
+    edited.write_text(edited.read_text().replace("deepseek-chat", "deepseek-reasoner"))
+    added = out / "prod" / "support-bot" / "notes.txt"
+    added.write_text("stray\n")
+    missing = out / "staging" / "nightly-batch" / "aigw.env"
+    missing.unlink()
+    snapshot = _tree(out)
+
+    result = run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--check")
+    assert result.code == 1
+    removed_lines = [line for line in result.out.splitlines() if line.startswith("-")]
+    assert any('"model": "deepseek-reasoner"' in line for line in removed_lines)
+    assert "--- a/prod/support-bot/notes.txt" in result.out
+    assert "+++ b/staging/nightly-batch/aigw.env" in result.out
+    assert _tree(out) == snapshot, "--check must write nothing"
+
+    assert run_cli(capsys, "render", str(EXAMPLES), "--out", str(out)).code == 0
+    assert run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--check").code == 0
+    assert not added.exists()
+
+
+def test_removed_service_files_are_removed(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = tmp_path / "aigw.yaml"
+    text = (EXAMPLES / "aigw.yaml").read_text()
+    catalog.write_text(text)
+    out = tmp_path / "out"
+    run_cli(capsys, "render", str(catalog), "--out", str(out))
+    assert (out / "staging" / "nightly-batch").is_dir()
+    catalog.write_text(text.split("  nightly-batch:")[0])
+    result = run_cli(capsys, "render", str(catalog), "--out", str(out))
+    assert result.code == 0, result.err
+    assert not (out / "staging" / "nightly-batch").exists()
+    assert (out / "staging" / "support-bot" / "aigw-client.json").is_file()
+
+
+def test_scoped_render_leaves_other_services(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    run_cli(capsys, "render", str(EXAMPLES), "--out", str(out))
+    full = _tree(out)
+    result = run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--env", "prod",
+                     "--service", "support-bot")
+    assert result.code == 0
+    assert _tree(out) == full
+
+
+def test_refuses_a_folder_it_does_not_own(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = run_cli(capsys, "render", str(EXAMPLES), "--out", str(tmp_path))
+    assert result.code == 2
+    assert "did not write" in result.err
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+    assert not (tmp_path / "prod").exists()
+
+
+def test_unknown_environment_is_invalid_input(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "render", str(EXAMPLES), "--out", str(tmp_path / "o"), "--env", "qa")
+    assert result.code == 2
+    assert "unknown environment 'qa'" in result.err
+
+
+def test_rendered_files_hold_no_key_values_and_are_deterministic() -> None:
+    first = render_all(load_catalog(EXAMPLES))
+    second = render_all(load_catalog(EXAMPLES))
+    assert first == second
+    for rel, data in first.items():
+        assert data.endswith(b"\n"), rel
+        assert b"sk-" not in data and b"api_key\": \"" not in data
+
+
+def test_interrupted_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash while writing leaves the previous bytes and no temp file behind."""
+    from aigw import fsutil
+
+    target = tmp_path / "f.json"
+    target.write_bytes(b"old\n")
+
+    def boom(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fsutil.os, "fsync", boom)
+    with pytest.raises(OSError):
+        fsutil.atomic_write(target, b"new\n")
+    assert target.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
