@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ class LoadedCatalog:
 
     catalog: Catalog
     files: list[Path]
-    marks: dict[PathKey, Mark]
+    marks: Mapping[PathKey, Mark]
 
     def locate(self, path: PathKey) -> Mark:
         """The file:line of a dotted path in the catalog."""
@@ -87,14 +88,14 @@ def load_catalog(path: Path | str) -> LoadedCatalog:
         problems += found
         if doc is not None:
             docs.append(doc)
-    merged, marks, found = merge_docs(docs)
+    merged, marks, found, broken = merge_docs(docs)
     problems += found
     locate = Locator(marks, Mark(_shown(files[0]), 1, 1))
     if problems and not docs:
         raise CatalogError(problems)
     catalog, found = _validate_entries(merged, locate)
     problems += found
-    problems += semantic_problems(catalog, locate, _raw_names(merged))
+    problems += semantic_problems(catalog, locate, _raw_names(merged), broken)
     if problems:
         raise CatalogError(sorted(problems, key=lambda p: (p.mark.file, p.mark.line, p.mark.column)))
     return LoadedCatalog(catalog, files, marks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ NAME_HINT = "names become Vault paths and file names: use a-z, 0-9 and '-' (max 
 class Locator:
     """Finds the mark of a path, falling back to its nearest located parent."""
 
-    def __init__(self, marks: dict[PathKey, Mark], default: Mark) -> None:
+    def __init__(self, marks: Mapping[PathKey, Mark], default: Mark) -> None:
         self.marks = marks
         self.default = default
 
@@ -57,8 +57,13 @@ def schema_problems(
             message = f"expected {want}, got {_type_name(err.get('input'))}"
         elif kind.startswith(("string_type", "int_", "float_", "bool_")):
             message = f"{message.lower()}, got {_short(err.get('input'))}"
+            hint = {"s": "quote it as text", "i": "write a whole number, e.g. 2",
+                    "f": "write a number, e.g. 30", "b": "write true or false"}[kind[0]]
         elif kind == "value_error":
             message = message.removeprefix("Value error, ")
+            hint = "see docs/catalog.md for this field"
+        elif kind.startswith(("greater_than", "less_than")):
+            hint = "see docs/catalog.md for the allowed range"
         out.append(Problem(locate(path), dotted(path), message, hint))
     return out
 
@@ -105,7 +110,8 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> tuple[str, str]:
 
 
 def semantic_problems(
-    cat: Catalog, locate: Locator, raw_names: dict[str, set[str]] | None = None
+    cat: Catalog, locate: Locator, raw_names: dict[str, set[str]] | None = None,
+    broken: set[str] | None = None,
 ) -> list[Problem]:
     """Cross-reference and safety checks that need the whole catalog.
 
@@ -115,8 +121,10 @@ def semantic_problems(
     out: list[Problem] = []
     raw = raw_names or {}
 
+    skip = broken or set()
+
     def exists(section: str, name: str) -> bool:
-        return name in raw.get(section, ())
+        return section in skip or name in raw.get(section, ())
 
     def bad(path: PathKey, message: str, hint: str | None = None) -> None:
         out.append(locate.problem(path, message, hint))
@@ -127,7 +135,7 @@ def semantic_problems(
         bad(path, f"unsafe name '{name}'", NAME_HINT)
         return False
 
-    if not raw.get("environments") and not cat.environments:
+    if not raw.get("environments") and not cat.environments and "environments" not in skip:
         bad(("environments",), "no environments are defined", "add e.g. `environments: {prod: {}}`")
     for section in ("environments", "providers", "models", "services"):
         for name in sorted(raw.get(section, ())) or getattr(cat, section):

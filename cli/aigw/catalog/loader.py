@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
+
+try:
+    import yaml_rs as _yaml_rs
+except ImportError:  # pragma: no cover - optional accelerator
+    _yaml_rs = None
 
 try:  # libyaml is 10x faster; fall back to the pure-Python loader when absent
     from yaml import CSafeLoader as _Loader
@@ -26,8 +31,7 @@ SECTIONS = ("environments", "providers", "models", "services")
 PathKey = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """A position in a catalog file (1-based line and column)."""
 
     file: str
@@ -65,11 +69,27 @@ class Problem:
 
 @dataclass
 class SourceDoc:
-    """One parsed YAML file: its data and the mark of every path in it."""
+    """One parsed YAML file: its data and (computed on first use) the mark of every path."""
 
     file: str
     data: Any
-    marks: dict[PathKey, Mark] = field(default_factory=dict)
+    text: str = ""
+    _marks: dict[PathKey, Mark] | None = field(default=None, repr=False)
+
+    @property
+    def marks(self) -> dict[PathKey, Mark]:
+        """Positions come from a second, slower parse, done only when one is needed."""
+        if self._marks is None:
+            self._marks = {}
+            try:
+                node = yaml.compose(self.text, Loader=_Loader)
+                if node is not None:
+                    builder = _Builder(self.file)
+                    builder.build(node, ())
+                    self._marks = builder.marks
+            except (yaml.YAMLError, RecursionError, _TooBig, _Unsupported):
+                pass  # the fast parser accepted it; locate problems at the top instead
+        return self._marks
 
 
 class _Builder:
@@ -86,7 +106,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooBig(self.mark(node))
-        self.marks.setdefault(path, self.mark(node))
+        if path not in self.marks:
+            self.marks[path] = self.mark(node)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -174,6 +195,9 @@ def parse_file(path: Path, shown: str) -> tuple[SourceDoc | None, list[Problem]]
                               "a catalog is YAML text")]
     if "\x00" in text:
         return None, [Problem(top, "(file)", "binary content (NUL byte)", "a catalog is YAML text")]
+    data = _fast_load(text)
+    if data is not _FAILED:
+        return SourceDoc(shown, data, text), []
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.composer.ComposerError as exc:
@@ -186,7 +210,8 @@ def parse_file(path: Path, shown: str) -> tuple[SourceDoc | None, list[Problem]]
         return None, [Problem(top, "(file)", "empty catalog file",
                               "start with `providers:`, `models:`, `services:`, `environments:`")]
     try:
-        expanded = _expanded_size(node, {})
+        # Only a document with anchors can expand; most catalogs have none.
+        expanded = _expanded_size(node, {}) if "&" in text else 0
     except RecursionError:
         return None, [Problem(top, "(file)", "nesting too deep", "a catalog is a few levels deep")]
     if expanded > MAX_NODES:
@@ -204,7 +229,38 @@ def parse_file(path: Path, shown: str) -> tuple[SourceDoc | None, list[Problem]]
         return None, [Problem(exc.mark, "(file)", exc.message, "write the keys out explicitly")]
     except RecursionError:
         return None, [Problem(top, "(file)", "nesting too deep", "a catalog is at most a few levels deep")]
-    return SourceDoc(shown, data, builder.marks), builder.problems
+    return SourceDoc(shown, data, text, builder.marks), builder.problems
+
+
+_FAILED = object()
+
+
+def _fast_load(text: str) -> Any:
+    """Parse with the Rust yaml-rs when installed (20x faster than PyYAML).
+
+    Anything it rejects or returns in a shape the catalog never has (non-string
+    keys, dates, empty documents) goes through the PyYAML path, which reports
+    problems with positions. Duplicate keys and alias bombs are rejected here.
+    """
+    if _yaml_rs is None:
+        return _FAILED
+    try:
+        data = _yaml_rs.loads(text, duplicate_key_policy=_yaml_rs.DuplicateKeyPolicy.Error)
+    except Exception:  # any rejection: let the careful path explain it
+        return _FAILED
+    if data is None or not _plain(data, 0):
+        return _FAILED
+    return data
+
+
+def _plain(value: Any, depth: int) -> bool:
+    if depth > 50:
+        return False
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v, depth + 1) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aigw.catalog.loader import SECTIONS, Mark, PathKey, Problem, SourceDoc, dotted
@@ -9,23 +10,56 @@ from aigw.catalog.loader import SECTIONS, Mark, PathKey, Problem, SourceDoc, dot
 TOP_LEVEL = ("version", *SECTIONS)
 
 
-def merge_docs(docs: list[SourceDoc]) -> tuple[dict[str, Any], dict[PathKey, Mark], list[Problem]]:
-    """Merge section by section; a name defined in two files is a problem at the second."""
+class MergedMarks(Mapping[PathKey, Mark]):
+    """Where each merged path came from; built on first use (positions cost a second parse)."""
+
+    def __init__(self, docs: list[SourceDoc], owner: dict[PathKey, int]) -> None:
+        self._docs = docs
+        self._owner = owner  # (section, name) -> index of the doc that defined it
+        self._marks: dict[PathKey, Mark] | None = None
+
+    def _build(self) -> dict[PathKey, Mark]:
+        if self._marks is None:
+            marks: dict[PathKey, Mark] = {}
+            for i, doc in enumerate(self._docs):
+                for path, mark in doc.marks.items():
+                    if len(path) < 2 or self._owner.get(path[:2], i) == i:
+                        marks.setdefault(path, mark)
+            self._marks = marks
+        return self._marks
+
+    def __getitem__(self, key: PathKey) -> Mark:
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[PathKey]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+def merge_docs(
+    docs: list[SourceDoc],
+) -> tuple[dict[str, Any], MergedMarks, list[Problem], set[str]]:
+    """Merge section by section; a name defined in two files is a problem at the second.
+
+    Also returns the sections that were not mappings: references into them are not
+    reported again as unknown.
+    """
+    broken: set[str] = set()
     merged: dict[str, Any] = {}
-    marks: dict[PathKey, Mark] = {}
+    owner: dict[PathKey, int] = {}
     problems: list[Problem] = []
-    for doc in docs:
-        top = doc.marks.get((), Mark(doc.file, 1, 1))
+    for index, doc in enumerate(docs):
         if not isinstance(doc.data, dict):
             kind = type(doc.data).__name__ if doc.data is not None else "nothing"
-            problems.append(Problem(top, "(top level)", f"expected a mapping of sections, got {kind}",
+            problems.append(Problem(doc.marks.get((), Mark(doc.file, 1, 1)), "(top level)",
+                                    f"expected a mapping of sections, got {kind}",
                                     "the file starts with keys like `providers:` and `services:`"))
             continue
-        rejected: set[PathKey] = set()
         for section, body in doc.data.items():
-            where = doc.marks.get((section,), top)
             if section not in TOP_LEVEL:
-                problems.append(Problem(where, section, "unknown section",
+                problems.append(Problem(_mark(doc, (section,)), section, "unknown section",
                                         f"expected one of: {', '.join(TOP_LEVEL)}"))
                 continue
             if section == "version":
@@ -34,22 +68,24 @@ def merge_docs(docs: list[SourceDoc]) -> tuple[dict[str, Any], dict[PathKey, Mar
             if body is None:
                 continue
             if not isinstance(body, dict):
-                problems.append(Problem(where, section, f"expected a mapping of names, got "
-                                        f"{type(body).__name__}", f"write `{section}:` then one "
-                                        "indented `name:` entry per item"))
+                problems.append(Problem(_mark(doc, (section,)), section,
+                                        f"expected a mapping of names, got {type(body).__name__}",
+                                        f"write `{section}:` then one indented `name:` entry "
+                                        "per item"))
+                broken.add(section)
                 continue
             target = merged.setdefault(section, {})
             for name, value in body.items():
                 path = (section, name)
                 if name in target:
-                    problems.append(Problem(doc.marks.get(path, where), dotted(path),
-                                            "defined twice", f"first defined at {marks.get(path)}"))
-                    rejected.add(path)
+                    first = docs[owner[path]]
+                    problems.append(Problem(_mark(doc, path), dotted(path), "defined twice",
+                                            f"first defined at {_mark(first, path)}"))
                     continue
                 target[name] = value
-                marks.setdefault(path, doc.marks.get(path, where))
-        for path, mark in doc.marks.items():
-            if path[:2] not in rejected:
-                marks.setdefault(path, mark)
-    return merged, marks, problems
+                owner[path] = index
+    return merged, MergedMarks(docs, owner), problems, broken
 
+
+def _mark(doc: SourceDoc, path: PathKey) -> Mark:
+    return doc.marks.get(path) or doc.marks.get((), Mark(doc.file, 1, 1))

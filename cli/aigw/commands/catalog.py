@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from aigw.catalog import load_catalog
-from aigw.catalog.view import deployments
 from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError
 from aigw.render import render_all, sync
 
@@ -18,7 +17,7 @@ PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def validate(path: PathArg = Path("."), as_json: JsonOpt = False) -> int:
+def validate(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
     """Check the catalog: schema, references, names, residency. Exit 2 listing every problem."""
     try:
         loaded = load_catalog(path)
@@ -36,7 +35,7 @@ def validate(path: PathArg = Path("."), as_json: JsonOpt = False) -> int:
     counts = {
         "providers": len(cat.providers), "models": len(cat.models),
         "services": len(cat.services), "environments": len(cat.environments),
-        "deployments": len(deployments(cat)),
+        "deployments": sum(len(s.environments) for s in cat.services.values()),
     }
     if as_json:
         typer.echo(json.dumps({"ok": True, "files": [str(f) for f in loaded.files], **counts},
@@ -49,7 +48,7 @@ def validate(path: PathArg = Path("."), as_json: JsonOpt = False) -> int:
 
 
 def render(
-    path: PathArg = Path("."),
+    path: PathArg = Path(),
     env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
     service: Annotated[str | None, typer.Option("--service", "-s", help="Only this service.")]
     = None,

@@ -1,0 +1,102 @@
+"""Benchmark: validate and render time and peak memory for 100 / 1,000 / 10,000 services.
+
+Each size runs in its own process (so peak RSS is that size's alone) on a generated
+catalog: 3 environments, 12 providers, 20 aliases, services with 2-4 aliases each.
+Targets (issue 2): 10,000 services validate < 1 s and render < 10 s, growing linearly.
+
+    .venv/bin/python benchmarks/render.py [--sizes 100,1000,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REGIONS = ["cn", "eu", "us"]
+
+
+def make_catalog(services: int) -> dict:
+    """A catalog shaped like a large real one."""
+    providers = {
+        f"p{i}": {"api": "openai", "base_url": f"https://p{i}.example.com/v1",
+                  "region": REGIONS[i % 3], "slots": ["default", "batch"]}
+        for i in range(12)
+    }
+    models = {
+        f"alias-{a}": {"routes": [
+            {"provider": f"p{(a + 3 * k) % 12}", "model": f"m-{a}-{k}"} for k in range(3)
+        ]}
+        for a in range(20)
+    }
+    svcs = {}
+    for s in range(services):
+        svcs[f"svc-{s:05d}"] = {
+            "environments": ["dev", "staging", "prod"],
+            "models": [f"alias-{(s + k) % 20}" for k in range(2 + s % 3)],
+            "keys": "per-service" if s % 2 else "shared",
+            "outputs": ["aigw-client", "litellm", "env"],
+        }
+    return {"environments": {"dev": {}, "staging": {}, "prod": {}}, "providers": providers,
+            "models": models, "services": svcs}
+
+
+def _child(catalog: str, out: str) -> None:
+    from aigw.catalog import load_catalog
+    from aigw.render import render_all, sync
+
+    t0 = time.perf_counter()
+    loaded = load_catalog(catalog)
+    t1 = time.perf_counter()
+    files = render_all(loaded)
+    sync(Path(out), files)
+    t2 = time.perf_counter()
+    sync(Path(out), render_all(load_catalog(catalog)))
+    t3 = time.perf_counter()
+    print(json.dumps({"validate": t1 - t0, "render": t2 - t1, "rerender": t3 - t2,
+                      "files": len(files)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--out-base", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+                        help="where outputs are written (default: tmpfs, to time aigw rather "
+                        "than the disk; pass a disk folder to include its per-file cost)")
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(
+            dir=args.out_base) as out_tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            path = Path(tmp) / f"cat-{n}.yaml"
+            path.write_text(yaml.safe_dump(make_catalog(n), sort_keys=False))
+            proc = subprocess.Popen([sys.executable, __file__, "--child", str(path),
+                                     str(Path(out_tmp) / f"out-{n}")], stdout=subprocess.PIPE,
+                                    text=True)
+            stdout = proc.stdout.read() if proc.stdout else ""
+            _, status, usage = os.wait4(proc.pid, 0)
+            if status != 0:
+                sys.exit(f"size {n} failed")
+            data = json.loads(stdout)
+            rows.append((n, path.stat().st_size, data, usage.ru_maxrss / 1024))
+    print(f"outputs written under {args.out_base or tempfile.gettempdir()}")
+    print(f"{'services':>9} {'x envs':>7} {'catalog':>9} {'validate':>9} {'render':>8} "
+          f"{'re-render':>10} {'files':>7} {'peak RSS':>9}")
+    for n, size, d, rss in rows:
+        print(f"{n:>9} {3:>7} {size / 1e6:>7.1f}MB {d['validate']:>8.2f}s {d['render']:>7.2f}s "
+              f"{d['rerender']:>9.2f}s {d['files']:>7} {rss:>7.0f}MB")
+
+
+if __name__ == "__main__":
+    main()
