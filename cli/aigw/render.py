@@ -101,7 +101,6 @@ class Renderer:
         """Every file of one deployment, keyed by path relative to the output folder."""
         svc = self.loaded.catalog.services[dep.service]
         mount = dep.env.mount
-        agent_dir = f"{dep.key_dir.rstrip('/')}/.agent"
         apis = {r.slot and (r.provider, r.slot): r.api for rs in dep.aliases.values() for r in rs}
 
         def secret_path(slot: SlotRef) -> str:
@@ -121,7 +120,6 @@ class Renderer:
             "dep": dep,
             "client_config": client_config(dep),
             "client_config_path": f"{dep.key_dir.rstrip('/')}/aigw-client.json",
-            "agent_dir": agent_dir,
             "render_interval": f"{dep.env.agent_refresh}s",
             "retries": svc.defaults.retries,
             "cooldown": svc.defaults.cooldown,
