@@ -1,0 +1,138 @@
+"""Key files: read once, re-read when an agent replaces them.
+
+Agents (OpenBao/Vault Agent, the CSI driver) replace a key file by rename, so a
+change shows as a new (inode, mtime, size). The hot path only compares a
+monotonic clock with a deadline; an `os.stat` runs at most every
+`check_interval` seconds, or as soon as the optional watchfiles watcher marks the
+file dirty. No key value is ever logged; only its fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+try:  # optional: push notifications instead of polling
+    import watchfiles
+except ImportError:  # pragma: no cover - exercised when watchfiles is absent
+    watchfiles = None  # type: ignore[assignment]
+
+log = logging.getLogger("aigw.client")
+
+
+def fingerprint(key: str) -> str:
+    """The public fingerprint of a key: the first 12 hex digits of its sha256."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class KeyFile:
+    """The current key in one file, as (key, fingerprint), or None when missing/empty."""
+
+    __slots__ = ("path", "check_interval", "_sig", "_current", "_next_check", "_lock")
+
+    def __init__(self, path: Path, check_interval: float = 0.1) -> None:
+        self.path = path
+        self.check_interval = check_interval
+        self._sig: tuple[int, int, int, int] | None = None
+        self._current: tuple[str, str] | None = None
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[str, str] | None:
+        """The key and its fingerprint; checks the file at most every `check_interval`."""
+        if time.monotonic() >= self._next_check:
+            self._refresh(force=False)
+        return self._current
+
+    def reload(self) -> tuple[str, str] | None:
+        """Re-read the file now, even if it looks unchanged (after a 401/403)."""
+        self._refresh(force=True)
+        return self._current
+
+    def mark_dirty(self) -> None:
+        """Make the next `get` look at the file (called by the watcher)."""
+        self._next_check = 0.0
+
+    def _refresh(self, force: bool) -> None:
+        with self._lock:
+            if not force and time.monotonic() < self._next_check:
+                return  # another thread refreshed while we waited for the lock
+            try:
+                self._read(force)
+            finally:
+                # Only now: other threads keep using the previous key meanwhile.
+                self._next_check = time.monotonic() + self.check_interval
+
+    def _read(self, force: bool) -> None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            if self._sig is not None or self._current is not None:
+                log.warning("key file %s is missing", self.path)
+            self._sig, self._current = None, None
+            return
+        sig = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        if sig == self._sig and not force:
+            return
+        try:
+            key = self.path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError):
+            log.warning("key file %s is unreadable", self.path)
+            self._sig, self._current = None, None
+            return
+        old = self._current[1] if self._current else None
+        self._sig = sig
+        self._current = (key, fingerprint(key)) if key else None
+        new = self._current[1] if self._current else None
+        if new != old:
+            log.info("key file %s: now key %s", self.path, new or "(empty)")
+
+
+class KeyWatcher:
+    """A watchfiles thread over the key directories that marks changed files dirty."""
+
+    def __init__(self, files: Iterable[KeyFile]) -> None:
+        self._by_dir: dict[Path, list[KeyFile]] = {}
+        for kf in files:
+            self._by_dir.setdefault(kf.path.parent, []).append(kf)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def available() -> bool:
+        """True when watchfiles is installed."""
+        return watchfiles is not None
+
+    def start(self) -> bool:
+        """Start watching the directories that exist; False if nothing is watched."""
+        dirs = [d for d in self._by_dir if d.is_dir()]
+        if watchfiles is None or not dirs:
+            return False
+        self._thread = threading.Thread(target=self._run, args=(dirs,),
+                                        name="aigw-key-watcher", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self, dirs: list[Path]) -> None:
+        assert watchfiles is not None
+        try:
+            for _changes in watchfiles.watch(*dirs, stop_event=self._stop, debounce=200,
+                                             step=10, rust_timeout=500,
+                                             raise_interrupt=False):
+                # Any event in a key directory (rename, symlink swap) may be ours.
+                for files in self._by_dir.values():
+                    for kf in files:
+                        kf.mark_dirty()
+        except Exception as exc:  # the poll fallback still runs; say why once
+            log.warning("key watcher stopped (%s); polling key files instead",
+                        type(exc).__name__)
+
+    def stop(self) -> None:
+        """Stop the watcher thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)

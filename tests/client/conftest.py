@@ -1,0 +1,85 @@
+"""Fixtures for the client runtime: fake providers over real HTTP and config files.
+
+The fake provider (aigw.testing.fake_provider) stands in for the provider APIs
+(DeepSeek, Volcengine, Bailian...): it checks keys, injects faults, counts calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigw.testing.fake_provider import FakeProvider
+
+
+def replace_key(path: Path, key: str) -> None:
+    """Replace a key file the way an agent does: write a temp file, rename it over."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(key + "\n")
+    tmp.replace(path)
+
+
+@pytest.fixture(name="replace_key")
+def replace_key_fixture() -> Callable[[Path, str], None]:
+    """`replace_key` for tests (a fixture: tests/ has two conftest modules)."""
+    return replace_key
+
+
+@pytest.fixture
+def providers() -> Iterator[Callable[..., FakeProvider]]:
+    """Start fake providers on free ports; all are stopped after the test."""
+    started: list[FakeProvider] = []
+
+    def start(name: str, keys: list[str] | None = None) -> FakeProvider:
+        fake = FakeProvider(name, keys or [f"sk-{name}-1"]).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def _route(fake: FakeProvider, **over: Any) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "provider": fake.name, "api": "openai", "base_url": fake.base_url,
+        "model": f"{fake.name}-model", "slot": "default",
+        "key_file": f"{fake.name}.default.key", "timeout": 2.0, "retries": 0,
+        "cooldown": 30.0, "extra": {},
+    }
+    r.update(over)
+    return r
+
+
+@pytest.fixture
+def make_route() -> Callable[..., dict[str, Any]]:
+    """A route entry for a fake as `aigw render` writes it (key file provider.default.key)."""
+    return _route
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write aigw-client.json (relative key_dir "keys") and one key file per route."""
+
+    def write(aliases: dict[str, list[dict[str, Any]]], keys: dict[str, str] | None = None,
+              write_keys: bool = True) -> Path:
+        key_dir = tmp_path / "keys"
+        key_dir.mkdir(exist_ok=True)
+        if write_keys:
+            for routes in aliases.values():
+                for r in routes:
+                    value = (keys or {}).get(r["provider"], f"sk-{r['provider']}-1")
+                    replace_key(key_dir / r["key_file"], value)
+        doc = {"version": 1, "service": "support-bot", "environment": "test",
+               "key_dir": "keys",
+               "aliases": {a: {"routes": rs} for a, rs in aliases.items()}}
+        path = tmp_path / "aigw-client.json"
+        path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+        return path
+
+    return write
+

@@ -1,0 +1,59 @@
+"""The client must install and import without the CLI's dependencies.
+
+Note: httpx itself imports rich, click and pygments (for its optional `httpx`
+command line) whenever they are installed, as they are in the dev environment;
+so the tests check what aigw.client adds beyond httpx, and that it imports with
+those packages made unimportable, as in a service that installs the client alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["typer", "pulumi", "hvac", "boto3", "yaml", "jinja2", "pydantic", "rich"]
+
+
+def run(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    return list(json.loads(out.splitlines()[-1]))
+
+
+def test_import_client_loads_no_cli_dependency():
+    """Importing aigw.client pulls in none of the CLI's heavy modules beyond httpx's own."""
+    code = f"""
+import sys, json
+import httpx
+before = set(sys.modules)
+import aigw.client
+heavy = {HEAVY!r}
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in heavy)))
+"""
+    assert run(code) == []
+
+
+def test_client_imports_with_cli_dependencies_absent():
+    """With the CLI's packages unimportable (and httpx's CLI extras), the client still loads."""
+    code = f"""
+import sys, json, importlib.abc
+heavy = set({HEAVY!r}) | {{"click", "pygments"}}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in heavy:
+            raise ImportError(name + " is blocked")
+        return None
+sys.meta_path.insert(0, Block())
+import aigw.client
+aigw.client.Client
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))
+"""
+    assert run(code) == []
+
+
+def test_client_imports_nothing_else_from_aigw():
+    """aigw.client is self-contained: only aigw and aigw.client.* from the package."""
+    code = ("import aigw.client, sys, json; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('aigw'))))")
+    assert [m for m in run(code) if m != "aigw" and not m.startswith("aigw.client")] == []
