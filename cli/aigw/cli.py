@@ -53,8 +53,10 @@ def _register() -> None:
         return
     _registered = True
     from aigw.commands import catalog as catalog_cmds
+    from aigw.commands import keys as keys_cmds
 
     catalog_cmds.register(app)
+    keys_cmds.register(app)
     for module, name in (("dev", "dev"),):
         try:
             mod = __import__(f"aigw.commands.{module}", fromlist=["app"])

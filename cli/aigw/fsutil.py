@@ -23,8 +23,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            Path(tmp).unlink()
         raise

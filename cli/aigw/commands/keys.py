@@ -1,0 +1,265 @@
+"""`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
+
+Each command parses flags, resolves OpenBao (`VaultSettings.resolve()`), calls
+one core function (aigw.keys, aigw.rotation.run, aigw.rotation.audit) and
+prints: tables for people, `--json` for machines, progress lines on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aigw import keys as core
+from aigw.catalog import load_catalog
+from aigw.catalog.models import format_duration, parse_duration
+from aigw.errors import EXIT_CHANGES, EXIT_OK, RotationError, RotationInProgress, UsageError
+from aigw.rotation.audit import AuditLog
+from aigw.rotation.kv import KV
+from aigw.rotation.machine import Progress
+from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env, who_am_i
+from aigw.rotation.slots import select_targets
+from aigw.vault import VaultSettings, connect
+
+PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
+                                         "catalog/*.yaml.")]
+EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")]
+NeedEnv = Annotated[str, typer.Option("--env", "-e", help="The environment.")]
+ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Only this provider.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+keys_app = typer.Typer(help="Put, import and inspect provider keys in OpenBao (values never "
+                       "printed).", no_args_is_help=True)
+
+
+def _client() -> Any:
+    settings = VaultSettings.resolve()
+    return connect(settings)
+
+
+def _say(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@keys_app.command("put")
+def put(
+    slot: Annotated[str, typer.Argument(help="PROVIDER or PROVIDER/SLOT.")],
+    env: NeedEnv,
+    path: PathArg = Path(),
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the value from this "
+                                              "file (default: stdin; a terminal prompts "
+                                              "without echo).")] = None,
+    key_id: Annotated[str | None, typer.Option("--key-id", help="The key's id at the provider "
+                                               "(lets rotation revoke it later).")] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
+    cat = load_catalog(path).catalog
+    target = core.resolve_target(cat, env, slot)
+    secret = core.read_secret(target.fields, f"key for {target.id}", file=file)
+    client = _client()
+    result = core.put_key(client, target, secret, key_id=key_id, who=who_am_i(client))
+    if as_json:
+        _say(result.as_dict())
+    else:
+        verb = "stored" if result.changed else "unchanged:"
+        typer.echo(f"{result.slot}: {verb} version {result.version} "
+                   f"(fingerprint {result.fingerprint})")
+    return EXIT_OK
+
+
+@keys_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A dotenv file with AIGW_KEY_<PROVIDER>_<SLOT>= "
+                                         "lines (names as in aigw.env / litellm.yaml).")],
+    env: NeedEnv,
+    path: PathArg = Path(),
+    as_json: JsonOpt = False,
+) -> int:
+    """Onboard existing keys from a dotenv file (every name is checked before any write)."""
+    cat = load_catalog(path).catalog
+    client = _client()
+    results = core.import_env_file(client, cat, env, file, who=who_am_i(client))
+    if as_json:
+        _say([r.as_dict() for r in results])
+    else:
+        for r in results:
+            typer.echo(f"{r.slot}: {'stored' if r.changed else 'unchanged:'} version "
+                       f"{r.version} (fingerprint {r.fingerprint})")
+    return EXIT_OK
+
+
+@keys_app.command("list")
+def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
+          as_json: JsonOpt = False) -> int:
+    """One line per slot: version, age, fingerprint, driver (never a value)."""
+    now = time.time()
+    rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
+    if as_json:
+        _say([s.as_dict(now) for s in rows])
+        return EXIT_OK
+    for s in rows:
+        age = _age(now - s.created_at) if s.created_at else "-"
+        typer.echo(f"{s.target.id:40} v{s.version or '-':<4} {age:>5}  "
+                   f"{s.fingerprint or '(no key)':12}  {s.target.rotation.driver}")
+    return EXIT_OK
+
+
+@keys_app.command("status")
+def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
+           as_json: JsonOpt = False) -> int:
+    """Versions, age, due date, rotation state, lock and consumers of each slot."""
+    now = time.time()
+    rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
+    if as_json:
+        _say([s.as_dict(now) for s in rows])
+        return EXIT_OK
+    for s in rows:
+        d = s.as_dict(now)
+        rot = d["rotation"]
+        state = "-" if rot is None else (f"{rot['state']} (run {rot['run_id']}"
+                                         + (f", grace until {rot['grace_until']}"
+                                            if rot["state"] == "promoted" else "") + ")")
+        typer.echo(f"{s.target.id}  [{d['driver']}]")
+        typer.echo(f"  key:       {d['fingerprint'] or '(none)'}  version {d['version'] or '-'}"
+                   f" of {len(d['versions'])}, age {_age(d['age_seconds'])}, due "
+                   f"{d['due_at'] or '-'}{'  DUE' if d['due'] else ''} (max_age "
+                   f"{format_duration(s.target.rotation.max_age)})")
+        typer.echo(f"  rotation:  {state}" + (f"  locked by {d['lock']}" if d["lock"] else ""))
+        typer.echo(f"  consumers: {', '.join(d['consumers']) or '(none)'}")
+    return EXIT_OK
+
+
+def _progress(p: Progress) -> None:
+    arrow = p.detail if p.to_state in ("note", "failed") else (
+        f"{p.from_state or '-'} -> {p.to_state}" + (f" ({p.detail})" if p.detail else ""))
+    label = {"note": "note: ", "failed": "failed: "}.get(p.to_state, "")
+    typer.echo(f"rotate {p.slot}: {label}{arrow}", err=True)
+
+
+def _seconds(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(parse_duration(text))
+    except ValueError:
+        raise UsageError(f"{flag}: expected a duration such as 10m, 30s or 1h") from None
+
+
+def rotate_keys_cmd(
+    path: PathArg = Path(),
+    env: EnvOpt = None,
+    provider: ProviderOpt = None,
+    slot: Annotated[str | None, typer.Option("--slot", help="Only this slot.")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Only keys older than max_age.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; exit 1 when "
+                                          "something would be done.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Only continue rotations in "
+                                         "progress.")] = False,
+    finish: Annotated[bool, typer.Option("--finish", help="Like --resume, and finish rotations "
+                                         "whose grace period is over.")] = False,
+    abort: Annotated[bool, typer.Option("--abort", help="Give up rotations in progress whose "
+                                        "new key is not promoted yet (it is revoked; the old "
+                                        "key stays).")] = False,
+    grace: Annotated[str | None, typer.Option("--grace", help="Grace period after promotion "
+                                              "(never below agent_refresh).")] = None,
+    wait: Annotated[str | None, typer.Option("--wait", help="Wait this long for evidence that "
+                                             "consumers moved (default: do not wait).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+    = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Rotate provider keys with zero downtime; resumable after any interruption."""
+    loaded = load_catalog(path)
+    options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
+                            finish=finish, dry_run=dry_run, grace=_seconds(grace, "--grace"),
+                            abort=abort)
+    select_targets(loaded.catalog, env, provider, slot)  # unknown names fail before Vault
+    if not (yes or dry_run):
+        if not sys.stdin.isatty():
+            raise UsageError("rotate-keys changes provider keys: pass --yes (or --dry-run)")
+        typer.confirm("Rotate the selected keys?", abort=True)
+    client = _client()
+    timing = timing_from_env(wait=_seconds(wait, "--wait"))
+    result = rotate_keys(loaded, client, options, timing=timing,
+                         secret_input=core.StdinSecretInput(), reporter=_progress)
+    if as_json:
+        _say(result.as_dict())
+    else:
+        for o in result.outcomes:
+            extra = f" [{o.state}]" if o.state and o.status not in ("done", "skipped") else ""
+            typer.echo(f"{o.slot}: {o.status}{extra}" + (f": {o.message}" if o.message else ""))
+            for note in o.notes:
+                if note.startswith("revoke"):
+                    typer.echo(f"  {note}")
+        if result.by_status("waiting"):
+            typer.echo("the old keys stay valid until consumers have moved: rerun `aigw "
+                       "rotate-keys --resume` (with --wait 10m to wait), or `--finish` once "
+                       "the grace period is over")
+    failed = result.by_status("failed", "aborted")
+    if failed:
+        raise RotationError(f"{len(failed)} slot(s) failed: " + "; ".join(
+            f"{o.slot}: {o.message}" for o in failed),
+            hint="fix the cause and rerun; the journal resumes where it stopped")
+    busy = result.by_status("in-progress")
+    if busy:
+        raise RotationInProgress("; ".join(o.message for o in busy))
+    return result.exit_code
+
+
+def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
+              verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain; "
+                                                   "exit 1 on a gap or an edit.")] = False,
+              as_json: JsonOpt = False) -> int:
+    """Print the audit trail of key operations (and check it with --verify)."""
+    cat = load_catalog(path).catalog
+    client = _client()
+    scopes: dict[tuple[str, str], Any] = {}
+    for t in select_targets(cat, env):
+        scopes.setdefault((t.mount, t.bookkeeping), t)
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for (mount, base), _t in sorted(scopes.items()):
+        report = AuditLog(KV(client, mount), base).verify()
+        bad += len(report.problems)
+        out.append({"mount": mount, "path": f"{base}/audit", "ok": report.ok,
+                    "problems": report.problems, "records": report.records})
+    if as_json:
+        _say(out if verify else [r for s in out for r in s["records"]])
+    else:
+        for scope in out:
+            for r in scope["records"]:
+                typer.echo(f"#{r['seq']:<5} {r['at']} {r['env']}/{r['slot']} {r['action']}: "
+                           f"{r.get('from_state') or '-'} -> {r['to_state']}, version "
+                           f"{r.get('from_version') or '-'} -> {r.get('to_version') or '-'}, "
+                           f"key {r.get('old_fingerprint') or '-'} -> "
+                           f"{r.get('new_fingerprint') or '-'}, by {r['who']}")
+            if verify:
+                state = "intact" if scope["ok"] else "BROKEN"
+                typer.echo(f"{scope['mount']}/{scope['path']}: {state}, "
+                           f"{len(scope['records'])} record(s)")
+                for p in scope["problems"]:
+                    typer.echo(f"  problem: {p}")
+    return EXIT_CHANGES if verify and bad else EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    """Add `keys`, `rotate-keys` and `audit` to the app."""
+    app.add_typer(keys_app, name="keys")
+    app.command("rotate-keys")(rotate_keys_cmd)
+    app.command("audit")(audit_cmd)
+

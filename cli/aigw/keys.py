@@ -1,0 +1,225 @@
+"""`aigw keys`: put, import, list and inspect the key values of slots.
+
+Values come from stdin, a file or a no-echo prompt, never from argv, and never
+reach output, logs or errors: they are named by fingerprint (sha256 prefix).
+Every write is a KV v2 check-and-set under the slot's rotation lock, refuses
+while a rotation of the slot is in progress, and leaves an audit record.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import hvac
+
+from aigw.catalog.models import Catalog
+from aigw.errors import RotationInProgress, UsageError
+from aigw.render import key_env
+from aigw.rotation.audit import AuditLog
+from aigw.rotation.journal import Journal, JournalEntry, KeyRef
+from aigw.rotation.kv import KV
+from aigw.rotation.lock import SlotLock
+from aigw.rotation.machine import new_run_id
+from aigw.rotation.slots import (
+    SlotTarget,
+    check_secret,
+    parse_slot,
+    secret_fingerprint,
+    select_targets,
+)
+from aigw.rotation.status import SlotStatus, read_status
+
+AWS_SUFFIXES = {"_AWS_ACCESS_KEY_ID": "aws_access_key_id",
+                "_AWS_SECRET_ACCESS_KEY": "aws_secret_access_key"}
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What a put did to one slot (no value)."""
+
+    slot: str
+    changed: bool
+    version: int
+    fingerprint: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"slot": self.slot, "changed": self.changed, "version": self.version,
+                "fingerprint": self.fingerprint}
+
+
+def parse_secret_text(text: str, fields: Sequence[str], what: str) -> dict[str, str]:
+    """Parse a value read from stdin or a file.
+
+    One field: the bare key on one line. Several fields: JSON, `name=value`
+    lines, or one value per line in field order.
+    """
+    text = text.strip()
+    if len(fields) == 1:
+        if "\n" in text:
+            raise UsageError(f"{what}: expected one line holding the key")
+        return check_secret({fields[0]: text}, tuple(fields), what)
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise UsageError(f"{what}: not valid JSON") from None
+        return check_secret({str(k): str(v) for k, v in data.items()}, tuple(fields), what)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if all("=" in ln for ln in lines):
+        pairs = (ln.removeprefix("export ").split("=", 1) for ln in lines)
+        return check_secret({k.strip().lower(): v.strip() for k, v in pairs}, tuple(fields),
+                            what)
+    return check_secret(dict(zip(fields, lines, strict=False)), tuple(fields), what)
+
+
+class StdinSecretInput:
+    """Ask for key values: a no-echo prompt on a terminal, else one line per field on stdin."""
+
+    def __init__(self, stream: TextIO | None = None,
+                 prompt: Callable[[str], str] | None = None) -> None:
+        self.stream = stream or sys.stdin
+        self.prompt = prompt or getpass.getpass
+
+    def __call__(self, prompt: str, fields: Sequence[str]) -> dict[str, str]:
+        """One value per field."""
+        out = {}
+        for name in fields:
+            if self.stream.isatty():
+                out[name] = self.prompt(f"{prompt} ({name}): ")
+            else:
+                out[name] = self.stream.readline().strip()
+        return check_secret(out, tuple(fields), prompt)
+
+
+def read_secret(fields: Sequence[str], what: str, *, file: Path | None = None,
+                stream: TextIO | None = None) -> dict[str, str]:
+    """A value from FILE, else from stdin (no-echo prompt when it is a terminal)."""
+    stream = stream or sys.stdin
+    if file is not None:
+        return parse_secret_text(file.read_text(), fields, what)
+    if stream.isatty():
+        return StdinSecretInput(stream)(what, fields)
+    return parse_secret_text(stream.read(), fields, what)
+
+
+def resolve_target(cat: Catalog, env: str, slot_text: str) -> SlotTarget:
+    """`provider[/slot]` in ENV -> its target (the provider's first slot by default)."""
+    provider, slot = parse_slot(slot_text)
+    if "/" not in slot_text and provider in cat.providers:
+        slot = cat.providers[provider].slots[0]
+    return select_targets(cat, env, provider, slot)[0]
+
+
+def put_key(client: hvac.Client, target: SlotTarget, secret: dict[str, str], *,
+            key_id: str | None = None, who: str = "", op: str = "put",
+            clock: Callable[[], float] = time.time) -> PutResult:
+    """Write SECRET to the slot (CAS), record it in the journal and the audit trail."""
+    secret = check_secret(secret, target.fields, target.id)
+    kv = KV(client, target.mount)
+    run_id = f"{op}-{new_run_id()}"
+    with SlotLock(kv, target.lock_path, target.id, run_id, ttl=120.0, clock=clock):
+        journal = Journal(kv, target.journal_path, target.id)
+        prior = journal.load()
+        if prior is not None and prior.in_progress:
+            raise RotationInProgress(
+                f"{target.id}: a rotation is in progress (run {prior.run_id}, state "
+                f"{prior.state})", hint="finish it first: `aigw rotate-keys --resume`")
+        fp = secret_fingerprint(secret)
+        current = kv.read(target.secret_path)
+        old_version = current.version if current is not None else 0
+        old_fp = secret_fingerprint(current.data) if current and current.data else None
+        if old_fp == fp:
+            return PutResult(target.id, False, old_version, fp)
+        version = kv.write(target.secret_path, secret, cas=old_version)
+        now = clock()
+        audit = AuditLog(kv, target.bookkeeping, clock=clock)
+        seq = audit.append({
+            "action": op, "env": target.env_name, "slot": target.ref.id, "run_id": run_id,
+            "event_id": f"{run_id}:1:done", "from_state": None, "to_state": "done", "who": who,
+            "driver": target.rotation.driver, "from_version": old_version or None,
+            "to_version": version, "old_fingerprint": old_fp, "new_fingerprint": fp,
+            "old_key_id": None, "new_key_id": key_id, "detail": {}})
+        entry = JournalEntry(run_id=run_id, state="done", driver=target.rotation.driver,
+                             by=who, started_at=now, updated_at=now, op=op,
+                             old=KeyRef(None, old_fp, old_version), new=KeyRef(key_id, fp, version),
+                             audit_seq=seq, kv_version=prior.kv_version if prior else 0)
+        journal.save(entry, now)
+    return PutResult(target.id, True, version, fp)
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """`NAME=value` lines (optional `export `, quotes, `#` comments) -> {NAME: value}."""
+    out = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, eq, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name.replace("_", "").isalnum():
+            raise UsageError(f"line {n}: expected NAME=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].strip()
+        out[name] = value
+    return out
+
+
+def import_plan(cat: Catalog, env: str,
+                names: Sequence[str]) -> list[tuple[SlotTarget, dict[str, str]]]:
+    """Map dotenv NAMES to slots: [(target, {field: NAME})]; unknown AIGW_KEY_* names fail."""
+    table: dict[str, tuple[SlotTarget, str]] = {}
+    clashes = []
+    for target in select_targets(cat, env):
+        base = key_env(target.ref)
+        wanted = ({base + s: f for s, f in AWS_SUFFIXES.items()}
+                  if target.provider.api == "bedrock" else {base: "api_key"})
+        for name, field_ in wanted.items():
+            if name in table:
+                clashes.append(f"{name} names both {table[name][0].ref.id} and {target.ref.id}")
+            table[name] = (target, field_)
+    if clashes:
+        raise UsageError("ambiguous key names: " + "; ".join(clashes))
+    plan: dict[str, tuple[SlotTarget, dict[str, str]]] = {}
+    unknown = []
+    for name in names:
+        if name in table:
+            target, field_ = table[name]
+            plan.setdefault(target.id, (target, {}))[1][field_] = name
+        elif name.startswith("AIGW_KEY_") and not name.startswith("AIGW_KEY_FILE_"):
+            unknown.append(name)
+    if unknown:
+        raise UsageError(f"no slot in {env} for {', '.join(sorted(unknown))}",
+                         hint="names are AIGW_KEY_<PROVIDER>_<SLOT> as in aigw.env/litellm.yaml")
+    for target, fields in plan.values():
+        missing = [f for f in target.fields if f not in fields]
+        if missing:
+            raise UsageError(f"{target.id}: the file lacks {', '.join(missing)}")
+    return [plan[k] for k in sorted(plan)]
+
+
+def import_env_file(client: hvac.Client, cat: Catalog, env: str, file: Path, *,
+                    who: str = "") -> list[PutResult]:
+    """Put every key of a dotenv FILE into its slot (all names checked before any write)."""
+    values = parse_dotenv(file.read_text())
+    plan = import_plan(cat, env, list(values))
+    if not plan:
+        raise UsageError(f"{file}: no AIGW_KEY_* names found")
+    return [put_key(client, target, {f: values[n] for f, n in fields.items()}, who=who,
+                    op="import")
+            for target, fields in plan]
+
+
+def slot_statuses(client: hvac.Client, cat: Catalog, env: str | None = None,
+                  provider: str | None = None) -> list[SlotStatus]:
+    """The status of every selected slot."""
+    return [read_status(KV(client, t.mount), t) for t in select_targets(cat, env, provider)]

@@ -1,0 +1,1 @@
+"""Rotation drivers: `base` (the Protocol), `manual`, `openai_admin`, `aws_iam`."""

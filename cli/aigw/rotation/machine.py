@@ -1,0 +1,321 @@
+"""The per-slot rotation state machine: every step idempotent, recorded before it counts.
+
+States: intent -> minted -> staged -> verified -> promoted -> propagated ->
+old_disabled -> old_revoked -> done. Before promotion, a failed verification, a
+slot written by someone else, or `--abort` leads to aborting -> aborted (the new
+key revoked, the old one untouched). Each transition to a state S runs the side
+effect leading to S (idempotent, or detectable on retry), then an audit record
+(deduplicated on retry), then the journal write of S with check-and-set. A crash
+anywhere leaves the journal at the last completed state, and the next run redoes
+at most the one step after it. docs/rotation.md tables what each step does and
+how a retry finds out that it already happened (e.g. a key minted but never
+recorded is found by its label or as "not in the inventory", and revoked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from typing import Any
+
+from aigw.errors import AigwError, RotationError
+from aigw.rotation.audit import AuditLog
+from aigw.rotation.drivers.base import Driver, Minted
+from aigw.rotation.evidence import Evidence, assess, read_acks
+from aigw.rotation.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
+from aigw.rotation.kv import KV
+from aigw.rotation.lock import SlotLock
+from aigw.rotation.progress import Progress, Reporter, SlotOutcome, Timing, new_run_id
+from aigw.rotation.slots import SlotTarget, check_secret, secret_fingerprint
+
+CANCELLED = "aborted by the operator (--abort)"
+
+__all__ = ["Progress", "Reporter", "SlotOutcome", "SlotRotation", "Timing", "new_run_id"]
+
+
+class SlotRotation:
+    """Drive one slot's rotation from wherever its journal stands."""
+
+    def __init__(self, kv: KV, target: SlotTarget, driver: Driver, audit: AuditLog, *,
+                 run_id: str, who: str, timing: Timing, finish: bool = False,
+                 grace: float | None = None, reporter: Reporter | None = None) -> None:
+        self.kv, self.t, self.driver, self.audit = kv, target, driver, audit
+        self.run_id, self.who, self.timing = run_id, who, timing
+        self.finish = finish
+        self.grace = None if grace is None else max(grace, target.grace_floor)
+        self.report = reporter or (lambda p: None)
+        self.notes: list[str] = []
+        if grace is not None and grace < target.grace_floor:
+            self._note(f"grace raised to the environment's agent_refresh "
+                       f"({target.grace_floor}s)")
+        self.journal = Journal(kv, target.journal_path, target.id)
+        self.lock = SlotLock(kv, target.lock_path, target.id, run_id, ttl=timing.lock_ttl,
+                             clock=timing.clock)
+        self._secret: dict[str, str] | None = None
+        self._preset: Minted | None = None
+        self._renewed = 0.0
+        self._waiting: Evidence | None = None
+        self._failure: str | None = None
+
+    # -- entry point ---------------------------------------------------------
+    def run(self, *, start_new: bool = True, abort: bool = False) -> SlotOutcome:
+        """Take the lock, start or resume the rotation, and drive it as far as it goes.
+
+        With ABORT, a rotation in progress that has not promoted yet is given up
+        instead (its new key revoked, the old one untouched).
+        """
+        self.lock.acquire()
+        self._renewed = self.timing.clock()
+        crash_point("locked")
+        try:
+            if self.lock.took_over:
+                self._note(f"took over a stale lock ({self.lock.took_over})")
+            entry = self.journal.load()
+            if entry is None or not entry.in_progress:
+                if not start_new:
+                    return SlotOutcome(self.t.id, "skipped", entry.state if entry else None,
+                                       message="no rotation in progress")
+                if not self.driver.can_mint:  # ask the operator before anything is recorded
+                    self._preset = self.driver.mint("", [])
+                entry = self._begin(entry)
+            else:
+                self._note(f"resuming run {entry.run_id} at {entry.state}")
+                if abort:
+                    entry = self._cancel(entry)
+            return self._drive(entry)
+        finally:
+            with contextlib.suppress(AigwError):  # OpenBao gone: the lease expires or dies
+                self.lock.release()
+
+    def _drive(self, entry: JournalEntry) -> SlotOutcome:
+        while entry.in_progress:
+            nxt = getattr(self, f"_from_{entry.state}")(entry)
+            if nxt is None:
+                ev = self._waiting
+                return SlotOutcome(self.t.id, "waiting", entry.state, entry.run_id,
+                                   ev.reason if ev else "waiting", self.notes)
+            entry = nxt
+            self._maybe_renew()
+        if entry.state == "aborted":
+            why = self._failure or entry.note or "aborted"
+            return SlotOutcome(self.t.id, "cancelled" if why == CANCELLED else "aborted",
+                               entry.state, entry.run_id, why, self.notes)
+        return SlotOutcome(self.t.id, "done", entry.state, entry.run_id,
+                           "rotated", self.notes)
+
+    # -- helpers -------------------------------------------------------------
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        self.report(Progress(self.t.id, None, "note", text))
+
+    def _maybe_renew(self) -> None:
+        if self.timing.clock() - self._renewed > self.timing.lock_ttl / 3:
+            self.lock.renew()
+            self._renewed = self.timing.clock()
+
+    def _advance(self, entry: JournalEntry, to: str, detail: dict[str, Any] | None = None,
+                 **changes: Any) -> JournalEntry:
+        """Record the transition ENTRY -> TO: audit record first, then the journal (CAS)."""
+        crash_point(f"{to}:effect")
+        nxt = replace(entry, state=to, **changes)
+        event = transition_event(entry, nxt, slot=self.t.ref.id, env=self.t.env_name,
+                                 who=self.who, detail=detail)
+        # A retried step finds its own record after the previous one; a new run has none.
+        retry = bool(entry.state) and entry.run_id == nxt.run_id
+        seq = self.audit.append(event, after=entry.audit_seq if retry else None)
+        crash_point(f"{to}:audit")
+        saved = self.journal.save(replace(nxt, audit_seq=seq), self.timing.clock())
+        crash_point(to)
+        self.report(Progress(self.t.id, entry.state or None, to,
+                             ", ".join(f"{k}={v}" for k, v in (detail or {}).items())))
+        return saved
+
+    def _staged_secret(self, entry: JournalEntry) -> dict[str, str] | None:
+        """The new key's value: in memory, else from the staged area if it is this run's."""
+        if self._secret is not None:
+            return self._secret
+        staged = self.kv.read(self.t.staged_path)
+        data = staged.data if staged is not None else None
+        want = entry.new.fingerprint if entry.new else None
+        if data and data.get("run_id") == entry.run_id and data.get("fingerprint") == want:
+            self._secret = {f: str(data[f]) for f in self.t.fields if f in data}
+        return self._secret
+
+    def _lost(self, entry: JournalEntry) -> JournalEntry:
+        """The new key's value is gone: discard that key (revoked at intent) and mint again."""
+        lost = entry.new.key_id if entry.new else None
+        return self._advance(entry, "intent", {"lost_key_id": lost, "reason": "new key value "
+                             "lost before staging; minting again"},
+                             attempt=entry.attempt + 1, new=None)
+
+    # -- transitions ---------------------------------------------------------
+    def _begin(self, prior: JournalEntry | None) -> JournalEntry:
+        current = self.kv.read(self.t.secret_path)
+        version = current.version if current is not None else 0
+        old = KeyRef(None, None, version)
+        if current is not None and current.data:
+            fp = secret_fingerprint(current.data)
+            key_id = None
+            if prior is not None and prior.new is not None and prior.new.fingerprint == fp:
+                key_id = prior.new.key_id
+            if key_id is None:
+                key_id = self.driver.identify(current.data)
+            old = KeyRef(key_id, fp, version)
+        now = self.timing.clock()
+        entry = JournalEntry(
+            run_id=self.run_id, state="", driver=self.driver.name, by=self.who,
+            started_at=now, updated_at=now, old=old, preexisting=tuple(self.driver.inventory()),
+            kv_version=prior.kv_version if prior else 0,
+            audit_seq=prior.audit_seq if prior else 0)
+        known = "unknown" if old.fingerprint and not old.key_id else old.key_id
+        return self._advance(entry, "intent", {"old_key_id": known})
+
+    def _from_intent(self, entry: JournalEntry) -> JournalEntry:
+        old = entry.old or KeyRef()
+        keep = [old.key_id] if old.key_id else []
+        prefix = self.t.label_prefix(entry.run_id)
+        orphans = [k for k in self.driver.find_minted(prefix, entry.preexisting) if k not in keep]
+        for key_id in orphans:
+            self.driver.revoke(key_id)
+        minted = self._preset or self.driver.mint(f"{prefix}{entry.attempt}", keep)
+        self._preset = None
+        secret = check_secret(minted.secret, self.t.fields, f"new key for {self.t.id}")
+        fp = secret_fingerprint(secret)
+        if fp == old.fingerprint:
+            raise RotationError(f"{self.t.id}: the new key is the current key",
+                                hint="supply a newly created key")
+        self._secret = secret
+        detail: dict[str, Any] = {"new_key_id": minted.key_id}
+        if orphans:
+            detail["orphans_revoked"] = orphans
+        return self._advance(entry, "minted", detail, new=KeyRef(minted.key_id, fp, None))
+
+    def _from_minted(self, entry: JournalEntry) -> JournalEntry:
+        secret = self._staged_secret(entry)
+        if secret is None:
+            return self._lost(entry)
+        new = entry.new or KeyRef()
+        staged = self.kv.read(self.t.staged_path)
+        have = staged.data if staged is not None else None
+        if not (have and have.get("fingerprint") == new.fingerprint
+                and have.get("run_id") == entry.run_id):
+            self.kv.write(self.t.staged_path, {**secret, "fingerprint": new.fingerprint,
+                                               "run_id": entry.run_id, "key_id": new.key_id},
+                          cas=staged.version if staged is not None else 0)
+        return self._advance(entry, "staged")
+
+    def _from_staged(self, entry: JournalEntry) -> JournalEntry:
+        secret = self._staged_secret(entry)
+        if secret is None:
+            return self._lost(entry)
+        try:
+            how = self.driver.verify(secret)
+        except RotationError as exc:
+            return self._abort(entry, f"verification failed: {exc.message}")
+        return self._advance(entry, "verified", {"verify": how})
+
+    def _from_verified(self, entry: JournalEntry) -> JournalEntry:
+        secret = self._staged_secret(entry)
+        if secret is None:
+            return self._lost(entry)
+        old, new = entry.old or KeyRef(), entry.new or KeyRef()
+        current = self.kv.read(self.t.secret_path)
+        version = current.version if current is not None else 0
+        if version == (old.version or 0):
+            version = self.kv.write(self.t.secret_path, secret, cas=version)
+        elif not (current is not None and current.data
+                  and secret_fingerprint(current.data) == new.fingerprint):
+            return self._abort(entry, f"the slot changed during the rotation (now version "
+                               f"{version}, expected {old.version}): someone wrote it outside it")
+        grace = self.grace if self.grace is not None else max(self.t.rotation.grace,
+                                                                self.t.grace_floor)
+        return self._advance(entry, "promoted", {"version": version},
+                             new=replace(new, version=version),
+                             promoted_at=self.timing.clock(), grace=float(grace))
+
+    def _from_promoted(self, entry: JournalEntry) -> JournalEntry | None:
+        deadline = self.timing.clock() + self.timing.wait
+        grace = self.grace if self.grace is not None else float(entry.grace or 0.0)
+        quiet = max(self.timing.quiet, float(self.t.grace_floor))
+        while True:
+            acks = read_acks(self.kv, self.t.acks_path, self.t.consumers)
+            ev = assess(entry, self.driver, now=self.timing.clock(), quiet=quiet,
+                        acks=acks if any(acks.values()) else {}, finish=self.finish,
+                        grace=grace)
+            if ev.propagated:
+                return self._advance(entry, "propagated", {"evidence": ev.reason},
+                                     evidence={"reason": ev.reason, **ev.facts})
+            left = deadline - self.timing.clock()
+            if left <= 0:
+                self._waiting = ev
+                return None
+            self.timing.sleep(min(self.timing.poll, left))
+            self._maybe_renew()
+
+    def _from_propagated(self, entry: JournalEntry) -> JournalEntry:
+        old = entry.old or KeyRef()
+        if not old.fingerprint:
+            detail = {"skipped": "no old key"}
+        elif not self.driver.can_disable:
+            detail = {"skipped": f"{self.driver.name} cannot disable keys"}
+        elif not old.key_id:
+            detail = {"skipped": "old key id unknown"}
+        else:
+            self.driver.disable(old.key_id)
+            detail = {"disabled": old.key_id}
+        return self._advance(entry, "old_disabled", detail)
+
+    def _from_old_disabled(self, entry: JournalEntry) -> JournalEntry:
+        old = entry.old or KeyRef()
+        detail: dict[str, Any]
+        if not old.fingerprint:
+            detail = {"skipped": "no old key"}
+        elif old.key_id and self.driver.can_revoke:
+            self.driver.revoke(old.key_id)
+            detail = {"revoked": old.key_id}
+        else:
+            self._note(f"revoke the old key by hand now (fingerprint {old.fingerprint}, KV "
+                       f"version {old.version} of {self.t.mount}/{self.t.secret_path}): "
+                       "no consumer needs it any more")
+            detail = {"by_hand": True}
+        return self._advance(entry, "old_revoked", detail)
+
+    def _from_old_revoked(self, entry: JournalEntry) -> JournalEntry:
+        self.kv.delete_all(self.t.staged_path)
+        old, new = entry.old or KeyRef(), entry.new or KeyRef()
+        destroyed: list[int] = []
+        if old.fingerprint and old.key_id and self.driver.can_revoke:
+            meta = self.kv.metadata(self.t.secret_path) or {}
+            destroyed = sorted(int(v) for v, info in (meta.get("versions") or {}).items()
+                               if int(v) < (new.version or 0) and not info.get("destroyed"))
+            self.kv.destroy(self.t.secret_path, destroyed)
+        return self._advance(entry, "done", {"destroyed_versions": destroyed})
+
+    def _cancel(self, entry: JournalEntry) -> JournalEntry:
+        if entry.state == "aborting":
+            return entry
+        if entry.state not in ("intent", "minted", "staged", "verified"):
+            raise RotationError(f"{self.t.id}: cannot abort at {entry.state}: the new key is "
+                                "already live", hint="finish it with --resume or --finish; "
+                                "the old key stays valid until then")
+        return self._abort(entry, CANCELLED)
+
+    def _abort(self, entry: JournalEntry, why: str) -> JournalEntry:
+        self._failure = why
+        return self._advance(entry, "aborting", {"reason": why}, note=why)
+
+    def _from_aborting(self, entry: JournalEntry) -> JournalEntry:
+        new = entry.new or KeyRef()
+        revoked = []
+        if self.driver.can_revoke:
+            ids = set(self.driver.find_minted(self.t.label_prefix(entry.run_id),
+                                              entry.preexisting))
+            ids |= {new.key_id} if new.key_id else set()
+            ids -= {(entry.old or KeyRef()).key_id}
+            for key_id in sorted(k for k in ids if k):
+                self.driver.revoke(key_id)
+                revoked.append(key_id)
+        self.kv.delete_all(self.t.staged_path)
+        self._failure = self._failure or entry.note
+        return self._advance(entry, "aborted", {"revoked_new": revoked})
+

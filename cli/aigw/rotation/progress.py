@@ -1,0 +1,56 @@
+"""The vocabulary a rotation run reports in: timing knobs, progress events, outcomes."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The clocks and periods of a run; tests shrink them to run in seconds."""
+
+    quiet: float = 300.0      # the old key unused this long (>= agent_refresh) => moved
+    poll: float = 5.0         # between evidence checks while waiting
+    wait: float = 0.0         # how long a run waits for evidence before leaving it pending
+    lock_ttl: float = 900.0   # lease of a slot's lock; renewed while the run works
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One transition (or note) of one slot, for progress output."""
+
+    slot: str
+    from_state: str | None
+    to_state: str
+    detail: str = ""
+
+
+Reporter = Callable[[Progress], None]
+
+
+@dataclass
+class SlotOutcome:
+    """How a run left one slot."""
+
+    slot: str
+    status: str   # done|waiting|aborted|failed|in-progress|skipped|would-start|would-continue
+    state: str | None = None
+    run_id: str | None = None
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"slot": self.slot, "status": self.status, "state": self.state,
+                "run_id": self.run_id, "message": self.message, "notes": self.notes}
+
+
+def new_run_id() -> str:
+    """A short random id naming one run (and its minted keys)."""
+    return secrets.token_hex(4)

@@ -1,0 +1,177 @@
+"""Fixtures for rotation tests: a CAS-required KV v2 mount, catalogs, stand-in providers.
+
+The stack (cli/aigw/stack) is not used: tests create the KV v2 mount themselves
+with the settings the stack gives it (cas_required, 10 versions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import hvac
+import pytest
+import yaml
+
+from aigw.catalog import LoadedCatalog, load_catalog
+from aigw.testing.bao import BaoDevServer
+from tests.rotation.openai_admin_server import OpenAIAdminServer
+
+ADMIN_KEY = "admin-test-key"
+PROJECT = "proj_test"
+
+
+@pytest.fixture
+def kv_mount(bao: BaoDevServer, vault_mount: str) -> str:
+    """A fresh KV v2 mount configured like the stack makes it (check-and-set required)."""
+    bao.client().secrets.kv.v2.configure(max_versions=10, cas_required=True,
+                                         mount_point=vault_mount)
+    return vault_mount
+
+
+def write_catalog(folder: Path, mount: str, providers: dict[str, Any], *,
+                  services: dict[str, Any] | None = None, agent_refresh: int = 0) -> Path:
+    """An aigw.yaml in FOLDER: one env `prod` on MOUNT, PROVIDERS, one alias per provider."""
+    models = {f"m-{name}": {"routes": [{"provider": name, "model": "test-model"}]}
+              for name in providers}
+    doc = {
+        "version": 1,
+        "environments": {"prod": {"mount": mount, "agent_refresh": agent_refresh}},
+        "providers": providers,
+        "models": models,
+        "services": services or {"web": {"environments": ["prod"], "models": sorted(models)}},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "aigw.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return folder
+
+
+def openai_provider(url: str, **rotation: Any) -> dict[str, Any]:
+    """A provider entry rotated by openai-admin against the stand-in at URL."""
+    params = {"project_id": PROJECT, "admin_base_url": url, "verify_attempts": 2,
+              "verify_delay": 0.05}
+    return {"api": "openai", "base_url": url, "region": "us",
+            "rotation": {"driver": "openai-admin", "max_age": "30d", "grace": "1s",
+                         "params": params, **rotation}}
+
+
+def load(folder: Path) -> LoadedCatalog:
+    """Load the catalog in FOLDER."""
+    return load_catalog(folder)
+
+
+@pytest.fixture
+def admin_server() -> Iterator[OpenAIAdminServer]:
+    """The OpenAI stand-in, started and stopped by the test."""
+    with OpenAIAdminServer(ADMIN_KEY) as server:
+        yield server
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto server (ThreadedMotoServer) on a free 127.0.0.1 port, stopped after the test.
+
+    It stands in for AWS IAM and STS; its request log goes to the `werkzeug` logger.
+    """
+    from moto.server import ThreadedMotoServer
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # moto keeps its state in this process across servers: start every test empty.
+    import requests
+
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def read_slot(client: hvac.Client, mount: str, path: str) -> dict[str, str] | None:
+    """The current data of a slot, or None."""
+    try:
+        resp = client.secrets.kv.v2.read_secret_version(path=path, mount_point=mount,
+                                                        raise_on_deleted_version=True)
+    except hvac.exceptions.InvalidPath:
+        return None
+    return dict(resp["data"]["data"])
+
+
+def seed(client: hvac.Client, mount: str, path: str, data: dict[str, str]) -> None:
+    """Write a slot's first value (as `aigw keys put` would)."""
+    client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, cas=0,
+                                                 mount_point=mount)
+
+
+class Consumer:
+    """A service stand-in: re-reads the slot (like an agent) and calls with its key."""
+
+    def __init__(self, client: hvac.Client, mount: str, path: str,
+                 use: Callable[[dict[str, str]], Any], interval: float = 0.02) -> None:
+        self.client, self.mount, self.path, self.use = client, mount, path, use
+        self.interval = interval
+        self.failures = 0
+        self.calls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):
+                data = read_slot(self.client, self.mount, self.path)
+                if data:
+                    ok = self.use(data)
+                    self.calls += 1
+                    if ok is False:
+                        self.failures += 1
+            time.sleep(self.interval)
+
+    def __enter__(self) -> Consumer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Fast real `aigw` processes (see zygote.py); the parent stops at the end of the session."""
+    from tests.rotation.zygote import Zygote
+
+    z = Zygote(tmp_path_factory.mktemp("zygote"))
+    try:
+        yield z
+    finally:
+        z.stop()
+
+
+def child_env(addr: str, token: str, home: Path, **extra: str) -> dict[str, str]:
+    """The whole environment of a CLI child process: OpenBao, fast timing knobs, EXTRA."""
+    import os
+
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+           "AIGW_HOME": str(home), "BAO_ADDR": addr, "BAO_TOKEN": token, "LANG": "C.UTF-8",
+           "OPENAI_ADMIN_KEY": ADMIN_KEY, "AIGW_ROTATE_QUIET": "0.15",
+           "AIGW_ROTATE_POLL": "0.03"}
+    env.update(extra)
+    return env

@@ -1,0 +1,242 @@
+"""A local HTTP server that stands in for OpenAI in rotation tests (not the real API).
+
+It implements the parts of the OpenAI admin API the `openai-admin` driver uses,
+for one organization with any number of projects:
+
+    POST   /v1/organization/projects/{p}/service_accounts        {name} -> account + api_key.value
+    GET    /v1/organization/projects/{p}/service_accounts        list (limit/after paging)
+    DELETE /v1/organization/projects/{p}/service_accounts/{id}
+    GET    /v1/organization/projects/{p}/api_keys                list: redacted_value, owner,
+                                                                 last_used_at
+    DELETE /v1/organization/projects/{p}/api_keys/{key_id}       (user keys only)
+
+and the inference side consumers call with a project key, which records last use:
+
+    GET  /v1/models             POST /v1/chat/completions
+
+Admin routes need `Authorization: Bearer <admin_key>`. Differences from the
+real API, on purpose: `last_used_at` is a float (sub-second, so tests run
+fast) and updates at once. Key values never appear in logs or state dumps.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class _Key:
+    key_id: str
+    value: str = field(repr=False)
+    project: str
+    name: str
+    owner_type: str              # "service_account" or "user"
+    account_id: str | None
+    created_at: int
+    last_used_at: float | None = None
+
+
+class OpenAIAdminServer:
+    """Serve the stand-in from a thread on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, admin_key: str = "admin-test-key") -> None:
+        self.admin_key = admin_key
+        self.lock = threading.Lock()
+        self.accounts: dict[str, dict[str, Any]] = {}   # id -> {id, name, project, created_at}
+        self.keys: dict[str, _Key] = {}                  # key id -> key
+        self.calls: list[tuple[str, str, int]] = []
+        self.reject_models = False  # make /v1/models answer 401 (a key that fails to verify)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> OpenAIAdminServer:
+        """Listen on a free port."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+            def _go(self) -> None:
+                fake._handle(self)
+
+            do_GET = do_POST = do_DELETE = _go
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> OpenAIAdminServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL (`.../v1`), for both admin_base_url and the provider base_url."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    # -- test helpers --------------------------------------------------------
+    def add_user_key(self, project: str, value: str | None = None) -> tuple[str, str]:
+        """A key owned by a user (e.g. what a team used before aigw): (key_id, value)."""
+        value = value or "sk-proj-" + secrets.token_urlsafe(24)
+        key = _Key("key_" + secrets.token_hex(8), value, project, "user key", "user", None,
+                   int(time.time()))
+        with self.lock:
+            self.keys[key.key_id] = key
+        return key.key_id, value
+
+    def create_account(self, project: str, name: str) -> tuple[str, str]:
+        """A service account with its key, as the admin API makes it: (account id, value)."""
+        acct = {"id": "svc_acct_" + secrets.token_hex(8), "name": name, "project": project,
+                "created_at": int(time.time())}
+        key = _Key("key_" + secrets.token_hex(8), "sk-svcacct-" + secrets.token_urlsafe(32),
+                   project, "Secret Key", "service_account", acct["id"], acct["created_at"])
+        with self.lock:
+            self.accounts[acct["id"]] = acct
+            self.keys[key.key_id] = key
+        return acct["id"], key.value
+
+    def valid(self, value: str) -> bool:
+        """True when VALUE is a live key."""
+        with self.lock:
+            return any(k.value == value for k in self.keys.values())
+
+    def live_keys(self, project: str) -> list[_Key]:
+        """The project's live keys."""
+        with self.lock:
+            return [k for k in self.keys.values() if k.project == project]
+
+    def use(self, value: str) -> int:
+        """Call chat/completions with VALUE as a consumer would; returns the status."""
+        import httpx
+
+        return httpx.post(self.url + "/chat/completions", json={"model": "m", "messages": []},
+                          headers={"Authorization": f"Bearer {value}"}, timeout=5).status_code
+
+    # -- HTTP ----------------------------------------------------------------
+    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+        self.calls.append((h.command, urlsplit(h.path).path, status))
+
+    def _bearer(self, h: BaseHTTPRequestHandler) -> str:
+        auth = h.headers.get("Authorization") or ""
+        return auth[7:] if auth.startswith("Bearer ") else ""
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(h.path)
+        parts = url.path.strip("/").split("/")
+        length = int(h.headers.get("Content-Length") or 0)
+        body = json.loads(h.rfile.read(length) or b"{}") if length else {}
+        if parts[:2] == ["v1", "organization"]:
+            if self._bearer(h) != self.admin_key:
+                return self._reply(h, 401, {"error": {"message": "invalid admin key"}})
+            if len(parts) >= 5 and parts[2] == "projects":
+                return self._admin(h, parts[3], parts[4:], body, parse_qs(url.query))
+        if parts in (["v1", "models"], ["v1", "chat", "completions"]):
+            return self._infer(h)
+        self._reply(h, 404, {"error": {"message": f"no route {h.command} {url.path}"}})
+
+    def _infer(self, h: BaseHTTPRequestHandler) -> None:
+        value = self._bearer(h)
+        with self.lock:
+            key = next((k for k in self.keys.values() if k.value == value), None)
+            if key is not None:
+                key.last_used_at = time.time()
+        if key is None or (self.reject_models and h.path.startswith("/v1/models")):
+            return self._reply(h, 401, {"error": {"message": "Incorrect API key provided"}})
+        self._reply(h, 200, {"object": "list", "data": [{"id": "gpt-test"}]})
+
+    def _page(self, items: list[dict[str, Any]], q: dict[str, list[str]]) -> dict[str, Any]:
+        limit = int((q.get("limit") or ["20"])[0])
+        after = (q.get("after") or [None])[0]
+        if after is not None:
+            ids = [i["id"] for i in items]
+            items = items[ids.index(after) + 1:] if after in ids else []
+        page = items[:limit]
+        return {"object": "list", "data": page, "has_more": len(items) > limit,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None}
+
+    def _admin(self, h: BaseHTTPRequestHandler, project: str, rest: list[str],
+               body: dict[str, Any], q: dict[str, list[str]]) -> None:
+        kind = rest[0]
+        if kind == "service_accounts" and len(rest) == 1 and h.command == "POST":
+            acct_id, value = self.create_account(project, str(body.get("name", "")))
+            key = next(k for k in self.live_keys(project) if k.account_id == acct_id)
+            acct = self.accounts[acct_id]
+            return self._reply(h, 201, {
+                "object": "organization.project.service_account", "id": acct_id,
+                "name": acct["name"], "role": "member", "created_at": acct["created_at"],
+                "api_key": {"object": "organization.project.service_account.api_key",
+                            "value": value, "name": key.name, "created_at": key.created_at,
+                            "id": key.key_id}})
+        if kind == "service_accounts" and len(rest) == 1 and h.command == "GET":
+            with self.lock:
+                items = [{"object": "organization.project.service_account", "id": a["id"],
+                          "name": a["name"], "role": "member", "created_at": a["created_at"]}
+                         for a in self.accounts.values() if a["project"] == project]
+            return self._reply(h, 200, self._page(items, q))
+        if kind == "service_accounts" and len(rest) == 2 and h.command == "DELETE":
+            with self.lock:
+                acct = self.accounts.pop(rest[1], None)
+                if acct is not None:
+                    for k in [k for k in self.keys.values() if k.account_id == rest[1]]:
+                        del self.keys[k.key_id]
+            if acct is None:
+                return self._reply(h, 404, {"error": {"message": "No such service account"}})
+            return self._reply(h, 200, {"object": "organization.project.service_account.deleted",
+                                        "id": rest[1], "deleted": True})
+        if kind == "api_keys" and len(rest) == 1 and h.command == "GET":
+            with self.lock:
+                items = [self._key_json(k) for k in self.keys.values() if k.project == project]
+            return self._reply(h, 200, self._page(items, q))
+        if kind == "api_keys" and len(rest) == 2 and h.command == "DELETE":
+            with self.lock:
+                key = self.keys.get(rest[1])
+                if key is not None and key.owner_type == "user":
+                    del self.keys[rest[1]]
+            if key is None:
+                return self._reply(h, 404, {"error": {"message": "No such API key"}})
+            if key.owner_type != "user":
+                return self._reply(h, 400, {"error": {"message": "Service account keys cannot "
+                                                      "be deleted; delete the account"}})
+            return self._reply(h, 200, {"object": "organization.project.api_key.deleted",
+                                        "id": rest[1], "deleted": True})
+        self._reply(h, 404, {"error": {"message": f"no admin route {h.command} {rest}"}})
+
+    def _key_json(self, k: _Key) -> dict[str, Any]:
+        owner: dict[str, Any] = {"type": k.owner_type}
+        if k.account_id:
+            owner["service_account"] = {"id": k.account_id, "name": self.accounts.get(
+                k.account_id, {}).get("name"), "role": "member"}
+        else:
+            owner["user"] = {"id": "user_test", "name": "Test User"}
+        return {"object": "organization.project.api_key", "id": k.key_id, "name": k.name,
+                "redacted_value": f"{k.value[:8]}...{k.value[-4:]}", "created_at": k.created_at,
+                "last_used_at": k.last_used_at, "owner": owner}
