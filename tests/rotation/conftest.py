@@ -20,7 +20,7 @@ import yaml
 
 from aigw.catalog import LoadedCatalog, load_catalog
 from aigw.testing.bao import BaoDevServer
-from tests.rotation.openai_admin_server import OpenAIAdminServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 
 ADMIN_KEY = "admin-test-key"
 PROJECT = "proj_test"

@@ -1,7 +1,7 @@
 """Two runs can never rotate one slot; an OpenBao restart mid-rotation resumes.
 
 Processes are real (forked from the zygote, see zygote.py). The provider is the
-OpenAI stand-in (tests/rotation/openai_admin_server.py).
+OpenAI stand-in (aigw/testing/openai_admin.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.rotation.conftest import (
     seed,
     write_catalog,
 )
-from tests.rotation.openai_admin_server import OpenAIAdminServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.persistent_bao import PersistentBao
 from tests.rotation.test_crash import check_bookkeeping
 

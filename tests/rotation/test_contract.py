@@ -3,7 +3,7 @@
 - `fake`: tests/rotation/fake_driver.py (in memory).
 - `manual`: keys come from the operator (here: minted at aigw.testing.fake_provider,
   which is also the verify URL).
-- `openai-admin`: against tests/rotation/openai_admin_server.py, a local server
+- `openai-admin`: against aigw/testing/openai_admin.py, a local server
   standing in for OpenAI's admin API.
 - `aws-iam`: boto3 against a moto server (ThreadedMotoServer on a free
   127.0.0.1 port), standing in for AWS IAM and STS.
@@ -28,7 +28,7 @@ from aigw.rotation.registry import DRIVERS
 from aigw.testing.fake_provider import FakeProvider, fingerprint
 from tests.rotation.conftest import ADMIN_KEY, PROJECT
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
-from tests.rotation.openai_admin_server import OpenAIAdminServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 
 LABEL = "aigw-prod-p-default-run1-"
 

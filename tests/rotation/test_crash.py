@@ -7,7 +7,7 @@ the command. Every case must end with exactly one new live key in the slot, the
 old key revoked, no orphaned provider key, a done journal, a released lock, an
 intact audit trail with no transition logged twice, and no failed consumer call.
 
-Providers: the OpenAI stand-in (tests/rotation/openai_admin_server.py) for all
+Providers: the OpenAI stand-in (aigw/testing/openai_admin.py) for all
 points, and moto (ThreadedMotoServer on a free 127.0.0.1 port) for aws-iam at
 the points where AWS behaves differently (two-key limit, disable step).
 """
@@ -38,7 +38,7 @@ from tests.rotation.conftest import (
     seed,
     write_catalog,
 )
-from tests.rotation.openai_admin_server import OpenAIAdminServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 
 CRASH_POINTS = ["locked"] + [f"{s}{suffix}" for s in STATES
                              for suffix in (":effect", ":audit", "")]

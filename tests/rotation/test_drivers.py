@@ -23,7 +23,7 @@ from tests.rotation.conftest import (
     seed,
     write_catalog,
 )
-from tests.rotation.openai_admin_server import OpenAIAdminServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 
 AWS_FIELDS = ("aws_access_key_id", "aws_secret_access_key")
 

@@ -56,8 +56,8 @@ class OpenAIAdminServer:
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self) -> OpenAIAdminServer:
-        """Listen on a free port."""
+    def start(self, port: int = 0) -> OpenAIAdminServer:
+        """Listen on PORT (a free one by default; pass the old port to come back after stop)."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,7 +71,9 @@ class OpenAIAdminServer:
 
             do_GET = do_POST = do_DELETE = _go
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self._server.server_address[1]
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
