@@ -18,6 +18,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 bash scripts/install-pulumi.sh >/dev/null
+bash scripts/install-opa.sh >/dev/null
+bash scripts/install-actionlint.sh >/dev/null
 if [ -f scripts/install-litellm.sh ]; then
   bash scripts/install-litellm.sh >/dev/null
 fi

@@ -43,6 +43,11 @@ class _Key:
     last_used_at: float | None = None
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # come back on the same port right after stop()
+    request_queue_size = 128    # many consumers connect at once under load
+
+
 class OpenAIAdminServer:
     """Serve the stand-in from a thread on 127.0.0.1; use as a context manager."""
 
@@ -71,8 +76,7 @@ class OpenAIAdminServer:
 
             do_GET = do_POST = do_DELETE = _go
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self.port = self._server.server_address[1]
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
