@@ -56,6 +56,12 @@ def _register() -> None:
     from aigw.commands import keys as keys_cmds
 
     catalog_cmds.register(app)
+    for optional in ("stack", "governance"):
+        try:
+            module = __import__(f"aigw.commands.{optional}", fromlist=["register"])
+        except ImportError:  # pragma: no cover - a command group not installed
+            continue
+        module.register(app)
     keys_cmds.register(app)
     for module, name in (("dev", "dev"),):
         try:

@@ -21,8 +21,10 @@ fast) and updates at once. Key values never appear in logs or state dumps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,6 +61,7 @@ class OpenAIAdminServer:
         self.calls: list[tuple[str, str, int]] = []
         self.reject_models = False  # make /v1/models answer 401 (a key that fails to verify)
         self._server: ThreadingHTTPServer | None = None
+        self._conns: set[socket.socket] = set()
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, port: int = 0) -> OpenAIAdminServer:
@@ -70,6 +73,16 @@ class OpenAIAdminServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with fake.lock:
+                    fake._conns.discard(self.connection)
+                super().finish()
 
             def _go(self) -> None:
                 fake._handle(self)
@@ -84,11 +97,16 @@ class OpenAIAdminServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving and drop open keep-alive connections (as a provider outage would)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self.lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> OpenAIAdminServer:
         return self.start()

@@ -1,0 +1,5 @@
+"""`python -m aigw` runs the CLI."""
+
+from aigw.cli import main
+
+main()
