@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from aigw.client import AllRoutesFailed, Attempt, Client
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     client = Client.from_file(args.config, on_attempt=served.append)
     interval = 1.0 / args.rate
     n = 0
-    with open(args.log, "a", buffering=1) as log:
+    with Path(args.log).open("a", buffering=1) as log:
         log.write(json.dumps({"t": time.time(), "event": "start", "pid": os.getpid()}) + "\n")
         next_at = time.monotonic()
         while not stop:
