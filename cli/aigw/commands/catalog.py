@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
-from aigw.catalog import load_catalog
-from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError
+from aigw.catalog import LoadedCatalog, load_catalog
+from aigw.governance import check_policies
+from aigw.governance.findings import Finding
+from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError, ToolMissing
 from aigw.render import render_all, sync
 
 PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
@@ -17,8 +19,16 @@ PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def validate(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
-    """Check the catalog: schema, references, names, residency. Exit 2 listing every problem."""
+def validate(
+    path: PathArg = Path(),
+    as_json: JsonOpt = False,
+    policy: Annotated[bool, typer.Option("--policy/--no-policy", help="Also run the governance "
+                                         "rules (aigw policy check; needs opa).")] = True,
+) -> int:
+    """Check the catalog (schema, references, names, residency) and its governance rules.
+
+    Exit 2 listing every catalog problem; exit 1 when a governance rule denies.
+    """
     try:
         loaded = load_catalog(path)
     except CatalogError as exc:
@@ -31,6 +41,8 @@ def validate(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
         ]
         typer.echo(json.dumps({"ok": False, "problems": problems}, indent=2))
         return EXIT_INVALID
+    findings, note = _policy_findings(loaded, path) if policy else ([], "policy check skipped")
+    blocking = [f for f in findings if f.blocking]
     cat = loaded.catalog
     counts = {
         "providers": len(cat.providers), "models": len(cat.models),
@@ -38,13 +50,31 @@ def validate(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
         "deployments": sum(len(s.environments) for s in cat.services.values()),
     }
     if as_json:
-        typer.echo(json.dumps({"ok": True, "files": [str(f) for f in loaded.files], **counts},
-                              indent=2))
+        typer.echo(json.dumps({"ok": not blocking, "files": [str(f) for f in loaded.files],
+                               **counts, "policy": [f.as_dict() for f in findings],
+                               "policy_note": note}, indent=2))
     else:
-        typer.echo(f"ok: {', '.join(str(f) for f in loaded.files)}: {counts['providers']} "
+        for finding in findings:
+            typer.echo(str(finding), err=True)
+        typer.echo(f"{'ok' if not blocking else 'catalog ok'}: "
+                   f"{', '.join(str(f) for f in loaded.files)}: {counts['providers']} "
                    f"providers, {counts['models']} model aliases, {counts['services']} services, "
                    f"{counts['environments']} environments ({counts['deployments']} deployments)")
-    return EXIT_OK
+        if note:
+            typer.echo(f"note: {note}", err=True)
+        if blocking:
+            typer.echo(f"error: {len(blocking)} governance rule violation(s) "
+                       "(see docs/governance.md to fix or waive)", err=True)
+    return EXIT_CHANGES if blocking else EXIT_OK
+
+
+def _policy_findings(loaded: LoadedCatalog, path: Path) -> tuple[list[Finding], str | None]:
+    """Governance findings; a missing OPA is a note here (`aigw policy check` fails on it)."""
+    try:
+        findings = check_policies(loaded, root=path if path.is_dir() else path.parent)
+    except ToolMissing as exc:
+        return [], f"policy check skipped: {exc.message}"
+    return findings, None
 
 
 def render(

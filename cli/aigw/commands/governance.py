@@ -1,0 +1,118 @@
+"""`aigw policy check|test`, `aigw diff` and `aigw init`: review and govern before shipping."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aigw.catalog import load_catalog
+from aigw.diff import COMMENT_LIMIT, build_report, format_markdown, format_text
+from aigw.errors import EXIT_CHANGES, EXIT_OK
+from aigw.governance import counts, evaluate_policies, test_policies
+from aigw.scaffold import init_repo
+
+PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
+                                         "catalog/*.yaml.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+class Format(StrEnum):
+    """Output formats of `aigw diff`."""
+
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+policy_app = typer.Typer(help="Governance rules as code (Rego, run by OPA): aigw's defaults "
+                         "plus the policies/ folder beside the catalog.", no_args_is_help=True)
+
+
+def _folder(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+@policy_app.command("check")
+def check(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
+    """Evaluate the governance rules. Exit 1 on a deny (warnings print but pass)."""
+    loaded = load_catalog(path)
+    report = evaluate_policies(loaded, root=_folder(path))
+    c = counts(report.findings)
+    if as_json:
+        typer.echo(json.dumps({"ok": not report.blocking, "rules": report.rules, "counts": c,
+                               "findings": [f.as_dict() for f in report.findings]}, indent=2))
+    else:
+        for f in report.findings:
+            if f.waived:
+                who = f.service or f.provider or "-"
+                typer.echo(f"{f.mark}: waived {f.rule} ({who}): {f.waived}")
+            else:
+                typer.echo(str(f))
+        typer.echo(f"policy check: {c['deny']} deny, {c['warn']} warn, {c['waived']} waived "
+                   f"({len(report.rules)} rules)")
+    return EXIT_CHANGES if report.blocking else EXIT_OK
+
+
+@policy_app.command("test")
+def test(
+    path: Annotated[Path, typer.Argument(help="The catalog folder (its policies/ folder is "
+                                         "tested with aigw's default rules).")] = Path(),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test.")] = False,
+) -> int:
+    """Run the rules' own Rego unit tests (`opa test`). Exit 1 when one fails."""
+    code, output = test_policies(_folder(path), verbose=verbose)
+    typer.echo(output, nl=False)
+    return EXIT_OK if code == 0 else EXIT_CHANGES
+
+
+def diff(
+    path: PathArg = Path(),
+    base: Annotated[str | None, typer.Option("--base", help="The git revision to compare with "
+                                             "(default: origin/main if it exists, else HEAD).")]
+    = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="text, markdown (a PR comment) "
+                                        "or json.")] = Format.text,
+    plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Include the Vault plan (needs "
+                                       "OpenBao and the Pulumi engine; default: on).")] = True,
+    limit: Annotated[int, typer.Option("--limit", help="Markdown size cap in characters.",
+                                       min=2000)] = COMMENT_LIMIT,
+) -> int:
+    """What a catalog change does: per-service effects, rendered diffs, policy, Vault plan."""
+    report = build_report(path, base_ref=base, env=env, plan=plan)
+    if fmt is Format.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    elif fmt is Format.markdown:
+        typer.echo(format_markdown(report, limit=limit), nl=False)
+    else:
+        typer.echo(format_text(report), nl=False)
+    return EXIT_OK
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to create the catalog repository.")]
+    = Path(),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the scaffold's files where "
+                                        "they exist.")] = False,
+) -> int:
+    """Scaffold a catalog repo: example catalog, policies, CI workflows, .gitignore, README."""
+    result = init_repo(folder, force=force)
+    for rel in result.written:
+        typer.echo(f"  create    {rel}")
+    for rel in result.overwritten:
+        typer.echo(f"  overwrite {rel}")
+    typer.echo(f"initialised an aigw catalog repository in {folder}\n"
+               "next: aigw validate && aigw policy check && aigw render, then commit; "
+               "see README.md for CI setup")
+    return EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    """Add `policy check|test`, `diff` and `init` to the app."""
+    app.add_typer(policy_app, name="policy")
+    app.command()(diff)
+    app.command()(init)

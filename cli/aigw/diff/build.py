@@ -1,0 +1,98 @@
+"""Assemble the diff report: catalog at a git revision vs the working tree."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from aigw.catalog import LoadedCatalog, load_catalog
+from aigw.diff.catalog import catalog_effects, compare
+from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
+from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
+from aigw.errors import AigwError, CatalogError, UsageError
+from aigw.governance import evaluate_policies
+from aigw.render import render_all
+
+
+def _reason(exc: AigwError) -> str:
+    return f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+
+
+def _in_env(rel: str, env: str | None) -> bool:
+    return env is None or rel.split("/", 1)[0] == env
+
+
+def policy_section(head: LoadedCatalog, base: LoadedCatalog | None, root: Path) -> PolicySection:
+    """Verdicts on HEAD, and which of them BASE did not have (same rules and waivers)."""
+    try:
+        report = evaluate_policies(head, root=root)
+        before = evaluate_policies(base, root=root).active if base is not None else []
+    except AigwError as exc:  # OPA missing, a rule that does not compile...
+        return PolicySection(False, _reason(exc))
+    old = {f.identity for f in before}
+    now = {f.identity for f in report.active}
+    return PolicySection(True, None, report.findings,
+                         new={f.identity for f in report.active if f.identity not in old},
+                         resolved=[f for f in before if f.identity not in now])
+
+
+def plan_section(path: Path, env: str | None) -> PlanSection:
+    """The stack preview (`aigw plan`) as data; unavailable, with the reason, when it cannot run."""
+    try:
+        from aigw.stack import run
+        from aigw.stack.report import summary_line
+    except ImportError as exc:
+        return PlanSection(False, f"the Vault stack is not installed ({exc})")
+    try:
+        results = run.plan(path, env, echo=lambda _line: None)
+    except AigwError as exc:
+        return PlanSection(False, _reason(exc))
+    except Exception as exc:  # the plan is one optional part of a report: degrade, say why
+        return PlanSection(False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    stacks: list[dict[str, Any]] = [
+        {"stack": r.stack, "changed": r.changed, "summary": summary_line(r.counts),
+         "changes": [{"op": c.op, "kind": c.kind, "target": c.target, "detail": c.detail()}
+                     for c in r.changes]}
+        for r in results
+    ]
+    return PlanSection(True, None, stacks)
+
+
+def _load_base(root: Path, base: Base, rel: PurePosixPath,
+               tmp: Path) -> tuple[LoadedCatalog | None, list[str]]:
+    exported = export_catalog(root, base, rel, tmp)
+    if exported is None:
+        return None, [f"no catalog at {base.label}: every service shows as added"]
+    try:
+        return load_catalog(exported), []
+    except CatalogError as exc:
+        return None, [f"the catalog at {base.label} is invalid ({len(exc.problems)} problem(s)); "
+                      "compared as if it were empty"]
+
+
+def build_report(path: Path, *, base_ref: str | None = None, env: str | None = None,
+                 plan: bool = True) -> DiffReport:
+    """Compare the catalog at PATH with its version at BASE_REF (default origin/main, else HEAD)."""
+    head = load_catalog(path)
+    if env is not None and env not in head.catalog.environments:
+        raise UsageError(f"unknown environment '{env}'",
+                         hint=f"known: {', '.join(sorted(head.catalog.environments))}")
+    root = repo_root(path)
+    base = resolve_base(root, base_ref)
+    rel = PurePosixPath(path.resolve().relative_to(root).as_posix())
+    catalog_dir = path if path.is_dir() else path.parent
+    with tempfile.TemporaryDirectory(prefix="aigw-diff-") as tmp:
+        base_loaded, notes = _load_base(root, base, rel, Path(tmp))
+        base_files = render_all(base_loaded) if base_loaded is not None else {}
+        policy = policy_section(head, base_loaded, catalog_dir)
+    head_files = render_all(head)
+    files = file_changes({k: v for k, v in base_files.items() if _in_env(k, env)},
+                         {k: v for k, v in head_files.items() if _in_env(k, env)})
+    base_cat = base_loaded.catalog if base_loaded is not None else None
+    changes = compare(base_cat, head.catalog, env)
+    services = [ServiceReport(c, [f for f in files if f.service == c.service]) for c in changes]
+    plan_part = plan_section(path, env) if plan else PlanSection(False, "skipped: --no-plan")
+    shown = rel.as_posix() if str(rel) != "." else "."
+    return DiffReport(base, shown, env, services, catalog_effects(base_cat, head.catalog),
+                      policy, plan_part, notes)

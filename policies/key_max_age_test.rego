@@ -1,0 +1,15 @@
+package aigw.rules.key_max_age_test
+
+import data.aigw.rules.key_max_age
+
+prov(seconds, text) := {"providers": {"p": {"max_age_seconds": seconds, "max_age": text}}}
+
+test_longer_than_90_days_denied if {
+	some f in key_max_age.deny with input as prov(91 * 86400, "91d")
+	f.provider == "p"
+	f.path == ["providers", "p", "rotation", "max_age"]
+}
+
+test_90_days_pass if {
+	count(key_max_age.deny) == 0 with input as prov(90 * 86400, "90d")
+}

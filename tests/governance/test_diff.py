@@ -1,0 +1,227 @@
+"""aigw diff: typical changes, each effect named in text, markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aigw.diff import MARKER
+from tests.governance.conftest import git
+from tests.helpers import run_cli
+
+pytestmark = pytest.mark.usefixtures("opa", "no_vault")
+Edit = Callable[[dict[str, Any]], None]
+
+
+def edit(repo: Path, change: Edit) -> None:
+    """Apply CHANGE to the working tree's aigw.yaml (not committed)."""
+    path = repo / "aigw.yaml"
+    doc = yaml.safe_load(path.read_text())
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def reports(capsys: pytest.CaptureFixture[str], repo: Path,
+            *extra: str) -> tuple[str, str, dict[str, Any]]:
+    """The text, markdown and JSON reports of the working tree against HEAD."""
+    out = {}
+    for fmt in ("text", "markdown", "json"):
+        result = run_cli(capsys, "diff", str(repo), "--no-plan", "--format", fmt, *extra)
+        assert result.code == 0, result.err
+        out[fmt] = result.out
+    return out["text"], out["markdown"], json.loads(out["json"])
+
+
+def effects(doc: dict[str, Any], service: str) -> set[str]:
+    return {e["kind"] for e in doc["services"][service]["effects"]}
+
+
+def test_no_change_reports_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text, md, doc = reports(capsys, repo)
+    assert "0 service(s) changed, 0 rendered file(s) differ" in text
+    assert md.startswith(MARKER) and "No service changes." in md
+    assert doc["summary"]["services_changed"] == 0 and doc["base"]["ref"] == "HEAD"
+
+
+def test_add_a_service(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, lambda d: d["services"].update({"fraud-check": {
+        "environments": ["staging"], "models": ["deepseek-v3"], "regions": ["cn"],
+        "keys": "per-service"}}))
+    text, md, doc = reports(capsys, repo)
+    assert "fraud-check (added; staging" in text
+    assert "alias deepseek-v3: deepseek/deepseek-chat > volcengine/deepseek-v3-250324 > " \
+           "bailian/deepseek-v3" in text
+    assert "key strategy: per-service" in text
+    assert "staging/fraud-check/aigw-client.json (added)" in text
+    assert "| `fraud-check` | added |" in md and "<b>fraud-check</b> — added" in md
+    assert "+++ b/staging/fraud-check/aigw-client.json" in md
+    svc = doc["services"]["fraud-check"]
+    assert svc["status"] == "added" and {"service-added", "alias-added", "keys"} <= effects(
+        doc, "fraud-check")
+    assert {f["status"] for f in svc["files"]} == {"added"}
+    assert doc["services"]["support-bot"]["status"] == "unchanged"
+
+
+def test_reorder_a_fallback_chain(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def swap(d: dict[str, Any]) -> None:
+        routes = d["models"]["deepseek-v3"]["routes"]
+        routes[0], routes[1] = routes[1], routes[0]
+    edit(repo, swap)
+    text, md, doc = reports(capsys, repo)
+    order = ("deepseek-v3: fallback order deepseek/deepseek-chat > volcengine/deepseek-v3-250324"
+             " > bailian/deepseek-v3 -> volcengine/deepseek-v3-250324 > deepseek/deepseek-chat > "
+             "bailian/deepseek-v3")
+    for service in ("support-bot", "nightly-batch"):  # both use the alias
+        assert f"{service} (changed" in text
+        assert effects(doc, service) == {"routes-reordered"}
+        assert doc["services"][service]["effects"][0]["after"][0] == \
+            "volcengine/deepseek-v3-250324"
+    assert order in text and order in md
+    assert "prod/support-bot/aigw-client.json (modified)" in text
+    assert doc["services"]["eu-contracts"]["status"] == "unchanged"
+    assert "| `support-bot` | changed | deepseek-v3: fallback order" in md
+
+
+def test_move_a_service_to_another_region(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, lambda d: d["services"]["support-bot"].update(
+        {"regions": ["eu"], "models": ["claude-eu"]}))
+    text, md, doc = reports(capsys, repo)
+    assert effects(doc, "support-bot") == {"alias-added", "alias-removed", "regions-changed",
+                                           "residency-changed"}
+    for needle in ("allowed regions: cn -> eu", "data processed in: cn -> eu",
+                   "may now use alias claude-eu", "no longer uses alias deepseek-v3"):
+        assert needle in text and needle in md
+    # claude-eu has one route: the move breaks prod-two-providers for support-bot, newly.
+    new = [f for f in doc["policy"]["findings"] if f["new"]]
+    assert [(f["rule"], f["service"]) for f in new] == [("prod-two-providers", "support-bot")]
+    assert "deny prod-two-providers [new]" in text
+    assert "❌ **new** | `prod-two-providers`" in md
+    assert "❌ 1 deny" in md.split("| `support-bot` |")[1].split("\n")[0]
+
+
+def test_remove_a_provider(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def drop(d: dict[str, Any]) -> None:
+        del d["providers"]["bailian"]
+        d["models"]["deepseek-v3"]["routes"] = [
+            r for r in d["models"]["deepseek-v3"]["routes"] if r["provider"] != "bailian"]
+    edit(repo, drop)
+    text, md, doc = reports(capsys, repo)
+    assert "provider bailian removed" in text and "provider bailian removed" in md
+    assert {"kind": "provider-removed", "text": "provider bailian removed", "alias": None,
+            "before": "bailian", "after": None} in doc["catalog_changes"]
+    assert "deepseek-v3: route removed: bailian/deepseek-v3" in text
+    assert effects(doc, "support-bot") == {"route-removed"}
+    removed = {f["path"] for f in doc["services"]["support-bot"]["files"]
+               if f["status"] == "removed"}
+    assert "prod/support-bot/templates/bailian.svc-support-bot.key.ctmpl" in removed
+    assert "--- a/prod/support-bot/templates/bailian.svc-support-bot.key.ctmpl" in md
+
+
+def test_break_a_policy(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, lambda d: d["providers"]["openai"]["rotation"].update({"max_age": "180d"}))
+    text, md, doc = reports(capsys, repo)
+    new = [f for f in doc["policy"]["findings"] if f["new"]]
+    assert [(f["rule"], f["provider"], f["severity"]) for f in new] == [
+        ("key-max-age", "openai", "deny")]
+    lines = (repo / "aigw.yaml").read_text().splitlines()
+    assert "max_age: 180d" in lines[new[0]["line"] - 1]
+    assert new[0]["file"].endswith("aigw.yaml")
+    assert "deny key-max-age [new]" in text and "provider openai keys may live 180d" in text
+    assert "`key-max-age`" in md and "1 new with this change" in md
+    assert effects(doc, "research-assistant") == {"provider-changed"}
+    assert "provider openai: rotation.max_age 30d -> 180d" in text
+
+
+def test_fixing_a_policy_shows_it_resolved(repo: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, lambda d: d["services"]["research-assistant"].update({"keys": "per-service"}))
+    text, md, doc = reports(capsys, repo)
+    assert [f["rule"] for f in doc["policy"]["resolved"]] == ["prod-per-service-keys"]
+    assert "resolved: deny prod-per-service-keys" in text and "✅ resolved" in md
+    assert "key strategy: shared -> per-service" in text
+
+
+def test_base_defaults_to_origin_main(repo: Path, capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "fetch", "-q", "origin")
+    edit(repo, lambda d: d["services"]["nightly-batch"].update({"environments": ["staging",
+                                                                                  "prod"]}))
+    git(repo, "commit", "-qam", "nightly-batch to prod")
+    text, _md, doc = reports(capsys, repo)
+    assert doc["base"]["ref"] == "origin/main"
+    assert "now deployed to prod" in text
+    assert run_cli(capsys, "diff", str(repo), "--no-plan", "--base", "HEAD").out.count(
+        "0 service(s) changed") == 1
+    bad = run_cli(capsys, "diff", str(repo), "--no-plan", "--base", "nope")
+    assert bad.code == 2 and "unknown git revision 'nope'" in bad.err
+
+
+def test_env_filter_and_new_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 repo: Path) -> None:
+    edit(repo, lambda d: d["services"]["nightly-batch"].update({"defaults": {"timeout": 5}}))
+    _t, _m, doc = reports(capsys, repo, "--env", "prod")
+    assert "nightly-batch" not in doc["services"]  # staging only
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q", "-b", "main")
+    (empty / "aigw.yaml").write_text((repo / "aigw.yaml").read_text())
+    text, _md, doc = reports(capsys, empty)
+    assert "no catalog at HEAD (no commits)" in text
+    assert {s["status"] for s in doc["services"].values()} == {"added"}
+
+
+def test_vault_plan_degrades_with_the_reason(repo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "diff", str(repo))
+    assert result.code == 0, result.err
+    assert "Vault plan: unavailable (" in result.out
+    md = run_cli(capsys, "diff", str(repo), "--format", "markdown").out
+    assert "**Vault plan:** unavailable (" in md
+
+
+def test_markdown_is_capped_with_a_note(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def many(d: dict[str, Any]) -> None:
+        for i in range(60):
+            d["services"][f"svc-{i:03d}"] = {"environments": ["staging", "prod"],
+                                             "models": ["deepseek-v3"], "keys": "per-service",
+                                             "regions": ["cn"]}
+    edit(repo, many)
+    md = run_cli(capsys, "diff", str(repo), "--no-plan", "--format", "markdown").out
+    assert len(md) <= 65536 and md.startswith(MARKER)
+    assert "**Truncated**" in md and "65,536-character" in md
+    small = run_cli(capsys, "diff", str(repo), "--no-plan", "--format", "markdown",
+                    "--limit", "5000").out
+    assert len(small) <= 5000 and "**Truncated**" in small and "more service(s)" in small
+
+
+def test_a_split_catalog_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "mono"
+    folder = repo / "platform" / "llm"
+    (folder / "catalog").mkdir(parents=True)
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/aigw.yaml").read_text())
+    services = doc.pop("services")
+    (folder / "aigw.yaml").write_text(yaml.safe_dump(doc))
+    (folder / "catalog" / "services.yaml").write_text(yaml.safe_dump({"services": services}))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "split catalog")
+    services["support-bot"]["keys"] = "shared"
+    (folder / "catalog" / "services.yaml").write_text(yaml.safe_dump({"services": services}))
+    result = run_cli(capsys, "diff", str(folder), "--no-plan", "--format", "json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["catalog"] == "platform/llm"
+    assert [s for s, v in report["services"].items() if v["status"] != "unchanged"] == [
+        "support-bot"]
+    assert effects(report, "support-bot") == {"keys-changed"}
+    new = [(f["rule"], f["service"], Path(f["file"]).name) for f in report["policy"]["findings"]
+           if f["new"]]
+    assert new == [("prod-per-service-keys", "support-bot", "services.yaml")]
