@@ -46,29 +46,19 @@ _registered = False
 
 
 def _register() -> None:
-    # Imported here so a broken optional module cannot stop the others from loading.
+    # Imported on first use so `import aigw.cli` stays cheap.
     # Idempotent: tests call main() many times in one process.
     global _registered
     if _registered:
         return
     _registered = True
-    from aigw.commands import catalog as catalog_cmds
-    from aigw.commands import keys as keys_cmds
+    from aigw.commands import catalog, dev, governance, keys, stack
 
-    catalog_cmds.register(app)
-    for optional in ("stack", "governance"):
-        try:
-            module = __import__(f"aigw.commands.{optional}", fromlist=["register"])
-        except ImportError:  # pragma: no cover - a command group not installed
-            continue
-        module.register(app)
-    keys_cmds.register(app)
-    for module, name in (("dev", "dev"),):
-        try:
-            mod = __import__(f"aigw.commands.{module}", fromlist=["app"])
-        except ImportError:  # pragma: no cover - a command group not built yet
-            continue
-        app.add_typer(mod.app, name=name)
+    catalog.register(app)
+    stack.register(app)
+    keys.register(app)
+    governance.register(app)
+    app.add_typer(dev.app, name="dev")
 
 
 def _err(line: str) -> None:

@@ -7,6 +7,12 @@ failure we could not classify), 130 interrupted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aigw.catalog.loader import Problem
+
 EXIT_OK = 0
 EXIT_CHANGES = 1
 EXIT_INVALID = 2
@@ -39,7 +45,7 @@ class CatalogError(AigwError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, problems: list[object]) -> None:
+    def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the catalog")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aigw.catalog.checks import Locator, schema_problems, semantic_problems
 from aigw.catalog.loader import Mark, PathKey, Problem, find_catalog_files, parse_file
@@ -38,7 +38,7 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-_SECTION_MODELS = {
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
     "environments": Environment,
     "providers": Provider,
     "models": ModelAlias,
@@ -62,7 +62,7 @@ def _validate_entries(merged: dict[str, Any], locate: Locator) -> tuple[Catalog,
         Catalog.model_validate({"version": merged.get("version", 1)})
     except ValidationError as exc:
         problems += schema_problems(exc, locate)
-    return Catalog.model_construct(version=1, **sections), problems
+    return Catalog.model_construct(None, version=1, **sections), problems
 
 
 def _raw_names(merged: dict[str, Any]) -> dict[str, set[str]]:

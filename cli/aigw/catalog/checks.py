@@ -164,12 +164,12 @@ def semantic_problems(
             bad(("models", alias, "routes"), "alias has no routes", "add at least one route")
         for i, route in enumerate(model.routes):
             path = ("models", alias, "routes", i)
-            prov = cat.providers.get(route.provider)
-            if prov is None:
+            route_prov = cat.providers.get(route.provider)
+            if route_prov is None:
                 if not exists("providers", route.provider):
                     bad((*path, "provider"), *_unknown("provider", route.provider, raw.get("providers", cat.providers)))
-            elif route.slot is not None and route.slot not in prov.slots:
-                bad((*path, "slot"), *_unknown("slot", route.slot, prov.slots))
+            elif route.slot is not None and route.slot not in route_prov.slots:
+                bad((*path, "slot"), *_unknown("slot", route.slot, route_prov.slots))
     for sname, svc in cat.services.items():
         base = ("services", sname)
         if not svc.environments:
@@ -192,13 +192,13 @@ def semantic_problems(
             if svc.regions is None:
                 continue
             for r, route in enumerate(cat.models[alias].routes):
-                prov = cat.providers.get(route.provider)
-                if prov is not None and prov.region not in svc.regions:
+                used = cat.providers.get(route.provider)
+                if used is not None and used.region not in svc.regions:
                     bad((*base, "models", i),
-                        f"alias '{alias}' route {r + 1} ({route.provider}, region {prov.region}) "
+                        f"alias '{alias}' route {r + 1} ({route.provider}, region {used.region}) "
                         f"is outside the service's regions [{', '.join(svc.regions)}]",
                         f"use an alias whose routes stay in [{', '.join(svc.regions)}], or allow "
-                        f"region '{prov.region}'")
+                        f"region '{used.region}'")
         for i, region in enumerate(svc.regions or []):
             name_ok((*base, "regions", i), region)
         outs = list(svc.outputs)

@@ -17,7 +17,7 @@ import yaml
 try:
     import yaml_rs as _yaml_rs
 except ImportError:  # pragma: no cover - optional accelerator
-    _yaml_rs = None
+    _yaml_rs = None  # type: ignore[assignment]
 
 try:  # libyaml is 10x faster; fall back to the pure-Python loader when absent
     from yaml import CSafeLoader as _Loader

@@ -37,7 +37,7 @@ def validate(
         problems = [
             {"file": p.mark.file, "line": p.mark.line, "column": p.mark.column, "key": p.key,
              "message": p.message, "hint": p.hint}
-            for p in exc.problems  # type: ignore[attr-defined]
+            for p in exc.problems
         ]
         typer.echo(json.dumps({"ok": False, "problems": problems}, indent=2))
         return EXIT_INVALID

@@ -1,0 +1,161 @@
+"""Time `aigw apply`/`aigw plan` against a real OpenBao for 10 to 3,000 services.
+
+For each size, a fresh `bao server -dev` and a fresh file backend; one
+environment; a synthetic catalog (tests/stack/stack_catalogs.py: every 4th
+service uses per-service keys). Each step runs the CLI as its own process, timed
+wall-clock, while a sampler adds up the RSS of that process and all its
+descendants (engine, dynamic-provider process) every 50 ms:
+
+- first apply          `aigw apply --yes` on an empty server
+- no-op plan           `aigw plan` (the catalog against the recorded state: the default)
+- no-op plan --refresh `aigw plan --refresh` (every object read back from OpenBao first)
+- one-service change   one service gets another alias, then `aigw apply --yes` (which
+                       refreshes by default, so it reads every object back too)
+
+    python benchmarks/apply.py                  # 10, 100, 1000, 3000 services
+    python benchmarks/apply.py --sizes 10 100   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.stack.stack_catalogs import catalog_doc, service_name  # noqa: E402
+
+from aigw.testing.bao import BaoDevServer  # noqa: E402
+
+ENV = "bench"
+
+
+@dataclass
+class Step:
+    """One timed CLI run."""
+
+    seconds: float
+    peak_rss: int
+    code: int
+
+
+@dataclass
+class Row:
+    """One size's results."""
+
+    services: int
+    resources: int = 0
+    steps: dict[str, Step] = field(default_factory=dict)
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> Step:
+    """Run `aigw ARGS` as a process; wall time and the peak RSS of its whole tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "aigw", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                rss = 0
+                for p in tree:
+                    try:
+                        rss += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(out[-3000:])
+    return Step(seconds=seconds, peak_rss=peak, code=proc.returncode)
+
+
+def write(folder: Path, services: int, changed: bool = False) -> None:
+    extra = {}
+    if changed:  # service 1 gets one more alias: its policy changes, nothing else
+        extra[service_name(1)] = {"environments": [ENV], "models": ["chat-us", "batch-us"]}
+    doc = catalog_doc(services, env=ENV, extra_services=extra)
+    (folder / "aigw.yaml").write_text(yaml.safe_dump(doc, sort_keys=True))
+
+
+def bench(services: int) -> Row:
+    """Run every step for one size on a fresh server and backend."""
+    from aigw.catalog import load_catalog
+    from aigw.stack.spec import environment_spec
+
+    row = Row(services)
+    with tempfile.TemporaryDirectory(prefix="aigw-bench-") as tmp, BaoDevServer() as bao:
+        folder = Path(tmp) / "catalog"
+        folder.mkdir()
+        write(folder, services)
+        row.resources = environment_spec(load_catalog(folder).catalog, ENV).resource_count
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("BAO_", "VAULT_", "PULUMI_CONFIG_PASSPHRASE"))}
+        env.update(BAO_ADDR=bao.addr, BAO_TOKEN=bao.token, AIGW_HOME=tmp,
+                   PULUMI_BACKEND_URL=f"file://{tmp}/backend",
+                   PULUMI_CONFIG_PASSPHRASE="bench")
+        (Path(tmp) / "backend").mkdir()
+        row.steps["first apply"] = run_cli(["apply", str(folder), "--yes"], env)
+        row.steps["no-op plan"] = run_cli(["plan", str(folder)], env)
+        row.steps["no-op plan --refresh"] = run_cli(["plan", str(folder), "--refresh"], env)
+        write(folder, services, changed=True)
+        row.steps["one-service change"] = run_cli(["apply", str(folder), "--yes"], env)
+    return row
+
+
+def table(rows: list[Row]) -> str:
+    """A Markdown table of the results."""
+    names = list(rows[0].steps)
+    head = ["services", "resources", *[f"{n} (s)" for n in names], "peak RSS (MB)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [str(row.services), str(row.resources)]
+        for n in names:
+            step = row.steps[n]
+            cells.append(f"{step.seconds:.1f}" + ("" if step.code in (0, 1) else " (failed)"))
+        peak = max(s.peak_rss for s in row.steps.values())
+        cells.append(f"{peak / 1e6:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Parse flags, run the sizes, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 3000])
+    opts = parser.parse_args()
+    rows = []
+    for size in opts.sizes:
+        print(f"{size} services ...", file=sys.stderr, flush=True)
+        rows.append(bench(size))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""hvac access from inside the dynamic-provider process.
+
+The engine starts `pulumi-resource-pulumi-python`, which unpickles aigw's
+providers and calls them from a small thread pool. They reach OpenBao with:
+
+- the address from BAO_ADDR/VAULT_ADDR in the engine's environment (aigw sets
+  it to the server of this run), else the resource's `addr` input, so a server
+  that moved is still the one every step talks to;
+- the token from BAO_TOKEN/VAULT_TOKEN in the engine's environment only. It is
+  never a resource input, so it never reaches Pulumi state.
+
+Failures leave the process as `ProviderFailure`, one line tagged
+`[aigw:<ErrorClass>]`, which the engine side turns back into an aigw error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import hvac
+import psutil
+import requests
+
+from aigw.errors import AigwError, VaultError
+from aigw.vault import normalize_addr, vault_errors
+
+ADDR_ENV = ("BAO_ADDR", "VAULT_ADDR")
+TOKEN_ENV = ("BAO_TOKEN", "VAULT_TOKEN")
+TAG = "[aigw:"
+TIMEOUT = 15.0
+
+_local = threading.local()
+
+
+class ProviderFailure(Exception):
+    """A provider step failed; str() is one tagged line naming the address or path."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{TAG}{kind}] {message}")
+
+
+def _first_env(names: tuple[str, ...]) -> str | None:
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
+
+
+def server_addr(props: Mapping[str, Any]) -> str:
+    """The OpenBao address for this step (environment first, then the `addr` input)."""
+    addr = _first_env(ADDR_ENV) or props.get("addr")
+    if not addr:
+        raise ProviderFailure("VaultError", "no OpenBao address (set BAO_ADDR)")
+    return normalize_addr(str(addr))
+
+
+def _token() -> str:
+    token = _first_env(TOKEN_ENV)
+    if not token:
+        raise ProviderFailure("VaultError", "no OpenBao token in the engine's environment "
+                              "(set BAO_TOKEN)")
+    return token
+
+
+def _session(addr: str) -> requests.Session:
+    """A session that resolves proxies once: requests otherwise rescans the environment
+    on every request, a fifth of the provider's CPU on a large refresh."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(addr))
+    return session
+
+
+def _ca_bundle() -> str | bool:
+    for name in ("BAO_CACERT", "VAULT_CACERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return True
+
+
+@contextmanager
+def vault(props: Mapping[str, Any]) -> Iterator[hvac.Client]:
+    """An hvac client for this thread; hvac/requests errors leave as ProviderFailure."""
+    addr, token = server_addr(props), _token()
+    key = (addr, token)
+    client = getattr(_local, "clients", {}).get(key)
+    if client is None:
+        client = hvac.Client(url=addr, token=token, timeout=TIMEOUT, session=_session(addr),
+                             verify=_ca_bundle())
+        _local.clients = {key: client}  # one server per run: keep only the latest
+    try:
+        with vault_errors(addr, redact=[token]):
+            yield client
+    except AigwError as exc:
+        kind = type(exc).__name__ if isinstance(exc, VaultError) else "VaultError"
+        raise ProviderFailure(kind, exc.message) from None
+
+
+def exit_with_engine(poll: float = 2.0) -> bool:
+    """In the provider process, exit once the engine that started it is gone.
+
+    The engine starts providers in their own process group, so a run killed
+    with SIGKILL (its group) leaves the provider waiting forever for calls
+    that cannot come. Returns True when the watchdog was started (only inside
+    `python -m pulumi.dynamic`).
+    """
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is None or spec.name != "pulumi.dynamic.__main__":
+        return False
+    try:  # the plugin is `sh pulumi-resource-pulumi-python` (our parent), run by the engine
+        parent = psutil.Process(os.getppid())
+        watched = [p for p in (parent, parent.parent()) if p is not None]
+    except psutil.Error:
+        return False
+
+    def watch() -> None:
+        while all(p.is_running() for p in watched):
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="aigw-exit-with-engine", daemon=True).start()
+    return True
+
+
+def as_ints(value: Any) -> Any:
+    """Undo Pulumi's number encoding (every number arrives as a float) for whole numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_ints(v) for k, v in value.items()}
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Compare a desired and a live value: numbers by value, lists as sets."""
+    a, b = as_ints(a), as_ints(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(repr, a)) == sorted(map(repr, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)

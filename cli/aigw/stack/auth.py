@@ -1,0 +1,101 @@
+"""Auth methods services log in with, and helpers to log in as a service.
+
+The stack writes one role per service and environment at `auth/<path>/role/<name>`
+for every method (AppRole, Kubernetes and JWT/OIDC all share that layout); only
+the role's parameters differ. `ROLE_BUILDERS` is the one registry: a method is
+usable when it has a builder here. AppRole is what aigw enables and tests;
+Kubernetes and JWT builders are the design room for real clusters (their auth
+methods need server-specific config, so the stack does not configure them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import hvac
+
+from aigw.errors import UsageError
+
+TOKEN_TTL = 3600
+TOKEN_MAX_TTL = 4 * 3600
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """How services of an environment authenticate: the method and where it is mounted."""
+
+    method: str = "approle"
+    path: str = "approle"
+    token_ttl: int = TOKEN_TTL
+    token_max_ttl: int = TOKEN_MAX_TTL
+    # Kubernetes: the namespace of every service account ("{env}" is the environment).
+    k8s_namespace: str = "{env}"
+    # JWT/OIDC: the audience tokens must carry, and the claim naming the service.
+    jwt_audience: str = "aigw"
+    jwt_subject_claim: str = "sub"
+
+
+def _token_params(cfg: AuthConfig, policy: str) -> dict[str, object]:
+    # No `default` policy: a service token can read its slots and manage itself,
+    # nothing else (the default policy would open several sys/ paths).
+    return {"token_policies": [policy], "token_no_default_policy": True,
+            "token_ttl": cfg.token_ttl, "token_max_ttl": cfg.token_max_ttl}
+
+
+def _approle(cfg: AuthConfig, service: str, env: str, policy: str) -> dict[str, object]:
+    return {**_token_params(cfg, policy), "bind_secret_id": True, "secret_id_ttl": 0,
+            "secret_id_num_uses": 0}
+
+
+def _kubernetes(cfg: AuthConfig, service: str, env: str, policy: str) -> dict[str, object]:
+    return {**_token_params(cfg, policy), "bound_service_account_names": [service],
+            "bound_service_account_namespaces": [cfg.k8s_namespace.format(env=env)]}
+
+
+def _jwt(cfg: AuthConfig, service: str, env: str, policy: str) -> dict[str, object]:
+    return {**_token_params(cfg, policy), "role_type": "jwt", "user_claim": cfg.jwt_subject_claim,
+            "bound_audiences": [cfg.jwt_audience],
+            "bound_claims": {cfg.jwt_subject_claim: f"{env}:{service}"}}
+
+
+RoleBuilder = Callable[[AuthConfig, str, str, str], dict[str, object]]
+ROLE_BUILDERS: dict[str, RoleBuilder] = {
+    "approle": _approle,
+    "kubernetes": _kubernetes,
+    "jwt": _jwt,
+}
+
+
+def role_params(cfg: AuthConfig, service: str, env: str, policy: str) -> dict[str, object]:
+    """The parameters of a service's role under `cfg.method`."""
+    try:
+        builder = ROLE_BUILDERS[cfg.method]
+    except KeyError:
+        raise UsageError(f"unknown auth method '{cfg.method}'",
+                         hint=f"known: {', '.join(sorted(ROLE_BUILDERS))}") from None
+    return builder(cfg, service, env, policy)
+
+
+@dataclass(frozen=True)
+class AppRoleCredentials:
+    """What a service (or its agent) logs in with; `repr` never shows the secret_id."""
+
+    role_id: str
+    secret_id: str = field(repr=False)
+
+
+def approle_credentials(client: hvac.Client, role: str, *,
+                        mount: str = "approle") -> AppRoleCredentials:
+    """Read a role's role_id and mint a fresh secret_id (needs an admin token)."""
+    role_id = client.auth.approle.read_role_id(role, mount_point=mount)["data"]["role_id"]
+    secret = client.auth.approle.generate_secret_id(role, mount_point=mount)
+    return AppRoleCredentials(role_id=role_id, secret_id=secret["data"]["secret_id"])
+
+
+def approle_login(addr: str, creds: AppRoleCredentials, *, mount: str = "approle",
+                  timeout: float = 5.0) -> hvac.Client:
+    """An hvac client logged in as the role (its token carries only the role's policy)."""
+    client = hvac.Client(url=addr, timeout=timeout)
+    client.auth.approle.login(creds.role_id, creds.secret_id, mount_point=mount)
+    return client

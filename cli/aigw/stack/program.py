@@ -1,0 +1,87 @@
+"""The Vault stack's Pulumi program: one stack per environment, resources from an EnvSpec.
+
+`declare_environment(spec, addr)` is the whole program: it turns the records of
+`aigw.stack.spec` into dynamic resources. aigw runs it as an Automation API
+inline program (`environment_program`); `stacks/__main__.py` runs the same
+function for users of the official CLI. Unit tests run it under
+`pulumi.runtime.Mocks`.
+
+Logical names are stable and readable, since they become URNs and show in plans:
+`mount.<path>`, `auth.<path>`, `slot.<provider>.<slot>`, `policy.<name>`,
+`role.<auth-path>.<name>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+
+from aigw.catalog import Catalog, load_catalog
+from aigw.stack.auth import AuthConfig
+from aigw.stack.resources import AuthBackend, AuthRole, KvMount, KvSlot, Policy
+from aigw.stack.spec import EnvSpec, environment_spec
+
+PROJECT = "aigw"
+
+
+@dataclass
+class Declared:
+    """The resources one run of the program declared (for tests and exports)."""
+
+    mount: KvMount
+    auth: AuthBackend
+    slots: dict[str, KvSlot] = field(default_factory=dict)  # by path inside the mount
+    policies: dict[str, Policy] = field(default_factory=dict)  # by policy name
+    roles: dict[str, AuthRole] = field(default_factory=dict)  # by role name
+
+
+def declare_environment(spec: EnvSpec, addr: str) -> Declared:
+    """Declare every object of one environment; `addr` is recorded on each resource."""
+    mount = KvMount(f"mount.{spec.mount.path}", {
+        "addr": addr, "path": spec.mount.path, "max_versions": spec.mount.max_versions,
+        "cas_required": spec.mount.cas_required,
+    })
+    auth = AuthBackend(f"auth.{spec.auth.path}", {
+        "addr": addr, "method": spec.auth.method, "path": spec.auth.path,
+    })
+    out = Declared(mount=mount, auth=auth)
+    after_mount = pulumi.ResourceOptions(depends_on=[mount])
+    for slot in spec.slots:
+        out.slots[slot.path] = KvSlot(f"slot.{slot.provider}.{slot.slot}", {
+            "addr": addr, "mount": slot.mount, "path": slot.path,
+            "custom_metadata": slot.custom_metadata,
+        }, after_mount)
+    for pol in spec.policies:
+        out.policies[pol.name] = Policy(f"policy.{pol.name}", {
+            "addr": addr, "name": pol.name, "policy": pol.text,
+        })
+    for role in spec.roles:
+        out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
+            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
+            "params": dict(role.params),
+        }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
+    return out
+
+
+def environment_program(catalog: Catalog, env_name: str, addr: str,
+                        auth: AuthConfig | None = None) -> Callable[[], None]:
+    """The inline program of one environment's stack.
+
+    The spec is computed here, before the engine starts, so catalog problems
+    surface as aigw errors rather than as a failed Pulumi run.
+    """
+    spec = environment_spec(catalog, env_name, auth)
+
+    def program() -> None:
+        declare_environment(spec, addr)
+
+    return program
+
+
+def run_from_project(catalog_path: str | Path, env_name: str, addr: str) -> Declared:
+    """The body of `stacks/__main__.py`: load the catalog and declare the stack."""
+    loaded = load_catalog(catalog_path)
+    return declare_environment(environment_spec(loaded.catalog, env_name), addr)

@@ -1,0 +1,256 @@
+"""Pulumi dynamic providers over hvac for the Vault/OpenBao objects aigw manages.
+
+One provider per kind: KV v2 mount, auth method, key slot (metadata only), ACL
+policy, auth role. Rules every provider follows:
+
+- `create` is an idempotent upsert that adopts what already exists: a killed
+  run (state is written once per run, PULUMI_SKIP_CHECKPOINTS) may have created
+  objects that the state does not know, and the next run creates them again.
+- `read` reports the live object (or that it is gone), so `refresh` sees drift
+  made by hand; `diff` compares only managed fields (never the address).
+- Slots: only KV v2 `custom_metadata` is written. Secret data is never written,
+  read or deleted here; deleting a slot that ever held a value keeps the entry.
+- Mounts and auth methods are shared between environments and hold the keys
+  and the roles of every environment: deleting them from a stack leaves them.
+
+The classes live in this importable module so that dill pickles them by
+reference (small state, and the provider process imports the same code). The
+Pulumi resources that use them are in `aigw.stack.resources`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ClassVar
+
+import hvac.exceptions
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same, vault
+
+Props = dict[str, Any]
+_INTERNAL = ("__provider",)
+
+
+def _outs(props: Props) -> Props:
+    return {k: v for k, v in props.items() if k not in _INTERNAL}
+
+
+class VaultProvider(ResourceProvider):
+    """Shared create/update/diff/read logic; subclasses say how to ensure, read and delete."""
+
+    # The provider object holds nothing secret: keep it out of the encrypted part of state.
+    serialize_as_secret_always = False
+    managed: ClassVar[tuple[str, ...]] = ()  # fields compared by diff and read back live
+    identity: ClassVar[tuple[str, ...]] = ()  # fields whose change means a new object
+
+    def object_id(self, props: Props) -> str:
+        """The resource id (the object's path or name)."""
+        return "/".join(str(props[k]) for k in self.identity)
+
+    def ensure(self, props: Props) -> None:
+        """Make the live object match `props` (create or adopt and converge)."""
+        raise NotImplementedError
+
+    def live(self, props: Props) -> Props | None:
+        """The managed fields as they are in OpenBao, or None when the object is gone."""
+        raise NotImplementedError
+
+    def create(self, props: Props) -> CreateResult:
+        """Upsert: adopt an existing object and converge it."""
+        self.ensure(props)
+        return CreateResult(self.object_id(props), _outs(props))
+
+    def update(self, _id: str, _olds: Props, news: Props) -> UpdateResult:
+        """Converge the live object to the new inputs."""
+        self.ensure(news)
+        return UpdateResult(_outs(news))
+
+    def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
+        """Changes in managed fields; a change of identity replaces the object."""
+        changed = [k for k in (*self.identity, *self.managed)
+                   if not same(olds.get(k), news.get(k))]
+        replaces = [k for k in changed if k in self.identity]
+        return DiffResult(changes=bool(changed), replaces=replaces,
+                          delete_before_replace=bool(replaces))
+
+    def read(self, id_: str, props: Props) -> ReadResult:
+        """Refresh: the live managed fields, or an empty id when the object is gone."""
+        found = self.live(props)
+        if found is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**_outs(props), **found})
+
+
+class KvMountProvider(VaultProvider):
+    """A KV v2 secrets engine with its max_versions and cas_required settings."""
+
+    managed = ("max_versions", "cas_required")
+    identity = ("path",)
+
+    def _mount(self, client: Any, path: str) -> Props | None:
+        mounts: Props = client.sys.list_mounted_secrets_engines()["data"]
+        found: Props | None = mounts.get(f"{path}/")
+        return found
+
+    def ensure(self, props: Props) -> None:
+        """Enable the mount if missing (refusing another kind), then set its config."""
+        path = props["path"]
+        with vault(props) as client:
+            mount = self._mount(client, path)
+            if mount is None:
+                client.sys.enable_secrets_engine("kv", path=path, options={"version": "2"})
+            elif mount.get("type") != "kv" or (mount.get("options") or {}).get("version") != "2":
+                raise ProviderFailure("VaultError", f"mount {path}/ exists but is not KV "
+                                      "version 2; aigw needs a KV v2 mount there")
+            client.secrets.kv.v2.configure(max_versions=as_ints(props["max_versions"]),
+                                           cas_required=bool(props["cas_required"]),
+                                           mount_point=path)
+
+    def live(self, props: Props) -> Props | None:
+        """The mount's KV v2 config, or None when it is not mounted."""
+        with vault(props) as client:
+            if self._mount(client, props["path"]) is None:
+                return None
+            config = client.read(f"{props['path']}/config") or {}
+            data = config.get("data", {})
+            return {"max_versions": data.get("max_versions"),
+                    "cas_required": data.get("cas_required")}
+
+    def delete(self, _id: str, _props: Props) -> None:
+        """Keep the mount: it holds every environment's key values."""
+
+
+class AuthBackendProvider(VaultProvider):
+    """An auth method (AppRole by default) enabled at a path."""
+
+    managed = ("method",)
+    identity = ("path",)
+
+    def _methods(self, client: Any) -> Props:
+        methods: Props = client.sys.list_auth_methods()["data"]
+        return methods
+
+    def ensure(self, props: Props) -> None:
+        """Enable the method if missing; refuse a different method at that path."""
+        path, method = props["path"], props["method"]
+        with vault(props) as client:
+            found = self._methods(client).get(f"{path}/")
+            if found is None:
+                client.sys.enable_auth_method(method, path=path)
+            elif found.get("type") != method:
+                raise ProviderFailure("VaultError", f"auth/{path}/ is a {found.get('type')} "
+                                      f"auth method, not {method}")
+
+    def live(self, props: Props) -> Props | None:
+        """The method enabled at the path, or None."""
+        with vault(props) as client:
+            found = self._methods(client).get(f"{props['path']}/")
+        return None if found is None else {"method": found.get("type")}
+
+    def delete(self, _id: str, _props: Props) -> None:
+        """Keep the method: roles of other environments live in it."""
+
+
+class KvSlotProvider(VaultProvider):
+    """A key slot's KV v2 metadata (custom_metadata); the secret data is never touched."""
+
+    managed = ("custom_metadata",)
+    identity = ("mount", "path")
+
+    def _metadata(self, client: Any, props: Props) -> Props | None:
+        found: Props | None = client.read(f"{props['mount']}/metadata/{props['path']}")
+        return found.get("data") if found else None
+
+    def _write(self, client: Any, props: Props, custom: dict[str, str]) -> None:
+        client.adapter.post(f"/v1/{props['mount']}/metadata/{props['path']}",
+                            json={"custom_metadata": custom})
+
+    def ensure(self, props: Props) -> None:
+        """Merge our custom_metadata keys into the entry (creating it without a version)."""
+        with vault(props) as client:
+            meta = self._metadata(client, props)
+            current = dict((meta or {}).get("custom_metadata") or {})
+            merged = {**current, **props["custom_metadata"]}
+            if meta is None or merged != current:
+                self._write(client, props, merged)
+
+    def live(self, props: Props) -> Props | None:
+        """Our custom_metadata keys as stored, or None when the entry is gone."""
+        with vault(props) as client:
+            meta = self._metadata(client, props)
+        if meta is None:
+            return None
+        current = meta.get("custom_metadata") or {}
+        return {"custom_metadata": {k: current[k] for k in props["custom_metadata"]
+                                    if k in current}}
+
+    def delete(self, _id: str, props: Props) -> None:
+        """Remove an entry that never held a value; otherwise drop only our metadata keys."""
+        with vault(props) as client:
+            meta = self._metadata(client, props)
+            if meta is None:
+                return
+            if not meta.get("versions"):
+                client.adapter.delete(f"/v1/{props['mount']}/metadata/{props['path']}")
+                return
+            current = meta.get("custom_metadata") or {}
+            self._write(client, props, {k: v for k, v in current.items()
+                                        if k not in props["custom_metadata"]})
+
+
+class PolicyProvider(VaultProvider):
+    """An ACL policy, compared by its exact text."""
+
+    managed = ("policy",)
+    identity = ("name",)
+
+    def ensure(self, props: Props) -> None:
+        """Write the policy (create or overwrite)."""
+        with vault(props) as client:
+            client.sys.create_or_update_acl_policy(props["name"], props["policy"])
+
+    def live(self, props: Props) -> Props | None:
+        """The stored policy text, or None."""
+        with vault(props) as client:
+            found = client.read(f"sys/policies/acl/{props['name']}")
+        return None if not found else {"policy": found["data"]["policy"]}
+
+    def delete(self, _id: str, props: Props) -> None:
+        """Delete the policy (absent is fine)."""
+        with vault(props) as client:
+            client.sys.delete_acl_policy(props["name"])
+
+
+class AuthRoleProvider(VaultProvider):
+    """A role at `auth/<mount>/role/<name>` (AppRole, Kubernetes or JWT: same layout)."""
+
+    managed = ("params",)
+    identity = ("mount", "name")
+
+    def _path(self, props: Props) -> str:
+        return f"auth/{props['mount']}/role/{props['name']}"
+
+    def ensure(self, props: Props) -> None:
+        """Write the role's parameters (create or overwrite those fields)."""
+        with vault(props) as client:
+            client.adapter.post(f"/v1/{self._path(props)}", json=as_ints(props["params"]))
+
+    def live(self, props: Props) -> Props | None:
+        """The role's managed parameters as stored, or None."""
+        with vault(props) as client:
+            found = client.read(self._path(props))
+        if not found:
+            return None
+        data = found.get("data") or {}
+        return {"params": {k: data[k] for k in props["params"] if k in data}}
+
+    def delete(self, _id: str, props: Props) -> None:
+        """Delete the role (absent is fine, and so is an auth method that is gone)."""
+        with vault(props) as client, contextlib.suppress(hvac.exceptions.InvalidPath):
+            client.adapter.delete(f"/v1/{self._path(props)}")
+
+
+# Imported in the provider process when the engine unpickles a provider: a run
+# killed with SIGKILL must not leave that process behind.
+exit_with_engine()

@@ -1,0 +1,66 @@
+"""The Pulumi resources of the Vault stack: one dynamic resource type per kind of object.
+
+Types are `pulumi-python:dynamic/aigw:<Kind>`; their CRUD lives in
+`aigw.stack.providers`. Inputs never include a credential: the providers read
+the OpenBao token from the engine's environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from aigw.stack.providers import (
+    AuthBackendProvider,
+    AuthRoleProvider,
+    KvMountProvider,
+    KvSlotProvider,
+    PolicyProvider,
+    VaultProvider,
+)
+from aigw.stack.sdkfix import keep_pickler
+
+Props = dict[str, Any]
+
+
+class _AigwResource(Resource):
+    """A dynamic resource built with the pickle workaround (see aigw.stack.sdkfix)."""
+
+    provider_class: ClassVar[type[VaultProvider]]
+
+    def __init__(self, name: str, props: Props,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        with keep_pickler():
+            super().__init__(self.provider_class(), name, props, opts)
+
+
+class KvMount(_AigwResource, module="aigw", name="KvMount"):
+    """A KV v2 mount (inputs: addr, path, max_versions, cas_required)."""
+
+    provider_class = KvMountProvider
+
+
+class AuthBackend(_AigwResource, module="aigw", name="AuthBackend"):
+    """An enabled auth method (inputs: addr, method, path)."""
+
+    provider_class = AuthBackendProvider
+
+
+class KvSlot(_AigwResource, module="aigw", name="KvSlot"):
+    """A key slot's metadata (inputs: addr, mount, path, custom_metadata)."""
+
+    provider_class = KvSlotProvider
+
+
+class Policy(_AigwResource, module="aigw", name="Policy"):
+    """An ACL policy (inputs: addr, name, policy)."""
+
+    provider_class = PolicyProvider
+
+
+class AuthRole(_AigwResource, module="aigw", name="AuthRole"):
+    """An auth role (inputs: addr, method, mount, name, params)."""
+
+    provider_class = AuthRoleProvider

@@ -1,0 +1,242 @@
+"""plan, apply and destroy the Vault stacks through the Automation API.
+
+Each function runs every environment in turn (or the one asked for), prints
+through `echo`, and returns one `StackResult` per stack. Failures come out as
+aigw errors with one line: OpenBao unreachable or refusing (checked before the
+engine starts, and mapped back from provider failures), a lock held by a live
+run, or the engine's own error line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from aigw.catalog import load_catalog
+from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
+from aigw.stack import locks
+from aigw.stack.program import PROJECT, environment_program
+from aigw.stack.report import Change, EventLog, Progress, format_plan, summary_line
+from aigw.stack.sdkfix import fast_inline_program
+from aigw.stack.spec import environment_spec
+from aigw.stack.workspace import (
+    EngineSettings,
+    StackHandle,
+    first_error_line,
+    open_stack,
+    stack_names,
+)
+from aigw.vault import VaultSettings, connect, read_health
+
+Echo = Callable[[str], None]
+Confirm = Callable[[str], bool]
+_TAGGED = re.compile(r"\[aigw:(\w+)\] ([^\n\"\\]+)")
+
+
+@dataclass
+class StackResult:
+    """What one stack's plan, apply or destroy found or did."""
+
+    stack: str
+    changes: list[Change] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    applied: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """True when something was (or would be) created, updated or deleted."""
+        return bool(self.changes) or any(n for op, n in self.counts.items() if op != "same")
+
+
+def vault_ready(vault: VaultSettings | None = None) -> VaultSettings:
+    """Resolve the OpenBao settings and check, in one line on failure, that it serves us."""
+    vault = vault or VaultSettings.resolve()
+    health = read_health(vault.addr)
+    if not health.initialized or health.sealed:
+        raise VaultError(f"OpenBao at {vault.addr} is sealed or not initialized")
+    with vault.errors():
+        connect(vault).auth.token.lookup_self()
+    return vault
+
+
+@contextmanager
+def engine_errors(stack: str, operation: str) -> Iterator[None]:
+    """Run one engine operation (with the SDK workarounds); failures become one aigw error."""
+    try:
+        with fast_inline_program():
+            yield
+    except auto.errors.ConcurrentUpdateError:
+        raise EngineError(f"stack {stack} is locked by another run",
+                          hint="wait for it, or rerun with --force-unlock if it is dead") from None
+    except auto.errors.CommandError as exc:
+        text = str(exc)
+        tagged = _TAGGED.search(text)
+        if tagged:
+            kind, message = tagged.group(1), tagged.group(2).strip()
+            if kind == "VaultForbidden":
+                raise VaultForbidden(message, hint="the token needs to manage ACL policies, "
+                                     "auth methods and roles, and the KV mount") from None
+            raise VaultError(message) from None
+        raise EngineError(f"pulumi {operation} of stack {stack} failed: "
+                          f"{first_error_line(text)}") from None
+
+
+def clear_locks(handle: StackHandle, echo: Echo, *, force: bool) -> None:
+    """Remove the stack's stale locks (or all of them with force); refuse a live holder."""
+    label = f"{PROJECT}/{handle.name}"
+    backend = handle.settings.backend_dir
+    if backend is None:  # not a file backend: only the engine can see its locks
+        if force:
+            with engine_errors(label, "cancel"):
+                handle.stack.cancel()
+            echo(f"{label}: cancelled any run holding the lock (--force-unlock)")
+        return
+    for lock in locks.stack_locks(backend, PROJECT, handle.name):
+        if force or lock.holder_is_dead():
+            locks.remove_lock(lock)
+            why = "--force-unlock" if force else "its holder is gone"
+            echo(f"{label}: removed a stale lock left by {lock.holder} ({why})")
+        else:
+            raise EngineError(f"stack {label} is locked by {lock.holder} since "
+                              f"{lock.timestamp or 'an unknown time'}",
+                              hint="another run is in progress; if it is dead, rerun with "
+                              "--force-unlock")
+
+
+def _environments(names: list[str], env: str | None) -> list[str]:
+    if env is None:
+        return sorted(names)
+    if env not in names:
+        raise UsageError(f"unknown environment '{env}'",
+                         hint=f"known: {', '.join(sorted(names)) or 'none'}")
+    return [env]
+
+
+def _preview(handle: StackHandle, refresh: bool) -> StackResult:
+    label = f"{PROJECT}/{handle.name}"
+    log = EventLog()
+    with engine_errors(label, "preview"):
+        handle.stack.preview(on_event=log.on_event, refresh=refresh)
+    return StackResult(stack=label, changes=log.changes(), counts=log.counts)
+
+
+def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = False,
+         force_unlock: bool = False, vault: VaultSettings | None = None,
+         engine: EngineSettings | None = None) -> list[StackResult]:
+    """Preview every environment's stack and print what would change.
+
+    Without `refresh` the catalog is compared with the recorded state (what a
+    catalog change does); with it, every object is read back from OpenBao first
+    so drift made by hand shows too (what `apply`, which refreshes, would do).
+    """
+    catalog = load_catalog(path).catalog
+    names = _environments(list(catalog.environments), env)
+    vault = vault_ready(vault)
+    engine = engine or EngineSettings.resolve()
+    results = []
+    for name in names:
+        program = environment_program(catalog, name, vault.addr)
+        with open_stack(name, engine, vault, program) as handle:
+            clear_locks(handle, echo, force=force_unlock)
+            result = _preview(handle, refresh)
+        for line in format_plan(result.stack, result.changes, result.counts):
+            echo(line)
+        results.append(result)
+    return results
+
+
+def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
+          confirm: Confirm | None = None, refresh: bool = True, force_unlock: bool = False,
+          vault: VaultSettings | None = None,
+          engine: EngineSettings | None = None) -> list[StackResult]:
+    """Converge every environment's stack; without `yes`, show the plan and ask first."""
+    if not yes and confirm is None:
+        raise UsageError("apply needs --yes when it cannot ask (stdin is not a terminal)",
+                         hint="review with `aigw plan`, then run `aigw apply --yes`")
+    catalog = load_catalog(path).catalog
+    names = _environments(list(catalog.environments), env)
+    vault = vault_ready(vault)
+    engine = engine or EngineSettings.resolve()
+    results = []
+    for name in names:
+        spec = environment_spec(catalog, name)
+        program = environment_program(catalog, name, vault.addr)
+        label = f"{PROJECT}/{name}"
+        with open_stack(name, engine, vault, program) as handle:
+            clear_locks(handle, echo, force=force_unlock)
+            if not yes:
+                preview = _preview(handle, refresh)
+                for line in format_plan(label, preview.changes, preview.counts):
+                    echo(line)
+                if not preview.changed:
+                    results.append(preview)
+                    continue
+                assert confirm is not None
+                if not confirm(f"apply these changes to {label}?"):
+                    echo(f"{label}: skipped")
+                    results.append(preview)
+                    continue
+            echo(f"{label}: applying ({spec.resource_count} resources)")
+            log = EventLog(on_step=Progress(echo, spec.resource_count))
+            with engine_errors(label, "up"):
+                handle.stack.up(on_event=log.on_event, refresh=refresh)
+            result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True)
+            echo(f"{label}: {_done_line(log.counts)}")
+            results.append(result)
+    return results
+
+
+def _done_line(counts: dict[str, int]) -> str:
+    text = summary_line(counts)
+    return (text.replace(" to create", " created").replace(" to update", " updated")
+            .replace(" to delete", " deleted"))
+
+
+def list_stacks(engine: EngineSettings, vault: VaultSettings) -> list[str]:
+    """The names of the aigw stacks in the backend (environments applied so far)."""
+    with engine_errors(PROJECT, "stack ls"):
+        return stack_names(engine, vault)
+
+
+def destroy(env: str | None = None, *, echo: Echo, yes: bool = False,
+            confirm: Confirm | None = None, force_unlock: bool = False,
+            vault: VaultSettings | None = None,
+            engine: EngineSettings | None = None) -> list[StackResult]:
+    """Delete what the stacks manage (policies, roles, unused slot entries), stack by stack.
+
+    Mounts and auth methods stay (they are shared and hold key values and other
+    roles); a slot entry that ever held a value keeps its data.
+    """
+    if not yes and confirm is None:
+        raise UsageError("destroy needs --yes when it cannot ask (stdin is not a terminal)")
+    vault = vault_ready(vault)
+    engine = engine or EngineSettings.resolve()
+    names = _environments(list_stacks(engine, vault), env)
+    if not names:
+        echo("no aigw stacks to destroy")
+        return []
+    if not yes:
+        assert confirm is not None
+        stacks = ", ".join(f"{PROJECT}/{n}" for n in names)
+        if not confirm(f"destroy {stacks}: delete their policies, roles and empty slot "
+                       f"entries in OpenBao at {vault.addr}?"):
+            echo("nothing destroyed")
+            return []
+    results = []
+    for name in names:
+        label = f"{PROJECT}/{name}"
+        with open_stack(name, engine, vault) as handle:
+            clear_locks(handle, echo, force=force_unlock)
+            log = EventLog(on_step=Progress(echo, 0))
+            with engine_errors(label, "destroy"):
+                handle.stack.destroy(on_event=log.on_event)
+        echo(f"{label}: destroyed ({log.counts.get('delete', 0)} resources deleted; mounts and "
+             "auth methods kept)")
+        results.append(StackResult(stack=label, changes=log.done, counts=log.counts,
+                                   applied=True))
+    return results

@@ -1,0 +1,167 @@
+"""The desired Vault/OpenBao objects of one environment, computed from the catalog.
+
+This is the pure half of the stack: `environment_spec(catalog, env)` returns
+plain frozen records (mount, auth method, key slots, policies, roles) that the
+Pulumi program turns into resources. No Pulumi and no hvac here, so the rules
+(names, paths, what each policy grants) are unit-testable on their own.
+
+Names (docs/architecture.md):
+
+- policy and auth role of a service in an environment: `aigw-<env>-<service>`
+- a slot's secret: `<mount>/data/<path_prefix>/providers/<provider>/<slot>`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aigw.catalog import Catalog
+from aigw.catalog.models import format_duration
+from aigw.catalog.view import Deployment, SlotRef, deployments, environment_slots, slot_path
+from aigw.errors import UsageError
+from aigw.stack.auth import AuthConfig, role_params
+from aigw.stack.policy import render_policy
+
+# KV v2 settings of the mount: check-and-set on every write (rotation relies on
+# it to detect a concurrent writer) and enough versions to keep old and new
+# keys plus some history. Not catalog fields yet; see docs/stacks.md.
+MAX_VERSIONS = 10
+CAS_REQUIRED = True
+
+
+def policy_name(env_name: str, service: str) -> str:
+    """The ACL policy of a service in an environment (same as Deployment.policy_name)."""
+    return f"aigw-{env_name}-{service}"
+
+
+def role_name(env_name: str, service: str) -> str:
+    """The auth role of a service in an environment: named like its policy."""
+    return policy_name(env_name, service)
+
+
+def secret_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
+    """The full API path of a slot's KV v2 data: `aigw/data/prod/providers/deepseek/default`."""
+    env = cat.environments[env_name]
+    return f"{env.mount}/data/{slot_path(env_name, env, ref)}"
+
+
+def metadata_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
+    """The full API path of a slot's KV v2 metadata (what the stack manages)."""
+    env = cat.environments[env_name]
+    return f"{env.mount}/metadata/{slot_path(env_name, env, ref)}"
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    """A KV v2 secrets engine. Shared by every environment that names it."""
+
+    path: str
+    max_versions: int = MAX_VERSIONS
+    cas_required: bool = CAS_REQUIRED
+
+
+@dataclass(frozen=True)
+class AuthBackendSpec:
+    """An auth method that must be enabled (e.g. approle at `approle/`)."""
+
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """One key slot: the KV v2 metadata of its secret (never its data)."""
+
+    mount: str
+    path: str  # relative to the mount
+    provider: str
+    slot: str
+    driver: str
+    max_age: str
+
+    @property
+    def custom_metadata(self) -> dict[str, str]:
+        """What the stack writes into the entry's KV v2 custom_metadata."""
+        return {"provider": self.provider, "slot": self.slot, "driver": self.driver,
+                "max_age": self.max_age}
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One service's ACL policy in one environment."""
+
+    name: str
+    service: str
+    read_paths: tuple[str, ...]  # full API paths of the slot data it may read
+    text: str
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One service's auth role, bound to its policy; `params` depend on the auth method."""
+
+    method: str
+    mount: str
+    name: str
+    service: str
+    policy: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Everything the stack of one environment declares."""
+
+    environment: str
+    mount: MountSpec
+    auth: AuthBackendSpec
+    slots: tuple[SlotSpec, ...]
+    policies: tuple[PolicySpec, ...]
+    roles: tuple[RoleSpec, ...]
+
+    @property
+    def resource_count(self) -> int:
+        """How many Pulumi resources the program declares for this spec."""
+        return 2 + len(self.slots) + len(self.policies) + len(self.roles)
+
+
+def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
+    env = cat.environments[env_name]
+    rotation = cat.providers[ref.provider].rotation
+    return SlotSpec(mount=env.mount, path=slot_path(env_name, env, ref), provider=ref.provider,
+                    slot=ref.slot, driver=rotation.driver,
+                    max_age=format_duration(rotation.max_age))
+
+
+def _policy_spec(cat: Catalog, dep: Deployment) -> PolicySpec:
+    paths = tuple(sorted(secret_path(cat, dep.environment, ref) for ref in dep.slots))
+    name = policy_name(dep.environment, dep.service)
+    text = render_policy(name=name, service=dep.service, environment=dep.environment,
+                         read_paths=paths)
+    return PolicySpec(name=name, service=dep.service, read_paths=paths, text=text)
+
+
+def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
+    """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
+    if env_name not in cat.environments:
+        known = ", ".join(sorted(cat.environments)) or "none"
+        raise UsageError(f"unknown environment '{env_name}'", hint=f"the catalog has: {known}")
+    auth = auth or AuthConfig()
+    env = cat.environments[env_name]
+    deps = deployments(cat, env=env_name)
+    policies = tuple(_policy_spec(cat, dep) for dep in deps)
+    roles = tuple(
+        RoleSpec(method=auth.method, mount=auth.path, name=role_name(env_name, p.service),
+                 service=p.service, policy=p.name, params=role_params(auth, p.service, env_name,
+                                                                      p.name))
+        for p in policies
+    )
+    return EnvSpec(
+        environment=env_name,
+        mount=MountSpec(path=env.mount),
+        auth=AuthBackendSpec(method=auth.method, path=auth.path),
+        slots=tuple(_slot_spec(cat, env_name, ref) for ref in environment_slots(cat, env_name)),
+        policies=policies,
+        roles=roles,
+    )

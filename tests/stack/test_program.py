@@ -1,0 +1,99 @@
+"""The stack program under pulumi.runtime.Mocks: which resources, with which inputs (no engine)."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pulumi
+import pytest
+
+from aigw.catalog import load_catalog
+from aigw.catalog.models import Catalog
+from aigw.stack.program import declare_environment, run_from_project
+from aigw.stack.sdkfix import fast_inline_program
+from aigw.stack.spec import environment_spec
+from tests.stack.conftest import EXAMPLES
+from tests.stack.stack_catalogs import catalog_doc
+
+ADDR = "http://127.0.0.1:8200"
+TYPE = "pulumi-python:dynamic/aigw:"
+
+
+class Recorder(pulumi.runtime.Mocks):
+    """Records every resource the program registers; outputs echo the inputs."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources[args.name] = args
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture
+def mocks() -> Recorder:
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(recorder, preview=False)
+    return recorder
+
+
+@pulumi.runtime.test
+def test_program_declares_one_resource_per_object(mocks: Recorder) -> Any:
+    spec = environment_spec(load_catalog(EXAMPLES).catalog, "prod")
+    declared = declare_environment(spec, ADDR)
+
+    def check(_: Any) -> None:
+        kinds: dict[str, int] = {}
+        for args in mocks.resources.values():
+            kinds[args.typ] = kinds.get(args.typ, 0) + 1
+        assert kinds == {f"{TYPE}KvMount": 1, f"{TYPE}AuthBackend": 1,
+                         f"{TYPE}KvSlot": len(spec.slots), f"{TYPE}Policy": len(spec.policies),
+                         f"{TYPE}AuthRole": len(spec.roles)}
+        pol = mocks.resources["policy.aigw-prod-support-bot"].inputs
+        assert pol["name"] == "aigw-prod-support-bot" and pol["addr"] == ADDR
+        assert pol["policy"] == next(p.text for p in spec.policies if p.service == "support-bot")
+        slot = mocks.resources["slot.deepseek.svc-support-bot"].inputs
+        assert slot["path"] == "prod/providers/deepseek/svc-support-bot"
+        assert slot["custom_metadata"]["driver"] == "manual"
+        role = mocks.resources["role.approle.aigw-prod-support-bot"].inputs
+        assert role["params"]["token_policies"] == ["aigw-prod-support-bot"]
+        for args in mocks.resources.values():  # no credential is ever a resource input
+            assert not {"token", "secret", "api_key", "password"} & set(args.inputs)
+
+    return pulumi.Output.all(*(r.urn for r in declared.roles.values()),
+                             declared.mount.urn).apply(check)
+
+
+def test_program_of_1000_resources_keeps_one_pickler_wrapper(mocks: Recorder) -> None:
+    """pulumi 3.259 wraps pickle once per dynamic resource (RecursionError past ~300).
+
+    The real engine runs 3,000 in tests/stack/test_scale.py; this is the fast check.
+    """
+    spec = environment_spec(Catalog.model_validate(catalog_doc(300, per_service_every=1)),
+                            "bench")
+    assert spec.resource_count >= 1000
+    before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        declared = declare_environment(spec, ADDR)  # RecursionError without the workaround
+        assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]
+        return declared.mount.urn  # the test wrapper waits for every registration
+
+    with fast_inline_program():  # as in aigw: the SDK waits for outputs in quadratic time
+        program()
+    assert len(mocks.resources) == spec.resource_count
+
+
+@pulumi.runtime.test
+def test_the_official_cli_entry_declares_the_same_program(mocks: Recorder) -> Any:
+    """stacks/__main__.py calls run_from_project: the catalog path, the stack's environment."""
+    declared = run_from_project(EXAMPLES, "staging", ADDR)
+    assert sorted(declared.policies) == ["aigw-staging-eu-contracts", "aigw-staging-nightly-batch",
+                                         "aigw-staging-research-assistant",
+                                         "aigw-staging-support-bot"]
+    return declared.mount.urn

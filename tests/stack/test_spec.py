@@ -1,0 +1,79 @@
+"""The desired state computed from the catalog: names, paths, exact grants (no engine)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aigw.catalog import load_catalog
+from aigw.catalog.view import deployments
+from aigw.errors import UsageError
+from aigw.stack import metadata_path, policy_name, role_name, secret_path
+from aigw.stack.auth import ROLE_BUILDERS, AuthConfig, role_params
+from aigw.stack.spec import environment_spec
+from tests.stack.conftest import EXAMPLES
+
+CATALOG = load_catalog(EXAMPLES).catalog
+
+
+def test_names_and_paths_follow_the_architecture_contract() -> None:
+    dep = deployments(CATALOG, env="prod", service="support-bot")[0]
+    ref = dep.slots[0]
+    assert policy_name("prod", "support-bot") == dep.policy_name == "aigw-prod-support-bot"
+    assert role_name("prod", "support-bot") == "aigw-prod-support-bot"
+    assert secret_path(CATALOG, "prod", ref) == f"aigw/data/prod/providers/{ref.provider}/{ref.slot}"
+    assert metadata_path(CATALOG, "prod", ref) == f"aigw/metadata/prod/providers/{ref.provider}/{ref.slot}"
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_each_policy_grants_read_on_exactly_the_slots_of_its_routes(env: str) -> None:
+    spec = environment_spec(CATALOG, env)
+    deps = {d.service: d for d in deployments(CATALOG, env=env)}
+    assert [p.service for p in spec.policies] == sorted(deps)
+    for pol in spec.policies:
+        want = sorted(secret_path(CATALOG, env, ref) for ref in deps[pol.service].slots)
+        assert list(pol.read_paths) == want
+        granted = re.findall(r'^path "([^"]+)" \{\n  capabilities = \["read"\]', pol.text, re.M)
+        assert granted == [*want, "auth/token/lookup-self"]
+        assert pol.text.endswith("}\n") and "sys/" not in pol.text
+
+
+def test_per_service_slots_and_declared_slots_all_get_metadata() -> None:
+    spec = environment_spec(CATALOG, "prod")
+    paths = {s.path for s in spec.slots}
+    assert "prod/providers/deepseek/svc-support-bot" in paths  # keys: per-service
+    assert "prod/providers/openai/batch" in paths  # a declared slot
+    assert "prod/providers/deepseek/svc-nightly-batch" not in paths  # staging only
+    slot = next(s for s in spec.slots if s.path == "prod/providers/bedrock-eu/svc-eu-contracts")
+    assert slot.custom_metadata == {"provider": "bedrock-eu", "slot": "svc-eu-contracts",
+                                    "driver": "aws-iam", "max_age": "1w"}
+
+
+def test_roles_are_bound_to_their_policy_without_the_default_policy() -> None:
+    spec = environment_spec(CATALOG, "staging")
+    for role, pol in zip(spec.roles, spec.policies, strict=True):
+        assert role.name == role.policy == pol.name
+        assert role.method == "approle" and role.mount == "approle"
+        assert role.params["token_policies"] == [pol.name]
+        assert role.params["token_no_default_policy"] is True
+
+
+def test_the_spec_is_deterministic() -> None:
+    assert environment_spec(CATALOG, "prod") == environment_spec(CATALOG, "prod")
+
+
+def test_unknown_environment_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown environment 'qa'"):
+        environment_spec(CATALOG, "qa")
+
+
+@pytest.mark.parametrize("method", sorted(ROLE_BUILDERS))
+def test_every_auth_method_binds_the_policy(method: str) -> None:
+    params = role_params(AuthConfig(method=method), "svc", "prod", "aigw-prod-svc")
+    assert params["token_policies"] == ["aigw-prod-svc"]
+
+
+def test_unknown_auth_method_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown auth method"):
+        role_params(AuthConfig(method="ldap"), "svc", "prod", "p")
