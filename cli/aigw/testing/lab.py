@@ -104,7 +104,14 @@ class Lab:
                 for svc, aliases in SERVICES.items()
             },
         }
+        for svc in catalog["services"].values():
+            svc["regions"] = ["us"]
         (self.root / "aigw.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False))
+        (self.root / "policies").mkdir(exist_ok=True)
+        (self.root / "policies" / "waivers.yaml").write_text(yaml.safe_dump([
+            {"rule": "prod-per-service-keys", "service": svc,
+             "reason": "the lab shares one key per provider so every slot sees traffic"}
+            for svc in SERVICES]))
 
     def env(self) -> dict[str, str]:
         """The environment aigw commands run with (admin keys by variable, never argv)."""
