@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -35,10 +37,16 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 @pytest.fixture
-def mocks() -> Recorder:
+def mocks() -> Iterator[Recorder]:
+    # Pulumi's mocks run on the current event loop; an earlier test's asyncio.run()
+    # leaves none set, so give these tests their own.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     recorder = Recorder()
     pulumi.runtime.set_mocks(recorder, preview=False)
-    return recorder
+    yield recorder
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pulumi.runtime.test

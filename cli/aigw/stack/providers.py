@@ -21,6 +21,7 @@ Pulumi resources that use them are in `aigw.stack.resources`.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any, ClassVar
 
 import hvac.exceptions
@@ -103,9 +104,9 @@ class KvMountProvider(VaultProvider):
             elif mount.get("type") != "kv" or (mount.get("options") or {}).get("version") != "2":
                 raise ProviderFailure("VaultError", f"mount {path}/ exists but is not KV "
                                       "version 2; aigw needs a KV v2 mount there")
-            client.secrets.kv.v2.configure(max_versions=as_ints(props["max_versions"]),
-                                           cas_required=bool(props["cas_required"]),
-                                           mount_point=path)
+            _retry_while_upgrading(lambda: client.secrets.kv.v2.configure(
+                max_versions=as_ints(props["max_versions"]),
+                cas_required=bool(props["cas_required"]), mount_point=path))
 
     def live(self, props: Props) -> Props | None:
         """The mount's KV v2 config, or None when it is not mounted."""
@@ -119,6 +120,23 @@ class KvMountProvider(VaultProvider):
 
     def delete(self, _id: str, _props: Props) -> None:
         """Keep the mount: it holds every environment's key values."""
+
+
+def _retry_while_upgrading(call: Any, timeout: float = 20.0) -> None:
+    """Run CALL, retrying while a new KV v2 mount finishes its one-time upgrade.
+
+    Right after a KV v2 mount is enabled, OpenBao answers "Upgrading from
+    non-versioned to versioned data..." for a moment; that is not an error to report.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call()
+            return
+        except hvac.exceptions.VaultError as exc:
+            if "upgrading" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 class AuthBackendProvider(VaultProvider):
@@ -169,11 +187,14 @@ class KvSlotProvider(VaultProvider):
     def ensure(self, props: Props) -> None:
         """Merge our custom_metadata keys into the entry (creating it without a version)."""
         with vault(props) as client:
-            meta = self._metadata(client, props)
-            current = dict((meta or {}).get("custom_metadata") or {})
-            merged = {**current, **props["custom_metadata"]}
-            if meta is None or merged != current:
-                self._write(client, props, merged)
+            def write() -> None:
+                meta = self._metadata(client, props)
+                current = dict((meta or {}).get("custom_metadata") or {})
+                merged = {**current, **props["custom_metadata"]}
+                if meta is None or merged != current:
+                    self._write(client, props, merged)
+
+            _retry_while_upgrading(write)
 
     def live(self, props: Props) -> Props | None:
         """Our custom_metadata keys as stored, or None when the entry is gone."""
