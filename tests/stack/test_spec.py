@@ -77,3 +77,17 @@ def test_every_auth_method_binds_the_policy(method: str) -> None:
 def test_unknown_auth_method_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown auth method"):
         role_params(AuthConfig(method="ldap"), "svc", "prod", "p")
+
+
+def test_names_that_would_collide_in_openbao_are_refused() -> None:
+    from aigw.catalog.models import Catalog
+
+    doc = {"environments": {"eu": {}, "eu-west": {}},
+           "providers": {"p": {"api": "openai", "region": "eu"}},
+           "models": {"m": {"routes": [{"provider": "p", "model": "x"}]}},
+           "services": {"west-app": {"environments": ["eu"], "models": ["m"]},
+                        "app": {"environments": ["eu-west"], "models": ["m"]}}}
+    cat = Catalog.model_validate(doc)
+    with pytest.raises(UsageError, match="would share the OpenBao policy and role "
+                                         "'aigw-eu-west-app'"):
+        environment_spec(cat, "eu")

@@ -73,7 +73,11 @@ def environment_program(catalog: Catalog, env_name: str, addr: str,
     The spec is computed here, before the engine starts, so catalog problems
     surface as aigw errors rather than as a failed Pulumi run.
     """
-    spec = environment_spec(catalog, env_name, auth)
+    return spec_program(environment_spec(catalog, env_name, auth), addr)
+
+
+def spec_program(spec: EnvSpec, addr: str) -> Callable[[], None]:
+    """The inline program declaring an already computed spec."""
 
     def program() -> None:
         declare_environment(spec, addr)

@@ -20,7 +20,7 @@ from pulumi import automation as auto
 from aigw.catalog import load_catalog
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import locks
-from aigw.stack.program import PROJECT, environment_program
+from aigw.stack.program import PROJECT, environment_program, spec_program
 from aigw.stack.report import Change, EventLog, Progress, format_plan, summary_line
 from aigw.stack.sdkfix import fast_inline_program
 from aigw.stack.spec import environment_spec
@@ -165,7 +165,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     results = []
     for name in names:
         spec = environment_spec(catalog, name)
-        program = environment_program(catalog, name, vault.addr)
+        program = spec_program(spec, vault.addr)
         label = f"{PROJECT}/{name}"
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)

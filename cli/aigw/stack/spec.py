@@ -142,11 +142,25 @@ def _policy_spec(cat: Catalog, dep: Deployment) -> PolicySpec:
     return PolicySpec(name=name, service=dep.service, read_paths=paths, text=text)
 
 
+def _check_unique_names(cat: Catalog, env_name: str) -> None:
+    """Policies and roles are global in OpenBao: `aigw-a-b-c` must name one deployment."""
+    owners: dict[str, set[tuple[str, str]]] = {}
+    for svc_name, svc in cat.services.items():
+        for env in svc.environments:
+            owners.setdefault(policy_name(env, svc_name), set()).add((env, svc_name))
+    for name, pairs in sorted(owners.items()):
+        if len(pairs) > 1 and any(env == env_name for env, _ in pairs):
+            which = " and ".join(f"service '{s}' in '{e}'" for e, s in sorted(pairs))
+            raise UsageError(f"{which} would share the OpenBao policy and role '{name}'",
+                             hint="rename the service or the environment")
+
+
 def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
     """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
     if env_name not in cat.environments:
         known = ", ".join(sorted(cat.environments)) or "none"
         raise UsageError(f"unknown environment '{env_name}'", hint=f"the catalog has: {known}")
+    _check_unique_names(cat, env_name)
     auth = auth or AuthConfig()
     env = cat.environments[env_name]
     deps = deployments(cat, env=env_name)

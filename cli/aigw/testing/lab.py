@@ -275,7 +275,11 @@ class Lab:
             server.stop()
 
     def __enter__(self) -> Lab:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # never leak servers or agents when set-up fails halfway
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
