@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import subprocess
 import sys
 import threading
@@ -28,8 +29,8 @@ from tests.rotation.conftest import child_env, read_slot, write_catalog
 from tests.rotation.test_keys_cli import Stdin
 from tests.rotation.zygote import ROOT
 
-OLD = "sk-CANARY-old-5f1c9e0d2b7a4c61"
-NEW = "sk-CANARY-new-8e2d4f6a0c1b3e57"
+OLD = "sk-CANARY-old-" + secrets.token_hex(8)  # made at test time
+NEW = "sk-CANARY-new-" + secrets.token_hex(8)
 SLOT = "prod/providers/deepseek/default"
 
 

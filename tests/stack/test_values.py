@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from tests.helpers import run_cli
 from tests.stack.conftest import EXAMPLES, StackRig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-VALUE = "sk-live-0123456789abcdef-never-in-state"
+VALUE = "sk-" + "test-" + secrets.token_hex(12)  # made at test time, never committed
 SLOT = "prod/providers/deepseek/svc-support-bot"
 
 
