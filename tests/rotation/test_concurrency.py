@@ -17,6 +17,7 @@ from aigw.rotation.audit import AuditLog
 from aigw.rotation.journal import Journal
 from aigw.rotation.kv import KV
 from aigw.testing.bao import BaoDevServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,
@@ -26,7 +27,6 @@ from tests.rotation.conftest import (
     seed,
     write_catalog,
 )
-from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.persistent_bao import PersistentBao
 from tests.rotation.test_crash import check_bookkeeping
 

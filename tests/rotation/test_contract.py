@@ -26,9 +26,9 @@ from aigw.rotation.drivers.manual import ManualDriver
 from aigw.rotation.drivers.openai_admin import OpenAIAdminDriver
 from aigw.rotation.registry import DRIVERS
 from aigw.testing.fake_provider import FakeProvider, fingerprint
+from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import ADMIN_KEY, PROJECT
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
-from aigw.testing.openai_admin import OpenAIAdminServer
 
 LABEL = "aigw-prod-p-default-run1-"
 

@@ -29,6 +29,7 @@ from aigw.rotation.kv import KV
 from aigw.rotation.lock import SlotLock
 from aigw.rotation.slots import fingerprint
 from aigw.testing.bao import BaoDevServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,
@@ -38,7 +39,6 @@ from tests.rotation.conftest import (
     seed,
     write_catalog,
 )
-from aigw.testing.openai_admin import OpenAIAdminServer
 
 CRASH_POINTS = ["locked"] + [f"{s}{suffix}" for s in STATES
                              for suffix in (":effect", ":audit", "")]

@@ -14,6 +14,7 @@ from aigw.rotation.drivers.manual import ManualDriver, auth_headers
 from aigw.rotation.machine import Timing
 from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
 from aigw.testing.bao import BaoDevServer
+from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import (
     ADMIN_KEY,
     PROJECT,
@@ -23,7 +24,6 @@ from tests.rotation.conftest import (
     seed,
     write_catalog,
 )
-from aigw.testing.openai_admin import OpenAIAdminServer
 
 AWS_FIELDS = ("aws_access_key_id", "aws_secret_access_key")
 

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from aigw.catalog import LoadedCatalog, load_catalog
+from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError, ToolMissing
 from aigw.governance import check_policies
 from aigw.governance.findings import Finding
-from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError, ToolMissing
 from aigw.render import render_all, sync
 
 PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "

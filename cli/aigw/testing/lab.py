@@ -104,8 +104,8 @@ class Lab:
                 for svc, aliases in SERVICES.items()
             },
         }
-        for svc in catalog["services"].values():
-            svc["regions"] = ["us"]
+        for svc_doc in catalog["services"].values():  # type: ignore[attr-defined]
+            svc_doc["regions"] = ["us"]
         (self.root / "aigw.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False))
         (self.root / "policies").mkdir(exist_ok=True)
         (self.root / "policies" / "waivers.yaml").write_text(yaml.safe_dump([
@@ -153,7 +153,8 @@ class Lab:
         for svc in SERVICES:
             for name in PROVIDERS:
                 key_file = self.root / "keys" / svc / f"{name}.default.key"
-                _wait(lambda k=key_file: k.is_file() and k.stat().st_size > 0, 30,
+                _wait(lambda k=key_file: k.is_file() and k.stat().st_size > 0,  # type: ignore[misc]
+                      30,
                       f"agent of {svc} never wrote {key_file.name}")
         self.say("bao agents wrote every key file (mode 0600)")
 

@@ -132,14 +132,15 @@ class OpenAIAdminServer:
 
     def create_account(self, project: str, name: str) -> tuple[str, str]:
         """A service account with its key, as the admin API makes it: (account id, value)."""
-        acct = {"id": "svc_acct_" + secrets.token_hex(8), "name": name, "project": project,
-                "created_at": int(time.time())}
+        acct_id, created = "svc_acct_" + secrets.token_hex(8), int(time.time())
+        acct: dict[str, Any] = {"id": acct_id, "name": name, "project": project,
+                                "created_at": created}
         key = _Key("key_" + secrets.token_hex(8), "sk-svcacct-" + secrets.token_urlsafe(32),
-                   project, "Secret Key", "service_account", acct["id"], acct["created_at"])
+                   project, "Secret Key", "service_account", acct_id, created)
         with self.lock:
-            self.accounts[acct["id"]] = acct
+            self.accounts[acct_id] = acct
             self.keys[key.key_id] = key
-        return acct["id"], key.value
+        return acct_id, key.value
 
     def valid(self, value: str) -> bool:
         """True when VALUE is a live key."""
@@ -198,7 +199,7 @@ class OpenAIAdminServer:
 
     def _page(self, items: list[dict[str, Any]], q: dict[str, list[str]]) -> dict[str, Any]:
         limit = int((q.get("limit") or ["20"])[0])
-        after = (q.get("after") or [None])[0]
+        after: str | None = (q.get("after") or [None])[0]  # type: ignore[list-item]
         if after is not None:
             ids = [i["id"] for i in items]
             items = items[ids.index(after) + 1:] if after in ids else []
@@ -228,7 +229,7 @@ class OpenAIAdminServer:
             return self._reply(h, 200, self._page(items, q))
         if kind == "service_accounts" and len(rest) == 2 and h.command == "DELETE":
             with self.lock:
-                acct = self.accounts.pop(rest[1], None)
+                acct = self.accounts.pop(rest[1], None)  # type: ignore[arg-type]
                 if acct is not None:
                     for k in [k for k in self.keys.values() if k.account_id == rest[1]]:
                         del self.keys[k.key_id]
@@ -242,12 +243,12 @@ class OpenAIAdminServer:
             return self._reply(h, 200, self._page(items, q))
         if kind == "api_keys" and len(rest) == 2 and h.command == "DELETE":
             with self.lock:
-                key = self.keys.get(rest[1])
-                if key is not None and key.owner_type == "user":
+                user_key = self.keys.get(rest[1])
+                if user_key is not None and user_key.owner_type == "user":
                     del self.keys[rest[1]]
-            if key is None:
+            if user_key is None:
                 return self._reply(h, 404, {"error": {"message": "No such API key"}})
-            if key.owner_type != "user":
+            if user_key.owner_type != "user":
                 return self._reply(h, 400, {"error": {"message": "Service account keys cannot "
                                                       "be deleted; delete the account"}})
             return self._reply(h, 200, {"object": "organization.project.api_key.deleted",
