@@ -149,3 +149,13 @@ def test_merged_folder_resolves_references_across_files(tmp_path: Path) -> None:
     loaded = load_catalog(tmp_path)
     assert [f.name for f in loaded.files] == ["10-providers.yaml", "20-services.yaml"]
     assert loaded.locate(("services", "bot")).file.endswith("20-services.yaml")
+
+
+def test_deployments_sharing_a_policy_name_are_refused(tmp_path: Path) -> None:
+    text = BASE.replace("  prod: {}", "  eu: {}\n  eu-west: {}").replace(
+        "environments: [prod]", "environments: [eu-west]") + (
+        "  west-bot:\n    environments: [eu]\n    models: [chat]\n")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_write(tmp_path, text))
+    assert any("would share the OpenBao policy and role 'aigw-eu-west-bot'" in line
+               for line in info.value.lines()), info.value.lines()

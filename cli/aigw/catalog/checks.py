@@ -205,4 +205,21 @@ def semantic_problems(
         for i, o in enumerate(outs):
             if o in outs[:i]:
                 bad((*base, "outputs", i), f"output '{o}' is listed twice")
+    _colliding_deployments(cat, bad)
     return out
+
+
+def _colliding_deployments(cat: Catalog, bad: Any) -> None:
+    """`aigw-<env>-<service>` names one OpenBao policy and role: two deployments must not share it.
+
+    (`eu` + `west-app` and `eu-west` + `app` would.)
+    """
+    owners: dict[str, tuple[str, str]] = {}
+    for sname in sorted(cat.services):
+        for env in cat.services[sname].environments:
+            name = f"{env}-{sname}"
+            first = owners.setdefault(name, (env, sname))
+            if first != (env, sname):
+                bad(("services", sname), f"service '{sname}' in '{env}' and service "
+                    f"'{first[1]}' in '{first[0]}' would share the OpenBao policy and role "
+                    f"'aigw-{name}'", "rename the service or the environment")
