@@ -34,9 +34,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from testing.bao import BaoDevServer  # noqa: E402
 from tests.stack.stack_catalogs import catalog_doc, service_name  # noqa: E402
-
-from aigw.testing.bao import BaoDevServer  # noqa: E402
 
 ENV = "bench"
 

@@ -1,7 +1,7 @@
 """Added latency of aigw.client vs LiteLLM (Router in-process, and the proxy).
 
 One run, one fake upstream (two fake providers, each its own process: a primary
-and a fallback, see aigw.testing.fake_provider). Each contender is measured in
+and a fallback, see testing.fake_provider). Each contender is measured in
 the same loop as a direct httpx call, alternating request by request, so drift
 on the machine hits both; "added" is the contender's percentile minus direct's.
 The failover phase makes the primary refuse connections and measures the first
@@ -87,7 +87,7 @@ def process(cmd: list[str], env: dict[str, str] | None = None,
 
 def start_fake(name: str, keys_file: Path) -> tuple[Any, dict[str, str]]:
     """Start a fake provider process; return the context and its URLs."""
-    cm = process([sys.executable, "-m", "aigw.testing.fake_provider", "--name", name,
+    cm = process([sys.executable, "-m", "testing.fake_provider", "--name", name,
                   "--port", "0", "--control-port", "0", "--keys-file", str(keys_file)])
     proc = cm.__enter__()
     assert proc.stdout is not None

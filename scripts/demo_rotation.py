@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from aigw.testing.lab import SERVICES, Lab
+from testing.lab import SERVICES, Lab
 
 
 def say(text: str) -> None:

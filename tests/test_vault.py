@@ -7,9 +7,9 @@ from pathlib import Path
 import hvac.exceptions as hx
 import pytest
 import requests
+from testing.bao import BaoDevServer
 
 from aigw.errors import EXIT_UNEXPECTED, VaultError, VaultForbidden
-from aigw.testing.bao import BaoDevServer
 from aigw.vault import VaultSettings, connect, map_error, read_health, vault_errors
 
 ADDR = "http://127.0.0.1:8299"

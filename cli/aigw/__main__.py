@@ -1,5 +1,5 @@
 """`python -m aigw` runs the CLI."""
 
-from aigw.cli import main
+from aigw._entry import main
 
 main()

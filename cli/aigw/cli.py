@@ -1,7 +1,12 @@
 """The `aigw` command line: parse flags, call the core, print, map errors to exit codes.
 
 This module is the one place where errors become messages and exit codes
-(README: 0 ok, 1 check failed / changes pending, 2 invalid input, 3 unexpected).
+(README: 0 ok, 1 check failed / changes pending / aborted at a prompt, 2 invalid
+input, 3 unexpected, 130 interrupted).
+
+Only typer's public names are used (`typer.TyperException`, `typer.Abort`,
+`typer.Exit`): typer 0.29 vendors click, so naming click here would break the
+install a user gets (`pip install 'aigw[cli]'` does not bring click).
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ import sys
 import traceback
 from typing import Annotated, Any
 
-import click
 import typer
 
 from aigw import __version__
-from aigw.errors import EXIT_INVALID, EXIT_UNEXPECTED, AigwError, CatalogError
+from aigw._entry import missing_extra_line
+from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_UNEXPECTED, AigwError, CatalogError
+
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="aigw",
@@ -22,7 +29,9 @@ app = typer.Typer(
     "keys. No gateway in the request path.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # Plain help and usage errors: one readable line in CI logs, and no rich import
+    # on the start-up path (benchmarks/startup.py).
+    rich_markup_mode=None,
 )
 
 
@@ -46,7 +55,9 @@ _registered = False
 
 
 def _register() -> None:
-    # Imported on first use so `import aigw.cli` stays cheap.
+    # Command modules import only typer and aigw.commands.options at the top; each
+    # command imports the core it needs when it runs, so `aigw --help` and
+    # `aigw validate` never load Pulumi, hvac or boto3 (tests/test_startup.py).
     # Idempotent: tests call main() many times in one process.
     global _registered
     if _registered:
@@ -62,12 +73,11 @@ def _register() -> None:
 
 
 def _err(line: str) -> None:
-    click.echo(line, err=True)
+    typer.echo(line, err=True)
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the `aigw` console script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+def run(args: list[str]) -> int:
+    """Run one command line; return its exit code (never raises, except SystemExit)."""
     debug = "--debug" in args
     _register()
     command = typer.main.get_command(app)
@@ -84,24 +94,42 @@ def main(argv: list[str] | None = None) -> Any:
         if debug:
             traceback.print_exc()
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
+        # Raised when someone answers "no" at a confirmation prompt (typer.confirm(abort=True)).
         _err("aborted")
-        code = 130
-    except click.ClickException as exc:
-        exc.show()
+        code = EXIT_CHANGES
+    except typer.TyperException as exc:
+        # Usage errors (unknown option or command, missing argument, bad value): typer's
+        # own message with the usage line, exit 2.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _err(f"error: {exc.format_message()}")
         code = EXIT_INVALID if exc.exit_code == 2 else exc.exit_code
     except KeyboardInterrupt:
-        _err("interrupted")
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception as exc:  # the one catch-all: an unexpected error is still one line
+        hint = missing_extra_line(exc) if isinstance(exc, ModuleNotFoundError) else None
+        if hint is not None:  # a command's core needs a package the installed extras lack
+            _err(hint)
+            return EXIT_INVALID
         _err(f"unexpected error: {type(exc).__name__}: {_safe(exc)} "
              "(run with --debug for a traceback, and please report it)")
         if debug:
             traceback.print_exc()
         code = EXIT_UNEXPECTED
-    sys.exit(code if isinstance(code, int) else 0)
+    if code == EXIT_INTERRUPTED:
+        # typer turns Ctrl-C into Exit(130); say so once, without a traceback.
+        _err("interrupted")
+    return code if isinstance(code, int) else 0
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the `aigw` console script."""
+    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
 
 
 def _safe(exc: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Fixtures for the client runtime: fake providers over real HTTP and config files.
 
-The fake provider (aigw.testing.fake_provider) stands in for the provider APIs
+The fake provider (testing.fake_provider) stands in for the provider APIs
 (DeepSeek, Volcengine, Bailian...): it checks keys, injects faults, counts calls.
 """
 
@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from aigw.testing.fake_provider import FakeProvider
+from testing.fake_provider import FakeProvider
 
 
 def replace_key(path: Path, key: str) -> None:

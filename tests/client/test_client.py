@@ -1,6 +1,6 @@
 """Routing and failover of aigw.client over real HTTP.
 
-In every test the fake provider (aigw.testing.fake_provider) stands in for the
+In every test the fake provider (testing.fake_provider) stands in for the
 provider APIs: it checks keys, injects faults and counts calls.
 """
 

@@ -1,6 +1,6 @@
 """AsyncClient: the same routing, keys, streaming and spans from asyncio code.
 
-In every test the fake provider (aigw.testing.fake_provider) stands in for the
+In every test the fake provider (testing.fake_provider) stands in for the
 provider APIs over real HTTP.
 """
 

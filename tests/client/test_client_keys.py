@@ -1,6 +1,6 @@
 """Key files: re-read on 401, rotation under load, and no key value ever leaks.
 
-In every test the fake provider (aigw.testing.fake_provider) stands in for the
+In every test the fake provider (testing.fake_provider) stands in for the
 provider APIs: it accepts only its current keys and counts calls per key.
 """
 

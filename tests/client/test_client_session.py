@@ -1,6 +1,6 @@
 """Session affinity: a session sticks to the route that last served it while healthy.
 
-In every test the fake provider (aigw.testing.fake_provider) stands in for the
+In every test the fake provider (testing.fake_provider) stands in for the
 provider APIs.
 """
 

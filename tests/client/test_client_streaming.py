@@ -1,6 +1,6 @@
 """Streaming: chunks as dicts, failover only before the first chunk.
 
-In every test the fake provider (aigw.testing.fake_provider) stands in for the
+In every test the fake provider (testing.fake_provider) stands in for the
 provider APIs and streams OpenAI-style server-sent events.
 """
 

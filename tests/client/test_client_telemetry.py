@@ -1,6 +1,6 @@
 """OpenTelemetry: one span per call with gen_ai.* and aigw.* attributes.
 
-In every test the fake provider (aigw.testing.fake_provider) stands in for the
+In every test the fake provider (testing.fake_provider) stands in for the
 provider APIs; spans go to the SDK's in-memory exporter.
 """
 

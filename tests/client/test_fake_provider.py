@@ -11,8 +11,7 @@ import time
 
 import httpx
 import pytest
-
-from aigw.testing.fake_provider import FakeProvider, FakeProviderControl, fingerprint
+from testing.fake_provider import FakeProvider, FakeProviderControl, fingerprint
 
 CHAT = {"model": "any-model", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -98,11 +97,11 @@ def test_control_api_over_http_stays_up_while_refusing():
 
 
 def test_runs_as_a_process_with_a_keys_file(tmp_path):
-    """`python -m aigw.testing.fake_provider` prints its URLs and follows its keys file."""
+    """`python -m testing.fake_provider` prints its URLs and follows its keys file."""
     keys = tmp_path / "keys.txt"
     keys.write_text("sk-a\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aigw.testing.fake_provider", "--name", "p9", "--port", "0",
+        [sys.executable, "-m", "testing.fake_provider", "--name", "p9", "--port", "0",
          "--keys-file", str(keys), "--control-port", "0"],
         stdout=subprocess.PIPE, text=True)
     try:

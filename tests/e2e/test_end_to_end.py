@@ -2,7 +2,7 @@
 
 Real OpenBao dev server, real Pulumi engine (`aigw apply`), real `bao agent`
 processes, real HTTP. The LLM providers are local OpenAI stand-ins
-(aigw.testing.openai_admin: inference plus the admin API the openai-admin
+(testing.openai_admin: inference plus the admin API the openai-admin
 driver uses), because the real APIs are out of reach from tests.
 """
 
@@ -12,8 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from aigw.testing.lab import SERVICES, Lab
+from testing.lab import SERVICES, Lab
 
 
 @pytest.mark.integration

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from testing.bao import BaoDevServer
 
 from aigw.catalog import load_catalog
 from aigw.catalog.view import deployments, slot_path
 from aigw.render import render_all
-from aigw.testing.bao import BaoDevServer
 from aigw.tools import find_bao
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "aigw.yaml"

@@ -17,10 +17,10 @@ from typing import Any
 import hvac
 import pytest
 import yaml
+from testing.bao import BaoDevServer
+from testing.openai_admin import OpenAIAdminServer
 
 from aigw.catalog import LoadedCatalog, load_catalog
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.openai_admin import OpenAIAdminServer
 
 ADMIN_KEY = "admin-test-key"
 PROJECT = "proj_test"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from testing.bao import BaoDevServer
 
 from aigw.rotation.audit import GENESIS, AuditLog, digest
 from aigw.rotation.kv import KV
-from aigw.testing.bao import BaoDevServer
 
 BASE = "prod/_aigw"
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import hvac
 import pytest
+from testing.bao import BaoDevServer
+from testing.fake_provider import FakeProvider
 
 from aigw.errors import AigwError
 from aigw.keys import parse_secret_text
 from aigw.rotation.drivers.base import DriverSpec
 from aigw.rotation.drivers.manual import ManualDriver
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.fake_provider import FakeProvider
 from tests.rotation.conftest import child_env, read_slot, write_catalog
 from tests.rotation.test_keys_cli import Stdin
 from tests.rotation.zygote import ROOT

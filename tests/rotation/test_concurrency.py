@@ -1,7 +1,7 @@
 """Two runs can never rotate one slot; an OpenBao restart mid-rotation resumes.
 
 Processes are real (forked from the zygote, see zygote.py). The provider is the
-OpenAI stand-in (aigw/testing/openai_admin.py).
+OpenAI stand-in (testing/openai_admin.py).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 import hvac
 import pytest
+from testing.bao import BaoDevServer
+from testing.openai_admin import OpenAIAdminServer
 
 from aigw.rotation.audit import AuditLog
 from aigw.rotation.journal import Journal
 from aigw.rotation.kv import KV
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,

@@ -1,9 +1,9 @@
 """One contract every rotation driver passes, parametrized over the drivers.
 
 - `fake`: tests/rotation/fake_driver.py (in memory).
-- `manual`: keys come from the operator (here: minted at aigw.testing.fake_provider,
+- `manual`: keys come from the operator (here: minted at testing.fake_provider,
   which is also the verify URL).
-- `openai-admin`: against aigw/testing/openai_admin.py, a local server
+- `openai-admin`: against testing/openai_admin.py, a local server
   standing in for OpenAI's admin API.
 - `aws-iam`: boto3 against a moto server (ThreadedMotoServer on a free
   127.0.0.1 port), standing in for AWS IAM and STS.
@@ -18,6 +18,8 @@ from typing import Any
 
 import boto3
 import pytest
+from testing.fake_provider import FakeProvider, fingerprint
+from testing.openai_admin import OpenAIAdminServer
 
 from aigw.errors import RotationError
 from aigw.rotation.drivers.aws_iam import AwsIamDriver
@@ -25,8 +27,6 @@ from aigw.rotation.drivers.base import Driver, DriverSpec, build_driver
 from aigw.rotation.drivers.manual import ManualDriver
 from aigw.rotation.drivers.openai_admin import OpenAIAdminDriver
 from aigw.rotation.registry import DRIVERS
-from aigw.testing.fake_provider import FakeProvider, fingerprint
-from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import ADMIN_KEY, PROJECT
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
 

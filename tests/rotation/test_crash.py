@@ -7,7 +7,7 @@ the command. Every case must end with exactly one new live key in the slot, the
 old key revoked, no orphaned provider key, a done journal, a released lock, an
 intact audit trail with no transition logged twice, and no failed consumer call.
 
-Providers: the OpenAI stand-in (aigw/testing/openai_admin.py) for all
+Providers: the OpenAI stand-in (testing/openai_admin.py) for all
 points, and moto (ThreadedMotoServer on a free 127.0.0.1 port) for aws-iam at
 the points where AWS behaves differently (two-key limit, disable step).
 """
@@ -22,14 +22,14 @@ from typing import Any
 import boto3
 import hvac
 import pytest
+from testing.bao import BaoDevServer
+from testing.openai_admin import OpenAIAdminServer
 
 from aigw.rotation.audit import AuditLog
 from aigw.rotation.journal import STATES, Journal
 from aigw.rotation.kv import KV
 from aigw.rotation.lock import SlotLock
 from aigw.rotation.slots import fingerprint
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,

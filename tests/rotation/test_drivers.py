@@ -7,14 +7,14 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+from testing.bao import BaoDevServer
+from testing.openai_admin import OpenAIAdminServer
 
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import DriverSpec, build_driver
 from aigw.rotation.drivers.manual import ManualDriver, auth_headers
 from aigw.rotation.machine import Timing
 from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.openai_admin import OpenAIAdminServer
 from tests.rotation.conftest import (
     ADMIN_KEY,
     PROJECT,

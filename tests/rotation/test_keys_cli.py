@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.bao import BaoDevServer
+from testing.fake_provider import FakeProvider
 
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.fake_provider import FakeProvider
 from tests.helpers import Result
 from tests.rotation.cli_entry import main
 from tests.rotation.conftest import read_slot, write_catalog

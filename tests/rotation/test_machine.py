@@ -8,6 +8,7 @@ from typing import Any
 
 import hvac
 import pytest
+from testing.bao import BaoDevServer
 
 from aigw.errors import RotationInProgress
 from aigw.keys import put_key
@@ -17,7 +18,6 @@ from aigw.rotation.kv import KV
 from aigw.rotation.machine import Progress, Timing
 from aigw.rotation.run import RotateOptions, RotateResult, rotate_keys
 from aigw.rotation.slots import fingerprint, select_targets
-from aigw.testing.bao import BaoDevServer
 from tests.rotation.conftest import Consumer, load, read_slot, seed, write_catalog
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import hvac
 import pytest
+from testing.bao import BaoDevServer
 
 from aigw.stack import run
 from aigw.stack.run import StackResult
 from aigw.stack.workspace import EngineSettings
-from aigw.testing.bao import BaoDevServer
 from aigw.vault import VaultSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

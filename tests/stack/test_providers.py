@@ -12,6 +12,7 @@ from typing import Any
 
 import hvac
 import pytest
+from testing.bao import BaoDevServer
 
 from aigw.stack._conn import ProviderFailure
 from aigw.stack.providers import (
@@ -21,7 +22,6 @@ from aigw.stack.providers import (
     KvSlotProvider,
     PolicyProvider,
 )
-from aigw.testing.bao import BaoDevServer
 
 pytestmark = pytest.mark.integration
 

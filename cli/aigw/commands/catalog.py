@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aigw.catalog import LoadedCatalog, load_catalog
+from aigw.commands.options import JsonOpt, PathArg, catalog_folder
 from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError, ToolMissing
-from aigw.governance import check_policies
-from aigw.governance.findings import Finding
-from aigw.render import render_all, sync
 
-PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
-                                         "catalog/*.yaml.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+if TYPE_CHECKING:
+    from aigw.catalog import LoadedCatalog
+    from aigw.governance.findings import Finding
 
 
 def validate(
@@ -29,6 +26,8 @@ def validate(
 
     Exit 2 listing every catalog problem; exit 1 when a governance rule denies.
     """
+    from aigw.catalog import load_catalog
+
     try:
         loaded = load_catalog(path)
     except CatalogError as exc:
@@ -70,8 +69,10 @@ def validate(
 
 def _policy_findings(loaded: LoadedCatalog, path: Path) -> tuple[list[Finding], str | None]:
     """Governance findings; a missing OPA is a note here (`aigw policy check` fails on it)."""
+    from aigw.governance import check_policies
+
     try:
-        findings = check_policies(loaded, root=path if path.is_dir() else path.parent)
+        findings = check_policies(loaded, root=catalog_folder(path))
     except ToolMissing as exc:
         return [], f"policy check skipped: {exc.message}"
     return findings, None
@@ -89,10 +90,12 @@ def render(
     as_json: JsonOpt = False,
 ) -> int:
     """Render per-service configs (aigw-client.json, LiteLLM, dotenv, agent) into a folder."""
+    from aigw.catalog import load_catalog
+    from aigw.render import render_all, sync
+
     loaded = load_catalog(path)
     if out is None:
-        base = path if path.is_dir() else path.parent
-        out = base / "rendered"
+        out = catalog_folder(path) / "rendered"
     files = render_all(loaded, env=env, service=service)
     result = sync(out, files, env=env, service=service, check=check)
     if as_json:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from aigw import dev
 from aigw.errors import EXIT_CHANGES, EXIT_OK, VaultError
 
 app = typer.Typer(
@@ -24,12 +23,16 @@ HomeOpt = Annotated[
 
 
 def _home(home: Path | None) -> Path:
+    from aigw import dev
+
     return home.resolve() if home is not None else dev.default_home()
 
 
 @app.command()
 def up(home: HomeOpt = None) -> int:
     """Start the dev server (or reuse the running one). Its data lives in memory only."""
+    from aigw import dev
+
     env = dev.up(_home(home))
     verb = "already running" if env.reused else "started"
     typer.echo(f"OpenBao dev server {verb} at {env.addr} (pid {env.pid})")
@@ -44,6 +47,8 @@ def up(home: HomeOpt = None) -> int:
 @app.command()
 def down(home: HomeOpt = None) -> int:
     """Stop the dev server; everything stored in it is gone. The Pulumi backend is kept."""
+    from aigw import dev
+
     pid = dev.down(_home(home))
     typer.echo(f"stopped OpenBao dev server (pid {pid})" if pid else "no dev server running")
     return EXIT_OK
@@ -55,6 +60,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> int:
     """Show whether the dev server runs and is healthy. Exit 1 when it is not."""
+    from aigw import dev
+
     st = dev.status(_home(home))
     if as_json:
         typer.echo(json.dumps(st.as_dict(), indent=2, sort_keys=True))
@@ -73,6 +80,8 @@ def env_(home: HomeOpt = None) -> int:
 
     The token printed is the dev server's throwaway root token.
     """
+    from aigw import dev
+
     where = _home(home)
     running = dev.running_server(where)
     if running is None:

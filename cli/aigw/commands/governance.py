@@ -9,15 +9,8 @@ from typing import Annotated
 
 import typer
 
-from aigw.catalog import load_catalog
-from aigw.diff import COMMENT_LIMIT, build_report, format_markdown, format_text
+from aigw.commands.options import JsonOpt, PathArg, catalog_folder, emit_json
 from aigw.errors import EXIT_CHANGES, EXIT_OK
-from aigw.governance import counts, evaluate_policies, test_policies
-from aigw.scaffold import init_repo
-
-PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
-                                         "catalog/*.yaml.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 class Format(StrEnum):
@@ -32,15 +25,14 @@ policy_app = typer.Typer(help="Governance rules as code (Rego, run by OPA): aigw
                          "plus the policies/ folder beside the catalog.", no_args_is_help=True)
 
 
-def _folder(path: Path) -> Path:
-    return path if path.is_dir() else path.parent
-
-
 @policy_app.command("check")
 def check(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
     """Evaluate the governance rules. Exit 1 on a deny (warnings print but pass)."""
+    from aigw.catalog import load_catalog
+    from aigw.governance import counts, evaluate_policies
+
     loaded = load_catalog(path)
-    report = evaluate_policies(loaded, root=_folder(path))
+    report = evaluate_policies(loaded, root=catalog_folder(path))
     c = counts(report.findings)
     if as_json:
         typer.echo(json.dumps({"ok": not report.blocking, "rules": report.rules, "counts": c,
@@ -64,7 +56,9 @@ def test(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test.")] = False,
 ) -> int:
     """Run the rules' own Rego unit tests (`opa test`). Exit 1 when one fails."""
-    code, output = test_policies(_folder(path), verbose=verbose)
+    from aigw.governance import test_policies
+
+    code, output = test_policies(catalog_folder(path), verbose=verbose)
     typer.echo(output, nl=False)
     return EXIT_OK if code == 0 else EXIT_CHANGES
 
@@ -79,15 +73,18 @@ def diff(
                                         "or json.")] = Format.text,
     plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Include the Vault plan (needs "
                                        "OpenBao and the Pulumi engine; default: on).")] = True,
-    limit: Annotated[int, typer.Option("--limit", help="Markdown size cap in characters.",
-                                       min=2000)] = COMMENT_LIMIT,
+    limit: Annotated[int | None, typer.Option("--limit", help="Markdown size cap in characters "
+                                              "(default: what a GitHub comment holds).",
+                                              min=2000)] = None,
 ) -> int:
     """What a catalog change does: per-service effects, rendered diffs, policy, Vault plan."""
+    from aigw.diff import COMMENT_LIMIT, build_report, format_markdown, format_text
+
     report = build_report(path, base_ref=base, env=env, plan=plan)
     if fmt is Format.json:
-        typer.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        emit_json(report.as_dict())
     elif fmt is Format.markdown:
-        typer.echo(format_markdown(report, limit=limit), nl=False)
+        typer.echo(format_markdown(report, limit=limit or COMMENT_LIMIT), nl=False)
     else:
         typer.echo(format_text(report), nl=False)
     return EXIT_OK
@@ -100,6 +97,8 @@ def init(
                                         "they exist.")] = False,
 ) -> int:
     """Scaffold a catalog repo: example catalog, policies, CI workflows, .gitignore, README."""
+    from aigw.scaffold import init_repo
+
     result = init_repo(folder, force=force)
     for rel in result.written:
         typer.echo(f"  create    {rel}")

@@ -7,43 +7,29 @@ prints: tables for people, `--json` for machines, progress lines on stderr.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aigw import keys as core
-from aigw.catalog import load_catalog
-from aigw.catalog.models import format_duration, parse_duration
+from aigw.commands.options import EnvOpt, JsonOpt, NeedEnv, PathArg, ProviderOpt, YesOpt
+from aigw.commands.options import emit_json as _say
 from aigw.errors import EXIT_CHANGES, EXIT_OK, RotationError, RotationInProgress, UsageError
-from aigw.rotation.audit import AuditLog
-from aigw.rotation.kv import KV
-from aigw.rotation.machine import Progress
-from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env, who_am_i
-from aigw.rotation.slots import select_targets
-from aigw.vault import VaultSettings, connect
 
-PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
-                                         "catalog/*.yaml.")]
-EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")]
-NeedEnv = Annotated[str, typer.Option("--env", "-e", help="The environment.")]
-ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Only this provider.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+if TYPE_CHECKING:
+    from aigw.rotation.machine import Progress
 
 keys_app = typer.Typer(help="Put, import and inspect provider keys in OpenBao (values never "
                        "printed).", no_args_is_help=True)
 
 
 def _client() -> Any:
+    from aigw.vault import VaultSettings, connect
+
     settings = VaultSettings.resolve()
     return connect(settings)
-
-
-def _say(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _age(seconds: float | None) -> str:
@@ -68,6 +54,10 @@ def put(
     as_json: JsonOpt = False,
 ) -> int:
     """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
+    from aigw import keys as core
+    from aigw.catalog import load_catalog
+    from aigw.rotation.run import who_am_i
+
     cat = load_catalog(path).catalog
     target = core.resolve_target(cat, env, slot)
     secret = core.read_secret(target.fields, f"key for {target.id}", file=file)
@@ -91,6 +81,10 @@ def import_(
     as_json: JsonOpt = False,
 ) -> int:
     """Onboard existing keys from a dotenv file (every name is checked before any write)."""
+    from aigw import keys as core
+    from aigw.catalog import load_catalog
+    from aigw.rotation.run import who_am_i
+
     cat = load_catalog(path).catalog
     client = _client()
     results = core.import_env_file(client, cat, env, file, who=who_am_i(client))
@@ -107,6 +101,9 @@ def import_(
 def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
           as_json: JsonOpt = False) -> int:
     """One line per slot: version, age, fingerprint, driver (never a value)."""
+    from aigw import keys as core
+    from aigw.catalog import load_catalog
+
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
     if as_json:
@@ -123,6 +120,10 @@ def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = No
 def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
            as_json: JsonOpt = False) -> int:
     """Versions, age, due date, rotation state, lock and consumers of each slot."""
+    from aigw import keys as core
+    from aigw.catalog import load_catalog
+    from aigw.catalog.models import format_duration
+
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
     if as_json:
@@ -152,6 +153,8 @@ def _progress(p: Progress) -> None:
 
 
 def _seconds(text: str | None, flag: str) -> float | None:
+    from aigw.catalog.models import parse_duration
+
     if text is None:
         return None
     try:
@@ -179,11 +182,15 @@ def rotate_keys_cmd(
                                               "(never below agent_refresh).")] = None,
     wait: Annotated[str | None, typer.Option("--wait", help="Wait this long for evidence that "
                                              "consumers moved (default: do not wait).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-    = False,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> int:
     """Rotate provider keys with zero downtime; resumable after any interruption."""
+    from aigw import keys as core
+    from aigw.catalog import load_catalog
+    from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
+    from aigw.rotation.slots import select_targets
+
     loaded = load_catalog(path)
     options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
                             finish=finish, dry_run=dry_run, grace=_seconds(grace, "--grace"),
@@ -226,6 +233,11 @@ def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
                                                    "exit 1 on a gap or an edit.")] = False,
               as_json: JsonOpt = False) -> int:
     """Print the audit trail of key operations (and check it with --verify)."""
+    from aigw.catalog import load_catalog
+    from aigw.rotation.audit import AuditLog
+    from aigw.rotation.kv import KV
+    from aigw.rotation.slots import select_targets
+
     cat = load_catalog(path).catalog
     client = _client()
     scopes: dict[tuple[str, str], Any] = {}

@@ -1,6 +1,6 @@
 """A stand-in service for the demo and end-to-end tests: calls aliases in a loop.
 
-    python -m aigw.testing.demo_service --config rendered/prod/svc/aigw-client.json \
+    python -m testing.demo_service --config rendered/prod/svc/aigw-client.json \
         --alias chat-ab --rate 17 --log svc.jsonl
 
 It uses only `aigw.client` (as a real service would), paces requests at RATE per

@@ -1,6 +1,6 @@
 """An end-to-end lab on one machine: the whole aigw story with real parts.
 
-A real OpenBao dev server, two local OpenAI stand-ins (aigw.testing.openai_admin:
+A real OpenBao dev server, two local OpenAI stand-ins (testing.openai_admin:
 inference + the admin API the `openai-admin` rotation driver uses), `aigw apply`
 through the real Pulumi engine, `aigw keys put`, `aigw render`, one real
 `bao agent` per service writing key files, and service processes calling their
@@ -25,9 +25,9 @@ import yaml
 
 from aigw.client.keys import fingerprint
 from aigw.stack.auth import approle_credentials
-from aigw.testing.bao import BaoDevServer
-from aigw.testing.openai_admin import OpenAIAdminServer
 from aigw.tools import find_bao
+from testing.bao import BaoDevServer
+from testing.openai_admin import OpenAIAdminServer
 
 PROVIDERS = ("alpha", "beta")
 SERVICES = {"svc-1": ["chat-ab"], "svc-2": ["chat-ba"], "svc-3": ["chat-ab", "chat-ba"]}
@@ -161,7 +161,7 @@ class Lab:
     def start_services(self) -> None:
         """Three service processes calling their aliases at `rate` per second each."""
         for svc, aliases in SERVICES.items():
-            cmd = [sys.executable, "-m", "aigw.testing.demo_service", "--config",
+            cmd = [sys.executable, "-m", "testing.demo_service", "--config",
                    str(self.root / "rendered" / "prod" / svc / "aigw-client.json"),
                    "--rate", str(self.rate), "--log", str(self.log_path(svc))]
             for alias in aliases:

@@ -13,7 +13,7 @@ Use it in-process::
 
 or as a process (the demo and the benchmarks do)::
 
-    python -m aigw.testing.fake_provider --port 0 --keys-file keys.txt --control-port 0
+    python -m testing.fake_provider --port 0 --keys-file keys.txt --control-port 0
 
 which prints one JSON line ``{"url": ..., "control_url": ...}`` once listening.
 Other processes drive it over HTTP under ``/_fake/`` (see `FakeProviderControl`).
@@ -541,7 +541,7 @@ class FakeProviderControl:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a fake provider until SIGTERM/SIGINT; print its URLs as one JSON line."""
-    p = argparse.ArgumentParser(prog="python -m aigw.testing.fake_provider")
+    p = argparse.ArgumentParser(prog="python -m testing.fake_provider")
     p.add_argument("--name", default="fake", help="provider name echoed in responses")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -1,0 +1,115 @@
+"""The CLI edge: usage errors exit 2 with typer's usage text, prompts, imports at start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+
+# (argv, what stderr must say): unknown option, unknown command, missing argument and
+# invalid choice, spread over several commands and sub-apps.
+USAGE_ERRORS = [
+    (["validate", "--bogus-flag"], "No such option: --bogus-flag"),
+    (["render", "--nope"], "No such option: --nope"),
+    (["plan", "--what"], "No such option: --what"),
+    (["rotate-keys", "--bogus"], "No such option: --bogus"),
+    (["nosuchcmd"], "No such command 'nosuchcmd'"),
+    (["keys", "nosuch"], "No such command 'nosuch'"),
+    (["policy", "nosuch"], "No such command 'nosuch'"),
+    (["dev", "sideways"], "No such command 'sideways'"),
+    (["keys", "put"], "Missing argument"),
+    (["keys", "put", "deepseek"], "Missing option '--env'"),
+    (["keys", "import"], "Missing argument"),
+    (["diff", "--format", "xml"], "Invalid value for '--format'"),
+    (["diff", "--limit", "10"], "Invalid value for '--limit'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_exit_2_with_usage_text(capsys: pytest.CaptureFixture[str],
+                                             argv: list[str], message: str) -> None:
+    result = run_cli(capsys, *argv)
+    assert result.code == 2, result
+    assert message in result.err
+    assert "Usage: aigw" in result.err
+    assert "unexpected error" not in result.err and "Traceback" not in result.err
+
+
+def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys)
+    assert "Usage: aigw" in result.out + result.err
+    assert "validate" in result.out + result.err
+    assert "unexpected error:" not in result.err
+
+
+def test_help_of_every_command_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["validate", "--help"], ["keys", "put", "--help"],
+                 ["rotate-keys", "--help"], ["dev", "up", "--help"], ["policy", "--help"]):
+        result = run_cli(capsys, *argv)
+        assert result.code == 0, (argv, result)
+        assert "Usage: aigw" in result.out
+
+
+def test_no_at_a_prompt_is_aborted_exit_1(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    def refuse(*_a: object, **_k: object) -> bool:
+        raise typer.Abort()
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(typer, "confirm", refuse)
+    result = run_cli(capsys, "rotate-keys", "examples")
+    assert result.code == 1, result
+    assert result.err.strip().splitlines()[-1] == "aborted"
+
+
+def test_ctrl_c_is_one_line_exit_130(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from aigw.commands import catalog
+
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("aigw.catalog.load_catalog", interrupted)
+    assert catalog  # the command imports load_catalog when it runs
+    result = run_cli(capsys, "validate", "examples")
+    assert result.code == 130
+    assert result.err.strip() == "interrupted"
+
+
+def test_missing_extra_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def missing(*_a: object, **_k: object) -> None:
+        raise ModuleNotFoundError("No module named 'hvac'", name="hvac")
+
+    monkeypatch.setattr("aigw.catalog.load_catalog", missing)
+    result = run_cli(capsys, "validate", "examples")
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "aigw: the command line needs the cli extra: pip install 'aigw[cli]' "
+        "(module 'hvac' is not installed)"]
+
+
+HEAVY = ("pulumi", "hvac", "boto3", "botocore", "requests", "rich")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "examples", "--no-policy"],
+                                  ["render", "examples", "--check"], ["policy", "--help"]])
+def test_start_up_does_not_import_heavy_packages(argv: list[str]) -> None:
+    """`aigw --help` and `aigw validate` run on every commit (pre-commit): keep them light."""
+    probe = (
+        "import sys\n"
+        "from aigw import cli\n"
+        f"code = cli.run({argv!r})\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+        "print('HEAVY', ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False, cwd=Path(__file__).resolve().parents[1])
+    line = [x for x in proc.stdout.splitlines() if x.startswith("HEAVY")]
+    assert line == ["HEAVY "], (proc.stdout, proc.stderr)
