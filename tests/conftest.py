@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
+import hvac.exceptions
 import pytest
 from testing.bao import BaoDevServer
 
@@ -22,6 +24,7 @@ def vault_mount(bao: BaoDevServer) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:12]}"
     client = bao.client()
     client.sys.enable_secrets_engine("kv", path=name, options={"version": "2"})
+    _wait_until_kv2_ready(client, name)
     yield name
     if bao.running:
         client.sys.disable_secrets_engine(path=name)
@@ -39,3 +42,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
+
+
+def _wait_until_kv2_ready(client: object, mount: str, timeout: float = 60.0) -> None:
+    """A new KV v2 mount answers "Upgrading from non-versioned..." for a moment (longer on
+    a busy machine): wait until it serves requests, as aigw's own stack code does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.secrets.kv.v2.read_configuration(mount_point=mount)  # type: ignore[attr-defined]
+            return
+        except hvac.exceptions.InvalidRequest as exc:
+            if "Upgrading" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
