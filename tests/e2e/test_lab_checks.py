@@ -1,4 +1,4 @@
-"""The lab's attempt-level checks flag what request-level "ok" hides (no servers).
+"""The lab's checks flag what request-level "ok" and a grep for "done" hide (no servers).
 
 Synthetic request records in the shape testing.demo_service writes: these
 show each check of testing.lab can fail, cheaply, for the reason it names.
@@ -6,10 +6,13 @@ show each check of testing.lab can fail, cheaply, for the reason it names.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from typing import Any
 
+import pytest
 from testing.demo_service import request_record
-from testing.lab import Traffic, failover_problems
+from testing.lab import Traffic, _rotation_summary, failover_problems
 
 
 def att(provider: str, route: int, outcome: str, t: float, ms: float = 2.0) -> dict[str, Any]:
@@ -114,3 +117,21 @@ def test_failover_problems() -> None:
     assert any("not starting with alpha" in p for p in check(
         fine, svc2=[req("chat-ba", 2, att("beta", 0, "timeout", 2.01),
                         att("alpha", 1, "connect_error", 2.02), att("beta", 0, "ok", 2.03))]))
+
+
+def _rotated(*slots: tuple[str, str], exit_code: int = 0) -> subprocess.CompletedProcess[str]:
+    doc = {"run_id": "r1", "exit_code": exit_code,
+           "slots": [{"slot": s, "status": st, "state": None, "run_id": "r1", "message": "",
+                      "notes": []} for s, st in slots]}
+    return subprocess.CompletedProcess(["aigw"], 0, json.dumps(doc), "")
+
+
+def test_rotation_summary_needs_every_slot_done() -> None:
+    done = (("prod/alpha/default", "done"), ("prod/beta/default", "done"))
+    assert _rotation_summary(_rotated(*done))["run_id"] == "r1"
+    # exit 0 and "done" somewhere in the output is not enough (what the lab grepped for)
+    for bad in [_rotated(("prod/alpha/default", "waiting"), ("prod/beta/default", "done")),
+                _rotated(("prod/beta/default", "done")),
+                _rotated(*done, exit_code=1)]:
+        with pytest.raises(RuntimeError, match="did not rotate every slot"):
+            _rotation_summary(bad)
