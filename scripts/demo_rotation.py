@@ -4,7 +4,8 @@ Brings up its own lab under .aigw/lab (a fresh OpenBao dev server, two local
 OpenAI stand-ins, `aigw apply`, `aigw keys put`, `aigw render`, real `bao agent`
 processes and three services calling through aigw.client), then:
 rotates every key, stops OpenBao, stops the primary provider, and prints what
-the services saw. Everything is stopped at the end.
+the services saw, attempt by attempt (a request answered by the fallback after
+a 401 counts as a problem, not as a success). Everything is stopped at the end.
 """
 
 from __future__ import annotations
@@ -23,42 +24,60 @@ def say(text: str) -> None:
 
 
 def main() -> int:
-    """Run the scenario and print a summary; exit 1 if any request failed."""
+    """Run the scenario and print a summary; exit 1 if any request or attempt went wrong."""
     root = Path(".aigw/lab").resolve()
     shutil.rmtree(root, ignore_errors=True)
+    problems: list[str] = []
     with Lab(root, say=say) as lab:
-        started = time.time()
-        time.sleep(3)
-        say("rotating every key: aigw rotate-keys --env prod --yes --wait 60s")
+        started = min(r["t"] for svc in SERVICES for r in lab.requests(svc))
+        warmed = lab.wait_served(40)
+        baseline = lab.traffic(started, warmed)
+        say(f"before rotating: {baseline.line()}")
+        say("rotating every key: aigw rotate-keys --env prod --yes --wait 60s --json")
         rot = lab.rotate_all(wait="60s")
-        for line in rot["output"].strip().splitlines():
+        for line in rot["progress"].strip().splitlines():
             say(f"  | {line}")
+        for slot in rot["summary"]["slots"]:
+            say(f"  {slot['slot']}: {slot['status']} (run {slot['run_id']}, exit code "
+                f"{rot['summary']['exit_code']})")
         same = rot["pids_before"] == rot["pids_after"]
         say(f"service PIDs before {rot['pids_before']} after {rot['pids_after']}: "
             f"{'unchanged, nothing restarted' if same else 'CHANGED'}")
         for pair, seconds in sorted(rot["propagation"].items()):
             say(f"propagation {pair}: {seconds:.2f} s from promotion to first request "
-                "with the new key")
+                "with the new key (measured)")
         for name, live in rot["live_keys"].items():
             say(f"{name}: live keys at the provider now {live} (old key "
                 f"{lab.initial_fps[name]} revoked)")
-        while time.time() - started < 20:
-            time.sleep(0.5)
+        settled = lab.wait_served(60)
+        rotation = lab.traffic(rot["window"][0], settled)
+        say(f"during and after rotation: {rotation.line()}")
+        problems += [f"rotation: {p}" for p in rotation.clean_problems()]
         say("stopping OpenBao: no vault, no aigw process running")
-        outage = lab.openbao_outage(seconds=6)
-        say(f"  services served {outage['served']} requests, {outage['failed']} failed")
+        outage = lab.openbao_outage(seconds=6, count=40)
+        say(f"  during the outage ({outage['seconds']:.0f} s): {outage['traffic'].line()}")
+        problems += [f"outage: {p}" for p in outage["traffic"].clean_problems()]
         say("stopping provider alpha (connections refused)")
-        fo = lab.failover("alpha", down=4, settle=7)
-        say(f"  while down, svc-1 was served by {fo['served_by_during']}; after alpha came "
-            f"back and the 5 s cooldown passed: {fo['served_by_after']}")
-        total = sum(len(lab.requests(svc)) for svc in SERVICES)
-        failed = len(lab.failures())
-        say(f"total: {total} requests in {time.time() - started:.0f} s, {failed} failed")
+        fo = lab.failover("alpha")
+        say(f"  alpha down, then back: {fo['traffic'].line()}")
+        say(f"  services that put alpha first {fo['hit']} were served by beta while it was "
+            "down, and by alpha again after the 5 s cooldown "
+            f"({', '.join(f'{s} {t:.1f} s' for s, t in fo['recovered_after'].items())} after "
+            "it came back)")
+        problems += [f"failover: {p}" for p in fo["problems"]]
+        whole = lab.traffic(started, time.time())
+        failed = whole.counts()["failed"]
+        say(f"total: {whole.line()} in {time.time() - started:.0f} s")
         worst = max(rot["propagation"].values(), default=float("nan"))
-        print(f"\nsummary: {failed} failed requests, same PIDs: {same}, "
-              f"propagation p100 {worst:.2f} s, old keys revoked: "
-              f"{all(lab.initial_fps[n] not in v for n, v in rot['live_keys'].items())}")
-        return 0 if failed == 0 and same else 1
+        before = lab.traffic(started, fo["down"]).counts()
+        print(f"\nsummary: {failed} failed requests; before the failover "
+              f"{before['attempts']} attempts, {before['failed_attempts']} failed, "
+              f"{before['auth_failures']} got 401/403, {before['second_route']} needed a "
+              f"second route; same PIDs: {same}; propagation p100 {worst:.2f} s; old keys "
+              f"revoked: {all(lab.initial_fps[n] not in v for n, v in rot['live_keys'].items())}")
+        for problem in problems:
+            print(f"PROBLEM {problem}")
+        return 0 if not problems and failed == 0 and same else 1
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import os
 import secrets
 import shlex
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import psutil
 
+from aigw import proc as _proc
 from aigw.errors import VaultError
 from aigw.fsutil import atomic_write
 from aigw.tools import find_bao
@@ -41,7 +41,7 @@ AIGW_DIR = ".aigw"
 START_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 # Popen objects of servers started by this process: kept so they are reaped, not leaked.
-_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+_SPAWNED: dict[int, _proc.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def spawn_bao(
     bao: Path, port: int, token: str, log: Path, *, detach: bool, cwd: Path | None = None
-) -> subprocess.Popen[bytes]:
+) -> _proc.Popen[bytes]:
     """Start `bao server -dev` on 127.0.0.1:`port`; the token goes through the environment."""
     env = {k: v for k, v in os.environ.items()
            if k not in {"BAO_TOKEN", "VAULT_TOKEN", "VAULT_DEV_ROOT_TOKEN_ID",
@@ -218,8 +218,8 @@ def spawn_bao(
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fd,
-                                stderr=subprocess.STDOUT, start_new_session=detach, cwd=cwd)
+        proc = _proc.popen(argv, env=env, stdin=_proc.DEVNULL, stdout=fd,
+                           stderr=_proc.STDOUT, start_new_session=detach, cwd=cwd)
     finally:
         os.close(fd)
     _SPAWNED[proc.pid] = proc
@@ -238,7 +238,7 @@ def log_tail(log: Path, *, lines: int = 15, redact: Sequence[str] = ()) -> str:
     return text
 
 
-def wait_healthy(addr: str, proc: subprocess.Popen[bytes], log: Path, *,
+def wait_healthy(addr: str, proc: _proc.Popen[bytes], log: Path, *,
                  timeout: float = START_TIMEOUT, redact: Sequence[str] = ()) -> None:
     """Poll sys/health until the server serves; raise VaultError quoting the log if not."""
     deadline = time.monotonic() + timeout

@@ -18,13 +18,13 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aigw import proc as _proc
 from aigw.errors import ToolMissing
 
 if TYPE_CHECKING:
@@ -81,9 +81,9 @@ def _reported_version(binary: str, mtime_ns: int) -> str | None:
     # Keyed by mtime so a rebuilt binary is asked again; the call costs ~0.1 s.
     del mtime_ns
     try:
-        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30,
-                             check=False, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "1"})
-    except (OSError, subprocess.SubprocessError):
+        out = _proc.run([binary, "version"], capture_output=True, text=True, timeout=30,
+                        check=False, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "1"})
+    except (OSError, _proc.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 

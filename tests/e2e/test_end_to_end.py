@@ -4,15 +4,22 @@ Real OpenBao dev server, real Pulumi engine (`aigw apply`), real `bao agent`
 processes, real HTTP. The LLM providers are local OpenAI stand-ins
 (testing.openai_admin: inference plus the admin API the openai-admin
 driver uses), because the real APIs are out of reach from tests.
+
+Checked attempt by attempt (testing.demo_service logs every try of every
+request): every alias has two providers, so a request that was answered by
+the fallback after a 401 is a broken rotation, not a success. No wall-clock
+thresholds: every wait is event-based with a generous timeout, rates are
+compared with each service's own rate, and propagation times are printed.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
-from testing.lab import SERVICES, Lab
+from testing.lab import CONSUMERS, SERVICES, Lab
 
 
 @pytest.mark.integration
@@ -20,34 +27,42 @@ from testing.lab import SERVICES, Lab
 def test_rotation_under_load_outage_and_failover(tmp_path: Path) -> None:
     with Lab(tmp_path / "lab", say=lambda _: None) as lab:
         started = min(r["t"] for svc in SERVICES for r in lab.requests(svc))
-        import time
+        warmed = lab.wait_served(40)
+        baseline = lab.traffic(started, warmed)
+        assert baseline.clean_problems() == [], baseline.clean_problems()
 
-        time.sleep(4)
-        rot = lab.rotate_all(wait="60s")
-        print("rotation:", json.dumps({k: v for k, v in rot.items() if k != "output"}))
-        assert "done" in rot["output"], rot["output"]
+        rot = lab.rotate_all(wait="60s")  # raises unless exit 0 and every slot "done"
+        print("rotation:", json.dumps({"summary": rot["summary"], "seconds": rot["seconds"],
+                                       "propagation": rot["propagation"]}))
+        assert [s["status"] for s in rot["summary"]["slots"]] == ["done", "done"], rot["summary"]
         # Same processes before and after: nothing restarted.
         assert rot["pids_before"] == rot["pids_after"] and len(rot["pids_after"]) == 3
         # The old keys are revoked at the provider; exactly one new key each.
         for name, live in rot["live_keys"].items():
             assert len(live) == 1 and live[0] != lab.initial_fps[name], (name, live)
-        # Every service moved to each new key; propagation measured (target: 2 s, see
-        # the demo's report; this bound only proves the agent path works).
-        assert len(rot["propagation"]) == 4, rot["propagation"]
-        assert max(rot["propagation"].values()) < 5.0, rot["propagation"]
+        # Every consumer was served by each new key (times measured, printed above).
+        assert sorted(rot["propagation"]) == sorted(f"{s}->{p}" for s, p in CONSUMERS)
+        # Keep the load up after the old keys are gone: a consumer still holding
+        # one would get a 401 (and be answered by the fallback) here.
+        settled = lab.wait_served(60)
+        after = lab.traffic(rot["window"][0], settled)
+        print("rotation traffic:", after.line())
+        assert after.clean_problems() == [], after.clean_problems()
+        assert after.slower_than(baseline) == [], (after.rates(), baseline.rates())
 
-        # Keep the load up for at least 30 s in total, then check zero failures.
-        while time.time() - started < 32:
-            time.sleep(0.5)
-        total = sum(len(lab.requests(svc)) for svc in SERVICES)
-        assert total / (time.time() - started) >= 45, total
+        outage = lab.openbao_outage(seconds=6, count=40)
+        print("outage traffic:", outage["traffic"].line())
+        assert outage["traffic"].clean_problems() == [], outage["traffic"].clean_problems()
+        assert outage["traffic"].slower_than(baseline) == [], outage["traffic"].rates()
+
+        # Everything before the failover, attempt by attempt: nothing noticed anything.
+        assert lab.traffic(started, time.time()).clean_problems() == []
+
+        fo = lab.failover("alpha")
+        print("failover traffic:", fo["traffic"].line(), "back after", fo["recovered_after"])
+        assert fo["problems"] == [], fo["problems"]
+        outcomes = fo["traffic"].outcomes()
+        assert outcomes["alpha"]["connect_error"] >= len(fo["hit"]), outcomes
+        assert set(outcomes["beta"]) == {"ok"}, outcomes
         assert lab.failures() == []
-
-        outage = lab.openbao_outage(seconds=6)
-        assert outage["failed"] == 0 and outage["served"] > 200, outage
-
-        fo = lab.failover("alpha", down=4, settle=7)
-        assert fo["failed_total"] == 0, fo
-        assert fo["served_by_during"] == ["beta"], fo
-        assert fo["served_by_after"] == ["alpha"], fo
         assert all(p.poll() is None for p in lab.services.values())

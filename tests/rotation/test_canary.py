@@ -3,6 +3,10 @@
 Not in any process's argv (/proc/*/cmdline, scanned while real `aigw`
 processes run), stdout/stderr, log records, the audit trail, any version of the
 journal, lock or other bookkeeping entry, nor in error messages.
+
+The /proc scan samples every 5 ms, so it can miss a process that lives for
+less; tests/test_proc.py is the deterministic check (every argv aigw passes to
+a new process goes through aigw.proc and is recorded there).
 """
 
 from __future__ import annotations

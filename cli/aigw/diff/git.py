@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from aigw import proc as _proc
 from aigw.errors import UsageError
 
 DEFAULT_BASES = ("origin/main", "HEAD")
@@ -25,11 +25,11 @@ class Base:
         return f"{self.ref} ({self.commit[:7]})" if self.commit else f"{self.ref} (no commits)"
 
 
-def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def git(root: Path, *args: str, check: bool = True) -> _proc.CompletedProcess[bytes]:
     """Run git in ROOT; a failure becomes a UsageError with git's first line."""
     try:
-        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False,
-                              timeout=120)
+        proc = _proc.run(["git", "-C", str(root), *args], capture_output=True, check=False,
+                         timeout=120)
     except FileNotFoundError:
         raise UsageError("git is not installed", hint="aigw diff compares git revisions") from None
     if check and proc.returncode != 0:

@@ -15,10 +15,10 @@ import functools
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from aigw import proc as _proc
 from aigw.errors import ToolMissing
 from aigw.tools import cache_dir
 
@@ -54,9 +54,9 @@ def _reported(binary: str, mtime_ns: int, args: tuple[str, ...], pattern: str) -
     # Keyed by mtime so a rebuilt binary is asked again.
     del mtime_ns
     try:
-        out = subprocess.run([binary, *args], capture_output=True, text=True, timeout=30,
-                             check=False)
-    except (OSError, subprocess.SubprocessError):
+        out = _proc.run([binary, *args], capture_output=True, text=True, timeout=30,
+                        check=False)
+    except (OSError, _proc.SubprocessError):
         return None
     match = re.search(pattern, out.stdout, re.MULTILINE)
     return match.group(1) if out.returncode == 0 and match else None

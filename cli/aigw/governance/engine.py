@@ -11,12 +11,12 @@ Files named `*_test.rego` are tests: loaded by `opa test`, never by evaluation.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aigw import proc as _proc
 from aigw.governance.binaries import find_opa
 from aigw.governance.findings import SEVERITIES, PolicyError, Severity
 
@@ -57,11 +57,11 @@ def rego_files(dirs: Iterable[Path], *, tests: bool = False) -> list[Path]:
     return list(seen.values())
 
 
-def _opa(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _opa(args: list[str], stdin: str | None = None) -> _proc.CompletedProcess[str]:
     try:
-        return subprocess.run([str(find_opa()), *args], input=stdin, capture_output=True,
-                              text=True, timeout=TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
+        return _proc.run([str(find_opa()), *args], input=stdin, capture_output=True,
+                         text=True, timeout=TIMEOUT, check=False)
+    except _proc.TimeoutExpired:
         raise PolicyError(f"opa {args[0]} took longer than {TIMEOUT}s") from None
 
 
