@@ -19,6 +19,7 @@ import typer
 
 from aigw import __version__
 from aigw._entry import missing_extra_line
+from aigw.commands import output
 from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_UNEXPECTED, AigwError, CatalogError
 
 EXIT_INTERRUPTED = 130
@@ -80,6 +81,7 @@ def run(args: list[str]) -> int:
     """Run one command line; return its exit code (never raises, except SystemExit)."""
     debug = "--debug" in args
     _register()
+    output.reset()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="aigw", standalone_mode=False)
@@ -94,12 +96,14 @@ def run(args: list[str]) -> int:
         if debug:
             traceback.print_exc()
         code = exc.exit_code
+        output.add_error(exc)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
         # Raised when someone answers "no" at a confirmation prompt (typer.confirm(abort=True)).
         _err("aborted")
         code = EXIT_CHANGES
+        output.add_error(message="aborted", kind="Aborted")
     except typer.TyperException as exc:
         # Usage errors (unknown option or command, missing argument, bad value): typer's
         # own message with the usage line, exit 2.
@@ -109,22 +113,30 @@ def run(args: list[str]) -> int:
         else:
             _err(f"error: {exc.format_message()}")
         code = EXIT_INVALID if exc.exit_code == 2 else exc.exit_code
+        output.add_error(message=exc.format_message(), kind="UsageError")
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the one catch-all: an unexpected error is still one line
         hint = missing_extra_line(exc) if isinstance(exc, ModuleNotFoundError) else None
         if hint is not None:  # a command's core needs a package the installed extras lack
             _err(hint)
+            output.add_error(message=hint, kind="MissingExtra")
+            output.flush(EXIT_INVALID)
             return EXIT_INVALID
         _err(f"unexpected error: {type(exc).__name__}: {_safe(exc)} "
              "(run with --debug for a traceback, and please report it)")
         if debug:
             traceback.print_exc()
         code = EXIT_UNEXPECTED
+        output.add_error(message=f"{type(exc).__name__}: {_safe(exc)}", kind="Unexpected")
+    code = code if isinstance(code, int) else 0
     if code == EXIT_INTERRUPTED:
         # typer turns Ctrl-C into Exit(130); say so once, without a traceback.
         _err("interrupted")
-    return code if isinstance(code, int) else 0
+        output.add_error(message="interrupted", kind="Interrupted")
+    # Under --json, stdout gets exactly one document, errors included (docs/json.md).
+    output.flush(code)
+    return code
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,15 @@ class Format(StrEnum):
     json = "json"
 
 
+def _format_mode(ctx: typer.Context, value: Format) -> Format:
+    """`--format json` is this command's `--json` (docs/json.md)."""
+    from aigw.commands import output
+
+    if value is Format.json:
+        output.activate(ctx)
+    return value
+
+
 policy_app = typer.Typer(help="Governance rules as code (Rego, run by OPA): aigw's defaults "
                          "plus the policies/ folder beside the catalog.", no_args_is_help=True)
 
@@ -35,8 +43,8 @@ def check(path: PathArg = Path(), as_json: JsonOpt = False) -> int:
     report = evaluate_policies(loaded, root=catalog_folder(path))
     c = counts(report.findings)
     if as_json:
-        typer.echo(json.dumps({"ok": not report.blocking, "rules": report.rules, "counts": c,
-                               "findings": [f.as_dict() for f in report.findings]}, indent=2))
+        emit_json({"rules": report.rules, "counts": c,
+                   "findings": [f.as_dict() for f in report.findings]})
     else:
         for f in report.findings:
             if f.waived:
@@ -70,7 +78,7 @@ def diff(
     = None,
     env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="text, markdown (a PR comment) "
-                                        "or json.")] = Format.text,
+                                        "or json.", callback=_format_mode)] = Format.text,
     plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Include the Vault plan (needs "
                                        "OpenBao and the Pulumi engine; default: on).")] = True,
     limit: Annotated[int | None, typer.Option("--limit", help="Markdown size cap in characters "
