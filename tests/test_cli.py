@@ -113,3 +113,104 @@ def test_start_up_does_not_import_heavy_packages(argv: list[str]) -> None:
                           check=False, cwd=Path(__file__).resolve().parents[1])
     line = [x for x in proc.stdout.splitlines() if x.startswith("HEAVY")]
     assert line == ["HEAVY "], (proc.stdout, proc.stderr)
+
+
+# -- CLI conventions (issue 14, item 11) ---------------------------------------------------
+
+_ENGINE_STOPS = '''
+import os, signal, sys, threading, time
+import aigw.catalog
+
+def engine(*_a, **_k):
+    # Stands in for a Pulumi preview: on Ctrl-C the engine stops and its gRPC and
+    # event-log threads fail as they go down.
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)  # KeyboardInterrupt arrives here
+    finally:
+        def worker():
+            raise RuntimeError("engine stopped: rpc error: code = Unavailable")
+        t = threading.Thread(target=worker, name="pulumi-grpc")
+        t.start()
+        t.join()
+
+aigw.catalog.load_catalog = engine
+from aigw import cli
+cli.main(["validate", "examples"])
+'''
+
+
+def test_ctrl_c_is_one_line_even_when_engine_threads_fail() -> None:
+    proc = subprocess.run([sys.executable, "-c", _ENGINE_STOPS], capture_output=True,
+                          text=True, check=False, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == "interrupted", proc.stderr
+
+
+def _every_command() -> list[list[str]]:
+    import typer
+
+    from aigw import cli
+
+    cli._register()
+    out: list[list[str]] = []
+
+    def walk(cmd: object, path: list[str]) -> None:
+        out.append(path)
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(cli.app), [])
+    return out
+
+
+def test_help_shows_flags_without_a_bool_metavar(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--due <bool>` read as if the flag took a value: flags show their name only."""
+    commands = _every_command()
+    assert ["rotate-keys"] in commands and ["keys", "list"] in commands
+    for path in commands:
+        result = run_cli(capsys, *path, "--help")
+        assert result.code == 0, (path, result)
+        assert "<bool>" not in result.out, (path, result.out)
+    assert "  --dry-run " in run_cli(capsys, "rotate-keys", "--help").out
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> bytes:
+    """`aigw ARGS` with stdout and stderr on a pseudo-terminal; everything it wrote."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "aigw", *args], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env={**os.environ, **env},
+                            cwd=Path(__file__).resolve().parents[1])
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TERM": "xterm-256color"}],
+                         ids=["NO_COLOR", "terminal"])
+def test_no_bold_or_dim_on_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    """Help, usage errors and catalog errors are plain text: no ANSI bold/dim/colour.
+
+    aigw prints no styling at all, so NO_COLOR (and a pipe) is honoured by construction.
+    """
+    bad = tmp_path / "aigw.yaml"
+    bad.write_text("providers: {x: {api: nope}}\n")
+    for args in (["--help"], ["rotate-keys", "--help"], ["validate", "--bogus"],
+                 ["validate", str(bad)]):
+        written = _on_a_terminal(args, env)
+        assert written.strip(), args
+        assert b"\x1b[" not in written, (args, written[:400])

@@ -109,6 +109,8 @@ def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = No
     if as_json:
         _say({"slots": [s.as_dict(now) for s in rows]})
         return EXIT_OK
+    if rows:
+        typer.echo(f"{'SLOT':40} {'VER':<5} {'AGE':>5}  {'FINGERPRINT':12}  DRIVER")
     for s in rows:
         age = _age(now - s.created_at) if s.created_at else "-"
         typer.echo(f"{s.target.id:40} v{s.version or '-':<4} {age:>5}  "
@@ -219,9 +221,12 @@ def rotate_keys_cmd(
                        "the grace period is over")
     failed = result.by_status("failed", "aborted")
     if failed:
+        # A slot's message may carry its own hint already: never add a second one.
+        own = any("(hint: " in o.message for o in failed)
         raise RotationError(f"{len(failed)} slot(s) failed: " + "; ".join(
             f"{o.slot}: {o.message}" for o in failed),
-            hint="fix the cause and rerun; the journal resumes where it stopped")
+            hint=None if own else "fix the cause and rerun; the journal resumes where it "
+            "stopped")
     busy = result.by_status("in-progress")
     if busy:
         raise RotationInProgress("; ".join(o.message for o in busy))
