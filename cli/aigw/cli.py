@@ -118,13 +118,14 @@ def run(args: list[str]) -> int:
     """Run one command line; return its exit code (never raises, except SystemExit)."""
     debug = "--debug" in args
     _register()
-    output.reset()
+    output.reset(running=True)
     _Interrupt.install()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _Interrupt.on_sigint) if main_thread else None
     try:
         return _run(args, debug)
     finally:
+        output.reset()  # a sub-app invoked directly later prints its own JSON
         if main_thread:
             signal.signal(signal.SIGINT, previous if previous is not None
                           else signal.default_int_handler)

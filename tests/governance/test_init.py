@@ -203,6 +203,7 @@ def test_init_writes_the_install_source(tmp_path: Path,
     assert result.code == 0 and f"CI installs aigw from: {source}" in result.out
     action = yaml.safe_load((tmp_path / "r/.github/actions/setup-aigw/action.yml").read_text())
     assert action["inputs"]["aigw"]["default"] == source
+    assert f"pip install '{source}'" in (tmp_path / "r/README.md").read_text()
     bad = run_cli(capsys, "init", str(tmp_path / "s"), "--install-source", "${{ secrets.X }}")
     assert bad.code == 2 and "--install-source" in bad.err and not (tmp_path / "s").exists()
 

@@ -45,6 +45,7 @@ def schema_file(command: str) -> Path:
 
 @dataclass
 class _Sink:
+    running: bool = False               # inside aigw.cli.run, which flushes the document
     command: str | None = None          # set when --json (or --format json) was given
     data: dict[str, Any] | None = None  # what the command emitted
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -75,9 +76,10 @@ def active() -> bool:
     return _sink.command is not None
 
 
-def reset() -> None:
-    """Forget the previous run (the CLI runs many times in one test process)."""
-    _sink.command, _sink.data = None, None
+def reset(*, running: bool = False) -> None:
+    """Start afresh (the CLI runs many times in one test process); `aigw.cli.run` passes
+    RUNNING so that it, not `emit`, prints the document once the command is done."""
+    _sink.command, _sink.data, _sink.running = None, None, running
     _sink.errors = []
 
 
@@ -88,7 +90,9 @@ def emit(data: Mapping[str, Any] | list[Any]) -> None:
     named fields (`{"slots": [...]}`) so the schema can say what they are.
     """
     body = dict(data) if isinstance(data, Mapping) else {"items": list(data)}
-    if _sink.command is None:  # emitted without --json: print it as it is, unwrapped
+    if _sink.command is None or not _sink.running:
+        # A sub-app invoked directly (not through aigw.cli.run, e.g. by a test runner):
+        # nobody will flush, so print the fields now, without the envelope.
         typer.echo(json.dumps(body, indent=2, sort_keys=True))
         return
     _sink.data = body
@@ -113,7 +117,7 @@ def add_error(exc: AigwError | None = None, *, message: str | None = None,
 
 def flush(exit_code: int) -> None:
     """Print the run's one JSON document on stdout (nothing unless --json was given)."""
-    if _sink.command is None:
+    if _sink.command is None or not _sink.running:
         return
     doc: dict[str, Any] = dict(_sink.data or {})
     doc.update({"schema": schema_id(_sink.command), "ok": exit_code == 0,

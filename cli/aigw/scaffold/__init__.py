@@ -3,7 +3,8 @@
 The files live in `files/` beside this module (package data, so they ship in the
 wheel). A leading `dot-` in a file or folder name becomes `.` (`dot-github/` ->
 `.github/`), so the package holds no hidden files. `@@AIGW_INSTALL@@` becomes the
-setup-aigw action's default install source (scaffold/source.py).
+setup-aigw action's default install source (scaffold/source.py), YAML-quoted, and
+`@@AIGW_INSTALL_SHELL@@` the same, shell-quoted.
 
 Two kinds of file: those aigw owns (the workflows, the action, the pre-commit config),
 which `aigw init --update` refreshes, and the user's (catalog, policies, waivers,
@@ -13,6 +14,7 @@ README, .gitignore), which only a fresh `init` or a confirmed `--force` writes.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from aigw.errors import UsageError
 from aigw.scaffold.source import check_source
 
 FILES = Path(__file__).resolve().parent / "files"
-INSTALL_TOKEN = "@@AIGW_INSTALL@@"
+INSTALL_TOKEN = "@@AIGW_INSTALL@@"              # in YAML (the action's default)
+INSTALL_SHELL_TOKEN = "@@AIGW_INSTALL_SHELL@@"  # in a shell line (the README)
 # What `aigw init --update` refreshes: files whose content aigw decides.
 OWNED_PREFIXES = (".github/", ".pre-commit-config.yaml")
 
@@ -44,7 +47,8 @@ def scaffold_files(install_source: str | None = None) -> dict[str, str]:
 
         install_source = detect()[0]
     # A JSON string is a valid YAML double-quoted scalar: any requirement text is safe.
-    tokens = {INSTALL_TOKEN: json.dumps(check_source(install_source))}
+    source = check_source(install_source)
+    tokens = {INSTALL_TOKEN: json.dumps(source), INSTALL_SHELL_TOKEN: shlex.quote(source)}
     out = {}
     for src in sorted(FILES.rglob("*")):
         if not src.is_file() or "__pycache__" in src.parts:
