@@ -7,8 +7,8 @@ package aigw.rules.residency
 
 deny contains {
 	"msg": sprintf(
-		"alias %s route %d (%s, region %s) is outside %s's regions [%s]",
-		[alias, r.index + 1, r.provider, r.region, d.service, concat(", ", d.regions)],
+		"models.%s.routes[%d] (%s, region %s) is outside %s's regions [%s]",
+		[alias, r.index, r.provider, r.region, d.service, concat(", ", d.regions)],
 	),
 	"path": ["models", alias, "routes", r.index, "provider"],
 	"service": d.service,

@@ -11,7 +11,9 @@ install a user gets (`pip install 'aigw[cli]'` does not bring click).
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
 from typing import Annotated, Any
 
@@ -19,6 +21,7 @@ import typer
 
 from aigw import __version__
 from aigw._entry import missing_extra_line
+from aigw.commands import output
 from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_UNEXPECTED, AigwError, CatalogError
 
 EXIT_INTERRUPTED = 130
@@ -76,10 +79,59 @@ def _err(line: str) -> None:
     typer.echo(line, err=True)
 
 
+class _Interrupt:
+    """Ctrl-C is one "interrupted" line: quiet the threads that die of it.
+
+    The Pulumi engine runs an inline program through gRPC server threads and tails its
+    event log in another; when Ctrl-C stops the engine, those threads fail and Python
+    would print their tracebacks (threading.excepthook, or "Exception ignored" at exit).
+    Once SIGINT has arrived, such reports are dropped; before it, they print as usual.
+    """
+
+    seen = False
+
+    @classmethod
+    def install(cls) -> None:
+        cls.seen = False
+        # Wrap the hooks in place now (a test runner may have swapped them since).
+        thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
+        if not getattr(thread_hook, "_aigw", False):
+            def quiet_thread(a: Any) -> None:
+                if not cls.seen:
+                    thread_hook(a)
+            quiet_thread._aigw = True  # type: ignore[attr-defined]
+            threading.excepthook = quiet_thread
+        if not getattr(unraisable_hook, "_aigw", False):
+            def quiet_unraisable(u: Any) -> None:
+                if not cls.seen:
+                    unraisable_hook(u)
+            quiet_unraisable._aigw = True  # type: ignore[attr-defined]
+            sys.unraisablehook = quiet_unraisable
+
+    @classmethod
+    def on_sigint(cls, signum: int, frame: Any) -> None:
+        cls.seen = True
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt in the main thread
+
+
 def run(args: list[str]) -> int:
     """Run one command line; return its exit code (never raises, except SystemExit)."""
     debug = "--debug" in args
     _register()
+    output.reset(running=True)
+    _Interrupt.install()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _Interrupt.on_sigint) if main_thread else None
+    try:
+        return _run(args, debug)
+    finally:
+        output.reset()  # a sub-app invoked directly later prints its own JSON
+        if main_thread:
+            signal.signal(signal.SIGINT, previous if previous is not None
+                          else signal.default_int_handler)
+
+
+def _run(args: list[str], debug: bool) -> int:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="aigw", standalone_mode=False)
@@ -94,12 +146,14 @@ def run(args: list[str]) -> int:
         if debug:
             traceback.print_exc()
         code = exc.exit_code
+        output.add_error(exc)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
         # Raised when someone answers "no" at a confirmation prompt (typer.confirm(abort=True)).
         _err("aborted")
         code = EXIT_CHANGES
+        output.add_error(message="aborted", kind="Aborted")
     except typer.TyperException as exc:
         # Usage errors (unknown option or command, missing argument, bad value): typer's
         # own message with the usage line, exit 2.
@@ -109,22 +163,32 @@ def run(args: list[str]) -> int:
         else:
             _err(f"error: {exc.format_message()}")
         code = EXIT_INVALID if exc.exit_code == 2 else exc.exit_code
+        output.add_error(message=exc.format_message(), kind="UsageError")
     except KeyboardInterrupt:
+        _Interrupt.seen = True
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the one catch-all: an unexpected error is still one line
         hint = missing_extra_line(exc) if isinstance(exc, ModuleNotFoundError) else None
         if hint is not None:  # a command's core needs a package the installed extras lack
             _err(hint)
+            output.add_error(message=hint, kind="MissingExtra")
+            output.flush(EXIT_INVALID)
             return EXIT_INVALID
         _err(f"unexpected error: {type(exc).__name__}: {_safe(exc)} "
              "(run with --debug for a traceback, and please report it)")
         if debug:
             traceback.print_exc()
         code = EXIT_UNEXPECTED
+        output.add_error(message=f"{type(exc).__name__}: {_safe(exc)}", kind="Unexpected")
+    code = code if isinstance(code, int) else 0
     if code == EXIT_INTERRUPTED:
         # typer turns Ctrl-C into Exit(130); say so once, without a traceback.
+        _Interrupt.seen = True
         _err("interrupted")
-    return code if isinstance(code, int) else 0
+        output.add_error(message="interrupted", kind="Interrupted")
+    # Under --json, stdout gets exactly one document, errors included (docs/json.md).
+    output.flush(code)
+    return code
 
 
 def main(argv: list[str] | None = None) -> Any:

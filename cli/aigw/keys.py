@@ -30,6 +30,7 @@ from aigw.rotation.machine import new_run_id
 from aigw.rotation.slots import (
     SlotTarget,
     check_secret,
+    environment_slots,
     parse_slot,
     secret_fingerprint,
     select_targets,
@@ -115,7 +116,24 @@ def resolve_target(cat: Catalog, env: str, slot_text: str) -> SlotTarget:
     provider, slot = parse_slot(slot_text)
     if "/" not in slot_text and provider in cat.providers:
         slot = cat.providers[provider].slots[0]
-    return select_targets(cat, env, provider, slot)[0]
+    try:
+        return select_targets(cat, env, provider, slot)[0]
+    except UsageError as exc:
+        raise _did_you_mean(exc, cat, env, f"{provider}/{slot}") from None
+
+
+def _did_you_mean(exc: UsageError, cat: Catalog, env: str, wanted: str) -> UsageError:
+    """EXC with a did-you-mean hint: the closest environment, or PROVIDER/SLOT of ENV."""
+    import difflib
+
+    if env not in cat.environments:
+        wanted, known = env, sorted(cat.environments)
+    else:
+        known = sorted(f"{r.provider}/{r.slot}" for r in environment_slots(cat, env))
+    close = difflib.get_close_matches(wanted, known, n=1, cutoff=0.6)
+    if not close:
+        return exc
+    return UsageError(exc.message, hint=f"did you mean '{close[0]}'?")
 
 
 def put_key(client: hvac.Client, target: SlotTarget, secret: dict[str, str], *,

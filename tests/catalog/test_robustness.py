@@ -74,8 +74,8 @@ def test_json_output_lists_problems(capsys: pytest.CaptureFixture[str], tmp_path
     assert result.code == 2
     doc = json.loads(result.out)
     assert doc["ok"] is False
-    assert {p["key"] for p in doc["problems"]} >= {"services.bot.environments[0]"}
-    assert all(p["line"] >= 1 for p in doc["problems"])
+    assert {p["key"] for p in doc["errors"]} >= {"services.bot.environments[0]"}
+    assert all(p["line"] >= 1 for p in doc["errors"])
 
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),

@@ -48,6 +48,20 @@ def test_no_change_reports_nothing(repo: Path, capsys: pytest.CaptureFixture[str
     assert doc["summary"]["services_changed"] == 0 and doc["base"]["ref"] == "HEAD"
 
 
+def test_zero_counts_carry_no_alarm_icon() -> None:
+    """Issue 14: a clean PR's comment said "❌ 0 deny"."""
+    from aigw.diff.markdown import _policy_part
+    from aigw.diff.model import PolicySection
+    from aigw.governance.findings import Finding
+
+    clean, _ = _policy_part(PolicySection(True))
+    assert clean.startswith("**Governance:** ✅ 0 deny · 0 warn · 0 waived"), clean
+    warn = Finding(rule="residency", severity="warn", message="m", path=("services", "bot"))
+    head, _ = _policy_part(PolicySection(True, findings=[warn]))
+    assert head.startswith("**Governance:** 0 deny · ⚠️ 1 warn · "), head
+    assert "❌ 0" not in clean + head and "⚠️ 0" not in clean
+
+
 def test_add_a_service(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     edit(repo, lambda d: d["services"].update({"fraud-check": {
         "environments": ["staging"], "models": ["deepseek-v3"], "regions": ["cn"],

@@ -85,7 +85,8 @@ def test_residency_rule(tmp_path: Path) -> None:
     assert findings[0].path == ("models", "chat", "routes", 1, "provider")
     assert findings[0].mark is not None
     assert findings[0].mark.line == line_of(folder, "{provider: bedrock")
-    assert "route 2 (bedrock, region us) is outside" in findings[0].message
+    # Routes are named as dotted paths, like every catalog message (issue 14).
+    assert "models.chat.routes[1] (bedrock, region us) is outside" in findings[0].message
     # A production service without `regions:` is a warning.
     folder = write(tmp_path / "none", replace=("    regions: [eu]\n    keys: per-service\n  helper",
                                                "    keys: per-service\n  helper"))

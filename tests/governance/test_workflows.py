@@ -149,3 +149,66 @@ def test_install_scripts_are_idempotent(script: str, binary: str, opa: Path,
                          text=True, timeout=60, check=True)
     folder = Path(out.stdout.strip())
     assert (folder / binary).is_file() and "building" not in out.stderr
+
+
+GIT_SOURCE = "aigw[cli] @ git+https://github.com/example-org/aigw@v0.1.0"
+
+
+def _install_step(folder: Path) -> dict[str, Any]:
+    action = yaml.safe_load((folder / ".github/actions/setup-aigw/action.yml").read_text())
+    return next(s for s in action["runs"]["steps"] if s.get("name") == "Install aigw")
+
+
+def _dry_run(step: dict[str, Any], tmp_path: Path, **inputs: str) -> list[list[str]]:
+    """Run the step's shell as the runner would (bash -e), with `python`/`aigw` stubs that
+    record their argv; `${{ inputs.X }}` in the step's env takes INPUTS (else the default)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = tmp_path / "calls"
+    for name in ("python", "aigw"):
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\nprintf "%s\\0" {name} "$@" >> "{log}"\nprintf "\\n" >> '
+                        f'"{log}"\n')
+        stub.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    for var, expr in step["env"].items():
+        name = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", expr)
+        assert name, f"{var}: {expr}"
+        env[var] = inputs.get(name[1].replace("-", "_"), "")
+    subprocess.run(["bash", "-e", "-c", step["run"]], env=env, check=True, capture_output=True)
+    return [line.strip("\0").split("\0") for line in log.read_text().splitlines() if line]
+
+
+def test_the_install_source_is_an_input_and_passes_actionlint(actionlint: Path,
+                                                              tmp_path: Path) -> None:
+    from packaging.requirements import Requirement
+
+    init_repo(tmp_path, install_source=GIT_SOURCE)
+    git(tmp_path, "init", "-q")
+    _lint(actionlint, tmp_path)
+    action = yaml.safe_load((tmp_path / ".github/actions/setup-aigw/action.yml").read_text())
+    assert action["inputs"]["aigw"]["default"] == GIT_SOURCE
+    assert action["inputs"]["index-url"]["default"] == ""
+    req = Requirement(GIT_SOURCE)
+    assert (req.name, req.extras, req.url) == ("aigw", {"cli"},
+                                               "git+https://github.com/example-org/aigw@v0.1.0")
+    # A workflow that picks another source and index: still lints (inputs exist).
+    pr = tmp_path / ".github/workflows/aigw-pr.yml"
+    pr.write_text(pr.read_text().replace(
+        "      - uses: ./.github/actions/setup-aigw\n        with:\n",
+        "      - uses: ./.github/actions/setup-aigw\n        with:\n"
+        "          aigw: ./dist/aigw-0.1.0-py3-none-any.whl[cli]\n"
+        "          index-url: https://pypi.example.invalid/simple\n", 1))
+    _lint(actionlint, tmp_path)
+
+
+def test_the_install_step_passes_the_source_to_pip_as_one_argument(tmp_path: Path) -> None:
+    init_repo(tmp_path / "repo", install_source=GIT_SOURCE)
+    step = _install_step(tmp_path / "repo")
+    calls = _dry_run(step, tmp_path / "a", aigw=GIT_SOURCE)
+    assert calls == [["python", "-m", "pip", "install", "--disable-pip-version-check",
+                      GIT_SOURCE], ["aigw", "--version"]]
+    calls = _dry_run(step, tmp_path / "b", aigw="aigw[cli]==0.1.0",
+                     index_url="https://pypi.example.invalid/simple")
+    assert calls[0] == ["python", "-m", "pip", "install", "--disable-pip-version-check",
+                        "--index-url", "https://pypi.example.invalid/simple", "aigw[cli]==0.1.0"]

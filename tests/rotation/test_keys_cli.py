@@ -125,7 +125,7 @@ def test_import_checks_every_name_first(cli: Any, catalog: Path, bao: BaoDevServ
                    "AIGW_KEY_FILE_OPENAI_DEFAULT=/run/secrets/aigw/openai.default.key\n")
     r = cli("keys", "import", str(env), str(catalog), "--env", "prod", "--json")
     assert r.code == 0, r.err
-    assert [x["slot"] for x in json.loads(r.out)] == ["prod/bedrock/default",
+    assert [x["slot"] for x in json.loads(r.out)["keys"]] == ["prod/bedrock/default",
                                                       "prod/openai/default"]
     assert read_slot(bao.client(), kv_mount, OPENAI) == {"api_key": "sk-canary-imp"}
     assert "sk-canary" not in r.out + r.err
@@ -136,7 +136,7 @@ def test_list_and_status(cli: Any, catalog: Path) -> None:
     cli("keys", "put", "openai", str(catalog), "--env", "prod", stdin="sk-canary-st")
     r = cli("keys", "status", str(catalog), "--json")
     assert r.code == 0, r.err
-    rows = {row["provider"]: row for row in json.loads(r.out)}
+    rows = {row["provider"]: row for row in json.loads(r.out)["slots"]}
     assert rows["openai"]["has_key"] and rows["openai"]["version"] == 1
     assert rows["openai"]["consumers"] == ["batch", "web"]
     assert rows["bedrock"]["consumers"] == ["batch"] and not rows["bedrock"]["has_key"]
@@ -163,7 +163,7 @@ def test_manual_rotation_needs_finish(cli: Any, catalog: Path, bao: BaoDevServer
         assert refused.code == 2 and "--yes" in refused.err
         nothing = cli("rotate-keys", str(catalog), "--provider", "openai", "--yes")
         assert nothing.code == 3 and "no value for api_key" in nothing.err
-        status = json.loads(cli("keys", "status", str(catalog), "--json").out)
+        status = json.loads(cli("keys", "status", str(catalog), "--json").out)["slots"]
         assert {s["provider"]: s["rotating"] for s in status} == {"openai": False,
                                                                   "bedrock": False}
         fake.add_key("sk-canary-new")
@@ -197,5 +197,5 @@ def test_audit_verify_fails_on_tampering(cli: Any, catalog: Path, bao: BaoDevSer
         path="prod/_aigw/audit/000000000001", mount_point=kv_mount)
     r = cli("audit", str(catalog), "--verify", "--json")
     assert r.code == 1
-    scope = json.loads(r.out)[0]
+    scope = json.loads(r.out)["scopes"][0]
     assert not scope["ok"] and any("missing" in p for p in scope["problems"])

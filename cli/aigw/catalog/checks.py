@@ -195,7 +195,7 @@ def semantic_problems(
                 used = cat.providers.get(route.provider)
                 if used is not None and used.region not in svc.regions:
                     bad((*base, "models", i),
-                        f"alias '{alias}' route {r + 1} ({route.provider}, region {used.region}) "
+                        f"models.{alias}.routes[{r}] ({route.provider}, region {used.region}) "
                         f"is outside the service's regions [{', '.join(svc.regions)}]",
                         f"use an alias whose routes stay in [{', '.join(svc.regions)}], or allow "
                         f"region '{used.region}'")

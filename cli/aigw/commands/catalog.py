@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aigw.commands.options import JsonOpt, PathArg, catalog_folder
-from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError, ToolMissing
+from aigw.commands.options import JsonOpt, PathArg, catalog_folder, emit_json
+from aigw.errors import EXIT_CHANGES, EXIT_OK, ToolMissing
 
 if TYPE_CHECKING:
     from aigw.catalog import LoadedCatalog
@@ -28,18 +27,7 @@ def validate(
     """
     from aigw.catalog import load_catalog
 
-    try:
-        loaded = load_catalog(path)
-    except CatalogError as exc:
-        if not as_json:
-            raise
-        problems = [
-            {"file": p.mark.file, "line": p.mark.line, "column": p.mark.column, "key": p.key,
-             "message": p.message, "hint": p.hint}
-            for p in exc.problems
-        ]
-        typer.echo(json.dumps({"ok": False, "problems": problems}, indent=2))
-        return EXIT_INVALID
+    loaded = load_catalog(path)  # a CatalogError under --json: the errors of docs/json.md
     findings, note = _policy_findings(loaded, path) if policy else ([], "policy check skipped")
     blocking = [f for f in findings if f.blocking]
     cat = loaded.catalog
@@ -49,9 +37,8 @@ def validate(
         "deployments": sum(len(s.environments) for s in cat.services.values()),
     }
     if as_json:
-        typer.echo(json.dumps({"ok": not blocking, "files": [str(f) for f in loaded.files],
-                               **counts, "policy": [f.as_dict() for f in findings],
-                               "policy_note": note}, indent=2))
+        emit_json({"files": [str(f) for f in loaded.files], **counts,
+                   "policy": [f.as_dict() for f in findings], "policy_note": note})
     else:
         for finding in findings:
             typer.echo(str(finding), err=True)
@@ -99,9 +86,8 @@ def render(
     files = render_all(loaded, env=env, service=service)
     result = sync(out, files, env=env, service=service, check=check)
     if as_json:
-        typer.echo(json.dumps({"out": str(out), "check": check, "written": result.written,
-                               "removed": result.removed, "unchanged": len(result.unchanged)},
-                              indent=2))
+        emit_json({"out": str(out), "check": check, "written": result.written,
+                   "removed": result.removed, "unchanged": len(result.unchanged)})
     elif check:
         if result.changed:
             typer.echo(result.diff, nl=False)

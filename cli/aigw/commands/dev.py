@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from aigw.commands.options import JsonOpt, emit_json
 from aigw.errors import EXIT_CHANGES, EXIT_OK, VaultError
 
 app = typer.Typer(
@@ -57,14 +57,14 @@ def down(home: HomeOpt = None) -> int:
 @app.command()
 def status(
     home: HomeOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> int:
     """Show whether the dev server runs and is healthy. Exit 1 when it is not."""
     from aigw import dev
 
     st = dev.status(_home(home))
     if as_json:
-        typer.echo(json.dumps(st.as_dict(), indent=2, sort_keys=True))
+        emit_json(st.as_dict())
     elif not st.running:
         typer.echo("stopped")
     else:

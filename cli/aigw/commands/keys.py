@@ -89,7 +89,7 @@ def import_(
     client = _client()
     results = core.import_env_file(client, cat, env, file, who=who_am_i(client))
     if as_json:
-        _say([r.as_dict() for r in results])
+        _say({"keys": [r.as_dict() for r in results]})
     else:
         for r in results:
             typer.echo(f"{r.slot}: {'stored' if r.changed else 'unchanged:'} version "
@@ -107,8 +107,10 @@ def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = No
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
     if as_json:
-        _say([s.as_dict(now) for s in rows])
+        _say({"slots": [s.as_dict(now) for s in rows]})
         return EXIT_OK
+    if rows:
+        typer.echo(f"{'SLOT':40} {'VER':<5} {'AGE':>5}  {'FINGERPRINT':12}  DRIVER")
     for s in rows:
         age = _age(now - s.created_at) if s.created_at else "-"
         typer.echo(f"{s.target.id:40} v{s.version or '-':<4} {age:>5}  "
@@ -127,7 +129,7 @@ def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = N
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
     if as_json:
-        _say([s.as_dict(now) for s in rows])
+        _say({"slots": [s.as_dict(now) for s in rows]})
         return EXIT_OK
     for s in rows:
         d = s.as_dict(now)
@@ -219,9 +221,12 @@ def rotate_keys_cmd(
                        "the grace period is over")
     failed = result.by_status("failed", "aborted")
     if failed:
+        # A slot's message may carry its own hint already: never add a second one.
+        own = any("(hint: " in o.message for o in failed)
         raise RotationError(f"{len(failed)} slot(s) failed: " + "; ".join(
             f"{o.slot}: {o.message}" for o in failed),
-            hint="fix the cause and rerun; the journal resumes where it stopped")
+            hint=None if own else "fix the cause and rerun; the journal resumes where it "
+            "stopped")
     busy = result.by_status("in-progress")
     if busy:
         raise RotationInProgress("; ".join(o.message for o in busy))
@@ -251,7 +256,8 @@ def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
         out.append({"mount": mount, "path": f"{base}/audit", "ok": report.ok,
                     "problems": report.problems, "records": report.records})
     if as_json:
-        _say(out if verify else [r for s in out for r in s["records"]])
+        # One shape with and without --verify: the scopes, each with its records.
+        _say({"verified": verify, "scopes": out})
     else:
         for scope in out:
             for r in scope["records"]:

@@ -6,15 +6,17 @@ this at start-up, and `aigw --help` must stay fast (benchmarks/startup.py).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from aigw.commands import output
+
 PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
                                          "catalog/*.yaml.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", callback=output.json_mode,
+                                       help="Print one JSON document (docs/json.md).")]
 EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")]
 NeedEnv = Annotated[str, typer.Option("--env", "-e", help="The environment.")]
 ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Only this provider.")]
@@ -22,8 +24,8 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 
 
 def emit_json(data: Any) -> None:
-    """Print one JSON document on stdout (sorted keys, indented)."""
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    """The command's `--json` fields: printed in the envelope of docs/json.md (output.py)."""
+    output.emit(data)
 
 
 def catalog_folder(path: Path) -> Path:

@@ -34,9 +34,14 @@ def _fence(body: str, lang: str = "") -> str:
     return f"{ticks}{lang}\n{body.rstrip(chr(10))}\n{ticks}\n"
 
 
+def _count(severity: str, n: int) -> str:
+    """`❌ 2 deny`, but a plain `0 deny`: an icon marks only what is there."""
+    return f"{_ICONS[severity]} {n} {severity}" if n else f"{n} {severity}"
+
+
 def _badge(findings: list[Finding]) -> str:
     c = counts(findings)
-    parts = [f"{_ICONS[s]} {c[s]} {s}" for s in ("deny", "warn") if c[s]]
+    parts = [_count(s, c[s]) for s in ("deny", "warn") if c[s]]
     return " ".join(parts) or "✅"
 
 
@@ -53,8 +58,9 @@ def _policy_part(policy: PolicySection) -> tuple[str, str]:
         return f"**Governance:** unavailable ({_cell(policy.reason or '')})\n", ""
     c = counts(policy.findings)
     new = sum(1 for f in policy.active if policy.is_new(f))
-    head = (f"**Governance:** {_ICONS['deny']} {c['deny']} deny · {_ICONS['warn']} {c['warn']} "
-            f"warn · {c['waived']} waived · {new} new with this change"
+    ok = "✅ " if not (c["deny"] or c["warn"]) else ""
+    head = (f"**Governance:** {ok}{_count('deny', c['deny'])} · {_count('warn', c['warn'])} · "
+            f"{c['waived']} waived · {new} new with this change"
             + (f" · {len(policy.resolved)} resolved" if policy.resolved else "") + "\n")
     if not policy.findings and not policy.resolved:
         return head, ""
