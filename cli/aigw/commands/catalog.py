@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aigw.commands.options import JsonOpt, PathArg, catalog_folder
+from aigw.commands.options import JsonOpt, PathArg, catalog_folder, rendered_folder
 from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, CatalogError, ToolMissing
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def render(
 
     loaded = load_catalog(path)
     if out is None:
-        out = catalog_folder(path) / "rendered"
+        out = rendered_folder(path)
     files = render_all(loaded, env=env, service=service)
     result = sync(out, files, env=env, service=service, check=check)
     if as_json:
