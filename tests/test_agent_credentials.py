@@ -188,3 +188,27 @@ def test_bad_names_and_a_missing_role_are_one_line_exit_2(
     assert r.code == 2 and len(r.err.splitlines()) == 1
     assert f"has no role 'aigw-prod-{service}' (hint: run `aigw apply` first" in r.err
     assert not out.exists()  # nothing half-written
+
+
+def test_refuses_a_folder_git_would_commit_and_render_leaves_the_files_alone(
+        setup: dict[str, Any], capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, service = setup["repo"], setup["service"]
+    monkeypatch.chdir(repo)
+    subprocess.run(["git", "init", "-q"], check=True)
+    assert _cli(capsys, monkeypatch, "render").code == 0
+    refused = _cli(capsys, monkeypatch, "agent-credentials", service, "--env", "prod")
+    assert refused.code == 2 and len(refused.err.splitlines()) == 1
+    assert "is in a git work tree and not git-ignored" in refused.err
+    folder = repo / "rendered" / "prod" / service
+    assert not (folder / "secret-id").exists()  # refused before anything was minted
+
+    (repo / ".gitignore").write_text("role-id\nsecret-id\nagent.pid\n")
+    made = _cli(capsys, monkeypatch, "agent-credentials", service, "--env", "prod")
+    assert made.code == 0, made.err
+    (folder / "agent.pid").write_text("1\n")
+    secret_id = (folder / "secret-id").read_text()
+    # The agent's files are not render's: a render keeps them, --check does not flag them.
+    check = _cli(capsys, monkeypatch, "render", "--check")
+    assert check.code == 0, check.out + check.err
+    assert _cli(capsys, monkeypatch, "render").code == 0
+    assert (folder / "secret-id").read_text() == secret_id and (folder / "agent.pid").exists()

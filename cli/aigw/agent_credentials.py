@@ -14,7 +14,7 @@ folder the agent runs in, which is by default the deployment's folder that
 from __future__ import annotations
 
 import difflib
-import re
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +25,10 @@ from aigw.catalog import LoadedCatalog
 from aigw.catalog.view import deployment
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
-from aigw.render import Renderer
+from aigw.render import AGENT_CONFIG, Renderer, agent_settings
 from aigw.stack.spec import role_name
 from aigw.vault import VaultSettings, connect
 
-AGENT_CONFIG = "bao-agent.hcl"
-_SETTING = re.compile(r'^\s*(mount_path|role_id_file_path|secret_id_file_path)\s*=\s*"([^"]*)"',
-                      re.M)
 
 
 @dataclass(frozen=True)
@@ -86,11 +83,35 @@ def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> Age
     dep = deployment(cat, service, env)
     rendered = Renderer(loaded).render(dep)
     config = next(blob for rel, blob in rendered.items() if rel.endswith(f"/{AGENT_CONFIG}"))
-    found = dict(_SETTING.findall(config.decode()))
+    found = agent_settings(config)
     return AgentLogin(role=role_name(env, service),
                       auth_mount=found["mount_path"].removeprefix("auth/").strip("/"),
                       role_id_file=out / found["role_id_file_path"],
                       secret_id_file=out / found["secret_id_file_path"])
+
+
+def _git_would_track(path: Path) -> bool:
+    """True when PATH lies in a git work tree and is not git-ignored (a commit could take it)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q", "--",
+                               str(path.absolute())], capture_output=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):  # no git: nothing to guard against
+        return False
+    return done.returncode == 1  # 0: ignored; 128: not a work tree
+
+
+def refuse_committable(login: AgentLogin) -> None:
+    """A secret-id must never be committable: refuse a folder git would track."""
+    for path in (login.role_id_file, login.secret_id_file):
+        if _git_would_track(path):
+            raise UsageError(f"{path} is in a git work tree and not git-ignored: a commit "
+                             "could take the agent's login",
+                             hint=f"add `{path.name}` to .gitignore, or pass --out a folder "
+                             "outside the repository")
 
 
 def write_agent_credentials(client: hvac.Client, vault: VaultSettings, login: AgentLogin,
@@ -128,5 +149,6 @@ def agent_credentials(path: Path, service: str, env: str, out: Path,
     from aigw.catalog import load_catalog
 
     login = agent_login(load_catalog(path), service, env, out)
+    refuse_committable(login)
     vault = vault or VaultSettings.resolve()
     return write_agent_credentials(connect(vault), vault, login, options)
