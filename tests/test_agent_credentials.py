@@ -87,7 +87,7 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
 def test_written_files_let_the_rendered_agent_log_in_and_render_the_key(
         setup: dict[str, Any], bao: BaoDevServer, tmp_path: Path, capsys: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    repo, service, client = setup["repo"], setup["service"], setup["client"]
+    repo, service = setup["repo"], setup["service"]
     monkeypatch.chdir(repo)  # the commands as the docs print them, from the catalog repo
     assert _cli(capsys, monkeypatch, "render").code == 0
     value = f"sk-canary-{secrets.token_hex(6)}"

@@ -30,7 +30,6 @@ from aigw.stack.spec import role_name
 from aigw.vault import VaultSettings, connect
 
 
-
 @dataclass(frozen=True)
 class SecretIdOptions:
     """How the fresh secret-id is limited: uses (0 = the role's default), TTL, wrapping."""

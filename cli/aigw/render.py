@@ -45,7 +45,7 @@ def agent_settings(config: bytes) -> dict[str, str]:
 
 
 def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for rel, blob in files.items():
         if rel.endswith(f"/{AGENT_CONFIG}"):
             folder = rel.rsplit("/", 1)[0]
