@@ -8,6 +8,7 @@ while a rotation of the slot is in progress, and leaves an audit record.
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import json
 import sys
@@ -20,6 +21,7 @@ from typing import TextIO
 import hvac
 
 from aigw.catalog.models import Catalog
+from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
 from aigw.render import key_env
 from aigw.rotation.audit import AuditLog
@@ -134,6 +136,25 @@ def _did_you_mean(exc: UsageError, cat: Catalog, env: str, wanted: str) -> Usage
     if not close:
         return exc
     return UsageError(exc.message, hint=f"did you mean '{close[0]}'?")
+
+
+def unread_slot(cat: Catalog, target: SlotTarget) -> UsageError | None:
+    """The refusal for a put into a slot no deployment of its environment reads, if so.
+
+    Its hint names the read slots closest to the one asked for (same provider
+    first), e.g. `prod/mistral/svc-contracts` for `prod/mistral/default`.
+    """
+    if target.consumers:
+        return None
+    used = [ref.id for ref in used_slots(cat, target.env_name)]
+    same = [u for u in used if u.startswith(f"{target.ref.provider}/")]
+    close = difflib.get_close_matches(target.ref.id, used, n=1, cutoff=0.6) or same[:1]
+    if close:
+        guess = f"did you mean '{close[0]}'? "
+    else:
+        guess = f"slots read in {target.env_name}: {', '.join(used[:6]) or 'none'}; "
+    return UsageError(f"{target.id}: no service in {target.env_name} reads this slot",
+                      hint=f"{guess}pass --force to store the key anyway")
 
 
 def put_key(client: hvac.Client, target: SlotTarget, secret: dict[str, str], *,

@@ -11,6 +11,7 @@ import difflib
 import json
 import multiprocessing as mp
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,26 @@ from aigw.resources import templates_dir
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
+AGENT_CONFIG = "bao-agent.hcl"
+# The files a running agent uses beside its config (named there, in templates/bao-agent.hcl.j2):
+# its AppRole login (written by `aigw agent-credentials`) and its pid file. Not render's.
+_AGENT_FILE = re.compile(
+    r'^\s*(mount_path|role_id_file_path|secret_id_file_path|pid_file)\s*=\s*"([^"]*)"', re.M)
+
+
+def agent_settings(config: bytes) -> dict[str, str]:
+    """The agent's own paths in a rendered bao-agent.hcl: pid_file, role/secret-id files..."""
+    return dict(_AGENT_FILE.findall(config.decode()))
+
+
+def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
+    out: set[str] = set()
+    for rel, blob in files.items():
+        if rel.endswith(f"/{AGENT_CONFIG}"):
+            folder = rel.rsplit("/", 1)[0]
+            out.update(f"{folder}/{v}" for k, v in agent_settings(blob).items()
+                       if k != "mount_path" and not v.startswith("/"))
+    return out
 LITELLM_PREFIX = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock"}
 
 
@@ -148,7 +169,7 @@ class Renderer:
         if "env" in outputs:
             emit("aigw.env", "aigw.env.j2")
         if "bao-agent" in outputs:
-            emit("bao-agent.hcl", "bao-agent.hcl.j2")
+            emit(AGENT_CONFIG, "bao-agent.hcl.j2")
             for slot in dep.slots:
                 files[f"{base}/templates/{slot.file_name}.ctmpl"] = key_template(slot).encode()
         if "k8s-injector" in outputs:
@@ -224,11 +245,12 @@ def sync(
     existing: dict[str, Path] = {}
     if out.is_dir():
         has_marker = (out / MARKER).is_file()
+        runtime = _agent_runtime_files(files)  # an agent running in its folder: left alone
         for root, _dirs, names in os.walk(out):
             for name in names:
                 path = Path(root) / name
                 rel = path.relative_to(out).as_posix()
-                if rel != MARKER:
+                if rel != MARKER and rel not in runtime:
                     existing[rel] = path
         if existing and not has_marker:
             raise UsageError(f"{out} holds files aigw did not write (no {MARKER} marker)",

@@ -107,6 +107,7 @@ class Health:
     sealed: bool
     standby: bool
     version: str
+    cluster_id: str = ""  # new for every fresh server (a dev server restarted empty, too)
 
     @property
     def ok(self) -> bool:
@@ -130,6 +131,7 @@ def read_health(addr: str, *, timeout: float = 2.0) -> Health:
         sealed=bool(body.get("sealed")),
         standby=bool(body.get("standby")),
         version=str(body.get("version", "")),
+        cluster_id=str(body.get("cluster_id") or ""),
     )
 
 

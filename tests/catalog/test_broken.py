@@ -159,3 +159,38 @@ def test_deployments_sharing_a_policy_name_are_refused(tmp_path: Path) -> None:
         load_catalog(_write(tmp_path, text))
     assert any("would share the OpenBao policy and role 'aigw-eu-west-bot'" in line
                for line in info.value.lines()), info.value.lines()
+
+
+def test_schema_errors_do_not_hide_semantic_ones_of_the_same_entry(tmp_path: Path) -> None:
+    """Issue 14 item 9: `unknown provider 'mistrall'` shows in the run that reports the schema
+    errors of the same alias and service, each with file:line:col, dotted key and a hint."""
+    text = BASE.replace(
+        "      - {provider: deepseek, model: deepseek-chat}\n",
+        "      - {provider: mistrall, model: m-large}\n"
+        "      - {provider: deepseek, model: deepseek-chat, timeout: soon}\n",
+    ).replace("    models: [chat]\n", "    models: [chat, chta]\n    keys: per-servce\n"
+              "    environments_extra: 1\n")
+    text = text.replace("    environments: [prod]\n", "    environments: [prod, prdo]\n")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_write(tmp_path, text))
+    lines = [line[line.index("aigw.yaml:"):] for line in info.value.lines()]
+    want = {
+        "aigw.yaml:9:10: models.chat.routes[0].provider: unknown provider 'mistrall'",
+        "aigw.yaml:10:52: models.chat.routes[1].timeout:",  # schema, same alias
+        "aigw.yaml:13:26: services.bot.environments[1]: unknown environment 'prdo'",
+        "aigw.yaml:14:20: services.bot.models[1]: unknown model alias 'chta' (hint: did you "
+        "mean 'chat'?)",
+        "aigw.yaml:15:5: services.bot.keys: 'per-servce' is not allowed",  # schema, same service
+        "aigw.yaml:16:5: services.bot.environments_extra: unknown field",
+    }
+    for start in want:
+        assert any(line.startswith(start) and "(hint: " in line for line in lines), (
+            start, lines)
+    assert len(lines) == len(want), lines  # nothing twice, nothing invented
+
+
+def test_a_broken_list_is_not_also_reported_empty(tmp_path: Path) -> None:
+    text = BASE.replace("    models: [chat]\n", "    models: chat\n")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_write(tmp_path, text))
+    assert [p.key for p in info.value.problems] == ["services.bot.models"]  # type: ignore[attr-defined]

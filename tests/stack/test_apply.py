@@ -32,13 +32,13 @@ def edit_services(folder: Path, edit: Any) -> None:
 def test_apply_examples_then_plan_says_no_changes(rig: StackRig, capsys: Any) -> None:
     applied = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert applied.code == 0, applied.err
-    assert "aigw/prod: 19 created" in applied.out and "[19/19]" in applied.out
+    assert "aigw/prod: 15 created" in applied.out and "[15/15]" in applied.out
     for extra in ((), ("--refresh",)):  # against the state, and against OpenBao itself
         planned = run_cli(capsys, "plan", str(EXAMPLES), *extra)
         assert planned.code == 0, planned.err
         assert planned.out.splitlines() == [
-            "aigw/prod: no changes (19 resources up to date)",
-            "aigw/staging: no changes (21 resources up to date)",
+            "aigw/prod: no changes (15 resources up to date)",
+            "aigw/staging: no changes (20 resources up to date)",
         ]
     client = rig.client()
     assert_holds_exactly(client, load_catalog(EXAMPLES).catalog, ENVS)
@@ -120,6 +120,15 @@ def test_destroy_removes_what_the_stacks_own_and_keeps_values(
     done = run_cli(capsys, "destroy", "--yes")
     assert done.code == 0, done.err
     assert "aigw/prod: destroyed" in done.out and "aigw/staging: destroyed" in done.out
+    # One count through the whole stack ([k/15], not [k/k]); shared objects say they stay.
+    prod = done.out.split("aigw/prod: destroyed")[0].splitlines()
+    assert [ln.split("]")[0].strip() for ln in prod] == [f"[{k}/15" for k in range(1, 16)]
+    assert "  [15/15] kept (shared) mount aigw/" in prod or any(
+        ln.endswith("kept (shared) mount aigw/") for ln in prod)
+    assert any(ln.endswith("kept (shared) auth auth/approle/") for ln in prod)
+    assert not any("deleted mount" in ln or "deleted auth" in ln for ln in done.out.splitlines())
+    assert ("aigw/prod: destroyed (13 objects deleted; the mount and the auth method stay, "
+            "shared by every environment)") in done.out
     assert [p for p in client.sys.list_acl_policies()["data"]["keys"] if p.startswith("aigw-")] == []
     assert client.list("auth/approle/role") is None
     assert client.list("aigw/metadata/prod/providers/openai")["data"]["keys"] == ["default"]

@@ -70,3 +70,18 @@ def test_progress_counts_every_step_and_prints_changes() -> None:
     log.on_event(event("KvMount", "mount.aigw", "refresh", done=True, new={"path": "aigw"}))
     assert lines == ["  [1/3] created policy aigw-prod-a", "  [2/3] ..."]
     assert [c.target for c in log.done] == ["aigw-prod-a"]
+
+
+def test_destroy_progress_counts_through_the_state_and_says_what_stays() -> None:
+    from aigw.stack.report import deleted_count
+
+    lines: list[str] = []
+    log = EventLog(on_step=Progress(lines.append, total=3))
+    log.on_event(event("Policy", "policy.aigw-prod-a", "delete", done=True, old=POLICY_OLD))
+    log.on_event(event("AuthBackend", "auth.approle", "delete", done=True,
+                       old={"path": "approle", "method": "approle"}))
+    log.on_event(event("KvMount", "mount.aigw", "delete", done=True, old={"path": "aigw"}))
+    assert lines == ["  [1/3] deleted policy aigw-prod-a",
+                     "  [2/3] kept (shared) auth auth/approle/",
+                     "  [3/3] kept (shared) mount aigw/"]
+    assert deleted_count(log.done) == 1

@@ -39,12 +39,18 @@ def test_each_policy_grants_read_on_exactly_the_slots_of_its_routes(env: str) ->
         assert pol.text.endswith("}\n") and "sys/" not in pol.text
 
 
-def test_per_service_slots_and_declared_slots_all_get_metadata() -> None:
+def test_only_slots_some_deployment_reads_get_metadata() -> None:
     spec = environment_spec(CATALOG, "prod")
     paths = {s.path for s in spec.slots}
     assert "prod/providers/deepseek/svc-support-bot" in paths  # keys: per-service
-    assert "prod/providers/openai/batch" in paths  # a declared slot
+    assert "prod/providers/openai/batch" in paths  # a declared slot a prod route uses
     assert "prod/providers/deepseek/svc-nightly-batch" not in paths  # staging only
+    # Every prod reader of deepseek has per-service keys: nobody reads deepseek/default.
+    assert "prod/providers/deepseek/default" not in paths
+    assert "staging/providers/deepseek/default" in {s.path for s in
+                                                   environment_spec(CATALOG, "staging").slots}
+    read = {p.removeprefix("aigw/data/") for pol in spec.policies for p in pol.read_paths}
+    assert paths == read  # no slot that no policy grants
     slot = next(s for s in spec.slots if s.path == "prod/providers/bedrock-eu/svc-eu-contracts")
     assert slot.custom_metadata == {"provider": "bedrock-eu", "slot": "svc-eu-contracts",
                                     "driver": "aws-iam", "max_age": "1w"}

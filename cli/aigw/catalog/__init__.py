@@ -13,6 +13,7 @@ from aigw.catalog.checks import Locator, schema_problems, semantic_problems
 from aigw.catalog.loader import Mark, PathKey, Problem, find_catalog_files, parse_file
 from aigw.catalog.merge import merge_docs
 from aigw.catalog.models import Catalog, Environment, ModelAlias, Provider, Service
+from aigw.catalog.salvage import salvage
 from aigw.errors import CatalogError
 
 __all__ = ["Catalog", "LoadedCatalog", "Problem", "load_catalog"]
@@ -57,12 +58,26 @@ def _validate_entries(merged: dict[str, Any], locate: Locator) -> tuple[Catalog,
                 good[name] = model.model_validate(raw)
             except ValidationError as exc:
                 problems += schema_problems(exc, locate, prefix=(section, name))
+                kept = salvage(model, raw)  # so its references are checked in this run too
+                if kept is not None:
+                    good[name] = kept
         sections[section] = good
     try:
         Catalog.model_validate({"version": merged.get("version", 1)})
     except ValidationError as exc:
         problems += schema_problems(exc, locate)
     return Catalog.model_construct(None, version=1, **sections), problems
+
+
+def _not_under(problems: list[Problem], schema_keys: set[str]) -> list[Problem]:
+    """Drop semantic problems of a part whose schema problem is already reported.
+
+    (A salvaged `routes: 3` is an empty list: "alias has no routes" would say it twice.)
+    """
+    def under(key: str) -> bool:
+        return any(key == k or key.startswith((f"{k}.", f"{k}[")) for k in schema_keys)
+
+    return [p for p in problems if not under(p.key)]
 
 
 def _raw_names(merged: dict[str, Any]) -> dict[str, set[str]]:
@@ -95,7 +110,8 @@ def load_catalog(path: Path | str) -> LoadedCatalog:
         raise CatalogError(problems)
     catalog, found = _validate_entries(merged, locate)
     problems += found
-    problems += semantic_problems(catalog, locate, _raw_names(merged), broken)
+    problems += _not_under(semantic_problems(catalog, locate, _raw_names(merged), broken),
+                           {p.key for p in found})
     if problems:
         raise CatalogError(sorted(problems, key=lambda p: (p.mark.file, p.mark.line, p.mark.column)))
     return LoadedCatalog(catalog, files, marks)

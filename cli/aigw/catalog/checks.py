@@ -152,6 +152,8 @@ def semantic_problems(
                 "remove `slots:` to get the single slot `default`")
         seen: set[str] = set()
         for i, slot in enumerate(prov.slots):
+            if slot is None:  # failed its schema check (salvage.py): reported there
+                continue
             path = ("providers", pname, "slots", i)
             if name_ok(path, slot) and slot.startswith("svc-"):
                 bad(path, f"slot '{slot}' uses the reserved prefix 'svc-'",
@@ -163,6 +165,8 @@ def semantic_problems(
         if not model.routes:
             bad(("models", alias, "routes"), "alias has no routes", "add at least one route")
         for i, route in enumerate(model.routes):
+            if route is None:
+                continue
             path = ("models", alias, "routes", i)
             route_prov = cat.providers.get(route.provider)
             if route_prov is None:
@@ -177,12 +181,16 @@ def semantic_problems(
         if not svc.models:
             bad((*base, "models"), "a service needs at least one model alias")
         for i, env in enumerate(svc.environments):
+            if env is None:
+                continue
             if env not in cat.environments:
                 if not exists("environments", env):
                     bad((*base, "environments", i), *_unknown("environment", env, raw.get("environments", cat.environments)))
             elif env in svc.environments[:i]:
                 bad((*base, "environments", i), f"environment '{env}' is listed twice")
         for i, alias in enumerate(svc.models):
+            if alias is None:
+                continue
             if alias not in cat.models:
                 if not exists("models", alias):
                     bad((*base, "models", i), *_unknown("model alias", alias, raw.get("models", cat.models)))
@@ -191,16 +199,18 @@ def semantic_problems(
                 bad((*base, "models", i), f"alias '{alias}' is listed twice")
             if svc.regions is None:
                 continue
+            allowed = ", ".join(x for x in svc.regions if x)
             for r, route in enumerate(cat.models[alias].routes):
-                used = cat.providers.get(route.provider)
+                used = cat.providers.get(route.provider) if route is not None else None
                 if used is not None and used.region not in svc.regions:
                     bad((*base, "models", i),
                         f"models.{alias}.routes[{r}] ({route.provider}, region {used.region}) "
-                        f"is outside the service's regions [{', '.join(svc.regions)}]",
-                        f"use an alias whose routes stay in [{', '.join(svc.regions)}], or allow "
+                        f"is outside the service's regions [{allowed}]",
+                        f"use an alias whose routes stay in [{allowed}], or allow "
                         f"region '{used.region}'")
         for i, region in enumerate(svc.regions or []):
-            name_ok((*base, "regions", i), region)
+            if region is not None:
+                name_ok((*base, "regions", i), region)
         outs = list(svc.outputs)
         for i, o in enumerate(outs):
             if o in outs[:i]:
@@ -217,6 +227,8 @@ def _colliding_deployments(cat: Catalog, bad: Any) -> None:
     owners: dict[str, tuple[str, str]] = {}
     for sname in sorted(cat.services):
         for env in cat.services[sname].environments:
+            if env is None:
+                continue
             name = f"{env}-{sname}"
             first = owners.setdefault(name, (env, sname))
             if first != (env, sname):

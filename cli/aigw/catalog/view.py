@@ -119,8 +119,17 @@ def deployments(cat: Catalog, env: str | None = None, service: str | None = None
 
 
 def environment_slots(cat: Catalog, env_name: str) -> list[SlotRef]:
-    """Every slot of an environment: each provider's declared slots plus per-service ones."""
+    """Every slot `aigw keys` can address in an environment: each provider's declared
+    slots plus per-service ones (used or not; see `used_slots`)."""
     refs = {SlotRef(p, s) for p, prov in cat.providers.items() for s in prov.slots}
-    for dep in deployments(cat, env=env_name):
-        refs.update(dep.slots)
+    refs.update(used_slots(cat, env_name))
     return sorted(refs)
+
+
+def used_slots(cat: Catalog, env_name: str) -> list[SlotRef]:
+    """The slots some deployment of the environment reads: what the stack declares.
+
+    A provider's `default` slot that no route of the environment uses is left
+    out, so OpenBao holds no slot entry that nobody reads.
+    """
+    return sorted({ref for dep in deployments(cat, env=env_name) for ref in dep.slots})

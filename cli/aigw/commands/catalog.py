@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aigw.commands.options import JsonOpt, PathArg, catalog_folder, emit_json
+from aigw.commands.options import (
+    JsonOpt,
+    PathArg,
+    catalog_folder,
+    emit_json,
+    rendered_folder,
+)
 from aigw.errors import EXIT_CHANGES, EXIT_OK, ToolMissing
 
 if TYPE_CHECKING:
@@ -82,7 +88,7 @@ def render(
 
     loaded = load_catalog(path)
     if out is None:
-        out = catalog_folder(path) / "rendered"
+        out = rendered_folder(path)
     files = render_all(loaded, env=env, service=service)
     result = sync(out, files, env=env, service=service, check=check)
     if as_json:

@@ -51,6 +51,8 @@ def put(
                                               "without echo).")] = None,
     key_id: Annotated[str | None, typer.Option("--key-id", help="The key's id at the provider "
                                                "(lets rotation revoke it later).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Store it even in a slot no service "
+                                        "of the environment reads.")] = False,
     as_json: JsonOpt = False,
 ) -> int:
     """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
@@ -60,6 +62,11 @@ def put(
 
     cat = load_catalog(path).catalog
     target = core.resolve_target(cat, env, slot)
+    unread = core.unread_slot(cat, target)
+    if unread is not None and not force:
+        raise unread
+    if unread is not None:
+        typer.echo(f"warning: {unread.message} (stored anyway: --force)", err=True)
     secret = core.read_secret(target.fields, f"key for {target.id}", file=file)
     client = _client()
     result = core.put_key(client, target, secret, key_id=key_id, who=who_am_i(client))
@@ -209,12 +216,21 @@ def rotate_keys_cmd(
     if as_json:
         _say(result.as_dict())
     else:
+        skipped: dict[str, int] = {}
         for o in result.outcomes:
-            extra = f" [{o.state}]" if o.state and o.status not in ("done", "skipped") else ""
+            if o.status == "skipped":  # summarised below, one line for all of them
+                skipped[o.message or "skipped"] = skipped.get(o.message or "skipped", 0) + 1
+                continue
+            extra = f" [{o.state}]" if o.state and o.status != "done" else ""
             typer.echo(f"{o.slot}: {o.status}{extra}" + (f": {o.message}" if o.message else ""))
             for note in o.notes:
                 if note.startswith("revoke"):
                     typer.echo(f"  {note}")
+        if skipped:
+            total = sum(skipped.values())
+            whys = sorted(skipped.items())
+            typer.echo(f"skipped {total} slot(s): " + (whys[0][0] if len(whys) == 1 else
+                       ", ".join(f"{n} {why}" for why, n in whys)))
         if result.by_status("waiting"):
             typer.echo("the old keys stay valid until consumers have moved: rerun `aigw "
                        "rotate-keys --resume` (with --wait 10m to wait), or `--finish` once "

@@ -31,3 +31,8 @@ def emit_json(data: Any) -> None:
 def catalog_folder(path: Path) -> Path:
     """The folder a catalog path stands for (the path itself, or the file's folder)."""
     return path if path.is_dir() else path.parent
+
+
+def rendered_folder(path: Path) -> Path:
+    """Where `aigw render` writes by default: `rendered/` beside the catalog."""
+    return catalog_folder(path) / "rendered"

@@ -66,21 +66,29 @@ def declare_environment(spec: EnvSpec, addr: str) -> Declared:
     return out
 
 
+# The stack output naming the OpenBao server the state was recorded against
+# (its `sys/health` cluster_id): `aigw plan` compares it with the server it talks to.
+SERVER_OUTPUT = "openbao_cluster_id"
+
+
 def environment_program(catalog: Catalog, env_name: str, addr: str,
-                        auth: AuthConfig | None = None) -> Callable[[], None]:
+                        auth: AuthConfig | None = None,
+                        cluster_id: str = "") -> Callable[[], None]:
     """The inline program of one environment's stack.
 
     The spec is computed here, before the engine starts, so catalog problems
     surface as aigw errors rather than as a failed Pulumi run.
     """
-    return spec_program(environment_spec(catalog, env_name, auth), addr)
+    return spec_program(environment_spec(catalog, env_name, auth), addr, cluster_id)
 
 
-def spec_program(spec: EnvSpec, addr: str) -> Callable[[], None]:
-    """The inline program declaring an already computed spec."""
+def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "") -> Callable[[], None]:
+    """The inline program declaring an already computed spec (and the server it targets)."""
 
     def program() -> None:
         declare_environment(spec, addr)
+        if cluster_id:
+            pulumi.export(SERVER_OUTPUT, cluster_id)
 
     return program
 

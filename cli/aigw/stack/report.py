@@ -20,6 +20,9 @@ TYPE_PREFIX = "pulumi-python:dynamic/aigw:"
 KINDS = {"KvMount": "mount", "AuthBackend": "auth", "KvSlot": "slot", "Policy": "policy",
          "AuthRole": "role"}
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-"}
+# Shared objects whose provider `delete` keeps them in OpenBao (providers.py says why):
+# the mount holds every environment's key values, the auth method their roles.
+KEPT_ON_DELETE = ("mount", "auth")
 _OPS = {OpType.CREATE: "create", OpType.UPDATE: "update", OpType.DELETE: "delete",
         OpType.REPLACE: "replace"}
 _HIDDEN = ("__provider", "addr")
@@ -152,6 +155,11 @@ def format_plan(stack: str, changes: list[Change], counts: Mapping[str, int]) ->
     return lines
 
 
+def deleted_count(changes: list[Change]) -> int:
+    """How many objects a destroy really deleted (the kept shared ones do not count)."""
+    return sum(1 for c in changes if c.op == "delete" and c.kind not in KEPT_ON_DELETE)
+
+
 class Progress:
     """Prints `[k/N] created policy aigw-prod-x` as operations finish.
 
@@ -171,7 +179,9 @@ class Progress:
         """Print one finished step (changes always, unchanged ones as a periodic count)."""
         self.total = max(self.total, step)
         if change is not None:
-            self.echo(f"  [{step}/{self.total}] {self.PAST[change.op]} {change.kind} "
-                      f"{change.target}")
+            verb = self.PAST[change.op]
+            if change.op == "delete" and change.kind in KEPT_ON_DELETE:
+                verb = "kept (shared)"  # out of the stack, still in OpenBao
+            self.echo(f"  [{step}/{self.total}] {verb} {change.kind} {change.target}")
         elif step % self.every == 0:
             self.echo(f"  [{step}/{self.total}] ...")

@@ -20,8 +20,16 @@ from pulumi import automation as auto
 from aigw.catalog import load_catalog
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import locks
-from aigw.stack.program import PROJECT, environment_program, spec_program
-from aigw.stack.report import Change, EventLog, Progress, format_plan, summary_line
+from aigw.stack.program import PROJECT, SERVER_OUTPUT, environment_program, spec_program
+from aigw.stack.report import (
+    TYPE_PREFIX,
+    Change,
+    EventLog,
+    Progress,
+    deleted_count,
+    format_plan,
+    summary_line,
+)
 from aigw.stack.sdkfix import fast_inline_program
 from aigw.stack.spec import environment_spec
 from aigw.stack.workspace import (
@@ -117,6 +125,31 @@ def _environments(names: list[str], env: str | None) -> list[str]:
     return [env]
 
 
+def _cluster_id(vault: VaultSettings) -> str:
+    """The server's identity (`sys/health` cluster_id; "" when it does not say)."""
+    return read_health(vault.addr).cluster_id
+
+
+def _other_server(handle: StackHandle, cluster_id: str, addr: str, echo: Echo) -> bool:
+    """True (said in one line) when the state was recorded against another OpenBao.
+
+    A dev server restarted empty, or a backend pointed at a new server: the
+    recorded state then describes objects this server does not have, and only a
+    refresh shows what is missing. A state recorded before aigw kept the id is
+    not judged.
+    """
+    label = f"{PROJECT}/{handle.name}"
+    with engine_errors(label, "stack output"):
+        recorded = handle.stack.outputs().get(SERVER_OUTPUT)
+    if not cluster_id or recorded is None or recorded.value in ("", cluster_id):
+        return False
+    echo(f"{label}: the state was recorded against another OpenBao server (cluster "
+         f"{str(recorded.value)[:8]}, now {cluster_id[:8]} at {addr}): refreshing, so this "
+         "shows what is really there (hint: `aigw apply` refreshes and recreates what is "
+         "missing)")
+    return True
+
+
 def _preview(handle: StackHandle, refresh: bool) -> StackResult:
     label = f"{PROJECT}/{handle.name}"
     log = EventLog()
@@ -138,12 +171,14 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     names = _environments(list(catalog.environments), env)
     vault = vault_ready(vault)
     engine = engine or EngineSettings.resolve()
+    cluster_id = _cluster_id(vault)
     results = []
     for name in names:
-        program = environment_program(catalog, name, vault.addr)
+        program = environment_program(catalog, name, vault.addr, cluster_id=cluster_id)
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            result = _preview(handle, refresh)
+            moved = not refresh and _other_server(handle, cluster_id, vault.addr, echo)
+            result = _preview(handle, refresh or moved)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
         results.append(result)
@@ -162,15 +197,17 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     names = _environments(list(catalog.environments), env)
     vault = vault_ready(vault)
     engine = engine or EngineSettings.resolve()
+    cluster_id = _cluster_id(vault)
     results = []
     for name in names:
         spec = environment_spec(catalog, name)
-        program = spec_program(spec, vault.addr)
+        program = spec_program(spec, vault.addr, cluster_id)
         label = f"{PROJECT}/{name}"
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
+            fresh = refresh or _other_server(handle, cluster_id, vault.addr, echo)
             if not yes:
-                preview = _preview(handle, refresh)
+                preview = _preview(handle, fresh)
                 for line in format_plan(label, preview.changes, preview.counts):
                     echo(line)
                 if not preview.changed:
@@ -184,7 +221,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             echo(f"{label}: applying ({spec.resource_count} resources)")
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"):
-                handle.stack.up(on_event=log.on_event, refresh=refresh)
+                handle.stack.up(on_event=log.on_event, refresh=fresh)
             result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True)
             echo(f"{label}: {_done_line(log.counts)}")
             results.append(result)
@@ -195,6 +232,14 @@ def _done_line(counts: dict[str, int]) -> str:
     text = summary_line(counts)
     return (text.replace(" to create", " created").replace(" to update", " updated")
             .replace(" to delete", " deleted"))
+
+
+def _state_resource_count(handle: StackHandle, label: str) -> int:
+    """How many aigw resources the stack's state records (what a destroy will go through)."""
+    with engine_errors(label, "stack export"):
+        state = handle.stack.export_stack().deployment or {}
+    return sum(1 for r in state.get("resources", [])
+               if str(r.get("type", "")).startswith(TYPE_PREFIX))
 
 
 def list_stacks(engine: EngineSettings, vault: VaultSettings) -> list[str]:
@@ -232,11 +277,11 @@ def destroy(env: str | None = None, *, echo: Echo, yes: bool = False,
         label = f"{PROJECT}/{name}"
         with open_stack(name, engine, vault) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            log = EventLog(on_step=Progress(echo, 0))
+            log = EventLog(on_step=Progress(echo, _state_resource_count(handle, label)))
             with engine_errors(label, "destroy"):
                 handle.stack.destroy(on_event=log.on_event)
-        echo(f"{label}: destroyed ({log.counts.get('delete', 0)} resources deleted; mounts and "
-             "auth methods kept)")
+        echo(f"{label}: destroyed ({deleted_count(log.done)} objects deleted; the mount and "
+             "the auth method stay, shared by every environment)")
         results.append(StackResult(stack=label, changes=log.done, counts=log.counts,
                                    applied=True))
     return results

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog
 from aigw.catalog.models import format_duration
-from aigw.catalog.view import Deployment, SlotRef, deployments, environment_slots, slot_path
+from aigw.catalog.view import Deployment, SlotRef, deployments, slot_path, used_slots
 from aigw.errors import UsageError
 from aigw.stack.auth import AuthConfig, role_params
 from aigw.stack.policy import render_policy
@@ -175,7 +175,7 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         environment=env_name,
         mount=MountSpec(path=env.mount),
         auth=AuthBackendSpec(method=auth.method, path=auth.path),
-        slots=tuple(_slot_spec(cat, env_name, ref) for ref in environment_slots(cat, env_name)),
+        slots=tuple(_slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
         policies=policies,
         roles=roles,
     )

@@ -1,0 +1,153 @@
+"""`aigw agent-credentials`: the AppRole login files a deployment's agent starts with.
+
+The rendered `bao-agent.hcl` logs in with AppRole from two files (its
+`role_id_file_path` and `secret_id_file_path`). This writes them: the role's
+role-id and a *fresh* secret-id (optionally limited in uses and lifetime, or
+response-wrapped), each 0600 and written atomically, and never prints either.
+
+Where the files go comes from the rendered config itself (the one place naming
+them, templates/bao-agent.hcl.j2): relative paths there are relative to the
+folder the agent runs in, which is by default the deployment's folder that
+`aigw render` writes (`rendered/<env>/<service>/` beside the catalog).
+"""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import hvac
+
+from aigw.catalog import LoadedCatalog
+from aigw.catalog.view import deployment
+from aigw.errors import UsageError
+from aigw.fsutil import atomic_write
+from aigw.render import AGENT_CONFIG, Renderer, agent_settings
+from aigw.stack.spec import role_name
+from aigw.vault import VaultSettings, connect
+
+
+@dataclass(frozen=True)
+class SecretIdOptions:
+    """How the fresh secret-id is limited: uses (0 = the role's default), TTL, wrapping."""
+
+    uses: int = 0
+    ttl: int | None = None  # seconds; None = the role's secret_id_ttl
+    wrap_ttl: int | None = None  # seconds; the file then holds a wrapping token
+
+
+@dataclass(frozen=True)
+class AgentLogin:
+    """Where a deployment's agent reads its AppRole login (from its rendered config)."""
+
+    role: str
+    auth_mount: str  # e.g. approle (from `mount_path = "auth/approle"`)
+    role_id_file: Path
+    secret_id_file: Path
+
+
+@dataclass(frozen=True)
+class Written:
+    """What `write_agent_credentials` did (never a value; the accessor only names the id)."""
+
+    login: AgentLogin
+    accessor: str
+    wrapped: bool
+    options: SecretIdOptions
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"known: {', '.join(names) or 'none'}"
+
+
+def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> AgentLogin:
+    """The role and the two file paths of SERVICE's agent in ENV, running in folder OUT."""
+    cat = loaded.catalog
+    if service not in cat.services:
+        raise UsageError(f"unknown service '{service}'", hint=_did_you_mean(service, cat.services))
+    svc = cat.services[service]
+    if env not in svc.environments:
+        where = ("the catalog has no environment" if env not in cat.environments
+                 else f"service '{service}' does not run in environment")
+        raise UsageError(f"{where} '{env}'", hint=_did_you_mean(env, svc.environments))
+    if "bao-agent" not in svc.outputs:
+        raise UsageError(f"service '{service}' has no bao-agent output",
+                         hint="add `bao-agent` to its `outputs:`; the AppRole login files are "
+                         "for that agent")
+    dep = deployment(cat, service, env)
+    rendered = Renderer(loaded).render(dep)
+    config = next(blob for rel, blob in rendered.items() if rel.endswith(f"/{AGENT_CONFIG}"))
+    found = agent_settings(config)
+    return AgentLogin(role=role_name(env, service),
+                      auth_mount=found["mount_path"].removeprefix("auth/").strip("/"),
+                      role_id_file=out / found["role_id_file_path"],
+                      secret_id_file=out / found["secret_id_file_path"])
+
+
+def _git_would_track(path: Path) -> bool:
+    """True when PATH lies in a git work tree and is not git-ignored (a commit could take it)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q", "--",
+                               str(path.absolute())], capture_output=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):  # no git: nothing to guard against
+        return False
+    return done.returncode == 1  # 0: ignored; 128: not a work tree
+
+
+def refuse_committable(login: AgentLogin) -> None:
+    """A secret-id must never be committable: refuse a folder git would track."""
+    for path in (login.role_id_file, login.secret_id_file):
+        if _git_would_track(path):
+            raise UsageError(f"{path} is in a git work tree and not git-ignored: a commit "
+                             "could take the agent's login",
+                             hint=f"add `{path.name}` to .gitignore, or pass --out a folder "
+                             "outside the repository")
+
+
+def write_agent_credentials(client: hvac.Client, vault: VaultSettings, login: AgentLogin,
+                            options: SecretIdOptions) -> Written:
+    """Read the role-id, mint a secret-id and write both files (0600, atomic)."""
+    role_path = f"auth/{login.auth_mount}/role/{login.role}"
+    with vault.errors():
+        try:
+            role_id = client.read(f"{role_path}/role-id")
+        except hvac.exceptions.InvalidPath:
+            role_id = None
+        if not role_id:
+            raise UsageError(f"OpenBao at {vault.addr} has no role '{login.role}'",
+                             hint="run `aigw apply` first (it creates one AppRole role per "
+                             "service and environment)")
+        data: dict[str, object] = {}
+        if options.uses:
+            data["num_uses"] = options.uses
+        if options.ttl is not None:
+            data["ttl"] = f"{options.ttl}s"
+        wrap = f"{options.wrap_ttl}s" if options.wrap_ttl is not None else None
+        minted = client.write_data(f"{role_path}/secret-id", data=data, wrap_ttl=wrap)
+    if wrap is not None:
+        secret, accessor = minted["wrap_info"]["token"], minted["wrap_info"]["accessor"]
+    else:
+        secret, accessor = minted["data"]["secret_id"], minted["data"]["secret_id_accessor"]
+    atomic_write(login.role_id_file, f"{role_id['data']['role_id']}\n".encode(), 0o600)
+    atomic_write(login.secret_id_file, f"{secret}\n".encode(), 0o600)
+    return Written(login=login, accessor=accessor, wrapped=wrap is not None, options=options)
+
+
+def agent_credentials(path: Path, service: str, env: str, out: Path,
+                      options: SecretIdOptions, vault: VaultSettings | None = None) -> Written:
+    """What the command does: resolve the deployment and OpenBao, then write the files into OUT."""
+    from aigw.catalog import load_catalog
+
+    login = agent_login(load_catalog(path), service, env, out)
+    refuse_committable(login)
+    vault = vault or VaultSettings.resolve()
+    return write_agent_credentials(connect(vault), vault, login, options)
