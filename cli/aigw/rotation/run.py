@@ -48,6 +48,7 @@ from aigw.rotation.drivers.base import (
 )
 from aigw.rotation.journal import Journal
 from aigw.rotation.kv import KV
+from aigw.rotation.lock import SlotLock
 from aigw.rotation.machine import (
     GRACE_HINT,
     Progress,
@@ -59,7 +60,7 @@ from aigw.rotation.machine import (
     new_run_id,
 )
 from aigw.rotation.slots import SlotTarget, select_targets
-from aigw.rotation.status import read_status
+from aigw.rotation.status import SlotStatus, read_status
 
 TIMING_ENV = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
               "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}
@@ -196,6 +197,24 @@ def check_grace(client: hvac.Client, targets: list[SlotTarget], options: RotateO
         raise UsageError("; ".join(refused), hint=GRACE_HINT)
 
 
+def _release_dead_lock(kv: KV, target: SlotTarget, st: SlotStatus, run_id: str,
+                       timing: Timing) -> list[str]:
+    """Release the lock of an idle slot whose holder died or expired (a run killed after
+    its last journal write); returns a note saying so, or nothing."""
+    held = st.lock
+    why = held.stale(timing.clock()) if held is not None and not held.released else None
+    if held is None or why is None:
+        return []
+    lock = SlotLock(kv, target.lock_path, target.id, run_id, ttl=timing.lock_ttl,
+                    clock=timing.clock)
+    try:
+        lock.acquire()
+    except RotationInProgress:  # another run took it meanwhile: it is theirs now
+        return []
+    lock.release()
+    return [f"released a stale lock ({why}: {held.describe()})"]
+
+
 def _one(kv: KV, target: SlotTarget, options: RotateOptions, timing: Timing,
          continue_only: bool, run_id: str, who: str, factory: DriverFactory,
          secret_input: SecretInput, reporter: Reporter | None) -> SlotOutcome:
@@ -203,11 +222,13 @@ def _one(kv: KV, target: SlotTarget, options: RotateOptions, timing: Timing,
     st = read_status(kv, target)
     rotating = st.rotating
     if not rotating:
+        notes = [] if options.dry_run else _release_dead_lock(kv, target, st, run_id, timing)
         if continue_only:
-            return SlotOutcome(target.id, "skipped", message="no rotation in progress")
+            return SlotOutcome(target.id, "skipped", message="no rotation in progress",
+                               notes=notes)
         if options.due and not st.is_due(now):
             why = "no key yet (use `aigw keys put`)" if not st.has_key else "not due"
-            return SlotOutcome(target.id, "skipped", message=why)
+            return SlotOutcome(target.id, "skipped", message=why, notes=notes)
     if options.dry_run:
         holder = st.lock_holder(now)
         if holder is not None:
