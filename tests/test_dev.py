@@ -19,6 +19,7 @@ from aigw import dev, tools
 from aigw.commands import dev as dev_cmd
 from aigw.errors import ToolMissing, VaultError
 from aigw.vault import VaultSettings, connect
+from tests.governance.conftest import _need
 
 
 @pytest.fixture
@@ -208,10 +209,7 @@ def test_pulumi_from_cache_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.integration
 def test_pulumi_command_runs_the_found_engine() -> None:
-    try:
-        engine = tools.find_pulumi()
-    except ToolMissing:
-        pytest.skip("no Pulumi engine: run scripts/install-pulumi.sh")
+    engine = _need(tools.find_pulumi, "install-pulumi.sh")  # skips, but fails under CI=true
     command = tools.pulumi_command()
     assert command.command == str(engine)
     assert str(command.version) == tools.pulumi_version()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,11 @@ def test_bad_input_is_one_clean_error(tmp_path: Path, capsys: pytest.CaptureFixt
     result = run_cli(capsys, "validate", "--no-policy", str(path))
     assert result.code == 2, result.err
     assert "Traceback" not in result.err and "unexpected error" not in result.err
-    first = result.err.splitlines()[0]
-    assert "aigw.yaml:" in first and "hint:" in first or "aigw.yaml:" in first
+    *problems, summary = result.err.splitlines()
+    assert summary == f"error: {len(problems)} problem(s) in the catalog", result.err
+    assert problems, result.err
+    for line in problems:  # one line per problem: file:line:col: field: message (hint: ...)
+        assert re.fullmatch(r".*aigw\.yaml:\d+:\d+: [^:]+: .+ \(hint: .+\)", line), line
 
 
 def test_examples_validate(capsys: pytest.CaptureFixture[str]) -> None:

@@ -121,7 +121,6 @@ def _register_everything() -> None:
 
 
 def test_every_aigw_call_in_the_scaffold_names_real_flags(scaffold: Path) -> None:
-    pytest.importorskip("aigw.commands.stack")
     _register_everything()
     texts = [p.read_text() for p in (scaffold / ".github").rglob("*.y*ml")]
     texts.append((scaffold / ".pre-commit-config.yaml").read_text())

@@ -124,13 +124,31 @@ def test_unknown_environment_is_invalid_input(tmp_path: Path,
     assert "unknown environment 'qa'" in result.err
 
 
-def test_rendered_files_hold_no_key_values_and_are_deterministic() -> None:
+def test_rendered_files_name_keys_and_never_inline_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render never sees OpenBao; the one place a key value could leak in is the environment.
+
+    Every AIGW_KEY_* name the files reference is set to a canary value, as on a
+    host that runs the service: the output must be byte-identical (render reads
+    no environment) and hold no canary; keys appear only as references.
+    """
+    import re
+    import secrets
+
     first = render_all(load_catalog(EXAMPLES))
+    names = sorted({m.decode() for data in first.values()
+                    for m in re.findall(rb"AIGW_KEY_[A-Z0-9_]+", data)})
+    assert names, "the example references no key at all"
+    canaries = {name: f"canary-{secrets.token_hex(12)}" for name in names}
+    for name, value in canaries.items():
+        monkeypatch.setenv(name, value)
     second = render_all(load_catalog(EXAMPLES))
-    assert first == second
-    for rel, data in first.items():
+    assert second == first  # deterministic, and independent of the environment
+    for rel, data in second.items():
         assert data.endswith(b"\n"), rel
-        assert b"sk-" not in data and b"api_key\": \"" not in data
+        for value in canaries.values():
+            assert value.encode() not in data, rel
+    litellm = [d for rel, d in second.items() if rel.endswith("litellm.yaml")]
+    assert litellm and all(b'"os.environ/AIGW_KEY_' in d for d in litellm)
 
 
 def test_interrupted_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

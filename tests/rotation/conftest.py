@@ -6,7 +6,6 @@ with the settings the stack gives it (cas_required, 10 versions).
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
@@ -80,12 +79,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ADMIN_POLICY = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", '
+                '"Resource": "*"}]}')
+
+
 @pytest.fixture
 def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto server (ThreadedMotoServer) on a free 127.0.0.1 port, stopped after the test.
+    """A moto server (ThreadedMotoServer) on a free 127.0.0.1 port that checks signatures.
 
-    It stands in for AWS IAM and STS; its request log goes to the `werkzeug` logger.
+    It stands in for AWS IAM and STS. moto checks nothing by default; here its
+    IAM authentication is switched on (`/moto-api/reset-auth`, what
+    INITIAL_NO_AUTH_ACTION_COUNT sets) after an admin user `aigw-admin` is made:
+    from then on every request must carry a SigV4 signature that moto
+    recomputes with the secret of an existing access key (else
+    SignatureDoesNotMatch / InvalidClientTokenId), and IAM calls need a policy
+    allowing them (STS GetCallerIdentity is always allowed, as in AWS). The
+    admin's key is put in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (boto3's chain).
+    The auth switch is process-wide in moto: it is turned off again at the end.
+    Make clients with `boto3_client` (a fresh session: boto3's default one keeps
+    the credentials it saw first).
     """
+    import requests
     from moto.server import ThreadedMotoServer
 
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -95,14 +109,42 @@ def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
-    # moto keeps its state in this process across servers: start every test empty.
-    import requests
-
-    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
     try:
+        # moto keeps its state in this process across servers: start every test empty.
+        requests.post(f"{url}/moto-api/reset-auth", data="inf", timeout=10).raise_for_status()
+        requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+        iam = boto3_client("iam", url)
+        iam.create_user(UserName="aigw-admin")
+        iam.put_user_policy(UserName="aigw-admin", PolicyName="admin",
+                            PolicyDocument=ADMIN_POLICY)
+        key = iam.create_access_key(UserName="aigw-admin")["AccessKey"]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        import boto3
+
+        # boto3's default session caches the credentials it resolved first.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+        requests.post(f"{url}/moto-api/reset-auth", data="0", timeout=10).raise_for_status()
         yield url
     finally:
+        requests.post(f"{url}/moto-api/reset-auth", data="inf", timeout=10)
         server.stop()
+
+
+def boto3_client(service: str, url: str, **credentials: str) -> Any:
+    """A boto3 client of the moto server at URL (admin credentials unless given)."""
+    import boto3
+
+    return boto3.Session().client(service, endpoint_url=url, region_name="us-east-1",
+                                  **credentials)
+
+
+def aws_env() -> dict[str, str]:
+    """The admin credentials `moto_url` made, for a child process's environment."""
+    import os
+
+    return {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_DEFAULT_REGION")}
 
 
 def read_slot(client: hvac.Client, mount: str, path: str) -> dict[str, str] | None:
@@ -122,7 +164,12 @@ def seed(client: hvac.Client, mount: str, path: str, data: dict[str, str]) -> No
 
 
 class Consumer:
-    """A service stand-in: re-reads the slot (like an agent) and calls with its key."""
+    """A service stand-in: re-reads the slot (like an agent) and calls with its key.
+
+    A call fails when USE returns False or raises (the exception's type is kept
+    in `errors`); reading the slot is part of the call. `calls` counts every
+    attempt, so a test can assert both `failures == 0` and `calls > 0`.
+    """
 
     def __init__(self, client: hvac.Client, mount: str, path: str,
                  use: Callable[[dict[str, str]], Any], interval: float = 0.02) -> None:
@@ -130,19 +177,28 @@ class Consumer:
         self.interval = interval
         self.failures = 0
         self.calls = 0
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(Exception):
+            self.calls += 1
+            try:
                 data = read_slot(self.client, self.mount, self.path)
-                if data:
-                    ok = self.use(data)
-                    self.calls += 1
-                    if ok is False:
-                        self.failures += 1
+                ok = self.use(data) if data else False
+            except Exception as exc:  # noqa: BLE001 - every error is a failed call
+                self.errors.append(type(exc).__name__)
+                ok = False
+            if ok is False:
+                self.failures += 1
             time.sleep(self.interval)
+
+    def assert_clean(self) -> None:
+        """At least one call was made and none failed."""
+        assert self.calls > 0, "the consumer made no call"
+        assert self.failures == 0, (f"{self.failures} of {self.calls} calls failed",
+                                    self.errors[:5])
 
     def __enter__(self) -> Consumer:
         self._thread.start()

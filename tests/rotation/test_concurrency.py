@@ -56,9 +56,11 @@ def test_twenty_concurrent_runs_one_rotates(zygote: Any, bao: BaoDevServer, kv_m
     for r in losers:
         assert r.code == 1, r.err
         assert "rotation in progress by run" in r.err and "lock until" in r.err
-    with Consumer(client, kv_mount, SLOT, lambda d: admin_server.use(d["api_key"]) == 200):
+    with Consumer(client, kv_mount, SLOT,
+                  lambda d: admin_server.use(d["api_key"]) == 200) as consumer:
         winner = next(r for r in runs if not r.ended.is_set()).wait(60)
     assert winner.code == 0, winner.err
+    consumer.assert_clean()
     new = (read_slot(client, kv_mount, SLOT) or {})["api_key"]
     live = admin_server.live_keys(PROJECT)
     assert [k.value for k in live] == [new]
@@ -106,9 +108,11 @@ def test_openbao_restart_mid_rotation_resumes(zygote: Any, admin_server: OpenAIA
         client = server.client()
         entry = Journal(KV(client, "aigw"), JOURNAL, "x").load()
         assert entry is not None and entry.state == "promoted"  # the data survived
-        with Consumer(client, "aigw", SLOT, lambda d: admin_server.use(d["api_key"]) == 200):
+        with Consumer(client, "aigw", SLOT,
+                      lambda d: admin_server.use(d["api_key"]) == 200) as consumer:
             resumed = zygote.run(argv + ["--resume"], env, timeout=60)
         assert resumed.code == 0, resumed.err
+        consumer.assert_clean()
         assert "took over a stale lock (holder died" in resumed.err
         new = (read_slot(client, "aigw", SLOT) or {})["api_key"]
         live = admin_server.live_keys(PROJECT)

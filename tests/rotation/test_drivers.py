@@ -11,7 +11,7 @@ from testing.bao import BaoDevServer
 from testing.openai_admin import OpenAIAdminServer
 
 from aigw.errors import RotationError
-from aigw.rotation.drivers.base import DriverSpec, build_driver
+from aigw.rotation.drivers.base import DriverSpec, VerifySkipped, build_driver
 from aigw.rotation.drivers.manual import ManualDriver, auth_headers
 from aigw.rotation.machine import Timing
 from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
@@ -19,6 +19,7 @@ from tests.rotation.conftest import (
     ADMIN_KEY,
     PROJECT,
     Consumer,
+    boto3_client,
     load,
     read_slot,
     seed,
@@ -55,6 +56,22 @@ def test_aws_two_keys_per_user(moto_url: str) -> None:
 
 
 @pytest.mark.integration
+def test_aws_verify_checks_the_secret_not_only_the_key_id(moto_url: str) -> None:
+    """STS GetCallerIdentity signed with the new key: moto recomputes the SigV4 signature."""
+    iam = boto3_client("iam", moto_url)
+    iam.create_user(UserName="u1")
+    made = iam.create_access_key(UserName="u1")["AccessKey"]
+    driver = build_driver("aws-iam", _aws_spec(moto_url), lambda p, f: {})
+    good = {"aws_access_key_id": made["AccessKeyId"],
+            "aws_secret_access_key": made["SecretAccessKey"]}
+    assert driver.verify(good) == "STS GetCallerIdentity: arn:aws:iam::123456789012:user/u1"
+    wrong = {**good, "aws_secret_access_key": "x" * 40}  # the right id, a wrong secret
+    with pytest.raises(RotationError, match="STS GetCallerIdentity failed") as err:
+        driver.verify(wrong)
+    assert "x" * 40 not in err.value.message
+
+
+@pytest.mark.integration
 def test_aws_rotation_end_to_end(moto_url: str, bao: BaoDevServer, kv_mount: str,
                                  tmp_path: Path) -> None:
     iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1")
@@ -70,15 +87,22 @@ def test_aws_rotation_end_to_end(moto_url: str, bao: BaoDevServer, kv_mount: str
     slot = "prod/providers/bedrock/default"
     seed(client, kv_mount, slot, old)
 
-    def use(d: dict[str, str]) -> None:
-        boto3.client("sts", endpoint_url=moto_url, region_name="us-east-1",
-                     aws_access_key_id=d["aws_access_key_id"],
-                     aws_secret_access_key=d["aws_secret_access_key"]).get_caller_identity()
+    def use(d: dict[str, str]) -> bool:
+        """A Bedrock consumer's call: a signed STS request (moto checks the signature).
 
-    with Consumer(client, kv_mount, slot, use, interval=0.05):
+        moto accepts Inactive keys, AWS does not: the key must also be Active.
+        """
+        boto3_client("sts", moto_url, aws_access_key_id=d["aws_access_key_id"],
+                     aws_secret_access_key=d["aws_secret_access_key"]).get_caller_identity()
+        keys = iam.list_access_keys(UserName="u1")["AccessKeyMetadata"]
+        return any(k["AccessKeyId"] == d["aws_access_key_id"] and k["Status"] == "Active"
+                   for k in keys)
+
+    with Consumer(client, kv_mount, slot, use, interval=0.05) as consumer:
         result = rotate_keys(load(folder), client, RotateOptions(env="prod"),
                              timing=Timing(quiet=0.3, poll=0.05, wait=20))
     assert result.outcomes[0].status == "done", result.outcomes[0].message
+    consumer.assert_clean()
     new = read_slot(client, kv_mount, slot) or {}
     keys = iam.list_access_keys(UserName="u1")["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in keys] == [new["aws_access_key_id"]]
@@ -133,7 +157,8 @@ def test_openai_errors_never_quote_keys() -> None:
 def test_manual_verify_is_optional_and_speaks_each_api() -> None:
     spec = DriverSpec("prod", "anthropic", "default", "anthropic", None, {})
     driver = ManualDriver(spec, lambda p, f: {"api_key": "k"})
-    assert driver.verify({"api_key": "k"}).startswith("skipped")
+    skipped = driver.verify({"api_key": "k"})
+    assert isinstance(skipped, VerifySkipped) and skipped == "no rotation.params.verify_url"
     assert auth_headers(spec, "k") == {"x-api-key": "k", "anthropic-version": "2023-06-01"}
     openai = DriverSpec("prod", "deepseek", "default", "openai", None, {})
     assert auth_headers(openai, "k") == {"Authorization": "Bearer k"}

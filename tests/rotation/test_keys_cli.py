@@ -199,3 +199,79 @@ def test_audit_verify_fails_on_tampering(cli: Any, catalog: Path, bao: BaoDevSer
     assert r.code == 1
     scope = json.loads(r.out)["scopes"][0]
     assert not scope["ok"] and any("missing" in p for p in scope["problems"])
+
+
+def _rotate_to_promoted(cli: Any, catalog: Path, *extra: str) -> None:
+    cli("keys", "put", "openai", str(catalog), "--env", "prod", stdin="sk-canary-old-1")
+    r = cli("rotate-keys", str(catalog), "--provider", "openai", "--yes", *extra,
+            stdin="sk-canary-new-1\n")
+    assert r.code == 0 and "waiting [promoted]" in r.out, r.err
+
+
+@pytest.mark.integration
+def test_manual_rotation_says_what_it_did_not_do(cli: Any, catalog: Path) -> None:
+    """No verify_url: `verify_skipped`, not `verified`; nothing revoked: `old_left_to_operator`."""
+    _rotate_to_promoted(cli, catalog)
+    import time
+
+    time.sleep(1.1)  # the 1s grace is over
+    r = cli("rotate-keys", str(catalog), "--provider", "openai", "--finish", "--yes")
+    assert r.code == 0, r.err
+    assert ("prod/openai/default: done: rotated (the new key was not verified; revoking the "
+            "old key is left to the operator)") in r.out
+    assert "revoke the old key by hand now" in r.out and "did not revoke it" in r.out
+    human = cli("keys", "status", str(catalog), "--provider", "openai").out
+    assert "  verified:  skipped: no rotation.params.verify_url" in human
+    assert "  old key:   left to the operator: the manual driver cannot revoke keys" in human
+    rot = json.loads(cli("keys", "status", str(catalog), "--provider", "openai",
+                         "--json").out)[0]["rotation"]
+    assert rot["state"] == "done"
+    assert rot["verification"] == "skipped: no rotation.params.verify_url"
+    assert rot["revocation"].startswith("left to the operator")
+    audit = cli("audit", str(catalog)).out
+    assert "staged -> verify_skipped" in audit and "-> verified" not in audit
+    assert "old_disabled -> old_left_to_operator" in audit and "old_revoked" not in audit
+    records = json.loads(cli("audit", str(catalog), "--json").out)
+    left = [r for r in records if r["to_state"] == "old_left_to_operator"]
+    assert left[0]["detail"]["revocation"] == "left to the operator"
+    assert "sk-canary" not in r.out + r.err + human + audit
+
+
+@pytest.mark.integration
+def test_grace_recorded_at_promotion_is_not_shortened_silently(
+        cli: Any, catalog: Path, bao: BaoDevServer, kv_mount: str) -> None:
+    _rotate_to_promoted(cli, catalog, "--grace", "10m")
+    status = json.loads(cli("keys", "status", str(catalog), "--provider", "openai",
+                            "--json").out)[0]["rotation"]
+    assert status["state"] == "promoted"
+    import time
+
+    time.sleep(1.1)  # a 1s grace would be over: only the recorded 10m keeps the old key
+    finish = ["rotate-keys", str(catalog), "--provider", "openai", "--finish", "--yes"]
+    refused = cli(*finish, "--grace", "1s")
+    assert refused.code == 2
+    assert ("prod/openai/default: --grace 1s is shorter than the grace recorded at promotion "
+            "(10m)") in refused.err and "--override-grace --reason" in refused.err
+    no_reason = cli(*finish, "--grace", "1s", "--override-grace")
+    assert no_reason.code == 2 and "--override-grace needs --reason" in no_reason.err
+    longer = cli(*finish, "--grace", "20m")  # lengthening only delays: allowed
+    assert longer.code == 0 and "waiting [promoted]" in longer.out, longer.err
+    again = json.loads(cli("keys", "status", str(catalog), "--provider", "openai",
+                           "--json").out)[0]["rotation"]
+    assert again["state"] == "promoted" and again["run_id"] == status["run_id"]
+    r = cli(*finish, "--grace", "1s", "--override-grace", "--reason", "incident 42: old key "
+            "leaked", "--json")
+    assert r.code == 0, r.err
+    slot = json.loads(r.out)["slots"][0]
+    assert slot["status"] == "done"
+    override = slot["grace_override"]
+    assert (override["from"], override["to"]) == (600.0, 1.0)
+    assert override["reason"] == "incident 42: old key leaked" and override["by"]
+    assert "grace shortened from 10m to 1s by" in r.err
+    records = json.loads(cli("audit", str(catalog), "--json").out)
+    propagated = [x for x in records if x["to_state"] == "propagated"]
+    assert propagated[0]["detail"]["grace_override"] == override
+    audit = cli("audit", str(catalog)).out
+    assert f"grace shortened from 10m to 1s by {override['by']}: incident 42" in audit
+    human = cli("keys", "status", str(catalog), "--provider", "openai").out
+    assert "  grace:     shortened from 10m to 1s by" in human

@@ -115,6 +115,13 @@ def test_policy_upsert_drift_and_delete(env: BaoDevServer) -> None:
     p.create(props)  # adopts (and overwrites) a policy made by hand
     assert env.client().sys.read_acl_policy(name)["data"]["policy"] == props["policy"]
     assert p.diff(name, p.read(name, props).outs or {}, props).changes is False
+    drifted = 'path "a" {\n  capabilities = ["read", "update"]\n}\n'
+    env.client().sys.create_or_update_acl_policy(name, drifted)  # edited in OpenBao by hand
+    seen = p.read(name, props).outs or {}
+    assert seen["policy"] == drifted  # read reports the live text, not the recorded one
+    assert p.diff(name, seen, props).changes is True
+    p.create(props)  # the next apply writes the declared text back
+    assert env.client().sys.read_acl_policy(name)["data"]["policy"] == props["policy"]
     p.delete(name, props)
     assert p.read(name, props).id is None
 

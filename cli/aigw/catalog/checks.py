@@ -55,6 +55,8 @@ def schema_problems(
         elif kind in ("dict_type", "list_type", "model_type", "model_attributes_type"):
             want = {"dict_type": "a mapping", "list_type": "a list"}.get(kind, "a mapping")
             message = f"expected {want}, got {_type_name(err.get('input'))}"
+            hint = ("write one `- item` per line" if want == "a list"
+                    else "indent its fields under it, one `field: value` per line")
         elif kind.startswith(("string_type", "int_", "float_", "bool_")):
             message = f"{message.lower()}, got {_short(err.get('input'))}"
             hint = {"s": "quote it as text", "i": "write a whole number, e.g. 2",

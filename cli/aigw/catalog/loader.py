@@ -118,7 +118,8 @@ class _Builder:
                 )
                 if key is None:
                     self.problems.append(
-                        Problem(self.mark(key_node), dotted(path), "mapping keys must be plain strings")
+                        Problem(self.mark(key_node), dotted(path), "mapping keys must be plain strings",
+                                "write each name as plain text, e.g. `prod:`")
                     )
                     continue
                 key = str(key) if not isinstance(key, str) else key

@@ -150,6 +150,14 @@ def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = N
                    f"{d['due_at'] or '-'}{'  DUE' if d['due'] else ''} (max_age "
                    f"{format_duration(s.target.rotation.max_age)})")
         typer.echo(f"  rotation:  {state}" + (f"  locked by {d['lock']}" if d["lock"] else ""))
+        if rot is not None and rot["verification"]:
+            typer.echo(f"  verified:  {rot['verification']}")
+        if rot is not None and rot["revocation"]:
+            typer.echo(f"  old key:   {rot['revocation']}")
+        if rot is not None and rot["grace_override"]:
+            g = rot["grace_override"]
+            typer.echo(f"  grace:     shortened from {format_duration(int(g['from']))} to "
+                       f"{format_duration(int(g['to']))} by {g['by']}: {g['reason']}")
         typer.echo(f"  consumers: {', '.join(d['consumers']) or '(none)'}")
     return EXIT_OK
 
@@ -188,7 +196,13 @@ def rotate_keys_cmd(
                                         "new key is not promoted yet (it is revoked; the old "
                                         "key stays).")] = False,
     grace: Annotated[str | None, typer.Option("--grace", help="Grace period after promotion "
-                                              "(never below agent_refresh).")] = None,
+                                              "(never below agent_refresh; fixed once a key "
+                                              "is promoted: a longer one only delays).")] = None,
+    override_grace: Annotated[bool, typer.Option("--override-grace", help="Allow --grace to "
+                                                 "shorten the grace recorded at promotion "
+                                                 "(needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why the grace is overridden "
+                                               "(recorded in the audit trail).")] = None,
     wait: Annotated[str | None, typer.Option("--wait", help="Wait this long for evidence that "
                                              "consumers moved (default: do not wait).")] = None,
     yes: YesOpt = False,
@@ -203,7 +217,7 @@ def rotate_keys_cmd(
     loaded = load_catalog(path)
     options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
                             finish=finish, dry_run=dry_run, grace=_seconds(grace, "--grace"),
-                            abort=abort)
+                            abort=abort, override_grace=override_grace, reason=reason)
     select_targets(loaded.catalog, env, provider, slot)  # unknown names fail before Vault
     if not (yes or dry_run):
         if not sys.stdin.isatty():
@@ -224,7 +238,7 @@ def rotate_keys_cmd(
             extra = f" [{o.state}]" if o.state and o.status != "done" else ""
             typer.echo(f"{o.slot}: {o.status}{extra}" + (f": {o.message}" if o.message else ""))
             for note in o.notes:
-                if note.startswith("revoke"):
+                if note.startswith(("revoke", "grace shortened", "the new key was not")):
                     typer.echo(f"  {note}")
         if skipped:
             total = sum(skipped.values())
@@ -255,6 +269,7 @@ def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
               as_json: JsonOpt = False) -> int:
     """Print the audit trail of key operations (and check it with --verify)."""
     from aigw.catalog import load_catalog
+    from aigw.catalog.models import format_duration
     from aigw.rotation.audit import AuditLog
     from aigw.rotation.kv import KV
     from aigw.rotation.slots import select_targets
@@ -282,6 +297,11 @@ def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
                            f"{r.get('from_version') or '-'} -> {r.get('to_version') or '-'}, "
                            f"key {r.get('old_fingerprint') or '-'} -> "
                            f"{r.get('new_fingerprint') or '-'}, by {r['who']}")
+                g = (r.get("detail") or {}).get("grace_override")
+                if g:
+                    typer.echo(f"       grace shortened from {format_duration(int(g['from']))}"
+                               f" to {format_duration(int(g['to']))} by {g['by']}: "
+                               f"{g['reason']}")
             if verify:
                 state = "intact" if scope["ok"] else "BROKEN"
                 typer.echo(f"{scope['mount']}/{scope['path']}: {state}, "

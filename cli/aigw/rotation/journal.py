@@ -12,6 +12,11 @@ States, in order (docs/rotation.md)::
            -> old_disabled -> old_revoked -> done
     (any state before promoted) -> aborting -> aborted
 
+Two states take another's place when less happened there (VARIANTS):
+`verify_skipped` instead of `verified` (the driver could check nothing, e.g.
+`manual` without `verify_url`), and `old_left_to_operator` instead of
+`old_revoked` (aigw revoked nothing; the operator must).
+
 `AIGW_TEST_CRASH_AT=<point>[,<point>...]` makes the process SIGKILL itself at
 the named points (see `crash_point`); tests use it to prove every boundary resumes.
 """
@@ -29,6 +34,8 @@ from aigw.rotation.kv import KV, CasConflict
 STATES = ("intent", "minted", "staged", "verified", "promoted", "propagated",
           "old_disabled", "old_revoked", "done")
 ABORT_STATES = ("aborting", "aborted")
+# state -> the state of the main path whose place it takes (the next step is the same).
+VARIANTS = {"verify_skipped": "verified", "old_left_to_operator": "old_revoked"}
 TERMINAL = frozenset({"done", "aborted"})
 CRASH_ENV = "AIGW_TEST_CRASH_AT"
 
@@ -81,6 +88,9 @@ class JournalEntry:
     grace: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
+    verification: str | None = None   # how the new key was checked, or "skipped: why"
+    revocation: str | None = None     # what became of the old key ("left to the operator: ...")
+    grace_override: dict[str, Any] | None = None  # {from, to, by, reason} of --override-grace
     audit_seq: int = 0
     kv_version: int = 0
 
@@ -88,6 +98,11 @@ class JournalEntry:
     def in_progress(self) -> bool:
         """True until the rotation is done or aborted."""
         return self.state not in TERMINAL
+
+    @property
+    def step(self) -> str:
+        """The main-path state this one stands for (a variant's place, else itself)."""
+        return VARIANTS.get(self.state, self.state)
 
     @property
     def grace_until(self) -> float | None:

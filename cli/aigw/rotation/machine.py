@@ -1,7 +1,9 @@
 """The per-slot rotation state machine: every step idempotent, recorded before it counts.
 
 States: intent -> minted -> staged -> verified -> promoted -> propagated ->
-old_disabled -> old_revoked -> done. Before promotion, a failed verification, a
+old_disabled -> old_revoked -> done (`verify_skipped` takes the place of
+`verified` when the driver could check nothing, `old_left_to_operator` that of
+`old_revoked` when aigw revoked nothing). Before promotion, a failed verification, a
 slot written by someone else, or `--abort` leads to aborting -> aborted (the new
 key revoked, the old one untouched). Each transition to a state S runs the side
 effect leading to S (idempotent, or detectable on retry), then an audit record
@@ -18,9 +20,9 @@ import contextlib
 from dataclasses import replace
 from typing import Any
 
-from aigw.errors import AigwError, RotationError
+from aigw.errors import AigwError, RotationError, UsageError
 from aigw.rotation.audit import AuditLog
-from aigw.rotation.drivers.base import Driver, Minted
+from aigw.rotation.drivers.base import Driver, Minted, VerifySkipped
 from aigw.rotation.evidence import Evidence, assess, read_acks
 from aigw.rotation.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
 from aigw.rotation.kv import KV
@@ -29,6 +31,8 @@ from aigw.rotation.progress import Progress, Reporter, SlotOutcome, Timing, new_
 from aigw.rotation.slots import SlotTarget, check_secret, secret_fingerprint
 
 CANCELLED = "aborted by the operator (--abort)"
+GRACE_HINT = ("the grace is fixed at promotion; to shorten it on purpose add "
+              "--override-grace --reason TEXT (recorded in the audit trail)")
 
 __all__ = ["Progress", "Reporter", "SlotOutcome", "SlotRotation", "Timing", "new_run_id"]
 
@@ -38,11 +42,15 @@ class SlotRotation:
 
     def __init__(self, kv: KV, target: SlotTarget, driver: Driver, audit: AuditLog, *,
                  run_id: str, who: str, timing: Timing, finish: bool = False,
-                 grace: float | None = None, reporter: Reporter | None = None) -> None:
+                 grace: float | None = None, override_grace: str | None = None,
+                 reporter: Reporter | None = None) -> None:
+        """OVERRIDE_GRACE is the operator's reason for a GRACE shorter than the recorded one."""
         self.kv, self.t, self.driver, self.audit = kv, target, driver, audit
         self.run_id, self.who, self.timing = run_id, who, timing
         self.finish = finish
         self.grace = None if grace is None else max(grace, target.grace_floor)
+        self.override_reason = override_grace
+        self._override: dict[str, Any] | None = None
         self.report = reporter or (lambda p: None)
         self.notes: list[str] = []
         if grace is not None and grace < target.grace_floor:
@@ -89,11 +97,12 @@ class SlotRotation:
 
     def _drive(self, entry: JournalEntry) -> SlotOutcome:
         while entry.in_progress:
-            nxt = getattr(self, f"_from_{entry.state}")(entry)
+            nxt = getattr(self, f"_from_{entry.step}")(entry)
             if nxt is None:
                 ev = self._waiting
                 return SlotOutcome(self.t.id, "waiting", entry.state, entry.run_id,
-                                   ev.reason if ev else "waiting", self.notes)
+                                   ev.reason if ev else "waiting", self.notes,
+                                   self._override)
             entry = nxt
             self._maybe_renew()
         if entry.state == "aborted":
@@ -101,7 +110,7 @@ class SlotRotation:
             return SlotOutcome(self.t.id, "cancelled" if why == CANCELLED else "aborted",
                                entry.state, entry.run_id, why, self.notes)
         return SlotOutcome(self.t.id, "done", entry.state, entry.run_id,
-                           "rotated", self.notes)
+                           rotated_message(entry), self.notes, self._override)
 
     # -- helpers -------------------------------------------------------------
     def _note(self, text: str) -> None:
@@ -146,7 +155,7 @@ class SlotRotation:
         lost = entry.new.key_id if entry.new else None
         return self._advance(entry, "intent", {"lost_key_id": lost, "reason": "new key value "
                              "lost before staging; minting again"},
-                             attempt=entry.attempt + 1, new=None)
+                             attempt=entry.attempt + 1, new=None, verification=None)
 
     # -- transitions ---------------------------------------------------------
     def _begin(self, prior: JournalEntry | None) -> JournalEntry:
@@ -212,7 +221,12 @@ class SlotRotation:
             how = self.driver.verify(secret)
         except RotationError as exc:
             return self._abort(entry, f"verification failed: {exc.message}")
-        return self._advance(entry, "verified", {"verify": how})
+        if isinstance(how, VerifySkipped):
+            self._note(f"the new key was not verified: {how}")
+            return self._advance(entry, "verify_skipped", {"verification": "skipped",
+                                                           "reason": str(how)},
+                                 verification=f"skipped: {how}")
+        return self._advance(entry, "verified", {"verify": how}, verification=how)
 
     def _from_verified(self, entry: JournalEntry) -> JournalEntry:
         secret = self._staged_secret(entry)
@@ -233,9 +247,27 @@ class SlotRotation:
                              new=replace(new, version=version),
                              promoted_at=self.timing.clock(), grace=float(grace))
 
+    def _grace(self, entry: JournalEntry) -> tuple[float, dict[str, Any] | None]:
+        """The grace to apply after promotion: the recorded one, unless lengthened or overridden.
+
+        The grace is fixed at promotion. A longer `--grace` only delays; a shorter
+        one needs `--override-grace REASON`, and the override (who, why) is returned.
+        """
+        recorded = float(entry.grace or 0.0)
+        if self.grace is None or self.grace >= recorded:
+            return max(recorded, self.grace or 0.0), None
+        if not self.override_reason:
+            raise UsageError(grace_refusal(self.t.id, recorded, self.grace), hint=GRACE_HINT)
+        override = {"from": recorded, "to": self.grace, "by": self.who,
+                    "reason": self.override_reason}
+        self._note(f"grace shortened from {_secs(recorded)} to {_secs(self.grace)} by "
+                   f"{self.who}: {self.override_reason}")
+        self._override = override
+        return self.grace, override
+
     def _from_promoted(self, entry: JournalEntry) -> JournalEntry | None:
         deadline = self.timing.clock() + self.timing.wait
-        grace = self.grace if self.grace is not None else float(entry.grace or 0.0)
+        grace, override = self._grace(entry)
         quiet = max(self.timing.quiet, float(self.t.grace_floor))
         while True:
             acks = read_acks(self.kv, self.t.acks_path, self.t.consumers)
@@ -243,7 +275,10 @@ class SlotRotation:
                         acks=acks if any(acks.values()) else {}, finish=self.finish,
                         grace=grace)
             if ev.propagated:
-                return self._advance(entry, "propagated", {"evidence": ev.reason},
+                detail: dict[str, Any] = {"evidence": ev.reason}
+                if override is not None:
+                    detail["grace_override"] = override
+                return self._advance(entry, "propagated", detail, grace_override=override,
                                      evidence={"reason": ev.reason, **ev.facts})
             left = deadline - self.timing.clock()
             if left <= 0:
@@ -274,11 +309,17 @@ class SlotRotation:
             self.driver.revoke(old.key_id)
             detail = {"revoked": old.key_id}
         else:
+            why = (f"the {self.driver.name} driver cannot revoke keys" if not
+                   self.driver.can_revoke else "the old key's id at the provider is unknown")
             self._note(f"revoke the old key by hand now (fingerprint {old.fingerprint}, KV "
                        f"version {old.version} of {self.t.mount}/{self.t.secret_path}): "
-                       "no consumer needs it any more")
-            detail = {"by_hand": True}
-        return self._advance(entry, "old_revoked", detail)
+                       f"no consumer needs it any more; aigw did not revoke it ({why})")
+            return self._advance(entry, "old_left_to_operator",  # nothing was revoked
+                                 {"revocation": "left to the operator", "reason": why},
+                                 revocation=f"left to the operator: {why}")
+        return self._advance(entry, "old_revoked", detail,
+                             revocation=f"revoked {old.key_id}" if "revoked" in detail
+                             else "no old key")
 
     def _from_old_revoked(self, entry: JournalEntry) -> JournalEntry:
         self.kv.delete_all(self.t.staged_path)
@@ -294,7 +335,7 @@ class SlotRotation:
     def _cancel(self, entry: JournalEntry) -> JournalEntry:
         if entry.state == "aborting":
             return entry
-        if entry.state not in ("intent", "minted", "staged", "verified"):
+        if entry.step not in ("intent", "minted", "staged", "verified"):
             raise RotationError(f"{self.t.id}: cannot abort at {entry.state}: the new key is "
                                 "already live", hint="finish it with --resume or --finish; "
                                 "the old key stays valid until then")
@@ -319,3 +360,25 @@ class SlotRotation:
         self._failure = self._failure or entry.note
         return self._advance(entry, "aborted", {"revoked_new": revoked})
 
+
+
+def rotated_message(entry: JournalEntry) -> str:
+    """`rotated`, plus what aigw did not do (an unchecked key, an old key left to revoke)."""
+    gaps = []
+    if entry.verification and entry.verification.startswith("skipped"):
+        gaps.append("the new key was not verified")
+    if entry.revocation and entry.revocation.startswith("left to the operator"):
+        gaps.append("revoking the old key is left to the operator")
+    return "rotated" + (f" ({'; '.join(gaps)})" if gaps else "")
+
+
+def _secs(seconds: float) -> str:
+    from aigw.catalog.models import format_duration
+
+    return format_duration(int(seconds)) if seconds == int(seconds) else f"{seconds}s"
+
+
+def grace_refusal(slot: str, recorded: float, wanted: float) -> str:
+    """The one line refusing a --grace shorter than the grace recorded at promotion."""
+    return (f"{slot}: --grace {_secs(wanted)} is shorter than the grace recorded at promotion "
+            f"({_secs(recorded)}); it would revoke the old key early")

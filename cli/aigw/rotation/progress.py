@@ -44,11 +44,13 @@ class SlotOutcome:
     run_id: str | None = None
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    grace_override: dict[str, Any] | None = None  # {from, to, by, reason} when shortened
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {"slot": self.slot, "status": self.status, "state": self.state,
-                "run_id": self.run_id, "message": self.message, "notes": self.notes}
+                "run_id": self.run_id, "message": self.message, "notes": self.notes,
+                "grace_override": self.grace_override}
 
 
 def new_run_id() -> str:

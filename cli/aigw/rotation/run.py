@@ -30,7 +30,14 @@ import hvac
 
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog, parse_duration
-from aigw.errors import EXIT_CHANGES, EXIT_OK, EXIT_UNEXPECTED, AigwError, RotationInProgress
+from aigw.errors import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    AigwError,
+    RotationInProgress,
+    UsageError,
+)
 from aigw.rotation.audit import AuditLog
 from aigw.rotation.drivers.base import (
     DriverFactory,
@@ -39,17 +46,21 @@ from aigw.rotation.drivers.base import (
     build_driver,
     no_secret_input,
 )
+from aigw.rotation.journal import Journal
 from aigw.rotation.kv import KV
+from aigw.rotation.lock import SlotLock
 from aigw.rotation.machine import (
+    GRACE_HINT,
     Progress,
     Reporter,
     SlotOutcome,
     SlotRotation,
     Timing,
+    grace_refusal,
     new_run_id,
 )
 from aigw.rotation.slots import SlotTarget, select_targets
-from aigw.rotation.status import read_status
+from aigw.rotation.status import SlotStatus, read_status
 
 TIMING_ENV = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
               "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}
@@ -68,6 +79,8 @@ class RotateOptions:
     dry_run: bool = False
     grace: float | None = None
     abort: bool = False
+    override_grace: bool = False   # allow a grace shorter than the one recorded at promotion
+    reason: str | None = None      # why (required with override_grace; in the audit trail)
 
 
 @dataclass
@@ -142,6 +155,7 @@ def rotate_keys(catalog: LoadedCatalog | Catalog, client: hvac.Client, options: 
     factory = driver_factory or build_driver
     result = RotateResult(run_id or new_run_id())
     targets = select_targets(cat, options.env, options.provider, options.slot)
+    check_grace(client, targets, options, addr)
     who = who_am_i(client) if not options.dry_run else ""
     continue_only = (options.resume or options.finish or options.abort) and not options.due
     for target in targets:
@@ -159,6 +173,48 @@ def rotate_keys(catalog: LoadedCatalog | Catalog, client: hvac.Client, options: 
     return result
 
 
+def check_grace(client: hvac.Client, targets: list[SlotTarget], options: RotateOptions,
+                addr: str | None = None) -> None:
+    """Refuse (UsageError, before any change) a --grace shorter than a recorded one.
+
+    The grace is fixed when a key is promoted. Shortening it for a rotation
+    waiting at `promoted` needs `override_grace` and a `reason`.
+    """
+    if options.override_grace and options.grace is None:
+        raise UsageError("--override-grace needs --grace (the shorter grace to apply)")
+    if options.override_grace and not (options.reason or "").strip():
+        raise UsageError("--override-grace needs --reason TEXT saying why",
+                         hint="the reason goes into the audit trail with who gave it")
+    if options.grace is None or options.override_grace:
+        return
+    refused = []
+    for t in targets:
+        entry = Journal(KV(client, t.mount, addr), t.journal_path, t.id).load()
+        wanted = max(options.grace, t.grace_floor)
+        if entry is not None and entry.step == "promoted" and wanted < float(entry.grace or 0):
+            refused.append(grace_refusal(t.id, float(entry.grace or 0), wanted))
+    if refused:
+        raise UsageError("; ".join(refused), hint=GRACE_HINT)
+
+
+def _release_dead_lock(kv: KV, target: SlotTarget, st: SlotStatus, run_id: str,
+                       timing: Timing) -> list[str]:
+    """Release the lock of an idle slot whose holder died or expired (a run killed after
+    its last journal write); returns a note saying so, or nothing."""
+    held = st.lock
+    why = held.stale(timing.clock()) if held is not None and not held.released else None
+    if held is None or why is None:
+        return []
+    lock = SlotLock(kv, target.lock_path, target.id, run_id, ttl=timing.lock_ttl,
+                    clock=timing.clock)
+    try:
+        lock.acquire()
+    except RotationInProgress:  # another run took it meanwhile: it is theirs now
+        return []
+    lock.release()
+    return [f"released a stale lock ({why}: {held.describe()})"]
+
+
 def _one(kv: KV, target: SlotTarget, options: RotateOptions, timing: Timing,
          continue_only: bool, run_id: str, who: str, factory: DriverFactory,
          secret_input: SecretInput, reporter: Reporter | None) -> SlotOutcome:
@@ -166,11 +222,13 @@ def _one(kv: KV, target: SlotTarget, options: RotateOptions, timing: Timing,
     st = read_status(kv, target)
     rotating = st.rotating
     if not rotating:
+        notes = [] if options.dry_run else _release_dead_lock(kv, target, st, run_id, timing)
         if continue_only:
-            return SlotOutcome(target.id, "skipped", message="no rotation in progress")
+            return SlotOutcome(target.id, "skipped", message="no rotation in progress",
+                               notes=notes)
         if options.due and not st.is_due(now):
             why = "no key yet (use `aigw keys put`)" if not st.has_key else "not due"
-            return SlotOutcome(target.id, "skipped", message=why)
+            return SlotOutcome(target.id, "skipped", message=why, notes=notes)
     if options.dry_run:
         holder = st.lock_holder(now)
         if holder is not None:
@@ -185,5 +243,6 @@ def _one(kv: KV, target: SlotTarget, options: RotateOptions, timing: Timing,
     driver = factory(target.rotation.driver, driver_spec(target), secret_input)
     audit = AuditLog(kv, target.bookkeeping, clock=timing.clock)
     machine = SlotRotation(kv, target, driver, audit, run_id=run_id, who=who, timing=timing,
-                           finish=options.finish, grace=options.grace, reporter=reporter)
+                           finish=options.finish, grace=options.grace, reporter=reporter,
+                           override_grace=options.reason if options.override_grace else None)
     return machine.run(start_new=not continue_only, abort=options.abort)

@@ -66,7 +66,9 @@ class SlotStatus:
                         "started_at": iso(j.started_at), "updated_at": iso(j.updated_at),
                         "promoted_at": iso(j.promoted_at) if j.promoted_at else None,
                         "grace_until": iso(j.grace_until) if j.grace_until else None,
-                        "key_id": j.new.key_id if j.new else None, "note": j.note}
+                        "key_id": j.new.key_id if j.new else None, "note": j.note,
+                        "verification": j.verification, "revocation": j.revocation,
+                        "grace_override": j.grace_override}
         holder = self.lock_holder(now)
         return {
             "env": t.env_name, "provider": t.ref.provider, "slot": t.ref.slot,

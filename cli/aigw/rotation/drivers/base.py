@@ -69,6 +69,13 @@ class SecretInput(Protocol):
         ...
 
 
+class VerifySkipped(str):
+    """What `Driver.verify` returns when it checked nothing; the text says why.
+
+    The state machine records such a step as `verify_skipped`, never `verified`.
+    """
+
+
 def no_secret_input(prompt: str, fields: Sequence[str]) -> dict[str, str]:
     """A SecretInput for runs that must not ask anyone (raises)."""
     raise RotationError(f"{prompt}: this driver needs the new key from the operator",
@@ -102,7 +109,10 @@ class Driver(Protocol):
         ...
 
     def verify(self, secret: Mapping[str, str]) -> str:
-        """Check the key works; return how it was checked; raise RotationError if not."""
+        """Check the key works; return how it was checked; raise RotationError if not.
+
+        Return a `VerifySkipped` (saying why) when nothing could be checked.
+        """
         ...
 
     def last_used(self, key_id: str) -> float | None:

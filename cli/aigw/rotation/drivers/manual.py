@@ -26,6 +26,7 @@ from aigw.rotation.drivers.base import (
     KeyInfo,
     Minted,
     SecretInput,
+    VerifySkipped,
     http_client,
     param,
     verify_with_retries,
@@ -91,13 +92,13 @@ class ManualDriver:
         return None
 
     def verify(self, secret: Mapping[str, str]) -> str:
-        """GET verify_url with the key, if configured; otherwise say it was skipped."""
+        """GET verify_url with the key, if configured; otherwise a VerifySkipped saying why."""
         url = param(self.spec, "verify_url")
         if not url:
-            return "skipped (no rotation.params.verify_url)"
+            return VerifySkipped("no rotation.params.verify_url")
         key = secret.get("api_key")
         if not key:
-            return "skipped (no api_key field)"
+            return VerifySkipped("the slot has no api_key field to present")
         headers = auth_headers(self.spec, key)
         verify_with_retries(self.spec, lambda: check_url(self.http, str(url), headers))
         return f"GET {url}: ok"
