@@ -224,14 +224,14 @@ def test_manual_rotation_says_what_it_did_not_do(cli: Any, catalog: Path) -> Non
     assert "  verified:  skipped: no rotation.params.verify_url" in human
     assert "  old key:   left to the operator: the manual driver cannot revoke keys" in human
     rot = json.loads(cli("keys", "status", str(catalog), "--provider", "openai",
-                         "--json").out)[0]["rotation"]
+                         "--json").out)["slots"][0]["rotation"]
     assert rot["state"] == "done"
     assert rot["verification"] == "skipped: no rotation.params.verify_url"
     assert rot["revocation"].startswith("left to the operator")
     audit = cli("audit", str(catalog)).out
     assert "staged -> verify_skipped" in audit and "-> verified" not in audit
     assert "old_disabled -> old_left_to_operator" in audit and "old_revoked" not in audit
-    records = json.loads(cli("audit", str(catalog), "--json").out)
+    records = _audit_records(cli, catalog)
     left = [r for r in records if r["to_state"] == "old_left_to_operator"]
     assert left[0]["detail"]["revocation"] == "left to the operator"
     assert "sk-canary" not in r.out + r.err + human + audit
@@ -242,7 +242,7 @@ def test_grace_recorded_at_promotion_is_not_shortened_silently(
         cli: Any, catalog: Path, bao: BaoDevServer, kv_mount: str) -> None:
     _rotate_to_promoted(cli, catalog, "--grace", "10m")
     status = json.loads(cli("keys", "status", str(catalog), "--provider", "openai",
-                            "--json").out)[0]["rotation"]
+                            "--json").out)["slots"][0]["rotation"]
     assert status["state"] == "promoted"
     import time
 
@@ -257,7 +257,7 @@ def test_grace_recorded_at_promotion_is_not_shortened_silently(
     longer = cli(*finish, "--grace", "20m")  # lengthening only delays: allowed
     assert longer.code == 0 and "waiting [promoted]" in longer.out, longer.err
     again = json.loads(cli("keys", "status", str(catalog), "--provider", "openai",
-                           "--json").out)[0]["rotation"]
+                           "--json").out)["slots"][0]["rotation"]
     assert again["state"] == "promoted" and again["run_id"] == status["run_id"]
     r = cli(*finish, "--grace", "1s", "--override-grace", "--reason", "incident 42: old key "
             "leaked", "--json")
@@ -268,10 +268,16 @@ def test_grace_recorded_at_promotion_is_not_shortened_silently(
     assert (override["from"], override["to"]) == (600.0, 1.0)
     assert override["reason"] == "incident 42: old key leaked" and override["by"]
     assert "grace shortened from 10m to 1s by" in r.err
-    records = json.loads(cli("audit", str(catalog), "--json").out)
+    records = _audit_records(cli, catalog)
     propagated = [x for x in records if x["to_state"] == "propagated"]
     assert propagated[0]["detail"]["grace_override"] == override
     audit = cli("audit", str(catalog)).out
     assert f"grace shortened from 10m to 1s by {override['by']}: incident 42" in audit
     human = cli("keys", "status", str(catalog), "--provider", "openai").out
     assert "  grace:     shortened from 10m to 1s by" in human
+
+
+def _audit_records(cli: Any, catalog: Path) -> list[dict[str, Any]]:
+    """Every audit record of `aigw audit --json` (docs/json.md: grouped by scope)."""
+    doc = json.loads(cli("audit", str(catalog), "--json").out)
+    return [r for scope in doc["scopes"] for r in scope["records"]]
