@@ -100,7 +100,8 @@ def render(
     result = sync(out, files, env=env, service=service, check=check)
     if as_json:
         typer.echo(json.dumps({"out": str(out), "check": check, "written": result.written,
-                               "removed": result.removed, "unchanged": len(result.unchanged)},
+                               "removed": result.removed, "unchanged": len(result.unchanged),
+                               "kept": result.kept},
                               indent=2))
     elif check:
         if result.changed:
@@ -112,6 +113,10 @@ def render(
     else:
         typer.echo(f"rendered {len(files)} files into {out}: {len(result.written)} written, "
                    f"{len(result.unchanged)} unchanged, {len(result.removed)} removed")
+    if result.kept and not as_json:
+        shown = ", ".join(result.kept[:5]) + (" ..." if len(result.kept) > 5 else "")
+        typer.echo(f"left alone {len(result.kept)} file(s) aigw render did not write: {shown}",
+                   err=True)
     return EXIT_CHANGES if check and result.changed else EXIT_OK
 
 

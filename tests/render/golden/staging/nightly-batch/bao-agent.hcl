@@ -2,7 +2,8 @@
 # Run it from this folder: `bao agent -config=bao-agent.hcl` (or `vault agent`); relative
 # paths below are relative to the working directory. The server address comes from
 # BAO_ADDR / VAULT_ADDR. Put the AppRole's role-id and secret-id files here. It writes
-# one key file per slot into /run/secrets/aigw.
+# one key file per slot into /run/secrets/aigw, and the live aigw-client.json that `aigw apply`
+# publishes (/run/secrets/aigw/aigw-client.json).
 pid_file = "agent.pid"
 
 auto_auth {
@@ -53,6 +54,15 @@ template {
   source      = "templates/volcengine.default.key.ctmpl"
   destination = "/run/secrets/aigw/volcengine.default.key"
   perms       = "0600"
+  backup      = false
+  create_dest_dirs = true
+  error_on_missing_key = true
+}
+
+template {
+  source      = "templates/aigw-client.json.ctmpl"
+  destination = "/run/secrets/aigw/aigw-client.json"
+  perms       = "0644"
   backup      = false
   create_dest_dirs = true
   error_on_missing_key = true
