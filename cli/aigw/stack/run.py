@@ -18,6 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from aigw.catalog import load_catalog
+from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import locks
 from aigw.stack.program import PROJECT, environment_program, spec_program
@@ -139,8 +140,9 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     vault = vault_ready(vault)
     engine = engine or EngineSettings.resolve()
     results = []
+    commit = catalog_commit(path)
     for name in names:
-        program = environment_program(catalog, name, vault.addr)
+        program = environment_program(catalog, name, vault.addr, commit=commit)
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
             result = _preview(handle, refresh)
@@ -163,9 +165,10 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     vault = vault_ready(vault)
     engine = engine or EngineSettings.resolve()
     results = []
+    commit = catalog_commit(path)
     for name in names:
         spec = environment_spec(catalog, name)
-        program = spec_program(spec, vault.addr)
+        program = spec_program(spec, vault.addr, commit)
         label = f"{PROJECT}/{name}"
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
