@@ -34,9 +34,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.view import (
+    CONFIG_FIELD,
     Deployment,
     ResolvedRoute,
-    CONFIG_FIELD,
     SlotRef,
     config_path,
     data_path,
