@@ -207,3 +207,37 @@ def test_interrupted_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.M
         fsutil.atomic_write(target, b"new\n")
     assert target.read_bytes() == b"old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_revision_is_the_hash_of_everything_else() -> None:
+    """`revision` is recomputable from the file, stable, and moves with any other byte."""
+    import hashlib
+
+    from aigw.render import config_revision
+
+    files = render_all(load_catalog(EXAMPLES))
+    seen = set()
+    for rel, data in files.items():
+        if not rel.endswith("/aigw-client.json"):
+            continue
+        doc = json.loads(data)
+        body = {k: v for k, v in doc.items() if k != "revision"}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert doc["revision"] == hashlib.sha256(canonical.encode()).hexdigest()[:16] == \
+            config_revision(doc)
+        seen.add(doc["revision"])
+        changed = json.loads(data)
+        next(iter(changed["aliases"].values()))["routes"][0]["timeout"] += 1
+        assert config_revision(changed) != doc["revision"]
+    assert len(seen) == 7, "every deployment has its own revision"
+
+
+def test_weights_reach_the_client_config(tmp_path: Path) -> None:
+    text = (EXAMPLES / "aigw.yaml").read_text().replace(
+        "      - {provider: deepseek, model: deepseek-chat}",
+        "      - {provider: deepseek, model: deepseek-chat, weight: 90}").replace(
+        "      - {provider: volcengine, model: deepseek-v3-250324, timeout: 45}",
+        "      - {provider: volcengine, model: deepseek-v3-250324, timeout: 45, weight: 10}")
+    (tmp_path / "aigw.yaml").write_text(text)
+    doc = json.loads(render_all(load_catalog(tmp_path))["prod/support-bot/aigw-client.json"])
+    assert [r["weight"] for r in doc["aliases"]["deepseek-v3"]["routes"]] == [90, 10, None]
