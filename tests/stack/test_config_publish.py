@@ -11,15 +11,20 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from testing.bao import BaoDevServer
 
 from aigw.catalog import load_catalog
 from aigw.catalog.view import deployments
 from aigw.render import render_all
+from aigw.stack._conn import ProviderFailure
+from aigw.stack.providers import ClientConfigProvider, KvMountProvider
 from aigw.stack.run import StackResult
 from tests.helpers import run_cli
 from tests.stack.conftest import StackRig
@@ -137,3 +142,63 @@ def test_a_removed_service_loses_its_config_and_the_state_holds_no_key(
             text = gzip.decompress(data) if path.suffix == ".gz" else data
             assert canary.encode() not in text, path
     assert any("config.support-bot" in u for u in state_urns(rig.backend, "staging"))
+
+
+@pytest.fixture
+def provider_env(bao: BaoDevServer,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[BaoDevServer, str]]:
+    """A fresh CAS-required KV v2 mount on the shared server; the token in the environment."""
+    monkeypatch.setenv("BAO_TOKEN", bao.token)
+    monkeypatch.setenv("BAO_ADDR", bao.addr)
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    mount = f"m-{uuid.uuid4().hex[:8]}"
+    KvMountProvider().create({"addr": bao.addr, "path": mount, "max_versions": 10,
+                              "cas_required": True})
+    yield bao, mount
+    bao.client().sys.disable_secrets_engine(mount)
+
+
+def test_provider_upsert_writes_a_version_only_for_new_bytes(
+        provider_env: tuple[BaoDevServer, str]) -> None:
+    """Direct provider calls: adopt identical bytes, CAS against a concurrent writer, delete."""
+    server, mount = provider_env
+    client = server.client()
+    text = '{\n  "revision": "aaaa",\n  "version": 1\n}\n'
+    props = {"addr": server.addr, "mount": mount, "path": "prod/_aigw/config/bot",
+             "service": "bot", "environment": "prod", "revision": "aaaa", "text": text,
+             "catalog_commit": ""}
+    p = ClientConfigProvider()
+
+    def version() -> int:
+        return int(client.read(f"{mount}/metadata/prod/_aigw/config/bot")["data"]
+                   ["current_version"])
+
+    assert p.create(props).id == f"{mount}/prod/_aigw/config/bot"
+    p.create(props)  # a killed run's create again: the same bytes are adopted
+    assert version() == 1
+    assert p.read("x", props).outs["text"] == text
+    newer = {**props, "text": text.replace("aaaa", "bbbb"), "revision": "bbbb"}
+    assert p.diff("x", props, newer).changes is True
+    assert p.diff("x", props, {**props, "catalog_commit": "f00d"}).changes is False
+    p.update("x", props, newer)
+    assert version() == 2
+    custom = client.read(f"{mount}/metadata/prod/_aigw/config/bot")["data"]["custom_metadata"]
+    assert custom == {"service": "bot", "environment": "prod", "revision": "bbbb"}
+    # Someone writes between our read and our write: the check-and-set makes the step fail.
+    real = p._latest
+
+    def stale(c: Any, pr: dict[str, Any]) -> tuple[int, str | None]:
+        found = real(c, pr)
+        client.secrets.kv.v2.create_or_update_secret("prod/_aigw/config/bot", {"config": "x"},
+                                                     cas=found[0], mount_point=mount)
+        return found
+    p._latest = stale  # type: ignore[method-assign]
+    with pytest.raises(ProviderFailure, match="check-and-set"):
+        p.update("x", newer, {**newer, "text": text.replace("aaaa", "cccc")})
+    p._latest = real  # type: ignore[method-assign]
+    assert client.secrets.kv.v2.read_secret_version("prod/_aigw/config/bot", mount_point=mount,
+                                                    raise_on_deleted_version=True)[
+        "data"]["data"] == {"config": "x"}, "the concurrent write was not overwritten"
+    p.delete("x", props)
+    assert p.read("x", props).id is None
+    p.delete("x", props)  # already gone is fine
