@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigw.catalog.models import Catalog
-
 try:
     import orjson
 except ImportError:  # pragma: no cover - optional accelerator
@@ -33,6 +31,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from aigw.catalog import LoadedCatalog
+from aigw.catalog.models import Catalog
 from aigw.catalog.view import (
     CONFIG_FIELD,
     Deployment,

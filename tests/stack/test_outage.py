@@ -30,7 +30,7 @@ def test_stopped_openbao_fails_in_one_line_and_apply_recovers(
     rig.bao.start()  # same address and token; a dev server starts empty
     result = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert result.code == 0, result.err
-    assert "aigw/prod: 19 created" in result.out  # refresh saw everything was gone
+    assert "aigw/prod: 22 created" in result.out  # refresh saw everything was gone
     assert_holds_exactly(rig.client(), load_catalog(EXAMPLES).catalog, ["prod", "staging"])
     assert run_cli(capsys, "plan", str(EXAMPLES), "--refresh").code == 0
 
