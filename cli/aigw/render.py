@@ -136,6 +136,16 @@ def litellm_deployments(alias: str, routes: list[ResolvedRoute]) -> list[tuple[s
                                           for i, r in enumerate(rest, 1)]
 
 
+def litellm_aliases(dep: Deployment) -> list[tuple[str, list[tuple[str, ResolvedRoute]],
+                                                      list[str]]]:
+    """Per alias (sorted): its LiteLLM deployments and the names of its fallbacks."""
+    out = []
+    for alias, routes in sorted(dep.aliases.items()):
+        deps = litellm_deployments(alias, routes)
+        out.append((alias, deps, [name for name, _ in deps if name != alias]))
+    return out
+
+
 def _pretty_json(value: Any) -> str:
     """Indented, key-sorted JSON; orjson when installed (same bytes, 20x faster)."""
     if orjson is not None:
@@ -197,9 +207,7 @@ class Renderer:
             "render_interval": f"{dep.env.agent_refresh}s",
             "retries": svc.defaults.retries,
             "cooldown": svc.defaults.cooldown,
-            "has_fallbacks": any(len({n for n, _ in litellm_deployments(a, r)}) > 1
-                                 for a, r in dep.aliases.items()),
-            "litellm_deployments": litellm_deployments,
+            "litellm_aliases": litellm_aliases(dep),
             "key_path": lambda s: f"{key_dir}/{s.file_name}",
             "slot_env": lambda s: f"{_env_name(s.provider)}_{_env_name(s.slot)}",
             "key_env": lambda r, suffix: key_env(SlotRef(r.provider, r.slot))
