@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from aigw.catalog import load_catalog
 from aigw.diff import MARKER
+from aigw.render import render_all
 from tests.governance.conftest import git
 from tests.helpers import run_cli
 
@@ -92,7 +94,7 @@ def test_reorder_a_fallback_chain(repo: Path, capsys: pytest.CaptureFixture[str]
              "bailian/deepseek-v3")
     for service in ("support-bot", "nightly-batch"):  # both use the alias
         assert f"{service} (changed" in text
-        assert effects(doc, service) == {"routes-reordered"}
+        assert effects(doc, service) == {"routes-reordered", "config-revision"}
         assert doc["services"][service]["effects"][0]["after"][0] == \
             "volcengine/deepseek-v3-250324"
     assert order in text and order in md
@@ -101,12 +103,63 @@ def test_reorder_a_fallback_chain(repo: Path, capsys: pytest.CaptureFixture[str]
     assert "| `support-bot` | changed | deepseek-v3: fallback order" in md
 
 
+def revisions(repo: Path, service: str = "support-bot") -> dict[str, str]:
+    """The `revision` of SERVICE's rendered aigw-client.json, per environment."""
+    files = render_all(load_catalog(repo))
+    return {env: json.loads(files[f"{env}/{service}/aigw-client.json"])["revision"]
+            for env in ("staging", "prod")}
+
+
+def test_config_revisions_of_the_services_a_change_reaches(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each deployment whose published aigw-client.json changes names both revisions."""
+    before = revisions(repo)
+
+    def slower(d: dict[str, Any]) -> None:
+        d["models"]["deepseek-v3"]["routes"][1]["timeout"] = 90
+    edit(repo, slower)
+    text, md, doc = reports(capsys, repo)
+    after = revisions(repo)
+    for env in ("prod", "staging"):
+        line = f"config of support-bot ({env}): revision {before[env]} -> {after[env]}"
+        assert line in text and line in md
+        assert before[env] != after[env]
+    found = [e for e in doc["services"]["support-bot"]["effects"]
+             if e["kind"] == "config-revision"]
+    assert [(e["before"], e["after"]) for e in found] == [
+        (before["prod"], after["prod"]), (before["staging"], after["staging"])]
+    assert "config-revision" not in effects(doc, "eu-contracts")
+
+
+def test_a_weight_change_is_its_own_effect(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Canary: 95/5, then promoted to 50/50; each step names the shares it moves."""
+    def canary(share: int) -> Edit:
+        def change(d: dict[str, Any]) -> None:
+            routes = d["models"]["deepseek-v3"]["routes"]
+            routes[0]["weight"] = 100 - share
+            routes[1]["weight"] = share
+        return change
+    edit(repo, canary(5))
+    text, _md, doc = reports(capsys, repo)
+    assert "deepseek-v3: weight of volcengine/deepseek-v3-250324 fallback only -> 5%" in text
+    assert "deepseek-v3: weight of deepseek/deepseek-chat fallback only -> 95%" in text
+    git(repo, "commit", "-qam", "canary 5%")
+    edit(repo, canary(50))
+    text, md, doc = reports(capsys, repo)
+    line = "deepseek-v3: weight of volcengine/deepseek-v3-250324 5% -> 50%"
+    assert line in text and line in md
+    weights = [e for e in doc["services"]["support-bot"]["effects"]
+               if e["kind"] == "weight-changed"]
+    assert [(e["before"]["weight"], e["after"]["weight"]) for e in weights] == [(95, 50), (5, 50)]
+    assert effects(doc, "support-bot") == {"weight-changed", "config-revision"}
+
+
 def test_move_a_service_to_another_region(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     edit(repo, lambda d: d["services"]["support-bot"].update(
         {"regions": ["eu"], "models": ["claude-eu"]}))
     text, md, doc = reports(capsys, repo)
     assert effects(doc, "support-bot") == {"alias-added", "alias-removed", "regions-changed",
-                                           "residency-changed"}
+                                           "residency-changed", "config-revision"}
     for needle in ("allowed regions: cn -> eu", "data processed in: cn -> eu",
                    "may now use alias claude-eu", "no longer uses alias deepseek-v3"):
         assert needle in text and needle in md
@@ -129,7 +182,7 @@ def test_remove_a_provider(repo: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert {"kind": "provider-removed", "text": "provider bailian removed", "alias": None,
             "before": "bailian", "after": None} in doc["catalog_changes"]
     assert "deepseek-v3: route removed: bailian/deepseek-v3" in text
-    assert effects(doc, "support-bot") == {"route-removed"}
+    assert effects(doc, "support-bot") == {"route-removed", "config-revision"}
     removed = {f["path"] for f in doc["services"]["support-bot"]["files"]
                if f["status"] == "removed"}
     assert "prod/support-bot/templates/bailian.svc-support-bot.key.ctmpl" in removed
@@ -235,7 +288,7 @@ def test_a_split_catalog_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFi
     assert report["catalog"] == "platform/llm"
     assert [s for s, v in report["services"].items() if v["status"] != "unchanged"] == [
         "support-bot"]
-    assert effects(report, "support-bot") == {"keys-changed"}
+    assert effects(report, "support-bot") == {"keys-changed", "config-revision"}
     new = [(f["rule"], f["service"], Path(f["file"]).name) for f in report["policy"]["findings"]
            if f["new"]]
     assert new == [("prod-per-service-keys", "support-bot", "services.yaml")]

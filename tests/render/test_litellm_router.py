@@ -62,3 +62,134 @@ def test_litellm_router_loads_every_rendered_config(tmp_path: Path) -> None:
     assert support["fallbacks"] == [
         {"deepseek-v3": ["deepseek-v3/fallback-1", "deepseek-v3/fallback-2"]}
     ]
+
+
+PICKER = r"""
+import collections, json, os, random, sys, yaml
+from litellm import Router
+cfg = yaml.safe_load(open(sys.argv[1]))
+for d in cfg["model_list"]:
+    for v in d["litellm_params"].values():
+        if isinstance(v, str) and v.startswith("os.environ/"):
+            os.environ.setdefault(v.split("/", 1)[1], "test-placeholder")
+router = Router(model_list=cfg["model_list"], **cfg.get("router_settings", {}))
+random.seed(16)
+picks = collections.Counter(router.get_available_deployment(model="chat")["litellm_params"]["model"]
+                            for _ in range(4000))
+print(json.dumps({"picks": picks, "fallbacks": router.fallbacks,
+                  "models": sorted(router.get_model_names())}))
+"""
+
+WEIGHTED = """\
+environments:
+  prod: {}
+providers:
+  old: {api: openai, base_url: https://old.example.com/v1, region: us}
+  new: {api: openai, base_url: https://new.example.com/v1, region: us}
+models:
+  chat:
+    routes:
+      - {provider: old, model: old-model, weight: 90}
+      - {provider: new, model: new-model, weight: 10}
+      - {provider: old, model: old-small}
+services:
+  bot:
+    environments: [prod]
+    models: [chat]
+"""
+
+
+@pytest.mark.integration
+def test_weights_become_litellm_weighted_deployments(tmp_path: Path) -> None:
+    """A 90/10 canary: LiteLLM's own Router splits picks by `litellm_params.weight`.
+
+    The unweighted route stays the alias's fallback. Picks are made offline
+    (`get_available_deployment`), so no provider is called.
+    """
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"LiteLLM virtualenv missing at {VENV}: run scripts/install-litellm.sh")
+        pytest.skip("LiteLLM not installed (scripts/install-litellm.sh)")
+    (tmp_path / "aigw.yaml").write_text(WEIGHTED)
+    files = render_all(load_catalog(tmp_path))
+    config = files["prod/bot/litellm.yaml"]
+    path = tmp_path / "litellm.yaml"
+    path.write_bytes(config)
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.run([str(python), "-c", PICKER, str(path)], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert sorted(set(found["models"])) == ["chat", "chat/fallback-1"]  # one name per deployment
+    assert found["fallbacks"] == [{"chat": ["chat/fallback-1"]}]
+    picks = found["picks"]
+    assert set(picks) == {"openai/old-model", "openai/new-model"}
+    share = picks["openai/new-model"] / sum(picks.values())
+    assert 0.07 < share < 0.13, picks  # 10% of 4,000 seeded picks (3 sigma is about 1.4 points)
+    client = json.loads(files["prod/bot/aigw-client.json"])
+    assert [r["weight"] for r in client["aliases"]["chat"]["routes"]] == [90, 10, None]
+
+
+FOLLOW = r"""
+import json, os, sys, yaml
+from litellm import Router
+
+def model_list(config_path):  # the recipe of docs/live-config.md, "LiteLLM users"
+    cfg = yaml.safe_load(open(config_path))
+    for dep in cfg["model_list"]:
+        for name, value in dep["litellm_params"].items():
+            if name == "api_key" and value.startswith("os.environ/AIGW_KEY_"):
+                var = value.removeprefix("os.environ/AIGW_KEY_")
+                with open(os.environ[f"AIGW_KEY_FILE_{var}"]) as f:
+                    dep["litellm_params"][name] = f.read().strip()
+    return cfg["model_list"], cfg.get("router_settings", {})
+
+def keys(router):
+    return sorted((d["litellm_params"]["model"], d["litellm_params"]["api_key"],
+                   d["litellm_params"].get("weight")) for d in router.get_model_list())
+
+models, settings = model_list(sys.argv[1])
+router = Router(model_list=models, **settings)
+before = keys(router)
+with open(sys.argv[2], "w") as f:  # the agent writes the rotated key
+    f.write(sys.argv[3] + "\n")
+stale = keys(router)  # nothing in the Router notices the file by itself
+models, settings = model_list(sys.argv[1])
+router.set_model_list(models)
+router.update_settings(fallbacks=settings["fallbacks"])
+print(json.dumps({"before": before, "stale": stale, "after": keys(router),
+                  "fallbacks": router.fallbacks}))
+"""
+
+
+@pytest.mark.integration
+def test_a_router_user_follows_a_rotated_key_without_a_restart(tmp_path: Path) -> None:
+    """The documented recipe: key files named by aigw.env, `Router.set_model_list()` on change."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"LiteLLM virtualenv missing at {VENV}: run scripts/install-litellm.sh")
+        pytest.skip("LiteLLM not installed (scripts/install-litellm.sh)")
+    keys = tmp_path / "keys"
+    (tmp_path / "aigw.yaml").write_text(WEIGHTED.replace("  prod: {}", f"  prod: {{key_dir: {keys}}}"))
+    files = render_all(load_catalog(tmp_path))
+    (tmp_path / "litellm.yaml").write_bytes(files["prod/bot/litellm.yaml"])
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    keys.mkdir()
+    for line in files["prod/bot/aigw.env"].decode().splitlines():
+        if line.startswith("AIGW_KEY_FILE_"):
+            name, path = line.split("=", 1)
+            env[name] = path
+            Path(path).write_text(f"fake-{Path(path).stem}-v1\n")
+    old_key = keys / "old.default.key"
+    proc = subprocess.run([str(python), "-c", FOLLOW, str(tmp_path / "litellm.yaml"),
+                           str(old_key), "fake-old-v2"], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert ["openai/old-model", "fake-old.default-v1", 90] in found["before"]
+    assert found["stale"] == found["before"], "the Router re-read a key by itself?"
+    assert ["openai/old-model", "fake-old-v2", 90] in found["after"]
+    assert ["openai/new-model", "fake-new.default-v1", 10] in found["after"]
+    assert found["fallbacks"] == [{"chat": ["chat/fallback-1"]}]

@@ -1,7 +1,8 @@
-"""aigw render: golden files, determinism, no needless writes, --check, removal."""
+"""aigw render: golden files, determinism, no needless writes, --check, removal, the manifest."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aigw.catalog import load_catalog
-from aigw.render import MARKER, render_all
+from aigw.render import MARKER, MARKER_TEXT, read_manifest, render_all
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,13 +73,13 @@ def test_check_detects_edited_added_and_missing(tmp_path: Path,
     assert result.code == 1
     removed_lines = [line for line in result.out.splitlines() if line.startswith("-")]
     assert any('"model": "deepseek-reasoner"' in line for line in removed_lines)
-    assert "--- a/prod/support-bot/notes.txt" in result.out
+    assert "notes.txt" not in result.out.split("render --check:")[0], "a stray file is no diff"
     assert "+++ b/staging/nightly-batch/aigw.env" in result.out
     assert _tree(out) == snapshot, "--check must write nothing"
 
     assert run_cli(capsys, "render", str(EXAMPLES), "--out", str(out)).code == 0
     assert run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--check").code == 0
-    assert not added.exists()
+    assert added.read_text() == "stray\n", "render removed a file it did not write"
 
 
 def test_removed_service_files_are_removed(tmp_path: Path,
@@ -94,6 +95,66 @@ def test_removed_service_files_are_removed(tmp_path: Path,
     assert result.code == 0, result.err
     assert not (out / "staging" / "nightly-batch").exists()
     assert (out / "staging" / "support-bot" / "aigw-client.json").is_file()
+
+
+def test_render_removes_only_what_it_wrote(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`key_dir: keys` puts an agent's key files inside the rendered folder: render keeps them.
+
+    As a new user would: render, the agent writes key files (and the live config)
+    into `keys/`, a note is added by hand, then a service is removed from the
+    catalog. Render removes that service's rendered files only, and says what it left.
+    """
+    catalog = tmp_path / "aigw.yaml"
+    text = (EXAMPLES / "aigw.yaml").read_text().replace("key_dir: /run/secrets/aigw",
+                                                        "key_dir: keys")
+    catalog.write_text(text)
+    out = tmp_path / "out"
+    assert run_cli(capsys, "render", str(catalog), "--out", str(out)).code == 0
+    runtime = {
+        "staging/nightly-batch/keys/openai.batch.key": "fake-key-1\n",
+        "staging/nightly-batch/keys/aigw-client.json": "{}\n",
+        "staging/nightly-batch/role-id": "r\n",
+        "prod/support-bot/keys/deepseek.svc-support-bot.key": "fake-key-2\n",
+        "prod/support-bot/NOTES.md": "hand-written\n",
+    }
+    for rel, body in runtime.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(body)
+
+    again = run_cli(capsys, "render", str(catalog), "--out", str(out))
+    assert again.code == 0 and "0 removed" in again.out
+    # The agent's own login file (role-id, named in its bao-agent.hcl) is not even listed.
+    assert "left alone 4 file(s)" in again.out + again.err
+    assert "role-id" not in again.out + again.err
+
+    catalog.write_text(text.split("  nightly-batch:")[0])
+    result = run_cli(capsys, "render", str(catalog), "--out", str(out))
+    assert result.code == 0, result.err
+    assert not (out / "staging/nightly-batch/aigw-client.json").exists()
+    assert not (out / "staging/nightly-batch/templates").exists()
+    for rel, body in runtime.items():
+        assert (out / rel).read_text() == body, f"render touched {rel}"
+    assert "left alone 5 file(s)" in result.out + result.err
+    listed = run_cli(capsys, "render", str(catalog), "--out", str(out), "--json")
+    assert sorted(json.loads(listed.out)["kept"]) == sorted(runtime)
+
+
+def test_marker_lists_what_render_wrote(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The manifest names every rendered file, and a scoped render keeps the others' entries."""
+    out = tmp_path / "out"
+    run_cli(capsys, "render", str(EXAMPLES), "--out", str(out))
+    every = set(_tree(out))
+    assert read_manifest(out) == every
+    run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--env", "prod")
+    assert read_manifest(out) == every
+    # A file rendered before manifests existed (bare marker) is kept, not removed.
+    (out / MARKER).write_bytes(MARKER_TEXT)
+    result = run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--env", "prod",
+                     "--service", "support-bot")
+    assert result.code == 0
+    assert set(_tree(out)) == every
 
 
 def test_scoped_render_leaves_other_services(tmp_path: Path,
@@ -166,3 +227,37 @@ def test_interrupted_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.M
         fsutil.atomic_write(target, b"new\n")
     assert target.read_bytes() == b"old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_revision_is_the_hash_of_everything_else() -> None:
+    """`revision` is recomputable from the file, stable, and moves with any other byte."""
+    import hashlib
+
+    from aigw.render import config_revision
+
+    files = render_all(load_catalog(EXAMPLES))
+    seen = set()
+    for rel, data in files.items():
+        if not rel.endswith("/aigw-client.json"):
+            continue
+        doc = json.loads(data)
+        body = {k: v for k, v in doc.items() if k != "revision"}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert doc["revision"] == hashlib.sha256(canonical.encode()).hexdigest()[:16] == \
+            config_revision(doc)
+        seen.add(doc["revision"])
+        changed = json.loads(data)
+        next(iter(changed["aliases"].values()))["routes"][0]["timeout"] += 1
+        assert config_revision(changed) != doc["revision"]
+    assert len(seen) == 7, "every deployment has its own revision"
+
+
+def test_weights_reach_the_client_config(tmp_path: Path) -> None:
+    text = (EXAMPLES / "aigw.yaml").read_text().replace(
+        "      - {provider: deepseek, model: deepseek-chat}",
+        "      - {provider: deepseek, model: deepseek-chat, weight: 90}").replace(
+        "      - {provider: volcengine, model: deepseek-v3-250324, timeout: 45}",
+        "      - {provider: volcengine, model: deepseek-v3-250324, timeout: 45, weight: 10}")
+    (tmp_path / "aigw.yaml").write_text(text)
+    doc = json.loads(render_all(load_catalog(tmp_path))["prod/support-bot/aigw-client.json"])
+    assert [r["weight"] for r in doc["aliases"]["deepseek-v3"]["routes"]] == [90, 10, None]

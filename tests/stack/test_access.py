@@ -1,9 +1,10 @@
-"""Every service in every environment reads exactly its slots: the full AppRole matrix.
+"""Every service in every environment reads exactly its slots and its own config: the full
+AppRole matrix.
 
 After `aigw apply` on examples/, each service logs in with its own AppRole and
-tries every slot of every environment, its own slots' metadata, writes, the
-rotation bookkeeping and sensitive sys/ paths. Reads of its slots succeed; every
-other request gets 403.
+tries every slot of every environment, every published client config, its own
+slots' and config's metadata, writes, the rotation bookkeeping and sensitive sys/
+paths. Reads of its slots and of its own config succeed; every other request gets 403.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aigw.catalog import load_catalog
 from aigw.catalog.view import deployments, environment_slots
 from aigw.render import render_all
 from aigw.stack import approle_credentials, approle_login, role_name, secret_path
+from aigw.stack.spec import config_secret_path
 from aigw.tools import find_bao
 from tests.stack.conftest import EXAMPLES, StackRig
 
@@ -51,6 +53,7 @@ def test_each_service_reads_its_slots_and_nothing_else(rig: StackRig) -> None:
                                                      cas=0, mount_point="aigw")
     admin.secrets.kv.v2.create_or_update_secret("prod/_aigw/journal/x", {"step": "pending"},
                                                  cas=0, mount_point="aigw")
+    rendered = render_all(load_catalog(EXAMPLES))
     checked = 0
     for dep in deployments(cat):
         creds = approle_credentials(admin, role_name(dep.environment, dep.service))
@@ -66,18 +69,35 @@ def test_each_service_reads_its_slots_and_nothing_else(rig: StackRig) -> None:
             else:
                 assert forbidden(svc, "get", path), (dep.service, dep.environment, path)
             checked += 1
+        for other in deployments(cat):
+            path = config_secret_path(cat, other.environment, other.service)
+            if other == dep:
+                text = svc.adapter.get(f"/v1/{path}")["data"]["data"]["config"]
+                assert text.encode() == rendered[f"{dep.environment}/{dep.service}/"
+                                                 "aigw-client.json"]
+                assert forbidden(svc, "get", path.replace("/data/", "/metadata/", 1))
+                assert forbidden(svc, "post", path, json={"data": {"config": "{}"}})
+                assert forbidden(svc, "delete", path)
+            else:
+                assert forbidden(svc, "get", path), (dep.service, dep.environment, path)
+            checked += 1
         for path in [*SYS_PATHS, "aigw/data/prod/_aigw/journal/x", "aigw/config",
-                     "auth/approle/role"]:
+                     "auth/approle/role", f"aigw/metadata/{dep.environment}/_aigw/config"]:
             assert forbidden(svc, "get", path), (dep.service, path)
             checked += 1
         assert forbidden(svc, "post", "sys/mounts/evil", json={"type": "kv"})
         assert svc.auth.token.lookup_self()["data"]["policies"] == [dep.policy_name]
-    assert checked == len(deployments(cat)) * (len(every_slot) + len(SYS_PATHS) + 3)
+    n = len(deployments(cat))
+    assert checked == n * (len(every_slot) + n + len(SYS_PATHS) + 4)
 
 
 def test_a_real_agent_works_with_nothing_but_the_service_policy(
         rig: StackRig, tmp_path: Path) -> None:
-    """`bao agent` logs in with the AppRole aigw made and keeps the key file current."""
+    """`bao agent` logs in with the AppRole aigw made and keeps the key file current.
+
+    It also writes the aigw-client.json that apply published, and after a catalog
+    change and another apply, the new one: each byte for byte what render makes.
+    """
     data = yaml.safe_load((EXAMPLES / "aigw.yaml").read_text())
     for name, env in data["environments"].items():
         env["key_dir"] = str(tmp_path / "keys" / name)
@@ -113,6 +133,20 @@ def test_a_real_agent_works_with_nothing_but_the_service_policy(
         admin.secrets.kv.v2.create_or_update_secret(path, {"api_key": "v2"}, cas=1,
                                                      mount_point="aigw")
         assert wait_for(lambda: key_file.read_text().strip() == "v2"), log.read_text()[-2000:]
+
+        live = Path(dep.key_dir) / "aigw-client.json"
+        first = (agent_dir / "aigw-client.json").read_bytes()
+        assert wait_for(lambda: live.exists() and live.read_bytes() == first), \
+            log.read_text()[-2000:]
+        catalog = folder / "aigw.yaml"
+        doc = yaml.safe_load(catalog.read_text())
+        doc["models"]["deepseek-v3"]["routes"].reverse()
+        catalog.write_text(yaml.safe_dump(doc))
+        rig.apply(folder, "prod")
+        second = render_all(load_catalog(folder), env="prod", service="support-bot")[
+            "prod/support-bot/aigw-client.json"]
+        assert second != first
+        assert wait_for(lambda: live.read_bytes() == second), log.read_text()[-2000:]
         assert agent.poll() is None and "permission denied" not in log.read_text()
     finally:
         agent.terminate()

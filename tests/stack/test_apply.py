@@ -32,13 +32,13 @@ def edit_services(folder: Path, edit: Any) -> None:
 def test_apply_examples_then_plan_says_no_changes(rig: StackRig, capsys: Any) -> None:
     applied = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert applied.code == 0, applied.err
-    assert "aigw/prod: 15 created" in applied.out and "[15/15]" in applied.out
+    assert "aigw/prod: 18 created" in applied.out and "[18/18]" in applied.out
     for extra in ((), ("--refresh",)):  # against the state, and against OpenBao itself
         planned = run_cli(capsys, "plan", str(EXAMPLES), *extra)
         assert planned.code == 0, planned.err
         assert planned.out.splitlines() == [
-            "aigw/prod: no changes (15 resources up to date)",
-            "aigw/staging: no changes (20 resources up to date)",
+            "aigw/prod: no changes (18 resources up to date)",
+            "aigw/staging: no changes (24 resources up to date)",
         ]
     client = rig.client()
     assert_holds_exactly(client, load_catalog(EXAMPLES).catalog, ENVS)
@@ -58,6 +58,7 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
         ("create", "policy", "aigw-prod-new-svc"),
         ("create", "role", "auth/approle/role/aigw-prod-new-svc"),
         ("create", "slot", "aigw/prod/providers/openai/svc-new-svc"),
+        ("create", "config", "aigw/prod/_aigw/config/new-svc"),
     }
     rig.apply(catalog_dir)
     assert_holds_exactly(rig.client(), load_catalog(catalog_dir).catalog, ENVS)
@@ -67,6 +68,7 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
     assert changes(plan) == {
         ("update", "policy", "aigw-prod-new-svc"),
         ("create", "slot", "aigw/prod/providers/anthropic/svc-new-svc"),
+        ("update", "config", "aigw/prod/_aigw/config/new-svc"),
     }
     policy_diff = next(c for r in plan for c in r.changes if c.kind == "policy").detail()
     assert '+path "aigw/data/prod/providers/anthropic/svc-new-svc" {' in policy_diff
@@ -79,6 +81,7 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
         ("delete", "role", "auth/approle/role/aigw-prod-new-svc"),
         ("delete", "slot", "aigw/prod/providers/openai/svc-new-svc"),
         ("delete", "slot", "aigw/prod/providers/anthropic/svc-new-svc"),
+        ("delete", "config", "aigw/prod/_aigw/config/new-svc"),
     }
     rig.apply(catalog_dir)
     assert_holds_exactly(rig.client(), load_catalog(catalog_dir).catalog, ENVS)
@@ -157,10 +160,10 @@ def test_apply_without_yes_shows_the_plan_and_asks(rig: StackRig) -> None:
     kw = {"echo": rig.lines.append, "vault": rig.vault, "engine": rig.engine}
     (skipped,) = run.apply(EXAMPLES, "prod", confirm=say(False), **kw)
     assert questions == ["apply these changes to aigw/prod?"] and not skipped.applied
-    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 19 to create, 0 to update, " \
+    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 22 to create, 0 to update, " \
         "0 to delete, 0 unchanged" in rig.lines
     assert rig.client().sys.list_acl_policies()["data"]["keys"] == ["default", "root"]
     (done,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
-    assert done.applied and done.counts == {"create": 19}
+    assert done.applied and done.counts == {"create": 22}
     (again,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
     assert not again.applied and len(questions) == 2  # nothing to change: not asked

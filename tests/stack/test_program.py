@@ -60,7 +60,8 @@ def test_program_declares_one_resource_per_object(mocks: Recorder) -> Any:
             kinds[args.typ] = kinds.get(args.typ, 0) + 1
         assert kinds == {f"{TYPE}KvMount": 1, f"{TYPE}AuthBackend": 1,
                          f"{TYPE}KvSlot": len(spec.slots), f"{TYPE}Policy": len(spec.policies),
-                         f"{TYPE}AuthRole": len(spec.roles)}
+                         f"{TYPE}AuthRole": len(spec.roles),
+                         f"{TYPE}ClientConfig": len(spec.configs)}
         pol = mocks.resources["policy.aigw-prod-support-bot"].inputs
         assert pol["name"] == "aigw-prod-support-bot" and pol["addr"] == ADDR
         assert pol["policy"] == next(p.text for p in spec.policies if p.service == "support-bot")

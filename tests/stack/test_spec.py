@@ -11,7 +11,7 @@ from aigw.catalog.view import deployments
 from aigw.errors import UsageError
 from aigw.stack import metadata_path, policy_name, role_name, secret_path
 from aigw.stack.auth import ROLE_BUILDERS, AuthConfig, role_params
-from aigw.stack.spec import environment_spec
+from aigw.stack.spec import config_secret_path, environment_spec
 from tests.stack.conftest import EXAMPLES
 
 CATALOG = load_catalog(EXAMPLES).catalog
@@ -32,7 +32,8 @@ def test_each_policy_grants_read_on_exactly_the_slots_of_its_routes(env: str) ->
     deps = {d.service: d for d in deployments(CATALOG, env=env)}
     assert [p.service for p in spec.policies] == sorted(deps)
     for pol in spec.policies:
-        want = sorted(secret_path(CATALOG, env, ref) for ref in deps[pol.service].slots)
+        want = sorted([*(secret_path(CATALOG, env, ref) for ref in deps[pol.service].slots),
+                       config_secret_path(CATALOG, env, pol.service)])  # its own config
         assert list(pol.read_paths) == want
         granted = re.findall(r'^path "([^"]+)" \{\n  capabilities = \["read"\]', pol.text, re.M)
         assert granted == [*want, "auth/token/lookup-self"]
@@ -50,7 +51,8 @@ def test_only_slots_some_deployment_reads_get_metadata() -> None:
     assert "staging/providers/deepseek/default" in {s.path for s in
                                                    environment_spec(CATALOG, "staging").slots}
     read = {p.removeprefix("aigw/data/") for pol in spec.policies for p in pol.read_paths}
-    assert paths == read  # no slot that no policy grants
+    configs = {c.path for c in spec.configs}  # each service also reads its own live config
+    assert paths == read - configs  # no slot that no policy grants
     slot = next(s for s in spec.slots if s.path == "prod/providers/bedrock-eu/svc-eu-contracts")
     assert slot.custom_metadata == {"provider": "bedrock-eu", "slot": "svc-eu-contracts",
                                     "driver": "aws-iam", "max_age": "1w"}

@@ -82,7 +82,8 @@ def _field_hint(exc: ValidationError, path: PathKey) -> str | None:
     if len(path) == 3 and path[0] in allowed:
         names = allowed[str(path[0])]
     elif len(path) == 5 and path[0] == "models" and path[2] == "routes":
-        names = ["provider", "model", "slot", "timeout", "retries", "cooldown", "extra"]
+        names = ["provider", "model", "slot", "timeout", "retries", "cooldown", "weight",
+                 "extra"]
     elif len(path) == 1:
         names = ["version", *allowed]
     if not names:
@@ -103,7 +104,7 @@ def _short(value: Any) -> str:
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> tuple[str, str]:
-    known = sorted(known)
+    known = sorted(k for k in known if isinstance(k, str))  # salvaged lists may hold None
     close = difflib.get_close_matches(name, known, n=1)
     plural = "model aliases" if kind == "model alias" else kind + "s"
     hint = f"did you mean '{close[0]}'?" if close else (
@@ -181,7 +182,8 @@ def semantic_problems(
         if not svc.environments:
             bad((*base, "environments"), "a service needs at least one environment")
         if not svc.models:
-            bad((*base, "models"), "a service needs at least one model alias")
+            bad((*base, "models"), "a service needs at least one model alias",
+                "list the aliases it calls, e.g. models: [chat-default]")
         for i, env in enumerate(svc.environments):
             if env is None:
                 continue
@@ -218,7 +220,32 @@ def semantic_problems(
             if o in outs[:i]:
                 bad((*base, "outputs", i), f"output '{o}' is listed twice")
     _colliding_deployments(cat, bad)
+    _route_weights(cat, bad)
     return out
+
+
+WEIGHT_TOTAL = 100
+
+
+def _route_weights(cat: Catalog, bad: Any) -> None:
+    """Weights split an alias's first attempts; when any route has one, they add up to 100.
+
+    Routes without a `weight` are fallbacks only. A weight of 0 keeps a route in the
+    split's list (a paused canary) without sending it first attempts. The range
+    (0-100, whole numbers) is the model's; docs/live-config.md has the recipe.
+    """
+    for alias in sorted(cat.models):
+        weights = [(i, r.weight) for i, r in enumerate(cat.models[alias].routes)
+                   if r is not None and r.weight is not None]  # None: a route that failed its schema
+        if not weights:
+            continue
+        total = sum(w for _, w in weights)
+        if total != WEIGHT_TOTAL:
+            shown = " + ".join(str(w) for _, w in weights)
+            bad(("models", alias, "routes", weights[0][0], "weight"),
+                f"the weights of alias '{alias}' add up to {total} ({shown}), not "
+                f"{WEIGHT_TOTAL}", "give every weighted route its share so they add up to 100, "
+                "e.g. 95 and 5 for a 5% canary; routes without a weight are fallbacks only")
 
 
 def _colliding_deployments(cat: Catalog, bad: Any) -> None:

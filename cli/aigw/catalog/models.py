@@ -89,6 +89,7 @@ class Route(_Model):
     timeout: float | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0, le=10)
     cooldown: float | None = Field(default=None, ge=0)
+    weight: int | None = Field(default=None, ge=0, le=100, strict=True)
     extra: Extra = Field(default_factory=dict)
 
 

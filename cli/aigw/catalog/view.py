@@ -42,6 +42,7 @@ class ResolvedRoute:
     retries: int
     cooldown: float
     extra: dict[str, Any]
+    weight: int | None = None  # share of first attempts (0-100); None: fallback only
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,25 @@ def path_prefix(env_name: str, env: Environment) -> str:
 def slot_path(env_name: str, env: Environment, ref: SlotRef) -> str:
     """The KV v2 secret path of a slot, relative to the mount."""
     return f"{path_prefix(env_name, env)}/providers/{ref.provider}/{ref.slot}"
+
+
+def config_path(env_name: str, env: Environment, service: str) -> str:
+    """The KV v2 path of a service's published `aigw-client.json`, relative to the mount.
+
+    It sits in the environment's `_aigw` folder, beside rotation's bookkeeping, so
+    it can never clash with a slot (`providers/...`) and is readable only by the
+    service it names (docs/live-config.md).
+    """
+    return f"{path_prefix(env_name, env)}/_aigw/config/{service}"
+
+
+# The one field of that entry's data: the file's exact text.
+CONFIG_FIELD = "config"
+
+
+def data_path(env: Environment, rel: str) -> str:
+    """The full API path of a KV v2 entry's data: `<mount>/data/<rel>`."""
+    return f"{env.mount}/data/{rel}"
 
 
 def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> str:
@@ -101,6 +121,7 @@ def deployment(cat: Catalog, service: str, env_name: str) -> Deployment:
                 retries=route.retries if route.retries is not None else d.retries,
                 cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
                 extra={**prov.extra, **route.extra},
+                weight=route.weight,
             ))
         aliases[alias] = routes
     return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases, sorted(slots))

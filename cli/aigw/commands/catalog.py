@@ -93,7 +93,8 @@ def render(
     result = sync(out, files, env=env, service=service, check=check)
     if as_json:
         emit_json({"out": str(out), "check": check, "written": result.written,
-                   "removed": result.removed, "unchanged": len(result.unchanged)})
+                   "removed": result.removed, "unchanged": len(result.unchanged),
+                   "kept": result.kept})
     elif check:
         if result.changed:
             typer.echo(result.diff, nl=False)
@@ -104,6 +105,10 @@ def render(
     else:
         typer.echo(f"rendered {len(files)} files into {out}: {len(result.written)} written, "
                    f"{len(result.unchanged)} unchanged, {len(result.removed)} removed")
+    if result.kept and not as_json:
+        shown = ", ".join(result.kept[:5]) + (" ..." if len(result.kept) > 5 else "")
+        typer.echo(f"left alone {len(result.kept)} file(s) aigw render did not write: {shown}",
+                   err=True)
     return EXIT_CHANGES if check and result.changed else EXIT_OK
 
 

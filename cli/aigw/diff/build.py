@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aigw.catalog import LoadedCatalog, load_catalog
-from aigw.diff.catalog import catalog_effects, compare
+from aigw.diff.catalog import Effect, catalog_effects, compare
 from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
 from aigw.errors import AigwError, CatalogError, UsageError
 from aigw.governance import evaluate_policies
-from aigw.render import render_all
+from aigw.render import CLIENT_CONFIG, REVISION_FIELD, render_all
 
 
 def _reason(exc: AigwError) -> str:
@@ -35,6 +36,34 @@ def policy_section(head: LoadedCatalog, base: LoadedCatalog | None, root: Path) 
     return PolicySection(True, None, report.findings,
                          new={f.identity for f in report.active if f.identity not in old},
                          resolved=[f for f in before if f.identity not in now])
+
+
+def _revision(files: dict[str, bytes], rel: str) -> str | None:
+    data = files.get(rel)
+    if data is None:
+        return None
+    try:
+        return str(json.loads(data)[REVISION_FIELD])
+    except (ValueError, KeyError, TypeError):
+        return "(unreadable)"
+
+
+def config_effects(base: dict[str, bytes], head: dict[str, bytes],
+                   service: str, envs: list[str]) -> list[Effect]:
+    """`config of support-bot (prod): revision 3f2a... -> 9c1d...`, per environment it changes.
+
+    What `aigw apply` would publish (the rendered aigw-client.json), so a
+    reviewer sees which running services a change reaches, without a Vault plan.
+    """
+    out = []
+    for env in envs:
+        rel = f"{env}/{service}/{CLIENT_CONFIG}"
+        old, new = _revision(base, rel), _revision(head, rel)
+        if old == new:
+            continue
+        text = f"config of {service} ({env}): revision {old or '(none)'} -> {new or '(none)'}"
+        out.append(Effect("config-revision", text, None, old, new))
+    return out
 
 
 def plan_section(path: Path, env: str | None) -> PlanSection:
@@ -91,6 +120,11 @@ def build_report(path: Path, *, base_ref: str | None = None, env: str | None = N
                          {k: v for k, v in head_files.items() if _in_env(k, env)})
     base_cat = base_loaded.catalog if base_loaded is not None else None
     changes = compare(base_cat, head.catalog, env)
+    base_scoped = {k: v for k, v in base_files.items() if _in_env(k, env)}
+    head_scoped = {k: v for k, v in head_files.items() if _in_env(k, env)}
+    for c in changes:
+        c.effects += config_effects(base_scoped, head_scoped, c.service,
+                                    [e for e in c.environments if env is None or e == env])
     services = [ServiceReport(c, [f for f in files if f.service == c.service]) for c in changes]
     plan_part = plan_section(path, env) if plan else PlanSection(False, "skipped: --no-plan")
     shown = rel.as_posix() if str(rel) != "." else "."

@@ -51,6 +51,33 @@ def _routes(cat: Catalog, alias: str) -> list[str]:
     return [_route_label(r) for r in model.routes] if model else []
 
 
+def _weights(cat: Catalog, alias: str) -> dict[str, int | None]:
+    model = cat.models.get(alias)
+    return {_route_label(r): r.weight for r in model.routes} if model else {}
+
+
+def _share(weight: int | None) -> str:
+    return "fallback only" if weight is None else f"{weight}%"
+
+
+def weight_effects(alias: str, before: dict[str, int | None],
+                   after: dict[str, int | None]) -> list[Effect]:
+    """Weight changes of routes kept in an alias (`canary 5% -> 50%`), each its own effect.
+
+    A route's weight is its share of the alias's first attempts; a route without
+    one is a fallback only. Added and removed routes are route effects instead.
+    """
+    out = []
+    for label, new in after.items():
+        if label not in before or before[label] == new:
+            continue
+        old = before[label]
+        out.append(Effect("weight-changed", f"{alias}: weight of {label} {_share(old)} -> "
+                          f"{_share(new)}", alias, {"route": label, "weight": old},
+                          {"route": label, "weight": new}))
+    return out
+
+
 def _regions_used(cat: Catalog, aliases: list[str]) -> list[str]:
     return sorted({cat.providers[r.provider].region for a in aliases if a in cat.models
                    for r in cat.models[a].routes if r.provider in cat.providers})
@@ -64,13 +91,16 @@ def _listed(items: Any) -> str:
     return ", ".join(items) if items else "any"
 
 
-def route_effects(alias: str, before: list[str], after: list[str]) -> list[Effect]:
+def route_effects(alias: str, before: list[str], after: list[str],
+                  weights: dict[str, int | None] | None = None) -> list[Effect]:
     """Routes added, removed and reordered in one alias's fallback chain."""
     out = []
     for r in after:
         if r not in before:
             pos = after.index(r) + 1
-            out.append(Effect("route-added", f"{alias}: route added: {r} (position {pos})",
+            share = (weights or {}).get(r)
+            shown = f", weight {share}%" if share is not None else ""
+            out.append(Effect("route-added", f"{alias}: route added: {r} (position {pos}{shown})",
                               alias, None, r))
     for r in before:
         if r not in after:
@@ -124,7 +154,9 @@ def service_effects(base: Catalog, head: Catalog, name: str) -> list[Effect]:
         out.append(Effect("alias-removed", f"no longer uses alias {alias}", alias,
                           _routes(base, alias), None))
     for alias in sorted(set(old.models) & set(new.models)):
-        out += route_effects(alias, _routes(base, alias), _routes(head, alias))
+        out += route_effects(alias, _routes(base, alias), _routes(head, alias),
+                             _weights(head, alias))
+        out += weight_effects(alias, _weights(base, alias), _weights(head, alias))
     if old.regions != new.regions:
         out.append(Effect("regions-changed", f"allowed regions: {_listed(old.regions)} -> "
                           f"{_listed(new.regions)}", None, old.regions, new.regions))

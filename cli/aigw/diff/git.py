@@ -48,6 +48,24 @@ def repo_root(path: Path) -> Path:
     return Path(proc.stdout.decode().strip()).resolve()
 
 
+def catalog_commit(path: Path) -> str | None:
+    """The git commit the catalog at PATH comes from: HEAD, `+dirty` when its files differ.
+
+    None when PATH is not in a git work tree (or git is missing): the commit is
+    a label recorded beside a published config, never needed.
+    """
+    folder = (path if path.is_dir() else path.parent).resolve()
+    try:
+        head = git(folder, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        if head.returncode != 0 or not head.stdout.strip():
+            return None
+        dirty = git(folder, "status", "--porcelain", "--", str(path.resolve()), check=False)
+    except UsageError:
+        return None
+    commit = head.stdout.decode().strip()
+    return f"{commit}+dirty" if dirty.stdout.strip() else commit
+
+
 def _commit(root: Path, ref: str) -> str | None:
     if ref.startswith("-"):  # never let a revision be read as an option
         return None

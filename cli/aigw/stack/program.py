@@ -8,7 +8,7 @@ function for users of the official CLI. Unit tests run it under
 
 Logical names are stable and readable, since they become URNs and show in plans:
 `mount.<path>`, `auth.<path>`, `slot.<provider>.<slot>`, `policy.<name>`,
-`role.<auth-path>.<name>`.
+`role.<auth-path>.<name>`, `config.<service>`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import pulumi
 
 from aigw.catalog import Catalog, load_catalog
 from aigw.stack.auth import AuthConfig
-from aigw.stack.resources import AuthBackend, AuthRole, KvMount, KvSlot, Policy
-from aigw.stack.spec import EnvSpec, environment_spec
+from aigw.stack.resources import AuthBackend, AuthRole, ClientConfig, KvMount, KvSlot, Policy
+from aigw.stack.spec import ConfigSpec, EnvSpec, environment_spec
 
 PROJECT = "aigw"
 
@@ -36,10 +36,14 @@ class Declared:
     slots: dict[str, KvSlot] = field(default_factory=dict)  # by path inside the mount
     policies: dict[str, Policy] = field(default_factory=dict)  # by policy name
     roles: dict[str, AuthRole] = field(default_factory=dict)  # by role name
+    configs: dict[str, ClientConfig] = field(default_factory=dict)  # by service
 
 
-def declare_environment(spec: EnvSpec, addr: str) -> Declared:
-    """Declare every object of one environment; `addr` is recorded on each resource."""
+def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> Declared:
+    """Declare every object of one environment; `addr` is recorded on each resource.
+
+    COMMIT (the catalog's git commit, if any) is recorded with each config write.
+    """
     mount = KvMount(f"mount.{spec.mount.path}", {
         "addr": addr, "path": spec.mount.path, "max_versions": spec.mount.max_versions,
         "cas_required": spec.mount.cas_required,
@@ -63,6 +67,7 @@ def declare_environment(spec: EnvSpec, addr: str) -> Declared:
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
+    declare_configs(out, spec.configs, addr, commit, after_mount)
     return out
 
 
@@ -71,22 +76,34 @@ def declare_environment(spec: EnvSpec, addr: str) -> Declared:
 SERVER_OUTPUT = "openbao_cluster_id"
 
 
+def declare_configs(out: Declared, configs: tuple[ConfigSpec, ...], addr: str,
+                    commit: str | None, opts: pulumi.ResourceOptions) -> None:
+    """One ClientConfig per deployment that publishes its aigw-client.json."""
+    for cfg in configs:
+        out.configs[cfg.service] = ClientConfig(f"config.{cfg.service}", {
+            "addr": addr, "mount": cfg.mount, "path": cfg.path, "service": cfg.service,
+            "environment": cfg.environment, "revision": cfg.revision, "text": cfg.text,
+            "catalog_commit": commit or "",
+        }, opts)
+
+
 def environment_program(catalog: Catalog, env_name: str, addr: str,
                         auth: AuthConfig | None = None,
-                        cluster_id: str = "") -> Callable[[], None]:
+                        cluster_id: str = "", commit: str | None = None) -> Callable[[], None]:
     """The inline program of one environment's stack.
 
     The spec is computed here, before the engine starts, so catalog problems
     surface as aigw errors rather than as a failed Pulumi run.
     """
-    return spec_program(environment_spec(catalog, env_name, auth), addr, cluster_id)
+    return spec_program(environment_spec(catalog, env_name, auth), addr, cluster_id, commit)
 
 
-def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "") -> Callable[[], None]:
+def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "",
+                 commit: str | None = None) -> Callable[[], None]:
     """The inline program declaring an already computed spec (and the server it targets)."""
 
     def program() -> None:
-        declare_environment(spec, addr)
+        declare_environment(spec, addr, commit)
         if cluster_id:
             pulumi.export(SERVER_OUTPUT, cluster_id)
 

@@ -1,7 +1,7 @@
 """Pulumi dynamic providers over hvac for the Vault/OpenBao objects aigw manages.
 
 One provider per kind: KV v2 mount, auth method, key slot (metadata only), ACL
-policy, auth role. Rules every provider follows:
+policy, auth role, published client config. Rules every provider follows:
 
 - `create` is an idempotent upsert that adopts what already exists: a killed
   run (state is written once per run, PULUMI_SKIP_CHECKPOINTS) may have created
@@ -10,6 +10,8 @@ policy, auth role. Rules every provider follows:
   made by hand; `diff` compares only managed fields (never the address).
 - Slots: only KV v2 `custom_metadata` is written. Secret data is never written,
   read or deleted here; deleting a slot that ever held a value keeps the entry.
+- Client configs: the entry's data is exactly the rendered aigw-client.json (no
+  key value in it); a new version is written only when that text differs.
 - Mounts and auth methods are shared between environments and hold the keys
   and the roles of every environment: deleting them from a stack leaves them.
 
@@ -21,12 +23,14 @@ Pulumi resources that use them are in `aigw.stack.resources`.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from typing import Any, ClassVar
 
 import hvac.exceptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from aigw.catalog.view import CONFIG_FIELD
 from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same, vault
 
 Props = dict[str, Any]
@@ -270,6 +274,73 @@ class AuthRoleProvider(VaultProvider):
         """Delete the role (absent is fine, and so is an auth method that is gone)."""
         with vault(props) as client, contextlib.suppress(hvac.exceptions.InvalidPath):
             client.adapter.delete(f"/v1/{self._path(props)}")
+
+
+def _revision_of(text: str | None) -> str:
+    """The `revision` a config text claims, or a word saying why there is none."""
+    try:
+        doc = json.loads(text or "")
+    except ValueError:
+        return "(not JSON)"
+    revision = doc.get("revision") if isinstance(doc, dict) else None
+    return revision if isinstance(revision, str) else "(no revision)"
+
+
+class ClientConfigProvider(VaultProvider):
+    """A service's published aigw-client.json at `<mount>/data/<prefix>/_aigw/config/<service>`.
+
+    Upsert: read the latest version; write a new one (check-and-set on that
+    version, so a concurrent writer fails the step rather than being overwritten)
+    only when the text differs. `revision` and `catalog_commit` are recorded in the
+    entry's custom_metadata with each write but are not compared: the config's
+    bytes alone decide whether anything changes, so an apply after an unrelated
+    commit leaves the entry (and its version) alone.
+    """
+
+    managed = ("text",)
+    identity = ("mount", "path")
+
+    def _latest(self, client: Any, props: Props) -> tuple[int, str | None]:
+        """(current version, its text); (0, None) when the entry never existed."""
+        found = client.read(f"{props['mount']}/data/{props['path']}")
+        if found and found.get("data"):
+            body = found["data"]
+            text = (body.get("data") or {}).get(CONFIG_FIELD)
+            return int(body["metadata"]["version"]), text
+        meta = client.read(f"{props['mount']}/metadata/{props['path']}")
+        return (int(meta["data"]["current_version"]) if meta else 0), None
+
+    def ensure(self, props: Props) -> None:
+        """Write the text as a new version when it differs from the latest one."""
+        with vault(props) as client:
+            def write() -> None:
+                version, text = self._latest(client, props)
+                if text == props["text"]:
+                    return
+                base = f"/v1/{props['mount']}"
+                client.adapter.post(f"{base}/data/{props['path']}", json={
+                    "options": {"cas": version}, "data": {CONFIG_FIELD: props["text"]}})
+                custom = {"service": props["service"], "environment": props["environment"],
+                          "revision": props["revision"]}
+                if props.get("catalog_commit"):
+                    custom["catalog_commit"] = props["catalog_commit"]
+                client.adapter.post(f"{base}/metadata/{props['path']}",
+                                    json={"custom_metadata": custom})
+
+            _retry_while_upgrading(write)
+
+    def live(self, props: Props) -> Props | None:
+        """The latest version's text (and the revision it claims), or None when gone."""
+        with vault(props) as client:
+            _version, text = self._latest(client, props)
+        if text is None:
+            return None
+        return {"text": text, "revision": _revision_of(text)}
+
+    def delete(self, _id: str, props: Props) -> None:
+        """Remove the entry with its history (it only ever held this service's config)."""
+        with vault(props) as client, contextlib.suppress(hvac.exceptions.InvalidPath):
+            client.adapter.delete(f"/v1/{props['mount']}/metadata/{props['path']}")
 
 
 # Imported in the provider process when the engine unpickles a provider: a run

@@ -18,7 +18,7 @@ from pulumi.automation import EngineEvent, OpType
 
 TYPE_PREFIX = "pulumi-python:dynamic/aigw:"
 KINDS = {"KvMount": "mount", "AuthBackend": "auth", "KvSlot": "slot", "Policy": "policy",
-         "AuthRole": "role"}
+         "AuthRole": "role", "ClientConfig": "config"}
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-"}
 # Shared objects whose provider `delete` keeps them in OpenBao (providers.py says why):
 # the mount holds every environment's key values, the auth method their roles.
@@ -33,7 +33,7 @@ class Change:
     """One pending or finished operation on an aigw resource."""
 
     op: str  # create, update, delete, replace
-    kind: str  # mount, auth, slot, policy, role
+    kind: str  # mount, auth, slot, policy, role, config
     urn: str
     old: Mapping[str, Any] = field(default_factory=dict)  # live/state values (update, delete)
     new: Mapping[str, Any] = field(default_factory=dict)  # desired inputs (create, update)
@@ -46,7 +46,7 @@ class Change:
             return f"{p.get('path')}/"
         if self.kind == "auth":
             return f"auth/{p.get('path')}/"
-        if self.kind == "slot":
+        if self.kind in ("slot", "config"):
             return f"{p.get('mount')}/{p.get('path')}"
         if self.kind == "role":
             return f"auth/{p.get('mount')}/role/{p.get('name')}"
@@ -54,6 +54,8 @@ class Change:
 
     def detail(self) -> list[str]:
         """What changes in an update: a unified diff of policy text, else field by field."""
+        if self.kind == "config":
+            return [config_line(self.old, self.new, self.op)]
         if self.op not in ("update", "replace"):
             return []
         if self.kind == "policy":
@@ -65,6 +67,17 @@ class Change:
         return [f"{k}: {old_flat.get(k, '(unset)')} -> {new_flat.get(k, '(unset)')}"
                 for k in sorted(set(old_flat) | set(new_flat))
                 if old_flat.get(k) != new_flat.get(k)]
+
+
+def config_line(old: Mapping[str, Any], new: Mapping[str, Any], op: str) -> str:
+    """`config of support-bot (prod): revision 3f2a... -> 9c1d...` (the text itself is not shown)."""
+    p = new or old
+    label = f"config of {p.get('service')} ({p.get('environment')})"
+    if op == "create":
+        return f"{label}: revision {new.get('revision')} (new)"
+    if op == "delete":
+        return f"{label}: revision {old.get('revision')} removed"
+    return f"{label}: revision {old.get('revision', '(unknown)')} -> {new.get('revision')}"
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -15,6 +15,7 @@ from pulumi.dynamic import Resource
 from aigw.stack.providers import (
     AuthBackendProvider,
     AuthRoleProvider,
+    ClientConfigProvider,
     KvMountProvider,
     KvSlotProvider,
     PolicyProvider,
@@ -64,3 +65,10 @@ class AuthRole(_AigwResource, module="aigw", name="AuthRole"):
     """An auth role (inputs: addr, method, mount, name, params)."""
 
     provider_class = AuthRoleProvider
+
+
+class ClientConfig(_AigwResource, module="aigw", name="ClientConfig"):
+    """A published aigw-client.json (inputs: addr, mount, path, service, environment,
+    revision, text, catalog_commit)."""
+
+    provider_class = ClientConfigProvider

@@ -18,6 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from aigw.catalog import load_catalog
+from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import locks
 from aigw.stack.program import PROJECT, SERVER_OUTPUT, environment_program, spec_program
@@ -173,8 +174,10 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     engine = engine or EngineSettings.resolve()
     cluster_id = _cluster_id(vault)
     results = []
+    commit = catalog_commit(path)
     for name in names:
-        program = environment_program(catalog, name, vault.addr, cluster_id=cluster_id)
+        program = environment_program(catalog, name, vault.addr, cluster_id=cluster_id,
+                                      commit=commit)
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
             moved = not refresh and _other_server(handle, cluster_id, vault.addr, echo)
@@ -199,9 +202,10 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     engine = engine or EngineSettings.resolve()
     cluster_id = _cluster_id(vault)
     results = []
+    commit = catalog_commit(path)
     for name in names:
         spec = environment_spec(catalog, name)
-        program = spec_program(spec, vault.addr, cluster_id)
+        program = spec_program(spec, vault.addr, cluster_id, commit)
         label = f"{PROJECT}/{name}"
         with open_stack(name, engine, vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)

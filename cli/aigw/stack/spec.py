@@ -9,17 +9,29 @@ Names (docs/architecture.md):
 
 - policy and auth role of a service in an environment: `aigw-<env>-<service>`
 - a slot's secret: `<mount>/data/<path_prefix>/providers/<provider>/<slot>`
+- a service's published client config: `<mount>/data/<path_prefix>/_aigw/config/<service>`
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog
 from aigw.catalog.models import format_duration
-from aigw.catalog.view import Deployment, SlotRef, deployments, slot_path, used_slots
+from aigw.catalog.view import (
+    CONFIG_FIELD,
+    Deployment,
+    SlotRef,
+    config_path,
+    data_path,
+    deployments,
+    slot_path,
+    used_slots,
+)
 from aigw.errors import UsageError
+from aigw.render import REVISION_FIELD, Renderer, publishes_config
 from aigw.stack.auth import AuthConfig, role_params
 from aigw.stack.policy import render_policy
 
@@ -43,7 +55,13 @@ def role_name(env_name: str, service: str) -> str:
 def secret_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
     """The full API path of a slot's KV v2 data: `aigw/data/prod/providers/deepseek/default`."""
     env = cat.environments[env_name]
-    return f"{env.mount}/data/{slot_path(env_name, env, ref)}"
+    return data_path(env, slot_path(env_name, env, ref))
+
+
+def config_secret_path(cat: Catalog, env_name: str, service: str) -> str:
+    """The full API path of a service's published aigw-client.json (KV v2 data)."""
+    env = cat.environments[env_name]
+    return data_path(env, config_path(env_name, env, service))
 
 
 def metadata_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
@@ -93,8 +111,29 @@ class PolicySpec:
 
     name: str
     service: str
-    read_paths: tuple[str, ...]  # full API paths of the slot data it may read
+    read_paths: tuple[str, ...]  # full API paths of the slot data (and own config) it may read
     text: str
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    """One deployment's published aigw-client.json: the KV v2 entry's data, exactly the file.
+
+    `text` is byte for byte the rendered file; `revision` is its `revision` field.
+    Neither holds a key value (the file references key files by name).
+    """
+
+    mount: str
+    path: str  # relative to the mount
+    service: str
+    environment: str
+    revision: str
+    text: str
+
+    @property
+    def data(self) -> dict[str, str]:
+        """The entry's KV v2 data."""
+        return {CONFIG_FIELD: self.text}
 
 
 @dataclass(frozen=True)
@@ -119,11 +158,12 @@ class EnvSpec:
     slots: tuple[SlotSpec, ...]
     policies: tuple[PolicySpec, ...]
     roles: tuple[RoleSpec, ...]
+    configs: tuple[ConfigSpec, ...] = ()
 
     @property
     def resource_count(self) -> int:
         """How many Pulumi resources the program declares for this spec."""
-        return 2 + len(self.slots) + len(self.policies) + len(self.roles)
+        return 2 + len(self.slots) + len(self.policies) + len(self.roles) + len(self.configs)
 
 
 def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
@@ -135,11 +175,35 @@ def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
 
 
 def _policy_spec(cat: Catalog, dep: Deployment) -> PolicySpec:
-    paths = tuple(sorted(secret_path(cat, dep.environment, ref) for ref in dep.slots))
+    paths = tuple(sorted([*(secret_path(cat, dep.environment, ref) for ref in dep.slots),
+                          *config_read_paths(cat, dep)]))
     name = policy_name(dep.environment, dep.service)
     text = render_policy(name=name, service=dep.service, environment=dep.environment,
                          read_paths=paths)
     return PolicySpec(name=name, service=dep.service, read_paths=paths, text=text)
+
+
+def config_read_paths(cat: Catalog, dep: Deployment) -> list[str]:
+    """What a service's policy grants on published configs: its own, when it has one."""
+    if not publishes_config(cat, dep):
+        return []
+    return [config_secret_path(cat, dep.environment, dep.service)]
+
+
+def config_specs(cat: Catalog, env_name: str) -> tuple[ConfigSpec, ...]:
+    """The client config every deployment of the environment publishes (sorted by service)."""
+    env = cat.environments[env_name]
+    deps = [d for d in deployments(cat, env=env_name) if publishes_config(cat, d)]
+    if not deps:
+        return ()
+    renderer = Renderer(cat)
+    out = []
+    for dep in deps:
+        text = renderer.client_config_file(dep).decode()
+        out.append(ConfigSpec(mount=env.mount, path=config_path(env_name, env, dep.service),
+                              service=dep.service, environment=env_name,
+                              revision=json.loads(text)[REVISION_FIELD], text=text))
+    return tuple(out)
 
 
 def _check_unique_names(cat: Catalog, env_name: str) -> None:
@@ -178,4 +242,5 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         slots=tuple(_slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
         policies=policies,
         roles=roles,
+        configs=config_specs(cat, env_name),
     )

@@ -4,7 +4,8 @@
 # BAO_ADDR / VAULT_ADDR. It logs in with the AppRole files role-id and secret-id named
 # below: `aigw agent-credentials nightly-batch --env staging --out DIR` writes them (0600) into
 # DIR, this folder (the default when it is rendered/staging/nightly-batch/ beside the catalog).
-# It writes one key file per slot into /run/secrets/aigw.
+# It writes one key file per slot into /run/secrets/aigw, and the live aigw-client.json that `aigw apply`
+# publishes (/run/secrets/aigw/aigw-client.json).
 pid_file = "agent.pid"
 
 auto_auth {
@@ -55,6 +56,15 @@ template {
   source      = "templates/volcengine.default.key.ctmpl"
   destination = "/run/secrets/aigw/volcengine.default.key"
   perms       = "0600"
+  backup      = false
+  create_dest_dirs = true
+  error_on_missing_key = true
+}
+
+template {
+  source      = "templates/aigw-client.json.ctmpl"
+  destination = "/run/secrets/aigw/aigw-client.json"
+  perms       = "0644"
   backup      = false
   create_dest_dirs = true
   error_on_missing_key = true
