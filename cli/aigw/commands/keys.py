@@ -1,6 +1,6 @@
 """`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
 
-Each command parses flags, resolves OpenBao (`VaultSettings.resolve()`), calls
+Each command parses flags, takes OpenBao from the run's context (aigw.context), calls
 one core function (aigw.keys, aigw.rotation.run, aigw.rotation.audit) and
 prints: tables for people, `--json` for machines, progress lines on stderr.
 """
@@ -26,10 +26,10 @@ keys_app = typer.Typer(help="Put, import and inspect provider keys in OpenBao (v
 
 
 def _client() -> Any:
-    from aigw.vault import VaultSettings, connect
+    from aigw.context import current
+    from aigw.vault import connect
 
-    settings = VaultSettings.resolve()
-    return connect(settings)
+    return connect(current().vault)
 
 
 def _age(seconds: float | None) -> str:
