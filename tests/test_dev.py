@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from aigw import dev, tools
 from aigw.commands import dev as dev_cmd
-from aigw.errors import ToolMissing, VaultError
 from aigw.context import resolve_vault
+from aigw.errors import ToolMissing, VaultError
 from aigw.vault import VaultSettings, connect
 
 

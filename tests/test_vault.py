@@ -14,10 +14,10 @@ import pytest
 import requests
 from testing.bao import BaoDevServer
 
-from aigw.errors import EXIT_UNEXPECTED, UsageError, VaultError, VaultForbidden
 from aigw import proc
 from aigw.context import resolve_tls, resolve_vault
 from aigw.dev import free_port, stop_pid
+from aigw.errors import EXIT_UNEXPECTED, UsageError, VaultError, VaultForbidden
 from aigw.stack import _conn
 from aigw.tools import find_bao
 from aigw.vault import TLS, VaultSettings, connect, map_error, read_health, vault_errors

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aigw.stack import sdkfix
 from aigw.context import resolve_engine
+from aigw.stack import sdkfix
 from aigw.stack.workspace import SecretEnv, engine_env, first_error_line
 from aigw.vault import VaultSettings
 
