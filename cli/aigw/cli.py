@@ -20,9 +20,15 @@ from typing import Annotated, Any
 import typer
 
 from aigw import __version__, context
-from aigw._entry import missing_extra_line
 from aigw.commands import output
-from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_UNEXPECTED, AigwError, CatalogError
+from aigw.errors import (
+    EXIT_CHANGES,
+    EXIT_INVALID,
+    EXIT_UNEXPECTED,
+    AigwError,
+    CatalogError,
+    missing_extra_line,
+)
 
 EXIT_INTERRUPTED = 130
 
