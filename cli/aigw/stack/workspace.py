@@ -22,14 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pulumi import automation as auto
-from semver import VersionInfo
 
 from aigw import envvars
 from aigw.context import EngineSettings
 from aigw.errors import EngineError
 from aigw.stack.program import PROJECT
 from aigw.stack.sdkfix import quiet_pulumi_home
-from aigw.tools import find_pulumi, pulumi_env, pulumi_version
+from aigw.tools import pulumi_command, pulumi_env
 from aigw.vault import VaultSettings
 
 
@@ -54,14 +53,6 @@ def engine_env(settings: EngineSettings, vault: VaultSettings) -> SecretEnv:
     env.update(vault.as_env())
     quiet_pulumi_home(env)
     return env
-
-
-def pulumi_command() -> auto.PulumiCommand:
-    """A PulumiCommand for the engine aigw found (the cache holds `pulumi`, not `bin/pulumi`)."""
-    cmd = auto.PulumiCommand.__new__(auto.PulumiCommand)
-    cmd.command = str(find_pulumi())
-    cmd.version = VersionInfo.parse(pulumi_version())
-    return cmd
 
 
 @dataclass
