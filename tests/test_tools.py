@@ -57,3 +57,12 @@ def test_a_go_tool_is_built_by_the_one_go_script() -> None:
         assert _script_field(name, "build").startswith("go ")
         text = (ROOT / "scripts" / f"install-{name}.sh").read_text()
         assert f'install-go-tool.sh" {name}' in text
+
+
+def test_the_scaffolded_action_installs_the_pinned_versions() -> None:
+    """`aigw init`'s setup action pins OPA and Pulumi for the user's CI: the table's versions."""
+    action = (ROOT / "cli/aigw/scaffold/files/dot-github/actions/setup-aigw/action.yml").read_text()
+    setup_opa = action.split("open-policy-agent/setup-opa", 1)[1].split("- ", 1)[0]
+    setup_pulumi = action.split("pulumi/actions", 1)[1].split("- ", 1)[0]
+    assert f'version: "{tools.tool("opa").version}"' in setup_opa
+    assert f'pulumi-version: "{tools.tool("pulumi").version}"' in setup_pulumi
