@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from aigw.context import resolve_engine
+from aigw.context import resolve_engine, resolve_tls
 from aigw.stack import sdkfix
 from aigw.stack.workspace import SecretEnv, engine_env, first_error_line
-from aigw.vault import VaultSettings
+from aigw.vault import TLS, VaultSettings
 
 
 def test_backend_and_passphrase_from_the_environment(tmp_path: Path) -> None:
@@ -51,3 +51,14 @@ def test_first_error_line_skips_the_generic_closing_line() -> None:
     text = "stderr: error: update failed\n  error: Exception calling application: boom\n"
     assert first_error_line(text) == "Exception calling application: boom"
     assert first_error_line("only this") == "only this"
+
+
+def test_engine_env_hands_the_ca_settings_to_the_providers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The providers' client reads the CA from the engine's environment: the run's, not a stale one."""
+    monkeypatch.setattr(sdkfix, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setenv("BAO_CACERT", "/stale.pem")
+    vault = VaultSettings(addr="https://h:1", token="t", tls=TLS(ca_cert="/run.pem"))
+    env = engine_env(resolve_engine({}, home=tmp_path), vault)
+    assert env["BAO_CACERT"] == env["VAULT_CACERT"] == "/run.pem"
+    assert resolve_tls(env).verify == "/run.pem"
