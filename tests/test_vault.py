@@ -14,8 +14,8 @@ import pytest
 import requests
 from testing.bao import BaoDevServer
 
-from aigw import proc
-from aigw.context import resolve_tls, resolve_vault
+from aigw import context, proc
+from aigw.context import Context, resolve_tls, resolve_vault
 from aigw.dev import free_port, stop_pid
 from aigw.errors import EXIT_UNEXPECTED, UsageError, VaultError, VaultForbidden
 from aigw.stack import _conn
@@ -60,6 +60,26 @@ def test_tls_settings_as_openbao_defines_them(tmp_path: Path) -> None:
         resolve_tls({"BAO_SKIP_VERIFY": "yes"})
     # What a child process (the engine's providers) is given reads back the same.
     assert resolve_tls(TLS(ca_cert="/b.pem", skip_verify=True).as_env()) == TLS("/b.pem", None, True)
+
+
+def test_a_context_resolves_each_part_once_when_first_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = Context(env={}, cwd=tmp_path)  # nothing configured: building it does not fail
+    with pytest.raises(VaultError, match="no OpenBao address"):
+        _ = ctx.vault
+    ctx = Context(env={"VAULT_ADDR": "http://v:1/", "VAULT_TOKEN": "tok"}, cwd=tmp_path)
+    assert ctx.vault is ctx.vault and ctx.vault.addr == "http://v:1"
+    assert ctx.home == tmp_path.resolve() and "tok" not in repr(ctx)
+    # Outside a command, `current()` is a fresh context of this process's environment;
+    # the CLI callback installs one for the run and forgets it afterwards.
+    monkeypatch.setenv("BAO_ADDR", "http://b:2")
+    monkeypatch.setenv("BAO_TOKEN", "t2")
+    assert context.current().vault.addr == "http://b:2"
+    context.use(ctx)
+    try:
+        assert context.current() is ctx
+    finally:
+        context.use(None)
 
 
 # -- mapping (no server) ---------------------------------------------------
