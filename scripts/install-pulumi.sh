@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install the Pulumi engine at the version of the pinned `pulumi` Python SDK.
+# Install the Pulumi engine at the version pinned in cli/aigw/tools.toml (the same as
+# the pinned `pulumi` Python SDK; tests/test_tools.py checks they agree).
 # Prefers a `pulumi` already on PATH with the right version; otherwise builds it
-# from the Go module proxy (see ../shared/docs/engine.md) and caches it under
+# from the Go module proxy (the recipe is in docs/engine.md) and caches it under
 # ${AIGW_CACHE:-~/.cache/aigw}/pulumi-vVERSION/. A second run builds nothing.
 # Prints the folder holding `pulumi` (put it first on PATH).
 set -euo pipefail
-VERSION="${PULUMI_VERSION:-3.259.0}"
-CACHE="${AIGW_CACHE:-$HOME/.cache/aigw}"
+# shellcheck source=scripts/tools.sh
+. "$(dirname "$0")/tools.sh"
+VERSION=$(tool_version pulumi)
 BIN="$CACHE/pulumi-v$VERSION"
 
 have_version() { "$1" version 2>/dev/null | grep -qx "v$VERSION"; }
@@ -18,11 +20,8 @@ if command -v pulumi >/dev/null 2>&1 && have_version "$(command -v pulumi)" \
    && command -v pulumi-resource-pulumi-python >/dev/null 2>&1; then
   dirname "$(command -v pulumi)"; exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "install-pulumi: Go is needed to build the Pulumi engine v$VERSION (or put pulumi v$VERSION on PATH)" >&2; exit 1; }
-free_kb=$(df -Pk "$HOME" | awk 'NR==2 {print $4}')
-if [ "${free_kb:-0}" -lt 4000000 ]; then
-  echo "install-pulumi: only $((free_kb / 1024)) MB free under $HOME; building the engine needs about 4 GB" >&2; exit 1
-fi
+need_go pulumi "$VERSION"
+need_disk pulumi
 echo "install-pulumi: building the Pulumi engine v$VERSION from the Go module proxy (about 4 minutes cold)" >&2
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

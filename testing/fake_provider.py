@@ -23,7 +23,6 @@ The control port stays up while the provider refuses connections.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import secrets
@@ -41,14 +40,11 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from aigw.client.keys import fingerprint  # the one definition (the runtime's)
+
 MODES = ("ok", "400", "429", "500", "503", "slow", "refuse", "cut")
 _REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 400: "Bad Request",
             429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
-
-
-def fingerprint(key: str) -> str:
-    """The public fingerprint of a key: the first 12 hex digits of its sha256."""
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 class LogEntry(NamedTuple):

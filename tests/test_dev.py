@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from aigw import dev, tools
 from aigw.commands import dev as dev_cmd
+from aigw.context import resolve_vault
 from aigw.errors import ToolMissing, VaultError
 from aigw.vault import VaultSettings, connect
 from tests.governance.conftest import _need
@@ -90,12 +91,12 @@ def test_exports_and_settings_from_dev_state(home: Path) -> None:
 
     sub = home / "a" / "b"
     sub.mkdir(parents=True)
-    settings = VaultSettings.resolve(env={}, cwd=sub)  # found by walking up
+    settings = resolve_vault(env={}, cwd=sub)  # found by walking up
     assert (settings.addr, settings.token, settings.source) == (env.addr, env.token, "dev")
-    assert VaultSettings.resolve(env={"AIGW_HOME": str(home)}, cwd=Path("/")).addr == env.addr
+    assert resolve_vault(env={"AIGW_HOME": str(home)}, cwd=Path("/")).addr == env.addr
     # The dev token is never handed to another server.
     with pytest.raises(VaultError, match="no token"):
-        VaultSettings.resolve(env={"BAO_ADDR": "http://127.0.0.1:1"}, cwd=sub)
+        resolve_vault(env={"BAO_ADDR": "http://127.0.0.1:1"}, cwd=sub)
 
 
 @pytest.mark.integration

@@ -88,6 +88,7 @@ def test_wheel_ships_runtime_data_and_no_test_helpers(wheel: Path) -> None:
     assert "aigw/_data/templates/aigw-client.json.j2" in names
     assert any(n.startswith("aigw/_data/policies/") for n in names)
     assert "aigw/scaffold/files/aigw.yaml" in names
+    assert "aigw/tools.toml" in names  # the tool table aigw.tools reads (aigw policy)
     assert not [n for n in names if n.startswith(("aigw/testing", "testing/", "tests/"))]
 
 

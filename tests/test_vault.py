@@ -1,7 +1,12 @@
-"""aigw.vault: settings resolution and the one mapping of hvac/requests errors."""
+"""aigw.vault and aigw.context: settings resolution, the client factory and the one mapping of
+hvac/requests errors."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import hvac.exceptions as hx
@@ -9,8 +14,13 @@ import pytest
 import requests
 from testing.bao import BaoDevServer
 
-from aigw.errors import EXIT_UNEXPECTED, VaultError, VaultForbidden
-from aigw.vault import VaultSettings, connect, map_error, read_health, vault_errors
+from aigw import context, proc
+from aigw.context import Context, resolve_tls, resolve_vault
+from aigw.dev import free_port, stop_pid
+from aigw.errors import EXIT_UNEXPECTED, UsageError, VaultError, VaultForbidden
+from aigw.stack import _conn
+from aigw.tools import find_bao
+from aigw.vault import TLS, VaultSettings, connect, map_error, read_health, vault_errors
 
 ADDR = "http://127.0.0.1:8299"
 
@@ -21,19 +31,55 @@ ADDR = "http://127.0.0.1:8299"
 def test_resolve_precedence(tmp_path: Path) -> None:
     env = {"BAO_ADDR": "http://bao:1/", "VAULT_ADDR": "http://vault:2",
            "VAULT_TOKEN": "vault-tok"}
-    s = VaultSettings.resolve(env=env, cwd=tmp_path)
+    s = resolve_vault(env=env, cwd=tmp_path)
     assert (s.addr, s.token, s.source) == ("http://bao:1", "vault-tok", "env")
-    s = VaultSettings.resolve("http://x:3", "explicit-tok", env=env, cwd=tmp_path)
+    s = resolve_vault("http://x:3", "explicit-tok", env=env, cwd=tmp_path)
     assert (s.addr, s.token, s.source) == ("http://x:3", "explicit-tok", "explicit")
     assert "explicit-tok" not in repr(s)
 
 
 def test_resolve_without_anything(tmp_path: Path) -> None:
     with pytest.raises(VaultError, match="no OpenBao address") as err:
-        VaultSettings.resolve(env={}, cwd=tmp_path)
+        resolve_vault(env={}, cwd=tmp_path)
     assert "aigw dev up" in err.value.lines()[0]
     with pytest.raises(VaultError, match="no token for OpenBao at http://h:1"):
-        VaultSettings.resolve(env={"VAULT_ADDR": "http://h:1"}, cwd=tmp_path)
+        resolve_vault(env={"VAULT_ADDR": "http://h:1"}, cwd=tmp_path)
+
+
+def test_tls_settings_as_openbao_defines_them(tmp_path: Path) -> None:
+    """BAO_ beats VAULT_, a CA file beats a CA folder, SKIP_VERIFY is a Go boolean."""
+    env = {"BAO_ADDR": "https://h:1", "BAO_TOKEN": "t", "VAULT_CACERT": "/v.pem",
+           "BAO_CACERT": "/b.pem", "BAO_CAPATH": "/cas"}
+    tls = resolve_vault(env=env, cwd=tmp_path).tls
+    assert (tls.ca_cert, tls.ca_path, tls.verify) == ("/b.pem", "/cas", "/b.pem")
+    assert resolve_tls({"VAULT_CAPATH": "/cas"}).verify == "/cas"
+    assert resolve_tls({"VAULT_SKIP_VERIFY": "true", "BAO_CACERT": "/b.pem"}).verify is False
+    assert resolve_tls({"BAO_SKIP_VERIFY": "0", "REQUESTS_CA_BUNDLE": "/r.pem"}).verify == "/r.pem"
+    assert resolve_tls({}).verify is True
+    with pytest.raises(UsageError, match="BAO_SKIP_VERIFY=yes: expected a boolean"):
+        resolve_tls({"BAO_SKIP_VERIFY": "yes"})
+    # What a child process (the engine's providers) is given reads back the same.
+    assert resolve_tls(TLS(ca_cert="/b.pem", skip_verify=True).as_env()) == TLS("/b.pem", None, True)
+
+
+def test_a_context_resolves_each_part_once_when_first_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = Context(env={}, cwd=tmp_path)  # nothing configured: building it does not fail
+    with pytest.raises(VaultError, match="no OpenBao address"):
+        _ = ctx.vault
+    ctx = Context(env={"VAULT_ADDR": "http://v:1/", "VAULT_TOKEN": "tok"}, cwd=tmp_path)
+    assert ctx.vault is ctx.vault and ctx.vault.addr == "http://v:1"
+    assert ctx.home == tmp_path.resolve() and "tok" not in repr(ctx)
+    # Outside a command, `current()` is a fresh context of this process's environment;
+    # the CLI callback installs one for the run and forgets it afterwards.
+    monkeypatch.setenv("BAO_ADDR", "http://b:2")
+    monkeypatch.setenv("BAO_TOKEN", "t2")
+    assert context.current().vault.addr == "http://b:2"
+    context.use(ctx)
+    try:
+        assert context.current() is ctx
+    finally:
+        context.use(None)
 
 
 # -- mapping (no server) ---------------------------------------------------
@@ -133,3 +179,59 @@ def test_narrow_policy_is_forbidden_elsewhere(bao: BaoDevServer, vault_mount: st
         assert token not in " ".join(err.value.lines())
     assert "denied/k" not in err.value.message  # the second one names its own path
     root.sys.delete_policy(name=policy)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """A real `bao server -dev -dev-tls`: its own CA in the folder it is given."""
+    folder = tmp_path_factory.mktemp("tls")
+    port, token = free_port(), f"test-{secrets.token_hex(8)}"
+    env = {**os.environ, "BAO_DEV_ROOT_TOKEN_ID": token}
+    log = (folder / "bao.log").open("wb")
+    server = proc.popen([str(find_bao()), "server", "-dev", "-dev-tls",
+                         f"-dev-tls-cert-dir={folder}", f"-dev-listen-address=127.0.0.1:{port}"],
+                        env=env, stdin=proc.DEVNULL, stdout=log, stderr=proc.STDOUT)
+    addr, ca = f"https://127.0.0.1:{port}", folder / "vault-ca.pem"
+    try:
+        deadline = time.monotonic() + 30
+        while not (ca.exists() and _healthy(addr, TLS(ca_cert=str(ca)))):
+            assert server.poll() is None and time.monotonic() < deadline, "bao -dev-tls failed"
+            time.sleep(0.2)
+        yield addr, token, ca
+    finally:
+        stop_pid(server.pid)
+        log.close()
+
+
+def _healthy(addr: str, tls: TLS) -> bool:
+    try:
+        return read_health(addr, tls=tls).ok
+    except VaultError:
+        return False
+
+
+@pytest.mark.integration
+def test_the_client_factory_honours_the_ca_variables(
+        tls_server: tuple[str, str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both the CLI's client and the providers' client verify with BAO_CACERT/VAULT_CACERT."""
+    addr, token, ca = tls_server
+    base = {"BAO_ADDR": addr, "BAO_TOKEN": token}
+    for name in ("BAO_CACERT", "VAULT_CACERT"):
+        assert connect(resolve_vault(env={**base, name: str(ca)}, cwd=tmp_path)).is_authenticated()
+    # Without the CA the certificate is not trusted: one "unreachable" line.
+    untrusted = resolve_vault(env=base, cwd=tmp_path)
+    with pytest.raises(VaultError, match=f"OpenBao unreachable at {addr}"), untrusted.errors():
+        connect(untrusted).is_authenticated()
+    skip = resolve_vault(env={**base, "VAULT_SKIP_VERIFY": "1"}, cwd=tmp_path)
+    assert connect(skip).is_authenticated()
+    assert read_health(addr, tls=resolve_vault(env={**base, "BAO_CACERT": str(ca)},
+                                               cwd=tmp_path).tls).ok
+    # The dynamic providers get the same settings through the engine's environment.
+    for name in ("BAO_CACERT", "VAULT_CACERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BAO_ADDR", addr)
+    monkeypatch.setenv("BAO_TOKEN", token)
+    monkeypatch.setenv("VAULT_CACERT", str(ca))
+    with _conn.vault({}) as client:
+        assert client.is_authenticated()

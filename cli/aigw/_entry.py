@@ -10,16 +10,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INVALID = 2
-HINT = "aigw: the command line needs the cli extra: pip install 'aigw[cli]'"
-
-
-def missing_extra_line(exc: ModuleNotFoundError) -> str | None:
-    """The hint for a missing third-party module; None when aigw itself is broken."""
-    top = (exc.name or "").partition(".")[0]
-    if not top or top == "aigw":
-        return None
-    return f"{HINT} (module '{top}' is not installed)"
+from aigw.errors import EXIT_INVALID, missing_extra_line
 
 
 def main() -> None:

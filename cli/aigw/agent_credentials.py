@@ -23,6 +23,7 @@ import hvac
 
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.view import deployment
+from aigw.context import current
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.render import AGENT_CONFIG, Renderer, agent_settings
@@ -149,5 +150,5 @@ def agent_credentials(path: Path, service: str, env: str, out: Path,
 
     login = agent_login(load_catalog(path), service, env, out)
     refuse_committable(login)
-    vault = vault or VaultSettings.resolve()
+    vault = vault or current().vault
     return write_agent_credentials(connect(vault), vault, login, options)

@@ -19,10 +19,16 @@ from typing import Annotated, Any
 
 import typer
 
-from aigw import __version__
-from aigw._entry import missing_extra_line
+from aigw import __version__, context
 from aigw.commands import output
-from aigw.errors import EXIT_CHANGES, EXIT_INVALID, EXIT_UNEXPECTED, AigwError, CatalogError
+from aigw.errors import (
+    EXIT_CHANGES,
+    EXIT_INVALID,
+    EXIT_UNEXPECTED,
+    AigwError,
+    CatalogError,
+    missing_extra_line,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -52,6 +58,9 @@ def _root(
                                         "errors.")] = False,
 ) -> None:
     """aigw: declare providers, aliases and services once; render what each service needs."""
+    # The run's settings, taken once from the environment and working directory; each
+    # part (home, OpenBao, engine) resolves when a command first asks (aigw.context).
+    context.use(context.Context())
 
 
 _registered = False
@@ -127,6 +136,7 @@ def run(args: list[str]) -> int:
         return _run(args, debug)
     finally:
         output.reset()  # a sub-app invoked directly later prints its own JSON
+        context.use(None)  # the next run (tests run many in one process) resolves afresh
         if main_thread:
             signal.signal(signal.SIGINT, previous if previous is not None
                           else signal.default_int_handler)

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import psutil
 
+from aigw import envvars
 from aigw import proc as _proc
 from aigw.errors import VaultError
 from aigw.fsutil import atomic_write
 from aigw.tools import find_bao
-from aigw.vault import read_health
+from aigw.vault import VaultSettings, read_health
 
 AIGW_DIR = ".aigw"
 START_TIMEOUT = 30.0
@@ -84,14 +85,9 @@ class DevEnv:
 
     def exports(self) -> list[str]:
         """`export NAME=value` lines for a shell: `eval "$(aigw dev env)"`."""
-        values = {
-            "BAO_ADDR": self.addr,
-            "VAULT_ADDR": self.addr,
-            "BAO_TOKEN": self.token,
-            "VAULT_TOKEN": self.token,
-            "PULUMI_BACKEND_URL": f"file://{self.paths.pulumi}",
-            "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.paths.passphrase),
-        }
+        values = VaultSettings(addr=self.addr, token=self.token).as_env()
+        values[envvars.PULUMI_BACKEND_URL] = backend_url(self.paths)
+        values[envvars.PULUMI_PASSPHRASE_FILE] = str(self.paths.passphrase)
         return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
@@ -114,8 +110,8 @@ class DevStatus:
 def default_home(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """The project folder: $AIGW_HOME, else the nearest folder holding `.aigw/`, else cwd."""
     env = os.environ if env is None else env
-    if env.get("AIGW_HOME"):
-        return Path(env["AIGW_HOME"]).expanduser().resolve()
+    if env.get(envvars.HOME):
+        return Path(env[envvars.HOME]).expanduser().resolve()
     start = (cwd or Path.cwd()).resolve()
     return next((d for d in (start, *start.parents) if (d / AIGW_DIR).is_dir()), start)
 
@@ -142,13 +138,31 @@ def write_private(path: Path, text: str, *, keep_existing: bool = False) -> bool
         Path(tmp).unlink(missing_ok=True)
 
 
+def backend_url(paths: DevPaths) -> str:
+    """The URL of the local Pulumi file backend."""
+    return f"file://{paths.pulumi}"
+
+
+def ensure_backend(paths: DevPaths) -> str:
+    """Create the local Pulumi backend folder if needed; return its URL."""
+    paths.pulumi.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return backend_url(paths)
+
+
+def ensure_passphrase(paths: DevPaths) -> Path:
+    """Create the Pulumi secrets passphrase file once (0600, never replaced); return it."""
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_private(paths.passphrase, secrets.token_urlsafe(32), keep_existing=True)
+    return paths.passphrase
+
+
 def _prepare(paths: DevPaths) -> None:
     for folder in (paths.root, paths.dev, paths.pulumi):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     ignore = paths.root / ".gitignore"
     if not ignore.exists():  # keeps all of .aigw/ (tokens, state) out of git
         atomic_write(ignore, b"*\n")
-    write_private(paths.passphrase, secrets.token_urlsafe(32), keep_existing=True)
+    ensure_passphrase(paths)
 
 
 @contextlib.contextmanager
@@ -209,10 +223,8 @@ def spawn_bao(
     bao: Path, port: int, token: str, log: Path, *, detach: bool, cwd: Path | None = None
 ) -> _proc.Popen[bytes]:
     """Start `bao server -dev` on 127.0.0.1:`port`; the token goes through the environment."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"BAO_TOKEN", "VAULT_TOKEN", "VAULT_DEV_ROOT_TOKEN_ID",
-                        "BAO_DEV_LISTEN_ADDRESS", "VAULT_DEV_LISTEN_ADDRESS"}}
-    env["BAO_DEV_ROOT_TOKEN_ID"] = token
+    env = {k: v for k, v in os.environ.items() if k not in envvars.DEV_SCRUBBED}
+    env[envvars.DEV_ROOT_TOKEN] = token
     argv = [str(bao), "server", "-dev", "-dev-no-store-token",
             f"-dev-listen-address=127.0.0.1:{port}"]
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

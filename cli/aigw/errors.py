@@ -85,3 +85,14 @@ class ToolMissing(AigwError):
     """A needed binary (bao, pulumi, opa) is not installed."""
 
     exit_code = EXIT_UNEXPECTED
+
+
+MISSING_EXTRA_HINT = "aigw: the command line needs the cli extra: pip install 'aigw[cli]'"
+
+
+def missing_extra_line(exc: ModuleNotFoundError) -> str | None:
+    """The one line for a missing third-party module; None when aigw itself is broken."""
+    top = (exc.name or "").partition(".")[0]
+    if not top or top == "aigw":
+        return None
+    return f"{MISSING_EXTRA_HINT} (module '{top}' is not installed)"

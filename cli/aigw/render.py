@@ -24,10 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - optional accelerator
-    orjson = None  # type: ignore[assignment]
+import orjson
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -168,10 +165,8 @@ def litellm_aliases(dep: Deployment) -> list[tuple[str, list[tuple[str, Resolved
 
 
 def _pretty_json(value: Any) -> str:
-    """Indented, key-sorted JSON; orjson when installed (same bytes, 20x faster)."""
-    if orjson is not None:
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    """Indented, key-sorted JSON (orjson: the bytes of json.dumps(indent=2), 20x faster)."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
 class Renderer:

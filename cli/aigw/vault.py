@@ -1,36 +1,62 @@
-"""The OpenBao/Vault client factory and the one place hvac/requests errors become VaultErrors.
+"""The OpenBao/Vault adapter: the one hvac client factory and the one place
+hvac/requests errors become VaultErrors.
 
 Usage::
 
-    settings = VaultSettings.resolve()          # args > env > running `aigw dev` server
+    settings = context.current().vault          # resolved by aigw.context
     client = connect(settings)
-    with vault_errors(settings.addr):
+    with settings.errors():
         client.secrets.kv.v2.read_secret_version(path=..., mount_point=...)
 
-Code that expects a specific hvac error (a 404 meaning "no such key yet", a 400
-from a check-and-set conflict) catches it inside the `with` block; whatever
-escapes is mapped here. Messages name the address and the path, never the token.
+This module resolves nothing: where the server is, which token and which CA
+certificates to use come in a `VaultSettings` (aigw.context builds it from flags,
+the environment and a running `aigw dev` server). Code that expects a specific
+hvac error (a 404 meaning "no such key yet", a 400 from a check-and-set conflict)
+catches it inside the `with` block; whatever escapes is mapped here. Messages
+name the address and the path, never the token.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import hvac
 import hvac.exceptions as hx
 import requests
 
+from aigw import envvars
 from aigw.errors import AigwError, VaultError, VaultForbidden
 
 DEFAULT_TIMEOUT = 10.0
-_ADDR_ENV = ("BAO_ADDR", "VAULT_ADDR")
-_TOKEN_ENV = ("BAO_TOKEN", "VAULT_TOKEN")
-_UNREACHABLE_HINT = "start one with `aigw dev up`, or set BAO_ADDR"
+UNREACHABLE_HINT = "start one with `aigw dev up`, or set BAO_ADDR"
+
+
+@dataclass(frozen=True)
+class TLS:
+    """How to verify the server's certificate (BAO_CACERT, BAO_CAPATH, BAO_SKIP_VERIFY)."""
+
+    ca_cert: str | None = None  # a PEM file; wins over ca_path, as in Vault's client
+    ca_path: str | None = None  # a folder of PEM files
+    skip_verify: bool = False
+
+    @property
+    def verify(self) -> str | bool:
+        """requests' `verify=`: False, a CA file or folder, or True (the system store)."""
+        if self.skip_verify:
+            return False
+        return self.ca_cert or self.ca_path or True
+
+    def as_env(self) -> dict[str, str]:
+        """The BAO_*/VAULT_* variables that give a child process these settings."""
+        out: dict[str, str] = {}
+        for names, value in ((envvars.CACERT, self.ca_cert), (envvars.CAPATH, self.ca_path),
+                             (envvars.SKIP_VERIFY, "true" if self.skip_verify else None)):
+            if value:
+                out.update(dict.fromkeys(names, value))
+        return out
 
 
 @dataclass(frozen=True)
@@ -40,49 +66,18 @@ class VaultSettings:
     addr: str
     token: str = field(repr=False)
     source: str = "explicit"  # "explicit", "env" or "dev": where the address came from
-
-    @classmethod
-    def resolve(
-        cls,
-        addr: str | None = None,
-        token: str | None = None,
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> VaultSettings:
-        """Resolve settings: explicit args, then BAO_*/VAULT_* env, then the `aigw dev` server.
-
-        The dev server's token is only used when the address is the dev server's,
-        so a dev token is never sent to another server.
-        """
-        env = os.environ if env is None else env
-        source = "explicit"
-        if not addr:
-            addr, source = _first(env, _ADDR_ENV), "env"
-        token = token or _first(env, _TOKEN_ENV)
-        if addr is None or token is None:
-            # Imported here: aigw.dev imports this module for health checks.
-            from aigw import dev
-
-            running = dev.running_server(dev.default_home(cwd=cwd, env=env))
-            if running is not None and addr is None:
-                addr, token, source = running.addr, token or running.token, "dev"
-            elif running is not None and token is None and _same_addr(addr or "", running.addr):
-                token = running.token
-        if addr is None:
-            raise VaultError("no OpenBao address configured", hint=_UNREACHABLE_HINT)
-        if token is None:
-            raise VaultError(f"no token for OpenBao at {normalize_addr(addr)}",
-                             hint="set BAO_TOKEN (or VAULT_TOKEN)")
-        return cls(addr=normalize_addr(addr), token=token, source=source)
+    tls: TLS = TLS()
 
     def errors(self) -> AbstractContextManager[None]:
         """`vault_errors` for this server, blanking this token out of quoted messages."""
         return vault_errors(self.addr, redact=[self.token])
 
-
-def _first(env: Mapping[str, str], names: Sequence[str]) -> str | None:
-    return next((env[n] for n in names if env.get(n)), None)
+    def as_env(self) -> dict[str, str]:
+        """BAO_/VAULT_ ADDR, TOKEN and the TLS variables for a child process (holds the token)."""
+        out = dict.fromkeys(envvars.ADDR, self.addr)
+        out.update(dict.fromkeys(envvars.TOKEN, self.token))
+        out.update(self.tls.as_env())
+        return out
 
 
 def normalize_addr(addr: str) -> str:
@@ -90,13 +85,18 @@ def normalize_addr(addr: str) -> str:
     return addr.strip().rstrip("/")
 
 
-def _same_addr(a: str, b: str) -> bool:
+def same_addr(a: str, b: str) -> bool:
+    """True when two addresses name the same server (after `normalize_addr`)."""
     return normalize_addr(a) == normalize_addr(b)
 
 
-def connect(settings: VaultSettings, *, timeout: float = DEFAULT_TIMEOUT) -> hvac.Client:
-    """Build an hvac client for `settings` (no request is made here)."""
-    return hvac.Client(url=settings.addr, token=settings.token, timeout=timeout)
+def connect(settings: VaultSettings, *, timeout: float = DEFAULT_TIMEOUT,
+            session: requests.Session | None = None) -> hvac.Client:
+    """The one hvac client factory: `settings`' address, token and CA (no request made here)."""
+    if session is not None:  # hvac lets a session's own `verify` (default True) win
+        session.verify = settings.tls.verify
+    return hvac.Client(url=settings.addr, token=settings.token, timeout=timeout,
+                       verify=settings.tls.verify, session=session)
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,12 @@ class Health:
         return self.initialized and not self.sealed and not self.standby
 
 
-def read_health(addr: str, *, timeout: float = 2.0) -> Health:
+def read_health(addr: str, *, timeout: float = 2.0, tls: TLS = TLS()) -> Health:
     """Ask `sys/health`; raise VaultError when the server cannot be reached."""
     addr = normalize_addr(addr)
     with vault_errors(addr):
         # sys/health answers 429/472/473/501/503 with a JSON body for degraded states.
-        resp = requests.get(f"{addr}/v1/sys/health", timeout=timeout)
+        resp = requests.get(f"{addr}/v1/sys/health", timeout=timeout, verify=tls.verify)
     try:
         body = resp.json()
     except ValueError:
@@ -157,7 +157,7 @@ def map_error(exc: BaseException, addr: str, *, redact: Sequence[str] = ()) -> V
     if isinstance(exc, VaultError):
         return exc
     if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-        return VaultError(f"OpenBao unreachable at {addr}", hint=_UNREACHABLE_HINT)
+        return VaultError(f"OpenBao unreachable at {addr}", hint=UNREACHABLE_HINT)
     if isinstance(exc, requests.exceptions.RequestException):
         return VaultError(f"request to OpenBao at {addr} failed ({type(exc).__name__})")
     if not isinstance(exc, hx.VaultError):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aigw.errors import ToolMissing
-from aigw.governance.binaries import find_actionlint, find_opa
+from aigw.tools import find_actionlint, find_opa
 from tests.governance.clirun import ensure_registered
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from testing.bao import BaoDevServer
 from testing.fake_provider import FakeProvider
 
 from aigw.errors import AigwError
-from aigw.keys import parse_secret_text
+from aigw.key_values import parse_secret_text
 from aigw.rotation.drivers.base import DriverSpec
 from aigw.rotation.drivers.manual import ManualDriver
 from tests.rotation.conftest import child_env, read_slot, write_catalog

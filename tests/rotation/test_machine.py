@@ -11,7 +11,7 @@ import pytest
 from testing.bao import BaoDevServer
 
 from aigw.errors import RotationInProgress
-from aigw.keys import put_key
+from aigw.key_values import put_key
 from aigw.rotation.audit import AuditLog
 from aigw.rotation.journal import Journal
 from aigw.rotation.kv import KV

@@ -13,11 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
-
-try:
-    import yaml_rs as _yaml_rs
-except ImportError:  # pragma: no cover - optional accelerator
-    _yaml_rs = None  # type: ignore[assignment]
+import yaml_rs as _yaml_rs
 
 try:  # libyaml is 10x faster; fall back to the pure-Python loader when absent
     from yaml import CSafeLoader as _Loader
@@ -237,14 +233,12 @@ _FAILED = object()
 
 
 def _fast_load(text: str) -> Any:
-    """Parse with the Rust yaml-rs when installed (20x faster than PyYAML).
+    """Parse with the Rust yaml-rs (20x faster than PyYAML).
 
     Anything it rejects or returns in a shape the catalog never has (non-string
     keys, dates, empty documents) goes through the PyYAML path, which reports
     problems with positions. Duplicate keys and alias bombs are rejected here.
     """
-    if _yaml_rs is None:
-        return _FAILED
     try:
         data = _yaml_rs.loads(text, duplicate_key_policy=_yaml_rs.DuplicateKeyPolicy.Error)
     except Exception:  # any rejection: let the careful path explain it

@@ -23,9 +23,9 @@ HomeOpt = Annotated[
 
 
 def _home(home: Path | None) -> Path:
-    from aigw import dev
+    from aigw.context import current
 
-    return home.resolve() if home is not None else dev.default_home()
+    return home.resolve() if home is not None else current().home
 
 
 @app.command()

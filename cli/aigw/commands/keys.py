@@ -1,7 +1,7 @@
 """`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
 
-Each command parses flags, resolves OpenBao (`VaultSettings.resolve()`), calls
-one core function (aigw.keys, aigw.rotation.run, aigw.rotation.audit) and
+Each command parses flags, takes OpenBao from the run's context (aigw.context), calls
+one core function (aigw.key_values, aigw.rotation.run, aigw.rotation.audit) and
 prints: tables for people, `--json` for machines, progress lines on stderr.
 """
 
@@ -26,10 +26,10 @@ keys_app = typer.Typer(help="Put, import and inspect provider keys in OpenBao (v
 
 
 def _client() -> Any:
-    from aigw.vault import VaultSettings, connect
+    from aigw.context import current
+    from aigw.vault import connect
 
-    settings = VaultSettings.resolve()
-    return connect(settings)
+    return connect(current().vault)
 
 
 def _age(seconds: float | None) -> str:
@@ -56,7 +56,7 @@ def put(
     as_json: JsonOpt = False,
 ) -> int:
     """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
-    from aigw import keys as core
+    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.rotation.run import who_am_i
 
@@ -88,7 +88,7 @@ def import_(
     as_json: JsonOpt = False,
 ) -> int:
     """Onboard existing keys from a dotenv file (every name is checked before any write)."""
-    from aigw import keys as core
+    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.rotation.run import who_am_i
 
@@ -108,7 +108,7 @@ def import_(
 def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
           as_json: JsonOpt = False) -> int:
     """One line per slot: version, age, fingerprint, driver (never a value)."""
-    from aigw import keys as core
+    from aigw import key_values as core
     from aigw.catalog import load_catalog
 
     now = time.time()
@@ -129,7 +129,7 @@ def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = No
 def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
            as_json: JsonOpt = False) -> int:
     """Versions, age, due date, rotation state, lock and consumers of each slot."""
-    from aigw import keys as core
+    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.catalog.models import format_duration
 
@@ -209,7 +209,7 @@ def rotate_keys_cmd(
     as_json: JsonOpt = False,
 ) -> int:
     """Rotate provider keys with zero downtime; resumable after any interruption."""
-    from aigw import keys as core
+    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
     from aigw.rotation.slots import select_targets

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aigw import proc as _proc
-from aigw.governance.binaries import find_opa
 from aigw.governance.findings import SEVERITIES, PolicyError, Severity
+from aigw.tools import find_opa
 
 QUERY = "data.aigw.rules"
 TIMEOUT = 600

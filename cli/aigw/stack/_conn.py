@@ -7,7 +7,9 @@ providers and calls them from a small thread pool. They reach OpenBao with:
   it to the server of this run), else the resource's `addr` input, so a server
   that moved is still the one every step talks to;
 - the token from BAO_TOKEN/VAULT_TOKEN in the engine's environment only. It is
-  never a resource input, so it never reaches Pulumi state.
+  never a resource input, so it never reaches Pulumi state;
+- the CA settings (BAO_CACERT, BAO_CAPATH, BAO_SKIP_VERIFY) as `aigw.context`
+  reads them, through the one client factory `aigw.vault.connect`.
 
 Failures leave the process as `ProviderFailure`, one line tagged
 `[aigw:<ErrorClass>]`, which the engine side turns back into an aigw error.
@@ -27,11 +29,11 @@ import hvac
 import psutil
 import requests
 
+from aigw import envvars
+from aigw.context import resolve_tls
 from aigw.errors import AigwError, VaultError
-from aigw.vault import normalize_addr, vault_errors
+from aigw.vault import VaultSettings, connect, normalize_addr, vault_errors
 
-ADDR_ENV = ("BAO_ADDR", "VAULT_ADDR")
-TOKEN_ENV = ("BAO_TOKEN", "VAULT_TOKEN")
 TAG = "[aigw:"
 TIMEOUT = 15.0
 
@@ -45,20 +47,16 @@ class ProviderFailure(Exception):
         super().__init__(f"{TAG}{kind}] {message}")
 
 
-def _first_env(names: tuple[str, ...]) -> str | None:
-    return next((os.environ[n] for n in names if os.environ.get(n)), None)
-
-
 def server_addr(props: Mapping[str, Any]) -> str:
     """The OpenBao address for this step (environment first, then the `addr` input)."""
-    addr = _first_env(ADDR_ENV) or props.get("addr")
+    addr = envvars.first(os.environ, envvars.ADDR) or props.get("addr")
     if not addr:
         raise ProviderFailure("VaultError", "no OpenBao address (set BAO_ADDR)")
     return normalize_addr(str(addr))
 
 
 def _token() -> str:
-    token = _first_env(TOKEN_ENV)
+    token = envvars.first(os.environ, envvars.TOKEN)
     if not token:
         raise ProviderFailure("VaultError", "no OpenBao token in the engine's environment "
                               "(set BAO_TOKEN)")
@@ -74,13 +72,6 @@ def _session(addr: str) -> requests.Session:
     return session
 
 
-def _ca_bundle() -> str | bool:
-    for name in ("BAO_CACERT", "VAULT_CACERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        if os.environ.get(name):
-            return os.environ[name]
-    return True
-
-
 @contextmanager
 def vault(props: Mapping[str, Any]) -> Iterator[hvac.Client]:
     """An hvac client for this thread; hvac/requests errors leave as ProviderFailure."""
@@ -88,8 +79,11 @@ def vault(props: Mapping[str, Any]) -> Iterator[hvac.Client]:
     key = (addr, token)
     client = getattr(_local, "clients", {}).get(key)
     if client is None:
-        client = hvac.Client(url=addr, token=token, timeout=TIMEOUT, session=_session(addr),
-                             verify=_ca_bundle())
+        try:
+            settings = VaultSettings(addr=addr, token=token, tls=resolve_tls(os.environ))
+        except AigwError as exc:
+            raise ProviderFailure(type(exc).__name__, exc.message) from None
+        client = connect(settings, timeout=TIMEOUT, session=_session(addr))
         _local.clients = {key: client}  # one server per run: keep only the latest
     try:
         with vault_errors(addr, redact=[token]):

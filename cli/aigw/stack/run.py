@@ -18,6 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from aigw.catalog import load_catalog
+from aigw.context import current
 from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import locks
@@ -64,8 +65,8 @@ class StackResult:
 
 def vault_ready(vault: VaultSettings | None = None) -> VaultSettings:
     """Resolve the OpenBao settings and check, in one line on failure, that it serves us."""
-    vault = vault or VaultSettings.resolve()
-    health = read_health(vault.addr)
+    vault = vault or current().vault
+    health = read_health(vault.addr, tls=vault.tls)
     if not health.initialized or health.sealed:
         raise VaultError(f"OpenBao at {vault.addr} is sealed or not initialized")
     with vault.errors():
@@ -171,7 +172,7 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     catalog = load_catalog(path).catalog
     names = _environments(list(catalog.environments), env)
     vault = vault_ready(vault)
-    engine = engine or EngineSettings.resolve()
+    engine = engine or current().engine
     cluster_id = _cluster_id(vault)
     results = []
     commit = catalog_commit(path)
@@ -199,7 +200,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     catalog = load_catalog(path).catalog
     names = _environments(list(catalog.environments), env)
     vault = vault_ready(vault)
-    engine = engine or EngineSettings.resolve()
+    engine = engine or current().engine
     cluster_id = _cluster_id(vault)
     results = []
     commit = catalog_commit(path)
@@ -264,7 +265,7 @@ def destroy(env: str | None = None, *, echo: Echo, yes: bool = False,
     if not yes and confirm is None:
         raise UsageError("destroy needs --yes when it cannot ask (stdin is not a terminal)")
     vault = vault_ready(vault)
-    engine = engine or EngineSettings.resolve()
+    engine = engine or current().engine
     names = _environments(list_stacks(engine, vault), env)
     if not names:
         echo("no aigw stacks to destroy")

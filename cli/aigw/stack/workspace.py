@@ -1,9 +1,8 @@
-"""Where the stacks' state lives and how the Pulumi engine is started.
+"""How the Pulumi engine is started for the stacks (project `aigw`, one stack per environment).
 
-- Backend: `$PULUMI_BACKEND_URL`, else the dev backend `file://<home>/.aigw/pulumi`.
-- Secrets passphrase: `$PULUMI_CONFIG_PASSPHRASE` or `$PULUMI_CONFIG_PASSPHRASE_FILE`,
-  else `<home>/.aigw/passphrase` (created once, 0600, like `aigw dev up` does).
-- Project `aigw`, one stack per environment, named like the environment.
+Where the state lives and its passphrase are `EngineSettings`, resolved once by
+`aigw.context` (`$PULUMI_BACKEND_URL`, `$PULUMI_CONFIG_PASSPHRASE[_FILE]`, else the
+dev ones under `<home>/.aigw/`); this module only uses them.
 
 The engine gets its environment through LocalWorkspace `env_vars`: the engine
 settings of `aigw.tools.pulumi_env`, PULUMI_SKIP_CHECKPOINTS (state written
@@ -17,22 +16,19 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass
 
 from pulumi import automation as auto
-from semver import VersionInfo
 
-from aigw import dev
+from aigw import envvars
+from aigw.context import EngineSettings
 from aigw.errors import EngineError
 from aigw.stack.program import PROJECT
 from aigw.stack.sdkfix import quiet_pulumi_home
-from aigw.tools import find_pulumi, pulumi_env, pulumi_version
+from aigw.tools import pulumi_command, pulumi_env
 from aigw.vault import VaultSettings
 
 
@@ -45,67 +41,18 @@ class SecretEnv(dict[str, str]):
     __str__ = __repr__
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    """Backend and passphrase for the stacks; `repr` never shows the passphrase."""
-
-    backend_url: str
-    passphrase_env: Mapping[str, str] = field(repr=False)  # the one PULUMI_CONFIG_PASSPHRASE*
-    source: str = "env"  # "env" or "dev"
-
-    @property
-    def backend_dir(self) -> Path | None:
-        """The folder of a `file://` backend, None for other backends."""
-        parts = urlsplit(self.backend_url)
-        if parts.scheme != "file":
-            return None
-        return Path(unquote(parts.netloc + parts.path)).expanduser()
-
-    @classmethod
-    def resolve(cls, env: Mapping[str, str] | None = None,
-                home: Path | None = None) -> EngineSettings:
-        """Backend and passphrase from the environment, else the dev ones under `.aigw/`."""
-        env = os.environ if env is None else env
-        paths = dev.DevPaths.of(home or dev.default_home(env=env))
-        backend = env.get("PULUMI_BACKEND_URL")
-        source = "env"
-        if not backend:
-            paths.pulumi.mkdir(mode=0o700, parents=True, exist_ok=True)
-            backend, source = f"file://{paths.pulumi}", "dev"
-        if env.get("PULUMI_CONFIG_PASSPHRASE") is not None:
-            phrase = {"PULUMI_CONFIG_PASSPHRASE": env["PULUMI_CONFIG_PASSPHRASE"]}
-        elif env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
-            phrase = {"PULUMI_CONFIG_PASSPHRASE_FILE": env["PULUMI_CONFIG_PASSPHRASE_FILE"]}
-        else:
-            paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            dev.write_private(paths.passphrase, secrets.token_urlsafe(32), keep_existing=True)
-            phrase = {"PULUMI_CONFIG_PASSPHRASE_FILE": str(paths.passphrase)}
-        return cls(backend_url=backend, passphrase_env=phrase, source=source)
-
-
 def engine_env(settings: EngineSettings, vault: VaultSettings) -> SecretEnv:
     """The environment of the engine process (and so of the dynamic providers)."""
     env = SecretEnv(pulumi_env(os.environ))
     env.update(settings.passphrase_env)
     env.update({
-        "PULUMI_BACKEND_URL": settings.backend_url,
+        envvars.PULUMI_BACKEND_URL: settings.backend_url,
         "PULUMI_SKIP_CHECKPOINTS": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-        "BAO_ADDR": vault.addr,
-        "VAULT_ADDR": vault.addr,
-        "BAO_TOKEN": vault.token,
-        "VAULT_TOKEN": vault.token,
     })
+    env.update(vault.as_env())
     quiet_pulumi_home(env)
     return env
-
-
-def pulumi_command() -> auto.PulumiCommand:
-    """A PulumiCommand for the engine aigw found (the cache holds `pulumi`, not `bin/pulumi`)."""
-    cmd = auto.PulumiCommand.__new__(auto.PulumiCommand)
-    cmd.command = str(find_pulumi())
-    cmd.version = VersionInfo.parse(pulumi_version())
-    return cmd
 
 
 @dataclass

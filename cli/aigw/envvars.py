@@ -1,0 +1,44 @@
+"""Every environment variable aigw reads or sets, named once.
+
+Pairs list the OpenBao name first and the Vault name second: OpenBao's CLI reads
+`BAO_*` and falls back to `VAULT_*`, and so does aigw. Only `aigw.context` reads
+the settings ones from the environment (once per command); the others are read
+where the tool they configure is found (`aigw.tools`) or passed on to a process
+aigw starts. Standard library only: imported on the start-up path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+# OpenBao/Vault client settings, as `bao` and `vault` define them.
+ADDR = ("BAO_ADDR", "VAULT_ADDR")
+TOKEN = ("BAO_TOKEN", "VAULT_TOKEN")
+CACERT = ("BAO_CACERT", "VAULT_CACERT")  # a PEM file of CA certificates
+CAPATH = ("BAO_CAPATH", "VAULT_CAPATH")  # a folder of PEM CA certificates
+SKIP_VERIFY = ("BAO_SKIP_VERIFY", "VAULT_SKIP_VERIFY")  # a boolean: do not verify TLS
+# requests' own CA bundle variables, honoured after the two above (as before).
+REQUESTS_CA = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# Set for `bao server -dev` only; never inherited by one aigw starts.
+DEV_ROOT_TOKEN = "BAO_DEV_ROOT_TOKEN_ID"
+DEV_SCRUBBED = (*TOKEN, "VAULT_DEV_ROOT_TOKEN_ID", "BAO_DEV_LISTEN_ADDRESS",
+                "VAULT_DEV_LISTEN_ADDRESS")
+
+# aigw's own.
+HOME = "AIGW_HOME"  # the project folder holding .aigw/
+CACHE = "AIGW_CACHE"  # where built tools are cached (default ~/.cache/aigw)
+
+# The Pulumi engine.
+PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"
+PULUMI_PASSPHRASE = "PULUMI_CONFIG_PASSPHRASE"
+PULUMI_PASSPHRASE_FILE = "PULUMI_CONFIG_PASSPHRASE_FILE"
+
+
+def first(env: Mapping[str, str], names: Sequence[str]) -> str | None:
+    """The value of the first of NAMES set (non-empty) in ENV, else None."""
+    return next((env[n] for n in names if env.get(n)), None)
+
+
+def first_name(env: Mapping[str, str], names: Sequence[str]) -> str | None:
+    """The first of NAMES set (non-empty) in ENV, else None (for messages)."""
+    return next((n for n in names if env.get(n)), None)
