@@ -14,13 +14,13 @@ folder the agent runs in, which is by default the deployment's folder that
 from __future__ import annotations
 
 import difflib
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import hvac
 
+from aigw import proc
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.view import deployment
 from aigw.context import current
@@ -96,10 +96,10 @@ def _git_would_track(path: Path) -> bool:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     try:
-        done = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q", "--",
+        done = proc.run(["git", "-C", str(folder), "check-ignore", "-q", "--",
                                str(path.absolute())], capture_output=True, timeout=30,
                               check=False)
-    except (OSError, subprocess.TimeoutExpired):  # no git: nothing to guard against
+    except (OSError, proc.TimeoutExpired):  # no git: nothing to guard against
         return False
     return done.returncode == 1  # 0: ignored; 128: not a work tree
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from aigw import __version__
+from aigw import __version__, proc
 from aigw.errors import UsageError
 
 REQUIREMENT = "aigw[cli]"
@@ -65,9 +64,9 @@ def _from_direct_url() -> tuple[str | None, str | None]:
 
 def _git(folder: str, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True,
+        out = proc.run(["git", "-C", folder, *args], capture_output=True, text=True,
                              timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, proc.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
