@@ -46,14 +46,14 @@ def test_stopped_openbao_fails_in_one_line_and_apply_recovers(
 def test_openbao_lost_during_the_run_is_one_line_too(
         rig: StackRig, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The provider process reports the failure; aigw maps it back to the same line."""
-    real_ready = run.vault_ready
+    real_cluster_id = run._cluster_id
 
-    def ready_then_stop(vault: Any = None) -> Any:
-        settings = real_ready(vault)
-        rig.bao.stop()  # passes the pre-flight check, then the server is gone
-        return settings
+    def identified_then_stop(vault: Any) -> str:
+        cluster_id = real_cluster_id(vault)
+        rig.bao.stop()  # passes the pre-flight checks, then the server is gone
+        return cluster_id
 
-    monkeypatch.setattr(run, "vault_ready", ready_then_stop)
+    monkeypatch.setattr(run, "_cluster_id", identified_then_stop)
     result = run_cli(capsys, "apply", str(EXAMPLES), "--yes", "--env", "prod")
     assert result.code == 3
     assert result.err.splitlines() == [f"error: OpenBao unreachable at {rig.bao.addr}"]

@@ -129,7 +129,7 @@ def _environments(names: list[str], env: str | None) -> list[str]:
 
 def _cluster_id(vault: VaultSettings) -> str:
     """The server's identity (`sys/health` cluster_id; "" when it does not say)."""
-    return read_health(vault.addr).cluster_id
+    return read_health(vault.addr, tls=vault.tls).cluster_id
 
 
 def _other_server(handle: StackHandle, cluster_id: str, addr: str, echo: Echo) -> bool:
