@@ -15,11 +15,27 @@ import pytest
 from testing.fake_provider import FakeProvider
 
 
+class FakeClock:
+    """A monotonic clock the test advances by hand (no sleeping, no wall-clock race)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def replace_key(path: Path, key: str) -> None:
     """Replace a key file the way an agent does: write a temp file, rename it over."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(key + "\n")
     tmp.replace(path)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock to inject into a client (``clock=``) and advance by hand."""
+    return FakeClock()
 
 
 @pytest.fixture(name="replace_key")

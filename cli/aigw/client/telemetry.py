@@ -28,6 +28,11 @@ class CallSpan:
         self._span = span
         self.attempts = 0
 
+    @property
+    def recording(self) -> bool:
+        """True while the span is open and recorded (worth reading usage for)."""
+        return self._span is not None
+
     def use(self) -> AbstractContextManager[Any]:
         """Make this span current (so HTTP client spans nest under it)."""
         if self._span is None:
