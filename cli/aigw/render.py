@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - optional accelerator
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, deployments, slot_path
 from aigw.errors import UsageError
@@ -31,7 +32,6 @@ from aigw.resources import templates_dir
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
-LITELLM_PREFIX = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock"}
 
 
 def _env_name(text: str) -> str:
@@ -51,14 +51,17 @@ def client_config(dep: Deployment) -> dict[str, Any]:
         "environment": dep.environment,
         "key_dir": dep.key_dir,
         "aliases": {
-            alias: {"routes": [_route_json(r) for r in routes]}
+            alias: {"family": APIS[routes[0].api].family,
+                    "routes": [_route_json(r) for r in routes]}
             for alias, routes in sorted(dep.aliases.items())
         },
     }
 
 
 def _route_json(route: ResolvedRoute) -> dict[str, Any]:
-    return {
+    """One route of aigw-client.json; `extra` is exactly what goes into request bodies."""
+    extra = dict(route.extra)
+    out: dict[str, Any] = {
         "provider": route.provider,
         "api": route.api,
         "base_url": route.base_url,
@@ -68,8 +71,13 @@ def _route_json(route: ResolvedRoute) -> dict[str, Any]:
         "timeout": route.timeout,
         "retries": route.retries,
         "cooldown": route.cooldown,
-        "extra": route.extra,
     }
+    region_key = APIS[route.api].region_extra
+    if region_key:
+        # The client signs for and derives the endpoint from aws_region (base_url null).
+        out["aws_region"] = extra.pop(region_key, None)
+    out["extra"] = extra
+    return out
 
 
 def _pretty_json(value: Any) -> str:
@@ -111,7 +119,7 @@ class Renderer:
                 api=apis[(slot.provider, slot.slot)], secret_path=secret_path(slot))
 
         def csi_objects(slot: SlotRef) -> list[tuple[str, str]]:
-            if apis[(slot.provider, slot.slot)] == "bedrock":
+            if APIS[apis[(slot.provider, slot.slot)]].is_aws:
                 return [(slot.file_name + ".id", "aws_access_key_id"),
                         (slot.file_name + ".secret", "aws_secret_access_key")]
             return [(slot.file_name, "api_key")]
@@ -129,7 +137,7 @@ class Renderer:
             "key_env": lambda r, suffix: key_env(SlotRef(r.provider, r.slot))
             + ("" if suffix == "API_KEY" else f"_{suffix}"),
             "litellm_name": lambda alias, i: alias if i == 1 else f"{alias}/fallback-{i - 1}",
-            "litellm_model": lambda r: f"{LITELLM_PREFIX[r.api]}/{r.model}",
+            "litellm_model": lambda r: f"{APIS[r.api].litellm_prefix}/{r.model}",
             "secret_path": secret_path,
             "key_template": key_template,
             "csi_objects": csi_objects,
