@@ -32,6 +32,8 @@ ATTEMPTS = "aigw.attempts"
 OUTCOME = "aigw.outcome"
 _JSON = "application/json"
 _USER_AGENT = "aigw-client/1"
+# Attempts that never reached a provider.
+SKIPPED = frozenset({"no_key", "unsupported_api", "wrong_family"})
 
 
 class Call:
@@ -170,6 +172,15 @@ class _Failover:
         span.finish(None, "all_routes_failed")
         return last
 
+    def transport_error(self, exc: AllRoutesFailed, request: Any) -> Exception:
+        """What an SDK understands when no route answered at all: a timeout if every
+        route timed out, else a connection error (the AllRoutesFailed is its cause)."""
+        tried = [a.outcome for a in exc.attempts if a.outcome not in SKIPPED]
+        kind = self.h.TimeoutException if tried and set(tried) == {"timeout"} \
+            else self.h.ConnectError
+        err: Exception = kind(str(exc), request=request)
+        return err
+
     def rejected(self, exc: ClientError, call: Call) -> Any:
         """The SDK-shaped answer to an unknown alias or a wrong-family call."""
         status = 404 if isinstance(exc, UnknownAlias) else 400
@@ -196,6 +207,8 @@ class FailoverTransport(_Failover):
             return self.reject(exc.status, str(exc))
         except (UnknownAlias, WrongFamily) as exc:
             return self.rejected(exc, call)
+        except AllRoutesFailed as exc:
+            raise self.transport_error(exc, request) from exc
 
     def send(self, call: Call) -> Any:
         """Send `call` with failover; raises UnknownAlias, WrongFamily, AllRoutesFailed."""
@@ -265,6 +278,8 @@ class AsyncFailoverTransport(_Failover):
             return self.reject(exc.status, str(exc))
         except (UnknownAlias, WrongFamily) as exc:
             return self.rejected(exc, call)
+        except AllRoutesFailed as exc:
+            raise self.transport_error(exc, request) from exc
 
     async def send(self, call: Call) -> Any:
         """Async `FailoverTransport.send`."""
