@@ -13,11 +13,10 @@ import asyncio
 
 import anthropic
 import pytest
+from conftest import aws_credentials_file, bedrock_key  # type: ignore[import-not-found]
 from pydantic import BaseModel
 
 from aigw.client import AsyncClient, Attempt, Client, attempts_of, fingerprint
-
-from conftest import aws_credentials_file, bedrock_key  # type: ignore[import-not-found]
 
 USER = [{"role": "user", "content": "hello"}]
 
