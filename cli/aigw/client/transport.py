@@ -75,11 +75,11 @@ def _operation(path: str) -> str:
 
 def call_from_request(request: Any, family: str | None) -> Call:
     """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
-    headers = list(request.headers.multi_items())
+    headers = request.headers.raw  # (bytes, bytes): no decoding on the hot path
     raw = request.read() if request.method != "GET" else b""
     body = None
-    hdr = {k.lower(): v for k, v in headers if k.lower().startswith("x-aigw-")
-           or k.lower() == "content-type"}
+    hdr = {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers
+           if k[:7].lower() == b"x-aigw-" or k.lower() == b"content-type"}
     if raw and hdr.get("content-type", _JSON).startswith(_JSON):
         try:
             parsed = json.loads(raw)
@@ -112,6 +112,7 @@ class _Failover:
             (h.TransportError, "transport_error"), (BadResponse, "bad_response"),
             (EventStreamError, "bad_response"))
         self.replay, self.areplay = replay_classes(h)
+        self._urls: dict[str, Any] = {}  # parsed once: URL parsing is most of a Request
 
     def outcome(self, exc: BaseException) -> str:
         """The attempt outcome of a send that raised one of `errors`."""
@@ -121,7 +122,19 @@ class _Failover:
         """The request to send to route `rs`."""
         url, headers, content = prepare(rs.route, call.method, call.path, call.body,
                                         call.raw, call.stream, call.headers, credential)
-        return self.h.Request(call.method, url, headers=headers, content=content,
+        cached = self._urls.get(url)
+        if cached is None:
+            if len(self._urls) > 4096:
+                self._urls.clear()
+            parsed = self.h.URL(url)
+            cached = self._urls[url] = (parsed, parsed.netloc)
+        # Host and Content-Length set here and the body given as a stream: httpx's
+        # own content encoding and header defaults would cost more than the rest.
+        headers.insert(0, (b"host", cached[1]))
+        if content or call.method != "GET":
+            headers.append((b"content-length", str(len(content)).encode()))
+        return self.h.Request(call.method, cached[0], headers=headers,
+                              stream=self.h.ByteStream(content),
                               extensions={"timeout": rs.timeout})
 
     def is_stream(self, call: Call, rs: RouteState, resp: Any) -> tuple[bool, bool]:

@@ -32,14 +32,24 @@ ANTHROPIC_VERSION = "2023-06-01"
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 BEDROCK_ENDPOINT = "https://bedrock-runtime.{region}.amazonaws.com"
 BEDROCK_SERVICE = "bedrock"
-# Headers a caller's SDK sets that aigw replaces per route (lower case).
-_DROP = frozenset({"host", "content-length", "authorization", "x-api-key", "api-key",
-                   "connection", "x-aigw-alias", "x-aigw-session"})
-# A stream is read as it comes: ask for it uncompressed.
-_DROP_STREAM = _DROP | {"accept-encoding"}
-_BEDROCK_DROP = _DROP_STREAM | {"anthropic-version", "anthropic-beta", "content-type", "accept"}
 
-Headers = list[tuple[str, str]]
+
+def _both(*names: str) -> frozenset[str | bytes]:
+    """Header names as str and bytes (SDK requests carry raw bytes, the dict API str)."""
+    return frozenset([*names, *(n.encode() for n in names)])
+
+
+# Headers a caller's SDK sets that aigw replaces per route (lower case).
+_DROP = _both("host", "content-length", "authorization", "x-api-key", "api-key",
+              "connection", "x-aigw-alias", "x-aigw-session")
+# A stream is read as it comes: ask for it uncompressed.
+_DROP_STREAM = _DROP | _both("accept-encoding")
+_BEDROCK_DROP = _DROP_STREAM | _both("anthropic-version", "anthropic-beta", "content-type",
+                                     "accept")
+_VERSION = _both("anthropic-version")
+_BETA = _both("anthropic-beta")
+
+Headers = list[tuple[Any, Any]]  # (name, value) as str or bytes
 
 
 class BadRequest(Exception):
@@ -106,7 +116,7 @@ def prepare(route: Any, method: str, path: str, body: dict[str, Any] | None,
         else (raw or b"")
     if wire.auth == "x-api-key":
         out.append(("x-api-key", credential))
-        if not any(k.lower() == "anthropic-version" for k, _ in out):
+        if not any(k.lower() in _VERSION for k, _ in out):
             out.append(("anthropic-version", ANTHROPIC_VERSION))
     else:
         out.append(("authorization", "Bearer " + credential))
@@ -122,7 +132,8 @@ def _prepare_bedrock(wire: Wire, route: Any, method: str, path: str,
     del data["model"]
     data.pop("stream", None)
     data.setdefault("anthropic_version", BEDROCK_ANTHROPIC_VERSION)
-    betas = [v for k, v in headers if k.lower() == "anthropic-beta"]
+    betas = [v.decode() if isinstance(v, bytes) else v for k, v in headers
+             if k.lower() in _BETA]
     if betas:
         data.setdefault("anthropic_beta", [b.strip() for v in betas for b in v.split(",")])
     content = _dumps(data)
