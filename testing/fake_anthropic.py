@@ -1,24 +1,27 @@
 """A local stand-in for the Anthropic Messages API (POST /v1/messages), for tests and
 benchmarks.
 
-Faithful where the official `anthropic` SDK looks: ``x-api-key`` and
-``anthropic-version`` are required, answers are Message objects, streams are the
+Faithful where the official `anthropic` SDK looks: a key (``x-api-key``, or
+``Authorization: Bearer`` as the SDK itself sends it) and ``anthropic-version``
+are required, answers are Message objects, streams are the
 documented SSE events (message_start, content_block_start, ping,
 content_block_delta, content_block_stop, message_delta, message_stop), errors are
 ``{"type": "error", "error": {"type", "message"}}`` with Anthropic's error types.
 A forced tool (``tool_choice: {"type": "tool"}``) is answered with a tool_use
 block whose input satisfies the tool's schema. Keys, fault modes, counts and the
-control API are those of `testing.fake_provider.FakeProvider`.
+control API are those of `testing.fake_provider.FakeProvider`; run it as a
+process with ``python -m testing.fake_anthropic`` (same options).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import Iterable
 from typing import Any
 
-from testing.fake_provider import FakeProvider, _Handler, _reply, sample
+from testing.fake_provider import FakeProvider, _Handler, _reply, main, sample
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                403: "permission_error", 404: "not_found_error", 429: "rate_limit_error",
@@ -111,7 +114,11 @@ class FakeAnthropic(FakeProvider):
         if not h.headers.get("anthropic-version"):
             _reply(h, 400, error(400, "anthropic-version header is required"), self.name)
             return
-        status, mode, body = self.admit(h.headers.get("x-api-key") or "", raw, parse=True)
+        # The API takes the key as x-api-key (what aigw sends) or, as the SDK sends it
+        # itself, Authorization: Bearer.
+        auth = h.headers.get("Authorization") or ""
+        key = h.headers.get("x-api-key") or (auth[7:] if auth[:7].lower() == "bearer " else "")
+        status, mode, body = self.admit(key, raw, parse=True)
         if status == 401:
             _reply(h, 401, error(401, "invalid x-api-key"), self.name)
         elif status != 200:
@@ -123,3 +130,7 @@ class FakeAnthropic(FakeProvider):
                       cut=mode == "cut", done=False)
         else:
             _reply(h, 200, json.dumps(message(self.name, body)).encode(), self.name)
+
+
+if __name__ == "__main__":
+    sys.exit(main(cls=FakeAnthropic, prog="python -m testing.fake_anthropic"))

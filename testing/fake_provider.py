@@ -663,9 +663,10 @@ class FakeProviderControl:
         self._http.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a fake provider until SIGTERM/SIGINT; print its URLs as one JSON line."""
-    p = argparse.ArgumentParser(prog="python -m testing.fake_provider")
+def main(argv: list[str] | None = None, cls: type[FakeProvider] | None = None,
+         prog: str = "python -m testing.fake_provider") -> int:
+    """Run a fake provider (or a subclass) until SIGTERM/SIGINT; print its URLs as JSON."""
+    p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--name", default="fake", help="provider name echoed in responses")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -674,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keys-file", help="valid keys, one a line; re-read when it changes")
     p.add_argument("--key", action="append", default=[], help="a valid key (repeatable)")
     args = p.parse_args(argv)
-    fake = FakeProvider(args.name, args.key, port=args.port, host=args.host,
-                        control_port=args.control_port, keys_file=args.keys_file)
+    fake = (cls or FakeProvider)(args.name, args.key, port=args.port, host=args.host,
+                                 control_port=args.control_port, keys_file=args.keys_file)
     if args.keys_file and args.key:
         for k in args.key:
             fake.add_key(k)

@@ -15,7 +15,6 @@ carries the call's attempts in ``response.extensions["aigw.attempts"]``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -26,7 +25,7 @@ from .eventstream import EventStreamError
 from .router import RouteState
 from .streaming import EVENTSTREAM, BadResponse, apeek, peek, replay_classes
 from .telemetry import CallSpan
-from .wire import BadRequest, error_body, prepare
+from .wire import BadRequest, error_body, loads, prepare
 
 ATTEMPTS = "aigw.attempts"
 OUTCOME = "aigw.outcome"
@@ -82,7 +81,7 @@ def call_from_request(request: Any, family: str | None) -> Call:
            if k[:7].lower() == b"x-aigw-" or k.lower() == b"content-type"}
     if raw and hdr.get("content-type", _JSON).startswith(_JSON):
         try:
-            parsed = json.loads(raw)
+            parsed = loads(raw)
         except ValueError:
             raise Reject(400, "aigw: the request body is not valid JSON") from None
         if isinstance(parsed, dict):

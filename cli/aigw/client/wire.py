@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+try:  # optional accelerator: the same JSON, several times faster
+    import orjson
+except ImportError:  # pragma: no cover - exercised when orjson is absent
+    orjson = None  # type: ignore[assignment]
+
 from .keys import Parse, parse_token
 from .sigv4 import AwsCredentials, parse_aws_credentials, sign
 
@@ -97,7 +102,19 @@ def merged_body(body: dict[str, Any], model: str, extra: dict[str, Any]) -> dict
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
+    if orjson is not None:
+        try:
+            return orjson.dumps(body)
+        except TypeError:
+            pass  # what orjson refuses (int keys, big ints...), json may still encode
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def loads(raw: bytes) -> Any:
+    """Decode a JSON body (ValueError when it is not JSON)."""
+    if orjson is not None:
+        return orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
+    return json.loads(raw)
 
 
 def prepare(route: Any, method: str, path: str, body: dict[str, Any] | None,
