@@ -229,10 +229,10 @@ def wire_family_problems(cat: Catalog, locate: Locator) -> list[Problem]:
     for alias, model in cat.models.items():
         first: tuple[int, str, str] | None = None
         for i, route in enumerate(model.routes):
-            prov = cat.providers.get(route.provider)
-            if prov is None:
+            used = cat.providers.get(route.provider)
+            if used is None:
                 continue  # reported as an unknown provider
-            family = APIS[prov.api].family
+            family = APIS[used.api].family
             if first is None:
                 first = (i, route.provider, family)
                 continue
@@ -241,7 +241,7 @@ def wire_family_problems(cat: Catalog, locate: Locator) -> list[Problem]:
                     ("models", alias, "routes", i, "provider"),
                     f"alias '{alias}' mixes wire families: route {first[0] + 1} "
                     f"({first[1]}) speaks {first[2]}, route {i + 1} ({route.provider}, "
-                    f"api {prov.api}) speaks {family}",
+                    f"api {used.api}) speaks {family}",
                     f"every route of an alias must speak one family (aigw fails over "
                     f"under the caller's SDK, it does not translate): move route {i + 1} "
                     f"to its own alias, or use a provider with an {first[2]}-compatible "

@@ -23,15 +23,13 @@ _EXTRA = {OPENAI: "openai", ANTHROPIC: "anthropic"}
 
 
 def _import(family: str) -> Any:
+    import importlib
+
     try:
-        if family == OPENAI:
-            import openai as sdk
-        else:
-            import anthropic as sdk
+        return importlib.import_module(_EXTRA[family])
     except ImportError:
         raise ClientError(f"the {_EXTRA[family]} SDK is not installed: "
                           f"pip install 'aigw[{_EXTRA[family]}]'") from None
-    return sdk
 
 
 def _httpx2() -> Any:
