@@ -347,16 +347,20 @@ class FakeProvider:
             _control_request(self, h, path, raw)
         elif h.server.admin_only:
             _reply(h, 404, _error(404, "control port: only /_fake/ here", "not_found"), self.name)
-        elif path in ("/v1/chat/completions", "/chat/completions") and h.command == "POST":
-            self._provider_call(h, raw, chat=True)
+        elif path in ("/v1/chat/completions", "/chat/completions", "/v1/responses",
+                      "/responses", "/v1/embeddings", "/embeddings") and h.command == "POST":
+            self._provider_call(h, raw, chat=True, path=path)
         elif path in ("/v1/models", "/models") and h.command == "GET":
             self._provider_call(h, raw, chat=False)
         else:
             _reply(h, 404, _error(404, f"no route {h.command} {path}", "not_found"), self.name)
 
-    def _provider_call(self, h: _Handler, raw: bytes, chat: bool) -> None:
-        auth = h.headers.get("Authorization") or ""
-        key = auth[7:] if auth[:7].lower() == "bearer " else ""
+    def admit(self, key: str, raw: bytes, parse: bool) -> tuple[int, str, dict[str, Any]]:
+        """Apply the fault mode and the key check to one call; count and log it.
+
+        Returns (status, mode, JSON body): status is the injected one, 401 for a key
+        that is not valid, 400 for a body that is not JSON, else 200.
+        """
         now = time.time()
         with self._lock:
             mode, seconds = self._mode, self._mode_seconds
@@ -374,7 +378,7 @@ class FakeProvider:
         elif not valid:
             status = 401
         body: dict[str, Any] = {}
-        if chat and status == 200:
+        if parse and status == 200:
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
@@ -386,8 +390,15 @@ class FakeProvider:
                 self._first_used.setdefault(fp, now)
                 self._last_used[fp] = now
             self._log.append(LogEntry(now, fp, status))
-            if chat and status == 200:
+            if parse and status == 200:
                 self.last_request = body
+        return status, mode, body
+
+    def _provider_call(self, h: _Handler, raw: bytes, chat: bool,
+                       path: str = "/chat/completions") -> None:
+        auth = h.headers.get("Authorization") or ""
+        key = auth[7:] if auth[:7].lower() == "bearer " else ""
+        status, mode, body = self.admit(key, raw, parse=chat)
         if status == 401:
             _reply(h, 401, _error(401, "Incorrect API key provided.", "invalid_request_error"),
                    self.name)
@@ -397,25 +408,40 @@ class FakeProvider:
             models = {"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "owned_by": self.name}]}
             _reply(h, 200, json.dumps(models).encode(), self.name)
+        elif path.endswith("/responses"):
+            if body.get("stream"):
+                self._sse(h, _response_events(self.name, body), cut=mode == "cut", done=False)
+            else:
+                _reply(h, 200, json.dumps(_response(self.name, body)).encode(), self.name)
+        elif path.endswith("/embeddings"):
+            _reply(h, 200, json.dumps(_embeddings(body)).encode(), self.name)
         elif body.get("stream"):
             self._stream(h, body, cut=mode == "cut")
         else:
             _reply(h, 200, json.dumps(_completion(self.name, body)).encode(), self.name)
 
-    def _stream(self, h: _Handler, body: dict[str, Any], cut: bool) -> None:
+    def _sse(self, h: _Handler, events: Iterable[tuple[str | None, dict[str, Any]]],
+             cut: bool, done: bool) -> None:
+        """Write server-sent events (``event:`` name optional), chunked; `cut` after one."""
         head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 f"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n"
                 f"x-fake-provider: {self.name}\r\n\r\n")
         h.wfile.write(head.encode())
-        for i, chunk in enumerate(_stream_chunks(self.name, body)):
-            data = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        for i, (name, event) in enumerate(events):
+            data = (f"event: {name}\n".encode() if name else b"") + b"data: " + \
+                json.dumps(event).encode() + b"\n\n"
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             if cut and i == 0:
                 h.close_connection = True
                 h.connection.shutdown(socket.SHUT_RDWR)
                 return
-        done = b"data: [DONE]\n\n"
-        h.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        end = b"data: [DONE]\n\n" if done else b""
+        if end:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(end), end))
+        h.wfile.write(b"0\r\n\r\n")
+
+    def _stream(self, h: _Handler, body: dict[str, Any], cut: bool) -> None:
+        self._sse(h, ((None, c) for c in _stream_chunks(self.name, body)), cut, done=True)
 
 
 def _reply_text(body: dict[str, Any]) -> str:
@@ -424,17 +450,115 @@ def _reply_text(body: dict[str, Any]) -> str:
     return f"echo: {str(last)[:200]}"
 
 
+def sample(schema: Any, text: str = "echo") -> Any:
+    """A value that satisfies a (simple) JSON schema: what a model asked for it answers."""
+    if not isinstance(schema, dict):
+        return text
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {k: sample(v, text) for k, v in props.items()}
+    if kind == "array":
+        return [sample(schema.get("items"), text)]
+    return {"integer": 1, "number": 1.5, "boolean": True, "null": None}.get(str(kind), text)
+
+
+def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The function a chat request forces (tool_choice names one), else None."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        name = choice["function"].get("name")
+        for tool in body.get("tools") or []:
+            fn = tool.get("function") or {}
+            if fn.get("name") == name:
+                return dict(fn)
+    return None
+
+
 def _completion(provider: str, body: dict[str, Any]) -> dict[str, Any]:
     text = _reply_text(body)
+    fmt = body.get("response_format") or {}
+    tool = _forced_tool(body)
+    message: dict[str, Any] = {"role": "assistant", "content": f"[{provider}] {text}"}
+    finish = "stop"
+    if fmt.get("type") == "json_schema":
+        message["content"] = json.dumps(sample((fmt.get("json_schema") or {}).get("schema"),
+                                               f"[{provider}] {text}"))
+    if tool is not None:
+        message = {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_" + secrets.token_hex(6), "type": "function",
+            "function": {"name": tool["name"],
+                         "arguments": json.dumps(sample(tool.get("parameters")))}}]}
+        finish = "tool_calls"
     prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []
                  if isinstance(m, dict))
     done = len(text.split())
     return {"id": "chatcmpl-" + secrets.token_hex(6), "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model", ""), "provider": provider,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": f"[{provider}] {text}"}}],
+            "choices": [{"index": 0, "finish_reason": finish, "message": message}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": done,
                       "total_tokens": prompt + done}}
+
+
+def _input_text(body: dict[str, Any]) -> str:
+    items = body.get("input")
+    if isinstance(items, list) and items:
+        last = items[-1]
+        content = last.get("content", "") if isinstance(last, dict) else last
+        if isinstance(content, list):
+            content = " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+        return str(content)
+    return str(items or "")
+
+
+def _response(provider: str, body: dict[str, Any], status: str = "completed"
+              ) -> dict[str, Any]:
+    """A Responses API object (POST /v1/responses) echoing the last input."""
+    text = f"[{provider}] echo: {_input_text(body)[:200]}"
+    fmt = (body.get("text") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        text = json.dumps(sample(fmt.get("schema"), text))
+    return {"id": "resp_" + secrets.token_hex(6), "object": "response",
+            "created_at": int(time.time()), "status": status, "model": body.get("model", ""),
+            "provider": provider, "parallel_tool_calls": True, "tool_choice": "auto",
+            "tools": body.get("tools") or [], "error": None, "incomplete_details": None,
+            "instructions": body.get("instructions"), "metadata": {}, "temperature": 1.0,
+            "top_p": 1.0,
+            "output": [{"type": "message", "id": "msg_" + secrets.token_hex(6),
+                        "status": "completed", "role": "assistant",
+                        "content": [{"type": "output_text", "text": text,
+                                     "annotations": []}]}],
+            "usage": {"input_tokens": 1, "output_tokens": len(text.split()),
+                      "total_tokens": 1 + len(text.split()),
+                      "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def _response_events(provider: str, body: dict[str, Any]
+                     ) -> Iterable[tuple[str, dict[str, Any]]]:
+    done = _response(provider, body)
+    item = done["output"][0]
+    started = {**done, "status": "in_progress", "output": [], "usage": None}
+    yield "response.created", {"type": "response.created", "sequence_number": 0,
+                               "response": started}
+    for i, word in enumerate(item["content"][0]["text"].split(" ")):
+        yield "response.output_text.delta", {
+            "type": "response.output_text.delta", "sequence_number": i + 1,
+            "item_id": item["id"], "output_index": 0, "content_index": 0,
+            "delta": word if i == 0 else " " + word, "logprobs": []}
+    yield "response.completed", {"type": "response.completed", "sequence_number": 10_000,
+                                 "response": done}
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    return {"object": "list", "model": body.get("model", ""),
+            "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}
+                     for i, _ in enumerate(items)],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1}}
 
 
 def _stream_chunks(provider: str, body: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -535,9 +659,10 @@ class FakeProviderControl:
         self._http.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a fake provider until SIGTERM/SIGINT; print its URLs as one JSON line."""
-    p = argparse.ArgumentParser(prog="python -m testing.fake_provider")
+def main(argv: list[str] | None = None, cls: type[FakeProvider] | None = None,
+         prog: str = "python -m testing.fake_provider") -> int:
+    """Run a fake provider (or a subclass) until SIGTERM/SIGINT; print its URLs as JSON."""
+    p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--name", default="fake", help="provider name echoed in responses")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -546,8 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keys-file", help="valid keys, one a line; re-read when it changes")
     p.add_argument("--key", action="append", default=[], help="a valid key (repeatable)")
     args = p.parse_args(argv)
-    fake = FakeProvider(args.name, args.key, port=args.port, host=args.host,
-                        control_port=args.control_port, keys_file=args.keys_file)
+    fake = (cls or FakeProvider)(args.name, args.key, port=args.port, host=args.host,
+                                 control_port=args.control_port, keys_file=args.keys_file)
     if args.keys_file and args.key:
         for k in args.key:
             fake.add_key(k)

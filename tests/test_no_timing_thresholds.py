@@ -36,16 +36,7 @@ ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 # Known hits in files this change does not own, being fixed elsewhere. Each entry
 # is (path relative to the repo, test function); remove it with the fix.
-ALLOWED = {
-    # issue 13 item 3: tests/client/test_client.py:58 (`time.monotonic() - t0 < 0.9`
-    # around a timeout failover) is being replaced by an injected clock in the
-    # tests/client change; drop this entry with that fix.
-    ("tests/client/test_client.py", "test_fails_over_on_timeout"),
-    # issue 13 item 3: a lower bound (`>= 0.2` after a 0.2 s "slow" mode); a busy
-    # machine cannot break it, but it is still a wall-clock comparison in a test.
-    # tests/client belongs to the same change; drop this entry when it goes.
-    ("tests/client/test_fake_provider.py", "test_modes_and_count"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _is_clock_call(node: ast.AST) -> bool:

@@ -28,6 +28,7 @@ import orjson
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import (
@@ -70,7 +71,7 @@ def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
             out.update(f"{folder}/{v}" for k, v in agent_settings(blob).items()
                        if k != "mount_path" and not v.startswith("/"))
     return out
-LITELLM_PREFIX = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock"}
+
 
 
 def _env_name(text: str) -> str:
@@ -90,14 +91,17 @@ def client_config(dep: Deployment) -> dict[str, Any]:
         "environment": dep.environment,
         "key_dir": dep.key_dir,
         "aliases": {
-            alias: {"routes": [_route_json(r) for r in routes]}
+            alias: {"family": APIS[routes[0].api].family,
+                    "routes": [_route_json(r) for r in routes]}
             for alias, routes in sorted(dep.aliases.items())
         },
     }
 
 
 def _route_json(route: ResolvedRoute) -> dict[str, Any]:
-    return {
+    """One route of aigw-client.json; `extra` is exactly what goes into request bodies."""
+    extra = dict(route.extra)
+    out: dict[str, Any] = {
         "provider": route.provider,
         "api": route.api,
         "base_url": route.base_url,
@@ -108,8 +112,13 @@ def _route_json(route: ResolvedRoute) -> dict[str, Any]:
         "retries": route.retries,
         "cooldown": route.cooldown,
         "weight": route.weight,
-        "extra": route.extra,
     }
+    region_key = APIS[route.api].region_extra
+    if region_key:
+        # The client signs for and derives the endpoint from aws_region (base_url null).
+        out["aws_region"] = extra.pop(region_key, None)
+    out["extra"] = extra
+    return out
 
 
 def config_revision(doc: dict[str, Any]) -> str:
@@ -208,7 +217,7 @@ class Renderer:
                 api=apis[(slot.provider, slot.slot)], secret_path=secret_path(slot))
 
         def csi_objects(slot: SlotRef) -> list[tuple[str, str]]:
-            if apis[(slot.provider, slot.slot)] == "bedrock":
+            if APIS[apis[(slot.provider, slot.slot)]].is_aws:
                 return [(slot.file_name + ".id", "aws_access_key_id"),
                         (slot.file_name + ".secret", "aws_secret_access_key")]
             return [(slot.file_name, "api_key")]
@@ -228,7 +237,7 @@ class Renderer:
             "slot_env": lambda s: f"{_env_name(s.provider)}_{_env_name(s.slot)}",
             "key_env": lambda r, suffix: key_env(SlotRef(r.provider, r.slot))
             + ("" if suffix == "API_KEY" else f"_{suffix}"),
-            "litellm_model": lambda r: f"{LITELLM_PREFIX[r.api]}/{r.model}",
+            "litellm_model": lambda r: f"{APIS[r.api].litellm_prefix}/{r.model}",
             "secret_path": secret_path,
             "key_template": key_template,
             "csi_objects": csi_objects,

@@ -1,18 +1,33 @@
 """Fixtures for the client runtime: fake providers over real HTTP and config files.
 
-The fake provider (testing.fake_provider) stands in for the provider APIs
-(DeepSeek, Volcengine, Bailian...): it checks keys, injects faults, counts calls.
+The fake provider (testing.fake_provider) stands in for OpenAI-compatible APIs
+(DeepSeek, Volcengine, Bailian...), testing.fake_anthropic for the Anthropic
+Messages API and testing.fake_bedrock for Bedrock: each checks keys (Bedrock
+recomputes SigV4 signatures), injects faults and counts calls.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.fake_anthropic import FakeAnthropic
+from testing.fake_bedrock import FakeBedrock
 from testing.fake_provider import FakeProvider
+
+
+class FakeClock:
+    """A monotonic clock the test advances by hand (no sleeping, no wall-clock race)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def replace_key(path: Path, key: str) -> None:
@@ -20,6 +35,12 @@ def replace_key(path: Path, key: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(key + "\n")
     tmp.replace(path)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock to inject into a client (``clock=``) and advance by hand."""
+    return FakeClock()
 
 
 @pytest.fixture(name="replace_key")
@@ -82,3 +103,76 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 
     return write
 
+
+
+@pytest.fixture
+def anthropics() -> Iterator[Callable[..., FakeAnthropic]]:
+    """Start Anthropic Messages stand-ins (testing.fake_anthropic); stopped after the test."""
+    started: list[FakeAnthropic] = []
+
+    def start(name: str, keys: list[str] | None = None) -> FakeAnthropic:
+        fake = FakeAnthropic(name, keys or [f"sk-{name}-1"]).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def aws_credentials_file(key_id: str, secret: str) -> str:
+    """A key file of a Bedrock slot, as the agent template renders it."""
+    return f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}"
+
+
+@pytest.fixture
+def bedrocks() -> Iterator[Callable[..., FakeBedrock]]:
+    """Start Bedrock runtime stand-ins (testing.fake_bedrock); stopped after the test.
+
+    Each gets one access key: ("AKIDFAKE" + NAME, a random secret) unless given.
+    """
+    started: list[FakeBedrock] = []
+
+    def start(name: str, credentials: list[tuple[str, str]] | None = None,
+              region: str = "eu-central-1", api_keys: list[str] | None = None) -> FakeBedrock:
+        creds = credentials if credentials is not None else [
+            ("AKIDFAKE" + name.upper().replace("-", ""), "fake-secret-" + secrets.token_hex(8))]
+        fake = FakeBedrock(name, creds, api_keys=api_keys, region=region).start()
+        fake.test_credentials = creds  # type: ignore[attr-defined]
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+@pytest.fixture
+def anthropic_route() -> Callable[..., dict[str, Any]]:
+    """A route entry for an Anthropic stand-in."""
+
+    def route(fake: FakeAnthropic, **over: Any) -> dict[str, Any]:
+        return _route(fake, api="anthropic", base_url=fake.base_url,
+                      model=f"claude-{fake.name}", **over)
+
+    return route
+
+
+@pytest.fixture
+def bedrock_route() -> Callable[..., dict[str, Any]]:
+    """A route entry for a Bedrock stand-in (SigV4, region from the stand-in)."""
+
+    def route(fake: FakeBedrock, **over: Any) -> dict[str, Any]:
+        r = _route(fake, api="bedrock", base_url=fake.base_url,
+                   model="eu.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        r["aws_region"] = fake.region
+        r.update(over)
+        return r
+
+    return route
+
+
+def bedrock_key(fake: FakeBedrock) -> str:
+    """The credentials file text of a Bedrock stand-in's first access key."""
+    key_id, secret = fake.test_credentials[0]  # type: ignore[attr-defined]
+    return aws_credentials_file(key_id, secret)

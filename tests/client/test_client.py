@@ -53,10 +53,9 @@ def test_fails_over_on_timeout(providers, make_route, write_config):
     client, p1, _ = two_route_client(providers, make_route, write_config, attempts, timeout=0.2)
     p1.set_mode("slow", seconds=1.0)
     with client:
-        t0 = time.monotonic()
         reply = client.chat.completions.create(model="chat", messages=USER)
-        assert time.monotonic() - t0 < 0.9
     assert reply["provider"] == "p2"
+    # The outcome says the route timed out (not how long the machine took to notice).
     assert attempts[0].outcome == "timeout"
 
 
@@ -70,17 +69,21 @@ def test_retries_same_route_before_moving_on(providers, make_route, write_config
     assert (p1.total_calls, p2.total_calls) == (2, 0)
 
 
-def test_cooldown_then_back_to_primary(providers, make_route, write_config):
-    """The fakes stand in for the provider APIs; a failed primary is skipped, then used again."""
-    client, p1, p2 = two_route_client(providers, make_route, write_config, cooldown=0.3)
-    with client:
+def test_cooldown_then_back_to_primary(providers, make_route, write_config, fake_clock):
+    """The fakes stand in for the provider APIs; a failed primary is skipped for exactly
+    its cooldown (an injected clock), then used again."""
+    p1, p2 = providers("p1"), providers("p2")
+    cfg = write_config({"chat": [make_route(p1, cooldown=30.0), make_route(p2)]})
+    clock = fake_clock
+    with Client.from_file(cfg, clock=clock) as client:
         p1.set_mode("503")
         assert client.chat.completions.create(model="chat", messages=USER)["provider"] == "p2"
         p1.set_mode("ok")
-        # In cooldown: p1 is not even tried.
+        # In cooldown: p1 is not even tried, up to the last instant of the 30 s.
+        clock.now += 29.999
         assert client.chat.completions.create(model="chat", messages=USER)["provider"] == "p2"
         assert p1.total_calls == 1
-        time.sleep(0.35)
+        clock.now += 0.002
         assert client.chat.completions.create(model="chat", messages=USER)["provider"] == "p1"
 
 
@@ -145,13 +148,16 @@ def test_key_file_removed_while_running(providers, make_route, write_config):
 
 
 def test_unsupported_api_route_is_skipped(providers, make_route, write_config):
-    """The fake stands in for the provider API; a bedrock route is not spoken here."""
+    """The fake stands in for the provider API; a route of an API this client does not
+    know (a newer aigw rendered it) is skipped, not fatal."""
     p1 = providers("p1")
-    cfg = write_config({"chat": [make_route(p1, api="bedrock", provider="bedrock",
-                                            key_file="bedrock.default.key"),
+    attempts: list[Attempt] = []
+    cfg = write_config({"chat": [make_route(p1, api="some-future-api", provider="future",
+                                            key_file="future.default.key"),
                                  make_route(p1)]})
-    with Client.from_file(cfg) as client:
+    with Client.from_file(cfg, on_attempt=attempts.append) as client:
         assert client.chat.completions.create(model="chat", messages=USER)["provider"] == "p1"
+    assert [a.outcome for a in attempts] == ["unsupported_api", "ok"]
 
 
 def test_raw_request_and_client_errors_do_not_fail_over(providers, make_route, write_config):

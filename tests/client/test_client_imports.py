@@ -12,7 +12,9 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["typer", "pulumi", "hvac", "boto3", "yaml", "jinja2", "pydantic", "rich"]
+HEAVY = ["typer", "pulumi", "hvac", "boto3", "yaml", "jinja2", "pydantic", "rich",
+         # the SDK adapters and SigV4 are extras: imported only when used
+         "openai", "anthropic", "httpx2", "botocore"]
 
 
 def run(code: str) -> list[str]:
@@ -57,3 +59,31 @@ def test_client_imports_nothing_else_from_aigw():
     code = ("import aigw.client, sys, json; "
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('aigw'))))")
     assert [m for m in run(code) if m != "aigw" and not m.startswith("aigw.client")] == []
+
+
+def test_sdk_adapter_without_its_sdk_names_the_extra(tmp_path):
+    """With openai and anthropic unimportable, the adapters say which extra to install."""
+    cfg = tmp_path / "aigw-client.json"
+    cfg.write_text(json.dumps({"version": 1, "service": "s", "environment": "e",
+                               "key_dir": ".", "aliases": {}}))
+    code = f"""
+import sys, json, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ("openai", "anthropic"):
+            raise ImportError(name + " is blocked")
+        return None
+sys.meta_path.insert(0, Block())
+from aigw.client import Client, ClientError
+out = []
+with Client.from_file({str(cfg)!r}) as client:
+    for make in (client.openai, client.anthropic):
+        try:
+            make()
+        except ClientError as exc:
+            out.append(str(exc))
+print(json.dumps(out))
+"""
+    assert run(code) == [
+        "the openai SDK is not installed: pip install 'aigw[openai]'",
+        "the anthropic SDK is not installed: pip install 'aigw[anthropic]'"]

@@ -87,21 +87,27 @@ def test_rotation_mid_load_has_zero_failed_requests(replace_key, providers, make
         threads = [threading.Thread(target=worker, args=(client,)) for _ in range(4)]
         for t in threads:
             t.start()
-        time.sleep(0.3)
+        # Phases end on events, not on a clock: the machine's speed cannot fail this.
+        while p1.calls_for("sk-old") < 20:
+            time.sleep(0.01)
         new = p1.mint_key()
         replace_key(cfg.parent / "keys" / "p1.default.key", new)
-        time.sleep(0.3)  # grace period: old and new both valid
+        while p1.calls_for(new) < 20:  # grace period: old and new both valid
+            time.sleep(0.01)
         p1.revoke_key("sk-old")
-        revoked_at = time.time()
-        time.sleep(0.3)
+        new_before = p1.calls_for(new)
+        after = ok[0]
+        while ok[0] < after + 20:
+            time.sleep(0.01)
         stop.set()
         for t in threads:
             t.join(timeout=10)
     assert failures == []
-    assert ok[0] > 20
+    assert ok[0] >= 60
     assert p1.calls_for(new) > 0
-    last_old = p1.last_used("sk-old")
-    assert last_old is not None and last_old <= revoked_at
+    # After the revocation the load runs on the new key (a request already in flight
+    # with the old one gets a 401, re-reads the file and succeeds: no failure above).
+    assert p1.calls_for(new) >= new_before + 20
 
 
 CANARY = "sk-CANARY-7f3a9c1e5b"

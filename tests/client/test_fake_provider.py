@@ -49,9 +49,11 @@ def test_modes_and_count():
             assert post() == int(mode)
         fake.set_mode("503", count=2)
         assert [post(), post(), post()] == [503, 503, 200]
-        fake.set_mode("slow", seconds=0.2)
-        t0 = time.monotonic()
-        assert post() == 200 and time.monotonic() - t0 >= 0.2
+        fake.set_mode("slow", seconds=2.0)  # slow: a client that waits less times out
+        with pytest.raises(httpx.ReadTimeout):
+            http.post(fake.base_url + "/chat/completions", json=CHAT, headers=auth("sk-a"),
+                      timeout=0.2)
+        fake.set_mode("ok")
         fake.set_mode("refuse")
         with pytest.raises(httpx.ConnectError):
             post()

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aigw.apis import APIS
 from aigw.catalog.loader import Mark, PathKey, Problem, dotted
 from aigw.catalog.models import NAME_RE, Catalog
 
@@ -145,9 +146,9 @@ def semantic_problems(
             name_ok((section, name), name)
     for pname, prov in cat.providers.items():
         name_ok(("providers", pname, "region"), prov.region)
-        if prov.api != "bedrock" and not prov.base_url:
+        if APIS[prov.api].needs_base_url and not prov.base_url:
             bad(("providers", pname, "base_url"), f"api '{prov.api}' needs a base_url",
-                "e.g. base_url: https://api.openai.com/v1")
+                f"e.g. base_url: {APIS[prov.api].example_base_url}")
         if prov.base_url and not prov.base_url.startswith(("http://", "https://")):
             bad(("providers", pname, "base_url"), "base_url must start with http:// or https://")
         if not prov.slots:
@@ -221,6 +222,45 @@ def semantic_problems(
                 bad((*base, "outputs", i), f"output '{o}' is listed twice")
     _colliding_deployments(cat, bad)
     _route_weights(cat, bad)
+    out.extend(wire_family_problems(cat, locate))
+    return out
+
+
+def wire_family_problems(cat: Catalog, locate: Locator) -> list[Problem]:
+    """One wire family per alias, and what each wire API needs (aigw/apis.py).
+
+    aigw fails over underneath the caller's SDK and never translates between
+    request shapes, so an alias mixing openai-family and anthropic-family routes
+    could not be called through either SDK. A Bedrock provider needs its AWS
+    region (or an explicit base_url).
+    """
+    out: list[Problem] = []
+    for pname, prov in cat.providers.items():
+        api = APIS[prov.api]
+        if api.region_extra and not prov.base_url and not prov.extra.get(api.region_extra):
+            out.append(locate.problem(
+                ("providers", pname, "extra"), f"api '{prov.api}' needs the AWS region",
+                f"add `extra: {{{api.region_extra}: eu-central-1}}` (or a base_url)"))
+    for alias, model in cat.models.items():
+        first: tuple[int, str, str] | None = None
+        for i, route in enumerate(model.routes):
+            used = cat.providers.get(route.provider) if route is not None else None
+            if used is None or route is None:
+                continue  # reported as an unknown provider, or a schema problem
+            family = APIS[used.api].family
+            if first is None:
+                first = (i, route.provider, family)
+                continue
+            if family != first[2]:
+                out.append(locate.problem(
+                    ("models", alias, "routes", i, "provider"),
+                    f"alias '{alias}' mixes wire families: route {first[0] + 1} "
+                    f"({first[1]}) speaks {first[2]}, route {i + 1} ({route.provider}, "
+                    f"api {used.api}) speaks {family}",
+                    f"every route of an alias must speak one family (aigw fails over "
+                    f"under the caller's SDK, it does not translate): move route {i + 1} "
+                    f"to its own alias, or use a provider with an {first[2]}-compatible "
+                    "endpoint"))
     return out
 
 

@@ -12,13 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from aigw.apis import API_NAMES
 from aigw.rotation.registry import DRIVERS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
-APIS = ("openai", "anthropic", "bedrock")
+APIS = API_NAMES  # the wire APIs: aigw/apis.py
 OUTPUTS = ("aigw-client", "litellm", "env", "bao-agent", "k8s-injector", "k8s-csi")
 
 

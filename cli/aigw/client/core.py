@@ -1,6 +1,6 @@
-"""What `Client` and `AsyncClient` share: routes, key files, spans, and the
-failover decisions as a generator that does no I/O (each client drives it with
-its own sync or async sends).
+"""The sans-I/O core `Client` and `AsyncClient` share: routes, key files, spans and
+the failover decisions, as a generator that does no I/O (the transports drive it
+with their own sync or async sends).
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple, Self
 
-import httpx
-
-from .config import ClientConfig, load_config
-from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias
+from .config import ClientConfig, Route, load_config
+from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily
 from .keys import KeyFile, KeyWatcher
-from .router import SUPPORTED_APIS, AliasRouter, RouteState
-from .streaming import BadResponse
+from .router import AliasRouter, Clock, RouteState
+from .sigv4 import require_botocore
 from .telemetry import CallSpan, Telemetry
 
 log = logging.getLogger("aigw.client")
@@ -25,14 +23,6 @@ log = logging.getLogger("aigw.client")
 OnAttempt = Callable[[Attempt], None]
 # Transient: worth a retry on the same route, then a cooldown.
 _TRANSIENT_4XX = frozenset({408, 409, 425, 429})
-# Errors of one attempt that mean "this route did not answer" (order matters).
-ATTEMPT_ERRORS = (httpx.TransportError, BadResponse)
-_OUTCOMES: tuple[tuple[type[BaseException], str], ...] = (
-    (httpx.TimeoutException, "timeout"),
-    (httpx.ConnectError, "connect_error"),
-    (httpx.TransportError, "transport_error"),
-    (BadResponse, "bad_response"),
-)
 
 
 class Result(NamedTuple):
@@ -50,21 +40,33 @@ class Result(NamedTuple):
         return cls(status, value, outcome, time.perf_counter() - t0)
 
     @classmethod
-    def failed(cls, exc: BaseException, t0: float) -> Result:
-        """The result of a send that raised one of ATTEMPT_ERRORS."""
-        outcome = next(o for t, o in _OUTCOMES if isinstance(exc, t))
+    def failed(cls, outcome: str, t0: float) -> Result:
+        """The result of a send that got no (usable) answer."""
         return cls(None, None, outcome, time.perf_counter() - t0)
 
 
-# Yields (route, key) to send to; is sent each Result; returns (route, value, attempt).
-Plan = Generator[tuple[RouteState, str], Result, tuple[RouteState, Any, Attempt]]
+class Decision(NamedTuple):
+    """How a call ended: the route and value that decided it, and every attempt."""
+
+    route: RouteState
+    value: Any
+    attempts: list[Attempt]
+
+    @property
+    def ok(self) -> bool:
+        """True when a route answered 2xx/3xx (else a 4xx blamed the request)."""
+        return self.attempts[-1].outcome == "ok"
+
+
+# Yields (route, credential) to send to; is sent each Result; returns the Decision.
+Plan = Generator[tuple[RouteState, Any], Result, Decision]
 
 
 def failure_outcome(exc: BaseException) -> str:
     """The span outcome of a call that raised `exc`."""
     if isinstance(exc, AllRoutesFailed):
         return "all_routes_failed"
-    if isinstance(exc, UnknownAlias):
+    if isinstance(exc, UnknownAlias | WrongFamily):
         return "unknown_alias"
     return "error"
 
@@ -74,36 +76,57 @@ class BaseClient:
 
     def __init__(self, config: ClientConfig, *, session_affinity: bool = True,
                  on_attempt: OnAttempt | None = None, tracer_provider: Any = None,
-                 key_check_interval: float = 0.1, watch_keys: bool | None = None) -> None:
+                 key_check_interval: float = 0.1, watch_keys: bool | None = None,
+                 clock: Clock = time.monotonic) -> None:
         """Build from a parsed config.
 
         `key_check_interval` bounds how often a key file is stat'ed; `watch_keys`
         (default: when watchfiles is installed) also re-reads on change events;
         `on_attempt` is called with every `Attempt`; `tracer_provider` defaults
-        to OpenTelemetry's global one.
+        to OpenTelemetry's global one; `clock` (seconds, monotonic) times cooldowns.
         """
         self.config = config
         self.session_affinity = session_affinity
         self.on_attempt = on_attempt
-        key_files: dict[str, KeyFile] = {}
-        self._routers: dict[str, AliasRouter] = {}
-        for alias, routes in config.aliases.items():
-            states = []
-            for i, route in enumerate(routes):
-                kf = key_files.setdefault(str(route.key_file),
-                                          KeyFile(route.key_file, key_check_interval))
-                states.append(RouteState(route, i, kf))
-            self._routers[alias] = AliasRouter(alias, states)
-        for kf in key_files.values():
+        self.clock = clock
+        self._key_check_interval = key_check_interval
+        self._key_files: dict[str, KeyFile] = {}
+        # Per-route state by (alias, route identity): a newer config keeps it.
+        self._states: dict[tuple[str, tuple[str, ...]], RouteState] = {}
+        self._routers = self._build_routers(config)
+        for kf in self._key_files.values():
             if kf.get() is None:  # load now: the first requests find the key ready
                 log.warning("key file %s is missing or empty; its routes fail over until "
                             "it appears", kf.path)
         self._watcher: KeyWatcher | None = None
         if watch_keys or (watch_keys is None and KeyWatcher.available()):
-            self._watcher = KeyWatcher(key_files.values())
+            self._watcher = KeyWatcher(self._key_files.values())
             if not self._watcher.start():
                 self._watcher = None
         self._telemetry = Telemetry(config.service, config.environment, tracer_provider)
+
+    def _build_routers(self, config: ClientConfig) -> dict[str, AliasRouter]:
+        routers: dict[str, AliasRouter] = {}
+        for alias, routes in config.aliases.items():
+            family = config.families.get(alias, "openai")
+            states = [self._state(alias, family, i, route) for i, route in enumerate(routes)]
+            routers[alias] = AliasRouter(alias, family, states, self.clock)
+        return routers
+
+    def _state(self, alias: str, family: str, index: int, route: Route) -> RouteState:
+        wire = route.wire
+        if wire is not None and wire.auth == "sigv4":
+            require_botocore(f"aliases.{alias}.routes[{index}]")
+        parse = wire.parse_secret if wire is not None else None
+        kf = self._key_files.get(str(route.key_file))
+        if kf is None:
+            kf = KeyFile(route.key_file, self._key_check_interval,
+                         *([parse] if parse is not None else []))
+            self._key_files[str(route.key_file)] = kf
+        rs = RouteState(route, index, kf,
+                        usable=wire is not None and wire.family == family)
+        self._states[(alias, route.identity)] = rs
+        return rs
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Self:
@@ -123,52 +146,50 @@ class BaseClient:
         """The model aliases this service may call."""
         return list(self._routers)
 
+    def family(self, alias: str) -> str:
+        """The wire family (``openai`` or ``anthropic``) the alias speaks."""
+        return self.router(alias, None).family
+
+    def router(self, alias: str, family: str | None) -> AliasRouter:
+        """The alias's router; raises UnknownAlias, or WrongFamily if `family` differs."""
+        router = self._routers.get(alias)
+        if router is None:
+            raise UnknownAlias(f"model alias {alias!r} is not configured for service "
+                               f"{self.config.service!r} (known: {', '.join(self._routers)})")
+        if family is not None and router.family != family:
+            raise WrongFamily(alias, router.family, family)
+        return router
+
     def _stop_watcher(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
 
-    @staticmethod
-    def _chat_body(rs: RouteState, messages: list[dict[str, Any]], stream: bool,
-                   extra: dict[str, Any]) -> dict[str, Any]:
-        """The request body: route model, messages, route extra, then caller extra."""
-        body: dict[str, Any] = {"model": rs.route.model, "messages": messages}
-        if rs.route.extra:
-            body.update(rs.route.extra)
-        if extra:
-            body.update(extra)
-        if stream:
-            body["stream"] = True
-        return body
-
-    def _plan(self, alias: str, session_id: str | None, span: CallSpan) -> Plan:
-        """Decide which route and key to send to next, from the results of sends.
+    def plan(self, router: AliasRouter, session_id: str | None, span: CallSpan) -> Plan:
+        """Decide which route and credential to send to next, from the results of sends.
 
         Returns at the deciding attempt: ``ok``, or a 4xx that says the request
         (not the route) is wrong. Raises `AllRoutesFailed` when no route answered.
         """
-        router = self._routers.get(alias)
-        if router is None:
-            raise UnknownAlias(f"model alias {alias!r} is not configured for service "
-                               f"{self.config.service!r} (known: {', '.join(self._routers)})")
         sid = session_id if self.session_affinity else None
         attempts: list[Attempt] = []
+        alias = router.alias
         for rs in router.order(sid):
-            route = rs.route
-            current = rs.key.get() if route.api in SUPPORTED_APIS else None
+            current = rs.key.get() if rs.usable else None
             if current is None:
-                skip = "no_key" if route.api in SUPPORTED_APIS else "unsupported_api"
+                skip = "no_key" if rs.usable else (
+                    "unsupported_api" if rs.wire is None else "wrong_family")
                 self._record(attempts, span, rs, alias, Result(None, None, skip, 0.0), "")
                 continue
             key, fp = current
-            reloaded, retries_left = False, route.retries
+            reloaded, retries_left = False, rs.route.retries
             while True:  # attempts on this route: retries, and one retry after a new key
                 result = yield rs, key
                 attempt = self._record(attempts, span, rs, alias, result, fp)
                 status = result.status
                 if status is not None and status < 400:
                     router.served(rs, sid)
-                    return rs, result.value, attempt
+                    return Decision(rs, result.value, attempts)
                 if status in (401, 403):
                     # Re-read the key once; retry only with a different key (the
                     # same key would get the same answer), else move on.
@@ -180,11 +201,12 @@ class BaseClient:
                             continue
                     break
                 if status is not None and status < 500 and status not in _TRANSIENT_4XX:
-                    return rs, result.value, attempt
+                    return Decision(rs, result.value, attempts)
+                del attempt
                 if retries_left > 0:
                     retries_left -= 1
                     continue
-                rs.cool_down(result.outcome)
+                rs.cool_down(result.outcome, self.clock())
                 break
         raise AllRoutesFailed(alias, attempts)
 

@@ -14,7 +14,8 @@ class Attempt:
     """One try of one route, as reported to `on_attempt` and in `AllRoutesFailed`.
 
     `outcome` is ``ok``, ``timeout``, ``connect_error``, ``transport_error``,
-    ``http_<status>``, ``no_key``, ``unsupported_api`` or ``empty_stream``.
+    ``http_<status>``, ``bad_response`` (a 2xx stream that failed before its first
+    event), ``no_key``, ``unsupported_api`` or ``wrong_family`` (docs/client.md).
     """
 
     alias: str
@@ -37,6 +38,19 @@ class ConfigError(ClientError):
 
 class UnknownAlias(ClientError):
     """The model alias is not in this service's config."""
+
+
+class WrongFamily(ClientError):
+    """The alias speaks another wire family than the API it was called through."""
+
+    def __init__(self, alias: str, family: str, called_as: str) -> None:
+        self.alias = alias
+        self.family = family
+        self.called_as = called_as
+        via = {"openai": "Client.openai() or client.chat.completions",
+               "anthropic": "Client.anthropic()"}
+        super().__init__(f"model alias {alias!r} speaks the {family} family, not "
+                         f"{called_as}; call it through {via.get(family, family)}")
 
 
 class AllRoutesFailed(ClientError):
@@ -63,6 +77,12 @@ class ProviderError(ClientError):
         self.body = body[:2000]
         super().__init__(f"{attempt.provider}/{attempt.slot} answered HTTP {attempt.status} "
                          f"for {alias!r}")
+
+    @classmethod
+    def rejected(cls, alias: str, status: int, body: str) -> ProviderError:
+        """aigw itself refused the request (no route can serve it)."""
+        return cls(alias, Attempt(alias, "aigw", "-", -1, f"http_{status}", 0.0, "", status),
+                   body)
 
 
 class StreamInterrupted(ClientError):

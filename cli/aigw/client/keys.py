@@ -13,8 +13,9 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 try:  # optional: push notifications instead of polling
     import watchfiles
@@ -29,26 +30,42 @@ def fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def parse_token(text: str) -> tuple[str, str] | None:
+    """A key file holding one key: the key and its fingerprint, None when empty."""
+    key = text.strip()
+    return (key, fingerprint(key)) if key else None
+
+
+Parse = Callable[[str], "tuple[Any, str] | None"]
+
+
 class KeyFile:
-    """The current key in one file, as (key, fingerprint), or None when missing/empty."""
+    """The current credential in one file, as (credential, fingerprint), or None.
 
-    __slots__ = ("path", "check_interval", "_sig", "_current", "_next_check", "_lock")
+    `parse` turns the file's text into the credential (one key by default; an
+    AWS credentials file for SigV4 routes).
+    """
 
-    def __init__(self, path: Path, check_interval: float = 0.1) -> None:
+    __slots__ = ("path", "check_interval", "parse", "_sig", "_current", "_next_check",
+                 "_lock")
+
+    def __init__(self, path: Path, check_interval: float = 0.1,
+                 parse: Parse = parse_token) -> None:
         self.path = path
         self.check_interval = check_interval
+        self.parse = parse
         self._sig: tuple[int, int, int, int] | None = None
-        self._current: tuple[str, str] | None = None
+        self._current: tuple[Any, str] | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
 
-    def get(self) -> tuple[str, str] | None:
+    def get(self) -> tuple[Any, str] | None:
         """The key and its fingerprint; checks the file at most every `check_interval`."""
         if time.monotonic() >= self._next_check:
             self._refresh(force=False)
         return self._current
 
-    def reload(self) -> tuple[str, str] | None:
+    def reload(self) -> tuple[Any, str] | None:
         """Re-read the file now, even if it looks unchanged (after a 401/403)."""
         self._refresh(force=True)
         return self._current
@@ -79,14 +96,14 @@ class KeyFile:
         if sig == self._sig and not force:
             return
         try:
-            key = self.path.read_text(encoding="utf-8").rstrip("\r\n")
+            text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             log.warning("key file %s is unreadable", self.path)
             self._sig, self._current = None, None
             return
         old = self._current[1] if self._current else None
         self._sig = sig
-        self._current = (key, fingerprint(key)) if key else None
+        self._current = self.parse(text)
         new = self._current[1] if self._current else None
         if new != old:
             log.info("key file %s: now key %s", self.path, new or "(empty)")

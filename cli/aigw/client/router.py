@@ -1,40 +1,46 @@
-"""Which route to try next: fallback order, cooldowns and session affinity."""
+"""Which route to try next: fallback order, cooldowns and session affinity.
+
+Time comes from an injected clock (``time.monotonic`` by default), so the
+decisions are testable without sleeping.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
+from collections.abc import Callable
 from urllib.parse import urlsplit
-
-import httpx
 
 from .config import Route
 from .keys import KeyFile
 
 log = logging.getLogger("aigw.client")
 
-SUPPORTED_APIS = frozenset({"openai"})
 MAX_SESSIONS = 10_000
+Clock = Callable[[], float]
 
 
 class RouteState:
     """A route plus what the client learned about it: key file, cooldown."""
 
-    __slots__ = ("route", "index", "key", "timeout", "cooldown_until", "chat_url", "host")
+    __slots__ = ("route", "index", "key", "wire", "timeout", "cooldown_until", "host",
+                 "usable")
 
-    def __init__(self, route: Route, index: int, key: KeyFile) -> None:
+    def __init__(self, route: Route, index: int, key: KeyFile, usable: bool = True) -> None:
         self.route = route
         self.index = index
         self.key = key
-        self.timeout = httpx.Timeout(route.timeout)
+        self.wire = route.wire
+        # The per-attempt timeout, as httpx transports read it from request extensions.
+        t = route.timeout
+        self.timeout = {"connect": t, "read": t, "write": t, "pool": t}
         self.cooldown_until = 0.0
-        self.chat_url = route.base_url + "/chat/completions"
         self.host = urlsplit(route.base_url).hostname or ""
+        self.usable = usable and self.wire is not None
 
-    def cool_down(self, outcome: str) -> None:
-        """Skip this route for `cooldown` seconds."""
-        self.cooldown_until = time.monotonic() + self.route.cooldown
+    def cool_down(self, outcome: str, now: float) -> None:
+        """Skip this route for `cooldown` seconds from `now`."""
+        self.cooldown_until = now + self.route.cooldown
         log.warning("route %s/%s (%s) failed with %s; cooling down for %.1fs",
                     self.route.provider, self.route.slot, self.route.model, outcome,
                     self.route.cooldown)
@@ -43,11 +49,14 @@ class RouteState:
 class AliasRouter:
     """The routes of one alias and the order to try them in for a request."""
 
-    __slots__ = ("alias", "routes", "_sessions")
+    __slots__ = ("alias", "family", "routes", "clock", "_sessions")
 
-    def __init__(self, alias: str, routes: list[RouteState]) -> None:
+    def __init__(self, alias: str, family: str, routes: list[RouteState],
+                 clock: Clock) -> None:
         self.alias = alias
+        self.family = family
         self.routes = routes
+        self.clock = clock
         self._sessions: OrderedDict[str, RouteState] = OrderedDict()
 
     def order(self, session_id: str | None = None) -> list[RouteState]:
@@ -57,12 +66,12 @@ class AliasRouter:
         request never fails without trying every route). A session's last route
         goes first while it is healthy.
         """
-        now = time.monotonic()
+        now = self.clock()
         routes = self.routes
         if routes[0].cooldown_until <= now and len(routes) == 1:
             return routes
         healthy = [r for r in routes if r.cooldown_until <= now]
-        if session_id is not None:
+        if session_id is not None and healthy:
             sticky = self._sessions.get(session_id)
             if sticky is not None and sticky.cooldown_until <= now and healthy[0] is not sticky:
                 healthy.remove(sticky)

@@ -1,22 +1,232 @@
-"""Server-sent events from an OpenAI-compatible stream, as chunk dicts."""
+"""Streams: failover until the first event, then hand the bytes through unchanged.
+
+`peek` reads a streaming answer up to its first complete event (an OpenAI or
+Anthropic SSE event, or a Bedrock event-stream frame, converted to Anthropic
+SSE). Until then the failover transport may still try another route; after it,
+`replay_stream` replays what was read and passes the rest through. The dict
+API's `ChatStream` turns the SSE bytes into chunk dicts.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx
-
 from .errors import StreamInterrupted
+from .eventstream import EventStreamDecoder, EventStreamError, frame_to_sse
 
 
 class BadResponse(Exception):
-    """A 2xx answer that is not what an OpenAI-compatible API sends."""
+    """A 2xx streaming answer that failed before its first event."""
 
 
 _DONE = object()
+EVENTSTREAM = "application/vnd.amazon.eventstream"
 
+
+def _first_event_ok(block: bytes) -> bool | None:
+    """True for a data event, None for a block without data, raises for an error event."""
+    event, data = "", []
+    for line in block.decode("utf-8", "replace").splitlines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+    if not data:
+        return None
+    text = "\n".join(data)
+    if text == "[DONE]":
+        raise BadResponse("stream ended before its first event")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        raise BadResponse("first stream event is not JSON") from None
+    if event == "error" or (isinstance(obj, dict) and (
+            obj.get("type") == "error" or (obj.get("error") and "choices" not in obj))):
+        raise BadResponse("stream opened with an error event")
+    return True
+
+
+class SSEPeek:
+    """Feed SSE bytes until the first event that carries data has arrived."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        """True once a complete first data event is in; raises BadResponse on errors."""
+        self._buf += chunk
+        while True:
+            buf = self._buf.replace(b"\r\n", b"\n")
+            end = buf.find(b"\n\n")
+            if end < 0:
+                return False
+            self._buf = buf[end + 2:]
+            if _first_event_ok(buf[:end]):
+                return True
+
+
+class EventStreamToSSE:
+    """Bedrock event-stream bytes in, Anthropic SSE bytes out."""
+
+    def __init__(self) -> None:
+        self._decoder = EventStreamDecoder()
+        self.started = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The SSE bytes of the frames completed by `chunk`.
+
+        Before the first event an error frame raises BadResponse (failover is
+        still possible); after it, errors pass through as SSE ``error`` events.
+        """
+        out = []
+        try:
+            frames = self._decoder.feed(chunk)
+            for frame in frames:
+                sse, is_error = frame_to_sse(frame)
+                if is_error and not self.started:
+                    raise BadResponse("Bedrock stream opened with an exception")
+                if sse:
+                    self.started = True
+                    out.append(sse)
+        except EventStreamError as exc:
+            if not self.started:
+                raise BadResponse(str(exc)) from None
+            raise
+        return b"".join(out)
+
+    def finish(self) -> None:
+        """Raise if the stream ended inside a frame."""
+        if self._decoder.pending:
+            raise EventStreamError("stream ended inside a frame")
+
+
+OnEnd = Callable[[str], None]
+
+
+def once(fn: OnEnd) -> OnEnd:
+    """`fn` called at most once."""
+    state = [fn]
+
+    def call(outcome: str) -> None:
+        f = state.pop() if state else None
+        if f is not None:
+            f(outcome)
+
+    return call
+
+
+def peek(resp: Any, convert: bool) -> tuple[list[bytes], Iterator[bytes], EventStreamToSSE | None]:
+    """Read `resp` up to its first event: (bytes read, the rest, the converter if any)."""
+    it: Iterator[bytes] = resp.iter_raw()
+    head: list[bytes] = []
+    conv = EventStreamToSSE() if convert else None
+    sse = SSEPeek()
+    for chunk in it:
+        if conv is not None:
+            chunk = conv.feed(chunk)
+            if chunk:
+                head.append(chunk)
+            if conv.started:
+                return head, it, conv
+        else:
+            head.append(chunk)
+            if sse.feed(chunk):
+                return head, it, None
+    raise BadResponse("stream ended before its first event")
+
+
+async def apeek(resp: Any, convert: bool
+                ) -> tuple[list[bytes], AsyncIterator[bytes], EventStreamToSSE | None]:
+    """Async `peek`."""
+    it: AsyncIterator[bytes] = resp.aiter_raw()
+    head: list[bytes] = []
+    conv = EventStreamToSSE() if convert else None
+    sse = SSEPeek()
+    async for chunk in it:
+        if conv is not None:
+            chunk = conv.feed(chunk)
+            if chunk:
+                head.append(chunk)
+            if conv.started:
+                return head, it, conv
+        else:
+            head.append(chunk)
+            if sse.feed(chunk):
+                return head, it, None
+    raise BadResponse("stream ended before its first event")
+
+
+@functools.cache
+def replay_classes(h: Any) -> tuple[type, type]:
+    """Byte-stream classes of the httpx-like module `h` (httpx or httpx2) that replay
+    the peeked bytes, then pass the rest through and report how the stream ended."""
+
+    class Replay(h.SyncByteStream):  # type: ignore[misc, name-defined]
+        def __init__(self, head: list[bytes], rest: Iterator[bytes],
+                     conv: EventStreamToSSE | None, close: Callable[[], None],
+                     on_end: OnEnd) -> None:
+            self._head, self._rest, self._conv = head, rest, conv
+            self._close, self._on_end = close, once(on_end)
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                yield from self._head
+                self._head = []
+                conv = self._conv
+                for chunk in self._rest:
+                    out = conv.feed(chunk) if conv is not None else chunk
+                    if out:
+                        yield out
+                if conv is not None:
+                    conv.finish()
+            except GeneratorExit:
+                raise
+            except BaseException:
+                self._on_end("interrupted")
+                raise
+            self._on_end("ok")
+
+        def close(self) -> None:
+            self._close()
+            self._on_end("closed")
+
+    class AsyncReplay(h.AsyncByteStream):  # type: ignore[misc, name-defined]
+        def __init__(self, head: list[bytes], rest: AsyncIterator[bytes],
+                     conv: EventStreamToSSE | None, close: Callable[[], Any],
+                     on_end: OnEnd) -> None:
+            self._head, self._rest, self._conv = head, rest, conv
+            self._close, self._on_end = close, once(on_end)
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                for chunk in self._head:
+                    yield chunk
+                self._head = []
+                conv = self._conv
+                async for chunk in self._rest:
+                    out = conv.feed(chunk) if conv is not None else chunk
+                    if out:
+                        yield out
+                if conv is not None:
+                    conv.finish()
+            except GeneratorExit:
+                raise
+            except BaseException:
+                self._on_end("interrupted")
+                raise
+            self._on_end("ok")
+
+        async def aclose(self) -> None:
+            await self._close()
+            self._on_end("closed")
+
+    return Replay, AsyncReplay
+
+
+# -- the dict API's view of a stream -------------------------------------------
 
 def parse_line(line: str) -> Any:
     """The chunk dict of one SSE line, None for other lines, `_DONE` at the end."""
@@ -34,159 +244,83 @@ def parse_line(line: str) -> Any:
     return chunk
 
 
-def iter_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    """Yield each ``data:`` JSON chunk until ``data: [DONE]`` or the end of the body."""
-    for line in response.iter_lines():
-        chunk = parse_line(line)
-        if chunk is _DONE:
-            return
-        if chunk is not None:
-            yield chunk
-
-
-async def aiter_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """Async `iter_events`."""
-    async for line in response.aiter_lines():
-        chunk = parse_line(line)
-        if chunk is _DONE:
-            return
-        if chunk is not None:
-            yield chunk
-
-
-def open_first_chunk(response: httpx.Response) -> tuple[Iterator[dict[str, Any]], dict[str, Any]]:
-    """Read up to the first chunk; failover is still allowed if this raises."""
-    events = iter_events(response)
-    try:
-        first = next(events)
-    except StopIteration:
-        response.close()
-        raise BadResponse("stream ended before its first chunk") from None
-    except BaseException:
-        response.close()
-        raise
-    return events, first
-
-
-async def aopen_first_chunk(response: httpx.Response
-                            ) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any]]:
-    """Async `open_first_chunk`."""
-    events = aiter_events(response)
-    try:
-        first = await anext(events)
-    except StopAsyncIteration:
-        await response.aclose()
-        raise BadResponse("stream ended before its first chunk") from None
-    except BaseException:
-        await response.aclose()
-        raise
-    return events, first
-
-
-OnEnd = Callable[[str, "dict[str, Any] | None"], None]
-
-
-class _StreamEnd:
-    """Calls `on_end` once with the outcome and the last chunk seen."""
-
-    def __init__(self, provider: str, first: dict[str, Any], on_end: OnEnd) -> None:
-        self.provider = provider
-        self._next: dict[str, Any] | None = first
-        self._last: dict[str, Any] | None = None
-        self._on_end: OnEnd | None = on_end
-
-    def _take_first(self) -> dict[str, Any] | None:
-        chunk, self._next = self._next, None
-        return chunk
-
-    def _report(self, outcome: str) -> None:
-        on_end, self._on_end = self._on_end, None
-        if on_end is not None:
-            on_end(outcome, self._last)
-
-    def _broken(self, exc: BaseException) -> StreamInterrupted:
-        self._report("interrupted")
-        return StreamInterrupted(f"stream from {self.provider} broke after it started "
-                                 f"({type(exc).__name__})")
-
-
-class AsyncChatStream(_StreamEnd):
-    """Async `ChatStream`: ``async for chunk in stream``; ``await stream.aclose()``."""
-
-    def __init__(self, response: httpx.Response, events: AsyncIterator[dict[str, Any]],
-                 first: dict[str, Any], provider: str, on_end: OnEnd) -> None:
-        super().__init__(provider, first, on_end)
-        self.response = response
-        self._events = events
-
-    def __aiter__(self) -> AsyncChatStream:
-        return self
-
-    async def __anext__(self) -> dict[str, Any]:
-        chunk = self._take_first()
-        if chunk is None:
-            try:
-                chunk = await anext(self._events)
-            except StopAsyncIteration:
-                await self.response.aclose()
-                self._report("ok")
-                raise
-            except (httpx.HTTPError, BadResponse) as exc:
-                await self.response.aclose()
-                raise self._broken(exc) from None
-        self._last = chunk
-        return chunk
-
-    async def aclose(self) -> None:
-        """Close the underlying response (ends the span if still open)."""
-        await self.response.aclose()
-        self._report("closed")
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-class ChatStream(_StreamEnd):
+class ChatStream:
     """An iterator of chat completion chunk dicts; close it (or use `with`) if you stop early.
 
-    `on_end` is called once with the outcome (``ok``, ``interrupted``, ``closed``)
-    and the last chunk seen (which carries ``usage`` when the provider sends it).
+    The stream has already delivered its first event when you get it: failover
+    is over. A break after that raises `StreamInterrupted`.
     """
 
-    def __init__(self, response: httpx.Response, events: Iterator[dict[str, Any]],
-                 first: dict[str, Any], provider: str, on_end: OnEnd) -> None:
-        super().__init__(provider, first, on_end)
+    def __init__(self, response: Any, provider: str) -> None:
         self.response = response
-        self._events = events
+        self.provider = provider
+        self._lines: Iterator[str] = response.iter_lines()
 
     def __iter__(self) -> ChatStream:
         return self
 
     def __next__(self) -> dict[str, Any]:
-        chunk = self._take_first()
-        if chunk is None:
-            try:
-                chunk = next(self._events)
-            except StopIteration:
-                self.response.close()
-                self._report("ok")
-                raise
-            except (httpx.HTTPError, BadResponse) as exc:
-                self.response.close()
-                raise self._broken(exc) from None
-        self._last = chunk
-        return chunk
+        try:
+            for line in self._lines:
+                chunk = parse_line(line)
+                if chunk is _DONE:
+                    for _ in self._lines:  # read to the end: the stream ended well
+                        pass
+                    break
+                if chunk is not None:
+                    return dict(chunk)
+        except Exception as exc:
+            self.response.close()
+            raise StreamInterrupted(f"stream from {self.provider} broke after it started "
+                                    f"({type(exc).__name__})") from None
+        self.response.close()
+        raise StopIteration
 
     def close(self) -> None:
-        """Close the underlying response (ends the span if still open)."""
+        """Close the underlying response."""
         self.response.close()
-        self._report("closed")
 
     def __enter__(self) -> ChatStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AsyncChatStream:
+    """Async `ChatStream`: ``async for chunk in stream``; ``await stream.aclose()``."""
+
+    def __init__(self, response: Any, provider: str) -> None:
+        self.response = response
+        self.provider = provider
+        self._lines: AsyncIterator[str] = response.aiter_lines()
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        try:
+            async for line in self._lines:
+                chunk = parse_line(line)
+                if chunk is _DONE:
+                    async for _ in self._lines:  # read to the end: the stream ended well
+                        pass
+                    break
+                if chunk is not None:
+                    return dict(chunk)
+        except Exception as exc:
+            await self.response.aclose()
+            raise StreamInterrupted(f"stream from {self.provider} broke after it started "
+                                    f"({type(exc).__name__})") from None
+        await self.response.aclose()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Close the underlying response."""
+        await self.response.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

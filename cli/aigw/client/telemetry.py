@@ -28,6 +28,11 @@ class CallSpan:
         self._span = span
         self.attempts = 0
 
+    @property
+    def recording(self) -> bool:
+        """True while the span is open and recorded (worth reading usage for)."""
+        return self._span is not None
+
     def use(self) -> AbstractContextManager[Any]:
         """Make this span current (so HTTP client spans nest under it)."""
         if self._span is None:
@@ -77,13 +82,15 @@ class Telemetry:
         self._base = {"aigw.service": service, "aigw.environment": environment,
                       "gen_ai.operation.name": "chat"}
         self._tracer = None
+        self._global = tracer_provider is None
         if trace is not None:
             self._tracer = trace.get_tracer("aigw.client", tracer_provider=tracer_provider)
 
     def start(self, alias: str, operation: str = "chat") -> CallSpan:
         """Start a span for one call of `alias`."""
-        if self._tracer is None:
-            return CallSpan(None)
+        if self._tracer is None or (self._global and isinstance(
+                trace.get_tracer_provider(), trace.ProxyTracerProvider)):
+            return CallSpan(None)  # no tracer provider is set: spans would be no-ops
         attrs = {**self._base, "aigw.alias": alias, "gen_ai.operation.name": operation}
         span = self._tracer.start_span(f"{operation} {alias}", kind=trace.SpanKind.CLIENT,
                                        attributes=attrs)

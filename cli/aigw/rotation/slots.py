@@ -20,12 +20,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from aigw import apis
+from aigw.apis import API_KEY_FIELDS as API_KEY_FIELDS  # the fields live in aigw/apis.py
+from aigw.apis import AWS_FIELDS as AWS_FIELDS
 from aigw.catalog.models import Catalog, Environment, Provider, Rotation
 from aigw.catalog.view import SlotRef, deployments, environment_slots, path_prefix, slot_path
 from aigw.errors import UsageError
-
-API_KEY_FIELDS = ("api_key",)
-AWS_FIELDS = ("aws_access_key_id", "aws_secret_access_key")
 
 
 def fingerprint(value: str) -> str:
@@ -44,7 +44,7 @@ def secret_fingerprint(data: Mapping[str, object]) -> str:
 
 def secret_fields(api: str) -> tuple[str, ...]:
     """The data fields of a slot of a provider speaking API (docs/architecture.md)."""
-    return AWS_FIELDS if api == "bedrock" else API_KEY_FIELDS
+    return apis.secret_fields(api)
 
 
 def check_secret(data: Mapping[str, str], fields: tuple[str, ...], what: str) -> dict[str, str]:

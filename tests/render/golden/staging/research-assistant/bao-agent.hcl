@@ -35,6 +35,15 @@ template {
 }
 
 template {
+  source      = "templates/bedrock-us.default.key.ctmpl"
+  destination = "/run/secrets/aigw/bedrock-us.default.key"
+  perms       = "0600"
+  backup      = false
+  create_dest_dirs = true
+  error_on_missing_key = true
+}
+
+template {
   source      = "templates/openai.batch.key.ctmpl"
   destination = "/run/secrets/aigw/openai.batch.key"
   perms       = "0600"
