@@ -379,7 +379,8 @@ class Lab:
 
     def promotions(self) -> dict[str, float]:
         """When each slot's new key was promoted (from `aigw audit --json`)."""
-        records = json.loads(self.aigw("audit", str(self.root), "--env", "prod", "--json"))
+        doc = json.loads(self.aigw("audit", str(self.root), "--env", "prod", "--json"))
+        records = [r for scope in doc["scopes"] for r in scope["records"]]  # docs/json.md
         return {str(rec["slot"]).split("/")[0]: _parse_iso(rec["at"])
                 for rec in records if rec.get("to_state") == "promoted"}
 
