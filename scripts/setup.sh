@@ -16,10 +16,11 @@ fi
 stamp=.venv/.aigw-installed
 want=$(cat "$LOCK" pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  if [ "$(.venv/bin/uv --version 2>/dev/null)" != "uv $UV_VERSION" ]; then
-    echo "setup: installing uv $UV_VERSION into .venv" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
-  fi
+  case "$(.venv/bin/uv --version 2>/dev/null)" in
+    "uv $UV_VERSION "*|"uv $UV_VERSION") ;;
+    *) echo "setup: installing uv $UV_VERSION into .venv" >&2
+       .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION" ;;
+  esac
   echo "setup: syncing .venv to $LOCK" >&2
   .venv/bin/uv pip sync -q --python .venv/bin/python --require-hashes "$LOCK"
   .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
