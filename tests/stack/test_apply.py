@@ -32,13 +32,13 @@ def edit_services(folder: Path, edit: Any) -> None:
 def test_apply_examples_then_plan_says_no_changes(rig: StackRig, capsys: Any) -> None:
     applied = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert applied.code == 0, applied.err
-    assert "aigw/prod: 18 created" in applied.out and "[18/18]" in applied.out
+    assert "aigw/prod: 19 created" in applied.out and "[19/19]" in applied.out
     for extra in ((), ("--refresh",)):  # against the state, and against OpenBao itself
         planned = run_cli(capsys, "plan", str(EXAMPLES), *extra)
         assert planned.code == 0, planned.err
         assert planned.out.splitlines() == [
-            "aigw/prod: no changes (18 resources up to date)",
-            "aigw/staging: no changes (24 resources up to date)",
+            "aigw/prod: no changes (19 resources up to date)",
+            "aigw/staging: no changes (25 resources up to date)",
         ]
     client = rig.client()
     assert_holds_exactly(client, load_catalog(EXAMPLES).catalog, ENVS)
@@ -160,10 +160,10 @@ def test_apply_without_yes_shows_the_plan_and_asks(rig: StackRig) -> None:
     kw = {"echo": rig.lines.append, "vault": rig.vault, "engine": rig.engine}
     (skipped,) = run.apply(EXAMPLES, "prod", confirm=say(False), **kw)
     assert questions == ["apply these changes to aigw/prod?"] and not skipped.applied
-    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 18 to create, 0 to update, " \
+    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 19 to create, 0 to update, " \
         "0 to delete, 0 unchanged" in rig.lines
     assert rig.client().sys.list_acl_policies()["data"]["keys"] == ["default", "root"]
     (done,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
-    assert done.applied and done.counts == {"create": 18}
+    assert done.applied and done.counts == {"create": 19}
     (again,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
     assert not again.applied and len(questions) == 2  # nothing to change: not asked
