@@ -10,7 +10,8 @@ from aigw.catalog.merge import merge_docs
 from aigw.catalog.models import Catalog
 
 # Compliant with every default rule: per-service keys, two providers per alias,
-# routes inside the service's regions, max_age <= 90d, automatic rotation drivers.
+# routes inside the service's regions (one wire family: anthropic Messages, then Bedrock
+# Claude; the first provider keeps the name `openai` the rule tests refer to), max_age <= 90d, automatic rotation drivers.
 GOOD = """\
 version: 1
 environments:
@@ -18,14 +19,15 @@ environments:
   prod: {}
 providers:
   openai:
-    api: openai
-    base_url: https://api.openai.com/v1
+    api: anthropic
+    base_url: https://api.anthropic.com
     region: eu
     rotation: {driver: openai-admin, max_age: 30d, params: {project_id: p}}
   bedrock:
     api: bedrock
     region: eu
     rotation: {driver: aws-iam, max_age: 7d, params: {user_name: u}}
+    extra: {aws_region_name: eu-central-1}
 models:
   chat:
     routes:
