@@ -182,7 +182,8 @@ def test_aws_iam_crash_at(point: str, zygote: Any, bao: BaoDevServer, kv_mount: 
     first = iam.create_access_key(UserName="bedrock-app")["AccessKey"]
     old = {"aws_access_key_id": first["AccessKeyId"],
            "aws_secret_access_key": first["SecretAccessKey"]}
-    provider = {"api": "bedrock", "region": "eu", "rotation": {
+    provider = {"api": "bedrock", "region": "eu", "extra": {"aws_region_name": "eu-central-1"},
+                "rotation": {
         "driver": "aws-iam", "grace": "1s", "params": {
             "user_name": "bedrock-app", "endpoint_url": moto_url, "verify_attempts": 2,
             "verify_delay": 0.05}}}

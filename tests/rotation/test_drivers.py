@@ -79,7 +79,8 @@ def test_aws_rotation_end_to_end(moto_url: str, bao: BaoDevServer, kv_mount: str
     made = iam.create_access_key(UserName="u1")["AccessKey"]
     old = {"aws_access_key_id": made["AccessKeyId"], "aws_secret_access_key":
            made["SecretAccessKey"]}
-    provider = {"api": "bedrock", "region": "eu", "rotation": {
+    provider = {"api": "bedrock", "region": "eu", "extra": {"aws_region_name": "eu-central-1"},
+                "rotation": {
         "driver": "aws-iam", "params": {"user_name": "u1", "endpoint_url": moto_url,
                                         "verify_delay": 0.05}}}
     folder = write_catalog(tmp_path / "cat", kv_mount, {"bedrock": provider})

@@ -57,7 +57,7 @@ def catalog(tmp_path: Path, kv_mount: str) -> Path:
     providers = {
         "openai": {"api": "openai", "base_url": "http://127.0.0.1:9/v1", "region": "us",
                    "rotation": {"driver": "manual", "max_age": "30d", "grace": "1s"}},
-        "bedrock": {"api": "bedrock", "region": "us",
+        "bedrock": {"api": "bedrock", "region": "us", "extra": {"aws_region_name": "us-east-1"},
                     "rotation": {"driver": "manual", "max_age": "7d"}},
     }
     services = {"web": {"environments": ["prod"], "models": ["m-openai"]},
