@@ -68,6 +68,7 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
     assert changes(plan) == {
         ("update", "policy", "aigw-prod-new-svc"),
         ("create", "slot", "aigw/prod/providers/anthropic/svc-new-svc"),
+        ("create", "slot", "aigw/prod/providers/bedrock-us/svc-new-svc"),  # its Bedrock fallback
         ("update", "config", "aigw/prod/_aigw/config/new-svc"),
     }
     policy_diff = next(c for r in plan for c in r.changes if c.kind == "policy").detail()
@@ -81,6 +82,7 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
         ("delete", "role", "auth/approle/role/aigw-prod-new-svc"),
         ("delete", "slot", "aigw/prod/providers/openai/svc-new-svc"),
         ("delete", "slot", "aigw/prod/providers/anthropic/svc-new-svc"),
+        ("delete", "slot", "aigw/prod/providers/bedrock-us/svc-new-svc"),
         ("delete", "config", "aigw/prod/_aigw/config/new-svc"),
     }
     rig.apply(catalog_dir)
@@ -123,14 +125,14 @@ def test_destroy_removes_what_the_stacks_own_and_keeps_values(
     done = run_cli(capsys, "destroy", "--yes")
     assert done.code == 0, done.err
     assert "aigw/prod: destroyed" in done.out and "aigw/staging: destroyed" in done.out
-    # One count through the whole stack ([k/15], not [k/k]); shared objects say they stay.
+    # One count through the whole stack ([k/19], not [k/k]); shared objects say they stay.
     prod = done.out.split("aigw/prod: destroyed")[0].splitlines()
-    assert [ln.split("]")[0].strip() for ln in prod] == [f"[{k}/15" for k in range(1, 16)]
-    assert "  [15/15] kept (shared) mount aigw/" in prod or any(
+    assert [ln.split("]")[0].strip() for ln in prod] == [f"[{k}/19" for k in range(1, 20)]
+    assert "  [19/19] kept (shared) mount aigw/" in prod or any(
         ln.endswith("kept (shared) mount aigw/") for ln in prod)
     assert any(ln.endswith("kept (shared) auth auth/approle/") for ln in prod)
     assert not any("deleted mount" in ln or "deleted auth" in ln for ln in done.out.splitlines())
-    assert ("aigw/prod: destroyed (13 objects deleted; the mount and the auth method stay, "
+    assert ("aigw/prod: destroyed (17 objects deleted; the mount and the auth method stay, "
             "shared by every environment)") in done.out
     assert [p for p in client.sys.list_acl_policies()["data"]["keys"] if p.startswith("aigw-")] == []
     assert client.list("auth/approle/role") is None
