@@ -122,6 +122,28 @@ class Service(_Model):
     key_dir: str | None = None
 
 
+GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+class CiSettings(_Model):
+    """The CI that applies the catalog: the stack declares its JWT login (docs/ci.md)."""
+
+    provider: Literal["github"] = "github"
+    repository: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+    audience: str = Field(default="aigw-ci", min_length=1)
+    branch: str = Field(default="main", min_length=1)
+    # The GitHub environment of the rotation job (apply jobs use the catalog's environments).
+    rotation_environment: str = Field(default="rotation", min_length=1)
+    # Where the JWT auth method is enabled.
+    auth_path: str = Field(default="jwt", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # The token issuer: OpenBao fetches its keys by OIDC discovery...
+    issuer: str = GITHUB_OIDC_ISSUER
+    # ...unless public keys (PEM) are given here (an issuer without discovery, or tests).
+    jwt_validation_pubkeys: list[str] = Field(default_factory=list)
+    token_ttl: Duration = 900
+    token_max_ttl: Duration = 3600
+
+
 class Catalog(_Model):
     """The whole catalog after merging every file."""
 
@@ -130,3 +152,4 @@ class Catalog(_Model):
     providers: dict[str, Provider] = Field(default_factory=dict)
     models: dict[str, ModelAlias] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
+    ci: CiSettings | None = None

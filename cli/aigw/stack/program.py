@@ -8,7 +8,7 @@ function for users of the official CLI. Unit tests run it under
 
 Logical names are stable and readable, since they become URNs and show in plans:
 `mount.<path>`, `auth.<path>`, `slot.<provider>.<slot>`, `policy.<name>`,
-`role.<auth-path>.<name>`.
+`role.<auth-path>.<name>`, `config.<auth-path>` (the CI's JWT method).
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ import pulumi
 
 from aigw.catalog import Catalog, load_catalog
 from aigw.stack.auth import AuthConfig
-from aigw.stack.resources import AuthBackend, AuthRole, KvMount, KvSlot, Policy
-from aigw.stack.spec import EnvSpec, environment_spec
+from aigw.stack.resources import (
+    AuthBackend,
+    AuthMethodConfig,
+    AuthRole,
+    KvMount,
+    KvSlot,
+    Policy,
+)
+from aigw.stack.spec import CiSpec, EnvSpec, environment_spec
 
 PROJECT = "aigw"
 
@@ -63,7 +70,28 @@ def declare_environment(spec: EnvSpec, addr: str) -> Declared:
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
+    if spec.ci is not None:
+        _declare_ci(spec.ci, addr, out)
     return out
+
+
+def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> None:
+    """The CI's JWT method, its config, and its roles and policies (docs/ci.md)."""
+    auth = AuthBackend(f"auth.{ci.auth.path}", {
+        "addr": addr, "method": ci.auth.method, "path": ci.auth.path,
+    })
+    config = AuthMethodConfig(f"config.{ci.auth.path}", {
+        "addr": addr, "path": ci.auth.path, "config": dict(ci.config),
+    }, pulumi.ResourceOptions(depends_on=[auth]))
+    for pol in ci.policies:
+        out.policies[pol.name] = Policy(f"policy.{pol.name}", {
+            "addr": addr, "name": pol.name, "policy": pol.text,
+        })
+    for role in ci.roles:
+        out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
+            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
+            "params": dict(role.params),
+        }, pulumi.ResourceOptions(depends_on=[config, out.policies[role.policy]]))
 
 
 # The stack output naming the OpenBao server the state was recorded against

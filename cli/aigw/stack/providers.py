@@ -272,6 +272,44 @@ class AuthRoleProvider(VaultProvider):
             client.adapter.delete(f"/v1/{self._path(props)}")
 
 
+class AuthConfigProvider(VaultProvider):
+    """An auth method's `auth/<path>/config` (the CI's JWT issuer and keys).
+
+    Only the given fields are written and compared. Deleting leaves the config:
+    it belongs to the method, which is shared and kept.
+    """
+
+    managed = ("config",)
+    identity = ("path",)
+
+    def object_id(self, props: Props) -> str:
+        """`auth/<path>/config`."""
+        return f"auth/{props['path']}/config"
+
+    def ensure(self, props: Props) -> None:
+        """Write the config fields."""
+        with vault(props) as client:
+            client.adapter.post(f"/v1/auth/{props['path']}/config",
+                                json=as_ints(props["config"]))
+
+    def live(self, props: Props) -> Props | None:
+        """The managed config fields as stored, or None when the method has no config."""
+        with vault(props) as client, contextlib.suppress(hvac.exceptions.InvalidPath):
+            found = client.read(f"auth/{props['path']}/config")
+            if found:
+                data = found.get("data") or {}
+                return {"config": {k: _normal(data.get(k)) for k in props["config"]}}
+        return None
+
+    def delete(self, _id: str, _props: Props) -> None:
+        """Keep the config with its (kept) auth method."""
+
+
+def _normal(value: Any) -> Any:
+    """OpenBao reads back an unset list as None and an unset string as ""."""
+    return [] if value is None else value
+
+
 # Imported in the provider process when the engine unpickles a provider: a run
 # killed with SIGKILL must not leave that process behind.
 exit_with_engine()

@@ -14,6 +14,7 @@ from pulumi.dynamic import Resource
 
 from aigw.stack.providers import (
     AuthBackendProvider,
+    AuthConfigProvider,
     AuthRoleProvider,
     KvMountProvider,
     KvSlotProvider,
@@ -64,3 +65,9 @@ class AuthRole(_AigwResource, module="aigw", name="AuthRole"):
     """An auth role (inputs: addr, method, mount, name, params)."""
 
     provider_class = AuthRoleProvider
+
+
+class AuthMethodConfig(_AigwResource, module="aigw", name="AuthMethodConfig"):
+    """An auth method's config (inputs: addr, path, config)."""
+
+    provider_class = AuthConfigProvider

@@ -9,6 +9,8 @@ Names (docs/architecture.md):
 
 - policy and auth role of a service in an environment: `aigw-<env>-<service>`
 - a slot's secret: `<mount>/data/<path_prefix>/providers/<provider>/<slot>`
+- the CI's JWT roles and their policies (same names): `aigw-ci-plan`,
+  `aigw-ci-apply-<env>`, `aigw-ci-rotate` (docs/ci.md)
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog
 from aigw.catalog.models import format_duration
-from aigw.catalog.view import Deployment, SlotRef, deployments, slot_path, used_slots
+from aigw.catalog.view import Deployment, SlotRef, deployments, path_prefix, slot_path, used_slots
 from aigw.errors import UsageError
-from aigw.stack.auth import AuthConfig, role_params
-from aigw.stack.policy import render_policy
+from aigw.stack.auth import AuthConfig, ci_role_params, github_claims, jwt_config, role_params
+from aigw.stack.policy import render_policy, render_template
 
 # KV v2 settings of the mount: check-and-set on every write (rotation relies on
 # it to detect a concurrent writer) and enough versions to keep old and new
@@ -38,6 +40,24 @@ def policy_name(env_name: str, service: str) -> str:
 def role_name(env_name: str, service: str) -> str:
     """The auth role of a service in an environment: named like its policy."""
     return policy_name(env_name, service)
+
+
+CI_PREFIX = "aigw-ci"
+
+
+def ci_plan_role() -> str:
+    """The JWT role (and policy) of pull-request jobs: `aigw plan --refresh`, read-only."""
+    return f"{CI_PREFIX}-plan"
+
+
+def ci_apply_role(env_name: str) -> str:
+    """The JWT role (and policy) of the job applying one environment."""
+    return f"{CI_PREFIX}-apply-{env_name}"
+
+
+def ci_rotate_role() -> str:
+    """The JWT role (and policy) of the scheduled rotation job."""
+    return f"{CI_PREFIX}-rotate"
 
 
 def secret_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
@@ -110,6 +130,25 @@ class RoleSpec:
 
 
 @dataclass(frozen=True)
+class CiSpec:
+    """The CI's login: a JWT auth method, its config, and one role and policy per job kind.
+
+    The method, its config and the plan and rotate roles are shared by every
+    environment (each stack declares them with the same inputs); the apply role
+    is this environment's own.
+    """
+
+    auth: AuthBackendSpec
+    config: Mapping[str, object]
+    policies: tuple[PolicySpec, ...]
+    roles: tuple[RoleSpec, ...]
+
+    @property
+    def resource_count(self) -> int:
+        return 2 + len(self.policies) + len(self.roles)
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """Everything the stack of one environment declares."""
 
@@ -119,11 +158,13 @@ class EnvSpec:
     slots: tuple[SlotSpec, ...]
     policies: tuple[PolicySpec, ...]
     roles: tuple[RoleSpec, ...]
+    ci: CiSpec | None = None
 
     @property
     def resource_count(self) -> int:
         """How many Pulumi resources the program declares for this spec."""
-        return 2 + len(self.slots) + len(self.policies) + len(self.roles)
+        extra = self.ci.resource_count if self.ci else 0
+        return 2 + len(self.slots) + len(self.policies) + len(self.roles) + extra
 
 
 def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
@@ -155,6 +196,52 @@ def _check_unique_names(cat: Catalog, env_name: str) -> None:
                              hint="rename the service or the environment")
 
 
+@dataclass(frozen=True)
+class _Folder:
+    mount: str
+    prefix: str
+
+
+def _ci_spec(cat: Catalog, env_name: str, auth: AuthConfig) -> CiSpec | None:
+    """The CI objects of environment `env_name`'s stack (None without `ci:` settings)."""
+    ci = cat.ci
+    if ci is None:
+        return None
+    if ci.auth_path == auth.path:
+        raise UsageError(f"ci.auth_path '{ci.auth_path}' is where services log in",
+                         hint="give the CI's JWT method its own path (default `jwt`)")
+    env = cat.environments[env_name]
+    folders = sorted({_Folder(e.mount, path_prefix(n, e)) for n, e in cat.environments.items()},
+                     key=lambda f: (f.mount, f.prefix))
+    common = {"ci_auth": ci.auth_path, "auth_paths": [auth.path]}
+    texts = {
+        ci_plan_role(): render_template(
+            "ci-plan.hcl.j2", name=ci_plan_role(), **common, slot_folders=folders,
+            mounts=sorted({f.mount for f in folders})),
+        ci_apply_role(env_name): render_template(
+            "ci-apply.hcl.j2", name=ci_apply_role(env_name), environment=env_name,
+            mount=env.mount, prefix=path_prefix(env_name, env), **common),
+        ci_rotate_role(): render_template("ci-rotate.hcl.j2", name=ci_rotate_role(),
+                                          slot_folders=folders),
+    }
+    claims = {
+        ci_plan_role(): github_claims(ci.repository, environment=None, branch=None),
+        ci_apply_role(env_name): github_claims(ci.repository, environment=env_name,
+                                               branch=ci.branch),
+        ci_rotate_role(): github_claims(ci.repository, environment=ci.rotation_environment,
+                                        branch=ci.branch),
+    }
+    names = sorted(texts)
+    return CiSpec(
+        auth=AuthBackendSpec(method="jwt", path=ci.auth_path),
+        config=jwt_config(ci),
+        policies=tuple(PolicySpec(name=n, service="", read_paths=(), text=texts[n])
+                       for n in names),
+        roles=tuple(RoleSpec(method="jwt", mount=ci.auth_path, name=n, service="", policy=n,
+                             params=ci_role_params(ci, n, claims[n])) for n in names),
+    )
+
+
 def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
     """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
     if env_name not in cat.environments:
@@ -178,4 +265,5 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         slots=tuple(_slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
         policies=policies,
         roles=roles,
+        ci=_ci_spec(cat, env_name, auth),
     )
