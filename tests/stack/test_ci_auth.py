@@ -11,6 +11,7 @@ the OpenAI admin API stand-in, faithful enough for aigw's openai-admin driver).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,15 +29,15 @@ from testing.openai_admin import OpenAIAdminServer
 
 from aigw.catalog import load_catalog
 from aigw.catalog.models import GITHUB_OIDC_ISSUER
-from aigw.errors import AigwError
+from aigw.errors import AigwError, CatalogError
 from aigw.rotation.machine import Timing
 from aigw.rotation.run import RotateOptions, rotate_keys
+from aigw.scaffold import scaffold_files
 from aigw.stack import run
-from aigw.stack.spec import ci_apply_role, ci_plan_role, ci_rotate_role
+from aigw.stack.spec import ci_apply_role, ci_plan_role, ci_rotate_role, environment_spec
 from aigw.vault import VaultSettings
-from tests.stack.conftest import StackRig
+from tests.stack.conftest import EXAMPLES, StackRig
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = "acme/llm-catalog"
 ADMIN_KEY = "admin-test-key"
 PROJECT = "proj_example"
@@ -110,6 +111,8 @@ def job_token(key: RSAKey, role: str) -> str:
     return github_token(key, environment=role.removeprefix("aigw-ci-apply-"))
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_each_ci_role_logs_in_with_exactly_its_policy(
         rig: StackRig, ci_catalog: Path, signing_key: tuple[RSAKey, str]) -> None:
     rig.apply(ci_catalog)
@@ -121,6 +124,8 @@ def test_each_ci_role_logs_in_with_exactly_its_policy(
     assert not any(r.changed for r in rig.plan(ci_catalog, refresh=True))  # read back equal
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_token_of_another_repository_environment_branch_or_audience_is_refused(
         rig: StackRig, ci_catalog: Path, signing_key: tuple[RSAKey, str]) -> None:
     rig.apply(ci_catalog)
@@ -205,6 +210,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
 ]
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_each_ci_role_does_its_job(rig: StackRig, ci_catalog: Path,
                                    signing_key: tuple[RSAKey, str],
                                    admin_server: OpenAIAdminServer,
@@ -241,13 +248,23 @@ def test_each_ci_role_does_its_job(rig: StackRig, ci_catalog: Path,
 
     monkeypatch.setenv("OPENAI_ADMIN_KEY", ADMIN_KEY)
     rotate = hvac.Client(url=rig.bao.addr, token=settings(ROTATE).token)
-    result = rotate_keys(load_catalog(ci_catalog), rotate,
-                         RotateOptions(env="staging", provider="openai", slot="default"),
-                         timing=Timing(quiet=0.2, poll=0.05, wait=20))
-    assert [o.status for o in result.outcomes] == ["done"], result.outcomes
-    assert admin_server.live_keys(PROJECT)  # a new key, written by the rotate job
+    old = admin.secrets.kv.v2.read_secret("staging/providers/openai/default",
+                                          mount_point="aigw")["data"]["data"]["api_key"]
+    target = {"env": "staging", "provider": "openai", "slot": "default"}
+    timing = Timing(quiet=0.2, poll=0.05, wait=20)
+    first = rotate_keys(load_catalog(ci_catalog), rotate, RotateOptions(**target),
+                        timing=timing)
+    assert [o.state for o in first.outcomes] == ["promoted"], first.outcomes  # new key in
+    done = rotate_keys(load_catalog(ci_catalog), rotate, RotateOptions(**target, finish=True),
+                       timing=timing)  # what the scheduled job's `--finish` step does
+    assert [o.status for o in done.outcomes] == ["done"], done.outcomes
+    new = admin.secrets.kv.v2.read_secret("staging/providers/openai/default",
+                                          mount_point="aigw")["data"]["data"]["api_key"]
+    assert new != old and admin_server.valid(new) and not admin_server.valid(old)
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_each_ci_role_can_do_nothing_else(rig: StackRig, ci_catalog: Path,
                                           signing_key: tuple[RSAKey, str],
                                           admin_server: OpenAIAdminServer) -> None:
@@ -260,3 +277,68 @@ def test_each_ci_role_can_do_nothing_else(rig: StackRig, ci_catalog: Path,
             seen[(role, what)] = _ok(client, method, path, body)
             assert seen[(role, what)] == (role in allowed), (role, what)
     assert len(seen) == len(ROLES) * len(MATRIX)
+
+
+def _jobs_and_roles(files: dict[str, str]) -> list[tuple[str | None, str]]:
+    """(the job's GitHub environment, the vault-role it logs in as) of every scaffold job."""
+    out = []
+    for rel, text in files.items():
+        if not rel.startswith(".github/workflows/"):
+            continue
+        for job in yaml.safe_load(text)["jobs"].values():
+            for step in job.get("steps", []):
+                role = (step.get("with") or {}).get("vault-role")
+                if role:
+                    named = re.findall(r"aigw-ci-[a-z0-9-]+", role)
+                    assert len(named) == 1, role
+                    out.append((job.get("environment"), named[0]))
+    return out
+
+
+def test_scaffolded_workflows_log_in_as_the_roles_the_stack_declares(tmp_path: Path) -> None:
+    files = scaffold_files("aigw[cli]==0.1.0")
+    catalog = yaml.safe_load(files["aigw.yaml"])
+    catalog["ci"] = {"repository": REPO}
+    (tmp_path / "aigw.yaml").write_text(yaml.safe_dump(catalog))
+    cat = load_catalog(tmp_path).catalog
+    declared: dict[str, dict[str, Any]] = {}
+    for env in cat.environments:
+        ci = environment_spec(cat, env).ci
+        assert ci is not None
+        declared.update({r.name: dict(r.params) for r in ci.roles})
+    used = _jobs_and_roles(files)
+    assert {role for _, role in used} == set(declared) == {
+        ci_plan_role(), ci_apply_role("staging"), ci_apply_role("prod"), ci_rotate_role()}
+    for environment, role in used:  # each job runs where its role's claims expect it
+        claims = declared[role]["bound_claims"]
+        assert claims.get("environment") == environment, (role, environment)
+        assert claims["repository"] == REPO
+
+
+@pytest.mark.parametrize(("ci", "where", "message"), [
+    ({"repository": "no-slash"}, "ci.repository", "should match pattern"),
+    ({"repository": REPO, "provider": "gitlab"}, "ci.provider", "is not allowed"),
+    ({"repo": REPO}, "ci.repo", "unknown field"),
+])
+def test_bad_ci_settings_are_located(tmp_path: Path, ci: dict[str, Any], where: str,
+                                     message: str) -> None:
+    text = (EXAMPLES / "aigw.yaml").read_text() + "\nci:\n" + "".join(
+        f"  {k}: {v}\n" for k, v in ci.items())
+    (tmp_path / "aigw.yaml").write_text(text)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(tmp_path)
+    field = where.split(".")[-1]
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(f"  {field}:"))
+    shown = [str(p) for p in err.value.problems]
+    assert any(where in p and message in p.lower() and f"aigw.yaml:{line}" in p
+               for p in shown), shown
+
+
+def test_an_environment_named_like_the_ci_roles_is_refused(tmp_path: Path) -> None:
+    text = (EXAMPLES / "aigw.yaml").read_text().replace("  prod:\n", "  ci-apply:\n", 1)
+    text = text.replace("[staging, prod]", "[staging, ci-apply]")
+    (tmp_path / "aigw.yaml").write_text(text + f"\nci: {{repository: {REPO}}}\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(tmp_path)
+    assert any("environments.ci-apply" in str(p) and "aigw-ci-" in str(p)
+               for p in err.value.problems)
