@@ -107,6 +107,16 @@ class Defaults(_Model):
     cooldown: float = Field(default=30.0, ge=0)
 
 
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class Kubernetes(_Model):
+    """Who a service's pods are in Kubernetes (for outputs k8s-injector and k8s-csi)."""
+
+    namespace: str | None = Field(default=None, pattern=K8S_NAME)  # default: the environment
+    service_account: str | None = Field(default=None, pattern=K8S_NAME)  # default: the service
+
+
 class Service(_Model):
     """A service calling providers: where it runs and what it may use."""
 
@@ -120,6 +130,7 @@ class Service(_Model):
     )
     defaults: Defaults = Field(default_factory=Defaults)
     key_dir: str | None = None
+    kubernetes: Kubernetes = Field(default_factory=Kubernetes)
 
 
 GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"

@@ -92,6 +92,19 @@ def jwt_config(ci: CiSettings) -> dict[str, object]:
             "jwt_validation_pubkeys": keys}
 
 
+# Where the Kubernetes auth method is enabled: the path the Vault Agent injector
+# (`vault.hashicorp.com/auth-path`) and the CSI provider (`vaultKubernetesMountPath`)
+# use by default, so the rendered manifests need not name it.
+K8S_AUTH_PATH = "kubernetes"
+
+
+def kubernetes_role_params(cfg: AuthConfig, policy: str, *, namespace: str,
+                           service_account: str) -> dict[str, object]:
+    """A deployment's Kubernetes-auth role: its pods' service account in its namespace."""
+    return {**_token_params(cfg, policy), "bound_service_account_names": [service_account],
+            "bound_service_account_namespaces": [namespace]}
+
+
 RoleBuilder = Callable[[AuthConfig, str, str, str], dict[str, object]]
 ROLE_BUILDERS: dict[str, RoleBuilder] = {
     "approle": _approle,

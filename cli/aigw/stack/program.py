@@ -29,7 +29,7 @@ from aigw.stack.resources import (
     KvSlot,
     Policy,
 )
-from aigw.stack.spec import CiSpec, EnvSpec, environment_spec
+from aigw.stack.spec import CiSpec, EnvSpec, K8sSpec, environment_spec
 
 PROJECT = "aigw"
 
@@ -43,6 +43,7 @@ class Declared:
     slots: dict[str, KvSlot] = field(default_factory=dict)  # by path inside the mount
     policies: dict[str, Policy] = field(default_factory=dict)  # by policy name
     roles: dict[str, AuthRole] = field(default_factory=dict)  # by role name
+    k8s_roles: dict[str, AuthRole] = field(default_factory=dict)  # Kubernetes auth, by name
 
 
 def declare_environment(spec: EnvSpec, addr: str) -> Declared:
@@ -70,9 +71,23 @@ def declare_environment(spec: EnvSpec, addr: str) -> Declared:
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
+    if spec.k8s is not None:
+        _declare_k8s(spec.k8s, addr, out)
     if spec.ci is not None:
         _declare_ci(spec.ci, addr, out)
     return out
+
+
+def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> None:
+    """The Kubernetes auth method (kept when deleted, like AppRole) and its roles."""
+    auth = AuthBackend(f"auth.{k8s.auth.path}", {
+        "addr": addr, "method": k8s.auth.method, "path": k8s.auth.path,
+    })
+    for role in k8s.roles:
+        out.k8s_roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
+            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
+            "params": dict(role.params),
+        }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
 
 
 def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> None:

@@ -20,9 +20,25 @@ from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog
 from aigw.catalog.models import format_duration
-from aigw.catalog.view import Deployment, SlotRef, deployments, path_prefix, slot_path, used_slots
+from aigw.catalog.view import (
+    Deployment,
+    SlotRef,
+    access_name,
+    deployments,
+    path_prefix,
+    slot_path,
+    used_slots,
+)
 from aigw.errors import UsageError
-from aigw.stack.auth import AuthConfig, ci_role_params, github_claims, jwt_config, role_params
+from aigw.stack.auth import (
+    K8S_AUTH_PATH,
+    AuthConfig,
+    ci_role_params,
+    github_claims,
+    jwt_config,
+    kubernetes_role_params,
+    role_params,
+)
 from aigw.stack.policy import render_policy, render_template
 
 # KV v2 settings of the mount: check-and-set on every write (rotation relies on
@@ -34,7 +50,7 @@ CAS_REQUIRED = True
 
 def policy_name(env_name: str, service: str) -> str:
     """The ACL policy of a service in an environment (same as Deployment.policy_name)."""
-    return f"aigw-{env_name}-{service}"
+    return access_name(env_name, service)
 
 
 def role_name(env_name: str, service: str) -> str:
@@ -148,6 +164,38 @@ class CiSpec:
         return 2 + len(self.policies) + len(self.roles)
 
 
+# The outputs whose pods log in with Kubernetes auth (a role per deployment).
+K8S_OUTPUTS = ("k8s-injector", "k8s-csi")
+
+
+@dataclass(frozen=True)
+class K8sSpec:
+    """The Kubernetes auth method and one role per deployment with a k8s output.
+
+    The method's config (kubernetes_host, CA) is the cluster's: an operator sets it
+    (docs/stacks.md); the stack enables the method and writes the roles.
+    """
+
+    auth: AuthBackendSpec
+    roles: tuple[RoleSpec, ...]
+
+    @property
+    def resource_count(self) -> int:
+        return 1 + len(self.roles)
+
+
+def uses_kubernetes(cat: Catalog, service: str) -> bool:
+    """Whether a service renders an output whose pods log in with Kubernetes auth."""
+    return any(o in K8S_OUTPUTS for o in cat.services[service].outputs)
+
+
+def kubernetes_identity(cat: Catalog, env_name: str, service: str) -> tuple[str, str]:
+    """(namespace, service account) a deployment's pods run as: the catalog's, else
+    the environment's name and the service's name."""
+    k8s = cat.services[service].kubernetes
+    return k8s.namespace or env_name, k8s.service_account or service
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """Everything the stack of one environment declares."""
@@ -159,11 +207,13 @@ class EnvSpec:
     policies: tuple[PolicySpec, ...]
     roles: tuple[RoleSpec, ...]
     ci: CiSpec | None = None
+    k8s: K8sSpec | None = None
 
     @property
     def resource_count(self) -> int:
         """How many Pulumi resources the program declares for this spec."""
-        extra = self.ci.resource_count if self.ci else 0
+        extra = (self.ci.resource_count if self.ci else 0) + (
+            self.k8s.resource_count if self.k8s else 0)
         return 2 + len(self.slots) + len(self.policies) + len(self.roles) + extra
 
 
@@ -213,7 +263,8 @@ def _ci_spec(cat: Catalog, env_name: str, auth: AuthConfig) -> CiSpec | None:
     env = cat.environments[env_name]
     folders = sorted({_Folder(e.mount, path_prefix(n, e)) for n, e in cat.environments.items()},
                      key=lambda f: (f.mount, f.prefix))
-    common = {"ci_auth": ci.auth_path, "auth_paths": [auth.path]}
+    k8s = [K8S_AUTH_PATH] if any(uses_kubernetes(cat, s) for s in cat.services) else []
+    common = {"ci_auth": ci.auth_path, "auth_paths": [auth.path, *k8s]}
     texts = {
         ci_plan_role(): render_template(
             "ci-plan.hcl.j2", name=ci_plan_role(), **common, slot_folders=folders,
@@ -242,6 +293,27 @@ def _ci_spec(cat: Catalog, env_name: str, auth: AuthConfig) -> CiSpec | None:
     )
 
 
+def _k8s_spec(cat: Catalog, env_name: str, auth: AuthConfig,
+              policies: tuple[PolicySpec, ...]) -> K8sSpec | None:
+    """Kubernetes-auth roles of the environment's deployments that render k8s outputs."""
+    if auth.path == K8S_AUTH_PATH:  # the services' own method already is Kubernetes
+        return None
+    roles = []
+    for pol in policies:
+        if not uses_kubernetes(cat, pol.service):
+            continue
+        namespace, account = kubernetes_identity(cat, env_name, pol.service)
+        roles.append(RoleSpec(method="kubernetes", mount=K8S_AUTH_PATH,
+                              name=role_name(env_name, pol.service), service=pol.service,
+                              policy=pol.name, params=kubernetes_role_params(
+                                  auth, pol.name, namespace=namespace,
+                                  service_account=account)))
+    if not roles:
+        return None
+    return K8sSpec(auth=AuthBackendSpec(method="kubernetes", path=K8S_AUTH_PATH),
+                   roles=tuple(roles))
+
+
 def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
     """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
     if env_name not in cat.environments:
@@ -266,4 +338,5 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         policies=policies,
         roles=roles,
         ci=_ci_spec(cat, env_name, auth),
+        k8s=_k8s_spec(cat, env_name, auth, policies),
     )
