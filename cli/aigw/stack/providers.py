@@ -122,11 +122,15 @@ class KvMountProvider(VaultProvider):
         """Keep the mount: it holds every environment's key values."""
 
 
-def _retry_while_upgrading(call: Any, timeout: float = 20.0) -> None:
+def _retry_while_upgrading(call: Any, timeout: float = 90.0) -> None:
     """Run CALL, retrying while a new KV v2 mount finishes its one-time upgrade.
 
     Right after a KV v2 mount is enabled, OpenBao answers "Upgrading from
     non-versioned to versioned data..." for a moment; that is not an error to report.
+    On a cluster, a standby node may also not route to a mount the active node
+    enabled a moment ago (404, "no handler for route"), and a standby's copy of
+    the mount reports the upgrade until it next checks the active node's (seconds,
+    more under load): retried the same way, for up to TIMEOUT seconds.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -134,7 +138,9 @@ def _retry_while_upgrading(call: Any, timeout: float = 20.0) -> None:
             call()
             return
         except hvac.exceptions.VaultError as exc:
-            if "upgrading" not in str(exc).lower() or time.monotonic() > deadline:
+            transient = ("upgrad" in str(exc).lower()  # "Upgrading...", "Waiting for the primary to upgrade..."
+                         or isinstance(exc, hvac.exceptions.InvalidPath))
+            if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
 
