@@ -3,9 +3,9 @@
 The stack writes one role per service and environment at `auth/<path>/role/<name>`
 for every method (AppRole, Kubernetes and JWT/OIDC all share that layout); only
 the role's parameters differ. `ROLE_BUILDERS` is the one registry: a method is
-usable when it has a builder here. AppRole is what aigw enables and tests;
-Kubernetes and JWT builders are the design room for real clusters (their auth
-methods need server-specific config, so the stack does not configure them).
+usable when it has a builder here. Services log in with AppRole; deployments
+with k8s outputs also get a Kubernetes role (`kubernetes_role_params`), and the
+CI's jobs JWT roles (`ci_role_params`, from the catalog's `ci:` settings).
 """
 
 from __future__ import annotations
