@@ -47,6 +47,8 @@ class Step:
     seconds: float
     peak_rss: int
     code: int
+    # At the tree's peak: RSS per process (the CLI, the engine, the provider process...).
+    parts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,21 +66,27 @@ def run_cli(args: list[str], env: dict[str, str]) -> Step:
     proc = subprocess.Popen([sys.executable, "-m", "aigw", *args], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
+    parts: dict[str, int] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, parts
         root = psutil.Process(proc.pid)
         while not done.is_set():
             try:
                 tree = [root, *root.children(recursive=True)]
                 rss = 0
+                now: dict[str, int] = {}
                 for p in tree:
                     try:
-                        rss += p.memory_info().rss
+                        size = p.memory_info().rss
                     except psutil.Error:
-                        pass
-                peak = max(peak, rss)
+                        continue
+                    rss += size
+                    name = "cli" if p.pid == proc.pid else _role(p)
+                    now[name] = now.get(name, 0) + size
+                if rss > peak:
+                    peak, parts = rss, now
             except psutil.Error:
                 pass
             time.sleep(0.05)
@@ -91,7 +99,21 @@ def run_cli(args: list[str], env: dict[str, str]) -> Step:
     sampler.join()
     if proc.returncode not in (0, 1):
         sys.stderr.write(out[-3000:])
-    return Step(seconds=seconds, peak_rss=peak, code=proc.returncode)
+    return Step(seconds=seconds, peak_rss=peak, code=proc.returncode, parts=parts)
+
+
+def _role(p: psutil.Process) -> str:
+    """Which part of a run a child process is: the engine, a plugin, the provider."""
+    try:
+        name = p.name()
+        cmd = " ".join(p.cmdline()[:3])
+    except psutil.Error:
+        return "other"
+    if name == "pulumi":
+        return "engine"
+    if "dynamic" in cmd or "provider" in cmd:
+        return "provider"
+    return name
 
 
 def write(folder: Path, services: int, changed: bool = False) -> None:
@@ -102,7 +124,7 @@ def write(folder: Path, services: int, changed: bool = False) -> None:
     (folder / "aigw.yaml").write_text(yaml.safe_dump(doc, sort_keys=True))
 
 
-def bench(services: int) -> Row:
+def bench(services: int, first_only: bool = False) -> Row:
     """Run every step for one size on a fresh server and backend."""
     from aigw.catalog import load_catalog
     from aigw.stack.spec import environment_spec
@@ -120,6 +142,8 @@ def bench(services: int) -> Row:
                    PULUMI_CONFIG_PASSPHRASE="bench")
         (Path(tmp) / "backend").mkdir()
         row.steps["first apply"] = run_cli(["apply", str(folder), "--yes"], env)
+        if first_only:
+            return row
         row.steps["no-op plan"] = run_cli(["plan", str(folder)], env)
         row.steps["no-op plan --refresh"] = run_cli(["plan", str(folder), "--refresh"], env)
         write(folder, services, changed=True)
@@ -147,13 +171,22 @@ def main() -> None:
     """Parse flags, run the sizes, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 3000])
+    parser.add_argument("--first-apply-only", action="store_true",
+                        help="only the first apply (a quick memory check)")
     opts = parser.parse_args()
     rows = []
     for size in opts.sizes:
         print(f"{size} services ...", file=sys.stderr, flush=True)
-        rows.append(bench(size))
+        rows.append(bench(size, first_only=opts.first_apply_only))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(table(rows))
+    print()
+    print("peak RSS by process (MB), at each step's peak:")
+    for row in rows:
+        for name, step in row.steps.items():
+            shown = ", ".join(f"{k} {v / 1e6:.0f}" for k, v in
+                              sorted(step.parts.items(), key=lambda kv: -kv[1]))
+            print(f"- {row.services} services, {name}: {shown}")
 
 
 if __name__ == "__main__":

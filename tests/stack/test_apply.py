@@ -32,13 +32,14 @@ def edit_services(folder: Path, edit: Any) -> None:
 def test_apply_examples_then_plan_says_no_changes(rig: StackRig, capsys: Any) -> None:
     applied = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert applied.code == 0, applied.err
-    assert "aigw/prod: 19 created" in applied.out and "[19/19]" in applied.out
+    # 19 objects, plus the Kubernetes auth method and the roles of its two k8s deployments
+    assert "aigw/prod: 22 created" in applied.out and "[22/22]" in applied.out
     for extra in ((), ("--refresh",)):  # against the state, and against OpenBao itself
         planned = run_cli(capsys, "plan", str(EXAMPLES), *extra)
         assert planned.code == 0, planned.err
         assert planned.out.splitlines() == [
-            "aigw/prod: no changes (19 resources up to date)",
-            "aigw/staging: no changes (25 resources up to date)",
+            "aigw/prod: no changes (22 resources up to date)",
+            "aigw/staging: no changes (28 resources up to date)",
         ]
     client = rig.client()
     assert_holds_exactly(client, load_catalog(EXAMPLES).catalog, ENVS)
@@ -125,14 +126,15 @@ def test_destroy_removes_what_the_stacks_own_and_keeps_values(
     done = run_cli(capsys, "destroy", "--yes")
     assert done.code == 0, done.err
     assert "aigw/prod: destroyed" in done.out and "aigw/staging: destroyed" in done.out
-    # One count through the whole stack ([k/19], not [k/k]); shared objects say they stay.
+    # One count through the whole stack ([k/22], not [k/k]); shared objects say they stay.
     prod = done.out.split("aigw/prod: destroyed")[0].splitlines()
-    assert [ln.split("]")[0].strip() for ln in prod] == [f"[{k}/19" for k in range(1, 20)]
-    assert "  [19/19] kept (shared) mount aigw/" in prod or any(
+    assert [ln.split("]")[0].strip() for ln in prod] == [f"[{k}/22" for k in range(1, 23)]
+    assert "  [22/22] kept (shared) mount aigw/" in prod or any(
         ln.endswith("kept (shared) mount aigw/") for ln in prod)
     assert any(ln.endswith("kept (shared) auth auth/approle/") for ln in prod)
     assert not any("deleted mount" in ln or "deleted auth" in ln for ln in done.out.splitlines())
-    assert ("aigw/prod: destroyed (17 objects deleted; the mount and the auth method stay, "
+    assert any(ln.endswith("kept (shared) auth auth/kubernetes/") for ln in prod)
+    assert ("aigw/prod: destroyed (19 objects deleted; the mount and the auth methods stay, "
             "shared by every environment)") in done.out
     assert [p for p in client.sys.list_acl_policies()["data"]["keys"] if p.startswith("aigw-")] == []
     assert client.list("auth/approle/role") is None
@@ -162,10 +164,10 @@ def test_apply_without_yes_shows_the_plan_and_asks(rig: StackRig) -> None:
     kw = {"echo": rig.lines.append, "vault": rig.vault, "engine": rig.engine}
     (skipped,) = run.apply(EXAMPLES, "prod", confirm=say(False), **kw)
     assert questions == ["apply these changes to aigw/prod?"] and not skipped.applied
-    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 19 to create, 0 to update, " \
+    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 18 to create, 0 to update, " \
         "0 to delete, 0 unchanged" in rig.lines
     assert rig.client().sys.list_acl_policies()["data"]["keys"] == ["default", "root"]
     (done,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
-    assert done.applied and done.counts == {"create": 19}
+    assert done.applied and done.counts == {"create": 18}
     (again,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
     assert not again.applied and len(questions) == 2  # nothing to change: not asked

@@ -35,10 +35,10 @@ def test_stopped_openbao_fails_in_one_line_and_apply_recovers(
     said = [ln for ln in planned.out.splitlines() if "another OpenBao server" in ln]
     assert [ln.split(":")[0] for ln in said] == ["aigw/prod", "aigw/staging"]
     assert "hint: `aigw apply` refreshes" in said[0]
-    assert "aigw/prod: 19 to create, 0 to update, 0 to delete" in planned.out
+    assert "aigw/prod: 22 to create, 0 to update, 0 to delete" in planned.out
     result = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert result.code == 0, result.err
-    assert "aigw/prod: 19 created" in result.out  # refresh saw everything was gone
+    assert "aigw/prod: 22 created" in result.out  # refresh saw everything was gone
     assert_holds_exactly(rig.client(), load_catalog(EXAMPLES).catalog, ["prod", "staging"])
     assert run_cli(capsys, "plan", str(EXAMPLES), "--refresh").code == 0
 

@@ -58,10 +58,13 @@ def test_program_declares_one_resource_per_object(mocks: Recorder) -> Any:
         kinds: dict[str, int] = {}
         for args in mocks.resources.values():
             kinds[args.typ] = kinds.get(args.typ, 0) + 1
-        assert kinds == {f"{TYPE}KvMount": 1, f"{TYPE}AuthBackend": 1,
+        assert spec.k8s is not None  # examples/ renders k8s outputs: Kubernetes roles too
+        assert kinds == {f"{TYPE}KvMount": 1, f"{TYPE}AuthBackend": 2,
                          f"{TYPE}KvSlot": len(spec.slots), f"{TYPE}Policy": len(spec.policies),
-                         f"{TYPE}AuthRole": len(spec.roles),
+                         f"{TYPE}AuthRole": len(spec.roles) + len(spec.k8s.roles),
                          f"{TYPE}ClientConfig": len(spec.configs)}
+        k8s = mocks.resources["role.kubernetes.aigw-prod-eu-contracts"].inputs
+        assert k8s["params"]["bound_service_account_names"] == ["eu-contracts"]
         pol = mocks.resources["policy.aigw-prod-support-bot"].inputs
         assert pol["name"] == "aigw-prod-support-bot" and pol["addr"] == ADDR
         assert pol["policy"] == next(p.text for p in spec.policies if p.service == "support-bot")

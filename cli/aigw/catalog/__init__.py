@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from aigw.catalog.checks import Locator, schema_problems, semantic_problems
 from aigw.catalog.loader import Mark, PathKey, Problem, find_catalog_files, parse_file
 from aigw.catalog.merge import merge_docs
-from aigw.catalog.models import Catalog, Environment, ModelAlias, Provider, Service
+from aigw.catalog.models import Catalog, CiSettings, Environment, ModelAlias, Provider, Service
 from aigw.catalog.salvage import salvage
 from aigw.errors import CatalogError
 
@@ -66,7 +66,31 @@ def _validate_entries(merged: dict[str, Any], locate: Locator) -> tuple[Catalog,
         Catalog.model_validate({"version": merged.get("version", 1)})
     except ValidationError as exc:
         problems += schema_problems(exc, locate)
-    return Catalog.model_construct(None, version=1, **sections), problems
+    ci, found = _validate_ci(merged, sections.get("environments", {}), locate)
+    return Catalog.model_construct(None, version=1, ci=ci, **sections), problems + found
+
+
+# Environments named like this would share OpenBao names with the CI's own policies
+# and roles (`aigw-ci-...`), so they are refused when `ci:` is set.
+_CI_RESERVED = ("ci", "ci-")
+
+
+def _validate_ci(merged: dict[str, Any], environments: Mapping[str, Any],
+                 locate: Locator) -> tuple[CiSettings | None, list[Problem]]:
+    """The `ci:` settings (docs/ci.md), and environment names they reserve."""
+    raw = merged.get("ci")
+    if raw is None:
+        return None, []
+    try:
+        ci = CiSettings.model_validate(raw)
+    except ValidationError as exc:
+        return None, schema_problems(exc, locate, prefix=("ci",))
+    problems = [locate.problem(("environments", name),
+                               f"environment '{name}' clashes with the CI's OpenBao names "
+                               "(aigw-ci-...)", "rename the environment")
+                for name in sorted(environments)
+                if name == _CI_RESERVED[0] or name.startswith(_CI_RESERVED[1])]
+    return ci, problems
 
 
 def _not_under(problems: list[Problem], schema_keys: set[str]) -> list[Problem]:

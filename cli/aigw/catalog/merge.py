@@ -7,7 +7,9 @@ from typing import Any
 
 from aigw.catalog.loader import SECTIONS, Mark, PathKey, Problem, SourceDoc, dotted
 
-TOP_LEVEL = ("version", *SECTIONS)
+# `ci` is one mapping of settings (not a mapping of names): it may appear in one file.
+SETTINGS = ("ci",)
+TOP_LEVEL = ("version", *SECTIONS, *SETTINGS)
 
 
 class MergedMarks(Mapping[PathKey, Mark]):
@@ -64,6 +66,15 @@ def merge_docs(
                 continue
             if section == "version":
                 merged["version"] = body
+                continue
+            if section in SETTINGS:
+                if section in merged:
+                    first = docs[owner[(section,)]]
+                    problems.append(Problem(_mark(doc, (section,)), section, "defined twice",
+                                            f"first defined at {_mark(first, (section,))}"))
+                    continue
+                merged[section] = body
+                owner[(section,)] = index
                 continue
             if body is None:
                 continue

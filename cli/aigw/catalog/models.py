@@ -109,6 +109,16 @@ class Defaults(_Model):
     cooldown: float = Field(default=30.0, ge=0)
 
 
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class Kubernetes(_Model):
+    """Who a service's pods are in Kubernetes (for outputs k8s-injector and k8s-csi)."""
+
+    namespace: str | None = Field(default=None, pattern=K8S_NAME)  # default: the environment
+    service_account: str | None = Field(default=None, pattern=K8S_NAME)  # default: the service
+
+
 class Service(_Model):
     """A service calling providers: where it runs and what it may use."""
 
@@ -122,6 +132,29 @@ class Service(_Model):
     )
     defaults: Defaults = Field(default_factory=Defaults)
     key_dir: str | None = None
+    kubernetes: Kubernetes = Field(default_factory=Kubernetes)
+
+
+GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+class CiSettings(_Model):
+    """The CI that applies the catalog: the stack declares its JWT login (docs/ci.md)."""
+
+    provider: Literal["github"] = "github"
+    repository: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+    audience: str = Field(default="aigw-ci", min_length=1)
+    branch: str = Field(default="main", min_length=1)
+    # The GitHub environment of the rotation job (apply jobs use the catalog's environments).
+    rotation_environment: str = Field(default="rotation", min_length=1)
+    # Where the JWT auth method is enabled.
+    auth_path: str = Field(default="jwt", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # The token issuer: OpenBao fetches its keys by OIDC discovery...
+    issuer: str = GITHUB_OIDC_ISSUER
+    # ...unless public keys (PEM) are given here (an issuer without discovery, or tests).
+    jwt_validation_pubkeys: list[str] = Field(default_factory=list)
+    token_ttl: Duration = 900
+    token_max_ttl: Duration = 3600
 
 
 class Catalog(_Model):
@@ -132,3 +165,4 @@ class Catalog(_Model):
     providers: dict[str, Provider] = Field(default_factory=dict)
     models: dict[str, ModelAlias] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
+    ci: CiSettings | None = None

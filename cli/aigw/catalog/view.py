@@ -58,7 +58,17 @@ class Deployment:
 
     @property
     def policy_name(self) -> str:
-        return f"aigw-{self.environment}-{self.service}"
+        return access_name(self.environment, self.service)
+
+    @property
+    def role_name(self) -> str:
+        """Its auth roles (AppRole, Kubernetes): named like its policy."""
+        return access_name(self.environment, self.service)
+
+
+def access_name(env_name: str, service: str) -> str:
+    """The OpenBao policy and auth roles of a service in an environment: `aigw-<env>-<service>`."""
+    return f"aigw-{env_name}-{service}"
 
 
 def path_prefix(env_name: str, env: Environment) -> str:

@@ -3,9 +3,9 @@
 The stack writes one role per service and environment at `auth/<path>/role/<name>`
 for every method (AppRole, Kubernetes and JWT/OIDC all share that layout); only
 the role's parameters differ. `ROLE_BUILDERS` is the one registry: a method is
-usable when it has a builder here. AppRole is what aigw enables and tests;
-Kubernetes and JWT builders are the design room for real clusters (their auth
-methods need server-specific config, so the stack does not configure them).
+usable when it has a builder here. Services log in with AppRole; deployments
+with k8s outputs also get a Kubernetes role (`kubernetes_role_params`), and the
+CI's jobs JWT roles (`ci_role_params`, from the catalog's `ci:` settings).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import hvac
 
+from aigw.catalog.models import CiSettings
 from aigw.errors import UsageError
 
 TOKEN_TTL = 3600
@@ -57,6 +58,51 @@ def _jwt(cfg: AuthConfig, service: str, env: str, policy: str) -> dict[str, obje
     return {**_token_params(cfg, policy), "role_type": "jwt", "user_claim": cfg.jwt_subject_claim,
             "bound_audiences": [cfg.jwt_audience],
             "bound_claims": {cfg.jwt_subject_claim: f"{env}:{service}"}}
+
+
+# CI logins (docs/ci.md): GitHub's OIDC token names the job in `sub`, e.g.
+# `repo:ORG/REPO:pull_request` or `repo:ORG/REPO:environment:prod`.
+CI_TOKEN_TYPE = "service"
+
+
+def github_claims(repository: str, *, environment: str | None,
+                  branch: str | None) -> dict[str, str]:
+    """The claims a GitHub job's token must carry: a PR job, or a job of an environment."""
+    if environment is None:
+        return {"sub": f"repo:{repository}:pull_request", "repository": repository}
+    claims = {"sub": f"repo:{repository}:environment:{environment}",
+              "repository": repository, "environment": environment}
+    if branch is not None:
+        claims["ref"] = f"refs/heads/{branch}"
+    return claims
+
+
+def ci_role_params(ci: CiSettings, policy: str, claims: dict[str, str]) -> dict[str, object]:
+    """A CI job's JWT role: bound to its repository and job, granted exactly POLICY."""
+    return {"role_type": "jwt", "user_claim": "sub", "bound_audiences": [ci.audience],
+            "bound_claims": claims, "token_policies": [policy],
+            "token_no_default_policy": True, "token_ttl": ci.token_ttl,
+            "token_max_ttl": ci.token_max_ttl, "token_type": CI_TOKEN_TYPE}
+
+
+def jwt_config(ci: CiSettings) -> dict[str, object]:
+    """`auth/<path>/config`: OIDC discovery of the issuer, or the given public keys."""
+    keys = [k.strip() for k in ci.jwt_validation_pubkeys]  # as OpenBao stores them
+    return {"bound_issuer": ci.issuer, "oidc_discovery_url": "" if keys else ci.issuer,
+            "jwt_validation_pubkeys": keys}
+
+
+# Where the Kubernetes auth method is enabled: the path the Vault Agent injector
+# (`vault.hashicorp.com/auth-path`) and the CSI provider (`vaultKubernetesMountPath`)
+# use by default, so the rendered manifests need not name it.
+K8S_AUTH_PATH = "kubernetes"
+
+
+def kubernetes_role_params(cfg: AuthConfig, policy: str, *, namespace: str,
+                           service_account: str) -> dict[str, object]:
+    """A deployment's Kubernetes-auth role: its pods' service account in its namespace."""
+    return {**_token_params(cfg, policy), "bound_service_account_names": [service_account],
+            "bound_service_account_namespaces": [namespace]}
 
 
 RoleBuilder = Callable[[AuthConfig, str, str, str], dict[str, object]]

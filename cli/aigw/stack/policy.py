@@ -37,3 +37,8 @@ def render_policy(*, name: str, service: str, environment: str, read_paths: Sequ
     text = _template(template).render(name=name, service=service, environment=environment,
                                       read_paths=sorted(read_paths))
     return text.rstrip("\n") + "\n"
+
+
+def render_template(template: str, **context: object) -> str:
+    """The HCL text of another policy template (the CI's, see `aigw.stack.spec`)."""
+    return _template(template).render(**context).rstrip("\n") + "\n"

@@ -8,7 +8,7 @@ function for users of the official CLI. Unit tests run it under
 
 Logical names are stable and readable, since they become URNs and show in plans:
 `mount.<path>`, `auth.<path>`, `slot.<provider>.<slot>`, `policy.<name>`,
-`role.<auth-path>.<name>`, `config.<service>`.
+`role.<auth-path>.<name>`, `config.<service>`, `authconfig.<auth-path>` (the CI's JWT method).
 """
 
 from __future__ import annotations
@@ -21,8 +21,16 @@ import pulumi
 
 from aigw.catalog import Catalog, load_catalog
 from aigw.stack.auth import AuthConfig
-from aigw.stack.resources import AuthBackend, AuthRole, ClientConfig, KvMount, KvSlot, Policy
-from aigw.stack.spec import ConfigSpec, EnvSpec, environment_spec
+from aigw.stack.resources import (
+    AuthBackend,
+    AuthMethodConfig,
+    AuthRole,
+    ClientConfig,
+    KvMount,
+    KvSlot,
+    Policy,
+)
+from aigw.stack.spec import CiSpec, ConfigSpec, EnvSpec, K8sSpec, environment_spec
 
 PROJECT = "aigw"
 
@@ -37,6 +45,7 @@ class Declared:
     policies: dict[str, Policy] = field(default_factory=dict)  # by policy name
     roles: dict[str, AuthRole] = field(default_factory=dict)  # by role name
     configs: dict[str, ClientConfig] = field(default_factory=dict)  # by service
+    k8s_roles: dict[str, AuthRole] = field(default_factory=dict)  # Kubernetes auth, by name
 
 
 def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> Declared:
@@ -68,7 +77,42 @@ def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> 
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
     declare_configs(out, spec.configs, addr, commit, after_mount)
+    if spec.k8s is not None:
+        _declare_k8s(spec.k8s, addr, out)
+    if spec.ci is not None:
+        _declare_ci(spec.ci, addr, out)
     return out
+
+
+def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> None:
+    """The Kubernetes auth method (kept when deleted, like AppRole) and its roles."""
+    auth = AuthBackend(f"auth.{k8s.auth.path}", {
+        "addr": addr, "method": k8s.auth.method, "path": k8s.auth.path,
+    })
+    for role in k8s.roles:
+        out.k8s_roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
+            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
+            "params": dict(role.params),
+        }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
+
+
+def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> None:
+    """The CI's JWT method, its config, and its roles and policies (docs/ci.md)."""
+    auth = AuthBackend(f"auth.{ci.auth.path}", {
+        "addr": addr, "method": ci.auth.method, "path": ci.auth.path,
+    })
+    config = AuthMethodConfig(f"authconfig.{ci.auth.path}", {
+        "addr": addr, "path": ci.auth.path, "config": dict(ci.config),
+    }, pulumi.ResourceOptions(depends_on=[auth]))
+    for pol in ci.policies:
+        out.policies[pol.name] = Policy(f"policy.{pol.name}", {
+            "addr": addr, "name": pol.name, "policy": pol.text,
+        })
+    for role in ci.roles:
+        out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
+            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
+            "params": dict(role.params),
+        }, pulumi.ResourceOptions(depends_on=[config, out.policies[role.policy]]))
 
 
 # The stack output naming the OpenBao server the state was recorded against

@@ -126,11 +126,15 @@ class KvMountProvider(VaultProvider):
         """Keep the mount: it holds every environment's key values."""
 
 
-def _retry_while_upgrading(call: Any, timeout: float = 20.0) -> None:
+def _retry_while_upgrading(call: Any, timeout: float = 90.0) -> None:
     """Run CALL, retrying while a new KV v2 mount finishes its one-time upgrade.
 
     Right after a KV v2 mount is enabled, OpenBao answers "Upgrading from
     non-versioned to versioned data..." for a moment; that is not an error to report.
+    On a cluster, a standby node may also not route to a mount the active node
+    enabled a moment ago (404, "no handler for route"), and a standby's copy of
+    the mount reports the upgrade until it next checks the active node's (seconds,
+    more under load): retried the same way, for up to TIMEOUT seconds.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -138,7 +142,9 @@ def _retry_while_upgrading(call: Any, timeout: float = 20.0) -> None:
             call()
             return
         except hvac.exceptions.VaultError as exc:
-            if "upgrading" not in str(exc).lower() or time.monotonic() > deadline:
+            transient = ("upgrad" in str(exc).lower()  # "Upgrading...", "Waiting for the primary to upgrade..."
+                         or isinstance(exc, hvac.exceptions.InvalidPath))
+            if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
 
@@ -341,6 +347,44 @@ class ClientConfigProvider(VaultProvider):
         """Remove the entry with its history (it only ever held this service's config)."""
         with vault(props) as client, contextlib.suppress(hvac.exceptions.InvalidPath):
             client.adapter.delete(f"/v1/{props['mount']}/metadata/{props['path']}")
+
+
+class AuthConfigProvider(VaultProvider):
+    """An auth method's `auth/<path>/config` (the CI's JWT issuer and keys).
+
+    Only the given fields are written and compared. Deleting leaves the config:
+    it belongs to the method, which is shared and kept.
+    """
+
+    managed = ("config",)
+    identity = ("path",)
+
+    def object_id(self, props: Props) -> str:
+        """`auth/<path>/config`."""
+        return f"auth/{props['path']}/config"
+
+    def ensure(self, props: Props) -> None:
+        """Write the config fields."""
+        with vault(props) as client:
+            client.adapter.post(f"/v1/auth/{props['path']}/config",
+                                json=as_ints(props["config"]))
+
+    def live(self, props: Props) -> Props | None:
+        """The managed config fields as stored, or None when the method has no config."""
+        with vault(props) as client, contextlib.suppress(hvac.exceptions.InvalidPath):
+            found = client.read(f"auth/{props['path']}/config")
+            if found:
+                data = found.get("data") or {}
+                return {"config": {k: _normal(data.get(k)) for k in props["config"]}}
+        return None
+
+    def delete(self, _id: str, _props: Props) -> None:
+        """Keep the config with its (kept) auth method."""
+
+
+def _normal(value: Any) -> Any:
+    """OpenBao reads back an unset list as None and an unset string as ""."""
+    return [] if value is None else value
 
 
 # Imported in the provider process when the engine unpickles a provider: a run

@@ -14,6 +14,7 @@ from pulumi.dynamic import Resource
 
 from aigw.stack.providers import (
     AuthBackendProvider,
+    AuthConfigProvider,
     AuthRoleProvider,
     ClientConfigProvider,
     KvMountProvider,
@@ -72,3 +73,9 @@ class ClientConfig(_AigwResource, module="aigw", name="ClientConfig"):
     revision, text, catalog_commit)."""
 
     provider_class = ClientConfigProvider
+
+
+class AuthMethodConfig(_AigwResource, module="aigw", name="AuthMethodConfig"):
+    """An auth method's config (inputs: addr, path, config)."""
+
+    provider_class = AuthConfigProvider

@@ -286,7 +286,7 @@ def destroy(env: str | None = None, *, echo: Echo, yes: bool = False,
             with engine_errors(label, "destroy"):
                 handle.stack.destroy(on_event=log.on_event)
         echo(f"{label}: destroyed ({deleted_count(log.done)} objects deleted; the mount and "
-             "the auth method stay, shared by every environment)")
+             "the auth methods stay, shared by every environment)")
         results.append(StackResult(stack=label, changes=log.done, counts=log.counts,
                                    applied=True))
     return results

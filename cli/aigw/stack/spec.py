@@ -10,6 +10,8 @@ Names (docs/architecture.md):
 - policy and auth role of a service in an environment: `aigw-<env>-<service>`
 - a slot's secret: `<mount>/data/<path_prefix>/providers/<provider>/<slot>`
 - a service's published client config: `<mount>/data/<path_prefix>/_aigw/config/<service>`
+- the CI's JWT roles and their policies (same names): `aigw-ci-plan`,
+  `aigw-ci-apply-<env>`, `aigw-ci-rotate` (docs/ci.md)
 """
 
 from __future__ import annotations
@@ -24,16 +26,26 @@ from aigw.catalog.view import (
     CONFIG_FIELD,
     Deployment,
     SlotRef,
+    access_name,
     config_path,
     data_path,
     deployments,
+    path_prefix,
     slot_path,
     used_slots,
 )
 from aigw.errors import UsageError
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
-from aigw.stack.auth import AuthConfig, role_params
-from aigw.stack.policy import render_policy
+from aigw.stack.auth import (
+    K8S_AUTH_PATH,
+    AuthConfig,
+    ci_role_params,
+    github_claims,
+    jwt_config,
+    kubernetes_role_params,
+    role_params,
+)
+from aigw.stack.policy import render_policy, render_template
 
 # KV v2 settings of the mount: check-and-set on every write (rotation relies on
 # it to detect a concurrent writer) and enough versions to keep old and new
@@ -44,12 +56,30 @@ CAS_REQUIRED = True
 
 def policy_name(env_name: str, service: str) -> str:
     """The ACL policy of a service in an environment (same as Deployment.policy_name)."""
-    return f"aigw-{env_name}-{service}"
+    return access_name(env_name, service)
 
 
 def role_name(env_name: str, service: str) -> str:
     """The auth role of a service in an environment: named like its policy."""
     return policy_name(env_name, service)
+
+
+CI_PREFIX = "aigw-ci"
+
+
+def ci_plan_role() -> str:
+    """The JWT role (and policy) of pull-request jobs: `aigw plan --refresh`, read-only."""
+    return f"{CI_PREFIX}-plan"
+
+
+def ci_apply_role(env_name: str) -> str:
+    """The JWT role (and policy) of the job applying one environment."""
+    return f"{CI_PREFIX}-apply-{env_name}"
+
+
+def ci_rotate_role() -> str:
+    """The JWT role (and policy) of the scheduled rotation job."""
+    return f"{CI_PREFIX}-rotate"
 
 
 def secret_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
@@ -149,6 +179,57 @@ class RoleSpec:
 
 
 @dataclass(frozen=True)
+class CiSpec:
+    """The CI's login: a JWT auth method, its config, and one role and policy per job kind.
+
+    The method, its config and the plan and rotate roles are shared by every
+    environment (each stack declares them with the same inputs); the apply role
+    is this environment's own.
+    """
+
+    auth: AuthBackendSpec
+    config: Mapping[str, object]
+    policies: tuple[PolicySpec, ...]
+    roles: tuple[RoleSpec, ...]
+
+    @property
+    def resource_count(self) -> int:
+        return 2 + len(self.policies) + len(self.roles)
+
+
+# The outputs whose pods log in with Kubernetes auth (a role per deployment).
+K8S_OUTPUTS = ("k8s-injector", "k8s-csi")
+
+
+@dataclass(frozen=True)
+class K8sSpec:
+    """The Kubernetes auth method and one role per deployment with a k8s output.
+
+    The method's config (kubernetes_host, CA) is the cluster's: an operator sets it
+    (docs/stacks.md); the stack enables the method and writes the roles.
+    """
+
+    auth: AuthBackendSpec
+    roles: tuple[RoleSpec, ...]
+
+    @property
+    def resource_count(self) -> int:
+        return 1 + len(self.roles)
+
+
+def uses_kubernetes(cat: Catalog, service: str) -> bool:
+    """Whether a service renders an output whose pods log in with Kubernetes auth."""
+    return any(o in K8S_OUTPUTS for o in cat.services[service].outputs)
+
+
+def kubernetes_identity(cat: Catalog, env_name: str, service: str) -> tuple[str, str]:
+    """(namespace, service account) a deployment's pods run as: the catalog's, else
+    the environment's name and the service's name."""
+    k8s = cat.services[service].kubernetes
+    return k8s.namespace or env_name, k8s.service_account or service
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """Everything the stack of one environment declares."""
 
@@ -159,11 +240,16 @@ class EnvSpec:
     policies: tuple[PolicySpec, ...]
     roles: tuple[RoleSpec, ...]
     configs: tuple[ConfigSpec, ...] = ()
+    ci: CiSpec | None = None
+    k8s: K8sSpec | None = None
 
     @property
     def resource_count(self) -> int:
         """How many Pulumi resources the program declares for this spec."""
-        return 2 + len(self.slots) + len(self.policies) + len(self.roles) + len(self.configs)
+        extra = (self.ci.resource_count if self.ci else 0) + (
+            self.k8s.resource_count if self.k8s else 0)
+        return 2 + len(self.slots) + len(self.policies) + len(self.roles) + len(self.configs) \
+            + extra
 
 
 def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
@@ -219,6 +305,74 @@ def _check_unique_names(cat: Catalog, env_name: str) -> None:
                              hint="rename the service or the environment")
 
 
+@dataclass(frozen=True)
+class _Folder:
+    mount: str
+    prefix: str
+
+
+def _ci_spec(cat: Catalog, env_name: str, auth: AuthConfig) -> CiSpec | None:
+    """The CI objects of environment `env_name`'s stack (None without `ci:` settings)."""
+    ci = cat.ci
+    if ci is None:
+        return None
+    if ci.auth_path == auth.path:
+        raise UsageError(f"ci.auth_path '{ci.auth_path}' is where services log in",
+                         hint="give the CI's JWT method its own path (default `jwt`)")
+    env = cat.environments[env_name]
+    folders = sorted({_Folder(e.mount, path_prefix(n, e)) for n, e in cat.environments.items()},
+                     key=lambda f: (f.mount, f.prefix))
+    k8s = [K8S_AUTH_PATH] if any(uses_kubernetes(cat, s) for s in cat.services) else []
+    common = {"ci_auth": ci.auth_path, "auth_paths": [auth.path, *k8s]}
+    texts = {
+        ci_plan_role(): render_template(
+            "ci-plan.hcl.j2", name=ci_plan_role(), **common, slot_folders=folders,
+            mounts=sorted({f.mount for f in folders})),
+        ci_apply_role(env_name): render_template(
+            "ci-apply.hcl.j2", name=ci_apply_role(env_name), environment=env_name,
+            mount=env.mount, prefix=path_prefix(env_name, env), **common),
+        ci_rotate_role(): render_template("ci-rotate.hcl.j2", name=ci_rotate_role(),
+                                          slot_folders=folders),
+    }
+    claims = {
+        ci_plan_role(): github_claims(ci.repository, environment=None, branch=None),
+        ci_apply_role(env_name): github_claims(ci.repository, environment=env_name,
+                                               branch=ci.branch),
+        ci_rotate_role(): github_claims(ci.repository, environment=ci.rotation_environment,
+                                        branch=ci.branch),
+    }
+    names = sorted(texts)
+    return CiSpec(
+        auth=AuthBackendSpec(method="jwt", path=ci.auth_path),
+        config=jwt_config(ci),
+        policies=tuple(PolicySpec(name=n, service="", read_paths=(), text=texts[n])
+                       for n in names),
+        roles=tuple(RoleSpec(method="jwt", mount=ci.auth_path, name=n, service="", policy=n,
+                             params=ci_role_params(ci, n, claims[n])) for n in names),
+    )
+
+
+def _k8s_spec(cat: Catalog, env_name: str, auth: AuthConfig,
+              policies: tuple[PolicySpec, ...]) -> K8sSpec | None:
+    """Kubernetes-auth roles of the environment's deployments that render k8s outputs."""
+    if auth.path == K8S_AUTH_PATH:  # the services' own method already is Kubernetes
+        return None
+    roles = []
+    for pol in policies:
+        if not uses_kubernetes(cat, pol.service):
+            continue
+        namespace, account = kubernetes_identity(cat, env_name, pol.service)
+        roles.append(RoleSpec(method="kubernetes", mount=K8S_AUTH_PATH,
+                              name=role_name(env_name, pol.service), service=pol.service,
+                              policy=pol.name, params=kubernetes_role_params(
+                                  auth, pol.name, namespace=namespace,
+                                  service_account=account)))
+    if not roles:
+        return None
+    return K8sSpec(auth=AuthBackendSpec(method="kubernetes", path=K8S_AUTH_PATH),
+                   roles=tuple(roles))
+
+
 def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
     """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
     if env_name not in cat.environments:
@@ -243,4 +397,6 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         policies=policies,
         roles=roles,
         configs=config_specs(cat, env_name),
+        ci=_ci_spec(cat, env_name, auth),
+        k8s=_k8s_spec(cat, env_name, auth, policies),
     )
