@@ -16,7 +16,8 @@ PROVIDERS = {
     "volcengine": {"api": "openai", "base_url": "https://ark.example/api/v3", "region": "cn"},
     "openai": {"api": "openai", "base_url": "https://api.openai.com/v1", "region": "us",
                "slots": ["default", "batch"]},
-    "anthropic": {"api": "anthropic", "base_url": "https://api.anthropic.com", "region": "us"},
+    # Anthropic's OpenAI-compatible endpoint: chat-us is one wire family (openai).
+    "anthropic": {"api": "openai", "base_url": "https://api.anthropic.com/v1", "region": "us"},
 }
 MODELS = {
     "chat-cn": {"routes": [{"provider": "deepseek", "model": "deepseek-chat"},
