@@ -164,10 +164,10 @@ def test_apply_without_yes_shows_the_plan_and_asks(rig: StackRig) -> None:
     kw = {"echo": rig.lines.append, "vault": rig.vault, "engine": rig.engine}
     (skipped,) = run.apply(EXAMPLES, "prod", confirm=say(False), **kw)
     assert questions == ["apply these changes to aigw/prod?"] and not skipped.applied
-    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 18 to create, 0 to update, " \
+    assert "aigw/prod: skipped" in rig.lines and "aigw/prod: 22 to create, 0 to update, " \
         "0 to delete, 0 unchanged" in rig.lines
     assert rig.client().sys.list_acl_policies()["data"]["keys"] == ["default", "root"]
     (done,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
-    assert done.applied and done.counts == {"create": 18}
+    assert done.applied and done.counts == {"create": 22}
     (again,) = run.apply(EXAMPLES, "prod", confirm=say(True), **kw)
     assert not again.applied and len(questions) == 2  # nothing to change: not asked
