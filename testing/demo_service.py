@@ -24,7 +24,6 @@ stderr. SIGTERM stops it cleanly.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -41,23 +40,15 @@ def attempt_record(attempt: Attempt, ended: float) -> dict[str, Any]:
     """One attempt as logged: provider, route index, outcome, fingerprint, config
     revision the call started with, end time, ms."""
     return {"provider": attempt.provider, "route": attempt.route, "outcome": attempt.outcome,
-            "fp": attempt.key_fingerprint, "rev": getattr(attempt, "revision", ""),
+            "fp": attempt.key_fingerprint, "rev": attempt.revision,
             "t": ended, "ms": round(attempt.latency * 1000, 3)}
 
 
 def status_record(client: Client) -> dict[str, Any]:
-    """The client's revision and `config_status`, as JSON-able data."""
-    status = getattr(client, "config_status", None)
-    if dataclasses.is_dataclass(status) and not isinstance(status, type):
-        doc: Any = dataclasses.asdict(status)
-    elif isinstance(status, dict) or status is None:
-        doc = status
-    elif hasattr(status, "_asdict"):
-        doc = status._asdict()
-    else:
-        doc = {"repr": repr(status)}
-    return json.loads(json.dumps({"revision": getattr(client, "revision", ""),
-                                  "status": doc}, default=str))
+    """The client's revision and `config_status` (what an operator's metrics would show)."""
+    status = client.config_status._asdict()
+    status.pop("loaded_at")  # changes with every reload; `reloads` counts them
+    return {"revision": client.revision, "status": status}
 
 
 def request_record(alias: str, started: float, attempts: list[dict[str, Any]],
