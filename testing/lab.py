@@ -653,13 +653,14 @@ class Lab:
                 "problems": failover_problems(traffic, provider, down, up)}
 
     # -- live config ---------------------------------------------------------
-    def _prod(self) -> Any:
+    def environment(self) -> Any:
+        """The lab's `prod` environment, as the catalog defines it."""
         return load_catalog(self.root).catalog.environments["prod"]
 
     def published(self) -> dict[str, Published]:
         """Each service's client config as OpenBao holds it now (read with the root token)."""
         assert self.bao is not None
-        env, admin = self._prod(), self.bao.client()
+        env, admin = self.environment(), self.bao.client()
         out = {}
         for svc in SERVICES:
             entry = admin.secrets.kv.v2.read_secret_version(
@@ -701,20 +702,24 @@ class Lab:
 
     def put_config_by_hand(self, what: str, texts: Mapping[str, str]) -> Change:
         """Store TEXTS (service -> raw text) as services' published configs, the way an
-        operator would by hand: `bao kv put -mount=M PATH config=@FILE` with the root
-        token (in the environment, never argv). Bypasses every check aigw makes."""
+        operator would by hand: `bao kv put -mount=M -cas=N PATH config=@FILE` with the
+        root token (in the environment, never argv). Bypasses every check aigw makes."""
         assert self.bao is not None
         before = self.record_published()
-        env = self._prod()
+        env = self.environment()
         pids, started = self.service_pids(), time.time()
         for svc, text in texts.items():
             src = self.root / "logs" / f"by-hand-{svc}.json"
             src.write_text(text)
-            subprocess.run([str(find_bao()), "kv", "put", f"-mount={env.mount}",
-                            config_path("prod", env, svc), f"config=@{src}"],
-                           env={**os.environ, "BAO_ADDR": self.bao.addr,
-                                "BAO_TOKEN": self.bao.token},
-                           check=True, capture_output=True)
+            # The mount requires check-and-set, so name the version being replaced.
+            proc = subprocess.run(
+                [str(find_bao()), "kv", "put", f"-mount={env.mount}",
+                 f"-cas={before[svc].version}", config_path("prod", env, svc),
+                 f"config=@{src}"],
+                env={**os.environ, "BAO_ADDR": self.bao.addr, "BAO_TOKEN": self.bao.token},
+                capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"bao kv put exited {proc.returncode}: {proc.stderr[-2000:]}")
         return self._change(what, started, time.time(), before, pids, "")
 
     def _change(self, what: str, started: float, applied: float,
