@@ -397,7 +397,7 @@ class Lab:
             for name, server in self.providers.items()
         }
         catalog = {
-            "environments": {"prod": {"agent_refresh": 1}},
+            "environments": {"prod": {}},  # agent_refresh: the default (1 s)
             "providers": providers,
             "models": {
                 alias: {"routes": [{"provider": p, "model": f"m-{p}"} for p in routes]}

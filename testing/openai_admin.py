@@ -70,6 +70,9 @@ class OpenAIAdminServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: without TCP_NODELAY, Nagle and the
+            # client's delayed ACK hold the body ~40 ms on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""
