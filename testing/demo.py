@@ -37,6 +37,14 @@ def say(text: str) -> None:
     print(f"  {time.strftime('%H:%M:%S')}  {text}", flush=True)
 
 
+def since_apply(t: dict[str, float]) -> str:
+    """A propagation time relative to `aigw apply` returning, in words."""
+    seconds = t["after_apply"]
+    if seconds < 0:
+        return f"{-seconds:.2f} s before aigw apply returned"
+    return f"{seconds:.2f} s after aigw apply returned"
+
+
 def main() -> int:
     """Run the scenario and print a summary; exit 1 if any request or attempt went wrong."""
     root = Path(".aigw/lab").resolve()
@@ -75,8 +83,8 @@ def main() -> int:
             say(f"  {svc}: published revision {change.before[svc]} -> {change.after[svc]}")
         live = lab.wait_live(change)
         for svc, t in sorted(live.items()):
-            say(f"  {svc} served its first request on {change.after[svc]} {t['after_apply']:.2f} s "
-                f"after aigw apply returned ({t['after_write']:.2f} s after OpenBao stored it)")
+            say(f"  {svc} served its first request on {change.after[svc]} "
+                f"{t['after_write']:.2f} s after OpenBao stored it ({since_apply(t)})")
         settled = lab.wait_served(40)
         switched = lab.traffic(change.started, settled)
         on_new = sum(1 for r in switched.requests if r["ok"] and r["alias"] == alias
@@ -87,7 +95,7 @@ def main() -> int:
         say(f"  service PIDs {change.pids} -> {lab.service_pids()}: "
             f"{'unchanged, nothing restarted' if same_after_switch else 'CHANGED'}")
         same = same and same_after_switch
-        config_p100 = max(t["after_apply"] for t in live.values())
+        config_p100 = max(live.values(), key=lambda t: t["after_write"])
         say("stopping OpenBao: no vault, no aigw process running")
         outage = lab.openbao_outage(seconds=6, count=40)
         say(f"  during the outage ({outage['seconds']:.0f} s): {outage['traffic'].line()}")
@@ -109,8 +117,8 @@ def main() -> int:
               f"{before['attempts']} attempts, {before['failed_attempts']} failed, "
               f"{before['auth_failures']} got 401/403, {before['second_route']} needed a "
               f"second route; same PIDs: {same}; key propagation p100 {worst:.2f} s; model "
-              f"switch live on {len(live)} services {config_p100:.2f} s after apply (p100); "
-              "old keys revoked: "
+              f"switch live on {len(live)} services {config_p100['after_write']:.2f} s after "
+              f"the OpenBao write (p100; {since_apply(config_p100)}); old keys revoked: "
               f"{all(lab.initial_fps[n] not in v for n, v in rot['live_keys'].items())}")
         for problem in problems:
             print(f"PROBLEM {problem}")
