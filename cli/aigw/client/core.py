@@ -11,7 +11,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Generator, Mapping
-from types import MappingProxyType
 from typing import Any, NamedTuple, Self
 
 from .config import ClientConfig, Route, config_from_bytes, load_config
@@ -166,7 +165,9 @@ class BaseClient:
                                          revision=config.revision, rng=self._rng,
                                          sessions=sessions.get(alias))
         self._key_files = key_files
-        return Snapshot(config, MappingProxyType(routers), config.revision)
+        # A plain dict (a lookup per call; MappingProxyType's costs more): never
+        # changed after this point, a swap builds a new one.
+        return Snapshot(config, routers, config.revision)
 
     def _state(self, alias: str, family: str, index: int, route: Route,
                key_files: dict[str, KeyFile],
