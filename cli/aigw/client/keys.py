@@ -208,5 +208,3 @@ class _Either:
     def is_set(self) -> bool:
         return self._a.is_set() or self._b.is_set()
 
-
-KeyWatcher = FileWatcher  # the name before the config file was watched too
