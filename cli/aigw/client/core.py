@@ -22,6 +22,7 @@ from .sigv4 import require_botocore
 from .telemetry import CallSpan, Telemetry
 
 log = logging.getLogger("aigw.client")
+_monotonic = time.monotonic  # a module global: one lookup less per call
 
 OnAttempt = Callable[[Attempt], None]
 # Transient: worth a retry on the same route, then a cooldown.
@@ -281,7 +282,7 @@ class BaseClient:
 
     def router(self, alias: str, family: str | None) -> AliasRouter:
         """The alias's router; raises UnknownAlias, or WrongFamily if `family` differs."""
-        if time.monotonic() >= self._config_next_check:
+        if _monotonic() >= self._config_next_check:  # the hot path's only addition
             self._follow()
         routers = self._snap.routers
         router = routers.get(alias)
