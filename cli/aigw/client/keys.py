@@ -4,7 +4,8 @@ Agents (OpenBao/Vault Agent, the CSI driver) replace a key file by rename, so a
 change shows as a new (inode, mtime, size). The hot path only compares a
 monotonic clock with a deadline; an `os.stat` runs at most every
 `check_interval` seconds, or as soon as the optional watchfiles watcher marks the
-file dirty. No key value is ever logged; only its fingerprint.
+file dirty. No key value is ever logged; only its fingerprint. The same
+watcher (`FileWatcher`) tells the live config (client/live.py) about its file.
 """
 
 from __future__ import annotations
@@ -208,5 +209,3 @@ class _Either:
     def is_set(self) -> bool:
         return self._a.is_set() or self._b.is_set()
 
-
-KeyWatcher = FileWatcher  # the name before the config file was watched too
