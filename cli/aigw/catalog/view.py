@@ -107,45 +107,62 @@ def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> s
     return slot or cat.providers[provider].slots[0]
 
 
-def deployment(cat: Catalog, service: str, env_name: str) -> Deployment:
+# Resolved routes of an alias for one set of service settings, shared by every deployment
+# with those settings (every environment of a service, and all services with shared keys
+# and the same defaults): large catalogs resolve each distinct route once.
+_RouteCache = dict[tuple[Any, ...], list[ResolvedRoute]]
+
+
+def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) -> list[ResolvedRoute]:
+    svc = cat.services[service]
+    d = svc.defaults
+    own_slot = svc.keys == "per-service"
+    key = (alias, service if own_slot else None, d.timeout, d.retries, d.cooldown)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    routes = []
+    for route in cat.models[alias].routes:
+        prov = cat.providers[route.provider]
+        ref = SlotRef(route.provider, route_slot(cat, service, route.provider, route.slot))
+        routes.append(ResolvedRoute(
+            provider=route.provider,
+            api=prov.api,
+            base_url=prov.base_url,
+            model=route.model,
+            slot=ref.slot,
+            key_file=ref.file_name,
+            timeout=float(route.timeout if route.timeout is not None else d.timeout),
+            retries=route.retries if route.retries is not None else d.retries,
+            cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
+            extra={**prov.extra, **route.extra},
+            weight=route.weight,
+        ))
+    cache[key] = routes
+    return routes
+
+
+def deployment(cat: Catalog, service: str, env_name: str,
+               _cache: _RouteCache | None = None) -> Deployment:
     """Resolve one service in one environment."""
     svc = cat.services[service]
     env = cat.environments[env_name]
-    aliases: dict[str, list[ResolvedRoute]] = {}
-    slots: set[SlotRef] = set()
-    d = svc.defaults
-    for alias in sorted(svc.models):
-        routes = []
-        for route in cat.models[alias].routes:
-            prov = cat.providers[route.provider]
-            ref = SlotRef(route.provider, route_slot(cat, service, route.provider, route.slot))
-            slots.add(ref)
-            routes.append(ResolvedRoute(
-                provider=route.provider,
-                api=prov.api,
-                base_url=prov.base_url,
-                model=route.model,
-                slot=ref.slot,
-                key_file=ref.file_name,
-                timeout=float(route.timeout if route.timeout is not None else d.timeout),
-                retries=route.retries if route.retries is not None else d.retries,
-                cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
-                extra={**prov.extra, **route.extra},
-                weight=route.weight,
-            ))
-        aliases[alias] = routes
+    cache = {} if _cache is None else _cache
+    aliases = {alias: _alias_routes(cat, service, alias, cache) for alias in sorted(svc.models)}
+    slots = {SlotRef(r.provider, r.slot) for routes in aliases.values() for r in routes}
     return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases, sorted(slots))
 
 
 def deployments(cat: Catalog, env: str | None = None, service: str | None = None) -> list[Deployment]:
     """Every (service, environment) pair, sorted, optionally filtered."""
     out = []
+    cache: _RouteCache = {}
     for name in sorted(cat.services):
         if service is not None and name != service:
             continue
         for env_name in sorted(cat.services[name].environments):
             if env is None or env_name == env:
-                out.append(deployment(cat, name, env_name))
+                out.append(deployment(cat, name, env_name, cache))
     return out
 
 
