@@ -33,18 +33,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import (
-    CONFIG_FIELD,
-    Deployment,
-    ResolvedRoute,
-    SlotRef,
-    config_path,
-    data_path,
-    deployments,
-    slot_path,
-)
+from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, deployments
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
+from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, key_file_env, slot_path
 from aigw.resources import templates_dir
 
 MARKER = ".aigw-rendered"
@@ -74,20 +66,6 @@ def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
                        if k != "mount_path" and not v.startswith("/"))
     return out
 
-
-
-def _env_name(text: str) -> str:
-    return text.upper().replace("-", "_")
-
-
-def slot_env(slot: SlotRef) -> str:
-    """A slot's part of environment-variable names: `DEEPSEEK_SVC_BOT` for deepseek/svc-bot."""
-    return f"{_env_name(slot.provider)}_{_env_name(slot.slot)}"
-
-
-def key_env(slot: SlotRef) -> str:
-    """The environment variable naming a slot's key (LiteLLM's os.environ/...)."""
-    return f"AIGW_KEY_{slot_env(slot)}"
 
 
 # The outputs that run an agent, which writes one key file per slot from its template.
@@ -272,7 +250,7 @@ class Renderer:
                 "file_name": slot.file_name,
                 "source": f"templates/{slot.file_name}.ctmpl",
                 "key_path": f"{key_dir}/{slot.file_name}",
-                "env": slot_env(slot),
+                "file_env": key_file_env(slot),
                 "secret_path": secret,
                 "csi_objects": ([(slot.file_name + ".id", "aws_access_key_id"),
                                  (slot.file_name + ".secret", "aws_secret_access_key")]

@@ -1,7 +1,7 @@
 """The compiled view of a catalog: who calls what, with which key slot, where.
 
-Render, the Vault stack and rotation all consume these plain records, so the
-rules for slot names and Vault paths live in exactly one place.
+Render, the Vault stack and rotation all consume these plain records; the
+names and paths they carry are built by `aigw.names`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.models import Catalog, Environment
+from aigw.names import (  # re-exported: the builders live in aigw.names
+    CONFIG_FIELD,
+    access_name,
+    config_path,
+    data_path,
+    key_file,
+    path_prefix,
+    per_service_slot,
+    slot_path,
+)
+
+__all__ = ["CONFIG_FIELD", "Deployment", "ResolvedRoute", "SlotRef", "access_name",
+           "config_path", "data_path", "deployment", "deployments", "environment_slots",
+           "path_prefix", "route_slot", "slot_path", "used_slots"]
 
 
 @dataclass(frozen=True, order=True)
@@ -25,7 +39,7 @@ class SlotRef:
 
     @property
     def file_name(self) -> str:
-        return f"{self.provider}.{self.slot}.key"
+        return key_file(self.provider, self.slot)
 
 
 @dataclass(frozen=True)
@@ -66,44 +80,10 @@ class Deployment:
         return access_name(self.environment, self.service)
 
 
-def access_name(env_name: str, service: str) -> str:
-    """The OpenBao policy and auth roles of a service in an environment: `aigw-<env>-<service>`."""
-    return f"aigw-{env_name}-{service}"
-
-
-def path_prefix(env_name: str, env: Environment) -> str:
-    """The folder of an environment inside its mount."""
-    return (env.path_prefix or env_name).strip("/")
-
-
-def slot_path(env_name: str, env: Environment, ref: SlotRef) -> str:
-    """The KV v2 secret path of a slot, relative to the mount."""
-    return f"{path_prefix(env_name, env)}/providers/{ref.provider}/{ref.slot}"
-
-
-def config_path(env_name: str, env: Environment, service: str) -> str:
-    """The KV v2 path of a service's published `aigw-client.json`, relative to the mount.
-
-    It sits in the environment's `_aigw` folder, beside rotation's bookkeeping, so
-    it can never clash with a slot (`providers/...`) and is readable only by the
-    service it names (docs/live-config.md).
-    """
-    return f"{path_prefix(env_name, env)}/_aigw/config/{service}"
-
-
-# The one field of that entry's data: the file's exact text.
-CONFIG_FIELD = "config"
-
-
-def data_path(env: Environment, rel: str) -> str:
-    """The full API path of a KV v2 entry's data: `<mount>/data/<rel>`."""
-    return f"{env.mount}/data/{rel}"
-
-
 def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> str:
     """Which slot a service's route uses (`svc-<service>` under `keys: per-service`)."""
     if cat.services[service].keys == "per-service":
-        return f"svc-{service}"
+        return per_service_slot(service)
     return slot or cat.providers[provider].slots[0]
 
 
