@@ -37,15 +37,16 @@ from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, deployments
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, key_file_env, slot_path
+from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
 from aigw.resources import templates_dir
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
 MANIFEST_HEAD = b"Files written by `aigw render` (the only ones it rewrites or removes):\n"
-CLIENT_CONFIG = "aigw-client.json"
+CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"
 REVISION_LEN = 16
-AGENT_CONFIG = "bao-agent.hcl"
+AGENT_CONFIG = OUTPUTS[AGENT_OUTPUT].file
 # The files a running agent uses beside its config (named there, in templates/bao-agent.hcl.j2):
 # its AppRole login (written by `aigw agent-credentials`) and its pid file. Not render's.
 _AGENT_FILE = re.compile(
@@ -69,7 +70,7 @@ def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
 
 
 # The outputs that run an agent, which writes one key file per slot from its template.
-_AGENT_OUTPUTS = frozenset({"bao-agent", "k8s-injector"})
+_AGENT_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.agent)
 
 
 AliasEntry = Callable[[str, list[ResolvedRoute]], dict[str, Any]]
@@ -146,7 +147,7 @@ def _canonical(value: Any) -> str:
 
 def publishes_config(cat: Catalog, dep: Deployment) -> bool:
     """True when a deployment renders (and so `aigw apply` publishes) an aigw-client.json."""
-    return "aigw-client" in cat.services[dep.service].outputs
+    return CLIENT_OUTPUT in cat.services[dep.service].outputs
 
 
 def litellm_deployments(alias: str, routes: list[ResolvedRoute]) -> list[tuple[str, ResolvedRoute]]:
@@ -221,11 +222,16 @@ class Renderer:
 
     def client_config_file(self, dep: Deployment) -> bytes:
         """The bytes of one deployment's aigw-client.json (what apply publishes)."""
+        template = self._templates[OUTPUTS[CLIENT_OUTPUT].template]
+        return template.render(client_config=self._client_doc(dep)).encode()
+
+    def _client_doc(self, dep: Deployment) -> dict[str, Any]:
+        """The aigw-client.json document of a deployment, its revision stamped in."""
         doc = client_config(dep, self._alias_entry)
         aliases = ",".join(f"{_canonical(alias)}:{self._aliases[(alias, id(routes))][2]}"
                            for alias, routes in sorted(dep.aliases.items()))
         doc[REVISION_FIELD] = config_revision(doc, parts={"aliases": "{" + aliases + "}"})
-        return self._templates["aigw-client.json.j2"].render(client_config=doc).encode()
+        return doc
 
     def _alias_entry(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
         """`alias_entry`, built once per distinct routes list, with its canonical text."""
@@ -248,7 +254,7 @@ class Renderer:
             aws = APIS[api].is_aws
             found = self._slots[cache_key] = {
                 "file_name": slot.file_name,
-                "source": f"templates/{slot.file_name}.ctmpl",
+                "source": f"{AGENT_TEMPLATE_DIR}/{slot.file_name}.ctmpl",
                 "key_path": f"{key_dir}/{slot.file_name}",
                 "file_env": key_file_env(slot),
                 "secret_path": secret,
@@ -285,6 +291,8 @@ class Renderer:
             "retries": svc.defaults.retries,
             "cooldown": svc.defaults.cooldown,
         }
+        if CLIENT_OUTPUT in outputs:
+            context["client_config"] = self._client_doc(dep)
         if "litellm" in outputs:
             context["litellm"] = [self._litellm_alias(alias, routes)
                                   for alias, routes in sorted(dep.aliases.items())]
@@ -303,33 +311,26 @@ class Renderer:
         return hit[1]
 
     def render(self, dep: Deployment) -> dict[str, bytes]:
-        """Every file of one deployment, keyed by path relative to the output folder."""
-        svc = self.catalog.services[dep.service]
+        """Every file of one deployment, keyed by path relative to the output folder.
+
+        Each output the service names (in the registry's order, aigw.outputs) prints
+        its template over the deployment's context into its file.
+        """
         context = self._context(dep)
         base = f"{dep.environment}/{dep.service}"
         files: dict[str, bytes] = {}
-        outputs = set(svc.outputs)
-
-        def emit(name: str, template: str) -> None:
-            files[f"{base}/{name}"] = self._templates[template].render(context).encode()
-
-        if context["publishes_config"]:
-            files[f"{base}/{CLIENT_CONFIG}"] = self.client_config_file(dep)
-        if "litellm" in outputs:
-            emit("litellm.yaml", "litellm.yaml.j2")
-        if "env" in outputs:
-            emit("aigw.env", "aigw.env.j2")
-        if "bao-agent" in outputs:
-            emit(AGENT_CONFIG, "bao-agent.hcl.j2")
-            for slot in context["slots"]:
-                files[f"{base}/{slot['source']}"] = slot["key_template"].encode()
-            if context["publishes_config"]:
-                files[f"{base}/templates/{CLIENT_CONFIG}.ctmpl"] = \
-                    context["config_template"].encode()
-        if "k8s-injector" in outputs:
-            emit("k8s-injector.yaml", "k8s-injector.yaml.j2")
-        if "k8s-csi" in outputs:
-            emit("k8s-csi.yaml", "k8s-csi.yaml.j2")
+        wanted = set(self.catalog.services[dep.service].outputs)
+        for output in OUTPUTS.values():
+            if output.name not in wanted:
+                continue
+            files[f"{base}/{output.file}"] = self._templates[output.template].render(
+                context).encode()
+            if output.agent_templates:
+                for slot in context["slots"]:
+                    files[f"{base}/{slot['source']}"] = slot["key_template"].encode()
+                if context["publishes_config"]:
+                    files[f"{base}/{AGENT_TEMPLATE_DIR}/{CLIENT_CONFIG}.ctmpl"] = \
+                        context["config_template"].encode()
         return files
 
 

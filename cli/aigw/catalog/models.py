@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from aigw.apis import API_NAMES
+from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
 from aigw.rotation.registry import DRIVERS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -20,7 +21,7 @@ _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 APIS = API_NAMES  # the wire APIs: aigw/apis.py
-OUTPUTS = ("aigw-client", "litellm", "env", "bao-agent", "k8s-injector", "k8s-csi")
+OUTPUTS = OUTPUT_NAMES  # what `outputs:` may name: the registry in aigw/outputs.py
 
 
 def parse_duration(value: Any) -> int:
@@ -128,7 +129,7 @@ class Service(_Model):
     regions: list[str] | None = None
     keys: Literal["shared", "per-service"] = "shared"
     outputs: list[Literal[OUTPUTS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["aigw-client", "litellm", "env", "bao-agent"]
+        default_factory=lambda: list(DEFAULT_OUTPUTS)
     )
     defaults: Defaults = Field(default_factory=Defaults)
     key_dir: str | None = None
