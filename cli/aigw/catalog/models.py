@@ -7,7 +7,10 @@ catalog is in view.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -50,7 +53,9 @@ Extra = dict[str, Any]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Validators are built once, at the end of this module (`_build_models`).
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              defer_build=True)
 
 
 class Environment(_Model):
@@ -167,3 +172,36 @@ class Catalog(_Model):
     models: dict[str, ModelAlias] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
     ci: CiSettings | None = None
+
+
+_PLUGINS_VAR = "PYDANTIC_DISABLE_PLUGINS"
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """No pydantic plugin lookup while the catalog's validators are built.
+
+    The first validator pydantic builds asks for plugins, which reads the entry
+    points of every installed distribution: tens of milliseconds of `aigw validate`'s
+    start-up (benchmarks/startup.py) for plugins aigw never uses. Typer does the
+    same for its parameter adapters. The variable is restored afterwards.
+    """
+    previous = os.environ.get(_PLUGINS_VAR)
+    os.environ[_PLUGINS_VAR] = "__all__"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_PLUGINS_VAR]
+        else:
+            os.environ[_PLUGINS_VAR] = previous
+
+
+def _build_models() -> None:
+    with _without_pydantic_plugins():
+        for model in (Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
+                      Service, CiSettings, Catalog):
+            model.model_rebuild(force=True)
+
+
+_build_models()
