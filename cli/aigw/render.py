@@ -33,7 +33,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, deployments
+from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, check_scope, deployments
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, key_file_env, slot_path
@@ -367,10 +367,7 @@ def render_all(
 ) -> dict[str, bytes]:
     """Render every deployment in scope."""
     cat = loaded.catalog
-    if env is not None and env not in cat.environments:
-        raise UsageError(f"unknown environment '{env}'", f"known: {', '.join(sorted(cat.environments))}")
-    if service is not None and service not in cat.services:
-        raise UsageError(f"unknown service '{service}'", "see `services:` in the catalog")
+    check_scope(cat, env, service)
     deps = deployments(cat, env=env, service=service)
     workers = min(os.cpu_count() or 1, 8)
     if len(deps) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():

@@ -6,10 +6,13 @@ names and paths they carry are built by `aigw.names`.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.models import Catalog, Environment
+from aigw.errors import UsageError
 from aigw.names import (  # re-exported: the builders live in aigw.names
     CONFIG_FIELD,
     access_name,
@@ -22,8 +25,9 @@ from aigw.names import (  # re-exported: the builders live in aigw.names
 )
 
 __all__ = ["CONFIG_FIELD", "Deployment", "ResolvedRoute", "SlotRef", "access_name",
-           "config_path", "data_path", "deployment", "deployments", "environment_slots",
-           "path_prefix", "route_slot", "slot_path", "used_slots"]
+           "check_scope", "config_path", "data_path", "deployment", "deployments",
+           "did_you_mean", "environment_slots", "path_prefix", "route_slot", "slot_path",
+           "used_slots"]
 
 
 @dataclass(frozen=True, order=True)
@@ -78,6 +82,21 @@ class Deployment:
     def role_name(self) -> str:
         """Its auth roles (AppRole, Kubernetes): named like its policy."""
         return access_name(self.environment, self.service)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """The hint for an unknown name: the closest known one, else every known one."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"known: {', '.join(names) or 'none'}"
+
+
+def check_scope(cat: Catalog, env: str | None = None, service: str | None = None) -> None:
+    """The one check of a command's `--env` / `--service`: one line and exit 2 when unknown."""
+    if env is not None and env not in cat.environments:
+        raise UsageError(f"unknown environment '{env}'", did_you_mean(env, cat.environments))
+    if service is not None and service not in cat.services:
+        raise UsageError(f"unknown service '{service}'", did_you_mean(service, cat.services))
 
 
 def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> str:

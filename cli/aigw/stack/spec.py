@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog
 from aigw.catalog.models import format_duration
-from aigw.catalog.view import Deployment, SlotRef, deployments, used_slots
+from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments, used_slots
 from aigw.errors import UsageError
 from aigw.names import (
     CONFIG_FIELD,
@@ -372,9 +372,7 @@ def _k8s_spec(cat: Catalog, env_name: str, auth: AuthConfig,
 
 def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
     """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
-    if env_name not in cat.environments:
-        known = ", ".join(sorted(cat.environments)) or "none"
-        raise UsageError(f"unknown environment '{env_name}'", hint=f"the catalog has: {known}")
+    check_scope(cat, env_name)
     _check_unique_names(cat, env_name)
     auth = auth or AuthConfig()
     env = cat.environments[env_name]
