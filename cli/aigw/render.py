@@ -69,6 +69,8 @@ def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
 
 
 
+# The `model_list` entries of one alias, printed by litellm.yaml.j2 for each of its aliases.
+_LITELLM_ALIAS = "litellm-alias.yaml.j2"
 # The outputs that run an agent, which writes one key file per slot from its template.
 _AGENT_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.agent)
 
@@ -140,9 +142,9 @@ def config_revision(doc: dict[str, Any], *, parts: Mapping[str, str] | None = No
     return hashlib.sha256(canonical.encode()).hexdigest()[:REVISION_LEN]
 
 
-def _canonical(value: Any) -> str:
-    """The revision's serialization of one value (compact, sorted keys, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` uses,
+# made once (json.dumps builds a new encoder on every call with these arguments).
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def publishes_config(cat: Catalog, dep: Deployment) -> bool:
@@ -215,6 +217,10 @@ class Renderer:
         # HTML escaping and at C speed.
         self.env.filters["q"] = _quoted
         self._templates = {name: self.env.get_template(name) for name in self.env.list_templates()}
+        for template in self._templates.values():
+            # Jinja copies a template's globals into every render's context; as a ChainMap
+            # (its default) that copy costs more than printing a small file.
+            template.globals = dict(template.globals)
         self._slots: dict[tuple[str, SlotRef, str, str, bool], dict[str, Any]] = {}
         # Per alias, by its routes (deployments resolved alike share one list: catalog.view).
         self._aliases: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any], str]] = {}
@@ -302,12 +308,14 @@ class Renderer:
         return context
 
     def _litellm_alias(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
-        """One alias of litellm.yaml as plain data, built once per distinct routes list."""
+        """One alias of litellm.yaml, built and its `model_list` entries printed once per
+        distinct routes list (`litellm-alias.yaml.j2`), then reused by every deployment."""
         hit = self._litellm.get((alias, id(routes)))
         if hit is None or hit[0] is not routes:
             deps = litellm_deployments(alias, routes)
-            hit = self._litellm[(alias, id(routes))] = (routes, _litellm_alias(
-                alias, deps, [name for name, _ in deps if name != alias]))
+            entry = _litellm_alias(alias, deps, [name for name, _ in deps if name != alias])
+            entry["model_list"] = self._templates[_LITELLM_ALIAS].render(alias=entry)
+            hit = self._litellm[(alias, id(routes))] = (routes, entry)
         return hit[1]
 
     def render(self, dep: Deployment) -> dict[str, bytes]:
