@@ -109,7 +109,7 @@ def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> s
 # Resolved routes of an alias for one set of service settings, shared by every deployment
 # with those settings (every environment of a service, and all services with shared keys
 # and the same defaults): large catalogs resolve each distinct route once.
-_RouteCache = dict[tuple[Any, ...], list[ResolvedRoute]]
+_RouteCache = dict[tuple[Any, ...], list[Any]]  # routes by settings; slots by route lists
 
 
 def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) -> list[ResolvedRoute]:
@@ -148,8 +148,15 @@ def deployment(cat: Catalog, service: str, env_name: str,
     env = cat.environments[env_name]
     cache = {} if _cache is None else _cache
     aliases = {alias: _alias_routes(cat, service, alias, cache) for alias in sorted(svc.models)}
-    slots = {SlotRef(r.provider, r.slot) for routes in aliases.values() for r in routes}
-    return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases, sorted(slots))
+    # The same route lists have the same slots: sorted once (SlotRef compares in Python).
+    # Keyed by the lists' ids, which stay unique while the route cache holds the lists.
+    slots_key = ("(slots)", *(id(routes) for routes in aliases.values()))
+    slots = cache.get(slots_key)
+    if slots is None:
+        slots = cache[slots_key] = sorted(
+            {SlotRef(r.provider, r.slot) for routes in aliases.values() for r in routes})
+    return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases,
+                      list(slots))
 
 
 def deployments(cat: Catalog, env: str | None = None, service: str | None = None) -> list[Deployment]:
