@@ -118,45 +118,82 @@ def once(fn: OnEnd) -> OnEnd:
     return call
 
 
-def peek(resp: Any, convert: bool) -> tuple[list[bytes], Iterator[bytes], EventStreamToSSE | None]:
-    """Read `resp` up to its first event: (bytes read, the rest, the converter if any)."""
-    it: Iterator[bytes] = resp.iter_raw()
-    head: list[bytes] = []
-    conv = EventStreamToSSE() if convert else None
-    sse = SSEPeek()
-    for chunk in it:
-        if conv is not None:
-            chunk = conv.feed(chunk)
-            if chunk:
-                head.append(chunk)
-            if conv.started:
-                return head, it, conv
-        else:
-            head.append(chunk)
-            if sse.feed(chunk):
-                return head, it, None
-    raise BadResponse("stream ended before its first event")
+class FirstEvent:
+    """Sans-I/O: the chunks of a stream up to its first event (converted from Bedrock
+    event-stream frames when `convert`)."""
+
+    __slots__ = ("head", "conv", "_sse")
+
+    def __init__(self, convert: bool) -> None:
+        self.head: list[bytes] = []
+        self.conv = EventStreamToSSE() if convert else None
+        self._sse = SSEPeek()
+
+    def feed(self, chunk: bytes) -> bool:
+        """True once the first event is in; raises BadResponse for a failed start."""
+        conv = self.conv
+        if conv is None:
+            self.head.append(chunk)
+            return self._sse.feed(chunk)
+        chunk = conv.feed(chunk)
+        if chunk:
+            self.head.append(chunk)
+        return conv.started
+
+    def ended(self) -> BadResponse:
+        """The error of a stream that ended before its first event."""
+        return BadResponse("stream ended before its first event")
 
 
-async def apeek(resp: Any, convert: bool
-                ) -> tuple[list[bytes], AsyncIterator[bytes], EventStreamToSSE | None]:
+Peeked = tuple[list[bytes], Any, EventStreamToSSE | None]
+
+
+def peek(resp: Any, convert: bool) -> Peeked:
+    """Read `resp` up to its first event: (bytes read, the rest, the converter if any).
+
+    Closes `resp` when that fails."""
+    first = FirstEvent(convert)
+    try:
+        it: Iterator[bytes] = resp.iter_raw()
+        for chunk in it:
+            if first.feed(chunk):
+                return first.head, it, first.conv
+        raise first.ended()
+    except BaseException:
+        resp.close()
+        raise
+
+
+async def apeek(resp: Any, convert: bool) -> Peeked:
     """Async `peek`."""
-    it: AsyncIterator[bytes] = resp.aiter_raw()
-    head: list[bytes] = []
-    conv = EventStreamToSSE() if convert else None
-    sse = SSEPeek()
-    async for chunk in it:
-        if conv is not None:
-            chunk = conv.feed(chunk)
-            if chunk:
-                head.append(chunk)
-            if conv.started:
-                return head, it, conv
-        else:
-            head.append(chunk)
-            if sse.feed(chunk):
-                return head, it, None
-    raise BadResponse("stream ended before its first event")
+    first = FirstEvent(convert)
+    try:
+        it: AsyncIterator[bytes] = resp.aiter_raw()
+        async for chunk in it:
+            if first.feed(chunk):
+                return first.head, it, first.conv
+        raise first.ended()
+    except BaseException:
+        await resp.aclose()
+        raise
+
+
+def read(resp: Any) -> Any:
+    """`resp`, read to its end and closed (its connection goes back to the pool)."""
+    try:
+        resp.read()
+    finally:
+        resp.close()
+    return resp
+
+
+async def aread(resp: Any) -> Any:
+    """Async `read`."""
+    try:
+        await resp.aread()
+    finally:
+        await resp.aclose()
+    return resp
 
 
 @functools.cache
