@@ -37,6 +37,7 @@ SKIPPED = frozenset({"no_key", "unsupported_api", "wrong_family"})
 _OPERATIONS = {"completions": "chat", "messages": "chat", "responses": "responses",
                "embeddings": "embeddings"}
 _CACHE_MAX = 4096
+_READ = frozenset({b"content-type", b"x-aigw-alias", b"x-aigw-session"})
 
 
 class Call:
@@ -133,9 +134,9 @@ class Requests:
                               stream=self.h.ByteStream(content), extensions=ext)
 
     def headers(self, request: Any) -> Headers:
-        """The header triples of an incoming request."""
+        """The header triples of an incoming request (not to be modified)."""
         if self.fast:
-            return list(request.headers._list)
+            return request.headers._list  # type: ignore[no-any-return]
         return [(k, k.lower(), v) for k, v in request.headers.raw]
 
 
@@ -147,13 +148,13 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
     alias = session = None
     ctype = b"application/json"
     for _, k, v in headers:
-        if k[:7] == b"x-aigw-":
-            if k == b"x-aigw-alias":
+        if k in _READ:  # a set lookup: most headers are none of these
+            if k == b"content-type":
+                ctype = v
+            elif k == b"x-aigw-alias":
                 alias = v.decode("latin-1")
-            elif k == b"x-aigw-session":
+            else:
                 session = v.decode("latin-1")
-        elif k == b"content-type":
-            ctype = v
     if raw and ctype.startswith(b"application/json"):
         try:
             parsed = loads(raw)
@@ -202,6 +203,7 @@ class _Failover:
             (h.TransportError, "transport_error"), (BadResponse, "bad_response"),
             (EventStreamError, "bad_response"))
         self.replay, self.areplay = replay_classes(h)
+        self.replays = (self.replay, self.areplay)
         self._routes: dict[RouteState, _RouteCache] = {}
 
     def outcome(self, exc: BaseException) -> str:
@@ -275,7 +277,7 @@ class _Failover:
         resp = decision.value
         resp.extensions[ATTEMPTS] = decision.attempts
         resp.extensions[OUTCOME] = "ok" if decision.ok else "request_error"
-        if not isinstance(resp.stream, self.replay | self.areplay):
+        if not isinstance(resp.stream, self.replays):
             span.finish(decision.route, decision.attempts[-1].outcome,
                         _usage(resp) if span.recording and decision.ok else None)
         return resp
