@@ -214,7 +214,7 @@ class Renderer:
 
         def key_template(slot: SlotRef) -> str:
             return self._templates["bao-agent-key.ctmpl.j2"].render(
-                api=apis[(slot.provider, slot.slot)], secret_path=secret_path(slot))
+                aws=APIS[apis[(slot.provider, slot.slot)]].is_aws, secret_path=secret_path(slot))
 
         def csi_objects(slot: SlotRef) -> list[tuple[str, str]]:
             if APIS[apis[(slot.provider, slot.slot)]].is_aws:
@@ -238,6 +238,7 @@ class Renderer:
             "key_env": lambda r, suffix: key_env(SlotRef(r.provider, r.slot))
             + ("" if suffix == "API_KEY" else f"_{suffix}"),
             "litellm_model": lambda r: f"{APIS[r.api].litellm_prefix}/{r.model}",
+            "is_aws": lambda r: APIS[r.api].is_aws,
             "secret_path": secret_path,
             "key_template": key_template,
             "csi_objects": csi_objects,
