@@ -172,6 +172,16 @@ def measure_failover(samples: Samples, key: str, fallback: Callable[[], Any],
         set_mode(control, "ok")
 
 
+def penalty(call: Callable[[], Any], fallback: Callable[[], Any]) -> float:
+    """How much longer `call` took than `fallback` called bare right after it."""
+    t0 = time.perf_counter()
+    call()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fallback()
+    return first - (time.perf_counter() - t0)
+
+
 def measure_first_failures(samples: Samples, key: str, client: Client, alias: str,
                            fallback: Callable[[], Any], call: Callable[[], Any], control: str,
                            reps: int) -> None:
@@ -185,12 +195,7 @@ def measure_first_failures(samples: Samples, key: str, client: Client, alias: st
         call()  # served by the primary: its connection is in the pool
         set_mode(control, "refuse")
         try:
-            t0 = time.perf_counter()
-            call()
-            first = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            fallback()
-            penalties.append(first - (time.perf_counter() - t0))
+            penalties.append(penalty(call, fallback))
         finally:
             set_mode(control, "ok")
     samples[key + "_first_penalties"] = penalties
@@ -205,12 +210,7 @@ def measure_dead_port(samples: Samples, key: str, client: Client, alias: str,
     call()  # the fallback's connection is in the pool, as after any earlier request
     for _ in range(reps):
         dead.cooldown_until = 0.0
-        t0 = time.perf_counter()
-        call()
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        fallback()
-        penalties.append(first - (time.perf_counter() - t0))
+        penalties.append(penalty(call, fallback))
     samples[key + "_dead_penalties"] = penalties
 
 
