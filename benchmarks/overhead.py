@@ -120,9 +120,18 @@ def set_mode(control_url: str, mode: str) -> None:
     httpx.post(control_url + "/_fake/mode", json={"mode": mode}).raise_for_status()
 
 
+_HELD: list[Any] = []
+
+
 def closed_port() -> dict[str, str]:
-    """A stand-in's URLs on a port nothing listens on (connections are refused)."""
-    url = f"http://127.0.0.1:{free_port()}"
+    """A stand-in's URLs on a port bound but not listening, held for the whole run:
+    connections are refused, and no other process can take the port meanwhile."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     return {"name": "dead", "url": url, "base_url": url + "/v1"}
 
 
