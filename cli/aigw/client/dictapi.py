@@ -63,8 +63,7 @@ def chat_value(alias: str, resp: Any) -> Any:
     try:
         return resp.json()
     except ValueError:
-        raise ProviderError(alias, resp.extensions[ATTEMPTS][-1],
-                            "answer is not JSON") from None
+        raise ProviderError(alias, resp.extensions[ATTEMPTS][-1], resp.text) from None
 
 
 def provider_of(resp: Any) -> str:
