@@ -1,12 +1,16 @@
 """LiteLLM Router, in-process: latency of direct httpx vs `Router.completion`.
 
-The two alternate request by request. Run by benchmarks/overhead.py with the
-python of the LiteLLM virtualenv (made by scripts/install-litellm.sh), never
-imported by aigw. It reads one JSON object on
-stdin: {"primary": base_url, "fallback": base_url, "control": control_url,
-"key_env": NAME, "n": int, "warmup": int, "n_failover": int}, and prints one
-JSON object of latency lists in seconds. It sets the primary's fault mode
-through the fake provider's control API for the failover phase.
+Two families, each against its own stand-ins: OpenAI chat completions
+(``openai/`` models) and Anthropic Messages (``anthropic/`` models). Direct
+httpx and the Router alternate request by request. Run by benchmarks/overhead.py
+with the python of the LiteLLM virtualenv (made by scripts/install-litellm.sh),
+never imported by aigw. It reads one JSON object on stdin: {"primary": base_url,
+"fallback": base_url, "control": control_url, "anthropic_primary": url,
+"anthropic_fallback": url, "anthropic_control": control_url, "key_env": NAME,
+"n": int, "warmup": int, "n_failover": int}, and prints one JSON object of
+latency lists in seconds (keys ``direct``, ``router``, ``router_failover*`` and
+the same with an ``anthropic_`` prefix). It sets the primaries' fault mode
+through the stand-ins' control API for the failover phases.
 """
 
 from __future__ import annotations
@@ -40,39 +44,57 @@ def timed(fn: Any, n: int) -> list[float]:
     return alternate(fn, lambda: None, n)[0]
 
 
-def main() -> int:
-    """Measure direct httpx, the Router, then the Router with the primary refusing."""
-    spec = json.load(sys.stdin)
-    key = os.environ[spec["key_env"]]
+def family(spec: dict[str, Any], key: str, prefix: str) -> dict[str, Any]:
+    """Direct httpx vs the Router for one family; then the Router with its primary refusing."""
+    anthropic = prefix == "anthropic_"
+    provider = "anthropic" if anthropic else "openai"
+    primary, fallback = spec[prefix + "primary"], spec[prefix + "fallback"]
     router = Router(
         model_list=[
             {"model_name": "chat", "litellm_params": {
-                "model": "openai/p1-model", "api_base": spec["primary"], "api_key": key}},
+                "model": f"{provider}/p1-model", "api_base": primary, "api_key": key}},
             {"model_name": "chat-fallback-1", "litellm_params": {
-                "model": "openai/p2-model", "api_base": spec["fallback"], "api_key": key}},
+                "model": f"{provider}/p2-model", "api_base": fallback, "api_key": key}},
         ],
         fallbacks=[{"chat": ["chat-fallback-1"]}],
         num_retries=0,
     )
     http = httpx.Client()
-    url = spec["primary"] + "/chat/completions"
-    headers = {"Authorization": f"Bearer {key}"}
+    if anthropic:
+        url, body = primary + "/v1/messages", {"model": "p1-model", "max_tokens": 16,
+                                               "messages": MESSAGES}
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    else:
+        url, body = primary + "/chat/completions", {"model": "p1-model", "messages": MESSAGES}
+        headers = {"Authorization": f"Bearer {key}"}
 
     def direct() -> None:
-        http.post(url, json={"model": "p1-model", "messages": MESSAGES}, headers=headers).json()
+        http.post(url, json=body, headers=headers).json()
 
     def routed() -> None:
-        router.completion(model="chat", messages=MESSAGES)
+        router.completion(model="chat", messages=MESSAGES, max_tokens=16)
 
     alternate(direct, routed, spec["warmup"])
     d, r = alternate(direct, routed, spec["n"])
-    result: dict[str, Any] = {"direct": d, "router": r}
-    http.post(spec["control"] + "/_fake/mode", json={"mode": "refuse"}).raise_for_status()
+    result: dict[str, Any] = {prefix + "direct": d, prefix + "router": r}
+    control = spec[prefix + "control"] + "/_fake/mode"
+    http.post(control, json={"mode": "refuse"}).raise_for_status()
     try:
-        result["router_failover_first"] = timed(routed, 1)
-        result["router_failover"] = timed(routed, spec["n_failover"])
+        result[prefix + "router_failover_first"] = timed(routed, 1)
+        result[prefix + "router_failover"] = timed(routed, spec["n_failover"])
     finally:
-        http.post(spec["control"] + "/_fake/mode", json={"mode": "ok"}).raise_for_status()
+        http.post(control, json={"mode": "ok"}).raise_for_status()
+    http.close()
+    return result
+
+
+def main() -> int:
+    """Measure both families: direct httpx, the Router, the Router with the primary refusing."""
+    spec = json.load(sys.stdin)
+    key = os.environ[spec["key_env"]]
+    result = family(spec, key, "")
+    if spec.get("anthropic_primary"):
+        result.update(family(spec, key, "anthropic_"))
     print(json.dumps(result))
     return 0
 

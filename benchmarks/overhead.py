@@ -9,11 +9,16 @@ both; "added" is the contender's percentile minus its baseline's:
 - aigw dict API vs bare httpx;
 - aigw + openai SDK vs the bare openai SDK; aigw + anthropic SDK vs the bare
   anthropic SDK (same SDK options, retries off);
-- LiteLLM Router (in-process) vs bare httpx, and the LiteLLM proxy.
+- LiteLLM Router (in-process), for the openai and the anthropic stand-ins, vs
+  bare httpx to the same stand-in; and the LiteLLM proxy.
 
 Failover: the primary refuses connections; each aigw contender is measured
 against the fallback called bare, alternating: "fo 1st" is the first request
 after the primary died minus the fallback's own p50, "fo +p50" the steady state.
+"dead 1st+" is the first request to an alias whose primary is a closed port
+(nothing listens; its cooldown reset before each sample) minus the fallback
+called bare right after, median over repeats: what a dead primary costs from
+the first failed request on.
 
 In-process rows use ``httpx.MockTransport`` / ``httpx2.MockTransport`` (network
 excluded); they report wall-clock p50 and CPU time per call (process time over
@@ -115,13 +120,32 @@ def set_mode(control_url: str, mode: str) -> None:
     httpx.post(control_url + "/_fake/mode", json={"mode": mode}).raise_for_status()
 
 
+_HELD: list[Any] = []
+
+
+def closed_port() -> dict[str, str]:
+    """A stand-in's URLs on a port bound but not listening, held for the whole run:
+    connections are refused, and no other process can take the port meanwhile."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return {"name": "dead", "url": url, "base_url": url + "/v1"}
+
+
 def write_client_config(folder: Path, p1: dict[str, str], p2: dict[str, str],
                         a1: dict[str, str], a2: dict[str, str]) -> Path:
-    """aigw-client.json: "chat" over p1 then p2, "claude" over a1 then a2."""
+    """aigw-client.json: "chat" over p1 then p2, "claude" over a1 then a2; "chat-dead"
+    and "claude-dead" over a closed port, then p2 or a2."""
     (folder / "keys").mkdir()
     aliases: dict[str, Any] = {}
+    dead = closed_port()
     for alias, api, fakes, suffix in (("chat", "openai", (p1, p2), ""),
-                                      ("claude", "anthropic", (a1, a2), "")):
+                                      ("claude", "anthropic", (a1, a2), ""),
+                                      ("chat-dead", "openai", (dead, p2), ""),
+                                      ("claude-dead", "anthropic", (dead, a2), "")):
         routes = []
         for fake in fakes:
             (folder / "keys" / f"{fake['name']}.default.key").write_text(KEY + "\n")
@@ -157,6 +181,16 @@ def measure_failover(samples: Samples, key: str, fallback: Callable[[], Any],
         set_mode(control, "ok")
 
 
+def penalty(call: Callable[[], Any], fallback: Callable[[], Any]) -> float:
+    """How much longer `call` took than `fallback` called bare right after it."""
+    t0 = time.perf_counter()
+    call()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fallback()
+    return first - (time.perf_counter() - t0)
+
+
 def measure_first_failures(samples: Samples, key: str, client: Client, alias: str,
                            fallback: Callable[[], Any], call: Callable[[], Any], control: str,
                            reps: int) -> None:
@@ -170,15 +204,23 @@ def measure_first_failures(samples: Samples, key: str, client: Client, alias: st
         call()  # served by the primary: its connection is in the pool
         set_mode(control, "refuse")
         try:
-            t0 = time.perf_counter()
-            call()
-            first = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            fallback()
-            penalties.append(first - (time.perf_counter() - t0))
+            penalties.append(penalty(call, fallback))
         finally:
             set_mode(control, "ok")
     samples[key + "_first_penalties"] = penalties
+
+
+def measure_dead_port(samples: Samples, key: str, client: Client, alias: str,
+                      fallback: Callable[[], Any], call: Callable[[], Any], reps: int) -> None:
+    """The first failed request to a closed-port primary, `reps` times (its cooldown
+    reset each time), minus the fallback called bare right after."""
+    dead = client._routers[alias].routes[0]
+    penalties = []
+    call()  # the fallback's connection is in the pool, as after any earlier request
+    for _ in range(reps):
+        dead.cooldown_until = 0.0
+        penalties.append(penalty(call, fallback))
+    samples[key + "_dead_penalties"] = penalties
 
 
 def bench_aigw(cfg: Path, fakes: dict[str, dict[str, str]], n: int, warmup: int,
@@ -232,6 +274,14 @@ def bench_aigw(cfg: Path, fakes: dict[str, dict[str, str]], n: int, warmup: int,
                 ("aigw_anthropic", "claude", lambda: sdk_ant(bare_ant2, "a2-model"), sdk_ant,
                  a1["control_url"])):
             measure_first_failures(s, key, client, alias, fallback, call, control, reps)
+        for key, alias, fallback, call in (
+                ("aigw", "chat-dead", lambda: direct(p2["base_url"], "p2-model"),
+                 lambda: client.chat.completions.create(model="chat-dead", messages=MESSAGES)),
+                ("aigw_openai", "chat-dead", lambda: sdk_oai(bare_oai2, "p2-model"),
+                 lambda: sdk_oai(oai, "chat-dead")),
+                ("aigw_anthropic", "claude-dead", lambda: sdk_ant(bare_ant2, "a2-model"),
+                 lambda: sdk_ant(ant, "claude-dead"))):
+            measure_dead_port(s, key, client, alias, fallback, call, reps * 4)
     http.close()
     return s
 
@@ -252,21 +302,29 @@ class Stopwatch:
 
     def __init__(self, obj: Any, name: str) -> None:
         self.times: list[float] = []
-        inner = getattr(obj, name)
+        self.cpu: list[float] = []  # this thread's CPU time: what a loaded machine's
+        inner = getattr(obj, name)  # scheduler does not add to
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             try:
                 return inner(*args, **kwargs)
             finally:
                 self.times.append(time.perf_counter() - t0)
+                self.cpu.append(time.thread_time() - c0)
 
         setattr(obj, name, timed)
 
+    def clear(self) -> None:
+        """Forget the calls timed so far."""
+        self.times.clear()
+        self.cpu.clear()
 
-def own_time(outer: Stopwatch, inner: Stopwatch) -> float:
+
+def own_time(outer: Stopwatch, inner: Stopwatch, cpu: bool = False) -> float:
     """p50 of the time spent in aigw's transport minus the time in the provider's."""
-    pairs = list(zip(outer.times, inner.times, strict=False))
+    pairs = zip(outer.cpu if cpu else outer.times, inner.cpu if cpu else inner.times,
+                strict=False)
     return pct([o - i for o, i in pairs], 50)
 
 
@@ -341,8 +399,8 @@ def bench_in_process(folder: Path, n: int, warmup: int) -> dict[str, Any]:
         }
         for (label, (bare, aigw)), (outer, inner) in zip(pairs.items(), watches, strict=True):
             alternate(bare, aigw, warmup)
-            outer.times.clear()
-            inner.times.clear()
+            outer.clear()
+            inner.clear()
             tb, ta = alternate(bare, aigw, n)
             own = own_time(outer, inner)
             batch = max(50, n // 20)
@@ -351,14 +409,18 @@ def bench_in_process(folder: Path, n: int, warmup: int) -> dict[str, Any]:
             out[label] = {"bare_p50": pct(tb, 50), "aigw_p50": pct(ta, 50),
                           "added_p50": pct(ta, 50) - pct(tb, 50),
                           "bare_cpu": (cb + cb2) / 2, "aigw_cpu": ca,
-                          "added_cpu": ca - (cb + cb2) / 2, "aigw_own_p50": own}
+                          "added_cpu": ca - (cb + cb2) / 2, "aigw_own_p50": own,
+                          "aigw_own_cpu_p50": own_time(outer, inner, cpu=True)}
     return out
 
 
-def bench_router(venv: Path, p1: dict[str, str], p2: dict[str, str], n: int, warmup: int,
+def bench_router(venv: Path, fakes: dict[str, dict[str, str]], n: int, warmup: int,
                  n_failover: int) -> Samples:
-    """LiteLLM Router in-process, measured in the LiteLLM venv."""
+    """LiteLLM Router in-process (openai and anthropic stand-ins), in the LiteLLM venv."""
+    p1, p2, a1, a2 = (fakes[k] for k in ("p1", "p2", "a1", "a2"))
     spec = {"primary": p1["base_url"], "fallback": p2["base_url"], "control": p1["control_url"],
+            "anthropic_primary": a1["url"], "anthropic_fallback": a2["url"],
+            "anthropic_control": a1["control_url"],
             "key_env": KEY_ENV, "n": n, "warmup": warmup, "n_failover": n_failover}
     env = {**os.environ, KEY_ENV: KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     out = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "benchmarks/litellm_router.py")],
@@ -450,15 +512,17 @@ ROWS = [  # label, samples key, its baseline, failover prefix
     ("aigw + openai SDK", "aigw_openai", "bare_openai", "aigw_openai"),
     ("bare anthropic SDK", "bare_anthropic", "bare_anthropic", None),
     ("aigw + anthropic SDK", "aigw_anthropic", "bare_anthropic", "aigw_anthropic"),
-    ("LiteLLM Router (in-process)", "router", "direct_router", "router"),
+    ("LiteLLM Router, openai (in-proc)", "router", "direct_router", "router"),
+    ("LiteLLM Router, anthropic (in-proc)", "anthropic_router", "anthropic_direct",
+     "anthropic_router"),
     ("LiteLLM proxy", "proxy", "direct_proxy", "proxy"),
 ]
 
 
 def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
     """Print the tables; return the summary."""
-    head = (f"{'contender':30} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
-            f"{'fo 1st+':>8} {'fo +p50':>8}")
+    head = (f"{'contender':36} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
+            f"{'fo 1st+':>8} {'fo +p50':>8} {'dead 1st+':>9}")
     print(head)
     print("-" * len(head))
     summary: dict[str, Any] = {}
@@ -468,7 +532,7 @@ def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
         p50, p99 = pct(s[key], 50), pct(s[key], 99)
         add50, add99 = p50 - pct(s[base], 50), p99 - pct(s[base], 99)
         row: dict[str, Any] = {"p50": p50, "p99": p99, "added_p50": add50, "added_p99": add99}
-        line = f"{label:30} {ms(p50)} {ms(p99)} {ms(add50)} {ms(add99)}"
+        line = f"{label:36} {ms(p50)} {ms(p99)} {ms(add50)} {ms(add99)}"
         if fo and fo + "_failover" in s:
             own = pct(s[fo + "_fallback"], 50) if fo + "_fallback" in s else p50
             fail = s[fo + "_failover"]
@@ -477,6 +541,10 @@ def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
                        failover_first_penalty_max=max(firsts),
                        failover_penalty_p50=pct(fail[1:], 50) - own)
             line += f" {ms(row['failover_first_penalty'])} {ms(row['failover_penalty_p50'])}"
+            dead = s.get(fo + "_dead_penalties")
+            if dead:
+                row.update(dead_first_penalty=pct(dead, 50), dead_first_penalty_p99=pct(dead, 99))
+                line += f" {ms(row['dead_first_penalty'])} "
         elif fo and fo + "_failover_first" in s:  # LiteLLM: versus its own normal p50
             row.update(failover_first_penalty=s[fo + "_failover_first"][0] - p50,
                        failover_penalty_p50=pct(s[fo + "_failover"], 50) - p50)
@@ -486,17 +554,21 @@ def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
     print("\n+p50/+p99: added over the row's bare baseline measured in the same loop;"
           "\nfo: primary refusing connections; fo 1st+ = the first request after it died minus"
           "\nthe fallback called bare right after (median of repeated kills); fo +p50 = steady"
-          "\nstate minus the fallback's own p50 (called bare, alternating).")
+          "\nstate minus the fallback's own p50 (called bare, alternating); dead 1st+ = the"
+          "\nfirst request with a closed port as the primary minus the fallback called bare"
+          "\nright after (median of repeats, the dead route's cooldown reset each time).")
     if inproc:
         print(f"\nin-process (MockTransport, no network)\n{'pair':20} {'bare p50 us':>12} "
               f"{'aigw p50 us':>12} {'+p50 us':>9} {'bare cpu us':>12} {'aigw cpu us':>12} "
-              f"{'+cpu us':>9} {'aigw own p50 us':>16}")
+              f"{'+cpu us':>9} {'own p50 us':>11} {'own cpu us':>11}")
         for label, r in inproc.items():
             print(f"{label:20} {us(r['bare_p50']):>12} {us(r['aigw_p50']):>12} "
                   f"{us(r['added_p50'])} {us(r['bare_cpu']):>12} {us(r['aigw_cpu']):>12} "
-                  f"{us(r['added_cpu'])} {us(r['aigw_own_p50']):>16}")
-        print("aigw own = time inside aigw's transport minus time inside the provider's "
-              "(the mock),\nper call, p50: what aigw adds, without the SDK's own noise.")
+                  f"{us(r['added_cpu'])} {us(r['aigw_own_p50']):>11} "
+                  f"{us(r['aigw_own_cpu_p50']):>11}")
+        print("own = time inside aigw's transport minus time inside the provider's (the mock),"
+              "\nper call, p50, wall and this thread's CPU time: what aigw adds, without the"
+              "\nSDK's own noise (the CPU figure is what a loaded machine distorts least).")
         summary["in_process"] = inproc
     if "aigw" in summary and "proxy" in summary:
         ratio = summary["aigw"]["added_p50"] / summary["proxy"]["added_p50"]
@@ -534,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_litellm:
                 venv = litellm_venv()
                 p1, p2 = fakes["p1"], fakes["p2"]
-                router = bench_router(venv, p1, p2, args.n, args.warmup, args.failover_n)
+                router = bench_router(venv, fakes, args.n, args.warmup, args.failover_n)
                 samples["direct_router"] = router.pop("direct")
                 samples.update(router)
                 http = httpx.Client()

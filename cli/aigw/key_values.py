@@ -20,6 +20,7 @@ from typing import TextIO
 
 import hvac
 
+from aigw.apis import APIS
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
@@ -221,7 +222,7 @@ def import_plan(cat: Catalog, env: str,
     for target in select_targets(cat, env):
         base = key_env(target.ref)
         wanted = ({base + s: f for s, f in AWS_SUFFIXES.items()}
-                  if target.provider.api == "bedrock" else {base: "api_key"})
+                  if APIS[target.provider.api].is_aws else {base: "api_key"})
         for name, field_ in wanted.items():
             if name in table:
                 clashes.append(f"{name} names both {table[name][0].ref.id} and {target.ref.id}")

@@ -257,3 +257,35 @@ def test_async_openai(providers, make_route, write_config):
             return [r.choices[0].message.content[:4] for r in replies]
 
     assert asyncio.run(main()) == ["[p2]"] * 10
+
+
+@pytest.mark.parametrize("module", ["httpx", "httpx2"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_outgoing_requests_are_what_httpx_would_build(module, fast):
+    """The transport assembles each outgoing request from header triples and a cached
+    URL instead of httpx's constructor (which re-normalises every header); both ways
+    must give the request httpx's own constructor builds. (fast=False is the fallback
+    for an httpx whose internals differ.)"""
+    import importlib
+
+    from aigw.client.transport import Requests
+    from aigw.client.wire import header
+
+    h = importlib.import_module(module)
+    requests = Requests(h)
+    assert requests.fast, "the fast path is off for the pinned httpx: it would cost ~20 us/call"
+    requests.fast = fast
+    url = h.URL("https://api.example.test/v1/chat/completions?x=1")
+    triples = [header("host", url.netloc), header("authorization", "Bearer sk-test-fake"),
+               (b"X-Mixed-Case", b"x-mixed-case", b"v"), header("content-length", "2")]
+    ext = {"timeout": {"connect": 1.0, "read": 1.0, "write": 1.0, "pool": 1.0}}
+    got = requests.build("PUT", url, triples, b"{}", ext)
+    want = h.Request("PUT", url, headers=[(k, v) for k, _, v in triples],
+                     stream=h.ByteStream(b"{}"), extensions=ext)
+    assert (got.method, got.url, got.extensions) == (want.method, want.url, want.extensions)
+    assert got.headers.raw == want.headers.raw
+    assert got.headers["x-mixed-case"] == "v" and got.headers["Authorization"] == "Bearer sk-test-fake"
+    assert got.read() == want.read() == b"{}"
+    assert b"".join(got.stream) == b"{}"
+    # The headers of an incoming request read back as the same triples either way.
+    assert requests.headers(want) == [(k, k.lower(), v) for k, v in want.headers.raw]

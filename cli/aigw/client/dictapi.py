@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from .errors import AllRoutesFailed, ProviderError
-from .transport import ATTEMPTS, OUTCOME, Call
-from .wire import OPENAI
+from .transport import ATTEMPTS, DEFAULT_HEADERS, OUTCOME, Call
+from .wire import OPENAI, headers_of
 
 CHAT_PATH = "/chat/completions"
 
@@ -35,10 +35,7 @@ def chat_call(alias: str, messages: Iterable[dict[str, Any]], stream: bool,
 def request_call(alias: str, method: str, path: str, json: Any,
                  headers: dict[str, str] | None, session_id: str | None) -> Call:
     """A raw call of `path` (relative to each route's base_url) on any family."""
-    hdrs = [("content-type", "application/json"), ("accept", "application/json"),
-            ("user-agent", "aigw-client/1")]
-    if headers:
-        hdrs.extend(headers.items())
+    hdrs = DEFAULT_HEADERS + headers_of(headers.items()) if headers else DEFAULT_HEADERS
     if isinstance(json, dict):
         return Call(alias, method, path, json, headers=hdrs, session_id=session_id,
                     stream=json.get("stream") is True, operation="request")
@@ -66,8 +63,7 @@ def chat_value(alias: str, resp: Any) -> Any:
     try:
         return resp.json()
     except ValueError:
-        raise ProviderError(alias, resp.extensions[ATTEMPTS][-1],
-                            "answer is not JSON") from None
+        raise ProviderError(alias, resp.extensions[ATTEMPTS][-1], resp.text) from None
 
 
 def provider_of(resp: Any) -> str:

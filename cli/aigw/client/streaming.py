@@ -9,6 +9,7 @@ API's `ChatStream` turns the SSE bytes into chunk dicts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -118,45 +119,127 @@ def once(fn: OnEnd) -> OnEnd:
     return call
 
 
-def peek(resp: Any, convert: bool) -> tuple[list[bytes], Iterator[bytes], EventStreamToSSE | None]:
-    """Read `resp` up to its first event: (bytes read, the rest, the converter if any)."""
-    it: Iterator[bytes] = resp.iter_raw()
-    head: list[bytes] = []
-    conv = EventStreamToSSE() if convert else None
-    sse = SSEPeek()
-    for chunk in it:
-        if conv is not None:
-            chunk = conv.feed(chunk)
-            if chunk:
-                head.append(chunk)
-            if conv.started:
-                return head, it, conv
-        else:
-            head.append(chunk)
-            if sse.feed(chunk):
-                return head, it, None
-    raise BadResponse("stream ended before its first event")
+class FirstEvent:
+    """Sans-I/O: the chunks of a stream up to its first event (converted from Bedrock
+    event-stream frames when `convert`)."""
+
+    __slots__ = ("head", "conv", "_sse")
+
+    def __init__(self, convert: bool) -> None:
+        self.head: list[bytes] = []
+        self.conv = EventStreamToSSE() if convert else None
+        self._sse = SSEPeek()
+
+    def feed(self, chunk: bytes) -> bool:
+        """True once the first event is in; raises BadResponse for a failed start."""
+        conv = self.conv
+        if conv is None:
+            self.head.append(chunk)
+            return self._sse.feed(chunk)
+        chunk = conv.feed(chunk)
+        if chunk:
+            self.head.append(chunk)
+        return conv.started
+
+    def ended(self) -> BadResponse:
+        """The error of a stream that ended before its first event."""
+        return BadResponse("stream ended before its first event")
 
 
-async def apeek(resp: Any, convert: bool
-                ) -> tuple[list[bytes], AsyncIterator[bytes], EventStreamToSSE | None]:
+Peeked = tuple[list[bytes], Any, EventStreamToSSE | None]
+
+
+def peek(resp: Any, convert: bool) -> Peeked:
+    """Read `resp` up to its first event: (bytes read, the rest, the converter if any).
+
+    Closes `resp` when that fails."""
+    first = FirstEvent(convert)
+    try:
+        it: Iterator[bytes] = resp.iter_raw()
+        for chunk in it:
+            if first.feed(chunk):
+                return first.head, it, first.conv
+        raise first.ended()
+    except BaseException:
+        resp.close()
+        raise
+
+
+async def apeek(resp: Any, convert: bool) -> Peeked:
     """Async `peek`."""
-    it: AsyncIterator[bytes] = resp.aiter_raw()
-    head: list[bytes] = []
-    conv = EventStreamToSSE() if convert else None
-    sse = SSEPeek()
-    async for chunk in it:
-        if conv is not None:
-            chunk = conv.feed(chunk)
-            if chunk:
-                head.append(chunk)
-            if conv.started:
-                return head, it, conv
-        else:
-            head.append(chunk)
-            if sse.feed(chunk):
-                return head, it, None
-    raise BadResponse("stream ended before its first event")
+    first = FirstEvent(convert)
+    try:
+        it: AsyncIterator[bytes] = resp.aiter_raw()
+        async for chunk in it:
+            if first.feed(chunk):
+                return first.head, it, first.conv
+        raise first.ended()
+    except BaseException:
+        await resp.aclose()
+        raise
+
+
+def read(resp: Any) -> Any:
+    """`resp`, read to its end and closed (its connection goes back to the pool)."""
+    try:
+        resp.read()
+    finally:
+        resp.close()
+    return resp
+
+
+async def aread(resp: Any) -> Any:
+    """Async `read`."""
+    try:
+        await resp.aread()
+    finally:
+        await resp.aclose()
+    return resp
+
+
+class Started:
+    """Sans-I/O: a stream past its first event, as the replay classes pass it on: the
+    peeked head first, then each chunk (converted from Bedrock frames when `conv`),
+    and how it ended, reported once."""
+
+    __slots__ = ("head", "conv", "on_end")
+
+    def __init__(self, head: list[bytes], conv: EventStreamToSSE | None,
+                 on_end: OnEnd) -> None:
+        self.head, self.conv, self.on_end = head, conv, once(on_end)
+
+    def take_head(self) -> list[bytes]:
+        """The bytes read before the stream was handed on (once)."""
+        head, self.head = self.head, []
+        return head
+
+    def chunk(self, chunk: bytes) -> bytes:
+        """What to pass on for `chunk` (b"" while a Bedrock frame is incomplete)."""
+        return self.conv.feed(chunk) if self.conv is not None else chunk
+
+    def done(self) -> None:
+        """The stream ended; raises if it ended inside a Bedrock frame."""
+        if self.conv is not None:
+            self.conv.finish()
+        self.on_end("ok")
+
+    @contextlib.contextmanager
+    def ending(self) -> Iterator[None]:
+        """Report an interrupted stream (not one its reader closed early)."""
+        try:
+            yield
+        except GeneratorExit:
+            raise
+        except BaseException:
+            self.on_end("interrupted")
+            raise
+
+
+class _Replaying:
+    def __init__(self, head: list[bytes], rest: Any, conv: EventStreamToSSE | None,
+                 close: Callable[[], Any], on_end: OnEnd) -> None:
+        self._started = Started(head, conv, on_end)
+        self._rest, self._close = rest, close
 
 
 @functools.cache
@@ -164,64 +247,34 @@ def replay_classes(h: Any) -> tuple[type, type]:
     """Byte-stream classes of the httpx-like module `h` (httpx or httpx2) that replay
     the peeked bytes, then pass the rest through and report how the stream ended."""
 
-    class Replay(h.SyncByteStream):  # type: ignore[misc, name-defined]
-        def __init__(self, head: list[bytes], rest: Iterator[bytes],
-                     conv: EventStreamToSSE | None, close: Callable[[], None],
-                     on_end: OnEnd) -> None:
-            self._head, self._rest, self._conv = head, rest, conv
-            self._close, self._on_end = close, once(on_end)
-
+    class Replay(_Replaying, h.SyncByteStream):  # type: ignore[misc, name-defined]
         def __iter__(self) -> Iterator[bytes]:
-            try:
-                yield from self._head
-                self._head = []
-                conv = self._conv
+            started = self._started
+            with started.ending():
+                yield from started.take_head()
                 for chunk in self._rest:
-                    out = conv.feed(chunk) if conv is not None else chunk
-                    if out:
+                    if out := started.chunk(chunk):
                         yield out
-                if conv is not None:
-                    conv.finish()
-            except GeneratorExit:
-                raise
-            except BaseException:
-                self._on_end("interrupted")
-                raise
-            self._on_end("ok")
+                started.done()
 
         def close(self) -> None:
             self._close()
-            self._on_end("closed")
+            self._started.on_end("closed")
 
-    class AsyncReplay(h.AsyncByteStream):  # type: ignore[misc, name-defined]
-        def __init__(self, head: list[bytes], rest: AsyncIterator[bytes],
-                     conv: EventStreamToSSE | None, close: Callable[[], Any],
-                     on_end: OnEnd) -> None:
-            self._head, self._rest, self._conv = head, rest, conv
-            self._close, self._on_end = close, once(on_end)
-
+    class AsyncReplay(_Replaying, h.AsyncByteStream):  # type: ignore[misc, name-defined]
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            try:
-                for chunk in self._head:
+            started = self._started
+            with started.ending():
+                for chunk in started.take_head():
                     yield chunk
-                self._head = []
-                conv = self._conv
                 async for chunk in self._rest:
-                    out = conv.feed(chunk) if conv is not None else chunk
-                    if out:
+                    if out := started.chunk(chunk):
                         yield out
-                if conv is not None:
-                    conv.finish()
-            except GeneratorExit:
-                raise
-            except BaseException:
-                self._on_end("interrupted")
-                raise
-            self._on_end("ok")
+                started.done()
 
         async def aclose(self) -> None:
             await self._close()
-            self._on_end("closed")
+            self._started.on_end("closed")
 
     return Replay, AsyncReplay
 
@@ -244,17 +297,28 @@ def parse_line(line: str) -> Any:
     return chunk
 
 
-class ChatStream:
+class _Chunks:
+    """What ChatStream and AsyncChatStream share: the response, its lines, the error."""
+
+    def __init__(self, response: Any, provider: str) -> None:
+        self.response = response
+        self.provider = provider
+        self._lines: Any = self._open(response)
+
+    def _open(self, response: Any) -> Any:
+        return response.iter_lines()
+
+    def _broke(self, exc: Exception) -> StreamInterrupted:
+        return StreamInterrupted(f"stream from {self.provider} broke after it started "
+                                 f"({type(exc).__name__})")
+
+
+class ChatStream(_Chunks):
     """An iterator of chat completion chunk dicts; close it (or use `with`) if you stop early.
 
     The stream has already delivered its first event when you get it: failover
     is over. A break after that raises `StreamInterrupted`.
     """
-
-    def __init__(self, response: Any, provider: str) -> None:
-        self.response = response
-        self.provider = provider
-        self._lines: Iterator[str] = response.iter_lines()
 
     def __iter__(self) -> ChatStream:
         return self
@@ -271,8 +335,7 @@ class ChatStream:
                     return dict(chunk)
         except Exception as exc:
             self.response.close()
-            raise StreamInterrupted(f"stream from {self.provider} broke after it started "
-                                    f"({type(exc).__name__})") from None
+            raise self._broke(exc) from None
         self.response.close()
         raise StopIteration
 
@@ -287,13 +350,11 @@ class ChatStream:
         self.close()
 
 
-class AsyncChatStream:
+class AsyncChatStream(_Chunks):
     """Async `ChatStream`: ``async for chunk in stream``; ``await stream.aclose()``."""
 
-    def __init__(self, response: Any, provider: str) -> None:
-        self.response = response
-        self.provider = provider
-        self._lines: AsyncIterator[str] = response.aiter_lines()
+    def _open(self, response: Any) -> Any:
+        return response.aiter_lines()
 
     def __aiter__(self) -> AsyncChatStream:
         return self
@@ -310,8 +371,7 @@ class AsyncChatStream:
                     return dict(chunk)
         except Exception as exc:
             await self.response.aclose()
-            raise StreamInterrupted(f"stream from {self.provider} broke after it started "
-                                    f"({type(exc).__name__})") from None
+            raise self._broke(exc) from None
         await self.response.aclose()
         raise StopAsyncIteration
 

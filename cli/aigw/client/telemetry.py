@@ -20,6 +20,22 @@ except ImportError:  # pragma: no cover - exercised when opentelemetry is absent
     trace = None  # type: ignore[assignment]
 
 
+_UNSET = object()
+
+
+def _no_global_provider() -> bool:
+    """True while no global tracer provider is set: spans would be no-ops.
+
+    Reads the variable `set_tracer_provider` sets (one attribute read per call;
+    `get_tracer_provider()` would also look up an environment variable each time),
+    through the public call when an opentelemetry version lacks it.
+    """
+    current = getattr(trace, "_TRACER_PROVIDER", _UNSET)
+    if current is _UNSET:
+        return isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return current is None
+
+
 class CallSpan:
     """One client call's span (possibly several attempts)."""
 
@@ -43,8 +59,8 @@ class CallSpan:
 
     def attempt(self, a: Attempt) -> None:
         """Count an attempt and record it as a span event."""
-        self.attempts += 1
-        if self._span is not None:
+        if self._span is not None:  # (the shared no-op span counts nothing)
+            self.attempts += 1
             self._span.add_event("aigw.attempt", {
                 "gen_ai.provider.name": a.provider, "aigw.slot": a.slot,
                 "aigw.route": a.route, "aigw.outcome": a.outcome,
@@ -87,14 +103,17 @@ class Telemetry:
         self._tracer = None
         self._global = tracer_provider is None
         if trace is not None:
+            trace.get_tracer_provider()  # loads one named by OTEL_PYTHON_TRACER_PROVIDER
             self._tracer = trace.get_tracer("aigw.client", tracer_provider=tracer_provider)
 
     def start(self, alias: str, operation: str = "chat") -> CallSpan:
         """Start a span for one call of `alias`."""
-        if self._tracer is None or (self._global and isinstance(
-                trace.get_tracer_provider(), trace.ProxyTracerProvider)):
-            return CallSpan(None)  # no tracer provider is set: spans would be no-ops
+        if self._tracer is None or (self._global and _no_global_provider()):
+            return _NO_SPAN  # no tracer provider is set: spans would be no-ops
         attrs = {**self._base, "aigw.alias": alias, "gen_ai.operation.name": operation}
         span = self._tracer.start_span(f"{operation} {alias}", kind=trace.SpanKind.CLIENT,
                                        attributes=attrs)
         return CallSpan(span if span.is_recording() else None)
+
+
+_NO_SPAN = CallSpan(None)  # ends at once; shared by every call while tracing is off

@@ -23,16 +23,21 @@ from .core import BaseClient, Decision, Result, failure_outcome
 from .errors import AllRoutesFailed, ClientError, UnknownAlias, WrongFamily
 from .eventstream import EventStreamError
 from .router import RouteState
-from .streaming import EVENTSTREAM, BadResponse, apeek, peek, replay_classes
+from .streaming import EVENTSTREAM, BadResponse, apeek, aread, peek, read, replay_classes
 from .telemetry import CallSpan
-from .wire import BadRequest, error_body, loads, prepare
+from .wire import BadRequest, Header, Headers, auth_headers, error_body, header, loads, prepare
 
 ATTEMPTS = "aigw.attempts"
 OUTCOME = "aigw.outcome"
 _JSON = "application/json"
-_USER_AGENT = "aigw-client/1"
+DEFAULT_HEADERS: Headers = [header("content-type", _JSON), header("accept", _JSON),
+                            header("user-agent", "aigw-client/1")]
 # Attempts that never reached a provider.
 SKIPPED = frozenset({"no_key", "unsupported_api", "wrong_family"})
+_OPERATIONS = {"completions": "chat", "messages": "chat", "responses": "responses",
+               "embeddings": "embeddings"}
+_CACHE_MAX = 4096
+_READ = frozenset({b"content-type", b"x-aigw-alias", b"x-aigw-session"})
 
 
 class Call:
@@ -42,7 +47,7 @@ class Call:
                  "session_id", "family", "operation")
 
     def __init__(self, alias: str, method: str, path: str, body: dict[str, Any] | None,
-                 raw: bytes | None = None, headers: list[tuple[str, str]] | None = None,
+                 raw: bytes | None = None, headers: Headers | None = None,
                  stream: bool = False, session_id: str | None = None,
                  family: str | None = None, operation: str = "chat") -> None:
         self.alias = alias
@@ -50,15 +55,14 @@ class Call:
         self.path = path
         self.body = body
         self.raw = raw
-        self.headers = headers if headers is not None else [
-            ("content-type", _JSON), ("accept", _JSON), ("user-agent", _USER_AGENT)]
+        self.headers = headers if headers is not None else DEFAULT_HEADERS
         self.stream = stream
         self.session_id = session_id
         self.family = family
         self.operation = operation
 
 
-class Reject(Exception):
+class Reject(ClientError):
     """A request the transport answers itself, without calling a provider."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -66,44 +70,132 @@ class Reject(Exception):
         self.status = status
 
 
+_ops: dict[str, str] = {}
+
+
 def _operation(path: str) -> str:
-    tail = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return {"completions": "chat", "messages": "chat", "responses": "responses",
-            "embeddings": "embeddings"}.get(tail, tail or "request")
+    op = _ops.get(path)
+    if op is None:
+        tail = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        op = _OPERATIONS.get(tail, tail or "request")
+        if len(_ops) < _CACHE_MAX:
+            _ops[path] = op
+    return op
 
 
-def call_from_request(request: Any, family: str | None) -> Call:
+class Requests:
+    """Reads and builds the requests of one httpx-like module (httpx or httpx2).
+
+    httpx's constructors normalise every header and re-parse the URL on each
+    request, which costs more than everything else aigw does per call. The
+    transport already has the parts in httpx's own internal shape (header triples,
+    a parsed URL), so it assembles requests directly, after checking once that
+    the result is what httpx's public constructor would give; otherwise (an httpx
+    whose internals differ) it uses the constructor.
+    """
+
+    def __init__(self, h: Any) -> None:
+        self.h = h
+        self.fast = self._check()
+
+    def _check(self) -> bool:
+        h = self.h
+        url, triples = h.URL("http://x:1/p?q=1"), [header("host", "x:1"), header("a", "b")]
+        try:
+            fast = self._fast(url, triples, b"{}", {"timeout": None})
+            slow = h.Request("POST", url, headers=[(k, v) for k, _, v in triples],
+                             stream=h.ByteStream(b"{}"), extensions={"timeout": None})
+            return (fast.headers.raw == slow.headers.raw and fast.url == slow.url
+                    and fast.headers["a"] == "b" and vars(fast).keys() >= vars(slow).keys()
+                    and h.Headers([(b"A", b"b")])._list == [(b"A", b"a", b"b")]
+                    and b"".join(fast.stream) == b"{}")
+        except Exception:  # pragma: no cover - an httpx with other internals
+            return False
+
+    def _fast(self, url: Any, headers: Headers, content: bytes, ext: dict[str, Any]) -> Any:
+        h = self.h
+        req = object.__new__(h.Request)
+        hdrs = object.__new__(h.Headers)
+        hdrs._list = headers
+        hdrs._encoding = None
+        req.method, req.url, req.headers, req.extensions = "POST", url, hdrs, ext
+        req.stream = h.ByteStream(content)
+        req._content = content
+        return req
+
+    def build(self, method: str, url: Any, headers: Headers, content: bytes,
+              ext: dict[str, Any]) -> Any:
+        """The request; `headers` include Host and Content-Length (set by the caller)."""
+        if self.fast:
+            req = self._fast(url, headers, content, ext)
+            req.method = method
+            return req
+        return self.h.Request(method, url, headers=[(k, v) for k, _, v in headers],
+                              stream=self.h.ByteStream(content), extensions=ext)
+
+    def headers(self, request: Any) -> Headers:
+        """The header triples of an incoming request (not to be modified)."""
+        if self.fast:
+            return request.headers._list  # type: ignore[no-any-return]
+        return [(k, k.lower(), v) for k, v in request.headers.raw]
+
+
+def call_from_request(request: Any, family: str | None, requests: Requests) -> Call:
     """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
-    headers = request.headers.raw  # (bytes, bytes): no decoding on the hot path
+    headers = requests.headers(request)
     raw = request.read() if request.method != "GET" else b""
     body = None
-    hdr = {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers
-           if k[:7].lower() == b"x-aigw-" or k.lower() == b"content-type"}
-    if raw and hdr.get("content-type", _JSON).startswith(_JSON):
+    alias = session = None
+    ctype = b"application/json"
+    for _, k, v in headers:
+        if k in _READ:  # a set lookup: most headers are none of these
+            if k == b"content-type":
+                ctype = v
+            elif k == b"x-aigw-alias":
+                alias = v.decode("latin-1")
+            else:
+                session = v.decode("latin-1")
+    if raw and ctype.startswith(b"application/json"):
         try:
             parsed = loads(raw)
         except ValueError:
             raise Reject(400, "aigw: the request body is not valid JSON") from None
         if isinstance(parsed, dict):
             body = parsed
-    alias = hdr.get("x-aigw-alias") or (body.get("model") if body else None)
+    if not alias and body:
+        alias = body.get("model")
     if not isinstance(alias, str) or not alias:
         raise Reject(400, "aigw: the request names no model alias (pass the alias as "
                           "`model`, or send the x-aigw-alias header)")
     path = request.url.raw_path.decode("ascii")
     return Call(alias, request.method, path, body, None if body is not None else raw,
-                headers, bool(body and body.get("stream") is True),
-                hdr.get("x-aigw-session"), family, _operation(path))
+                headers, bool(body and body.get("stream") is True), session, family,
+                _operation(path))
+
+
+class _RouteCache:
+    """What a route's requests share: parsed URLs, the Host header, the auth headers
+    of its current credential (rebuilt when the key file changes)."""
+
+    __slots__ = ("urls", "credential", "auth")
+
+    def __init__(self) -> None:
+        self.urls: dict[str, tuple[Any, Header]] = {}
+        self.credential: Any = None
+        self.auth: Headers = []
 
 
 class _Failover:
     """What the sync and async transports share: building sends, reading outcomes."""
+
+    aio = False
 
     def __init__(self, client: BaseClient, inner: Any, h: Any, family: str | None) -> None:
         self.client = client
         self.inner = inner
         self.h = h
         self.family = family
+        self.requests = Requests(h)
         self.errors: tuple[type[BaseException], ...] = (
             h.TransportError, BadResponse, EventStreamError)
         self._outcomes: tuple[tuple[type[BaseException], str], ...] = (
@@ -111,30 +203,43 @@ class _Failover:
             (h.TransportError, "transport_error"), (BadResponse, "bad_response"),
             (EventStreamError, "bad_response"))
         self.replay, self.areplay = replay_classes(h)
-        self._urls: dict[str, Any] = {}  # parsed once: URL parsing is most of a Request
+        self.replays = (self.replay, self.areplay)
+        self._routes: dict[RouteState, _RouteCache] = {}
 
     def outcome(self, exc: BaseException) -> str:
         """The attempt outcome of a send that raised one of `errors`."""
         return next(o for t, o in self._outcomes if isinstance(exc, t))
 
+    def _cache(self, rs: RouteState) -> _RouteCache:
+        cache = self._routes.get(rs)
+        if cache is None:
+            if len(self._routes) > _CACHE_MAX:  # configs replaced many times over
+                self._routes.clear()
+            cache = self._routes[rs] = _RouteCache()
+        return cache
+
     def outgoing(self, call: Call, rs: RouteState, credential: Any) -> Any:
         """The request to send to route `rs`."""
+        cache = self._cache(rs)
+        if credential is not cache.credential:
+            cache.auth = auth_headers(rs.wire, credential) if rs.wire is not None else []
+            cache.credential = credential
         url, headers, content = prepare(rs.route, call.method, call.path, call.body,
-                                        call.raw, call.stream, call.headers, credential)
-        cached = self._urls.get(url)
-        if cached is None:
-            if len(self._urls) > 4096:
-                self._urls.clear()
-            parsed = self.h.URL(url)
-            cached = self._urls[url] = (parsed, parsed.netloc)
+                                        call.raw, call.stream, call.headers, credential,
+                                        cache.auth)
+        parsed = cache.urls.get(url)
+        if parsed is None:
+            if len(cache.urls) > _CACHE_MAX:
+                cache.urls.clear()
+            u = self.h.URL(url)
+            parsed = cache.urls[url] = (u, header("host", u.netloc))
         # Host and Content-Length set here and the body given as a stream: httpx's
         # own content encoding and header defaults would cost more than the rest.
-        headers.insert(0, (b"host", cached[1]))
+        headers.insert(0, parsed[1])
         if content or call.method != "GET":
-            headers.append((b"content-length", str(len(content)).encode()))
-        return self.h.Request(call.method, cached[0], headers=headers,
-                              stream=self.h.ByteStream(content),
-                              extensions={"timeout": rs.timeout})
+            headers.append((b"content-length", b"content-length", b"%d" % len(content)))
+        return self.requests.build(call.method, parsed[0], headers, content,
+                                   {"timeout": rs.timeout})
 
     def is_stream(self, call: Call, rs: RouteState, resp: Any) -> tuple[bool, bool]:
         """(peek this answer as a stream, convert it from Bedrock event-stream)."""
@@ -145,7 +250,7 @@ class _Failover:
         return convert or "text/event-stream" in ctype, convert
 
     def streamed(self, resp: Any, head: list[bytes], rest: Any, conv: Any, span: CallSpan,
-                 rs: RouteState, aio: bool) -> Any:
+                 rs: RouteState) -> Any:
         """The response to hand on for a stream that has started."""
         headers = resp.headers
         if conv is not None:
@@ -156,23 +261,23 @@ class _Failover:
         def on_end(outcome: str) -> None:
             span.finish(rs, outcome)
 
-        cls = self.areplay if aio else self.replay
-        close = resp.aclose if aio else resp.close
+        cls = self.areplay if self.aio else self.replay
+        close = resp.aclose if self.aio else resp.close
         return self.h.Response(resp.status_code, headers=headers,
                                stream=cls(head, rest, conv, close, on_end),
                                extensions=resp.extensions)
 
-    def reject(self, status: int, message: str, family: str | None = None) -> Any:
+    def reject(self, status: int, message: str) -> Any:
         """An answer in the SDK's own error shape, so it raises its own exception."""
         return self.h.Response(status, headers=[("content-type", _JSON)],
-                               content=error_body(family or self.family, status, message))
+                               content=error_body(self.family, status, message))
 
     def decided(self, decision: Decision, span: CallSpan) -> Any:
         """Label the deciding response and end the span unless a stream still runs."""
         resp = decision.value
         resp.extensions[ATTEMPTS] = decision.attempts
         resp.extensions[OUTCOME] = "ok" if decision.ok else "request_error"
-        if not isinstance(resp.stream, self.replay | self.areplay):
+        if not isinstance(resp.stream, self.replays):
             span.finish(decision.route, decision.attempts[-1].outcome,
                         _usage(resp) if span.recording and decision.ok else None)
         return resp
@@ -193,18 +298,95 @@ class _Failover:
         err: Exception = kind(str(exc), request=request)
         return err
 
-    def rejected(self, exc: ClientError, call: Call) -> Any:
-        """The SDK-shaped answer to an unknown alias or a wrong-family call."""
-        status = 404 if isinstance(exc, UnknownAlias) else 400
-        return self.reject(status, f"aigw: {exc}", call.family)
+    def call_of(self, request: Any) -> Call:
+        """The call an SDK's request makes (raises Reject when it names no alias)."""
+        return call_from_request(request, self.family, self.requests)
+
+    def answer_error(self, exc: ClientError, request: Any) -> Any:
+        """What an SDK gets for a call that raised `exc`: a rejection in the family's
+        error shape, or a transport error when no route answered."""
+        if isinstance(exc, Reject):
+            return self.reject(exc.status, str(exc))
+        if isinstance(exc, UnknownAlias | WrongFamily):
+            return self.reject(404 if isinstance(exc, UnknownAlias) else 400, f"aigw: {exc}")
+        if isinstance(exc, AllRoutesFailed):
+            raise self.transport_error(exc, request) from exc
+        raise exc
 
 
-def _usage(resp: Any) -> dict[str, Any] | None:
-    try:
-        value = resp.json()
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+class Run:
+    """One call's way through the failover plan, sans I/O.
+
+    The sync and async transports only send `request`, read (or peek) the answer
+    and hand it, or the transport error, to `answered`, until `request` is None;
+    then `value` is the response to return.
+    """
+
+    __slots__ = ("f", "call", "span", "plan", "rs", "t0", "request", "value", "last",
+                 "convert")
+
+    def __init__(self, f: _Failover, call: Call) -> None:
+        client = f.client
+        router = client.router(call.alias, call.family)
+        self.f, self.call = f, call
+        self.span = span = client._telemetry.start(call.alias, call.operation)
+        self.plan = client.plan(router, call.session_id, span)
+        self.last: Any = None
+        self.value: Any = None
+        self.convert = False
+        self._advance(None)
+
+    def _advance(self, result: Result | None) -> None:
+        f, span = self.f, self.span
+        self.request = None
+        try:
+            rs, credential = next(self.plan) if result is None else self.plan.send(result)
+            try:
+                self.request = f.outgoing(self.call, rs, credential)
+            except BadRequest as exc:
+                self.plan.close()
+                span.finish(rs, "bad_request")
+                self.value = f.reject(400, f"aigw: {exc}")
+                return
+            self.rs = rs
+            self.t0 = time.perf_counter()
+        except StopIteration as done:
+            self.value = f.decided(done.value, span)
+        except AllRoutesFailed as exc:
+            if self.last is None:
+                span.finish(None, "all_routes_failed")
+                raise
+            self.value = f.failed(self.last, exc, span)
+        except BaseException as exc:
+            span.finish(None, failure_outcome(exc))
+            raise
+
+    def peeks(self, resp: Any) -> bool:
+        """True when `resp` is a stream to read up to its first event."""
+        stream, self.convert = self.f.is_stream(self.call, self.rs, resp)
+        return stream
+
+    def streamed(self, resp: Any, peeked: tuple[list[bytes], Any, Any]) -> Any:
+        """The response to hand on once a stream's first event is in."""
+        return self.f.streamed(resp, *peeked, self.span, self.rs)
+
+    def failed(self, exc: BaseException) -> BaseException:
+        """A send that raised: a transport error is an attempt's outcome; anything
+        else (a bug, a cancellation) ends the call."""
+        if isinstance(exc, self.f.errors):
+            return exc
+        self.plan.close()
+        self.span.finish(None, failure_outcome(exc))
+        raise exc
+
+    def answered(self, got: Any) -> None:
+        """Hand the plan what the send gave (a response or a transport error)."""
+        if isinstance(got, BaseException):
+            result = Result.failed(self.f.outcome(got), self.t0)
+        else:
+            self.last = got
+            result = Result.of(got.status_code, got, self.t0)
+        self._advance(result)
 
 
 class FailoverTransport(_Failover):
@@ -213,60 +395,23 @@ class FailoverTransport(_Failover):
     def handle_request(self, request: Any) -> Any:
         """httpx's transport API: send `request` to its alias's routes."""
         try:
-            call = call_from_request(request, self.family)
-            return self.send(call)
-        except Reject as exc:
-            return self.reject(exc.status, str(exc))
-        except (UnknownAlias, WrongFamily) as exc:
-            return self.rejected(exc, call)
-        except AllRoutesFailed as exc:
-            raise self.transport_error(exc, request) from exc
+            return self.send(self.call_of(request))
+        except ClientError as exc:
+            return self.answer_error(exc, request)
 
     def send(self, call: Call) -> Any:
         """Send `call` with failover; raises UnknownAlias, WrongFamily, AllRoutesFailed."""
-        client = self.client
-        router = client.router(call.alias, call.family)
-        span = client._telemetry.start(call.alias, call.operation)
-        try:
-            with span.use():
-                plan = client.plan(router, call.session_id, span)
-                last = None
+        run = Run(self, call)
+        with run.span.use():
+            while run.request is not None:
                 try:
-                    rs, credential = next(plan)
-                    while True:
-                        t0 = time.perf_counter()
-                        try:
-                            resp = self.inner.handle_request(self.outgoing(call, rs, credential))
-                            stream, convert = self.is_stream(call, rs, resp)
-                            if stream:
-                                try:
-                                    head, rest, conv = peek(resp, convert)
-                                except BaseException:
-                                    resp.close()
-                                    raise
-                                resp = self.streamed(resp, head, rest, conv, span, rs, False)
-                            else:
-                                try:
-                                    resp.read()
-                                finally:
-                                    resp.close()
-                            result = Result.of(resp.status_code, resp, t0)
-                            last = resp
-                        except self.errors as exc:
-                            result = Result.failed(self.outcome(exc), t0)
-                        except BadRequest as exc:
-                            span.finish(rs, "bad_request")
-                            return self.reject(400, f"aigw: {exc}")
-                        rs, credential = plan.send(result)
-                except StopIteration as done:
-                    return self.decided(done.value, span)
-                except AllRoutesFailed as exc:
-                    if last is None:
-                        raise
-                    return self.failed(last, exc, span)
-        except BaseException as exc:
-            span.finish(None, failure_outcome(exc))
-            raise
+                    resp = self.inner.handle_request(run.request)
+                    got = run.streamed(resp, peek(resp, run.convert)) if run.peeks(resp) \
+                        else read(resp)
+                except BaseException as exc:
+                    got = run.failed(exc)
+                run.answered(got)
+        return run.value
 
     def close(self) -> None:
         """Nothing to close: the client owns the inner transport."""
@@ -279,66 +424,30 @@ class FailoverTransport(_Failover):
 
 
 class AsyncFailoverTransport(_Failover):
-    """The asyncio twin of `FailoverTransport` (same decisions, awaited sends)."""
+    """The asyncio twin of `FailoverTransport` (same `Run`, awaited sends)."""
+
+    aio = True
 
     async def handle_async_request(self, request: Any) -> Any:
         """httpx's async transport API: send `request` to its alias's routes."""
         try:
-            call = call_from_request(request, self.family)
-            return await self.send(call)
-        except Reject as exc:
-            return self.reject(exc.status, str(exc))
-        except (UnknownAlias, WrongFamily) as exc:
-            return self.rejected(exc, call)
-        except AllRoutesFailed as exc:
-            raise self.transport_error(exc, request) from exc
+            return await self.send(self.call_of(request))
+        except ClientError as exc:
+            return self.answer_error(exc, request)
 
     async def send(self, call: Call) -> Any:
         """Async `FailoverTransport.send`."""
-        client = self.client
-        router = client.router(call.alias, call.family)
-        span = client._telemetry.start(call.alias, call.operation)
-        try:
-            with span.use():
-                plan = client.plan(router, call.session_id, span)
-                last = None
+        run = Run(self, call)
+        with run.span.use():
+            while run.request is not None:
                 try:
-                    rs, credential = next(plan)
-                    while True:
-                        t0 = time.perf_counter()
-                        try:
-                            resp = await self.inner.handle_async_request(
-                                self.outgoing(call, rs, credential))
-                            stream, convert = self.is_stream(call, rs, resp)
-                            if stream:
-                                try:
-                                    head, rest, conv = await apeek(resp, convert)
-                                except BaseException:
-                                    await resp.aclose()
-                                    raise
-                                resp = self.streamed(resp, head, rest, conv, span, rs, True)
-                            else:
-                                try:
-                                    await resp.aread()
-                                finally:
-                                    await resp.aclose()
-                            result = Result.of(resp.status_code, resp, t0)
-                            last = resp
-                        except self.errors as exc:
-                            result = Result.failed(self.outcome(exc), t0)
-                        except BadRequest as exc:
-                            span.finish(rs, "bad_request")
-                            return self.reject(400, f"aigw: {exc}")
-                        rs, credential = plan.send(result)
-                except StopIteration as done:
-                    return self.decided(done.value, span)
-                except AllRoutesFailed as exc:
-                    if last is None:
-                        raise
-                    return self.failed(last, exc, span)
-        except BaseException as exc:
-            span.finish(None, failure_outcome(exc))
-            raise
+                    resp = await self.inner.handle_async_request(run.request)
+                    got = run.streamed(resp, await apeek(resp, run.convert)) \
+                        if run.peeks(resp) else await aread(resp)
+                except BaseException as exc:
+                    got = run.failed(exc)
+                run.answered(got)
+        return run.value
 
     async def aclose(self) -> None:
         """Nothing to close: the client owns the inner transport."""
@@ -348,6 +457,14 @@ class AsyncFailoverTransport(_Failover):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _usage(resp: Any) -> dict[str, Any] | None:
+    try:
+        value = resp.json()
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def attempts_of(obj: Any) -> list[Any]:

@@ -39,22 +39,41 @@ BEDROCK_ENDPOINT = "https://bedrock-runtime.{region}.amazonaws.com"
 BEDROCK_SERVICE = "bedrock"
 
 
-def _both(*names: str) -> frozenset[str | bytes]:
-    """Header names as str and bytes (SDK requests carry raw bytes, the dict API str)."""
-    return frozenset([*names, *(n.encode() for n in names)])
+# Headers travel as httpx keeps them: (name as sent, lower-case name, value), all
+# bytes, so neither the SDK's request nor ours is normalised again per request.
+Header = tuple[bytes, bytes, bytes]
+Headers = list[Header]
 
 
-# Headers a caller's SDK sets that aigw replaces per route (lower case).
-_DROP = _both("host", "content-length", "authorization", "x-api-key", "api-key",
-              "connection", "x-aigw-alias", "x-aigw-session")
+def header(name: str, value: str | bytes) -> Header:
+    """One header triple; `name` is lower case already."""
+    raw = name.encode("ascii")
+    return raw, raw, value if isinstance(value, bytes) else value.encode("latin-1")
+
+
+def headers_of(items: Any) -> Headers:
+    """Header triples from (name, value) pairs of str or bytes."""
+    out = []
+    for k, v in items:
+        raw = k if isinstance(k, bytes) else k.encode("ascii")
+        out.append((raw, raw.lower(), v if isinstance(v, bytes) else v.encode("latin-1")))
+    return out
+
+
+def _names(*names: str) -> frozenset[bytes]:
+    return frozenset(n.encode() for n in names)
+
+
+# Headers a caller's SDK sets that aigw replaces per route.
+_DROP = _names("host", "content-length", "authorization", "x-api-key", "api-key",
+               "connection", "x-aigw-alias", "x-aigw-session")
 # A stream is read as it comes: ask for it uncompressed.
-_DROP_STREAM = _DROP | _both("accept-encoding")
-_BEDROCK_DROP = _DROP_STREAM | _both("anthropic-version", "anthropic-beta", "content-type",
-                                     "accept")
-_VERSION = _both("anthropic-version")
-_BETA = _both("anthropic-beta")
-
-Headers = list[tuple[Any, Any]]  # (name, value) as str or bytes
+_DROP_STREAM = _DROP | _names("accept-encoding")
+_BEDROCK_DROP = _DROP_STREAM | _names("anthropic-version", "anthropic-beta", "content-type",
+                                      "accept")
+_VERSION = b"anthropic-version"
+_BETA = b"anthropic-beta"
+_DEFAULT_VERSION = header("anthropic-version", ANTHROPIC_VERSION)
 
 
 class BadRequest(Exception):
@@ -117,54 +136,66 @@ def loads(raw: bytes) -> Any:
     return json.loads(raw)
 
 
+def auth_headers(wire: Wire, credential: Any) -> Headers:
+    """The auth headers a key-file credential gives on `wire` ([] for SigV4, which signs
+    each request). Callers cache them per route and credential."""
+    if wire.auth == "x-api-key":
+        return [header("x-api-key", credential)]
+    if wire.auth == "bearer":
+        return [header("authorization", "Bearer " + credential)]
+    return []
+
+
 def prepare(route: Any, method: str, path: str, body: dict[str, Any] | None,
-            raw: bytes | None, stream: bool, headers: Headers,
-            credential: Any) -> tuple[str, Headers, bytes]:
+            raw: bytes | None, stream: bool, headers: Headers, credential: Any,
+            auth: Headers) -> tuple[str, Headers, bytes]:
     """The URL, headers and body to send to one route (a config `Route`) for one request.
 
-    Raises BadRequest when the route's API has no such endpoint.
+    `auth` is ``auth_headers(route.wire, credential)``. Raises BadRequest when the
+    route's API has no such endpoint.
     """
     wire: Wire = route.wire
     if wire.is_bedrock:
-        return _prepare_bedrock(wire, route, method, path, body, stream, headers, credential)
+        return _prepare_bedrock(wire, route, method, path, body, stream, headers,
+                                credential, auth)
     drop = _DROP_STREAM if stream else _DROP
-    out = [(k, v) for k, v in headers if k.lower() not in drop]
+    out = [h for h in headers if h[1] not in drop]
     content = _dumps(merged_body(body, route.model, route.extra)) if body is not None \
         else (raw or b"")
-    if wire.auth == "x-api-key":
-        out.append(("x-api-key", credential))
-        if not any(k.lower() in _VERSION for k, _ in out):
-            out.append(("anthropic-version", ANTHROPIC_VERSION))
-    else:
-        out.append(("authorization", "Bearer " + credential))
+    out += auth
+    if wire.auth == "x-api-key" and not any(h[1] == _VERSION for h in out):
+        out.append(_DEFAULT_VERSION)
     return route.base_url + path, out, content
+
+
+_JSON = header("content-type", "application/json")
+_ACCEPT = {False: header("accept", "application/json"),
+           True: header("accept", "application/vnd.amazon.eventstream")}
 
 
 def _prepare_bedrock(wire: Wire, route: Any, method: str, path: str,
                      body: dict[str, Any] | None, stream: bool, headers: Headers,
-                     credential: Any) -> tuple[str, Headers, bytes]:
+                     credential: Any, auth: Headers) -> tuple[str, Headers, bytes]:
     if path.split("?", 1)[0] != "/v1/messages" or method != "POST" or body is None:
         raise BadRequest(f"Bedrock serves only POST /v1/messages here, not {method} {path}")
     data = merged_body(body, route.model, route.extra)
     del data["model"]
     data.pop("stream", None)
     data.setdefault("anthropic_version", BEDROCK_ANTHROPIC_VERSION)
-    betas = [v.decode() if isinstance(v, bytes) else v for k, v in headers
-             if k.lower() in _BETA]
+    betas = [h[2].decode("latin-1") for h in headers if h[1] == _BETA]
     if betas:
         data.setdefault("anthropic_beta", [b.strip() for v in betas for b in v.split(",")])
     content = _dumps(data)
     action = "invoke-with-response-stream" if stream else "invoke"
     url = f"{route.base_url}/model/{quote(route.model, safe=':;')}/{action}"
-    out = [(k, v) for k, v in headers if k.lower() not in _BEDROCK_DROP]
-    out.append(("content-type", "application/json"))
-    out.append(("accept", "application/vnd.amazon.eventstream" if stream
-                else "application/json"))
+    out = [h for h in headers if h[1] not in _BEDROCK_DROP]
+    out += (_JSON, _ACCEPT[stream])
     if wire.auth == "sigv4":
         assert isinstance(credential, AwsCredentials)
-        out.extend(sign("POST", url, content, credential, route.aws_region, BEDROCK_SERVICE))
+        out += headers_of(sign("POST", url, content, credential, route.aws_region,
+                               BEDROCK_SERVICE))
     else:
-        out.append(("authorization", "Bearer " + credential))
+        out += auth
     return url, out, content
 
 
