@@ -44,6 +44,7 @@ from aigw.catalog.view import (
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.resources import templates_dir
+from aigw.rotation.slots import acks_folder
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
@@ -52,6 +53,14 @@ CLIENT_CONFIG = "aigw-client.json"
 REVISION_FIELD = "revision"
 REVISION_LEN = 16
 AGENT_CONFIG = "bao-agent.hcl"
+# The agent's token sink in the key folder (bao-agent.hcl.j2), then the file the Vault
+# Agent injector writes with `agent-inject-token` (k8s-injector.yaml.j2): the runtime
+# takes the first that exists to write its acknowledgements (aigw.client.acks).
+TOKEN_FILES = (".aigw-token", "token")
+# How the agent writes its token there: a template over its own token's lookup (its policy
+# allows `auth/token/lookup-self`). Not a file sink: a sink's folder must exist when the
+# agent starts, while templates create the key folder.
+TOKEN_TEMPLATE = '{{ with secret "auth/token/lookup-self" }}{{ .Data.id }}{{ end }}'
 # The files a running agent uses beside its config (named there, in templates/bao-agent.hcl.j2):
 # its AppRole login (written by `aigw agent-credentials`) and its pid file. Not render's.
 _AGENT_FILE = re.compile(
@@ -83,6 +92,18 @@ def key_env(slot: SlotRef) -> str:
     return f"AIGW_KEY_{_env_name(slot.provider)}_{_env_name(slot.slot)}"
 
 
+def acks_block(dep: Deployment) -> dict[str, Any]:
+    """Where the runtime writes its acknowledgements (docs/rotation.md#acknowledgements).
+
+    `address` null: the service's BAO_ADDR / VAULT_ADDR, as for its agent. `path` is
+    the folder under the KV v2 `mount`; entries are `<provider>/<slot>/<service>`.
+    `token_files` are relative to `key_dir`.
+    """
+    return {"address": None, "mount": dep.env.mount,
+            "path": acks_folder(dep.environment, dep.env),
+            "token_files": list(TOKEN_FILES)}
+
+
 def client_config(dep: Deployment) -> dict[str, Any]:
     """The aigw-client.json document of one deployment (docs/architecture.md)."""
     return {
@@ -90,6 +111,7 @@ def client_config(dep: Deployment) -> dict[str, Any]:
         "service": dep.service,
         "environment": dep.environment,
         "key_dir": dep.key_dir,
+        "acks": acks_block(dep),
         "aliases": {
             alias: {"family": APIS[routes[0].api].family,
                     "routes": [_route_json(r) for r in routes]}
@@ -226,6 +248,8 @@ class Renderer:
             "dep": dep,
             "client_config": client_config(dep),
             "client_config_path": f"{key_dir}/{CLIENT_CONFIG}",
+            "token_file": f"{key_dir}/{TOKEN_FILES[0]}",
+            "token_template": TOKEN_TEMPLATE,
             "publishes_config": publishes_config(self.catalog, dep),
             "config_secret_path": config_secret,
             "config_field": CONFIG_FIELD,
