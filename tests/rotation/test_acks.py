@@ -12,6 +12,7 @@ The client is `aigw.client.Client` over real HTTP.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -260,8 +261,13 @@ def test_manual_rotation_completes_on_acknowledgements_alone(fleet: Fleet) -> No
     assert "acknowledged the new key" in json.dumps(entry), entry
 
 
+class _Stdin(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
 def _cli(capsys: Any, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
-    monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 - closed by pytest
+    monkeypatch.setattr("sys.stdin", _Stdin(""))
     return run_cli(capsys, *args)
 
 
