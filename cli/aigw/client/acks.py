@@ -18,8 +18,8 @@ and, when something changed, a `put_nowait` into a bounded queue (dropped when
 full). The thread writes at most once per slot per `interval`, only when the
 fingerprint or revision changed, plus a heartbeat every `refresh` so that
 `aigw status` can say how long ago each consumer reported and dead replicas age
-out. OpenBao unreachable, a missing token file or a refused write are logged at
-most once per interval, and retried. Only httpx (the base client's dependency).
+out. OpenBao unreachable, a missing token file or a refused write are retried
+every interval and logged once a minute at most. Only httpx (the base client's dependency).
 
 Where: the `acks` block of aigw-client.json (`aigw render`): `address` (null: the
 service's BAO_ADDR / VAULT_ADDR, like its agent), `mount`, `path`, `token_files`
@@ -48,6 +48,7 @@ STALE = 3.0            # instances silent for STALE * refresh are dropped from t
 TIMEOUT = 2.0          # per OpenBao request
 QUEUE_SIZE = 256
 IDLE_EXIT = 60.0       # the thread stops when idle this long; the next use restarts it
+LOG_EVERY = 60.0       # one warning per kind of failure per minute, however many retries
 _ATTR = "_aigw_acks"
 
 Slot = tuple[str, str]
@@ -127,8 +128,10 @@ class AckRecorder:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.writes = 0
-        self.dropped = 0
+        self.writes = 0       # acknowledgements written
+        self.failures = 0     # write attempts that failed (OpenBao down, refused, no token)
+        self.dropped = 0      # uses not queued (queue full)
+        self.in_flight = False  # a write is under way (on this thread, never a request's)
 
     # -- the request path ------------------------------------------------------
     def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
@@ -181,7 +184,11 @@ class AckRecorder:
                     if now - self._tried.get(key, -1e18) < self.interval:
                         continue
                     self._tried[key] = now
-                    self._flush(http, key, *self._pending[key])
+                    try:
+                        self._flush(http, key, *self._pending[key])
+                    except Exception:  # noqa: BLE001 - a bug here must not stop the thread
+                        self.failures += 1
+                        self._once("bug", "key acknowledgement failed", exc_info=True)
                 if self._pending or not self._queue.empty():
                     idle_since = now
                 elif now - idle_since > self.idle_exit:
@@ -193,13 +200,22 @@ class AckRecorder:
         if written is not None and written[:2] == (fp, rev) and now - written[2] < self.refresh:
             self._pending.pop(key, None)
             return
+        self.in_flight = True
         try:
             ok = self._write(http, key, fp, rev)
         except (httpx.HTTPError, OSError, ValueError) as exc:
+            self.failures += 1
             self._once("unreachable", "cannot write key acknowledgements to %s (%s); "
                        "retrying", self.address, type(exc).__name__)
             return
-        if ok:
+        finally:
+            self.in_flight = False
+        if not ok:
+            self.failures += 1
+        else:
+            if self._logged:
+                log.info("key acknowledgements written again to %s", self.address)
+                self._logged.clear()
             self._written[key] = (fp, rev, now)
             if self._pending.get(key) == (fp, rev):
                 self._pending.pop(key, None)
@@ -250,11 +266,11 @@ class AckRecorder:
                    self.service)
         return False
 
-    def _once(self, kind: str, msg: str, *args: Any) -> None:
+    def _once(self, kind: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         now = time.monotonic()
-        if now - self._logged.get(kind, -1e18) >= self.interval:
+        if now - self._logged.get(kind, -1e18) >= max(self.interval, LOG_EVERY):
             self._logged[kind] = now
-            log.warning(msg, *args)
+            log.warning(msg, *args, exc_info=exc_info)
 
 
 class _Off:
