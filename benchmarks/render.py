@@ -2,7 +2,10 @@
 
 Each size runs in its own process (so peak RSS is that size's alone) on a generated
 catalog: 3 environments, 12 providers, 20 aliases, services with 2-4 aliases each.
-Targets (issue 2): 10,000 services validate < 1 s and render < 10 s, growing linearly.
+Targets (issue 15): 1,000 services x 3 environments render in < 1 s; 10,000 x 3 in
+< 8 s and < 500 MB peak RSS; a re-render that changes nothing in < half the first
+render's time. "render" is render_all + writing into an empty folder, "re-render" is
+what `aigw render` does again (load, render, compare: nothing written).
 
     .venv/bin/python benchmarks/render.py [--sizes 100,1000,10000]
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,20 +52,36 @@ def make_catalog(services: int) -> dict:
             "models": models, "services": svcs}
 
 
+def _cpu() -> float:
+    """User + system CPU seconds of this process and of the workers it has joined."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _child(catalog: str, out: str) -> None:
     from aigw.catalog import load_catalog
     from aigw.render import render_all, sync
 
-    t0 = time.perf_counter()
+    marks = []
+
+    def mark() -> None:
+        marks.append((time.perf_counter(), _cpu()))
+
+    mark()
     loaded = load_catalog(catalog)
-    t1 = time.perf_counter()
+    mark()
     files = render_all(loaded)
     sync(Path(out), files)
-    t2 = time.perf_counter()
-    sync(Path(out), render_all(load_catalog(catalog)))
-    t3 = time.perf_counter()
-    print(json.dumps({"validate": t1 - t0, "render": t2 - t1, "rerender": t3 - t2,
-                      "files": len(files)}))
+    count = len(files)
+    del files, loaded  # the re-render is a new `aigw render`: it holds only its own files
+    mark()
+    result = sync(Path(out), render_all(load_catalog(catalog)))  # what `aigw render` does again
+    mark()
+    assert not result.written and not result.removed, "the re-render changed files"
+    wall = [b[0] - a[0] for a, b in zip(marks, marks[1:], strict=False)]
+    cpu = [b[1] - a[1] for a, b in zip(marks, marks[1:], strict=False)]
+    print(json.dumps({"validate": wall[0], "render": wall[1], "rerender": wall[2],
+                      "cpu": cpu, "files": count}))
 
 
 def main() -> None:
@@ -90,13 +110,16 @@ def main() -> None:
                 sys.exit(f"size {n} failed")
             data = json.loads(stdout)
             rows.append((n, path.stat().st_size, data, usage.ru_maxrss / 1024))
-    print(f"outputs written under {args.out_base or tempfile.gettempdir()}")
-    print(f"{'services':>9} {'x envs':>7} {'catalog':>9} {'validate':>9} {'render':>8} "
-          f"{'re-render':>10} {'files':>7} {'peak RSS':>9}")
+    print(f"outputs written under {args.out_base or tempfile.gettempdir()}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (cpu = user+system seconds, "
+          "workers included: what a busy machine does not inflate as much as wall time)")
+    print("| services | x envs | catalog | validate | render | re-render | re-render / render "
+          "| render cpu | re-render cpu | files | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for n, size, d, rss in rows:
-        print(f"{n:>9} {3:>7} {size / 1e6:>7.1f}MB {d['validate']:>8.2f}s {d['render']:>7.2f}s "
-              f"{d['rerender']:>9.2f}s {d['files']:>7} {rss:>7.0f}MB")
-
+        cpu = d["cpu"]
+        print(f"| {n} | 3 | {size / 1e6:.1f} MB | {d['validate']:.2f} s | {d['render']:.2f} s | "
+              f"{d['rerender']:.2f} s | {d['rerender'] / d['render']:.2f} | {cpu[1]:.2f} s | "
+              f"{cpu[2]:.2f} s | {d['files']} | {rss:.0f} MB |")
 
 if __name__ == "__main__":
     main()

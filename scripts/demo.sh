@@ -25,10 +25,8 @@ step "render per-service configs into .aigw/rendered"
 aigw render examples --out .aigw/rendered
 aigw render examples --out .aigw/rendered --check
 
-if [ -f scripts/demo_rotation.py ]; then
-  step "services under load while every key rotates, then failover"
-  .venv/bin/python scripts/demo_rotation.py
-fi
+step "services under load: every key rotates, a model switches (aigw apply, no restart), then OpenBao and a provider go down"
+.venv/bin/python -m testing.demo
 
 step "done"
 echo "The dev server keeps running: 'aigw dev status', stop it with 'aigw dev down'."

@@ -5,25 +5,34 @@ inference + the admin API the `openai-admin` rotation driver uses), `aigw apply`
 through the real Pulumi engine, `aigw keys put`, `aigw render`, one real
 `bao agent` per service writing key files, and service processes calling their
 aliases through `aigw.client`. Every aigw step runs as the CLI a user runs.
-Used by the README demo (scripts/demo_rotation.py) and tests/e2e.
+Services run on the live `aigw-client.json` their agent writes into their
+`key_dir` (published by `aigw apply`), so a catalog change reaches them without
+a restart: `change_catalog` edits the lab's catalog and applies it, and
+`live_problems` checks, attempt by attempt, that every request ran on the
+revision before or after the change and was served as that revision says.
+Used by the README demo (testing/demo.py) and tests/e2e.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from aigw.catalog import load_catalog
+from aigw.catalog.view import config_path
 from aigw.client.keys import fingerprint
+from aigw.render import config_revision
 from aigw.stack.auth import approle_credentials
 from aigw.tools import find_bao
 from testing.bao import BaoDevServer
@@ -197,6 +206,86 @@ def failover_problems(traffic: Traffic, provider: str, down: float, up: float) -
     return problems
 
 
+def request_revision(req: dict[str, Any]) -> str:
+    """The config revision a request started with (that of its first attempt; "" if none)."""
+    attempts = _attempts(req)
+    return str(attempts[0].get("rev", "")) if attempts else ""
+
+
+def first_routes(alias: Mapping[str, Any]) -> set[int]:
+    """Route indexes a first attempt of ALIAS (an aigw-client.json entry) may go to:
+    those with a weight above 0 when any route has a weight, else route 0."""
+    routes = alias["routes"]
+    weighted = {i for i, r in enumerate(routes) if r.get("weight") is not None}
+    return {i for i in weighted if routes[i]["weight"] > 0} if weighted else {0}
+
+
+def live_problems(traffic: Traffic, configs: Mapping[str, Mapping[str, Any]],
+                  before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """What breaks "the config change reached every service and nothing noticed it".
+
+    CONFIGS maps each revision ever published to its aigw-client.json; BEFORE and
+    AFTER give each service's revision before and after the change (equal for a
+    service the change does not touch, or for a config the clients must reject).
+
+    - every request was answered on its first attempt: no failed attempt, no
+      401/403, no retry, no fallback;
+    - that attempt ran on a published revision, of the service itself; the alias
+      is in that revision; its route is one a first attempt may take there
+      (`first_routes`), with that route's provider; the provider answered for that
+      route's model;
+    - each service ran on BEFORE, then on AFTER, and never went back; its last
+      request in the window ran on AFTER.
+    """
+    problems = []
+    failed = [r for r in traffic.requests if not r["ok"]]
+    if failed:
+        problems.append(f"{len(failed)} requests failed: {_examples(failed)}")
+    bad = [a for a in traffic.attempts if a["outcome"] != "ok"]
+    if bad:
+        problems.append(f"{len(bad)} failed attempts: {_examples(bad)}")
+    extra = [r for r in traffic.requests if r["ok"] and len(_attempts(r)) != 1]
+    if extra:
+        problems.append(f"{len(extra)} requests needed more than one attempt: "
+                        f"{_examples(extra)}")
+    wrong: list[tuple[str, dict[str, Any]]] = []
+    for req in (r for r in traffic.requests if r["ok"]):
+        rev = request_revision(req)
+        doc = configs.get(rev)
+        first = _attempts(req)[0]
+        if doc is None:
+            wrong.append((f"revision {rev!r} was never published", req))
+        elif doc["service"] != req["svc"]:
+            wrong.append((f"revision {rev} is {doc['service']}'s config", req))
+        elif req["alias"] not in doc["aliases"]:
+            wrong.append((f"alias {req['alias']} is not in revision {rev}", req))
+        else:
+            alias = doc["aliases"][req["alias"]]
+            if first["route"] not in first_routes(alias):
+                wrong.append((f"route {first['route']} is not a first route in {rev}", req))
+            else:
+                route = alias["routes"][first["route"]]
+                if (first["provider"], req.get("model")) != (route["provider"], route["model"]):
+                    wrong.append((f"served by {first['provider']}/{req.get('model')}, revision "
+                                  f"{rev} says {route['provider']}/{route['model']}", req))
+    if wrong:
+        problems.append(f"{len(wrong)} requests not served as their revision says: "
+                        + "; ".join(f"{why} {_examples([r])}" for why, r in wrong[:3]))
+    for svc, reqs in sorted(traffic.by_service.items()):
+        revs = [request_revision(r) for r in reqs if r["ok"]]
+        old, new = before[svc], after[svc]
+        stray = sorted({r for r in revs if r not in (old, new)})
+        if stray:
+            problems.append(f"{svc}: ran revisions {stray}, neither {old} nor {new}")
+        if old != new and new in revs and old in revs[revs.index(new):]:
+            problems.append(f"{svc}: went back to {old} after running {new}")
+        if not revs:
+            problems.append(f"{svc}: no requests in the window")
+        elif revs[-1] != new:
+            problems.append(f"{svc}: still on {revs[-1]} at the end, not {new}")
+    return problems
+
+
 def _rotation_summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """The `rotate-keys --json` summary; raise unless it says every lab slot is done."""
     summary: dict[str, Any] = json.loads(proc.stdout)
@@ -206,6 +295,49 @@ def _rotation_summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
             s["status"] != "done" for s in slots.values()):
         raise RuntimeError(f"rotate-keys did not rotate every slot: {json.dumps(summary)}")
     return summary
+
+
+@dataclass
+class Published:
+    """A service's client config as OpenBao holds it now."""
+
+    text: str
+    version: int
+    written: float  # when this KV version was written (OpenBao's created_time)
+
+    @property
+    def doc(self) -> dict[str, Any] | None:
+        """The parsed config, None when it is not JSON (a corrupt entry)."""
+        try:
+            doc = json.loads(self.text)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    @property
+    def revision(self) -> str:
+        """Its `revision` field ("" when unparseable)."""
+        doc = self.doc
+        return str(doc.get("revision", "")) if doc else ""
+
+
+@dataclass
+class Change:
+    """One change of the services' configs, made while they serve (see `Lab.change_catalog`)."""
+
+    what: str
+    started: float  # just before anything was written
+    applied: float  # when `aigw apply` returned (or the hand-written entry was stored)
+    before: dict[str, str]  # service -> published revision before
+    after: dict[str, str]  # service -> published revision after
+    written: dict[str, float]  # service -> when OpenBao stored its new version
+    pids: dict[str, int]  # service PIDs just before
+    output: str = ""
+
+    @property
+    def changed(self) -> list[str]:
+        """Services whose published revision changed."""
+        return sorted(s for s in self.after if self.after[s] != self.before.get(s))
 
 
 @dataclass
@@ -221,6 +353,8 @@ class Lab:
     initial_fps: dict[str, str] = field(default_factory=dict)
     agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # revision -> config
+    _logs: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
 
     # -- setup ---------------------------------------------------------------
     def start(self) -> Lab:
@@ -263,7 +397,7 @@ class Lab:
             for name, server in self.providers.items()
         }
         catalog = {
-            "environments": {"prod": {"agent_refresh": 1}},
+            "environments": {"prod": {}},  # agent_refresh: the default (1 s)
             "providers": providers,
             "models": {
                 alias: {"routes": [{"provider": p, "model": f"m-{p}"} for p in routes]}
@@ -271,7 +405,7 @@ class Lab:
             },
             "services": {
                 svc: {"environments": ["prod"], "models": aliases,
-                      "key_dir": str(self.root / "keys" / svc),
+                      "key_dir": str(self.key_dir(svc)),
                       "defaults": {"timeout": 2, "retries": 0, "cooldown": 5},
                       "outputs": ["aigw-client", "env", "bao-agent"]}
                 for svc, aliases in SERVICES.items()
@@ -334,17 +468,23 @@ class Lab:
                 _wait(lambda k=key_file: k.is_file() and k.stat().st_size > 0,  # type: ignore[misc]
                       WAIT,
                       f"agent of {svc} never wrote {key_file.name}")
-        self.say("bao agents wrote every key file (mode 0600)")
+            live = self.live_config_path(svc)
+            _wait(live.is_file, WAIT, f"agent of {svc} never wrote {live.name}")
+        self.say("bao agents wrote every key file (mode 0600) and the live aigw-client.json")
 
     def start_services(self) -> None:
-        """Three service processes calling their aliases at `rate` per second each."""
-        for svc, aliases in SERVICES.items():
+        """Three service processes calling their aliases at `rate` per second each.
+
+        Each runs on the live aigw-client.json its agent writes (so it follows
+        `aigw apply`) and calls every alias of the config it runs, in turn.
+        """
+        self.record_published()
+        for svc in SERVICES:
             cmd = [sys.executable, "-m", "testing.demo_service", "--config",
-                   str(self.root / "rendered" / "prod" / svc / "aigw-client.json"),
+                   str(self.live_config_path(svc)),
                    "--rate", str(self.rate), "--log", str(self.log_path(svc))]
-            for alias in aliases:
-                cmd += ["--alias", alias]
-            self.services[svc] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+            self.services[svc] = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_path(svc).open("wb"))
         _wait(lambda: all(len(self.requests(s)) > 3 for s in SERVICES), WAIT,
               "services did not start serving")
         self.say(f"3 services calling providers, {self.rate * 3:.0f} requests/s in total")
@@ -354,20 +494,40 @@ class Lab:
         """Where a service logs its requests."""
         return self.root / "logs" / f"{svc}.jsonl"
 
+    def stderr_path(self, svc: str) -> Path:
+        """Where a service's stderr goes (the client's log lines)."""
+        return self.root / "logs" / f"{svc}.stderr"
+
+    def key_dir(self, svc: str) -> Path:
+        """The service's key_dir: its agent writes key files and the live config there."""
+        return self.root / "keys" / svc
+
+    def live_config_path(self, svc: str) -> Path:
+        """The live aigw-client.json the service runs on (written by its agent)."""
+        return self.key_dir(svc) / "aigw-client.json"
+
+    def records(self, svc: str) -> list[dict[str, Any]]:
+        """Every complete line the service logged so far (read incrementally)."""
+        offset, recs = self._logs.get(svc, (0, []))
+        path = self.log_path(svc)
+        if path.exists():
+            with path.open("rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1  # a line being written waits for the next read
+            recs.extend(json.loads(line) for line in chunk[:end].splitlines() if line)
+            offset += end
+        self._logs[svc] = (offset, recs)
+        return recs
+
     def requests(self, svc: str, since: float = 0.0,
                  until: float = float("inf")) -> list[dict[str, Any]]:
         """The request records of a service that started in [since, until) (events excluded)."""
-        path = self.log_path(svc)
-        if not path.exists():
-            return []
-        out = []
-        for line in path.read_text().splitlines():
-            if not line.endswith("}"):
-                continue  # a line being written
-            rec = json.loads(line)
-            if "event" not in rec and since <= rec["t"] < until:
-                out.append(rec)
-        return out
+        return [r for r in self.records(svc) if "event" not in r and since <= r["t"] < until]
+
+    def config_events(self, svc: str, since: float = 0.0) -> list[dict[str, Any]]:
+        """The service's ``config`` events (its revision and config_status) since SINCE."""
+        return [r for r in self.records(svc) if r.get("event") == "config" and r["t"] >= since]
 
     def traffic(self, since: float, until: float) -> Traffic:
         """What the services saw in [since, until), attempt by attempt."""
@@ -491,6 +651,119 @@ class Lab:
         return {"provider": provider, "down": down, "up": up, "end": end, "hit": hit,
                 "recovered_after": recovered, "traffic": traffic,
                 "problems": failover_problems(traffic, provider, down, up)}
+
+    # -- live config ---------------------------------------------------------
+    def environment(self) -> Any:
+        """The lab's `prod` environment, as the catalog defines it."""
+        return load_catalog(self.root).catalog.environments["prod"]
+
+    def published(self) -> dict[str, Published]:
+        """Each service's client config as OpenBao holds it now (read with the root token)."""
+        assert self.bao is not None
+        env, admin = self.environment(), self.bao.client()
+        out = {}
+        for svc in SERVICES:
+            entry = admin.secrets.kv.v2.read_secret_version(
+                path=config_path("prod", env, svc), mount_point=env.mount,
+                raise_on_deleted_version=True)["data"]
+            out[svc] = Published(entry["data"]["config"], entry["metadata"]["version"],
+                                 _parse_iso(entry["metadata"]["created_time"]))
+        return out
+
+    def record_published(self) -> dict[str, Published]:
+        """`published`, remembering every config seen (for `live_problems`)."""
+        now = self.published()
+        for pub in now.values():
+            doc = pub.doc  # only a config whose revision is its own hash (not a hand-made one)
+            if doc is not None and pub.revision and config_revision(doc) == pub.revision:
+                self.configs[pub.revision] = doc
+        return now
+
+    def catalog(self) -> dict[str, Any]:
+        """The lab's catalog (aigw.yaml) as data."""
+        doc: dict[str, Any] = yaml.safe_load((self.root / "aigw.yaml").read_text())
+        return doc
+
+    def change_catalog(self, what: str, edit: Callable[[dict[str, Any]], None]) -> Change:
+        """Edit the lab's catalog with EDIT and `aigw apply` it, while the services serve.
+
+        Raises unless apply exits 0. Returns when apply returned, with each
+        service's published revision before and after (a service the edit does
+        not touch keeps its revision).
+        """
+        before = self.record_published()
+        doc = copy.deepcopy(self.catalog())
+        edit(doc)
+        pids, started = self.service_pids(), time.time()
+        (self.root / "aigw.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        out = self.aigw("apply", str(self.root), "--yes")
+        applied = time.time()
+        return self._change(what, started, applied, before, pids, out)
+
+    def put_config_by_hand(self, what: str, texts: Mapping[str, str]) -> Change:
+        """Store TEXTS (service -> raw text) as services' published configs, the way an
+        operator would by hand: `bao kv put -mount=M -cas=N PATH config=@FILE` with the
+        root token (in the environment, never argv). Bypasses every check aigw makes."""
+        assert self.bao is not None
+        before = self.record_published()
+        env = self.environment()
+        pids, started = self.service_pids(), time.time()
+        for svc, text in texts.items():
+            src = self.root / "logs" / f"by-hand-{svc}.json"
+            src.write_text(text)
+            # The mount requires check-and-set, so name the version being replaced.
+            proc = subprocess.run(
+                [str(find_bao()), "kv", "put", f"-mount={env.mount}",
+                 f"-cas={before[svc].version}", config_path("prod", env, svc),
+                 f"config=@{src}"],
+                env={**os.environ, "BAO_ADDR": self.bao.addr, "BAO_TOKEN": self.bao.token},
+                capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"bao kv put exited {proc.returncode}: {proc.stderr[-2000:]}")
+        return self._change(what, started, time.time(), before, pids, "")
+
+    def _change(self, what: str, started: float, applied: float,
+                before: Mapping[str, Published], pids: dict[str, int], out: str) -> Change:
+        after = self.record_published()
+        return Change(what, started, applied,
+                      {s: p.revision for s, p in before.items()},
+                      {s: p.revision for s, p in after.items()},
+                      {s: p.written for s, p in after.items()
+                       if p.version != before[s].version},
+                      pids, out)
+
+    def first_on(self, svc: str, revision: str, since: float) -> float | None:
+        """When the service's first request on REVISION started (since SINCE), if any."""
+        return next((r["t"] for r in self.requests(svc, since)
+                     if request_revision(r) == revision), None)
+
+    def wait_live(self, change: Change, *, timeout: float = WAIT) -> dict[str, dict[str, float]]:
+        """Wait (event-based) until every service the change touched served a request
+        on its new revision; per such service, seconds from `aigw apply` returning
+        (``after_apply``) and from OpenBao storing the entry (``after_write``) to that
+        request. Negative: it was live before apply returned."""
+        _wait(lambda: all(self.first_on(s, change.after[s], change.started) is not None
+                          for s in change.changed), timeout,
+              f"{change.what}: not every service ran its new revision "
+              f"({ {s: change.after[s] for s in change.changed} })")
+        out = {}
+        for svc in change.changed:
+            first = self.first_on(svc, change.after[svc], change.started)
+            assert first is not None
+            out[svc] = {"after_apply": round(first - change.applied, 3),
+                        "after_write": round(first - change.written[svc], 3)}
+        return out
+
+    def wait_until(self, predicate: Callable[[], bool], what: str, *,
+                   timeout: float = WAIT) -> float:
+        """Wait (event-based, generous timeout) for PREDICATE; return when it held."""
+        _wait(predicate, timeout, what)
+        return time.time()
+
+    def live_check(self, change: Change, until: float) -> list[str]:
+        """`live_problems` of the traffic from just before CHANGE until UNTIL."""
+        return live_problems(self.traffic(change.started, until), self.configs,
+                             change.before, change.after)
 
     # -- teardown ------------------------------------------------------------
     def stop(self) -> None:

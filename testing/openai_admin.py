@@ -70,6 +70,9 @@ class OpenAIAdminServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: without TCP_NODELAY, Nagle and the
+            # client's delayed ACK hold the body ~40 ms on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""
@@ -184,10 +187,10 @@ class OpenAIAdminServer:
             if len(parts) >= 5 and parts[2] == "projects":
                 return self._admin(h, parts[3], parts[4:], body, parse_qs(url.query))
         if parts in (["v1", "models"], ["v1", "chat", "completions"]):
-            return self._infer(h)
+            return self._infer(h, body)
         self._reply(h, 404, {"error": {"message": f"no route {h.command} {url.path}"}})
 
-    def _infer(self, h: BaseHTTPRequestHandler) -> None:
+    def _infer(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         value = self._bearer(h)
         with self.lock:
             key = next((k for k in self.keys.values() if k.value == value), None)
@@ -195,7 +198,9 @@ class OpenAIAdminServer:
                 key.last_used_at = time.time()
         if key is None or (self.reject_models and h.path.startswith("/v1/models")):
             return self._reply(h, 401, {"error": {"message": "Incorrect API key provided"}})
-        self._reply(h, 200, {"object": "list", "data": [{"id": "gpt-test"}]})
+        # `model` echoes what was asked for, so a test sees which model a route sent.
+        self._reply(h, 200, {"object": "list", "data": [{"id": "gpt-test"}],
+                             "model": body.get("model")})
 
     def _page(self, items: list[dict[str, Any]], q: dict[str, list[str]]) -> dict[str, Any]:
         limit = int((q.get("limit") or ["20"])[0])

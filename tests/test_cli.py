@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,26 @@ def test_start_up_does_not_import_heavy_packages(argv: list[str]) -> None:
                           check=False, cwd=Path(__file__).resolve().parents[1])
     line = [x for x in proc.stdout.splitlines() if x.startswith("HEAVY")]
     assert line == ["HEAVY "], (proc.stdout, proc.stderr)
+
+
+def test_validate_never_reads_every_distributions_entry_points() -> None:
+    """pydantic's plugin lookup reads every installed package's metadata: not at start-up.
+
+    benchmarks/startup.py times it; here the effect a user could notice is pinned
+    (no lookup) together with its hygiene (the switch aigw flips is put back).
+    """
+    probe = (
+        "import os\n"
+        "from aigw import cli\n"
+        "code = cli.run(['validate', 'examples', '--no-policy'])\n"
+        "import pydantic.plugin._loader as loader\n"
+        "print('LOOKUP', loader._plugins is not None, 'PYDANTIC_DISABLE_PLUGINS' in os.environ)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False, cwd=Path(__file__).resolve().parents[1], env=env)
+    assert [x for x in proc.stdout.splitlines() if x.startswith("LOOKUP")] == \
+        ["LOOKUP False False"], (proc.stdout, proc.stderr)
 
 
 # -- CLI conventions (issue 14, item 11) ---------------------------------------------------

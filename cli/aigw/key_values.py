@@ -23,7 +23,7 @@ import hvac
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
-from aigw.render import key_env
+from aigw.names import key_env
 from aigw.rotation.audit import AuditLog
 from aigw.rotation.journal import Journal, JournalEntry, KeyRef
 from aigw.rotation.kv import KV

@@ -19,8 +19,10 @@ import json
 import multiprocessing as mp
 import os
 import re
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -31,31 +33,24 @@ from jinja2.sandbox import SandboxedEnvironment
 from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import (
-    CONFIG_FIELD,
-    Deployment,
-    ResolvedRoute,
-    SlotRef,
-    config_path,
-    data_path,
-    deployments,
-    slot_path,
-)
+from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, check_scope, deployments
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
+from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, key_file_env, slot_path
+from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
 from aigw.resources import templates_dir
 from aigw.rotation.slots import acks_folder
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
 MANIFEST_HEAD = b"Files written by `aigw render` (the only ones it rewrites or removes):\n"
-CLIENT_CONFIG = "aigw-client.json"
+CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"
 REVISION_LEN = 16
-AGENT_CONFIG = "bao-agent.hcl"
-# The agent's token sink in the key folder (bao-agent.hcl.j2), then the file the Vault
-# Agent injector writes with `agent-inject-token` (k8s-injector.yaml.j2): the runtime
-# takes the first that exists to write its acknowledgements (aigw.client.acks).
+AGENT_CONFIG = OUTPUTS[AGENT_OUTPUT].file
+# The agent's token in the key folder (bao-agent.hcl.j2), then the file the Vault Agent
+# injector writes with `agent-inject-token` (k8s-injector.yaml.j2): the runtime takes
+# the first that exists to write its acknowledgements (aigw.client.acks).
 TOKEN_FILES = (".aigw-token", "token")
 # How the agent writes its token there: a template over its own token's lookup (its policy
 # allows `auth/token/lookup-self`). Not a file sink: a sink's folder must exist when the
@@ -83,13 +78,13 @@ def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
 
 
 
-def _env_name(text: str) -> str:
-    return text.upper().replace("-", "_")
+# The `model_list` entries of one alias, printed by litellm.yaml.j2 for each of its aliases.
+_LITELLM_ALIAS = "litellm-alias.yaml.j2"
+# The outputs that run an agent, which writes one key file per slot from its template.
+_AGENT_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.agent)
 
 
-def key_env(slot: SlotRef) -> str:
-    """The environment variable naming a slot's key (LiteLLM's os.environ/...)."""
-    return f"AIGW_KEY_{_env_name(slot.provider)}_{_env_name(slot.slot)}"
+AliasEntry = Callable[[str, list[ResolvedRoute]], dict[str, Any]]
 
 
 def acks_block(dep: Deployment) -> dict[str, Any]:
@@ -104,20 +99,26 @@ def acks_block(dep: Deployment) -> dict[str, Any]:
             "token_files": list(TOKEN_FILES)}
 
 
-def client_config(dep: Deployment) -> dict[str, Any]:
-    """The aigw-client.json document of one deployment (docs/architecture.md)."""
+def client_config(dep: Deployment, entry: AliasEntry | None = None) -> dict[str, Any]:
+    """The aigw-client.json document of one deployment (docs/architecture.md).
+
+    ENTRY builds one alias's part (default `alias_entry`; the renderer passes a
+    memoised one, so an alias resolved the same way for many deployments is built once).
+    """
+    entry = entry or alias_entry
     return {
         "version": 1,
         "service": dep.service,
         "environment": dep.environment,
         "key_dir": dep.key_dir,
         "acks": acks_block(dep),
-        "aliases": {
-            alias: {"family": APIS[routes[0].api].family,
-                    "routes": [_route_json(r) for r in routes]}
-            for alias, routes in sorted(dep.aliases.items())
-        },
+        "aliases": {alias: entry(alias, routes) for alias, routes in sorted(dep.aliases.items())},
     }
+
+
+def alias_entry(alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
+    """One alias of aigw-client.json: its wire family and its routes in fallback order."""
+    return {"family": APIS[routes[0].api].family, "routes": [_route_json(r) for r in routes]}
 
 
 def _route_json(route: ResolvedRoute) -> dict[str, Any]:
@@ -143,7 +144,7 @@ def _route_json(route: ResolvedRoute) -> dict[str, Any]:
     return out
 
 
-def config_revision(doc: dict[str, Any]) -> str:
+def config_revision(doc: dict[str, Any], *, parts: Mapping[str, str] | None = None) -> str:
     """The revision of an aigw-client.json document (docs/architecture.md).
 
     SHA-256 over the document without its `revision` field, serialized as compact
@@ -151,22 +152,26 @@ def config_revision(doc: dict[str, Any]) -> str:
     separators=(",", ":"), ensure_ascii=False)`), first 16 hex digits. Anyone can
     recompute it from the file; the catalog's git commit is deliberately not part
     of it (see docs/live-config.md).
+
+    PARTS may hold the canonical text of some top-level fields, already serialized
+    the same way (the renderer reuses an alias's text across deployments): the
+    result is byte for byte what serializing the whole document gives.
     """
-    body = {k: v for k, v in doc.items() if k != REVISION_FIELD}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    parts = parts or {}
+    canonical = "{" + ",".join(
+        f"{_canonical(key)}:{parts[key] if key in parts else _canonical(doc[key])}"
+        for key in sorted(doc) if key != REVISION_FIELD) + "}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:REVISION_LEN]
 
 
-def with_revision(text: str) -> bytes:
-    """The rendered client config with its `revision` stamped in (pretty, sorted, newline)."""
-    doc = json.loads(text)
-    doc[REVISION_FIELD] = config_revision(doc)
-    return (_pretty_json(doc) + "\n").encode()
+# What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` uses,
+# made once (json.dumps builds a new encoder on every call with these arguments).
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def publishes_config(cat: Catalog, dep: Deployment) -> bool:
     """True when a deployment renders (and so `aigw apply` publishes) an aigw-client.json."""
-    return "aigw-client" in cat.services[dep.service].outputs
+    return CLIENT_OUTPUT in cat.services[dep.service].outputs
 
 
 def litellm_deployments(alias: str, routes: list[ResolvedRoute]) -> list[tuple[str, ResolvedRoute]]:
@@ -185,68 +190,127 @@ def litellm_deployments(alias: str, routes: list[ResolvedRoute]) -> list[tuple[s
                                           for i, r in enumerate(rest, 1)]
 
 
-def litellm_aliases(dep: Deployment) -> list[tuple[str, list[tuple[str, ResolvedRoute]],
-                                                      list[str]]]:
-    """Per alias (sorted): its LiteLLM deployments and the names of its fallbacks."""
-    out = []
-    for alias, routes in sorted(dep.aliases.items()):
-        deps = litellm_deployments(alias, routes)
-        out.append((alias, deps, [name for name, _ in deps if name != alias]))
-    return out
-
-
 def _pretty_json(value: Any) -> str:
     """Indented, key-sorted JSON (orjson: the bytes of json.dumps(indent=2), 20x faster)."""
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
+def _quoted(value: Any) -> str:
+    """`json.dumps(value)`; for a string (nearly always), its C encoder without the call overhead."""
+    return _encode_str(value) if type(value) is str else json.dumps(value)
+
+
+class _PlainDataEnvironment(SandboxedEnvironment):
+    """The sandbox, with `x.name` on a plain dict a dict lookup first.
+
+    Render's contexts are plain dicts, lists and strings (`Renderer._context`); the
+    sandbox would first look for a dict *attribute* of that name, fail, and only then
+    index: a dict lookup is what it falls back to anyway, so nothing unsafe is reachable.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 class Renderer:
-    """Renders the templates for deployments; one Jinja environment, reused."""
+    """Renders the templates for deployments; one Jinja environment, reused.
+
+    Templates only loop and print: everything they show is resolved here first
+    into plain dicts, lists and strings (attribute lookups and calls through the
+    sandbox cost more than the rendering itself), and what is the same for many
+    deployments (a slot's agent template, its Vault path) is built once.
+    """
 
     def __init__(self, loaded: LoadedCatalog | Catalog, template_dir: Path | None = None) -> None:
         self.catalog = loaded if isinstance(loaded, Catalog) else loaded.catalog
-        self.env = SandboxedEnvironment(
+        self.env = _PlainDataEnvironment(
             loader=FileSystemLoader(str(template_dir or templates_dir())),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
         )
         self.env.filters["to_json"] = _pretty_json
-        self.env.filters["to_json_inline"] = lambda v: json.dumps(v, sort_keys=True)
         # YAML/HCL-safe double-quoted string (JSON string syntax), without jinja's
         # HTML escaping and at C speed.
-        self.env.filters["q"] = json.dumps
+        self.env.filters["q"] = _quoted
         self._templates = {name: self.env.get_template(name) for name in self.env.list_templates()}
+        for template in self._templates.values():
+            # Jinja copies a template's globals into every render's context; as a ChainMap
+            # (its default) that copy costs more than printing a small file.
+            template.globals = dict(template.globals)
+        self._slots: dict[tuple[str, SlotRef, str, str, bool], dict[str, Any]] = {}
+        # Per alias, by its routes (deployments resolved alike share one list: catalog.view).
+        self._aliases: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any], str]] = {}
+        self._litellm: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any]]] = {}
 
     def client_config_file(self, dep: Deployment) -> bytes:
         """The bytes of one deployment's aigw-client.json (what apply publishes)."""
-        return self._render_client(self._context(dep))
+        template = self._templates[OUTPUTS[CLIENT_OUTPUT].template]
+        return template.render(client_config=self._client_doc(dep)).encode()
 
-    def _render_client(self, context: dict[str, Any]) -> bytes:
-        return with_revision(self._templates["aigw-client.json.j2"].render(**context))
+    def _client_doc(self, dep: Deployment) -> dict[str, Any]:
+        """The aigw-client.json document of a deployment, its revision stamped in."""
+        doc = client_config(dep, self._alias_entry)
+        aliases = ",".join(f"{_canonical(alias)}:{self._aliases[(alias, id(routes))][2]}"
+                           for alias, routes in sorted(dep.aliases.items()))
+        doc[REVISION_FIELD] = config_revision(doc, parts={"aliases": "{" + aliases + "}"})
+        return doc
+
+    def _alias_entry(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
+        """`alias_entry`, built once per distinct routes list, with its canonical text."""
+        hit = self._aliases.get((alias, id(routes)))
+        if hit is None or hit[0] is not routes:  # holding `routes` keeps its id unique
+            entry = alias_entry(alias, routes)
+            hit = self._aliases[(alias, id(routes))] = (routes, entry, _canonical(entry))
+        return hit[1]
+
+    def _slot(self, dep: Deployment, slot: SlotRef, api: str, key_dir: str,
+              agent: bool) -> dict[str, Any]:
+        """What the templates show of one slot (one dict, shared by the deployments reading it).
+
+        AGENT adds its agent template (`key_template`), which only the agent outputs show.
+        """
+        cache_key = (dep.environment, slot, api, key_dir, agent)
+        found = self._slots.get(cache_key)
+        if found is None:
+            secret = data_path(dep.env, slot_path(dep.environment, dep.env, slot))
+            aws = APIS[api].is_aws
+            found = self._slots[cache_key] = {
+                "file_name": slot.file_name,
+                "source": f"{AGENT_TEMPLATE_DIR}/{slot.file_name}.ctmpl",
+                "key_path": f"{key_dir}/{slot.file_name}",
+                "file_env": key_file_env(slot),
+                "secret_path": secret,
+                "csi_objects": ([(slot.file_name + ".id", "aws_access_key_id"),
+                                 (slot.file_name + ".secret", "aws_secret_access_key")]
+                                if aws else [(slot.file_name, "api_key")]),
+            }
+            if agent:
+                found["key_template"] = self._templates["bao-agent-key.ctmpl.j2"].render(
+                    aws=aws, secret_path=secret)
+        return found
 
     def _context(self, dep: Deployment) -> dict[str, Any]:
+        """The plain data the templates of one deployment print (only what its outputs use)."""
         svc = self.catalog.services[dep.service]
-        apis = {r.slot and (r.provider, r.slot): r.api for rs in dep.aliases.values() for r in rs}
+        outputs = set(svc.outputs)
+        agent = bool(outputs & _AGENT_OUTPUTS)
+        apis = {(r.provider, r.slot): r.api for rs in dep.aliases.values() for r in rs}
         key_dir = dep.key_dir.rstrip("/")
         config_secret = data_path(dep.env, config_path(dep.environment, dep.env, dep.service))
-
-        def secret_path(slot: SlotRef) -> str:
-            return data_path(dep.env, slot_path(dep.environment, dep.env, slot))
-
-        def key_template(slot: SlotRef) -> str:
-            return self._templates["bao-agent-key.ctmpl.j2"].render(
-                api=apis[(slot.provider, slot.slot)], secret_path=secret_path(slot))
-
-        def csi_objects(slot: SlotRef) -> list[tuple[str, str]]:
-            if APIS[apis[(slot.provider, slot.slot)]].is_aws:
-                return [(slot.file_name + ".id", "aws_access_key_id"),
-                        (slot.file_name + ".secret", "aws_secret_access_key")]
-            return [(slot.file_name, "api_key")]
-
-        return {
-            "dep": dep,
-            "client_config": client_config(dep),
+        context: dict[str, Any] = {
+            "service": dep.service,
+            "environment": dep.environment,
+            "key_dir": dep.key_dir,
+            "policy_name": dep.policy_name,
+            "role_name": dep.role_name,
+            "slots": [self._slot(dep, s, apis[(s.provider, s.slot)], key_dir, agent)
+                      for s in dep.slots],
             "client_config_path": f"{key_dir}/{CLIENT_CONFIG}",
             "token_file": f"{key_dir}/{TOKEN_FILES[0]}",
             "token_template": TOKEN_TEMPLATE,
@@ -256,49 +320,78 @@ class Renderer:
             "render_interval": f"{dep.env.agent_refresh}s",
             "retries": svc.defaults.retries,
             "cooldown": svc.defaults.cooldown,
-            "litellm_aliases": litellm_aliases(dep),
-            "key_path": lambda s: f"{key_dir}/{s.file_name}",
-            "slot_env": lambda s: f"{_env_name(s.provider)}_{_env_name(s.slot)}",
-            "key_env": lambda r, suffix: key_env(SlotRef(r.provider, r.slot))
-            + ("" if suffix == "API_KEY" else f"_{suffix}"),
-            "litellm_model": lambda r: f"{APIS[r.api].litellm_prefix}/{r.model}",
-            "secret_path": secret_path,
-            "key_template": key_template,
-            "csi_objects": csi_objects,
-            "config_template": self._templates["bao-agent-config.ctmpl.j2"].render(
-                secret_path=config_secret, field=CONFIG_FIELD),
         }
+        if CLIENT_OUTPUT in outputs:
+            context["client_config"] = self._client_doc(dep)
+        if "litellm" in outputs:
+            context["litellm"] = [self._litellm_alias(alias, routes)
+                                  for alias, routes in sorted(dep.aliases.items())]
+        if agent:
+            context["config_template"] = self._templates["bao-agent-config.ctmpl.j2"].render(
+                secret_path=config_secret, field=CONFIG_FIELD)
+        return context
+
+    def _litellm_alias(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
+        """One alias of litellm.yaml, built and its `model_list` entries printed once per
+        distinct routes list (`litellm-alias.yaml.j2`), then reused by every deployment."""
+        hit = self._litellm.get((alias, id(routes)))
+        if hit is None or hit[0] is not routes:
+            deps = litellm_deployments(alias, routes)
+            entry = _litellm_alias(alias, deps, [name for name, _ in deps if name != alias])
+            entry["model_list"] = self._templates[_LITELLM_ALIAS].render(alias=entry)
+            hit = self._litellm[(alias, id(routes))] = (routes, entry)
+        return hit[1]
 
     def render(self, dep: Deployment) -> dict[str, bytes]:
-        """Every file of one deployment, keyed by path relative to the output folder."""
-        svc = self.catalog.services[dep.service]
+        """Every file of one deployment, keyed by path relative to the output folder.
+
+        Each output the service names (in the registry's order, aigw.outputs) prints
+        its template over the deployment's context into its file.
+        """
         context = self._context(dep)
         base = f"{dep.environment}/{dep.service}"
         files: dict[str, bytes] = {}
-        outputs = set(svc.outputs)
-
-        def emit(name: str, template: str, **extra: Any) -> None:
-            files[f"{base}/{name}"] = self._templates[template].render(**context, **extra).encode()
-
-        if context["publishes_config"]:
-            files[f"{base}/{CLIENT_CONFIG}"] = self._render_client(context)
-        if "litellm" in outputs:
-            emit("litellm.yaml", "litellm.yaml.j2")
-        if "env" in outputs:
-            emit("aigw.env", "aigw.env.j2")
-        if "bao-agent" in outputs:
-            emit(AGENT_CONFIG, "bao-agent.hcl.j2")
-            for slot in dep.slots:
-                files[f"{base}/templates/{slot.file_name}.ctmpl"] = \
-                    context["key_template"](slot).encode()
-            if context["publishes_config"]:
-                files[f"{base}/templates/{CLIENT_CONFIG}.ctmpl"] = \
-                    context["config_template"].encode()
-        if "k8s-injector" in outputs:
-            emit("k8s-injector.yaml", "k8s-injector.yaml.j2")
-        if "k8s-csi" in outputs:
-            emit("k8s-csi.yaml", "k8s-csi.yaml.j2")
+        wanted = set(self.catalog.services[dep.service].outputs)
+        for output in OUTPUTS.values():
+            if output.name not in wanted:
+                continue
+            files[f"{base}/{output.file}"] = self._templates[output.template].render(
+                context).encode()
+            if output.agent_templates:
+                for slot in context["slots"]:
+                    files[f"{base}/{slot['source']}"] = slot["key_template"].encode()
+                if context["publishes_config"]:
+                    files[f"{base}/{AGENT_TEMPLATE_DIR}/{CLIENT_CONFIG}.ctmpl"] = \
+                        context["config_template"].encode()
         return files
+
+
+def _litellm_alias(alias: str, deps: list[tuple[str, ResolvedRoute]],
+                   fallbacks: list[str]) -> dict[str, Any]:
+    """One alias of litellm.yaml as plain data: its deployments, then its fallbacks line."""
+    return {
+        "name": alias,
+        "deployments": [_litellm_deployment(name, route, name == alias) for name, route in deps],
+        "fallbacks": ", ".join(json.dumps(n) for n in fallbacks),
+    }
+
+
+def _litellm_deployment(name: str, route: ResolvedRoute, serving: bool) -> dict[str, Any]:
+    """One `model_list` entry: LiteLLM's model name, its key variables, weight and extra."""
+    api = APIS[route.api]
+    env = key_env(SlotRef(route.provider, route.slot))
+    return {
+        "name": name,
+        "model": f"{api.litellm_prefix}/{route.model}",
+        "api_base": route.base_url,
+        "key_fields": [(f, "os.environ/" + (env if f == "api_key" else f"{env}_{f.upper()}"))
+                       for f in api.secret_fields],
+        "timeout": route.timeout,
+        "weight": route.weight if route.weight and serving else None,
+        # Jinja's dictsort order (case-insensitive), which these files were first rendered with.
+        "extra": [(k, json.dumps(v, sort_keys=True))
+                  for k, v in sorted(route.extra.items(), key=lambda kv: str(kv[0]).lower())],
+    }
 
 
 def render_all(
@@ -306,25 +399,35 @@ def render_all(
 ) -> dict[str, bytes]:
     """Render every deployment in scope."""
     cat = loaded.catalog
-    if env is not None and env not in cat.environments:
-        raise UsageError(f"unknown environment '{env}'", f"known: {', '.join(sorted(cat.environments))}")
-    if service is not None and service not in cat.services:
-        raise UsageError(f"unknown service '{service}'", "see `services:` in the catalog")
+    check_scope(cat, env, service)
     deps = deployments(cat, env=env, service=service)
     workers = min(os.cpu_count() or 1, 8)
     if len(deps) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
         return _render_chunk(loaded, deps)
-    # Large catalogs: render chunks in forked workers (they inherit the parsed catalog).
+    # Large catalogs: render chunks in forked workers. They inherit the catalog and the
+    # deployments (nothing is pickled to them but two numbers); only the bytes come back.
+    global _FORKED
     size = -(-len(deps) // workers)
-    chunks = [deps[i:i + size] for i in range(0, len(deps), size)]
+    _FORKED = (loaded, deps)
     files: dict[str, bytes] = {}
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        for part in pool.map(_render_chunk, [loaded] * len(chunks), chunks):
-            files.update(part)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            for part in pool.map(_render_forked, range(0, len(deps), size),
+                                 [size] * workers):
+                files.update(part)
+    finally:
+        _FORKED = None
     return files
 
 
 PARALLEL_FROM = 1500
+_FORKED: tuple[LoadedCatalog, list[Deployment]] | None = None
+
+
+def _render_forked(start: int, size: int) -> dict[str, bytes]:
+    assert _FORKED is not None, "only called in a worker forked by render_all"
+    loaded, deps = _FORKED
+    return _render_chunk(loaded, deps[start:start + size])
 
 
 def _render_chunk(loaded: LoadedCatalog, deps: list[Deployment]) -> dict[str, bytes]:
@@ -392,17 +495,20 @@ def sync(
     result = SyncResult()
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is not a folder", "pass --out a folder")
-    existing: dict[str, Path] = {}
+    # Plain strings, not Path objects, below: tens of thousands of files per render.
+    base = os.fspath(out)
+    existing: dict[str, str] = {}
     manifest: set[str] | None = None
     if out.is_dir():
         manifest = read_manifest(out)
         runtime = _agent_runtime_files(files)  # an agent running in its folder: left alone
-        for root, _dirs, names in os.walk(out):
+        for root, _dirs, names in os.walk(base):
+            folder = Path(os.path.relpath(root, base)).as_posix()
+            prefix = "" if folder == "." else folder + "/"
             for name in names:
-                path = Path(root) / name
-                rel = path.relative_to(out).as_posix()
+                rel = prefix + name
                 if rel != MARKER and rel not in runtime:
-                    existing[rel] = path
+                    existing[rel] = os.path.join(root, name)  # noqa: PTH118
         if existing and manifest is None:
             raise UsageError(f"{out} holds files aigw did not write (no {MARKER} marker)",
                              "render into an empty or aigw-owned folder")
@@ -410,8 +516,7 @@ def sync(
     diffs: list[str] = []
     for rel in sorted(files):
         data = files[rel]
-        path = out / rel
-        old = path.read_bytes() if rel in existing else None
+        old = _read(existing[rel]) if rel in existing else None
         if old == data:
             result.unchanged.append(rel)
             continue
@@ -419,7 +524,7 @@ def sync(
         if check:
             diffs.append(_diff(rel, old, data))
         else:
-            atomic_write(path, data, durable=False)
+            atomic_write(os.path.join(base, rel), data, durable=False)  # noqa: PTH118
     emptied: set[Path] = set()
     for rel in sorted(existing):
         if rel in files or not _in_scope(rel, env, service):
@@ -429,10 +534,10 @@ def sync(
             continue
         result.removed.append(rel)
         if check:
-            diffs.append(_diff(rel, existing[rel].read_bytes(), None))
+            diffs.append(_diff(rel, _read(existing[rel]), None))
         else:
-            existing[rel].unlink()
-            emptied.add(existing[rel].parent)
+            os.unlink(existing[rel])  # noqa: PTH108
+            emptied.add(Path(existing[rel]).parent)
     if not check:
         new_manifest = {rel for rel in ours if not _in_scope(rel, env, service)} | set(files)
         if manifest != new_manifest:
@@ -440,6 +545,11 @@ def sync(
         _prune_empty_dirs(out, emptied)
     result.diff = "".join(diffs)
     return result
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:  # noqa: PTH123
+        return fh.read()
 
 
 def _diff(rel: str, old: bytes | None, new: bytes | None) -> str:

@@ -40,6 +40,31 @@ def test_relative_key_dir_is_relative_to_config_folder(tmp_path):
     assert cfg.aliases["deepseek-v3"][0].key_file == tmp_path / "secrets/deepseek.default.key"
 
 
+def test_live_copy_inside_a_relative_key_dir_finds_its_keys_beside_it(tmp_path):
+    """The agent writes the live copy to `<key_dir>/aigw-client.json` (relative to
+    the rendered folder): its keys are beside it, not in `keys/keys/`."""
+    (tmp_path / "keys").mkdir()
+    rendered = load_config(write(tmp_path, doc(key_dir="keys")))
+    live = load_config(write(tmp_path / "keys", doc(key_dir="keys")))
+    expected = tmp_path / "keys/deepseek.default.key"
+    assert rendered.aliases["deepseek-v3"][0].key_file == expected
+    assert live.aliases["deepseek-v3"][0].key_file == expected
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    deep = load_config(write(nested, doc(key_dir="a/b")))
+    assert deep.key_dir == nested
+
+
+def test_revision_and_weight_are_read(tmp_path):
+    cfg = load_config(write(tmp_path, doc(
+        revision="b8fa6a9202b82780", catalog_commit="1f0c2ab",
+        aliases={"a": {"routes": [{**ROUTE, "weight": 95}, {**ROUTE, "slot": "b",
+                                                            "weight": None}]}})))
+    assert (cfg.revision, cfg.catalog_commit) == ("b8fa6a9202b82780", "1f0c2ab")
+    assert [r.weight for r in cfg.aliases["a"]] == [95, None]
+    assert load_config(write(tmp_path, doc())).revision == ""
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"version": 2}, "version: 2 is not supported"),
     ({"aliases": {"a": {"routes": []}}}, "aliases.a.routes: needs at least one route"),
@@ -49,6 +74,11 @@ def test_relative_key_dir_is_relative_to_config_folder(tmp_path):
      "aliases.a.routes[0].retries: expected int"),
     ({"aliases": {"a": {"routes": [{k: v for k, v in ROUTE.items() if k != "slot"}]}}},
      "aliases.a.routes[0].slot: missing"),
+    ({"aliases": {"a": {"routes": [{**ROUTE, "weight": 101}]}}},
+     "aliases.a.routes[0].weight: expected a whole number 0-100 or null"),
+    ({"aliases": {"a": {"routes": [{**ROUTE, "weight": True}]}}},
+     "aliases.a.routes[0].weight: expected a whole number"),
+    ({"revision": 7}, "revision: expected str"),
 ])
 def test_bad_config_names_the_field(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

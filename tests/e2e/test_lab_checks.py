@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 from testing.demo_service import request_record
-from testing.lab import Traffic, _rotation_summary, failover_problems
+from testing.lab import (
+    Traffic,
+    _rotation_summary,
+    failover_problems,
+    first_routes,
+    live_problems,
+)
 
 
 def att(provider: str, route: int, outcome: str, t: float, ms: float = 2.0) -> dict[str, Any]:
@@ -135,3 +141,82 @@ def test_rotation_summary_needs_every_slot_done() -> None:
                 _rotated(*done, exit_code=1)]:
         with pytest.raises(RuntimeError, match="did not rotate every slot"):
             _rotation_summary(bad)
+
+
+# -- live config: live_problems ---------------------------------------------
+
+def _config(service: str, *routes: tuple[str, str, int | None], alias: str = "chat-ab"
+            ) -> dict[str, Any]:
+    return {"service": service, "aliases": {alias: {"routes": [
+        {"provider": p, "model": m, "weight": w} for p, m, w in routes]}}}
+
+
+CONFIGS = {
+    "r1": _config("svc-1", ("alpha", "m-alpha", None), ("beta", "m-beta", None)),
+    "r2": _config("svc-1", ("beta", "m-beta", None), ("alpha", "m-alpha", None)),  # reordered
+    "r3": _config("svc-1", ("beta", "m-beta", 90), ("alpha", "m-alpha", 10)),      # weighted
+    "o1": _config("svc-2", ("alpha", "m-alpha", None)),                            # svc-2's
+}
+
+
+def live(t: float, rev: str, provider: str, route: int, model: str | None = None,
+         outcome: str = "ok", *more: dict[str, Any], alias: str = "chat-ab") -> dict[str, Any]:
+    first = att(provider, route, outcome, t + 0.01) | {"rev": rev}
+    attempts = [first, *more]
+    ok = attempts[-1]["outcome"] == "ok"
+    return request_record(alias, t, attempts, None if ok else "all routes failed",
+                          (model or f"m-{attempts[-1]['provider']}") if ok else None)
+
+
+def live_check(*reqs: dict[str, Any], before: str = "r1", after: str = "r2") -> list[str]:
+    return live_problems(Traffic(0, 10, {"svc-1": list(reqs)}), CONFIGS,
+                         {"svc-1": before}, {"svc-1": after})
+
+
+def test_a_clean_switch_passes() -> None:
+    assert live_check(live(1, "r1", "alpha", 0), live(2, "r1", "alpha", 0),
+                      live(3, "r2", "beta", 0), live(4, "r2", "beta", 0)) == []
+    # an untouched service: before == after, every request on it
+    assert live_check(live(1, "r1", "alpha", 0), before="r1", after="r1") == []
+
+
+def test_live_problems_flag_each_failure() -> None:
+    def flagged(*reqs: dict[str, Any], **kw: str) -> str:
+        problems = live_check(*reqs, **kw)
+        assert len(problems) >= 1, problems
+        return " | ".join(problems)
+
+    end = live(9, "r2", "beta", 0)
+    # a 401 answered by the fallback: a failed attempt and a second attempt
+    hidden = live(2, "r1", "alpha", 0, None, "http_401", att("beta", 1, "ok", 2.02) | {"rev": "r1"})
+    assert "failed attempts" in flagged(hidden, end)
+    assert "more than one attempt" in flagged(hidden, end)
+    # a request that failed outright
+    assert "requests failed" in flagged(live(2, "r1", "alpha", 0, None, "timeout"), end)
+    # a revision nobody published, another service's revision
+    assert "never published" in flagged(live(2, "zz", "alpha", 0), end)
+    assert "svc-2's config" in flagged(live(2, "o1", "alpha", 0), end)
+    # the provider answered for another model than the revision's route names
+    assert "says beta/m-beta" in flagged(live(3, "r2", "beta", 0, "m-old"))
+    # the first attempt went to the fallback route (no weights): not a first route
+    assert "not a first route" in flagged(live(3, "r2", "alpha", 1))
+    # an alias the revision does not have (called before its revision was live)
+    assert "not in revision r1" in flagged(live(2, "r1", "alpha", 0, alias="chat-new"), end)
+    # back to the old revision after the new one, or never reaching it
+    assert "went back to r1" in flagged(live(2, "r2", "beta", 0), live(3, "r1", "alpha", 0),
+                                        end)
+    assert "still on r1 at the end" in flagged(live(2, "r1", "alpha", 0))
+    # a revision that is neither the one before nor the one after
+    assert "neither r1 nor r3" in flagged(live(2, "r2", "beta", 0), live(3, "r3", "beta", 0),
+                                          after="r3")
+    assert "no requests in the window" in flagged()
+
+
+def test_weighted_first_routes() -> None:
+    assert first_routes(CONFIGS["r1"]["aliases"]["chat-ab"]) == {0}
+    assert first_routes(CONFIGS["r3"]["aliases"]["chat-ab"]) == {0, 1}
+    paused = _config("s", ("beta", "m", 100), ("alpha", "m", 0), ("gamma", "m", None))
+    assert first_routes(paused["aliases"]["chat-ab"]) == {0}
+    # the 10% route may take a first attempt once weights are live
+    assert live_check(live(1, "r1", "alpha", 0), live(2, "r3", "alpha", 1),
+                      live(3, "r3", "beta", 0), after="r3") == []

@@ -185,6 +185,17 @@ def test_unknown_environment_is_invalid_input(tmp_path: Path,
     assert "unknown environment 'qa'" in result.err
 
 
+def test_unknown_scope_names_the_closest_known_one(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`--env`/`--service` are checked in one place (catalog.view.check_scope), with a hint."""
+    out = tmp_path / "o"
+    env = run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--env", "prdo")
+    assert env.code == 2 and "unknown environment 'prdo' (hint: did you mean 'prod'?)" in env.err
+    svc = run_cli(capsys, "render", str(EXAMPLES), "--out", str(out), "--service", "zzz")
+    assert svc.code == 2 and "unknown service 'zzz' (hint: known: " in svc.err
+    assert not out.exists(), "nothing is written for an unknown scope"
+
+
 def test_rendered_files_name_keys_and_never_inline_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """Render never sees OpenBao; the one place a key value could leak in is the environment.
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from aigw.apis import APIS
 from aigw.catalog.loader import Mark, PathKey, Problem, dotted
 from aigw.catalog.models import NAME_RE, Catalog
+from aigw.names import PER_SERVICE_SLOT_PREFIX, per_service_slot, shared_access_names
 
 NAME_HINT = "names become Vault paths and file names: use a-z, 0-9 and '-' (max 63, no leading '-')"
 
@@ -159,9 +160,10 @@ def semantic_problems(
             if slot is None:  # failed its schema check (salvage.py): reported there
                 continue
             path = ("providers", pname, "slots", i)
-            if name_ok(path, slot) and slot.startswith("svc-"):
-                bad(path, f"slot '{slot}' uses the reserved prefix 'svc-'",
-                    "svc-<service> slots are made for services with `keys: per-service`")
+            if name_ok(path, slot) and slot.startswith(PER_SERVICE_SLOT_PREFIX):
+                bad(path, f"slot '{slot}' uses the reserved prefix '{PER_SERVICE_SLOT_PREFIX}'",
+                    f"{per_service_slot('<service>')} slots are made for services with "
+                    "`keys: per-service`")
             if slot in seen:
                 bad(path, f"slot '{slot}' is listed twice")
             seen.add(slot)
@@ -291,16 +293,14 @@ def _route_weights(cat: Catalog, bad: Any) -> None:
 def _colliding_deployments(cat: Catalog, bad: Any) -> None:
     """`aigw-<env>-<service>` names one OpenBao policy and role: two deployments must not share it.
 
-    (`eu` + `west-app` and `eu-west` + `app` would.)
+    (`eu` + `west-app` and `eu-west` + `app` would; the rule is `aigw.names.shared_access_names`.)
     """
-    owners: dict[str, tuple[str, str]] = {}
-    for sname in sorted(cat.services):
-        for env in cat.services[sname].environments:
-            if env is None:
-                continue
-            name = f"{env}-{sname}"
-            first = owners.setdefault(name, (env, sname))
-            if first != (env, sname):
-                bad(("services", sname), f"service '{sname}' in '{env}' and service "
-                    f"'{first[1]}' in '{first[0]}' would share the OpenBao policy and role "
-                    f"'aigw-{name}'", "rename the service or the environment")
+    pairs = [(env, sname) for sname in sorted(cat.services)
+             for env in cat.services[sname].environments if env is not None]
+    for name, shared in shared_access_names(pairs).items():
+        owners = sorted(shared, key=lambda p: (p[1], p[0]))  # reported at the later service
+        first = owners[0]
+        for env, sname in owners[1:]:
+            bad(("services", sname), f"service '{sname}' in '{env}' and service "
+                f"'{first[1]}' in '{first[0]}' would share the OpenBao policy and role "
+                f"'{name}'", "rename the service or the environment")

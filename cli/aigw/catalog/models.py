@@ -7,12 +7,16 @@ catalog is in view.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from aigw.apis import API_NAMES
+from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
 from aigw.rotation.registry import DRIVERS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -20,7 +24,7 @@ _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 APIS = API_NAMES  # the wire APIs: aigw/apis.py
-OUTPUTS = ("aigw-client", "litellm", "env", "bao-agent", "k8s-injector", "k8s-csi")
+OUTPUTS = OUTPUT_NAMES  # what `outputs:` may name: the registry in aigw/outputs.py
 
 
 def parse_duration(value: Any) -> int:
@@ -49,7 +53,9 @@ Extra = dict[str, Any]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Validators are built once, at the end of this module (`_build_models`).
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              defer_build=True)
 
 
 class Environment(_Model):
@@ -128,7 +134,7 @@ class Service(_Model):
     regions: list[str] | None = None
     keys: Literal["shared", "per-service"] = "shared"
     outputs: list[Literal[OUTPUTS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["aigw-client", "litellm", "env", "bao-agent"]
+        default_factory=lambda: list(DEFAULT_OUTPUTS)
     )
     defaults: Defaults = Field(default_factory=Defaults)
     key_dir: str | None = None
@@ -166,3 +172,36 @@ class Catalog(_Model):
     models: dict[str, ModelAlias] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
     ci: CiSettings | None = None
+
+
+_PLUGINS_VAR = "PYDANTIC_DISABLE_PLUGINS"
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """No pydantic plugin lookup while the catalog's validators are built.
+
+    The first validator pydantic builds asks for plugins, which reads the entry
+    points of every installed distribution: tens of milliseconds of `aigw validate`'s
+    start-up (benchmarks/startup.py) for plugins aigw never uses. Typer does the
+    same for its parameter adapters. The variable is restored afterwards.
+    """
+    previous = os.environ.get(_PLUGINS_VAR)
+    os.environ[_PLUGINS_VAR] = "__all__"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_PLUGINS_VAR]
+        else:
+            os.environ[_PLUGINS_VAR] = previous
+
+
+def _build_models() -> None:
+    with _without_pydantic_plugins():
+        for model in (Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
+                      Service, CiSettings, Catalog):
+            model.model_rebuild(force=True)
+
+
+_build_models()

@@ -1,15 +1,33 @@
 """The compiled view of a catalog: who calls what, with which key slot, where.
 
-Render, the Vault stack and rotation all consume these plain records, so the
-rules for slot names and Vault paths live in exactly one place.
+Render, the Vault stack and rotation all consume these plain records; the
+names and paths they carry are built by `aigw.names`.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.models import Catalog, Environment
+from aigw.errors import UsageError
+from aigw.names import (  # re-exported: the builders live in aigw.names
+    CONFIG_FIELD,
+    access_name,
+    config_path,
+    data_path,
+    key_file,
+    path_prefix,
+    per_service_slot,
+    slot_path,
+)
+
+__all__ = ["CONFIG_FIELD", "Deployment", "ResolvedRoute", "SlotRef", "access_name",
+           "check_scope", "config_path", "data_path", "deployment", "deployments",
+           "did_you_mean", "environment_slots", "path_prefix", "route_slot", "slot_path",
+           "used_slots"]
 
 
 @dataclass(frozen=True, order=True)
@@ -25,7 +43,7 @@ class SlotRef:
 
     @property
     def file_name(self) -> str:
-        return f"{self.provider}.{self.slot}.key"
+        return key_file(self.provider, self.slot)
 
 
 @dataclass(frozen=True)
@@ -66,86 +84,91 @@ class Deployment:
         return access_name(self.environment, self.service)
 
 
-def access_name(env_name: str, service: str) -> str:
-    """The OpenBao policy and auth roles of a service in an environment: `aigw-<env>-<service>`."""
-    return f"aigw-{env_name}-{service}"
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """The hint for an unknown name: the closest known one, else every known one."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"known: {', '.join(names) or 'none'}"
 
 
-def path_prefix(env_name: str, env: Environment) -> str:
-    """The folder of an environment inside its mount."""
-    return (env.path_prefix or env_name).strip("/")
-
-
-def slot_path(env_name: str, env: Environment, ref: SlotRef) -> str:
-    """The KV v2 secret path of a slot, relative to the mount."""
-    return f"{path_prefix(env_name, env)}/providers/{ref.provider}/{ref.slot}"
-
-
-def config_path(env_name: str, env: Environment, service: str) -> str:
-    """The KV v2 path of a service's published `aigw-client.json`, relative to the mount.
-
-    It sits in the environment's `_aigw` folder, beside rotation's bookkeeping, so
-    it can never clash with a slot (`providers/...`) and is readable only by the
-    service it names (docs/live-config.md).
-    """
-    return f"{path_prefix(env_name, env)}/_aigw/config/{service}"
-
-
-# The one field of that entry's data: the file's exact text.
-CONFIG_FIELD = "config"
-
-
-def data_path(env: Environment, rel: str) -> str:
-    """The full API path of a KV v2 entry's data: `<mount>/data/<rel>`."""
-    return f"{env.mount}/data/{rel}"
+def check_scope(cat: Catalog, env: str | None = None, service: str | None = None) -> None:
+    """The one check of a command's `--env` / `--service`: one line and exit 2 when unknown."""
+    if env is not None and env not in cat.environments:
+        raise UsageError(f"unknown environment '{env}'", did_you_mean(env, cat.environments))
+    if service is not None and service not in cat.services:
+        raise UsageError(f"unknown service '{service}'", did_you_mean(service, cat.services))
 
 
 def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> str:
     """Which slot a service's route uses (`svc-<service>` under `keys: per-service`)."""
     if cat.services[service].keys == "per-service":
-        return f"svc-{service}"
+        return per_service_slot(service)
     return slot or cat.providers[provider].slots[0]
 
 
-def deployment(cat: Catalog, service: str, env_name: str) -> Deployment:
+# Resolved routes of an alias for one set of service settings, shared by every deployment
+# with those settings (every environment of a service, and all services with shared keys
+# and the same defaults): large catalogs resolve each distinct route once.
+_RouteCache = dict[tuple[Any, ...], list[Any]]  # routes by settings; slots by route lists
+
+
+def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) -> list[ResolvedRoute]:
+    svc = cat.services[service]
+    d = svc.defaults
+    own_slot = svc.keys == "per-service"
+    key = (alias, service if own_slot else None, d.timeout, d.retries, d.cooldown)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    routes = []
+    for route in cat.models[alias].routes:
+        prov = cat.providers[route.provider]
+        ref = SlotRef(route.provider, route_slot(cat, service, route.provider, route.slot))
+        routes.append(ResolvedRoute(
+            provider=route.provider,
+            api=prov.api,
+            base_url=prov.base_url,
+            model=route.model,
+            slot=ref.slot,
+            key_file=ref.file_name,
+            timeout=float(route.timeout if route.timeout is not None else d.timeout),
+            retries=route.retries if route.retries is not None else d.retries,
+            cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
+            extra={**prov.extra, **route.extra},
+            weight=route.weight,
+        ))
+    cache[key] = routes
+    return routes
+
+
+def deployment(cat: Catalog, service: str, env_name: str,
+               _cache: _RouteCache | None = None) -> Deployment:
     """Resolve one service in one environment."""
     svc = cat.services[service]
     env = cat.environments[env_name]
-    aliases: dict[str, list[ResolvedRoute]] = {}
-    slots: set[SlotRef] = set()
-    d = svc.defaults
-    for alias in sorted(svc.models):
-        routes = []
-        for route in cat.models[alias].routes:
-            prov = cat.providers[route.provider]
-            ref = SlotRef(route.provider, route_slot(cat, service, route.provider, route.slot))
-            slots.add(ref)
-            routes.append(ResolvedRoute(
-                provider=route.provider,
-                api=prov.api,
-                base_url=prov.base_url,
-                model=route.model,
-                slot=ref.slot,
-                key_file=ref.file_name,
-                timeout=float(route.timeout if route.timeout is not None else d.timeout),
-                retries=route.retries if route.retries is not None else d.retries,
-                cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
-                extra={**prov.extra, **route.extra},
-                weight=route.weight,
-            ))
-        aliases[alias] = routes
-    return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases, sorted(slots))
+    cache = {} if _cache is None else _cache
+    aliases = {alias: _alias_routes(cat, service, alias, cache) for alias in sorted(svc.models)}
+    # The same route lists have the same slots: sorted once (SlotRef compares in Python).
+    # Keyed by the lists' ids, which stay unique while the route cache holds the lists.
+    slots_key = ("(slots)", *(id(routes) for routes in aliases.values()))
+    slots = cache.get(slots_key)
+    if slots is None:
+        slots = cache[slots_key] = sorted(
+            {SlotRef(r.provider, r.slot) for routes in aliases.values() for r in routes})
+    return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases,
+                      list(slots))
 
 
 def deployments(cat: Catalog, env: str | None = None, service: str | None = None) -> list[Deployment]:
     """Every (service, environment) pair, sorted, optionally filtered."""
     out = []
+    cache: _RouteCache = {}
     for name in sorted(cat.services):
         if service is not None and name != service:
             continue
         for env_name in sorted(cat.services[name].environments):
             if env is None or env_name == env:
-                out.append(deployment(cat, name, env_name))
+                out.append(deployment(cat, name, env_name, cache))
     return out
 
 

@@ -32,6 +32,7 @@ from .errors import (
     WrongFamily,
 )
 from .keys import fingerprint
+from .live import ConfigStatus
 from .streaming import AsyncChatStream, ChatStream
 from .transport import AsyncFailoverTransport, FailoverTransport, attempts_of
 
@@ -50,6 +51,7 @@ __all__ = [
     "ClientError",
     "Completions",
     "ConfigError",
+    "ConfigStatus",
     "FailoverTransport",
     "ProviderError",
     "Route",

@@ -19,8 +19,10 @@ from .wire import ANTHROPIC, OPENAI
 class Client(BaseClient):
     """Calls providers directly for one service, following its aigw-client.json.
 
-    Thread-safe; create one per process and reuse it. Use ``with Client...`` or
-    `close` to stop the key watcher and close the connection pools.
+    Thread-safe; create one per process and reuse it. It follows its config file
+    (see `BaseClient`, docs/client.md "Live config"): no restart for a new one.
+    Use ``with Client...`` or `close` to stop the file watcher and close the
+    connection pools.
     """
 
     def __init__(self, config: ClientConfig, *, transport: httpx.BaseTransport | None = None,

@@ -1,12 +1,14 @@
 """Load and check `aigw-client.json` (the contract: docs/client.md#the-config-contract).
 
 The parsed `ClientConfig` is immutable. Each `Route` has a stable `identity`, so
-code that swaps in a newer config can keep the state (cooldown, affinity) of
-routes that did not change.
+code that swaps in a newer config (client/live.py) can keep the state (cooldown,
+affinity) of routes that did not change.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -41,6 +43,8 @@ class Route:
     cooldown: float
     extra: dict[str, Any] = field(default_factory=dict)
     aws_region: str = ""
+    # Share of the alias's first attempts (0-100); None: a fallback only.
+    weight: int | None = None
 
     @property
     def wire(self) -> Wire | None:
@@ -64,6 +68,13 @@ class ClientConfig:
     path: Path | None = None
     families: MappingProxyType[str, str] = field(
         default_factory=lambda: MappingProxyType({}))
+    # The file's `revision` (docs/live-config.md#the-revision); "" when it has none.
+    revision: str = ""
+    # The catalog's git commit, when the file names one ("" otherwise).
+    catalog_commit: str = ""
+    # SHA-256 (hex) of the file's bytes, when read from a file: a live reload
+    # skips a file with the same bytes.
+    source_sha256: str = ""
 
 
 def _get(obj: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -97,6 +108,10 @@ def _route(raw: Any, where: str, key_dir: Path) -> Route:
         base_url = ""  # never called: the route is skipped as unsupported
     else:
         base_url = _get(raw, "base_url", str, where)
+    weight = raw.get("weight") if isinstance(raw, dict) else None
+    if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int)
+                               or not 0 <= weight <= 100):
+        raise ConfigError(f"{where}.weight: expected a whole number 0-100 or null")
     return Route(
         provider=_get(raw, "provider", str, where),
         api=api,
@@ -109,6 +124,7 @@ def _route(raw: Any, where: str, key_dir: Path) -> Route:
         cooldown=float(_get(raw, "cooldown", (int, float), where)),
         extra=extra,
         aws_region=region or "",
+        weight=weight,
     )
 
 
@@ -124,15 +140,39 @@ def _family(spec: Any, routes: tuple[Route, ...], where: str) -> str:
     return known[0] if known else "openai"
 
 
+def resolve_key_dir(key_dir: Path, base_dir: Path) -> Path:
+    """Where key files are, for a config whose folder is `base_dir`.
+
+    A relative `key_dir` is relative to the rendered folder (the agent's working
+    folder), which holds the rendered `aigw-client.json`. The agent writes the
+    live copy *into* `key_dir` (`<key_dir>/aigw-client.json`), so a config whose
+    folder already ends with `key_dir` is that live copy: its keys sit beside it,
+    not in `<key_dir>/<key_dir>`.
+    """
+    if key_dir.is_absolute():
+        return key_dir
+    n = len(key_dir.parts)
+    if n and base_dir.parts[-n:] == key_dir.parts:
+        return base_dir
+    return base_dir / key_dir
+
+
+def _optional_str(raw: Any, name: str) -> str:
+    value = raw.get(name) if isinstance(raw, dict) else None
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected str")
+    return value
+
+
 def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> ClientConfig:
     """Build a `ClientConfig` from decoded JSON; relative paths resolve from `base_dir`."""
     version = _get(raw, "version", int, "")
     if version != SUPPORTED_VERSION:
         raise ConfigError(f"version: {version} is not supported (this client reads "
                           f"version {SUPPORTED_VERSION}); upgrade aigw.client")
-    key_dir = Path(_get(raw, "key_dir", str, ""))
-    if not key_dir.is_absolute():
-        key_dir = base_dir / key_dir
+    key_dir = resolve_key_dir(Path(_get(raw, "key_dir", str, "")), base_dir)
     aliases: dict[str, tuple[Route, ...]] = {}
     families: dict[str, str] = {}
     for alias, spec in _get(raw, "aliases", dict, "").items():
@@ -152,19 +192,36 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> ClientCo
     return ClientConfig(service=_get(raw, "service", str, ""),
                         environment=_get(raw, "environment", str, ""),
                         key_dir=key_dir, aliases=MappingProxyType(aliases), path=path,
-                        families=MappingProxyType(families))
+                        families=MappingProxyType(families),
+                        revision=_optional_str(raw, "revision"),
+                        catalog_commit=_optional_str(raw, "catalog_commit"))
+
+
+def config_from_bytes(data: bytes, path: Path) -> ClientConfig:
+    """Parse the bytes read from `path` (errors name the file: ``<path>: <field>: ...``).
+
+    A truncated or half-written file is simply not valid JSON: a `ConfigError`.
+    """
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        config = parse_config(raw, path.parent, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return dataclasses.replace(config, source_sha256=hashlib.sha256(data).hexdigest())
+
+
+def read_config_file(path: Path) -> bytes:
+    """The bytes of the config file at `path` (ConfigError when unreadable)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def load_config(path: str | os.PathLike[str]) -> ClientConfig:
     """Read `aigw-client.json` at `path`."""
     p = Path(path).absolute()
-    try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ConfigError(f"{p}: not valid JSON ({exc})") from None
-    try:
-        return parse_config(raw, p.parent, p)
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    return config_from_bytes(read_config_file(p), p)

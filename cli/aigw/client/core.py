@@ -6,20 +6,24 @@ with their own sync or async sends).
 from __future__ import annotations
 
 import logging
+import math
 import os
+import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple, Self
 
 from .acks import record_use
-from .config import ClientConfig, Route, load_config
+from .config import ClientConfig, Route, config_from_bytes, load_config
 from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily
-from .keys import KeyFile, KeyWatcher
-from .router import AliasRouter, Clock, RouteState
+from .keys import FileWatcher, KeyFile, Watched
+from .live import ConfigFollower, ConfigStatus, Snapshot, describe_revision
+from .router import AliasRouter, Clock, RouteState, Sessions
 from .sigv4 import require_botocore
 from .telemetry import CallSpan, Telemetry
 
 log = logging.getLogger("aigw.client")
+_monotonic = time.monotonic  # a module global: one lookup less per call
 
 OnAttempt = Callable[[Attempt], None]
 # Transient: worth a retry on the same route, then a cooldown.
@@ -73,61 +77,159 @@ def failure_outcome(exc: BaseException) -> str:
 
 
 class BaseClient:
-    """Config, routers, key files, the key watcher and telemetry of one service."""
+    """Config, routers, key files, the file watcher and telemetry of one service.
+
+    What a call uses (the routers of one config revision, with their route
+    states and key files) is one immutable `Snapshot`; a newer config file is
+    swapped in by replacing that reference (client/live.py), so a call in
+    flight finishes on the snapshot it started with.
+    """
 
     def __init__(self, config: ClientConfig, *, session_affinity: bool = True,
                  on_attempt: OnAttempt | None = None, tracer_provider: Any = None,
                  key_check_interval: float = 0.1, watch_keys: bool | None = None,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, watch_config: bool | None = None,
+                 config_check_interval: float = 0.1,
+                 rng: random.Random | None = None) -> None:
         """Build from a parsed config.
 
         `key_check_interval` bounds how often a key file is stat'ed; `watch_keys`
         (default: when watchfiles is installed) also re-reads on change events;
-        `on_attempt` is called with every `Attempt`; `tracer_provider` defaults
-        to OpenTelemetry's global one; `clock` (seconds, monotonic) times cooldowns.
+        `watch_config` (default: when the config was read from a file) follows
+        the config file, stat'ed at most every `config_check_interval` (and on
+        watchfiles events when the watcher runs); `on_attempt` is called with
+        every `Attempt`; `tracer_provider` defaults to OpenTelemetry's global
+        one; `clock` (seconds, monotonic) times cooldowns; `rng` draws weighted
+        first routes (default: a fresh ``random.Random``).
         """
-        self.config = config
         self.session_affinity = session_affinity
         self.on_attempt = on_attempt
         self.clock = clock
+        self._rng = rng if rng is not None else random.Random()
         self._key_check_interval = key_check_interval
         self._key_files: dict[str, KeyFile] = {}
-        # Per-route state by (alias, route identity): a newer config keeps it.
-        self._states: dict[tuple[str, tuple[str, ...]], RouteState] = {}
-        self._routers = self._build_routers(config)
+        self._reloads = 0
+        self._loaded_at = time.time()
+        self._snap = self._build(config, None)
         for kf in self._key_files.values():
             if kf.get() is None:  # load now: the first requests find the key ready
                 log.warning("key file %s is missing or empty; its routes fail over until "
                             "it appears", kf.path)
-        self._watcher: KeyWatcher | None = None
-        if watch_keys or (watch_keys is None and KeyWatcher.available()):
-            self._watcher = KeyWatcher(self._key_files.values())
+        self._telemetry = Telemetry(config.service, config.environment, tracer_provider)
+        # Following the config file: the hot path compares the clock with this only.
+        self._config_next_check = math.inf
+        self._follower: ConfigFollower | None = None
+        if watch_config and config.path is None:
+            raise ConfigError("watch_config needs a config read from a file "
+                              "(Client.from_file or Client.from_env)")
+        if watch_config is not False and config.path is not None:
+            self._follower = ConfigFollower(config, config_check_interval, self._apply,
+                                            self._describe)
+            self._config_next_check = self._follower.next_check
+        log.info("%s: revision - -> %s (%d aliases)", self._describe(),
+                 describe_revision(config.revision), len(config.aliases))
+        self._watcher: FileWatcher | None = None
+        if watch_keys or (watch_keys is None and FileWatcher.available()):
+            self._watcher = FileWatcher(self._watched())
             if not self._watcher.start():
                 self._watcher = None
-        self._telemetry = Telemetry(config.service, config.environment, tracer_provider)
 
-    def _build_routers(self, config: ClientConfig) -> dict[str, AliasRouter]:
+    def _watched(self) -> list[Watched]:
+        files: list[Watched] = list(self._key_files.values())
+        if self._follower is not None:
+            files.append(self._follower)
+        return files
+
+    def _describe(self) -> str:
+        return f"aigw config {self._snap.config.service}"
+
+    def _build(self, config: ClientConfig, old: Snapshot | None) -> Snapshot:
+        """The snapshot of `config`; unchanged routes of `old` keep their state.
+
+        A route whose (alias, identity) is in `old` keeps its `RouteState` when
+        nothing about it changed, else gets a new one with its cooldown; each
+        alias keeps its session map. Key files are shared by path.
+        """
+        kept: dict[tuple[str, tuple[str, ...]], RouteState] = {}
+        sessions: dict[str, Sessions] = {}
+        if old is not None:
+            for alias, router in old.routers.items():
+                sessions[alias] = router.sessions
+                for rs in router.routes:
+                    kept[(alias, rs.ident)] = rs
+        key_files: dict[str, KeyFile] = {}
         routers: dict[str, AliasRouter] = {}
         for alias, routes in config.aliases.items():
             family = config.families.get(alias, "openai")
-            states = [self._state(alias, family, i, route) for i, route in enumerate(routes)]
-            routers[alias] = AliasRouter(alias, family, states, self.clock)
-        return routers
+            states = [self._state(alias, family, i, route, key_files, kept)
+                      for i, route in enumerate(routes)]
+            routers[alias] = AliasRouter(alias, family, states, self.clock,
+                                         revision=config.revision, rng=self._rng,
+                                         sessions=sessions.get(alias))
+        self._key_files = key_files
+        # A plain dict (a lookup per call; MappingProxyType's costs more): never
+        # changed after this point, a swap builds a new one.
+        return Snapshot(config, routers, config.revision)
 
-    def _state(self, alias: str, family: str, index: int, route: Route) -> RouteState:
+    def _state(self, alias: str, family: str, index: int, route: Route,
+               key_files: dict[str, KeyFile],
+               kept: dict[tuple[str, tuple[str, ...]], RouteState]) -> RouteState:
         wire = route.wire
         if wire is not None and wire.auth == "sigv4":
             require_botocore(f"aliases.{alias}.routes[{index}]")
         parse = wire.parse_secret if wire is not None else None
-        kf = self._key_files.get(str(route.key_file))
+        path = str(route.key_file)
+        kf = key_files.get(path) or self._key_files.get(path)
         if kf is None:
             kf = KeyFile(route.key_file, self._key_check_interval,
                          *([parse] if parse is not None else []))
-            self._key_files[str(route.key_file)] = kf
-        rs = RouteState(route, index, kf,
-                        usable=wire is not None and wire.family == family)
-        self._states[(alias, route.identity)] = rs
+        key_files[path] = kf
+        usable = wire is not None and wire.family == family
+        old = kept.get((alias, route.identity))
+        if old is not None and old.route == route and old.index == index \
+                and old.key is kf and old.usable == usable:
+            return old  # the very same route: in-flight and new calls share its state
+        rs = RouteState(route, index, kf, usable=usable)
+        if old is not None:
+            rs.cooldown_until = old.cooldown_until
         return rs
+
+    def _apply(self, data: bytes) -> None:
+        """Swap in the config in `data`, or raise ConfigError (the old one keeps serving)."""
+        old = self._snap
+        path = old.config.path
+        assert path is not None
+        new = config_from_bytes(data, path)
+        for name in ("service", "environment"):
+            theirs, ours = getattr(new, name), getattr(old.config, name)
+            if theirs != ours:
+                raise ConfigError(f"{path}: {name}: {theirs!r} is not this client's "
+                                  f"{ours!r} (a config for another {name})")
+        for alias, family in new.families.items():
+            was = old.config.families.get(alias)
+            if was is not None and was != family:
+                log.warning("%s: alias %r now speaks the %s family (was %s)",
+                            self._describe(), alias, family, was)
+        previous_keys = self._key_files
+        try:
+            snap = self._build(new, old)
+        except BaseException:
+            self._key_files = previous_keys
+            raise
+        for path_str, kf in self._key_files.items():
+            if path_str not in previous_keys and kf.get() is None:
+                log.warning("key file %s is missing or empty; its routes fail over until "
+                            "it appears", kf.path)
+        self._snap = snap  # the swap: calls from now on use the new snapshot
+        self._reloads += 1
+        self._loaded_at = time.time()
+        for router in snap.routers.values():
+            router.forget_removed()
+        if self._watcher is not None:
+            self._watcher.update(self._watched())
+        log.info("%s: revision %s -> %s (%d aliases)", self._describe(),
+                 describe_revision(old.revision), describe_revision(snap.revision),
+                 len(snap.routers))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Self:
@@ -143,9 +245,37 @@ class BaseClient:
         return cls.from_file(path, **kwargs)
 
     @property
+    def config(self) -> ClientConfig:
+        """The config serving now."""
+        return self._snap.config
+
+    @property
+    def revision(self) -> str:
+        """The revision of the config serving now ("" when its file has none)."""
+        return self._snap.revision
+
+    @property
+    def config_status(self) -> ConfigStatus:
+        """Which revision serves, and what became of the config files seen since."""
+        f = self._follower
+        return ConfigStatus(self._snap.revision, f.rejection if f else "",
+                            f.rejected if f else 0, self._reloads, self._loaded_at,
+                            f is not None)
+
+    def reload_config(self) -> ConfigStatus:
+        """Look at the config file now (as the poll and the watcher do); the new status."""
+        if self._follower is not None:
+            self._follower.check()
+        return self.config_status
+
+    @property
+    def _routers(self) -> Mapping[str, AliasRouter]:
+        return self._snap.routers
+
+    @property
     def aliases(self) -> list[str]:
         """The model aliases this service may call."""
-        return list(self._routers)
+        return list(self._snap.routers)
 
     def family(self, alias: str) -> str:
         """The wire family (``openai`` or ``anthropic``) the alias speaks."""
@@ -153,13 +283,25 @@ class BaseClient:
 
     def router(self, alias: str, family: str | None) -> AliasRouter:
         """The alias's router; raises UnknownAlias, or WrongFamily if `family` differs."""
-        router = self._routers.get(alias)
+        if _monotonic() >= self._config_next_check:  # the hot path's only addition
+            self._follow()
+        routers = self._snap.routers
+        router = routers.get(alias)
         if router is None:
             raise UnknownAlias(f"model alias {alias!r} is not configured for service "
-                               f"{self.config.service!r} (known: {', '.join(self._routers)})")
+                               f"{self._snap.config.service!r} "
+                               f"(known: {', '.join(routers)})")
         if family is not None and router.family != family:
             raise WrongFamily(alias, router.family, family)
         return router
+
+    def _follow(self) -> None:
+        f = self._follower
+        if f is None:
+            self._config_next_check = math.inf
+            return
+        f.poll()
+        self._config_next_check = f.next_check
 
     def _stop_watcher(self) -> None:
         if self._watcher is not None:
@@ -175,18 +317,19 @@ class BaseClient:
         sid = session_id if self.session_affinity else None
         attempts: list[Attempt] = []
         alias = router.alias
+        span.revision = router.revision
         for rs in router.order(sid):
             current = rs.key.get() if rs.usable else None
             if current is None:
                 skip = "no_key" if rs.usable else (
                     "unsupported_api" if rs.wire is None else "wrong_family")
-                self._record(attempts, span, rs, alias, Result(None, None, skip, 0.0), "")
+                self._record(attempts, span, rs, router, Result(None, None, skip, 0.0), "")
                 continue
             key, fp = current
             reloaded, retries_left = False, rs.route.retries
             while True:  # attempts on this route: retries, and one retry after a new key
                 result = yield rs, key
-                attempt = self._record(attempts, span, rs, alias, result, fp)
+                attempt = self._record(attempts, span, rs, router, result, fp)
                 status = result.status
                 if status is not None and status < 400:
                     router.served(rs, sid)
@@ -212,11 +355,12 @@ class BaseClient:
                 break
         raise AllRoutesFailed(alias, attempts)
 
-    def _record(self, attempts: list[Attempt], span: CallSpan, rs: RouteState, alias: str,
-                result: Result, fp: str) -> Attempt:
+    def _record(self, attempts: list[Attempt], span: CallSpan, rs: RouteState,
+                router: AliasRouter, result: Result, fp: str) -> Attempt:
         r = rs.route
+        alias = router.alias
         attempt = Attempt(alias, r.provider, r.slot, rs.index, result.outcome, result.latency,
-                          fp, result.status)
+                          fp, result.status, router.revision)
         attempts.append(attempt)
         span.attempt(attempt)
         if result.outcome != "ok":

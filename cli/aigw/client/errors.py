@@ -26,6 +26,9 @@ class Attempt:
     latency: float
     key_fingerprint: str = ""
     status: int | None = None
+    # The revision of the config the call started on ("" when the file has none).
+    # Keep it last: positional constructors of the fields above keep working.
+    revision: str = ""
 
 
 class ClientError(Exception):

@@ -4,7 +4,8 @@ Agents (OpenBao/Vault Agent, the CSI driver) replace a key file by rename, so a
 change shows as a new (inode, mtime, size). The hot path only compares a
 monotonic clock with a deadline; an `os.stat` runs at most every
 `check_interval` seconds, or as soon as the optional watchfiles watcher marks the
-file dirty. No key value is ever logged; only its fingerprint.
+file dirty. No key value is ever logged; only its fingerprint. The same
+watcher (`FileWatcher`) tells the live config (client/live.py) about its file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 try:  # optional: push notifications instead of polling
     import watchfiles
@@ -74,6 +75,8 @@ class KeyFile:
         """Make the next `get` look at the file (called by the watcher)."""
         self._next_check = 0.0
 
+    changed = mark_dirty  # what a `FileWatcher` calls
+
     def _refresh(self, force: bool) -> None:
         with self._lock:
             if not force and time.monotonic() < self._next_check:
@@ -109,47 +112,100 @@ class KeyFile:
             log.info("key file %s: now key %s", self.path, new or "(empty)")
 
 
-class KeyWatcher:
-    """A watchfiles thread over the key directories that marks changed files dirty."""
+class Watched(Protocol):
+    """What a `FileWatcher` watches: a file, told when its folder had an event."""
 
-    def __init__(self, files: Iterable[KeyFile]) -> None:
-        self._by_dir: dict[Path, list[KeyFile]] = {}
-        for kf in files:
-            self._by_dir.setdefault(kf.path.parent, []).append(kf)
+    @property
+    def path(self) -> Path: ...
+
+    def changed(self) -> None:
+        """Called from the watcher thread on an event in this file's folder."""
+
+
+class FileWatcher:
+    """One watchfiles thread over the folders of key files and the config file.
+
+    An event in a watched folder calls `changed()` of every watched file: a key
+    file is marked dirty (its next `get` re-reads it), the live config reloads
+    (in this thread, off the request path). `update` changes the set of files
+    (a new config's key files); the thread re-targets itself when the folders
+    change, so `update` may be called from the watcher thread itself.
+    """
+
+    def __init__(self, files: Iterable[Watched]) -> None:
+        self._by_dir: dict[Path, list[Watched]] = {}
         self._stop = threading.Event()
+        self._retarget = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._watching: frozenset[Path] = frozenset()
+        self.update(files)
 
     @staticmethod
     def available() -> bool:
         """True when watchfiles is installed."""
         return watchfiles is not None
 
+    def update(self, files: Iterable[Watched]) -> None:
+        """Watch exactly `files` from now on."""
+        by_dir: dict[Path, list[Watched]] = {}
+        for f in files:
+            by_dir.setdefault(f.path.parent, []).append(f)
+        with self._lock:
+            self._by_dir = by_dir
+            if self._thread is not None and self._dirs() != self._watching:
+                self._retarget.set()  # the thread's watch ends and starts anew
+
+    def _dirs(self) -> frozenset[Path]:
+        return frozenset(d for d in self._by_dir if d.is_dir())
+
     def start(self) -> bool:
-        """Start watching the directories that exist; False if nothing is watched."""
-        dirs = [d for d in self._by_dir if d.is_dir()]
-        if watchfiles is None or not dirs:
+        """Start watching the folders that exist; False if nothing is watched."""
+        if watchfiles is None or not self._dirs():
             return False
-        self._thread = threading.Thread(target=self._run, args=(dirs,),
-                                        name="aigw-key-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="aigw-file-watcher",
+                                        daemon=True)
         self._thread.start()
         return True
 
-    def _run(self, dirs: list[Path]) -> None:
+    def _run(self) -> None:
         assert watchfiles is not None
         try:
-            for _changes in watchfiles.watch(*dirs, stop_event=self._stop, debounce=200,
-                                             step=10, rust_timeout=500,
-                                             raise_interrupt=False):
-                # Any event in a key directory (rename, symlink swap) may be ours.
-                for files in self._by_dir.values():
-                    for kf in files:
-                        kf.mark_dirty()
+            while not self._stop.is_set():
+                with self._lock:
+                    self._retarget.clear()
+                    self._watching = dirs = self._dirs()
+                if not dirs:  # every folder gone: wait for an update
+                    self._retarget.wait(1.0)
+                    continue
+                for changes in watchfiles.watch(*dirs, stop_event=_Either(self._stop,
+                                                                          self._retarget),
+                                                debounce=200, step=10, rust_timeout=500,
+                                                raise_interrupt=False):
+                    # Any event (a rename, a symlink swap, reported under a path that
+                    # may be spelt differently) may be ours; `changed` is cheap.
+                    del changes
+                    with self._lock:
+                        hit = [f for fs in self._by_dir.values() for f in fs]
+                    for f in hit:
+                        f.changed()
         except Exception as exc:  # the poll fallback still runs; say why once
-            log.warning("key watcher stopped (%s); polling key files instead",
+            log.warning("file watcher stopped (%s); polling key and config files instead",
                         type(exc).__name__)
 
     def stop(self) -> None:
         """Stop the watcher thread."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
+
+
+class _Either:
+    """A stop_event for watchfiles that is set when either event is."""
+
+    def __init__(self, a: threading.Event, b: threading.Event) -> None:
+        self._a, self._b = a, b
+
+    def is_set(self) -> bool:
+        return self._a.is_set() or self._b.is_set()
+

@@ -1,7 +1,8 @@
 """OpenTelemetry spans, one per call, when `opentelemetry` is importable.
 
 Attributes follow the GenAI semantic conventions (``gen_ai.*``) plus ``aigw.*``:
-service, environment, alias, attempt (how many tries), outcome, slot. Without
+service, environment, alias, attempt (how many tries), outcome, slot, and
+``aigw.config.revision`` (the config revision the call ran on). Without
 opentelemetry every call here is a no-op.
 """
 
@@ -22,11 +23,12 @@ except ImportError:  # pragma: no cover - exercised when opentelemetry is absent
 class CallSpan:
     """One client call's span (possibly several attempts)."""
 
-    __slots__ = ("_span", "attempts")
+    __slots__ = ("_span", "attempts", "revision")
 
     def __init__(self, span: Any) -> None:
         self._span = span
         self.attempts = 0
+        self.revision = ""  # of the config the call started on (set by the plan)
 
     @property
     def recording(self) -> bool:
@@ -54,7 +56,8 @@ class CallSpan:
         span, self._span = self._span, None
         if span is None:
             return
-        attrs: dict[str, Any] = {"aigw.attempt": self.attempts, "aigw.outcome": outcome}
+        attrs: dict[str, Any] = {"aigw.attempt": self.attempts, "aigw.outcome": outcome,
+                                 "aigw.config.revision": self.revision}
         if route is not None:
             r = route.route
             attrs.update({"gen_ai.system": r.provider, "gen_ai.provider.name": r.provider,

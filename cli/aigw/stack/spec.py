@@ -22,19 +22,19 @@ from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog
 from aigw.catalog.models import format_duration
-from aigw.catalog.view import (
+from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments, used_slots
+from aigw.errors import UsageError
+from aigw.names import (
     CONFIG_FIELD,
-    Deployment,
-    SlotRef,
+    PREFIX,
     access_name,
     config_path,
     data_path,
-    deployments,
     path_prefix,
+    shared_access_names,
     slot_path,
-    used_slots,
 )
-from aigw.errors import UsageError
+from aigw.names import metadata_path as _metadata_path
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
 from aigw.rotation.slots import ack_path
 from aigw.stack.auth import (
@@ -65,7 +65,7 @@ def role_name(env_name: str, service: str) -> str:
     return policy_name(env_name, service)
 
 
-CI_PREFIX = "aigw-ci"
+CI_PREFIX = f"{PREFIX}-ci"
 
 
 def ci_plan_role() -> str:
@@ -98,7 +98,7 @@ def config_secret_path(cat: Catalog, env_name: str, service: str) -> str:
 def metadata_path(cat: Catalog, env_name: str, ref: SlotRef) -> str:
     """The full API path of a slot's KV v2 metadata (what the stack manages)."""
     env = cat.environments[env_name]
-    return f"{env.mount}/metadata/{slot_path(env_name, env, ref)}"
+    return _metadata_path(env, slot_path(env_name, env, ref))
 
 
 @dataclass(frozen=True)
@@ -309,13 +309,10 @@ def config_specs(cat: Catalog, env_name: str) -> tuple[ConfigSpec, ...]:
 
 def _check_unique_names(cat: Catalog, env_name: str) -> None:
     """Policies and roles are global in OpenBao: `aigw-a-b-c` must name one deployment."""
-    owners: dict[str, set[tuple[str, str]]] = {}
-    for svc_name, svc in cat.services.items():
-        for env in svc.environments:
-            owners.setdefault(policy_name(env, svc_name), set()).add((env, svc_name))
-    for name, pairs in sorted(owners.items()):
-        if len(pairs) > 1 and any(env == env_name for env, _ in pairs):
-            which = " and ".join(f"service '{s}' in '{e}'" for e, s in sorted(pairs))
+    pairs = [(env, svc_name) for svc_name, svc in cat.services.items() for env in svc.environments]
+    for name, owners in shared_access_names(pairs).items():
+        if any(env == env_name for env, _ in owners):
+            which = " and ".join(f"service '{s}' in '{e}'" for e, s in owners)
             raise UsageError(f"{which} would share the OpenBao policy and role '{name}'",
                              hint="rename the service or the environment")
 
@@ -390,9 +387,7 @@ def _k8s_spec(cat: Catalog, env_name: str, auth: AuthConfig,
 
 def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None) -> EnvSpec:
     """The objects the stack of environment `env_name` must hold, sorted and deterministic."""
-    if env_name not in cat.environments:
-        known = ", ".join(sorted(cat.environments)) or "none"
-        raise UsageError(f"unknown environment '{env_name}'", hint=f"the catalog has: {known}")
+    check_scope(cat, env_name)
     _check_unique_names(cat, env_name)
     auth = auth or AuthConfig()
     env = cat.environments[env_name]

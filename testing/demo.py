@@ -1,11 +1,15 @@
-"""The README demo's second half: services under load while every key rotates.
+"""The README demo's second half: services under load while keys rotate and a model switches.
+
+    python -m testing.demo        (scripts/demo.sh runs it)
 
 Brings up its own lab under .aigw/lab (a fresh OpenBao dev server, two local
 OpenAI stand-ins, `aigw apply`, `aigw keys put`, `aigw render`, real `bao agent`
-processes and three services calling through aigw.client), then:
-rotates every key, stops OpenBao, stops the primary provider, and prints what
-the services saw, attempt by attempt (a request answered by the fallback after
-a 401 counts as a problem, not as a success). Everything is stopped at the end.
+processes and three services calling through aigw.client on the live
+aigw-client.json their agents write), then: rotates every key, switches a
+model in the catalog and applies it (the running services pick it up, nothing
+restarts), stops OpenBao, stops the primary provider, and prints what the
+services saw, attempt by attempt (a request answered by the fallback after a
+401 counts as a problem, not as a success). Everything is stopped at the end.
 """
 
 from __future__ import annotations
@@ -14,13 +18,31 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from testing.lab import SERVICES, Lab
+
+SWITCHED = ("chat-ab", "alpha", "m-alpha-2")  # alias, its route's provider, the new model
+
+
+def switch_model(doc: dict[str, Any]) -> None:
+    """The catalog edit: one line, the model of chat-ab's alpha route."""
+    alias, provider, model = SWITCHED
+    route = next(r for r in doc["models"][alias]["routes"] if r["provider"] == provider)
+    route["model"] = model
 
 
 def say(text: str) -> None:
     """One line of progress a person can follow."""
     print(f"  {time.strftime('%H:%M:%S')}  {text}", flush=True)
+
+
+def since_apply(t: dict[str, float]) -> str:
+    """A propagation time relative to `aigw apply` returning, in words."""
+    seconds = t["after_apply"]
+    if seconds < 0:
+        return f"{-seconds:.2f} s before aigw apply returned"
+    return f"{seconds:.2f} s after aigw apply returned"
 
 
 def main() -> int:
@@ -53,6 +75,27 @@ def main() -> int:
         rotation = lab.traffic(rot["window"][0], settled)
         say(f"during and after rotation: {rotation.line()}")
         problems += [f"rotation: {p}" for p in rotation.clean_problems()]
+        alias, provider, model = SWITCHED
+        say(f"switching {alias} to model {model} on {provider} (one line of aigw.yaml): "
+            "aigw apply --yes")
+        change = lab.change_catalog(f"switch {alias} to {model}", switch_model)
+        for svc in change.changed:
+            say(f"  {svc}: published revision {change.before[svc]} -> {change.after[svc]}")
+        live = lab.wait_live(change)
+        for svc, t in sorted(live.items()):
+            say(f"  {svc} served its first request on {change.after[svc]} "
+                f"{t['after_write']:.2f} s after OpenBao stored it ({since_apply(t)})")
+        settled = lab.wait_served(40)
+        switched = lab.traffic(change.started, settled)
+        on_new = sum(1 for r in switched.requests if r["ok"] and r["alias"] == alias
+                     and r.get("model") == model)
+        say(f"  {on_new} {alias} requests answered by {model} so far; {switched.line()}")
+        problems += [f"model switch: {p}" for p in lab.live_check(change, settled)]
+        same_after_switch = lab.service_pids() == change.pids
+        say(f"  service PIDs {change.pids} -> {lab.service_pids()}: "
+            f"{'unchanged, nothing restarted' if same_after_switch else 'CHANGED'}")
+        same = same and same_after_switch
+        config_p100 = max(live.values(), key=lambda t: t["after_write"])
         say("stopping OpenBao: no vault, no aigw process running")
         outage = lab.openbao_outage(seconds=6, count=40)
         say(f"  during the outage ({outage['seconds']:.0f} s): {outage['traffic'].line()}")
@@ -73,8 +116,10 @@ def main() -> int:
         print(f"\nsummary: {failed} failed requests; before the failover "
               f"{before['attempts']} attempts, {before['failed_attempts']} failed, "
               f"{before['auth_failures']} got 401/403, {before['second_route']} needed a "
-              f"second route; same PIDs: {same}; propagation p100 {worst:.2f} s; old keys "
-              f"revoked: {all(lab.initial_fps[n] not in v for n, v in rot['live_keys'].items())}")
+              f"second route; same PIDs: {same}; key propagation p100 {worst:.2f} s; model "
+              f"switch live on {len(live)} services {config_p100['after_write']:.2f} s after "
+              f"the OpenBao write (p100; {since_apply(config_p100)}); old keys revoked: "
+              f"{all(lab.initial_fps[n] not in v for n, v in rot['live_keys'].items())}")
         for problem in problems:
             print(f"PROBLEM {problem}")
         return 0 if not problems and failed == 0 and same else 1

@@ -1,0 +1,122 @@
+"""Every name and path aigw derives from catalog names, built in exactly one place.
+
+Render, the Vault stack, rotation and `aigw keys` all call these, so a rule (the
+`aigw-` prefix, the `svc-` slot of a per-service key, the `_aigw` bookkeeping
+folder, a key's environment variable) cannot drift between them. Plain strings
+in, plain strings out: this module imports nothing from aigw (docs/architecture.md,
+"Names and Vault paths").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+PREFIX = "aigw"
+# `keys: per-service` gives each service its own slot `svc-<service>` (reserved prefix).
+PER_SERVICE_SLOT_PREFIX = "svc-"
+# The folder beside the slots holding rotation's bookkeeping and published configs.
+BOOKKEEPING = "_aigw"
+# The one field of a published config's KV v2 data: the file's exact text.
+CONFIG_FIELD = "config"
+
+
+class EnvironmentPaths(Protocol):
+    """What the path builders read of an environment (catalog.models.Environment)."""
+
+    @property
+    def mount(self) -> str: ...
+
+    @property
+    def path_prefix(self) -> str | None: ...
+
+
+class SlotName(Protocol):
+    """A slot as the builders see it (catalog.view.SlotRef)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def slot(self) -> str: ...
+
+
+def access_name(env_name: str, service: str) -> str:
+    """The OpenBao policy and auth roles of a service in an environment: `aigw-<env>-<service>`."""
+    return f"{PREFIX}-{env_name}-{service}"
+
+
+def shared_access_names(deployments: Iterable[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """The access names two or more (environment, service) pairs would share, sorted.
+
+    OpenBao's policies and roles are global: `eu` + `west-app` and `eu-west` + `app`
+    would both be `aigw-eu-west-app`.
+    """
+    owners: dict[str, set[tuple[str, str]]] = {}
+    for env_name, service in deployments:
+        owners.setdefault(access_name(env_name, service), set()).add((env_name, service))
+    return {name: sorted(pairs) for name, pairs in sorted(owners.items()) if len(pairs) > 1}
+
+
+def per_service_slot(service: str) -> str:
+    """The slot of a service's own key under `keys: per-service`."""
+    return f"{PER_SERVICE_SLOT_PREFIX}{service}"
+
+
+def path_prefix(env_name: str, env: EnvironmentPaths) -> str:
+    """The folder of an environment inside its mount."""
+    return (env.path_prefix or env_name).strip("/")
+
+
+def slot_path(env_name: str, env: EnvironmentPaths, ref: SlotName) -> str:
+    """The KV v2 secret path of a slot, relative to the mount."""
+    return f"{path_prefix(env_name, env)}/providers/{ref.provider}/{ref.slot}"
+
+
+def bookkeeping_path(env_name: str, env: EnvironmentPaths, *parts: str) -> str:
+    """A path in the environment's `_aigw` folder (journal, locks, audit, configs...)."""
+    return "/".join((path_prefix(env_name, env), BOOKKEEPING, *parts))
+
+
+def config_path(env_name: str, env: EnvironmentPaths, service: str) -> str:
+    """The KV v2 path of a service's published `aigw-client.json`, relative to the mount.
+
+    It sits in the environment's `_aigw` folder, beside rotation's bookkeeping, so
+    it can never clash with a slot (`providers/...`) and is readable only by the
+    service it names (docs/live-config.md).
+    """
+    return bookkeeping_path(env_name, env, "config", service)
+
+
+def data_path(env: EnvironmentPaths, rel: str) -> str:
+    """The full API path of a KV v2 entry's data: `<mount>/data/<rel>`."""
+    return f"{env.mount}/data/{rel}"
+
+
+def metadata_path(env: EnvironmentPaths, rel: str) -> str:
+    """The full API path of a KV v2 entry's metadata: `<mount>/metadata/<rel>`."""
+    return f"{env.mount}/metadata/{rel}"
+
+
+def key_file(provider: str, slot: str) -> str:
+    """The file an agent writes a slot's key to (inside the deployment's key_dir)."""
+    return f"{provider}.{slot}.key"
+
+
+def _env_part(text: str) -> str:
+    return text.upper().replace("-", "_")
+
+
+def slot_env(ref: SlotName) -> str:
+    """A slot's part of environment-variable names: `DEEPSEEK_SVC_BOT` for deepseek/svc-bot."""
+    return f"{_env_part(ref.provider)}_{_env_part(ref.slot)}"
+
+
+def key_env(ref: SlotName) -> str:
+    """The environment variable holding a slot's key (LiteLLM's `os.environ/...`)."""
+    return f"AIGW_KEY_{slot_env(ref)}"
+
+
+def key_file_env(ref: SlotName) -> str:
+    """The aigw.env variable naming a slot's key file."""
+    return f"AIGW_KEY_FILE_{slot_env(ref)}"
