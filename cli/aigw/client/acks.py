@@ -336,7 +336,7 @@ def recorder(client: Any) -> AckRecorder | _Off:
 def record_use(client: Any, route: Any, fingerprint: str) -> None:
     """After a successful attempt: note that ROUTE's key FINGERPRINT works (never raises)."""
     try:
-        recorder(client).used(route.provider, route.slot, fingerprint,
-                              str(getattr(client, "revision", "") or ""))
+        revision = getattr(client, "revision", "") or getattr(client.config, "revision", "")
+        recorder(client).used(route.provider, route.slot, fingerprint, str(revision or ""))
     except Exception:  # noqa: BLE001 - the request succeeded; an ack never changes that
         log.debug("key acknowledgement not recorded", exc_info=True)
