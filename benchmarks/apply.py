@@ -124,7 +124,8 @@ def write(folder: Path, services: int, changed: bool = False) -> None:
     (folder / "aigw.yaml").write_text(yaml.safe_dump(doc, sort_keys=True))
 
 
-def bench(services: int, first_only: bool = False) -> Row:
+def bench(services: int, first_only: bool = False,
+          extra_env: dict[str, str] | None = None) -> Row:
     """Run every step for one size on a fresh server and backend."""
     from aigw.catalog import load_catalog
     from aigw.stack.spec import environment_spec
@@ -140,6 +141,7 @@ def bench(services: int, first_only: bool = False) -> Row:
         env.update(BAO_ADDR=bao.addr, BAO_TOKEN=bao.token, AIGW_HOME=tmp,
                    PULUMI_BACKEND_URL=f"file://{tmp}/backend",
                    PULUMI_CONFIG_PASSPHRASE="bench")
+        env.update(extra_env or {})
         (Path(tmp) / "backend").mkdir()
         row.steps["first apply"] = run_cli(["apply", str(folder), "--yes"], env)
         if first_only:
@@ -173,11 +175,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 3000])
     parser.add_argument("--first-apply-only", action="store_true",
                         help="only the first apply (a quick memory check)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a variable for the runs (e.g. AIGW_ENGINE_GOGC=100 to "
+                        "compare engine settings)")
     opts = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in opts.env)
     rows = []
     for size in opts.sizes:
         print(f"{size} services ...", file=sys.stderr, flush=True)
-        rows.append(bench(size, first_only=opts.first_apply_only))
+        rows.append(bench(size, first_only=opts.first_apply_only, extra_env=extra))
+    if extra:
+        print("with " + " ".join(f"{k}={v}" for k, v in sorted(extra.items())))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(table(rows))
     print()

@@ -75,7 +75,7 @@ def test_every_json_command_has_a_schema_and_a_test() -> None:
 
 
 TESTED = ["validate", "render", "policy-check", "diff", "dev-status", "keys-put", "keys-import",
-          "keys-list", "keys-status", "rotate-keys", "audit"]
+          "keys-list", "keys-status", "rotate-keys", "audit", "status"]
 
 
 # -- commands without a server ----------------------------------------------------------
@@ -191,6 +191,9 @@ def test_key_commands(aigw: Callable[..., Result], catalog: Path, tmp_path: Path
     assert status["slots"][0]["version"] == 2
     unknown = check("keys-list", aigw("keys", "list", cat, "--env", "qa", "--json"), 2)
     assert unknown["errors"]
+    fleet = check("status", aigw("status", cat, "--json"), 0)
+    assert [s["slots"][0]["instances"] for s in fleet["services"]] == [[]]  # no reports yet
+    assert check("status", aigw("status", cat, "--env", "qa", "--json"), 2)["errors"]
 
     dry = check("rotate-keys", aigw("rotate-keys", cat, "--dry-run", "--json"), 1)
     assert [s["status"] for s in dry["slots"]] == ["would-start"]

@@ -75,13 +75,14 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, governance, keys, stack
+    from aigw.commands import agent, catalog, dev, governance, keys, stack, status
 
     catalog.register(app)
     stack.register(app)
     agent.register(app)
     keys.register(app)
     governance.register(app)
+    status.register(app)
     app.add_typer(dev.app, name="dev")
 
 

@@ -39,6 +39,7 @@ from aigw.fsutil import atomic_write
 from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, key_file_env, slot_path
 from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
 from aigw.resources import templates_dir
+from aigw.rotation.slots import acks_folder
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
@@ -47,6 +48,14 @@ CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"
 REVISION_LEN = 16
 AGENT_CONFIG = OUTPUTS[AGENT_OUTPUT].file
+# The agent's token in the key folder (bao-agent.hcl.j2), then the file the Vault Agent
+# injector writes with `agent-inject-token` (k8s-injector.yaml.j2): the runtime takes
+# the first that exists to write its acknowledgements (aigw.client.acks).
+TOKEN_FILES = (".aigw-token", "token")
+# How the agent writes its token there: a template over its own token's lookup (its policy
+# allows `auth/token/lookup-self`). Not a file sink: a sink's folder must exist when the
+# agent starts, while templates create the key folder.
+TOKEN_TEMPLATE = '{{ with secret "auth/token/lookup-self" }}{{ .Data.id }}{{ end }}'
 # The files a running agent uses beside its config (named there, in templates/bao-agent.hcl.j2):
 # its AppRole login (written by `aigw agent-credentials`) and its pid file. Not render's.
 _AGENT_FILE = re.compile(
@@ -78,6 +87,18 @@ _AGENT_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.agent)
 AliasEntry = Callable[[str, list[ResolvedRoute]], dict[str, Any]]
 
 
+def acks_block(dep: Deployment) -> dict[str, Any]:
+    """Where the runtime writes its acknowledgements (docs/rotation.md#acknowledgements).
+
+    `address` null: the service's BAO_ADDR / VAULT_ADDR, as for its agent. `path` is
+    the folder under the KV v2 `mount`; entries are `<provider>/<slot>/<service>`.
+    `token_files` are relative to `key_dir`.
+    """
+    return {"address": None, "mount": dep.env.mount,
+            "path": acks_folder(dep.environment, dep.env),
+            "token_files": list(TOKEN_FILES)}
+
+
 def client_config(dep: Deployment, entry: AliasEntry | None = None) -> dict[str, Any]:
     """The aigw-client.json document of one deployment (docs/architecture.md).
 
@@ -90,6 +111,7 @@ def client_config(dep: Deployment, entry: AliasEntry | None = None) -> dict[str,
         "service": dep.service,
         "environment": dep.environment,
         "key_dir": dep.key_dir,
+        "acks": acks_block(dep),
         "aliases": {alias: entry(alias, routes) for alias, routes in sorted(dep.aliases.items())},
     }
 
@@ -290,6 +312,8 @@ class Renderer:
             "slots": [self._slot(dep, s, apis[(s.provider, s.slot)], key_dir, agent)
                       for s in dep.slots],
             "client_config_path": f"{key_dir}/{CLIENT_CONFIG}",
+            "token_file": f"{key_dir}/{TOKEN_FILES[0]}",
+            "token_template": TOKEN_TEMPLATE,
             "publishes_config": publishes_config(self.catalog, dep),
             "config_secret_path": config_secret,
             "config_field": CONFIG_FIELD,

@@ -141,8 +141,13 @@ def test_bao_agent_renders_every_deployment(tmp_path: Path, bao: BaoDevServer) -
             path="prod/_aigw/config/support-bot", secret={"config": changed.decode()},
             mount_point=mount)
         assert _wait_for(lambda: live.read_bytes() == changed, timeout=10)
-        expected = {"aigw-client.json"} | {k.name for k in values if k.parent == live.parent}
+        expected = {"aigw-client.json", ".aigw-token"} | {k.name for k in values
+                                                          if k.parent == live.parent}
         assert {p.name for p in live.parent.iterdir()} == expected, "temporary or backup files"
+        # The agent's own token, for the runtime's acknowledgements: 0600, this agent's.
+        token = live.parent / ".aigw-token"
+        assert stat.S_IMODE(token.stat().st_mode) == 0o600
+        assert token.read_text().strip().startswith(("s.", "hvs.")), "not a token"
         assert stat.S_IMODE(live.stat().st_mode) == 0o644
     finally:
         for agent in agents:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple, Self
 
+from .acks import record_use
 from .config import ClientConfig, Route, config_from_bytes, load_config
 from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily
 from .keys import FileWatcher, KeyFile, Watched
@@ -332,6 +333,7 @@ class BaseClient:
                 status = result.status
                 if status is not None and status < 400:
                     router.served(rs, sid)
+                    record_use(self, rs.route, fp)
                     return Decision(rs, result.value, attempts)
                 if status in (401, 403):
                     # Re-read the key once; retry only with a different key (the

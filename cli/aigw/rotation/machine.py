@@ -23,7 +23,7 @@ from typing import Any
 from aigw.errors import AigwError, RotationError, UsageError
 from aigw.rotation.audit import AuditLog
 from aigw.rotation.drivers.base import Driver, Minted, VerifySkipped
-from aigw.rotation.evidence import Evidence, assess, read_acks
+from aigw.rotation.evidence import Evidence, assess, read_ack_entries
 from aigw.rotation.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
 from aigw.rotation.kv import KV
 from aigw.rotation.lock import SlotLock
@@ -102,7 +102,9 @@ class SlotRotation:
                 ev = self._waiting
                 return SlotOutcome(self.t.id, "waiting", entry.state, entry.run_id,
                                    ev.reason if ev else "waiting", self.notes,
-                                   self._override)
+                                   self._override,
+                                   blocked_by=list(ev.facts.get("blocked_by") or []) if ev
+                                   else [])
             entry = nxt
             self._maybe_renew()
         if entry.state == "aborted":
@@ -270,7 +272,7 @@ class SlotRotation:
         grace, override = self._grace(entry)
         quiet = max(self.timing.quiet, float(self.t.grace_floor))
         while True:
-            acks = read_acks(self.kv, self.t.acks_path, self.t.consumers)
+            acks = read_ack_entries(self.kv, self.t.acks_path, self.t.consumers)
             ev = assess(entry, self.driver, now=self.timing.clock(), quiet=quiet,
                         acks=acks if any(acks.values()) else {}, finish=self.finish,
                         grace=grace)

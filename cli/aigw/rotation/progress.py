@@ -45,12 +45,13 @@ class SlotOutcome:
     message: str = ""
     notes: list[str] = field(default_factory=list)
     grace_override: dict[str, Any] | None = None  # {from, to, by, reason} when shortened
+    blocked_by: list[str] = field(default_factory=list)  # consumers not acknowledging yet
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {"slot": self.slot, "status": self.status, "state": self.state,
                 "run_id": self.run_id, "message": self.message, "notes": self.notes,
-                "grace_override": self.grace_override}
+                "grace_override": self.grace_override, "blocked_by": self.blocked_by}
 
 
 def new_run_id() -> str:

@@ -42,6 +42,24 @@ def secret_fingerprint(data: Mapping[str, object]) -> str:
     return fingerprint("\0".join(f"{k}={data[k]}" for k in sorted(data)))
 
 
+ACKS = "acks"
+
+
+def acks_folder(env_name: str, env: Environment) -> str:
+    """The folder of an environment's consumer acknowledgements, relative to its mount."""
+    return f"{path_prefix(env_name, env)}/_aigw/{ACKS}"
+
+
+def ack_path(env_name: str, env: Environment, ref: SlotRef, service: str) -> str:
+    """Where SERVICE acknowledges the key of slot REF: `<folder>/<provider>/<slot>/<service>`.
+
+    The one definition: the service's policy grants exactly these paths, its
+    runtime writes them (aigw.client.acks, from the `acks` block of
+    aigw-client.json), rotation and `aigw status` read them.
+    """
+    return f"{acks_folder(env_name, env)}/{ref.provider}/{ref.slot}/{service}"
+
+
 def secret_fields(api: str) -> tuple[str, ...]:
     """The data fields of a slot of a provider speaking API (docs/architecture.md)."""
     return apis.secret_fields(api)
@@ -126,7 +144,7 @@ class SlotTarget:
     @property
     def acks_path(self) -> str:
         """The folder of consumer acknowledgements (`<service>` entries)."""
-        return self._aigw("acks")
+        return ack_path(self.env_name, self.env, self.ref, "").rstrip("/")
 
     def label_prefix(self, run_id: str) -> str:
         """The name prefix of provider keys minted by run RUN_ID (to find unrecorded ones)."""

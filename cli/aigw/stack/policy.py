@@ -32,10 +32,12 @@ def _template(name: str) -> Template:
 
 
 def render_policy(*, name: str, service: str, environment: str, read_paths: Sequence[str],
-                  template: str = SERVICE_TEMPLATE) -> str:
-    """The HCL text of a service's policy granting read on exactly `read_paths`."""
+                  template: str = SERVICE_TEMPLATE, ack_paths: Sequence[str] = ()) -> str:
+    """The HCL text of a service's policy: read on exactly `read_paths`, and
+    create/update (and read, for check-and-set) on exactly its `ack_paths`."""
     text = _template(template).render(name=name, service=service, environment=environment,
-                                      read_paths=sorted(read_paths))
+                                      read_paths=sorted(read_paths),
+                                      ack_paths=sorted(ack_paths))
     return text.rstrip("\n") + "\n"
 
 

@@ -13,9 +13,11 @@ Logical names are stable and readable, since they become URNs and show in plans:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
@@ -53,66 +55,106 @@ def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> 
 
     COMMIT (the catalog's git commit, if any) is recorded with each config write.
     """
+    into: list[Declared] = []
+    for _ in _declare(spec, addr, commit, into):
+        pass
+    return into[0]
+
+
+# How many resources the inline program has in flight at once. Declaring all of
+# them up front keeps every one's request, futures and serialized inputs alive until
+# the engine answers (the program's peak memory); awaiting each batch's URNs bounds it.
+BATCH = 500
+
+
+async def declare_in_batches(spec: EnvSpec, addr: str, commit: str | None = None,
+                             batch: int = BATCH) -> Declared:
+    """`declare_environment`, waiting for each BATCH resources to be registered."""
+    into: list[Declared] = []
+    pending: list[Any] = []
+    for res in _declare(spec, addr, commit, into):
+        pending.append(res.urn.future())
+        if len(pending) >= batch:
+            await asyncio.gather(*pending)
+            pending = []
+    await asyncio.gather(*pending)
+    return into[0]
+
+
+def _declare(spec: EnvSpec, addr: str, commit: str | None,
+             into: list[Declared]) -> Iterator[pulumi.CustomResource]:
+    """Declare the environment's resources in dependency order, yielding each one."""
     mount = KvMount(f"mount.{spec.mount.path}", {
         "addr": addr, "path": spec.mount.path, "max_versions": spec.mount.max_versions,
         "cas_required": spec.mount.cas_required,
     })
+    yield mount
     auth = AuthBackend(f"auth.{spec.auth.path}", {
         "addr": addr, "method": spec.auth.method, "path": spec.auth.path,
     })
+    yield auth
     out = Declared(mount=mount, auth=auth)
+    into.append(out)
     after_mount = pulumi.ResourceOptions(depends_on=[mount])
     for slot in spec.slots:
         out.slots[slot.path] = KvSlot(f"slot.{slot.provider}.{slot.slot}", {
             "addr": addr, "mount": slot.mount, "path": slot.path,
             "custom_metadata": slot.custom_metadata,
         }, after_mount)
+        yield out.slots[slot.path]
     for pol in spec.policies:
         out.policies[pol.name] = Policy(f"policy.{pol.name}", {
             "addr": addr, "name": pol.name, "policy": pol.text,
         })
+        yield out.policies[pol.name]
     for role in spec.roles:
         out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
-    declare_configs(out, spec.configs, addr, commit, after_mount)
+        yield out.roles[role.name]
+    yield from _declare_configs(out, spec.configs, addr, commit, after_mount)
     if spec.k8s is not None:
-        _declare_k8s(spec.k8s, addr, out)
+        yield from _declare_k8s(spec.k8s, addr, out)
     if spec.ci is not None:
-        _declare_ci(spec.ci, addr, out)
-    return out
+        yield from _declare_ci(spec.ci, addr, out)
 
 
-def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> None:
+def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:
     """The Kubernetes auth method (kept when deleted, like AppRole) and its roles."""
     auth = AuthBackend(f"auth.{k8s.auth.path}", {
         "addr": addr, "method": k8s.auth.method, "path": k8s.auth.path,
     })
+    yield auth
     for role in k8s.roles:
         out.k8s_roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
+        yield out.k8s_roles[role.name]
 
 
-def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> None:
+def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:
     """The CI's JWT method, its config, and its roles and policies (docs/ci.md)."""
     auth = AuthBackend(f"auth.{ci.auth.path}", {
         "addr": addr, "method": ci.auth.method, "path": ci.auth.path,
     })
+    yield auth
     config = AuthMethodConfig(f"authconfig.{ci.auth.path}", {
         "addr": addr, "path": ci.auth.path, "config": dict(ci.config),
     }, pulumi.ResourceOptions(depends_on=[auth]))
+    yield config
     for pol in ci.policies:
         out.policies[pol.name] = Policy(f"policy.{pol.name}", {
             "addr": addr, "name": pol.name, "policy": pol.text,
         })
+        yield out.policies[pol.name]
     for role in ci.roles:
         out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
         }, pulumi.ResourceOptions(depends_on=[config, out.policies[role.policy]]))
+        yield out.roles[role.name]
 
 
 # The stack output naming the OpenBao server the state was recorded against
@@ -120,8 +162,9 @@ def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> None:
 SERVER_OUTPUT = "openbao_cluster_id"
 
 
-def declare_configs(out: Declared, configs: tuple[ConfigSpec, ...], addr: str,
-                    commit: str | None, opts: pulumi.ResourceOptions) -> None:
+def _declare_configs(out: Declared, configs: tuple[ConfigSpec, ...], addr: str,
+                     commit: str | None,
+                     opts: pulumi.ResourceOptions) -> Iterator[pulumi.CustomResource]:
     """One ClientConfig per deployment that publishes its aigw-client.json."""
     for cfg in configs:
         out.configs[cfg.service] = ClientConfig(f"config.{cfg.service}", {
@@ -129,11 +172,12 @@ def declare_configs(out: Declared, configs: tuple[ConfigSpec, ...], addr: str,
             "environment": cfg.environment, "revision": cfg.revision, "text": cfg.text,
             "catalog_commit": commit or "",
         }, opts)
+        yield out.configs[cfg.service]
 
 
 def environment_program(catalog: Catalog, env_name: str, addr: str,
                         auth: AuthConfig | None = None,
-                        cluster_id: str = "", commit: str | None = None) -> Callable[[], None]:
+                        cluster_id: str = "", commit: str | None = None) -> Callable[[], Any]:
     """The inline program of one environment's stack.
 
     The spec is computed here, before the engine starts, so catalog problems
@@ -143,13 +187,13 @@ def environment_program(catalog: Catalog, env_name: str, addr: str,
 
 
 def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "",
-                 commit: str | None = None) -> Callable[[], None]:
+                 commit: str | None = None) -> Callable[[], Any]:
     """The inline program declaring an already computed spec (and the server it targets)."""
 
-    def program() -> None:
-        declare_environment(spec, addr, commit)
+    async def program() -> None:
         if cluster_id:
             pulumi.export(SERVER_OUTPUT, cluster_id)
+        await declare_in_batches(spec, addr, commit)
 
     return program
 

@@ -36,6 +36,7 @@ from aigw.names import (
 )
 from aigw.names import metadata_path as _metadata_path
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
+from aigw.rotation.slots import ack_path
 from aigw.stack.auth import (
     K8S_AUTH_PATH,
     AuthConfig,
@@ -143,6 +144,7 @@ class PolicySpec:
     service: str
     read_paths: tuple[str, ...]  # full API paths of the slot data (and own config) it may read
     text: str
+    ack_paths: tuple[str, ...] = ()  # full API paths of its own acknowledgements (writes)
 
 
 @dataclass(frozen=True)
@@ -263,10 +265,23 @@ def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
 def _policy_spec(cat: Catalog, dep: Deployment) -> PolicySpec:
     paths = tuple(sorted([*(secret_path(cat, dep.environment, ref) for ref in dep.slots),
                           *config_read_paths(cat, dep)]))
+    acks = ack_write_paths(cat, dep)
     name = policy_name(dep.environment, dep.service)
     text = render_policy(name=name, service=dep.service, environment=dep.environment,
-                         read_paths=paths)
-    return PolicySpec(name=name, service=dep.service, read_paths=paths, text=text)
+                         read_paths=paths, ack_paths=acks)
+    return PolicySpec(name=name, service=dep.service, read_paths=paths, text=text,
+                      ack_paths=acks)
+
+
+def ack_write_paths(cat: Catalog, dep: Deployment) -> tuple[str, ...]:
+    """The acknowledgement entries a service may write: one per slot it uses, its own name.
+
+    Exact paths, not `acks/+/+/<service>`: the `+` glob would also let it create
+    entries for slots it does not use (harmless to rotation, but more than it needs).
+    """
+    env = cat.environments[dep.environment]
+    return tuple(sorted(data_path(env, ack_path(dep.environment, env, ref, dep.service))
+                        for ref in dep.slots))
 
 
 def config_read_paths(cat: Catalog, dep: Deployment) -> list[str]:

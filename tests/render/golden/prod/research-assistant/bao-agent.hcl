@@ -61,6 +61,17 @@ template {
   error_on_missing_key = true
 }
 
+# The agent's own token (this service's identity, renewed and replaced by the agent),
+# for the aigw runtime to write its key acknowledgements (docs/rotation.md).
+template {
+  contents    = "{{ with secret \"auth/token/lookup-self\" }}{{ .Data.id }}{{ end }}"
+  destination = "/run/secrets/aigw/.aigw-token"
+  perms       = "0600"
+  backup      = false
+  create_dest_dirs = true
+  error_on_missing_key = true
+}
+
 template {
   source      = "templates/aigw-client.json.ctmpl"
   destination = "/run/secrets/aigw/aigw-client.json"

@@ -1,0 +1,342 @@
+"""Consumer acknowledgements: which key each route used successfully, and the config revision.
+
+Rotation revokes an old key only on evidence that every consumer moved
+(docs/rotation.md#evidence-that-consumers-moved). This module is the runtime's half:
+after a successful attempt, `record_use(client, route, fingerprint)` notes the
+key's fingerprint (never its value) and the client's config revision; a daemon
+thread writes them to OpenBao with the service's OWN identity (the token its agent
+keeps in the key folder, `.aigw-token`, or the Vault Agent injector's `token`), at
+
+    <mount>/data/<acks.path>/<provider>/<slot>/<service>
+
+as `{"fingerprint", "revision", "at", "instances": {<host:pid>: {...}}}`. Each
+instance (replica) keeps its own entry, merged with check-and-set, so one replica
+still on the old key keeps the service's `fingerprint` empty (not acknowledged).
+
+Never on the request path and never a failure: the hot path is one dict lookup
+and, when something changed, a `put_nowait` into a bounded queue (dropped when
+full). The thread writes at most once per slot per `interval`, only when the
+fingerprint or revision changed, plus a heartbeat every `refresh` so that
+`aigw status` can say how long ago each consumer reported and dead replicas age
+out. OpenBao unreachable, a missing token file or a refused write are retried
+every interval and logged once a minute at most. Only httpx (the base client's dependency).
+
+Where: the `acks` block of aigw-client.json (`aigw render`): `address` (null: the
+service's BAO_ADDR / VAULT_ADDR, like its agent), `mount`, `path`, `token_files`
+(relative to `key_dir`), optional `interval` and `refresh` (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("aigw.client.acks")
+
+INTERVAL = 10.0        # at most one write per slot per interval
+REFRESH = 600.0        # a heartbeat rewrite when nothing changed
+STALE = 3.0            # instances silent for STALE * refresh are dropped from the entry
+TIMEOUT = 2.0          # per OpenBao request
+QUEUE_SIZE = 256
+IDLE_EXIT = 60.0       # the thread stops when idle this long; the next use restarts it
+LOG_EVERY = 60.0       # one warning per kind of failure per minute, however many retries
+_ATTR = "_aigw_acks"
+
+Slot = tuple[str, str]
+
+
+def instance_id() -> str:
+    """This process among the service's replicas: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def live_instances(doc: Any, now: float) -> dict[str, dict[str, Any]]:
+    """The instances of an acknowledgement entry that reported recently enough to count.
+
+    An instance is dropped once silent for STALE times its own `refresh` (it
+    heartbeats every `refresh`). An entry without `instances` (written by hand, or
+    by a post-render command) is one instance, "", of unknown age.
+    """
+    if not isinstance(doc, dict):
+        return {}
+    raw = doc.get("instances")
+    if not isinstance(raw, dict):
+        fp = doc.get("fingerprint")
+        return {"": {"fingerprint": str(fp), "revision": str(doc.get("revision") or ""),
+                     "at": None}} if fp else {}
+    out = {}
+    for name, inst in raw.items():
+        if not isinstance(inst, dict):
+            continue
+        try:
+            at, refresh = float(inst.get("at") or 0), float(inst.get("refresh") or REFRESH)
+        except (TypeError, ValueError):
+            continue
+        if now - at < STALE * refresh:
+            out[str(name)] = inst
+    return out
+
+
+def merge(doc: dict[str, Any] | None, me: str, fingerprint: str, revision: str, now: float,
+          refresh: float = REFRESH) -> dict[str, Any]:
+    """The entry after instance ME reports FINGERPRINT and REVISION at NOW (epoch seconds).
+
+    `fingerprint`/`revision` at the top are the ones every live instance agrees on,
+    else "" (rotation then counts the service as not acknowledged).
+    """
+    instances = {k: v for k, v in live_instances(doc, now).items() if k}
+    instances[me] = {"fingerprint": fingerprint, "revision": revision, "at": now,
+                     "refresh": refresh}
+    fps = {v.get("fingerprint") for v in instances.values()}
+    revs = {v.get("revision") for v in instances.values()}
+    return {"fingerprint": fps.pop() if len(fps) == 1 else "",
+            "revision": revs.pop() if len(revs) == 1 else "",
+            "at": now, "instances": dict(sorted(instances.items()))}
+
+
+class AckRecorder:
+    """Queue of (slot, fingerprint, revision) and the thread that writes them."""
+
+    def __init__(self, service: str, address: str, mount: str, folder: str,
+                 token_files: list[Path], *, interval: float = INTERVAL,
+                 refresh: float = REFRESH, timeout: float = TIMEOUT,
+                 queue_size: int = QUEUE_SIZE, verify: bool | str = True,
+                 instance: str | None = None, idle_exit: float = IDLE_EXIT,
+                 revision: str = "") -> None:
+        self.revision = revision  # the config file's, for a client without `revision`
+        self.service, self.address, self.mount, self.folder = service, address, mount, folder
+        self.token_files = token_files
+        self.interval, self.refresh, self.timeout = interval, refresh, timeout
+        self.verify = verify
+        self.instance = instance or instance_id()
+        self.idle_exit = idle_exit
+        self._queue: queue.Queue[tuple[Slot, str, str]] = queue.Queue(queue_size)
+        self._seen: dict[Slot, tuple[str, str, float]] = {}  # what the hot path queued last
+        self._pending: dict[Slot, tuple[str, str]] = {}
+        self._written: dict[Slot, tuple[str, str, float]] = {}
+        self._tried: dict[Slot, float] = {}
+        self._logged: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.writes = 0       # acknowledgements written
+        self.failures = 0     # write attempts that failed (OpenBao down, refused, no token)
+        self.dropped = 0      # uses not queued (queue full)
+        self.in_flight = False  # a write is under way (on this thread, never a request's)
+
+    # -- the request path ------------------------------------------------------
+    def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
+        """Note a successful use; cheap, never raises, never blocks."""
+        key = (provider, slot)
+        revision = revision or self.revision
+        seen = self._seen.get(key)
+        now = time.monotonic()
+        if seen is not None and seen[0] == fingerprint and seen[1] == revision \
+                and now - seen[2] < self.refresh:
+            return
+        self._seen[key] = (fingerprint, revision, now)
+        try:
+            self._queue.put_nowait((key, fingerprint, revision))
+        except queue.Full:
+            self.dropped += 1
+            self._seen.pop(key, None)  # noted again by a later use
+            return
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="aigw-acks", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the thread (tests; a process exit does not need it)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    # -- the thread ------------------------------------------------------------
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        with httpx.Client(timeout=self.timeout, verify=self.verify) as http:
+            while not self._stop.is_set():
+                try:
+                    key, fp, rev = self._queue.get(timeout=min(self.interval, 1.0))
+                    self._pending[key] = (fp, rev)
+                    continue  # drain the queue before writing
+                except queue.Empty:
+                    pass
+                now = time.monotonic()
+                for key in list(self._pending):
+                    if now - self._tried.get(key, -1e18) < self.interval:
+                        continue
+                    self._tried[key] = now
+                    try:
+                        self._flush(http, key, *self._pending[key])
+                    except Exception:  # noqa: BLE001 - a bug here must not stop the thread
+                        self.failures += 1
+                        self._once("bug", "key acknowledgement failed", exc_info=True)
+                if self._pending or not self._queue.empty():
+                    idle_since = now
+                elif now - idle_since > self.idle_exit:
+                    return
+
+    def _flush(self, http: httpx.Client, key: Slot, fp: str, rev: str) -> None:
+        written = self._written.get(key)
+        now = time.monotonic()
+        if written is not None and written[:2] == (fp, rev) and now - written[2] < self.refresh:
+            self._pending.pop(key, None)
+            return
+        self.in_flight = True
+        try:
+            ok = self._write(http, key, fp, rev)
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            self.failures += 1
+            self._once("unreachable", "cannot write key acknowledgements to %s (%s); "
+                       "retrying", self.address, type(exc).__name__)
+            return
+        finally:
+            self.in_flight = False
+        if not ok:
+            self.failures += 1
+        else:
+            if self._logged:
+                log.info("key acknowledgements written again to %s", self.address)
+                self._logged.clear()
+            self._written[key] = (fp, rev, now)
+            if self._pending.get(key) == (fp, rev):
+                self._pending.pop(key, None)
+            self.writes += 1
+
+    def _token(self) -> str | None:
+        for path in self.token_files:
+            try:
+                token = path.read_text(encoding="utf-8").strip()
+            except OSError:
+                continue
+            if token:
+                return token
+        return None
+
+    def _write(self, http: httpx.Client, key: Slot, fp: str, rev: str) -> bool:
+        token = self._token()
+        if token is None:
+            self._once("token", "no agent token in %s; key acknowledgements wait for it",
+                       " or ".join(str(p) for p in self.token_files))
+            return False
+        url = (f"{self.address}/v1/{self.mount}/data/{self.folder}/{key[0]}/{key[1]}/"
+               f"{self.service}")
+        headers = {"X-Vault-Token": token}
+        for _ in range(3):  # another replica may write between our read and write
+            got = http.get(url, headers=headers)
+            if got.status_code == 404:
+                version, doc = 0, None
+            elif got.status_code == 200:
+                body = got.json().get("data") or {}
+                version = int((body.get("metadata") or {}).get("version") or 0)
+                doc = body.get("data")
+            else:
+                return self._refused(got)
+            new = merge(doc, self.instance, fp, rev, time.time(), self.refresh)
+            put = http.post(url, headers=headers, json={"options": {"cas": version},
+                                                        "data": new})
+            if put.status_code in (200, 204):
+                return True
+            if put.status_code == 400 and "check-and-set" in put.text:
+                continue
+            return self._refused(put)
+        return False
+
+    def _refused(self, response: httpx.Response) -> bool:
+        self._once(f"http{response.status_code}", "OpenBao refused a key acknowledgement "
+                   "(HTTP %d): check that `aigw apply` ran for service %s", response.status_code,
+                   self.service)
+        return False
+
+    def _once(self, kind: str, msg: str, *args: Any, exc_info: bool = False) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(kind, -1e18) >= max(self.interval, LOG_EVERY):
+            self._logged[kind] = now
+            log.warning(msg, *args, exc_info=exc_info)
+
+
+class _Off:
+    """No acks block, no address: acknowledgements are off; uses cost nothing."""
+
+    def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
+        """Nothing to do."""
+        return None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Nothing to stop."""
+        return None
+
+
+def recorder_for(config: Any) -> AckRecorder | _Off:
+    """The recorder of a client config (`aigw.client.config.ClientConfig`), from its file."""
+    path = getattr(config, "path", None)
+    block: Any = None
+    raw: Any = None
+    if path is not None:
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+            block = raw.get("acks")
+        except (OSError, ValueError, AttributeError):
+            block = None
+    if not isinstance(block, dict):
+        return _Off()
+    address = block.get("address") or os.environ.get("BAO_ADDR") or os.environ.get("VAULT_ADDR")
+    if not address or not block.get("mount") or not block.get("path"):
+        log.info("key acknowledgements off: no OpenBao address (BAO_ADDR) for %s",
+                 config.service)
+        return _Off()
+    key_dir = Path(config.key_dir)
+    files = [p if p.is_absolute() else key_dir / p
+             for p in (Path(str(f)) for f in block.get("token_files") or [])]
+    verify: bool | str = os.environ.get("BAO_CACERT") or os.environ.get("VAULT_CACERT") or True
+    return AckRecorder(config.service, str(address).rstrip("/"), str(block["mount"]),
+                       str(block["path"]).strip("/"), files,
+                       interval=float(block.get("interval") or INTERVAL),
+                       refresh=float(block.get("refresh") or REFRESH), verify=verify,
+                       revision=str(raw.get("revision") or ""))
+
+
+_create = threading.Lock()
+
+
+def recorder(client: Any) -> AckRecorder | _Off:
+    """The client's recorder, made on first use."""
+    rec = client.__dict__.get(_ATTR)
+    if rec is None:
+        with _create:
+            rec = client.__dict__.get(_ATTR)
+            if rec is None:
+                try:
+                    rec = recorder_for(client.config)
+                except Exception:  # noqa: BLE001 - never fail a request for an ack
+                    log.exception("key acknowledgements off")
+                    rec = _Off()
+                client.__dict__[_ATTR] = rec
+    return rec
+
+
+def record_use(client: Any, route: Any, fingerprint: str) -> None:
+    """After a successful attempt: note that ROUTE's key FINGERPRINT works (never raises)."""
+    try:
+        revision = getattr(client, "revision", "") or getattr(client.config, "revision", "")
+        recorder(client).used(route.provider, route.slot, fingerprint, str(revision or ""))
+    except Exception:  # noqa: BLE001 - the request succeeded; an ack never changes that
+        log.debug("key acknowledgement not recorded", exc_info=True)
