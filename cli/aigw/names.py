@@ -103,6 +103,16 @@ def key_file(provider: str, slot: str) -> str:
     return f"{provider}.{slot}.key"
 
 
+# An AWS slot's fields, one file each, where a volume cannot template a credentials file
+# (the Kubernetes CSI driver writes one secret field per file): `<key file>.<suffix>`.
+AWS_KEY_PARTS = (("id", "aws_access_key_id"), ("secret", "aws_secret_access_key"))
+
+
+def aws_key_parts(file_name: str) -> list[tuple[str, str]]:
+    """(file, field) of each file that holds one field of the AWS slot keyed at `file_name`."""
+    return [(f"{file_name}.{suffix}", field) for suffix, field in AWS_KEY_PARTS]
+
+
 def _env_part(text: str) -> str:
     return text.upper().replace("-", "_")
 

@@ -36,7 +36,15 @@ from aigw.catalog.models import Catalog
 from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, check_scope, deployments
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
-from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, key_file_env, slot_path
+from aigw.names import (
+    CONFIG_FIELD,
+    aws_key_parts,
+    config_path,
+    data_path,
+    key_env,
+    key_file_env,
+    slot_path,
+)
 from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
 from aigw.resources import templates_dir
 from aigw.rotation.slots import acks_folder
@@ -286,9 +294,8 @@ class Renderer:
                 "key_path": f"{key_dir}/{slot.file_name}",
                 "file_env": key_file_env(slot),
                 "secret_path": secret,
-                "csi_objects": ([(slot.file_name + ".id", "aws_access_key_id"),
-                                 (slot.file_name + ".secret", "aws_secret_access_key")]
-                                if aws else [(slot.file_name, "api_key")]),
+                "csi_objects": (aws_key_parts(slot.file_name) if aws
+                                else [(slot.file_name, "api_key")]),
             }
             if agent:
                 found["key_template"] = self._templates["bao-agent-key.ctmpl.j2"].render(

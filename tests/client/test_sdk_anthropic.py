@@ -244,3 +244,43 @@ def test_async_anthropic(anthropics, bedrocks, anthropic_route, bedrock_route, w
     texts, streamed = asyncio.run(main())
     assert texts == ["[bedrock-eu] echo: hello"] * 5
     assert streamed == "[bedrock-eu] echo: hello"
+
+
+def test_bedrock_key_as_a_csi_volume_mounts_it(bedrocks, bedrock_route, write_config, tmp_path):
+    """A Kubernetes CSI volume cannot template a credentials file: it mounts each field of
+    a Bedrock slot as its own file, named as the rendered SecretProviderClass says (the
+    golden k8s-csi.yaml of examples' eu-contracts). The client signs with those files
+    (the Bedrock stand-in verifies the SigV4 signature) and follows a new secret in them."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    golden = Path(__file__).parents[1] / "render" / "golden" / "prod" / "eu-contracts"
+    csi = yaml.safe_load((golden / "k8s-csi.yaml").read_text())
+    objects = {o["secretKey"]: o["objectName"]
+               for o in yaml.safe_load(csi["spec"]["parameters"]["objects"])}
+    client_doc = json.loads((golden / "aigw-client.json").read_text())
+    (key_file,) = {r["key_file"] for a in client_doc["aliases"].values() for r in a["routes"]
+                   if r["api"] == "bedrock"}
+    b1 = bedrocks("bedrock-eu", credentials=[("AKIDFAKEONE", "fake-secret-one"),
+                                             ("AKIDFAKETWO", "fake-secret-two")])
+    cfg = write_config({"claude": [bedrock_route(b1, key_file=key_file)]}, write_keys=False)
+    keys = tmp_path / "keys"
+    (keys / objects["aws_access_key_id"]).write_text("AKIDFAKEONE")
+    (keys / objects["aws_secret_access_key"]).write_text("fake-secret-one\n")
+    attempts: list[Attempt] = []
+    with Client.from_file(cfg, on_attempt=attempts.append, watch_keys=False) as client:
+        sdk = client.anthropic()
+        msg = sdk.messages.create(model="claude", max_tokens=64, messages=USER)
+        assert msg.content[0].text == "[bedrock-eu] echo: hello"
+        assert attempts[-1].key_fingerprint == fingerprint("fake-secret-one")
+        for name, value in ((objects["aws_access_key_id"], "AKIDFAKETWO"),
+                            (objects["aws_secret_access_key"], "fake-secret-two")):
+            tmp = keys / (name + ".tmp")
+            tmp.write_text(value)
+            tmp.replace(keys / name)
+        client.router("claude", None).routes[0].key.reload()
+        sdk.messages.create(model="claude", max_tokens=64, messages=USER)
+    assert [a.outcome for a in attempts] == ["ok", "ok"]
+    assert attempts[-1].key_fingerprint == fingerprint("fake-secret-two")

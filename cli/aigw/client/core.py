@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple, Self
 
+from aigw.names import aws_key_parts
+
 from .acks import record_use
 from .config import ClientConfig, Route, config_from_bytes, load_config
 from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily
-from .keys import FileWatcher, KeyFile, Watched
+from .keys import FileWatcher, KeyFile, Watched, parse_token
 from .live import ConfigFollower, ConfigStatus, Snapshot, describe_revision
 from .router import AliasRouter, Clock, RouteState, Sessions
 from .sigv4 import require_botocore
@@ -181,8 +183,11 @@ class BaseClient:
         path = str(route.key_file)
         kf = key_files.get(path) or self._key_files.get(path)
         if kf is None:
-            kf = KeyFile(route.key_file, self._key_check_interval,
-                         *([parse] if parse is not None else []))
+            parts = tuple((route.key_file.with_name(name), field)
+                          for name, field in aws_key_parts(route.key_file.name)
+                          ) if wire is not None and wire.secret == "aws" else ()
+            kf = KeyFile(route.key_file, self._key_check_interval, parse or parse_token,
+                         parts=parts)
         key_files[path] = kf
         usable = wire is not None and wire.family == family
         old = kept.get((alias, route.identity))

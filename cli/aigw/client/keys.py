@@ -47,15 +47,19 @@ class KeyFile:
     AWS credentials file for SigV4 routes).
     """
 
-    __slots__ = ("path", "check_interval", "parse", "_sig", "_current", "_next_check",
-                 "_lock")
+    __slots__ = ("path", "check_interval", "parse", "parts", "_sig", "_current",
+                 "_next_check", "_lock")
 
     def __init__(self, path: Path, check_interval: float = 0.1,
-                 parse: Parse = parse_token) -> None:
+                 parse: Parse = parse_token,
+                 parts: tuple[tuple[Path, str], ...] = ()) -> None:
+        """`parts`: (file, field) pairs read instead of `path` when it is missing: an
+        AWS credential as a Kubernetes CSI volume mounts it, one field per file."""
         self.path = path
         self.check_interval = check_interval
         self.parse = parse
-        self._sig: tuple[int, int, int, int] | None = None
+        self.parts = parts
+        self._sig: tuple[int, ...] | None = None
         self._current: tuple[Any, str] | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
@@ -88,18 +92,28 @@ class KeyFile:
                 self._next_check = time.monotonic() + self.check_interval
 
     def _read(self, force: bool) -> None:
+        files = [self.path]
         try:
-            st = self.path.stat()
+            stats = [self.path.stat()]
         except OSError:
-            if self._sig is not None or self._current is not None:
-                log.warning("key file %s is missing", self.path)
-            self._sig, self._current = None, None
-            return
-        sig = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            try:
+                files = [p for p, _ in self.parts]
+                stats = [p.stat() for p in files] if files else [self.path.stat()]
+            except OSError:
+                if self._sig is not None or self._current is not None:
+                    log.warning("key file %s is missing", self.path)
+                self._sig, self._current = None, None
+                return
+        sig = tuple(n for st in stats for n in (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size))
         if sig == self._sig and not force:
             return
         try:
-            text = self.path.read_text(encoding="utf-8")
+            if files == [self.path]:
+                text = self.path.read_text(encoding="utf-8")
+            else:  # one field per file: as the credentials file the agent would write
+                text = "[default]\n" + "".join(
+                    f"{field} = {p.read_text(encoding='utf-8').strip()}\n"
+                    for p, field in self.parts)
         except (OSError, UnicodeDecodeError):
             log.warning("key file %s is unreadable", self.path)
             self._sig, self._current = None, None
