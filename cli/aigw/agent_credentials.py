@@ -13,8 +13,6 @@ folder the agent runs in, which is by default the deployment's folder that
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import hvac
 
 from aigw import proc
 from aigw.catalog import LoadedCatalog
-from aigw.catalog.view import deployment
+from aigw.catalog.view import check_scope, deployment, did_you_mean
 from aigw.context import current
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
@@ -60,22 +58,15 @@ class Written:
     options: SecretIdOptions
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
-    names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    return f"did you mean '{close[0]}'?" if close else f"known: {', '.join(names) or 'none'}"
-
-
 def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> AgentLogin:
     """The role and the two file paths of SERVICE's agent in ENV, running in folder OUT."""
     cat = loaded.catalog
-    if service not in cat.services:
-        raise UsageError(f"unknown service '{service}'", hint=_did_you_mean(service, cat.services))
+    check_scope(cat, service=service)
     svc = cat.services[service]
     if env not in svc.environments:
         where = ("the catalog has no environment" if env not in cat.environments
                  else f"service '{service}' does not run in environment")
-        raise UsageError(f"{where} '{env}'", hint=_did_you_mean(env, svc.environments))
+        raise UsageError(f"{where} '{env}'", hint=did_you_mean(env, svc.environments))
     if "bao-agent" not in svc.outputs:
         raise UsageError(f"service '{service}' has no bao-agent output",
                          hint="add `bao-agent` to its `outputs:`; the AppRole login files are "

@@ -8,10 +8,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aigw.catalog import LoadedCatalog, load_catalog
+from aigw.catalog.view import check_scope
 from aigw.diff.catalog import Effect, catalog_effects, compare
 from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
-from aigw.errors import AigwError, CatalogError, UsageError
+from aigw.errors import AigwError, CatalogError
 from aigw.governance import evaluate_policies
 from aigw.render import CLIENT_CONFIG, REVISION_FIELD, render_all
 
@@ -104,9 +105,7 @@ def build_report(path: Path, *, base_ref: str | None = None, env: str | None = N
                  plan: bool = True) -> DiffReport:
     """Compare the catalog at PATH with its version at BASE_REF (default origin/main, else HEAD)."""
     head = load_catalog(path)
-    if env is not None and env not in head.catalog.environments:
-        raise UsageError(f"unknown environment '{env}'",
-                         hint=f"known: {', '.join(sorted(head.catalog.environments))}")
+    check_scope(head.catalog, env)
     root = repo_root(path)
     base = resolve_base(root, base_ref)
     rel = PurePosixPath(path.resolve().relative_to(root).as_posix())

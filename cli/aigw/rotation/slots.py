@@ -24,7 +24,15 @@ from aigw import apis
 from aigw.apis import API_KEY_FIELDS as API_KEY_FIELDS  # the fields live in aigw/apis.py
 from aigw.apis import AWS_FIELDS as AWS_FIELDS
 from aigw.catalog.models import Catalog, Environment, Provider, Rotation
-from aigw.catalog.view import SlotRef, deployments, environment_slots, path_prefix, slot_path
+from aigw.catalog.view import (
+    SlotRef,
+    check_scope,
+    deployments,
+    did_you_mean,
+    environment_slots,
+    path_prefix,
+    slot_path,
+)
 from aigw.errors import UsageError
 
 
@@ -172,12 +180,9 @@ def parse_slot(text: str) -> tuple[str, str]:
 def select_targets(cat: Catalog, env: str | None = None, provider: str | None = None,
                    slot: str | None = None) -> list[SlotTarget]:
     """The slots of the catalog, sorted, optionally narrowed; unknown names are UsageErrors."""
-    if env is not None and env not in cat.environments:
-        raise UsageError(f"unknown environment {env!r}",
-                         hint=f"one of {', '.join(sorted(cat.environments)) or '(none)'}")
+    check_scope(cat, env)
     if provider is not None and provider not in cat.providers:
-        raise UsageError(f"unknown provider {provider!r}",
-                         hint=f"one of {', '.join(sorted(cat.providers)) or '(none)'}")
+        raise UsageError(f"unknown provider '{provider}'", did_you_mean(provider, cat.providers))
     out = []
     for env_name in sorted(cat.environments) if env is None else [env]:
         for ref in environment_slots(cat, env_name):

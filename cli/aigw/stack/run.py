@@ -18,6 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from aigw.catalog import load_catalog
+from aigw.catalog.view import did_you_mean
 from aigw.context import current
 from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
@@ -122,8 +123,7 @@ def _environments(names: list[str], env: str | None) -> list[str]:
     if env is None:
         return sorted(names)
     if env not in names:
-        raise UsageError(f"unknown environment '{env}'",
-                         hint=f"known: {', '.join(sorted(names)) or 'none'}")
+        raise UsageError(f"unknown environment '{env}'", did_you_mean(env, names))
     return [env]
 
 
