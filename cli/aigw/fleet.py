@@ -21,8 +21,9 @@ from aigw.catalog.models import Catalog
 from aigw.catalog.view import deployments, slot_path
 from aigw.client.acks import live_instances
 from aigw.errors import UsageError, VaultError
+from aigw.names import ack_path
 from aigw.rotation.kv import KV
-from aigw.rotation.slots import ack_path, secret_fingerprint
+from aigw.rotation.slots import secret_fingerprint
 
 
 @dataclass

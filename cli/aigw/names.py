@@ -78,6 +78,21 @@ def bookkeeping_path(env_name: str, env: EnvironmentPaths, *parts: str) -> str:
     return "/".join((path_prefix(env_name, env), BOOKKEEPING, *parts))
 
 
+def acks_folder(env_name: str, env: EnvironmentPaths) -> str:
+    """The folder of an environment's consumer acknowledgements, relative to its mount."""
+    return bookkeeping_path(env_name, env, "acks")
+
+
+def ack_path(env_name: str, env: EnvironmentPaths, ref: SlotName, service: str) -> str:
+    """Where SERVICE acknowledges the key of slot REF: `<folder>/<provider>/<slot>/<service>`.
+
+    The one definition: the service's policy grants exactly these paths, its
+    runtime writes them (aigw.client.acks, from the `acks` block of
+    aigw-client.json), rotation and `aigw status` read them.
+    """
+    return f"{acks_folder(env_name, env)}/{ref.provider}/{ref.slot}/{service}"
+
+
 def config_path(env_name: str, env: EnvironmentPaths, service: str) -> str:
     """The KV v2 path of a service's published `aigw-client.json`, relative to the mount.
 

@@ -38,6 +38,7 @@ from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import (
     CONFIG_FIELD,
+    acks_folder,
     aws_key_parts,
     config_path,
     data_path,
@@ -47,7 +48,6 @@ from aigw.names import (
 )
 from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
 from aigw.resources import templates_dir
-from aigw.rotation.slots import acks_folder
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"

@@ -30,10 +30,10 @@ from aigw.catalog.view import (
     deployments,
     did_you_mean,
     environment_slots,
-    path_prefix,
     slot_path,
 )
 from aigw.errors import UsageError
+from aigw.names import ack_path, bookkeeping_path
 
 
 def fingerprint(value: str) -> str:
@@ -50,22 +50,6 @@ def secret_fingerprint(data: Mapping[str, object]) -> str:
     return fingerprint("\0".join(f"{k}={data[k]}" for k in sorted(data)))
 
 
-ACKS = "acks"
-
-
-def acks_folder(env_name: str, env: Environment) -> str:
-    """The folder of an environment's consumer acknowledgements, relative to its mount."""
-    return f"{path_prefix(env_name, env)}/_aigw/{ACKS}"
-
-
-def ack_path(env_name: str, env: Environment, ref: SlotRef, service: str) -> str:
-    """Where SERVICE acknowledges the key of slot REF: `<folder>/<provider>/<slot>/<service>`.
-
-    The one definition: the service's policy grants exactly these paths, its
-    runtime writes them (aigw.client.acks, from the `acks` block of
-    aigw-client.json), rotation and `aigw status` read them.
-    """
-    return f"{acks_folder(env_name, env)}/{ref.provider}/{ref.slot}/{service}"
 
 
 def secret_fields(api: str) -> tuple[str, ...]:
@@ -129,7 +113,7 @@ class SlotTarget:
     @property
     def bookkeeping(self) -> str:
         """The `_aigw` folder of the slot's environment (readable by no service)."""
-        return f"{path_prefix(self.env_name, self.env)}/_aigw"
+        return bookkeeping_path(self.env_name, self.env)
 
     def _aigw(self, kind: str) -> str:
         return f"{self.bookkeeping}/{kind}/{self.ref.provider}/{self.ref.slot}"

@@ -28,6 +28,7 @@ from aigw.names import (
     CONFIG_FIELD,
     PREFIX,
     access_name,
+    ack_path,
     config_path,
     data_path,
     path_prefix,
@@ -36,7 +37,6 @@ from aigw.names import (
 )
 from aigw.names import metadata_path as _metadata_path
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
-from aigw.rotation.slots import ack_path
 from aigw.stack.auth import (
     K8S_AUTH_PATH,
     AuthConfig,
