@@ -24,6 +24,7 @@ from aigw.catalog.view import check_scope, deployment, did_you_mean
 from aigw.context import current
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
+from aigw.outputs import AGENT_OUTPUT
 from aigw.render import AGENT_CONFIG, Renderer, agent_settings
 from aigw.stack.spec import role_name
 from aigw.vault import VaultSettings, connect
@@ -67,7 +68,7 @@ def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> Age
         where = ("the catalog has no environment" if env not in cat.environments
                  else f"service '{service}' does not run in environment")
         raise UsageError(f"{where} '{env}'", hint=did_you_mean(env, svc.environments))
-    if "bao-agent" not in svc.outputs:
+    if AGENT_OUTPUT not in svc.outputs:
         raise UsageError(f"service '{service}' has no bao-agent output",
                          hint="add `bao-agent` to its `outputs:`; the AppRole login files are "
                          "for that agent")

@@ -36,6 +36,7 @@ from aigw.names import (
     slot_path,
 )
 from aigw.names import metadata_path as _metadata_path
+from aigw.outputs import OUTPUTS
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
 from aigw.stack.auth import (
     K8S_AUTH_PATH,
@@ -200,7 +201,7 @@ class CiSpec:
 
 
 # The outputs whose pods log in with Kubernetes auth (a role per deployment).
-K8S_OUTPUTS = ("k8s-injector", "k8s-csi")
+K8S_OUTPUTS = tuple(o.name for o in OUTPUTS.values() if o.kubernetes)
 
 
 @dataclass(frozen=True)
