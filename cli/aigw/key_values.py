@@ -14,7 +14,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +26,7 @@ from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
 from aigw.names import key_env
 from aigw.rotation.audit import AuditLog
-from aigw.rotation.journal import Journal, JournalEntry, KeyRef
+from aigw.rotation.journal import Journal, JournalEntry, KeyRef, transition_event
 from aigw.rotation.kv import KV
 from aigw.rotation.lock import SlotLock
 from aigw.rotation.machine import new_run_id
@@ -180,18 +180,16 @@ def put_key(client: hvac.Client, target: SlotTarget, secret: dict[str, str], *,
             return PutResult(target.id, False, old_version, fp)
         version = kv.write(target.secret_path, secret, cas=old_version)
         now = clock()
-        audit = AuditLog(kv, target.bookkeeping, clock=clock)
-        seq = audit.append({
-            "action": op, "env": target.env_name, "slot": target.ref.id, "run_id": run_id,
-            "event_id": f"{run_id}:1:done", "from_state": None, "to_state": "done", "who": who,
-            "driver": target.rotation.driver, "from_version": old_version or None,
-            "to_version": version, "old_fingerprint": old_fp, "new_fingerprint": fp,
-            "old_key_id": None, "new_key_id": key_id, "detail": {}})
         entry = JournalEntry(run_id=run_id, state="done", driver=target.rotation.driver,
                              by=who, started_at=now, updated_at=now, op=op,
                              old=KeyRef(None, old_fp, old_version), new=KeyRef(key_id, fp, version),
-                             audit_seq=seq, kv_version=prior.kv_version if prior else 0)
-        journal.save(entry, now)
+                             kv_version=prior.kv_version if prior else 0)
+        # A put is one recorded transition: (no state) -> done, the record rotation writes.
+        event = transition_event(replace(entry, state=""),
+                                 replace(entry, old=KeyRef(None, old_fp, old_version or None)),
+                                 slot=target.ref.id, env=target.env_name, who=who, detail=None)
+        seq = AuditLog(kv, target.bookkeeping, clock=clock).append(event)
+        journal.save(replace(entry, audit_seq=seq), now)
     return PutResult(target.id, True, version, fp)
 
 

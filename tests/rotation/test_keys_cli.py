@@ -79,6 +79,15 @@ def test_put_reads_stdin_and_is_idempotent(cli: Any, catalog: Path, bao: BaoDevS
     assert bad.code == 2 and "no slot openai/nope" in bad.err
     two = cli("keys", "put", "openai", str(catalog), "--env", "prod", stdin="a\nb\n")
     assert two.code == 2 and "one line" in two.err
+    cli("keys", "put", "openai", str(catalog), "--env", "prod", stdin="sk-canary-put-2")
+    # Each stored key is one recorded transition (no state) -> done, as rotation records
+    # them; the unchanged put recorded nothing.
+    records = json.loads(cli("audit", str(catalog), "--json").out)["scopes"][0]["records"]
+    first, second = records
+    assert [(r["action"], r["from_state"], r["to_state"], r["from_version"], r["to_version"])
+            for r in records] == [("put", None, "done", None, 1), ("put", None, "done", 1, 2)]
+    assert second["old_fingerprint"] == first["new_fingerprint"] != second["new_fingerprint"]
+    assert second["event_id"] == f"{second['run_id']}:1:done" and second["detail"] == {}
 
 
 @pytest.mark.integration
