@@ -72,6 +72,7 @@ class Fleet:
     old: str
     agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
+    refresh: float | None = None  # the acks block's heartbeat `refresh`, when a test sets one
 
     def key_dir(self, svc: str) -> Path:
         return self.root / "keys" / svc
@@ -111,6 +112,8 @@ class Fleet:
             assert _wait_for(live.exists)
             doc = json.loads(live.read_text())
             doc["acks"]["interval"] = INTERVAL
+            if self.refresh is not None:
+                doc["acks"]["refresh"] = self.refresh
             mine = self.root / f"{svc}-client.json"
             mine.write_text(json.dumps(doc))
             self.clients[svc] = Client.from_file(mine, key_check_interval=0.05)
@@ -292,13 +295,14 @@ def _cli(capsys: Any, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
 def test_a_service_on_the_old_key_blocks_revocation_and_is_named(
         fleet: Fleet, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     web, batch = fleet.services
+    fleet.refresh = 5.0  # heartbeats every 5 s: batch reports its (old) key again after promotion
     fleet.call(web)
     fleet.call(batch)
     fleet.stop_agent(batch)  # batch's key file stays on the old key
     new = f"sk-fake-new-{secrets.token_hex(8)}"
     fleet.provider.add_key(new)
-    promoted = time.time()
     assert fleet.rotate(new).outcomes[0].state == "promoted"
+    promoted = time.time()  # after the journal's promotion: a later report is a veto
     assert _wait_for(lambda: fleet.key_fp(web) == fingerprint(new), timeout=30)
     # batch keeps working on the old key, and says so after the promotion.
     assert fleet.calls_until([web, batch], lambda: fleet.acked(web, new)
