@@ -14,7 +14,7 @@ Logical names are stable and readable, since they become URNs and show in plans:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,16 @@ from aigw.stack.resources import (
     KvSlot,
     Policy,
 )
-from aigw.stack.spec import CiSpec, ConfigSpec, EnvSpec, K8sSpec, environment_spec
+from aigw.stack.spec import (
+    AuthBackendSpec,
+    CiSpec,
+    ConfigSpec,
+    EnvSpec,
+    K8sSpec,
+    PolicySpec,
+    RoleSpec,
+    environment_spec,
+)
 
 PROJECT = "aigw"
 
@@ -89,9 +98,7 @@ def _declare(spec: EnvSpec, addr: str, commit: str | None,
         "cas_required": spec.mount.cas_required,
     })
     yield mount
-    auth = AuthBackend(f"auth.{spec.auth.path}", {
-        "addr": addr, "method": spec.auth.method, "path": spec.auth.path,
-    })
+    auth = _auth_backend(spec.auth, addr)
     yield auth
     out = Declared(mount=mount, auth=auth)
     into.append(out)
@@ -102,17 +109,8 @@ def _declare(spec: EnvSpec, addr: str, commit: str | None,
             "custom_metadata": slot.custom_metadata,
         }, after_mount)
         yield out.slots[slot.path]
-    for pol in spec.policies:
-        out.policies[pol.name] = Policy(f"policy.{pol.name}", {
-            "addr": addr, "name": pol.name, "policy": pol.text,
-        })
-        yield out.policies[pol.name]
-    for role in spec.roles:
-        out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
-            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
-            "params": dict(role.params),
-        }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
-        yield out.roles[role.name]
+    yield from _declare_policies(spec.policies, addr, out)
+    yield from _declare_roles(spec.roles, addr, auth, out, out.roles)
     yield from _declare_configs(out, spec.configs, addr, commit, after_mount)
     if spec.k8s is not None:
         yield from _declare_k8s(spec.k8s, addr, out)
@@ -122,39 +120,47 @@ def _declare(spec: EnvSpec, addr: str, commit: str | None,
 
 def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:
     """The Kubernetes auth method (kept when deleted, like AppRole) and its roles."""
-    auth = AuthBackend(f"auth.{k8s.auth.path}", {
-        "addr": addr, "method": k8s.auth.method, "path": k8s.auth.path,
-    })
+    auth = _auth_backend(k8s.auth, addr)
     yield auth
-    for role in k8s.roles:
-        out.k8s_roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
-            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
-            "params": dict(role.params),
-        }, pulumi.ResourceOptions(depends_on=[auth, out.policies[role.policy]]))
-        yield out.k8s_roles[role.name]
+    yield from _declare_roles(k8s.roles, addr, auth, out, out.k8s_roles)
 
 
 def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:
     """The CI's JWT method, its config, and its roles and policies (docs/ci.md)."""
-    auth = AuthBackend(f"auth.{ci.auth.path}", {
-        "addr": addr, "method": ci.auth.method, "path": ci.auth.path,
-    })
+    auth = _auth_backend(ci.auth, addr)
     yield auth
     config = AuthMethodConfig(f"authconfig.{ci.auth.path}", {
         "addr": addr, "path": ci.auth.path, "config": dict(ci.config),
     }, pulumi.ResourceOptions(depends_on=[auth]))
     yield config
-    for pol in ci.policies:
+    yield from _declare_policies(ci.policies, addr, out)
+    yield from _declare_roles(ci.roles, addr, config, out, out.roles)
+
+
+def _auth_backend(spec: AuthBackendSpec, addr: str) -> AuthBackend:
+    return AuthBackend(f"auth.{spec.path}", {
+        "addr": addr, "method": spec.method, "path": spec.path,
+    })
+
+
+def _declare_policies(policies: Iterable[PolicySpec], addr: str,
+                      out: Declared) -> Iterator[pulumi.CustomResource]:
+    for pol in policies:
         out.policies[pol.name] = Policy(f"policy.{pol.name}", {
             "addr": addr, "name": pol.name, "policy": pol.text,
         })
         yield out.policies[pol.name]
-    for role in ci.roles:
-        out.roles[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
+
+
+def _declare_roles(roles: Iterable[RoleSpec], addr: str, after: pulumi.CustomResource,
+                   out: Declared, into: dict[str, AuthRole]) -> Iterator[pulumi.CustomResource]:
+    """Each role after AFTER (its method, or the method's config) and its policy."""
+    for role in roles:
+        into[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
             "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
             "params": dict(role.params),
-        }, pulumi.ResourceOptions(depends_on=[config, out.policies[role.policy]]))
-        yield out.roles[role.name]
+        }, pulumi.ResourceOptions(depends_on=[after, out.policies[role.policy]]))
+        yield into[role.name]
 
 
 # The stack output naming the OpenBao server the state was recorded against
