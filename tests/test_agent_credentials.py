@@ -14,8 +14,6 @@ import os
 import secrets
 import stat
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from testing.bao import BaoDevServer
 from aigw.catalog import load_catalog
 from aigw.stack.spec import environment_spec
 from aigw.tools import find_bao
-from tests.helpers import Result, run_cli
+from tests.helpers import Result, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -75,13 +73,6 @@ def _cli(capsys: Any, monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = 
     return run_cli(capsys, *args)
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_written_files_let_the_rendered_agent_log_in_and_render_the_key(
@@ -114,7 +105,7 @@ def test_written_files_let_the_rendered_agent_log_in_and_render_the_key(
                              env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         key_file = tmp_path / "keys" / f"openai.svc-{service}.key"
-        assert _wait_for(lambda: key_file.exists() and value in key_file.read_text()), (
+        assert wait_for(lambda: key_file.exists() and value in key_file.read_text()), (
             (tmp_path / "agent.log").read_text())
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert agent.poll() is None

@@ -40,7 +40,7 @@ from aigw.rotation.run import RotateOptions, rotate_keys
 from aigw.stack.auth import approle_credentials
 from aigw.stack.spec import environment_spec
 from aigw.tools import find_bao
-from tests.helpers import Result, run_cli
+from tests.helpers import Result, run_cli, wait_for
 from tests.rotation.conftest import kv_mount
 
 pytestmark = pytest.mark.integration
@@ -49,13 +49,6 @@ assert kv_mount  # fixture
 INTERVAL = 0.3  # the acks block's `interval`: one write per slot per 0.3 s
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @dataclass
@@ -89,7 +82,7 @@ class Fleet:
                                             cwd=folder, env=env, stdout=log,
                                             stderr=subprocess.STDOUT)
         token = self.key_dir(svc) / ".aigw-token"
-        assert _wait_for(token.exists), (folder / "agent.log").read_text()
+        assert wait_for(token.exists), (folder / "agent.log").read_text()
 
     def stop_agent(self, svc: str) -> None:
         agent = self.agents.pop(svc)
@@ -109,7 +102,7 @@ class Fleet:
         """The service's client, from the live config its agent keeps (acks every 0.3 s)."""
         if svc not in self.clients:
             live = self.key_dir(svc) / "aigw-client.json"
-            assert _wait_for(live.exists)
+            assert wait_for(live.exists)
             doc = json.loads(live.read_text())
             doc["acks"]["interval"] = INTERVAL
             if self.refresh is not None:
@@ -224,7 +217,7 @@ def fleet(tmp_path: Path, bao: BaoDevServer, kv_mount: str,
 def test_acks_are_written_with_the_services_own_token_and_nothing_else(fleet: Fleet) -> None:
     web, batch = fleet.services
     fleet.call(web)
-    assert _wait_for(lambda: fleet.acked(web, fleet.old), timeout=20), fleet.ack(web)
+    assert wait_for(lambda: fleet.acked(web, fleet.old), timeout=20), fleet.ack(web)
     doc = fleet.ack(web)
     assert doc is not None
     revision = json.loads((fleet.key_dir(web) / "aigw-client.json").read_text())["revision"]
@@ -267,7 +260,7 @@ def test_manual_rotation_completes_on_acknowledgements_alone(fleet: Fleet) -> No
     assert [o.status for o in started.outcomes] == ["waiting"], started.as_dict()
     assert started.outcomes[0].state == "promoted"
     # each agent renders the new key; each service uses it
-    assert _wait_for(lambda: all(fleet.key_fp(s) == fingerprint(new) for s in fleet.services),
+    assert wait_for(lambda: all(fleet.key_fp(s) == fingerprint(new) for s in fleet.services),
                      timeout=30)
     assert fleet.calls_until(fleet.services,
                              lambda: all(fleet.acked(s, new) for s in fleet.services))
@@ -303,7 +296,7 @@ def test_a_service_on_the_old_key_blocks_revocation_and_is_named(
     fleet.provider.add_key(new)
     assert fleet.rotate(new).outcomes[0].state == "promoted"
     promoted = time.time()  # after the journal's promotion: a later report is a veto
-    assert _wait_for(lambda: fleet.key_fp(web) == fingerprint(new), timeout=30)
+    assert wait_for(lambda: fleet.key_fp(web) == fingerprint(new), timeout=30)
     # batch keeps working on the old key, and says so after the promotion.
     assert fleet.calls_until([web, batch], lambda: fleet.acked(web, new)
                              and fleet.acked(batch, fleet.old)
@@ -339,7 +332,7 @@ def test_a_service_on_the_old_key_blocks_revocation_and_is_named(
 
     # batch moves: its agent renders the new key, its next calls acknowledge it.
     fleet.start_agent(batch)
-    assert _wait_for(lambda: fleet.key_fp(batch) == fingerprint(new), timeout=30)
+    assert wait_for(lambda: fleet.key_fp(batch) == fingerprint(new), timeout=30)
     assert fleet.calls_until([batch], lambda: fleet.acked(batch, new))
     time.sleep(0.6)
     done = fleet.rotate(resume=True)

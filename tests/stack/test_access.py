@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import hvac
@@ -26,6 +24,7 @@ from aigw.render import render_all
 from aigw.stack import approle_credentials, approle_login, role_name, secret_path
 from aigw.stack.spec import config_secret_path
 from aigw.tools import find_bao
+from tests.helpers import wait_for
 from tests.stack.conftest import EXAMPLES, StackRig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -157,10 +156,3 @@ def test_a_real_agent_works_with_nothing_but_the_service_policy(
             agent.wait()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
