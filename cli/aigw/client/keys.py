@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -91,19 +92,24 @@ class KeyFile:
                 # Only now: other threads keep using the previous key meanwhile.
                 self._next_check = time.monotonic() + self.check_interval
 
-    def _read(self, force: bool) -> None:
-        files = [self.path]
-        try:
-            stats = [self.path.stat()]
-        except OSError:
+    def _stat(self) -> tuple[list[Path], list[os.stat_result]] | None:
+        """The files holding the credential, with their stats: the key file, else its parts."""
+        for files in ([self.path], [p for p, _ in self.parts]):
             try:
-                files = [p for p, _ in self.parts]
-                stats = [p.stat() for p in files] if files else [self.path.stat()]
+                if files:
+                    return files, [p.stat() for p in files]
             except OSError:
-                if self._sig is not None or self._current is not None:
-                    log.warning("key file %s is missing", self.path)
-                self._sig, self._current = None, None
-                return
+                continue
+        return None
+
+    def _read(self, force: bool) -> None:
+        found = self._stat()
+        if found is None:
+            if self._sig is not None or self._current is not None:
+                log.warning("key file %s is missing", self.path)
+            self._sig, self._current = None, None
+            return
+        files, stats = found
         sig = tuple(n for st in stats for n in (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size))
         if sig == self._sig and not force:
             return
