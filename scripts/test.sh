@@ -3,11 +3,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Each run gets its own pytest base folder: pytest prunes older numbered runs in the
+# shared /tmp/pytest-of-$USER, which deletes the folders of a run still going beside
+# it (a second checkout, a helper's targeted tests). Kept when tests fail, to look at.
+basetemp="$(mktemp -d "${TMPDIR:-/tmp}/aigw-tests.XXXXXX")"
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --basetemp="$basetemp/t" "$@"
 rc=$?
 set -e
+if [ "$rc" -eq 0 ]; then
+  rm -rf "$basetemp"
+elif [ "$rc" -ne 5 ]; then
+  echo "test: the failed tests' folders are kept under $basetemp/t" >&2
+fi
 if [ "$rc" -eq 5 ]; then
+  rm -rf "$basetemp"
   echo "test: pytest collected no tests; that is a failure here" >&2
   exit 1
 fi
