@@ -327,7 +327,7 @@ def test_a_service_on_the_old_key_blocks_revocation_and_is_named(
     fleet_json = json.loads(_cli(capsys, monkeypatch, "status", repo, "--json").out)
     by = {s["service"]: s["slots"][0] for s in fleet_json["services"]}
     assert by[web]["acknowledged"] and not by[batch]["acknowledged"]
-    assert by[batch]["instances"][0]["age_seconds"] >= 0
+    assert isinstance(by[batch]["instances"][0]["age_seconds"], (int, float))
     assert fleet.old not in status.out + json.dumps(fleet_json) and new not in status.out
 
     # batch moves: its agent renders the new key, its next calls acknowledge it.

@@ -57,6 +57,7 @@ class Declared:
     roles: dict[str, AuthRole] = field(default_factory=dict)  # by role name
     configs: dict[str, ClientConfig] = field(default_factory=dict)  # by service
     k8s_roles: dict[str, AuthRole] = field(default_factory=dict)  # Kubernetes auth, by name
+    every: list[pulumi.CustomResource] = field(default_factory=list)  # all, in order
 
 
 def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> Declared:
@@ -65,8 +66,8 @@ def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> 
     COMMIT (the catalog's git commit, if any) is recorded with each config write.
     """
     into: list[Declared] = []
-    for _ in _declare(spec, addr, commit, into):
-        pass
+    every = list(_declare(spec, addr, commit, into))
+    into[0].every = every
     return into[0]
 
 
