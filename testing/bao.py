@@ -13,11 +13,28 @@ import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import hvac
 
 from aigw.dev import free_port, spawn_bao, stop_pid, wait_healthy
 from aigw.tools import find_bao
+
+
+class OpenBao(Protocol):
+    """What a test lab needs of an OpenBao: one address, a root token, a client.
+
+    `BaoDevServer` is one; tests/cluster/raft.py's `Endpoint` (one node of a raft
+    cluster) is another, so `testing.lab.Lab(root, bao=...)` runs on either.
+    """
+
+    @property
+    def addr(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+    def client(self, token: str | None = None, *, timeout: float = 5.0) -> hvac.Client: ...
 
 
 class BaoDevServer:

@@ -31,11 +31,13 @@ import yaml
 
 from aigw.catalog import load_catalog
 from aigw.catalog.view import config_path
-from aigw.client.keys import fingerprint
+from aigw.client.keys import fingerprint, parse_token
+from aigw.names import key_file
 from aigw.render import config_revision
+from aigw.rotation.slots import secret_fingerprint, select_targets
 from aigw.stack.auth import approle_credentials
 from aigw.tools import find_bao
-from testing.bao import BaoDevServer
+from testing.bao import BaoDevServer, OpenBao
 from testing.openai_admin import OpenAIAdminServer
 
 PROVIDERS = ("alpha", "beta")
@@ -342,12 +344,19 @@ class Change:
 
 @dataclass
 class Lab:
-    """Build with `Lab(root).start()`; always `stop()` (or use as a context manager)."""
+    """Build with `Lab(root).start()`; always `stop()` (or use as a context manager).
+
+    Without BAO the lab starts (and stops) its own OpenBao dev server. With one
+    (`Lab(root, bao=...)`: anything with `addr`, `token` and `client()`, see
+    testing.bao.OpenBao, e.g. one node of a raft cluster) it runs against that
+    instance instead and leaves it running: every aigw command and every agent
+    addresses `bao.addr`.
+    """
 
     root: Path
     rate: float = 17.0  # requests per second per service (3 services: 51/s)
     say: Callable[[str], None] = print
-    bao: BaoDevServer | None = None
+    bao: OpenBao | None = None
     providers: dict[str, OpenAIAdminServer] = field(default_factory=dict)
     admin_keys: dict[str, str] = field(default_factory=dict)
     initial_fps: dict[str, str] = field(default_factory=dict)
@@ -355,6 +364,7 @@ class Lab:
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # revision -> config
     _logs: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    _dev: BaoDevServer | None = None  # the dev server the lab started (None: an external bao)
 
     # -- setup ---------------------------------------------------------------
     def start(self) -> Lab:
@@ -366,8 +376,11 @@ class Lab:
             self.providers[name] = OpenAIAdminServer(admin_key=self.admin_keys[name]).start()
         self.say(f"fake providers: alpha {self.providers['alpha'].url}, "
                  f"beta {self.providers['beta'].url}")
-        self.bao = BaoDevServer().start()
-        self.say(f"OpenBao dev server: {self.bao.addr}")
+        if self.bao is None:
+            self.bao = self._dev = BaoDevServer().start()
+            self.say(f"OpenBao dev server: {self.bao.addr}")
+        else:
+            self.say(f"OpenBao: {self.bao.addr}")
         self.write_catalog()
         self.aigw("validate", str(self.root))
         self.say("aigw apply: mount, key slots, per-service policies and AppRoles")
@@ -442,6 +455,15 @@ class Lab:
                                f"{proc.stdout[-2000:]}")
         return proc
 
+    def spawn_aigw(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start the aigw CLI in the background (as `run_aigw` runs it); its stdout and
+        stderr go to logs/NAME.out and logs/NAME.err, readable while it runs."""
+        logs = self.root / "logs"
+        return subprocess.Popen([sys.executable, "-m", "aigw", *args], env=self.env(),
+                                cwd=self.root, stdin=subprocess.DEVNULL,
+                                stdout=(logs / f"{name}.out").open("wb"),
+                                stderr=(logs / f"{name}.err").open("wb"))
+
     def aigw(self, *args: str, stdin: str | None = None) -> str:
         """Run the aigw CLI (see `run_aigw`); its stdout."""
         return self.run_aigw(*args, stdin=stdin).stdout
@@ -464,10 +486,10 @@ class Lab:
                 stderr=subprocess.STDOUT)
         for svc in SERVICES:
             for name in PROVIDERS:
-                key_file = self.root / "keys" / svc / f"{name}.default.key"
-                _wait(lambda k=key_file: k.is_file() and k.stat().st_size > 0,  # type: ignore[misc]
+                path = self.key_dir(svc) / key_file(name, "default")
+                _wait(lambda k=path: k.is_file() and k.stat().st_size > 0,  # type: ignore[misc]
                       WAIT,
-                      f"agent of {svc} never wrote {key_file.name}")
+                      f"agent of {svc} never wrote {path.name}")
             live = self.live_config_path(svc)
             _wait(live.is_file, WAIT, f"agent of {svc} never wrote {live.name}")
         self.say("bao agents wrote every key file (mode 0600) and the live aigw-client.json")
@@ -551,8 +573,10 @@ class Lab:
               f"services did not make {count} requests each within {timeout:.0f} s")
         return time.time()
 
-    def propagation(self, promoted: dict[str, float]) -> dict[str, float]:
-        """Seconds from each promotion to each consumer's first request served by the new key."""
+    def propagation(self, promoted: dict[str, float],
+                    new: Mapping[str, str] | None = None) -> dict[str, float]:
+        """Seconds from each promotion to each consumer's first request served by the new key
+        (NEW: provider -> its fingerprint; default: any key but the initial one)."""
         out: dict[str, float] = {}
         for svc, aliases in SERVICES.items():
             for provider in sorted({PRIMARY[a] for a in aliases}):
@@ -560,27 +584,33 @@ class Lab:
                     continue
                 first = next((r["t"] for r in self.requests(svc, promoted[provider])
                               if r.get("provider") == provider
-                              and r.get("fp") != self.initial_fps[provider]), None)
+                              and (r.get("fp") == new[provider] if new is not None
+                                   else r.get("fp") != self.initial_fps[provider])), None)
                 if first is not None:
                     out[f"{svc}->{provider}"] = round(first - promoted[provider], 3)
         return out
 
     # -- scenarios (the demo prints them, tests/e2e asserts them) ------------
-    def rotate_all(self, wait: str = "60s", *, timeout: float = WAIT) -> dict[str, Any]:
+    def rotate_all(self, wait: str = "60s", *, timeout: float = WAIT,
+                   run: Callable[[tuple[str, ...]], subprocess.CompletedProcess[str]] | None = None,
+                   ) -> dict[str, Any]:
         """`aigw rotate-keys --json` on every slot, waiting for evidence that consumers moved.
 
-        Raises when rotate-keys exits non-zero or does not report every slot
-        ``done``; then waits (event-based) until every consumer was served by
-        its new key, and returns the per-slot summary, the measured propagation
-        times and the traffic of the rotation window.
+        RUN runs rotate-keys with the arguments it is given and returns its last
+        run (default: `run_aigw`; a fault test kills a server during it and
+        reruns). Raises when that run exits non-zero or does not report every
+        slot ``done``; then waits (event-based) until every consumer was served
+        by its new key (the slot's value now), and returns the per-slot summary,
+        the measured propagation times and the traffic of the rotation window.
         """
         pids = self.service_pids()
         t0 = time.time()
-        proc = self.run_aigw("rotate-keys", str(self.root), "--env", "prod", "--yes",
-                             "--wait", wait, "--json")
+        args = ("rotate-keys", str(self.root), "--env", "prod", "--yes", "--wait", wait, "--json")
+        proc = run(args) if run is not None else self.run_aigw(*args)
         took = time.time() - t0
         summary = _rotation_summary(proc)
-        _wait(lambda: len(self.propagation(self.promotions())) == len(CONSUMERS), timeout,
+        new = self.slot_fps()
+        _wait(lambda: len(self.propagation(self.promotions(), new)) == len(CONSUMERS), timeout,
               "not every service was served by its new key")
         promoted = self.promotions()
         live = {name: [fingerprint(k.value) for k in server.live_keys(f"proj-{name}")]
@@ -588,8 +618,40 @@ class Lab:
         end = time.time()
         return {"summary": summary, "progress": proc.stderr, "seconds": took,
                 "pids_before": pids, "pids_after": self.service_pids(), "promoted": promoted,
-                "propagation": self.propagation(promoted), "live_keys": live,
+                "propagation": self.propagation(promoted, new), "live_keys": live,
                 "window": (t0, end), "traffic": self.traffic(t0, end)}
+
+    def slot_fps(self) -> dict[str, str]:
+        """Each provider's key fingerprint as its prod slot holds it now (root token)."""
+        assert self.bao is not None
+        admin = self.bao.client()
+        out = {}
+        for target in select_targets(load_catalog(self.root).catalog, "prod"):
+            data = admin.secrets.kv.v2.read_secret_version(
+                path=target.secret_path, mount_point=target.mount,
+                raise_on_deleted_version=True)["data"]["data"]
+            out[target.ref.provider] = secret_fingerprint(data)
+        return out
+
+    def file_fps(self) -> dict[str, dict[str, str]]:
+        """Each service's key fingerprint per provider, as its agent's key files hold it now."""
+        out: dict[str, dict[str, str]] = {}
+        for svc in SERVICES:
+            for name in PROVIDERS:
+                path = self.key_dir(svc) / key_file(name, "default")
+                parsed = parse_token(path.read_text()) if path.is_file() else None
+                out.setdefault(svc, {})[name] = parsed[1] if parsed else ""
+        return out
+
+    def file_revisions(self) -> dict[str, str]:
+        """The revision of each service's live aigw-client.json, as its agent wrote it."""
+        out = {}
+        for svc in SERVICES:
+            try:
+                out[svc] = str(json.loads(self.live_config_path(svc).read_text())["revision"])
+            except (OSError, ValueError, KeyError):
+                out[svc] = ""
+        return out
 
     def failures(self, since: float = 0.0) -> list[dict[str, Any]]:
         """Every failed request of every service since SINCE."""
@@ -602,8 +664,8 @@ class Lab:
         The outage lasts SECONDS and at least until every service made COUNT
         requests without it (so a slow machine still exercises it).
         """
-        assert self.bao is not None
-        self.bao.stop()
+        assert self._dev is not None, "an outage needs the lab's own dev server"
+        self._dev.stop()
         t0 = time.time()
         time.sleep(seconds)
         end = self.wait_served(count, timeout=timeout)
@@ -684,19 +746,22 @@ class Lab:
         doc: dict[str, Any] = yaml.safe_load((self.root / "aigw.yaml").read_text())
         return doc
 
-    def change_catalog(self, what: str, edit: Callable[[dict[str, Any]], None]) -> Change:
+    def change_catalog(self, what: str, edit: Callable[[dict[str, Any]], None], *,
+                       apply: Callable[[], str] | None = None) -> Change:
         """Edit the lab's catalog with EDIT and `aigw apply` it, while the services serve.
 
-        Raises unless apply exits 0. Returns when apply returned, with each
-        service's published revision before and after (a service the edit does
-        not touch keeps its revision).
+        APPLY applies the edited catalog and returns the output of the run that
+        converged (default: one `aigw apply --yes`, raising unless it exits 0; a
+        fault test kills a server during it and reruns). Returns when it
+        returned, with each service's published revision before and after (a
+        service the edit does not touch keeps its revision).
         """
         before = self.record_published()
         doc = copy.deepcopy(self.catalog())
         edit(doc)
         pids, started = self.service_pids(), time.time()
         (self.root / "aigw.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-        out = self.aigw("apply", str(self.root), "--yes")
+        out = apply() if apply is not None else self.aigw("apply", str(self.root), "--yes")
         applied = time.time()
         return self._change(what, started, applied, before, pids, out)
 
@@ -767,7 +832,7 @@ class Lab:
 
     # -- teardown ------------------------------------------------------------
     def stop(self) -> None:
-        """Stop services, agents, OpenBao and the providers."""
+        """Stop services, agents, the lab's own OpenBao (not an external one) and the providers."""
         for proc in [*self.services.values(), *self.agents.values()]:
             if proc.poll() is None:
                 proc.terminate()
@@ -776,8 +841,8 @@ class Lab:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if self.bao is not None:
-            self.bao.stop()
+        if self._dev is not None:
+            self._dev.stop()
         for server in self.providers.values():
             server.stop()
 

@@ -5,7 +5,8 @@ temporary directory, an API port and a cluster port. Node 0 is initialised with
 one key share (`sys/init`), every node is unsealed with it, and nodes 1 and 2
 join node 0 (`sys/storage/raft/join`). The unseal key and the root token go over
 HTTP only: never argv, never a log. `kill(i)` SIGKILLs a node; `start(i)`
-restarts it on its data (it rejoins by itself) and unseals it.
+restarts it on its data (it rejoins by itself) and unseals it. `endpoint(node)`
+is one node as a client sees it (testing.bao.OpenBao), for `testing.lab.Lab`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ class Node:
                 f'api_addr = "{self.addr}"\n'
                 f'cluster_addr = "https://127.0.0.1:{self.cluster_port}"\n'
                 'disable_mlock = true\n')
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One node's address with the root token: what `testing.lab.Lab(bao=...)` needs."""
+
+    addr: str
+    token: str = field(repr=False)
+
+    def client(self, token: str | None = None, *, timeout: float = 10.0) -> hvac.Client:
+        return hvac.Client(url=self.addr, token=token or self.token, timeout=timeout)
 
 
 class RaftCluster:
@@ -120,6 +132,10 @@ class RaftCluster:
         assert target is not None, "no leader"
         return hvac.Client(url=target.addr, token=self.token, timeout=10)
 
+    def endpoint(self, node: Node) -> Endpoint:
+        """NODE as the one address a client (aigw, an agent) talks to."""
+        return Endpoint(node.addr, self.token)
+
     def leader(self) -> Node | None:
         """The active node, asked of any running node (None while none is active)."""
         for node in self.nodes:
@@ -169,6 +185,15 @@ class RaftCluster:
 
         _wait(elected, "a new leader")
         return found[-1]
+
+    def move_leader_off(self, node: Node) -> Node:
+        """Make some running node other than NODE the leader (`sys/step-down` on NODE
+        while it leads: raft hands leadership to another voter); return that leader."""
+        leader = self.wait_for_leader()
+        while leader is node:
+            self.client(node).sys.step_down()
+            leader = self.wait_for_leader(not_=node)
+        return leader
 
     def stop(self) -> None:
         for node in self.nodes:
