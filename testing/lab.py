@@ -446,11 +446,13 @@ class Lab:
             env[f"AIGW_LAB_{name.upper()}_ADMIN_KEY"] = key
         return env
 
-    def run_aigw(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the aigw CLI as a user would; raise with its stderr unless it exits 0."""
+    def run_aigw(self, *args: str, stdin: str | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the aigw CLI as a user would; raise with its stderr unless it exits 0
+        (CHECK false: return whatever it exited with)."""
         proc = subprocess.run([sys.executable, "-m", "aigw", *args], input=stdin, text=True,
                               capture_output=True, env=self.env(), cwd=self.root, check=False)
-        if proc.returncode != 0:
+        if check and proc.returncode != 0:
             raise RuntimeError(f"aigw {args[0]} exited {proc.returncode}: {proc.stderr[-2000:]}"
                                f"{proc.stdout[-2000:]}")
         return proc
@@ -459,7 +461,8 @@ class Lab:
         """Start the aigw CLI in the background (as `run_aigw` runs it); its stdout and
         stderr go to logs/NAME.out and logs/NAME.err, readable while it runs."""
         logs = self.root / "logs"
-        return subprocess.Popen([sys.executable, "-m", "aigw", *args], env=self.env(),
+        return subprocess.Popen([sys.executable, "-m", "aigw", *args],
+                                env={**self.env(), "PYTHONUNBUFFERED": "1"},  # lines as they come
                                 cwd=self.root, stdin=subprocess.DEVNULL,
                                 stdout=(logs / f"{name}.out").open("wb"),
                                 stderr=(logs / f"{name}.err").open("wb"))
