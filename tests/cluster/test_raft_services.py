@@ -10,7 +10,7 @@ scenarios share it, in order:
   (chat-ba's model; apply publishes every service's config, so this is also the
   "config change" case); apply is rerun against a survivor and must exit 0, the
   new revision must reach every service it touches, and `live_check` must find
-  nothing wrong;
+  nothing wrong; a rotation afterwards reaches every service too;
 - rotation: the leader is SIGKILLed during `aigw rotate-keys`, once before the
   new key is promoted and once after (the state is read from the alpha slot's
   journal on a surviving node); rotate-keys is rerun (no `--finish`: the old key
@@ -18,8 +18,9 @@ scenarios share it, in order:
   per provider is live, the old one is revoked and every service runs on the
   new one; a config change applied afterwards reaches every service too.
 
-After an election the killed node is restarted (it rejoins as a follower), so
-every rerun and every next scenario has three nodes.
+Reruns run on the two survivors; once a scenario converged there (new keys or
+config in every service's files) the killed node is restarted (it rejoins as a
+follower), so the next step has three nodes again.
 
 The lab, its agents and every aigw command address ONE node, kept out of the
 leader's seat before each kill (`move_leader_off`), so it is never the node
@@ -27,8 +28,8 @@ killed. A real deployment puts the nodes behind one address (a load balancer or
 DNS name); a raft standby forwards every request to the active node. "Agents
 follow the new leader" therefore means: an agent keeps rendering, through its
 node, after the election; each kill is followed by a new config (the rerun
-apply; the change after a rotation) and new keys (the rerun rotation; for the
-apply kill, the rotation scenarios after it) in every service's files. No
+apply, or the change after a rotation) and new keys (the rerun rotation, or the
+rotation after the apply) in every service's files. No
 request may fail and no attempt may get a 401/403 (`Traffic.clean_problems`
 over the whole run, after each scenario).
 """
@@ -105,8 +106,8 @@ def _heal(rig: Rig) -> None:
 
 def _kill_leader_when(rig: Rig, what: str, proc: subprocess.Popen[bytes],
                       trigger: Callable[[], bool]) -> dict[str, Any]:
-    """SIGKILL the leader once TRIGGER holds while PROC runs; wait for PROC and a new leader,
-    then restart the killed node (it rejoins as a follower). What happened, for the report."""
+    """SIGKILL the leader once TRIGGER holds while PROC runs; wait for PROC and a new leader.
+    What happened, for the report; the killed node stays down until `_heal`."""
     leader = rig.cluster.leader()
     assert leader is not None and leader is not rig.node
     assert _until(trigger, proc), f"{what}: the process ended before the leader was killed"
@@ -116,7 +117,6 @@ def _kill_leader_when(rig: Rig, what: str, proc: subprocess.Popen[bytes],
     kill = {"during": what, "killed": f"node{leader.index}", "new_leader": f"node{new.index}",
             "first_run_exit": code, "reruns": 0}
     rig.kills.append(kill)
-    _heal(rig)
     return kill
 
 
@@ -161,6 +161,29 @@ def _config_follows(rig: Rig, what: str, tag: str) -> None:
     _files_follow(rig)
 
 
+def _live_keys(lab: Lab) -> dict[str, list[str]]:
+    """Each provider's live key values at the fake provider."""
+    return {name: [k.value for k in server.live_keys(f"proj-{name}")]
+            for name, server in lab.providers.items()}
+
+
+def _rotated(rig: Rig, rot: dict[str, Any], old: dict[str, list[str]]) -> None:
+    """One live key per provider, the slot's; every old one revoked; every service on it."""
+    lab = rig.lab
+    assert sorted(rot["propagation"]) == sorted(f"{s}->{p}" for s, p in CONSUMERS)
+    new = lab.slot_fps()
+    for name, server in lab.providers.items():
+        assert rot["live_keys"][name] == [new[name]], (name, rot["live_keys"])
+        assert not any(server.valid(value) for value in old[name]), name
+    _files_follow(rig)
+
+
+def _keys_follow(rig: Rig) -> None:
+    """A rotation after the kill (no fault) reaches every service's key files."""
+    old = _live_keys(rig.lab)
+    _rotated(rig, rig.lab.rotate_all("60s"), old)
+
+
 def _no_failures(rig: Rig) -> None:
     lab = rig.lab
     whole = lab.traffic(rig.started, lab.wait_served(10))
@@ -188,6 +211,8 @@ def test_apply_converges_after_the_leader_is_killed(rig: Rig) -> None:
     end = lab.wait_served(20)
     assert lab.live_check(change, end) == [], lab.live_check(change, end)
     _files_follow(rig)
+    _heal(rig)
+    _keys_follow(rig)
     _no_failures(rig)
 
 
@@ -198,8 +223,7 @@ def test_rotation_converges_after_the_leader_is_killed(rig: Rig,
     lab, cluster = rig.lab, rig.cluster
     _heal(rig)
     cluster.move_leader_off(rig.node)
-    old = {name: [k.value for k in server.live_keys(f"proj-{name}")]
-           for name, server in lab.providers.items()}
+    old = _live_keys(lab)
     alpha = next(t for t in select_targets(load_catalog(lab.root).catalog, "prod")
                  if t.ref.provider == PROVIDERS[0])
     probe = cluster.client(rig.node)  # a survivor: the lab's node is never the one killed
@@ -219,11 +243,7 @@ def test_rotation_converges_after_the_leader_is_killed(rig: Rig,
 
     rot = lab.rotate_all("60s", run=run)
     assert seen[-1] in states
-    assert sorted(rot["propagation"]) == sorted(f"{s}->{p}" for s, p in CONSUMERS)
-    new = lab.slot_fps()
-    for name, server in lab.providers.items():
-        assert rot["live_keys"][name] == [new[name]], (name, rot["live_keys"])
-        assert not any(server.valid(value) for value in old[name]), name
-    _files_follow(rig)
+    _rotated(rig, rot, old)
+    _heal(rig)
     _config_follows(rig, f"switch chat-ba's model after a kill at {seen[-1]}", seen[-1])
     _no_failures(rig)
