@@ -17,8 +17,10 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import hvac
 import requests
@@ -205,6 +207,24 @@ class RaftCluster:
                     node.proc.kill()
                     node.proc.wait()
         self._tmp.cleanup()
+
+
+def when(predicate: Callable[[], bool], proc: subprocess.Popen[Any],
+         timeout: float = 300) -> bool:
+    """Wait until PREDICATE holds (True) or PROC ended first (False): the moment to kill
+    a node during a run. A predicate that raises (a node in an election may refuse a
+    read) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:  # noqa: BLE001 - not yet
+            pass
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.03)
+    raise AssertionError("timed out")
 
 
 def _health(node: Node) -> dict[str, object] | None:

@@ -27,7 +27,7 @@ from aigw.catalog import load_catalog
 from aigw.stack import run
 from aigw.stack.workspace import EngineSettings
 from aigw.vault import VaultSettings
-from tests.cluster.raft import Node, RaftCluster
+from tests.cluster.raft import Node, RaftCluster, when
 from tests.rotation.conftest import ADMIN_KEY, PROJECT, openai_provider, write_catalog
 from tests.stack.conftest import EXAMPLES, PASSPHRASE
 from tests.stack.vaultstate import assert_holds_exactly
@@ -55,22 +55,6 @@ def _env(cluster: RaftCluster, node: Node, tmp_path: Path) -> dict[str, str]:
 def _aigw(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "aigw", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _when(predicate: Callable[[], bool], proc: subprocess.Popen[str],
-          timeout: float = 300) -> bool:
-    """Wait until PREDICATE holds (True) or the process ended first (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:  # noqa: BLE001 - a node in an election may refuse a read
-            pass
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 120) -> None:
@@ -110,7 +94,7 @@ def test_apply_converges_after_the_leader_is_killed(cluster: RaftCluster,
     env = _env(cluster, survivor, tmp_path)
     proc = _aigw(env, "apply", str(folder), "--yes")
     probe = cluster.client(survivor)
-    killed = _when(lambda: _aigw_policies(probe) >= 20, proc)
+    killed = when(lambda: _aigw_policies(probe) >= 20, proc)
     assert killed, proc.communicate()[1]
     cluster.kill(old)
     proc.communicate(timeout=600)  # fails or rides through the election: either is fine
@@ -164,7 +148,7 @@ def test_rotation_converges_after_the_leader_is_killed(cluster: RaftCluster,
                                                     raise_on_deleted_version=True)
             return True
 
-        assert _when(started, proc), proc.communicate()
+        assert when(started, proc), proc.communicate()
         cluster.kill(leader)
         proc.communicate(timeout=120)
         cluster.wait_for_leader(not_=leader)

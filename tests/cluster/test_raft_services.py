@@ -47,7 +47,7 @@ from testing.lab import CONSUMERS, PROVIDERS, SERVICES, Lab
 
 from aigw.catalog import load_catalog
 from aigw.rotation.slots import select_targets
-from tests.cluster.raft import Node, RaftCluster
+from tests.cluster.raft import Node, RaftCluster, when
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -80,22 +80,6 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             print("whole run:", lab.traffic(started, time.time()).line())
 
 
-def _until(predicate: Callable[[], bool], proc: subprocess.Popen[bytes],
-           timeout: float = 300) -> bool:
-    """Wait until PREDICATE holds (True) or PROC ended first (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:  # noqa: BLE001 - a node in an election may refuse a read
-            pass
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.03)
-    raise AssertionError("timed out")
-
-
 def _heal(rig: Rig) -> None:
     """Start any node a failed scenario left dead: each scenario begins with three nodes."""
     for node in rig.cluster.nodes:
@@ -110,7 +94,7 @@ def _kill_leader_when(rig: Rig, what: str, proc: subprocess.Popen[bytes],
     What happened, for the report; the killed node stays down until `_heal`."""
     leader = rig.cluster.leader()
     assert leader is not None and leader is not rig.node
-    assert _until(trigger, proc), f"{what}: the process ended before the leader was killed"
+    assert when(trigger, proc), f"{what}: the process ended before the leader was killed"
     rig.cluster.kill(leader)
     code = proc.wait(600)  # it fails or rides through the election: either is fine
     new = rig.cluster.wait_for_leader(not_=leader)
