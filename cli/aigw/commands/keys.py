@@ -1,7 +1,7 @@
 """`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
 
 Each command parses flags, takes OpenBao from the run's context (aigw.context), calls
-one core function (aigw.key_values, aigw.rotation.run, aigw.rotation.audit) and
+one core function (aigw.slots.put, aigw.rotation.run, aigw.slots.audit) and
 prints: tables for people, `--json` for machines, progress lines on stderr.
 """
 
@@ -56,9 +56,9 @@ def put(
     as_json: JsonOpt = False,
 ) -> int:
     """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.rotation.run import who_am_i
+    from aigw.slots import put as core
 
     cat = load_catalog(path).catalog
     target = core.resolve_target(cat, env, slot)
@@ -88,9 +88,9 @@ def import_(
     as_json: JsonOpt = False,
 ) -> int:
     """Onboard existing keys from a dotenv file (every name is checked before any write)."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.rotation.run import who_am_i
+    from aigw.slots import put as core
 
     cat = load_catalog(path).catalog
     client = _client()
@@ -108,8 +108,8 @@ def import_(
 def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
           as_json: JsonOpt = False) -> int:
     """One line per slot: version, age, fingerprint, driver (never a value)."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
+    from aigw.slots import put as core
 
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
@@ -129,9 +129,9 @@ def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = No
 def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
            as_json: JsonOpt = False) -> int:
     """Versions, age, due date, rotation state, lock and consumers of each slot."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.catalog.models import format_duration
+    from aigw.slots import put as core
 
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
@@ -209,10 +209,10 @@ def rotate_keys_cmd(
     as_json: JsonOpt = False,
 ) -> int:
     """Rotate provider keys with zero downtime; resumable after any interruption."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
     from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
-    from aigw.rotation.slots import select_targets
+    from aigw.slots import put as core
+    from aigw.slots.targets import select_targets
 
     loaded = load_catalog(path)
     options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
@@ -270,9 +270,9 @@ def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
     """Print the audit trail of key operations (and check it with --verify)."""
     from aigw.catalog import load_catalog
     from aigw.catalog.models import format_duration
-    from aigw.rotation.audit import AuditLog
-    from aigw.rotation.kv import KV
-    from aigw.rotation.slots import select_targets
+    from aigw.slots.audit import AuditLog
+    from aigw.slots.kv import KV
+    from aigw.slots.targets import select_targets
 
     cat = load_catalog(path).catalog
     client = _client()

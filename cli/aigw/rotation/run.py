@@ -38,7 +38,6 @@ from aigw.errors import (
     RotationInProgress,
     UsageError,
 )
-from aigw.rotation.audit import AuditLog
 from aigw.rotation.drivers.base import (
     DriverFactory,
     DriverSpec,
@@ -46,9 +45,6 @@ from aigw.rotation.drivers.base import (
     build_driver,
     no_secret_input,
 )
-from aigw.rotation.journal import Journal
-from aigw.rotation.kv import KV
-from aigw.rotation.lock import SlotLock
 from aigw.rotation.machine import (
     GRACE_HINT,
     Progress,
@@ -57,10 +53,13 @@ from aigw.rotation.machine import (
     SlotRotation,
     Timing,
     grace_refusal,
-    new_run_id,
 )
-from aigw.rotation.slots import SlotTarget, select_targets
-from aigw.rotation.status import SlotStatus, read_status
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import Journal, new_run_id
+from aigw.slots.kv import KV
+from aigw.slots.lock import SlotLock
+from aigw.slots.status import SlotStatus, read_status
+from aigw.slots.targets import SlotTarget, select_targets
 
 TIMING_ENV = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
               "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from aigw.errors import RotationError, RotationInProgress
-from aigw.rotation.kv import KV, CasConflict
+from aigw.slots.kv import KV, CasConflict
 
 
 @dataclass(frozen=True)
