@@ -32,12 +32,12 @@ from testing.bao import BaoDevServer
 from testing.openai_admin import OpenAIAdminServer
 
 import aigw.rotation.machine as machine
+from aigw.client.keys import fingerprint
 from aigw.rotation.machine import Timing
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import STATES, Journal
 from aigw.slots.kv import KV
 from aigw.slots.lock import SlotLock
-from aigw.slots.targets import fingerprint
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,

@@ -10,6 +10,7 @@ import hvac
 import pytest
 from testing.bao import BaoDevServer
 
+from aigw.client.keys import fingerprint
 from aigw.errors import RotationInProgress
 from aigw.rotation.machine import Progress, Timing
 from aigw.rotation.run import RotateOptions, RotateResult, rotate_keys
@@ -17,7 +18,7 @@ from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal
 from aigw.slots.kv import KV
 from aigw.slots.put import put_key
-from aigw.slots.targets import fingerprint, select_targets
+from aigw.slots.targets import select_targets
 from tests.rotation.conftest import Consumer, load, read_slot, seed, write_catalog
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
 
