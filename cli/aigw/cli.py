@@ -75,14 +75,14 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, governance, keys, stack, status
+    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack
 
     catalog.register(app)
     stack.register(app)
     agent.register(app)
     keys.register(app)
     governance.register(app)
-    status.register(app)
+    fleet.register(app)
     app.add_typer(dev.app, name="dev")
 
 

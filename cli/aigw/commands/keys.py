@@ -1,7 +1,7 @@
 """`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
 
 Each command parses flags, takes OpenBao from the run's context (aigw.context), calls
-one core function (aigw.slots.put, aigw.rotation.run, aigw.slots.audit) and
+one core function (aigw.slots.put, aigw.rotation.runner, aigw.slots.audit) and
 prints: tables for people, `--json` for machines, progress lines on stderr.
 """
 
@@ -57,8 +57,8 @@ def put(
 ) -> int:
     """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
     from aigw.catalog import load_catalog
-    from aigw.rotation.run import who_am_i
     from aigw.slots import put as core
+    from aigw.slots.lock import who_am_i
 
     cat = load_catalog(path).catalog
     target = core.resolve_target(cat, env, slot)
@@ -89,8 +89,8 @@ def import_(
 ) -> int:
     """Onboard existing keys from a dotenv file (every name is checked before any write)."""
     from aigw.catalog import load_catalog
-    from aigw.rotation.run import who_am_i
     from aigw.slots import put as core
+    from aigw.slots.lock import who_am_i
 
     cat = load_catalog(path).catalog
     client = _client()
@@ -210,7 +210,7 @@ def rotate_keys_cmd(
 ) -> int:
     """Rotate provider keys with zero downtime; resumable after any interruption."""
     from aigw.catalog import load_catalog
-    from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
+    from aigw.rotation.runner import RotateOptions, rotate_keys, timing_from_env
     from aigw.slots import put as core
     from aigw.slots.targets import select_targets
 

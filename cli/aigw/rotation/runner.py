@@ -2,7 +2,7 @@
 
 Programmatic use (the demo, tests)::
 
-    from aigw.rotation.run import RotateOptions, rotate_keys
+    from aigw.rotation.runner import RotateOptions, rotate_keys
     from aigw.rotation.machine import Timing
 
     result = rotate_keys(load_catalog("."), connect(VaultSettings.resolve()),
@@ -19,9 +19,7 @@ than max_age).
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,7 +55,7 @@ from aigw.rotation.machine import (
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, new_run_id
 from aigw.slots.kv import KV
-from aigw.slots.lock import SlotLock
+from aigw.slots.lock import SlotLock, who_am_i
 from aigw.slots.status import SlotStatus, read_status
 from aigw.slots.targets import SlotTarget, select_targets
 
@@ -121,20 +119,6 @@ def timing_from_env(env: Mapping[str, str] | None = None, **given: Any) -> Timin
                 values[name] = float(parse_duration(text))
     values.update({k: v for k, v in given.items() if v is not None})
     return Timing(**values)
-
-
-def who_am_i(client: hvac.Client) -> str:
-    """`user@host`, plus the OpenBao token's display name when the token may look itself up."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    me = f"{user}@{socket.gethostname()}"
-    try:
-        name = client.auth.token.lookup_self()["data"].get("display_name")
-    except Exception:  # noqa: BLE001 - only decoration; a restricted token is fine
-        name = None
-    return f"{me} (openbao: {name})" if name else me
 
 
 def driver_spec(target: SlotTarget) -> DriverSpec:
