@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -105,19 +106,20 @@ class _Interrupt:
     def install(cls) -> None:
         cls.seen = False
         # Wrap the hooks in place now (a test runner may have swapped them since).
-        thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
-        if not getattr(thread_hook, "_aigw", False):
-            def quiet_thread(a: Any) -> None:
-                if not cls.seen:
-                    thread_hook(a)
-            quiet_thread._aigw = True  # type: ignore[attr-defined]
-            threading.excepthook = quiet_thread
-        if not getattr(unraisable_hook, "_aigw", False):
-            def quiet_unraisable(u: Any) -> None:
-                if not cls.seen:
-                    unraisable_hook(u)
-            quiet_unraisable._aigw = True  # type: ignore[attr-defined]
-            sys.unraisablehook = quiet_unraisable
+        threading.excepthook = cls._quiet(threading.excepthook)
+        sys.unraisablehook = cls._quiet(sys.unraisablehook)
+
+    @classmethod
+    def _quiet(cls, hook: Callable[[Any], object]) -> Callable[[Any], None]:
+        """HOOK, wrapped once so that it drops reports once SIGINT has arrived."""
+        if getattr(hook, "_aigw", False):
+            return hook  # type: ignore[return-value]
+
+        def quiet(report: Any) -> None:
+            if not cls.seen:
+                hook(report)
+        quiet._aigw = True  # type: ignore[attr-defined]
+        return quiet
 
     @classmethod
     def on_sigint(cls, signum: int, frame: Any) -> None:
