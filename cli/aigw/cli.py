@@ -70,7 +70,8 @@ _registered = False
 def _register() -> None:
     # Command modules import only typer and aigw.commands.options at the top; each
     # command imports the core it needs when it runs, so `aigw --help` and
-    # `aigw validate` never load Pulumi, hvac or boto3 (tests/test_startup.py).
+    # `aigw validate` never load Pulumi, hvac or boto3
+    # (tests/test_cli.py::test_start_up_does_not_import_heavy_packages).
     # Idempotent: tests call main() many times in one process.
     global _registered
     if _registered:
