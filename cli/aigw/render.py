@@ -47,7 +47,7 @@ from aigw.names import (
     slot_path,
 )
 from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
-from aigw.resources import templates_dir
+from aigw.package_data import templates_dir
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
