@@ -34,7 +34,7 @@ from aigw.catalog.view import config_path
 from aigw.client.keys import fingerprint, parse_token
 from aigw.names import key_file
 from aigw.render import config_revision
-from aigw.rotation.slots import secret_fingerprint, select_targets
+from aigw.slots.targets import secret_fingerprint, select_targets
 from aigw.stack.auth import approle_credentials
 from aigw.tools import find_bao
 from testing.bao import BaoDevServer, OpenBao

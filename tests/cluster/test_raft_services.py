@@ -46,7 +46,7 @@ import pytest
 from testing.lab import CONSUMERS, PROVIDERS, SERVICES, Lab
 
 from aigw.catalog import load_catalog
-from aigw.rotation.slots import select_targets
+from aigw.slots.targets import select_targets
 from tests.cluster.raft import Node, RaftCluster, when
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
