@@ -461,11 +461,10 @@ class Lab:
         """Start the aigw CLI in the background (as `run_aigw` runs it); its stdout and
         stderr go to logs/NAME.out and logs/NAME.err, readable while it runs."""
         logs = self.root / "logs"
-        return subprocess.Popen([sys.executable, "-m", "aigw", *args],
-                                env={**self.env(), "PYTHONUNBUFFERED": "1"},  # lines as they come
-                                cwd=self.root, stdin=subprocess.DEVNULL,
-                                stdout=(logs / f"{name}.out").open("wb"),
-                                stderr=(logs / f"{name}.err").open("wb"))
+        with (logs / f"{name}.out").open("wb") as out, (logs / f"{name}.err").open("wb") as err:
+            return subprocess.Popen([sys.executable, "-m", "aigw", *args],
+                                    env={**self.env(), "PYTHONUNBUFFERED": "1"},  # lines as they come
+                                    cwd=self.root, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
 
     def aigw(self, *args: str, stdin: str | None = None) -> str:
         """Run the aigw CLI (see `run_aigw`); its stdout."""
