@@ -35,7 +35,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, check_scope, deployments
+from aigw.catalog.view import (
+    Deployment,
+    ResolvedRoute,
+    SlotRef,
+    check_scope,
+    deployment,
+    deployments,
+)
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import (
@@ -515,20 +522,21 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
     cat = loaded.catalog
     check_scope(cat, env, service)
     manifest, existing = _scan(out)
-    deps = deployments(cat, env=env, service=service)
     if manifest is None and existing:  # files but no marker: sync refuses unless agents' own
         result = sync(out, render_all(loaded, env, service), env=env, service=service,
                       check=check)
-        result.deployments = len(deps)
+        result.deployments = len(_pairs(cat, env, service))
         return result
     manifest = manifest or Manifest()
     base = os.fspath(out)
     fingerprints = Fingerprints(cat)
-    result = SyncResult(deployments=len(deps))
+    pairs = _pairs(cat, env, service)
+    result = SyncResult(deployments=len(pairs))
     entries: dict[str, Entry] = {}
     todo: list[tuple[str, str, Deployment]] = []
-    for dep in deps:
-        key, fingerprint = _folder(dep), fingerprints(dep)
+    cache: dict[Any, Any] = {}  # deployments resolved alike share their routes (catalog.view)
+    for name, env_name in pairs:
+        key, fingerprint = f"{env_name}/{name}", fingerprints(name, env_name)
         old = manifest.entries.get(key)
         if old is not None and old.fingerprint == fingerprint and \
                 old.intact(base, manifest.mtime_ns):
@@ -536,7 +544,7 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
             result.unchanged.extend(old.files)
             result.skipped += 1
         else:
-            todo.append((key, fingerprint, dep))
+            todo.append((key, fingerprint, deployment(cat, name, env_name, cache)))
     diffs: list[tuple[str, str]] = []
     work = functools.partial(_render_and_put, base=base, existing=existing, check=check)
     for part, done in _in_parallel(work, loaded, todo):
@@ -545,6 +553,12 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
         result.unchanged += done.unchanged
         diffs += done.diffs
     return _finish(out, manifest, existing, entries, result, diffs, env, service, check)
+
+
+def _pairs(cat: Catalog, env: str | None, service: str | None) -> list[tuple[str, str]]:
+    """(service, environment) of every deployment in scope, in `catalog.view.deployments` order."""
+    return [(name, env_name) for name in sorted(cat.services) if service in (None, name)
+            for env_name in sorted(cat.services[name].environments) if env in (None, env_name)]
 
 
 @dataclass
@@ -592,14 +606,17 @@ def _scan(out: Path) -> tuple[Manifest | None, dict[str, str]]:
     existing: dict[str, str] = {}
     if not out.is_dir():
         return None, existing
-    # Plain strings, not Path objects, below: tens of thousands of files per render.
-    base = os.fspath(out)
-    for root, _dirs, names in os.walk(base):
-        folder = Path(os.path.relpath(root, base)).as_posix()
-        prefix = "" if folder == "." else folder + "/"
-        for name in names:
-            if prefix or name != MARKER:
-                existing[prefix + name] = os.path.join(root, name)  # noqa: PTH118
+    # Plain strings and scandir, not Path objects or os.walk: tens of thousands of files.
+    folders = [("", os.fspath(out))]
+    while folders:
+        prefix, folder = folders.pop()
+        with os.scandir(folder) as found:
+            for item in found:
+                if not item.is_dir():
+                    existing[prefix + item.name] = item.path
+                elif not item.is_symlink():  # as os.walk: a linked folder is not entered
+                    folders.append((f"{prefix}{item.name}/", item.path))
+    existing.pop(MARKER, None)
     return read_state(out), existing
 
 

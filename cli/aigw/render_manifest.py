@@ -31,7 +31,6 @@ import orjson
 
 import aigw
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import Deployment
 from aigw.resources import templates_dir
 
 MARKER = ".aigw-rendered"
@@ -73,7 +72,7 @@ class Entry:
         read and its digest compared.
         """
         for rel, rec in self.files.items():
-            path = os.path.join(base, rel)  # noqa: PTH118
+            path = f"{base}/{rel}"
             try:
                 st = os.stat(path)  # noqa: PTH116
             except OSError:
@@ -110,11 +109,10 @@ def read_state(out: Path) -> Manifest | None:
     manifest = Manifest(mtime_ns=mtime_ns, raw=text)
     _head, v2, lines = text.partition(FORMAT_HEAD)
     if v2:
-        for line in lines.splitlines():
-            if line.strip():
-                doc = orjson.loads(line)
-                manifest.entries[doc["deployment"]] = Entry(doc["fingerprint"], doc["files"],
-                                                            doc["runtime"])
+        docs = orjson.loads(b"[" + b",".join(ln for ln in lines.splitlines() if ln.strip()) + b"]")
+        for doc in docs:
+            manifest.entries[doc["deployment"]] = Entry(doc["fingerprint"], doc["files"],
+                                                        doc["runtime"])
         return manifest
     _head, _, listed = text.partition(MANIFEST_HEAD)  # a list of files (or a bare marker)
     for rel in listed.decode(errors="replace").splitlines():
@@ -156,41 +154,40 @@ def code_digest(template_dir: Path) -> bytes:
 class Fingerprints:
     """The inputs fingerprint of each deployment: the one rule of what a re-render compares.
 
-    A deployment's files are made of its resolved view (`catalog.view.Deployment`:
-    its environment, key folder, aliases' routes with provider settings applied),
-    its service's catalog entry (outputs, defaults...) and `code_digest`. Render
-    reads nothing else. What many deployments share (an environment, a service,
-    a list of routes) is serialised once.
+    A deployment's files are made of its service's catalog entry, its
+    environment's, those of the aliases the service calls and of the providers
+    their routes name (what `catalog.view.deployment` resolves), plus
+    `code_digest`. Render reads nothing else. Each part is serialised once.
     """
 
     def __init__(self, cat: Catalog, template_dir: Path | None = None) -> None:
         self.catalog = cat
         self.code = code_digest(template_dir or templates_dir())
-        self._json: dict[tuple[str, str], bytes] = {}
-        self._routes: dict[int, tuple[Any, bytes]] = {}
+        self._parts: dict[tuple[str, str], bytes] = {}
+        self._services: dict[str, bytes] = {}
 
-    def _model(self, kind: str, name: str) -> bytes:
-        found = self._json.get((kind, name))
+    def _part(self, kind: str, name: str) -> bytes:
+        found = self._parts.get((kind, name))
         if found is None:
-            models: Any = self.catalog.services if kind == "service" else \
-                self.catalog.environments
-            found = self._json[(kind, name)] = models[name].model_dump_json().encode()
+            models: Any = getattr(self.catalog, kind)
+            found = self._parts[(kind, name)] = models[name].model_dump_json().encode()
         return found
 
-    def _routes_json(self, routes: list[Any]) -> bytes:
-        hit = self._routes.get(id(routes))
-        if hit is None or hit[0] is not routes:  # holding `routes` keeps its id unique
-            hit = self._routes[id(routes)] = (routes, orjson.dumps(
-                routes, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
-        return hit[1]
+    def _service(self, service: str) -> bytes:
+        """The digest of the parts every environment of SERVICE shares."""
+        found = self._services.get(service)
+        if found is None:
+            h = hashlib.blake2b(self.code, digest_size=16)
+            h.update(self._part("services", service))
+            for alias in sorted(self.catalog.services[service].models):
+                h.update(b"\0" + alias.encode() + b"\0" + self._part("models", alias))
+                for route in self.catalog.models[alias].routes:
+                    h.update(b"\0" + self._part("providers", route.provider))
+            found = self._services[service] = h.digest()
+        return found
 
-    def __call__(self, dep: Deployment) -> str:
-        h = hashlib.blake2b(self.code, digest_size=16)
-        aliases = sorted(dep.aliases)
-        for part in (orjson.dumps([dep.service, dep.environment, dep.key_dir,
-                                   [s.id for s in dep.slots], aliases]),
-                     self._model("service", dep.service),
-                     self._model("environment", dep.environment),
-                     *(self._routes_json(dep.aliases[alias]) for alias in aliases)):
-            h.update(part + b"\0")
+    def __call__(self, service: str, environment: str) -> str:
+        h = hashlib.blake2b(self._service(service), digest_size=16)
+        h.update(service.encode() + b"\0" + environment.encode() + b"\0")
+        h.update(self._part("environments", environment))
         return h.hexdigest()
