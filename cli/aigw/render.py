@@ -274,6 +274,9 @@ class Renderer:
         # Per alias, by its routes (deployments resolved alike share one list: catalog.view).
         self._aliases: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any], str]] = {}
         self._litellm: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any]]] = {}
+        self._slot_lists: dict[tuple[Any, ...], tuple[tuple[list[ResolvedRoute], ...],
+                                                     list[dict[str, Any]]]] = {}
+        self._acks: dict[str, str] = {}
 
     def client_config_file(self, dep: Deployment) -> bytes:
         """The bytes of one deployment's aigw-client.json (what apply publishes)."""
@@ -283,9 +286,13 @@ class Renderer:
     def _client_doc(self, dep: Deployment) -> dict[str, Any]:
         """The aigw-client.json document of a deployment, its revision stamped in."""
         doc = client_config(dep, self._alias_entry)
-        aliases = ",".join(f"{_canonical(alias)}:{self._aliases[(alias, id(routes))][2]}"
+        aliases = ",".join(self._aliases[(alias, id(routes))][2]
                            for alias, routes in sorted(dep.aliases.items()))
-        doc[REVISION_FIELD] = config_revision(doc, parts={"aliases": "{" + aliases + "}"})
+        acks = self._acks.get(dep.environment)
+        if acks is None:  # the same for every deployment of an environment
+            acks = self._acks[dep.environment] = _canonical(doc["acks"])
+        doc[REVISION_FIELD] = config_revision(doc, parts={"aliases": "{" + aliases + "}",
+                                                          "acks": acks})
         return doc
 
     def _alias_entry(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
@@ -293,7 +300,24 @@ class Renderer:
         hit = self._aliases.get((alias, id(routes)))
         if hit is None or hit[0] is not routes:  # holding `routes` keeps its id unique
             entry = alias_entry(alias, routes)
-            hit = self._aliases[(alias, id(routes))] = (routes, entry, _canonical(entry))
+            hit = self._aliases[(alias, id(routes))] = (
+                routes, entry, f"{_canonical(alias)}:{_canonical(entry)}")
+        return hit[1]
+
+    def _slot_list(self, dep: Deployment, key_dir: str, agent: bool) -> list[dict[str, Any]]:
+        """`_slot` of each of the deployment's slots; one list per distinct routes lists.
+
+        A deployment's slots are those of its routes (catalog.view), so deployments
+        whose aliases share the same route lists share the list.
+        """
+        routes = tuple(dep.aliases.values())
+        cache_key = (dep.environment, key_dir, agent, *map(id, routes))
+        hit = self._slot_lists.get(cache_key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], routes, strict=True)):
+            apis = {(r.provider, r.slot): r.api for rs in routes for r in rs}
+            hit = self._slot_lists[cache_key] = (routes, [
+                self._slot(dep, s, apis[(s.provider, s.slot)], key_dir, agent)
+                for s in dep.slots])
         return hit[1]
 
     def _slot(self, dep: Deployment, slot: SlotRef, api: str, key_dir: str,
@@ -326,7 +350,6 @@ class Renderer:
         svc = self.catalog.services[dep.service]
         outputs = set(svc.outputs)
         agent = bool(outputs & _AGENT_OUTPUTS)
-        apis = {(r.provider, r.slot): r.api for rs in dep.aliases.values() for r in rs}
         key_dir = dep.key_dir.rstrip("/")
         config_secret = data_path(dep.env, config_path(dep.environment, dep.env, dep.service))
         context: dict[str, Any] = {
@@ -335,8 +358,7 @@ class Renderer:
             "key_dir": dep.key_dir,
             "policy_name": dep.policy_name,
             "role_name": dep.role_name,
-            "slots": [self._slot(dep, s, apis[(s.provider, s.slot)], key_dir, agent)
-                      for s in dep.slots],
+            "slots": self._slot_list(dep, key_dir, agent),
             "client_config_path": f"{key_dir}/{CLIENT_CONFIG}",
             "token_file": f"{key_dir}/{TOKEN_FILES[0]}",
             "token_template": TOKEN_TEMPLATE,
@@ -574,17 +596,18 @@ class _Put:
         """Write the FILES that differ from what is on disk; their manifest records."""
         records: dict[str, FileRecord | None] = {}
         for rel, data in files.items():
-            path = os.path.join(base, rel)  # noqa: PTH118
+            path = f"{base}/{rel}"
             old = _read(existing[rel]) if rel in existing else None
             if old == data:
                 self.unchanged.append(rel)
+                records[rel] = None if check else record(os.stat(path), data)  # noqa: PTH116
+                continue
+            self.written.append(rel)
+            if check:
+                self.diffs.append((rel, _diff(rel, old, data)))
+                records[rel] = None
             else:
-                self.written.append(rel)
-                if check:
-                    self.diffs.append((rel, _diff(rel, old, data)))
-                else:
-                    atomic_write(path, data, durable=False)
-            records[rel] = None if check else record(path, data)
+                records[rel] = record(atomic_write(path, data, durable=False), data)
         return records
 
 

@@ -50,9 +50,8 @@ def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-def record(path: str, data: bytes) -> FileRecord:
+def record(st: os.stat_result, data: bytes) -> FileRecord:
     """What the manifest keeps of a file render just wrote or found equal: its stat and digest."""
-    st = os.stat(path)  # noqa: PTH116
     return [st.st_size, st.st_mtime_ns, st.st_ino, content_digest(data)]
 
 
