@@ -8,6 +8,7 @@ files are written, what the command says, and that nothing stale survives.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -168,3 +169,25 @@ def test_a_render_that_stops_half_way_is_redone(
     assert result["deployments_unchanged"] == DEPLOYMENTS - 2
     expected = render_all(load_catalog(catalog))
     assert {rel: (out / rel).read_bytes() for rel in expected} == expected
+
+
+@pytest.mark.parametrize("edit", ["other size", "same size, as new as the manifest"])
+def test_an_edit_that_keeps_the_file_time_is_restored(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: str) -> None:
+    """Editors and tools can keep a file's mtime; file times are also coarse (an edit in
+    the same tick as the render keeps it). Size, then bytes, still tell."""
+    out = tmp_path / "out"
+    _render(capsys, EXAMPLES, out)
+    path = out / "prod/eu-contracts/litellm.yaml"
+    text, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    marker = out / MARKER
+    if edit == "other size":  # an older file: nothing but its size shows the edit
+        path.write_bytes(text + b"# hand edit\n")
+        os.utime(marker, ns=(mtime + 10**9, mtime + 10**9))
+    else:  # the manifest written in the same tick as the file: its bytes are compared
+        path.write_bytes(text.replace(b"model_list", b"MODEL_LIST"))
+        os.utime(marker, ns=(mtime, mtime))
+    os.utime(path, ns=(mtime, mtime))
+    result = _render(capsys, EXAMPLES, out)
+    assert result["written"] == ["prod/eu-contracts/litellm.yaml"]
+    assert path.read_bytes() == text
