@@ -98,6 +98,34 @@ def test_the_package_has_no_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def upward_imports(edges: dict[str, set[str]], lower: str, upper: str) -> list[str]:
+    """Every import from package LOWER (or its modules) into package UPPER, as `a -> b`."""
+    def inside(module: str, package: str) -> bool:
+        return module == package or module.startswith(package + ".")
+
+    return sorted(f"{m} -> {d}" for m in edges if inside(m, lower)
+                  for d in edges[m] if inside(d, upper))
+
+
+def test_slot_storage_sits_below_rotation() -> None:
+    """aigw.slots (kv, journal, lock, audit, status, put) never imports aigw.rotation."""
+    edges = graph()
+    assert "aigw.slots.put" in edges and "aigw.slots.kv" in edges["aigw.rotation.machine"]
+    assert upward_imports(edges, "aigw.slots", "aigw.rotation") == []
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path: Path) -> None:
+    pkg = tmp_path / "aigw"
+    for sub in ("slots", "rotation"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "rotation" / "machine.py").write_text("from aigw.slots import kv\n")
+    (pkg / "slots" / "kv.py").write_text("def f():\n    from aigw.rotation.machine import x\n")
+    assert upward_imports(graph(pkg), "aigw.slots", "aigw.rotation") == [
+        "aigw.slots.kv -> aigw.rotation.machine"]
+
+
 def test_a_function_level_import_counts(tmp_path: Path) -> None:
     """The walker sees the shape of the old vault/dev cycle."""
     pkg = tmp_path / "aigw"

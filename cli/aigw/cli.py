@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -69,20 +70,21 @@ _registered = False
 def _register() -> None:
     # Command modules import only typer and aigw.commands.options at the top; each
     # command imports the core it needs when it runs, so `aigw --help` and
-    # `aigw validate` never load Pulumi, hvac or boto3 (tests/test_startup.py).
+    # `aigw validate` never load Pulumi, hvac or boto3
+    # (tests/test_cli.py::test_start_up_does_not_import_heavy_packages).
     # Idempotent: tests call main() many times in one process.
     global _registered
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, governance, keys, stack, status
+    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack
 
     catalog.register(app)
     stack.register(app)
     agent.register(app)
     keys.register(app)
     governance.register(app)
-    status.register(app)
+    fleet.register(app)
     app.add_typer(dev.app, name="dev")
 
 
@@ -105,19 +107,20 @@ class _Interrupt:
     def install(cls) -> None:
         cls.seen = False
         # Wrap the hooks in place now (a test runner may have swapped them since).
-        thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
-        if not getattr(thread_hook, "_aigw", False):
-            def quiet_thread(a: Any) -> None:
-                if not cls.seen:
-                    thread_hook(a)
-            quiet_thread._aigw = True  # type: ignore[attr-defined]
-            threading.excepthook = quiet_thread
-        if not getattr(unraisable_hook, "_aigw", False):
-            def quiet_unraisable(u: Any) -> None:
-                if not cls.seen:
-                    unraisable_hook(u)
-            quiet_unraisable._aigw = True  # type: ignore[attr-defined]
-            sys.unraisablehook = quiet_unraisable
+        threading.excepthook = cls._quiet(threading.excepthook)
+        sys.unraisablehook = cls._quiet(sys.unraisablehook)
+
+    @classmethod
+    def _quiet(cls, hook: Callable[[Any], object]) -> Callable[[Any], None]:
+        """HOOK, wrapped once so that it drops reports once SIGINT has arrived."""
+        if getattr(hook, "_aigw", False):
+            return hook  # type: ignore[return-value]
+
+        def quiet(report: Any) -> None:
+            if not cls.seen:
+                hook(report)
+        quiet._aigw = True  # type: ignore[attr-defined]
+        return quiet
 
     @classmethod
     def on_sigint(cls, signum: int, frame: Any) -> None:

@@ -22,8 +22,8 @@ from aigw.catalog.view import deployments, slot_path
 from aigw.client.acks import live_instances
 from aigw.errors import UsageError, VaultError
 from aigw.names import ack_path
-from aigw.rotation.kv import KV
-from aigw.rotation.slots import secret_fingerprint
+from aigw.slots.kv import KV
+from aigw.slots.targets import secret_fingerprint
 
 
 @dataclass
@@ -124,6 +124,6 @@ def _collect(cat: Catalog, client: hvac.Client, env: str | None, service: str | 
 
 
 def _iso(ts: float) -> str:
-    from aigw.rotation.audit import iso
+    from aigw.slots.audit import iso
 
     return iso(ts)

@@ -56,6 +56,7 @@ from aigw.names import (
     slot_path,
 )
 from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
+from aigw.package_data import templates_dir
 from aigw.render_manifest import (
     MARKER,
     Entry,
@@ -69,7 +70,6 @@ from aigw.render_manifest import (
 )
 from aigw.render_manifest import MARKER_TEXT as MARKER_TEXT  # re-exported: the folder API
 from aigw.render_manifest import read_manifest as read_manifest  # re-exported
-from aigw.resources import templates_dir
 
 CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"

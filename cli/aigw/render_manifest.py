@@ -31,7 +31,7 @@ import orjson
 
 import aigw
 from aigw.catalog.models import Catalog
-from aigw.resources import templates_dir
+from aigw.package_data import templates_dir
 
 MARKER = ".aigw-rendered"
 MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"

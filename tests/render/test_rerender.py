@@ -17,8 +17,8 @@ import pytest
 import aigw
 from aigw import fsutil, render, render_manifest
 from aigw.catalog import load_catalog
+from aigw.package_data import templates_dir
 from aigw.render import MARKER, render_all, render_into
-from aigw.resources import templates_dir
 from tests.helpers import run_cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

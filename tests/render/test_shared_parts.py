@@ -116,7 +116,7 @@ def test_the_catalog_accepts_exactly_the_registered_outputs(tmp_path: Path) -> N
 def test_render_and_stack_agree_on_every_name(tmp_path: Path) -> None:
     """The policy, role and Vault paths the stack declares are the ones the files name."""
     from aigw.catalog.view import deployments
-    from aigw.rotation import slots as rotation_slots
+    from aigw.slots import targets as rotation_slots
     from aigw.stack import spec
 
     loaded = load_catalog(_catalog(tmp_path, {

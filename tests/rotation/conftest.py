@@ -1,7 +1,7 @@
-"""Fixtures for rotation tests: a CAS-required KV v2 mount, catalogs, stand-in providers.
+"""Fixtures for rotation tests: catalogs, stand-in providers, the zygote.
 
-The stack (cli/aigw/stack) is not used: tests create the KV v2 mount themselves
-with the settings the stack gives it (cas_required, 10 versions).
+The CAS-required KV v2 mount (`kv_mount`) is slot storage's fixture
+(tests/slots/conftest.py); the stack (cli/aigw/stack) is not used.
 """
 
 from __future__ import annotations
@@ -16,21 +16,13 @@ from typing import Any
 import hvac
 import pytest
 import yaml
-from testing.bao import BaoDevServer
 from testing.openai_admin import OpenAIAdminServer
 
 from aigw.catalog import LoadedCatalog, load_catalog
+from tests.slots.conftest import kv_mount as kv_mount  # a fixture: rotation runs on slot storage
 
 ADMIN_KEY = "admin-test-key"
 PROJECT = "proj_test"
-
-
-@pytest.fixture
-def kv_mount(bao: BaoDevServer, vault_mount: str) -> str:
-    """A fresh KV v2 mount configured like the stack makes it (check-and-set required)."""
-    bao.client().secrets.kv.v2.configure(max_versions=10, cas_required=True,
-                                         mount_point=vault_mount)
-    return vault_mount
 
 
 def write_catalog(folder: Path, mount: str, providers: dict[str, Any], *,

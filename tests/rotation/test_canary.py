@@ -26,9 +26,9 @@ from testing.bao import BaoDevServer
 from testing.fake_provider import FakeProvider
 
 from aigw.errors import AigwError
-from aigw.key_values import parse_secret_text
 from aigw.rotation.drivers.base import DriverSpec
 from aigw.rotation.drivers.manual import ManualDriver
+from aigw.slots.put import parse_secret_text
 from tests.rotation.conftest import child_env, read_slot, write_catalog
 from tests.rotation.test_keys_cli import Stdin
 from tests.rotation.zygote import ROOT

@@ -15,9 +15,9 @@ import pytest
 from testing.bao import BaoDevServer
 from testing.openai_admin import OpenAIAdminServer
 
-from aigw.rotation.audit import AuditLog
-from aigw.rotation.journal import Journal
-from aigw.rotation.kv import KV
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import Journal
+from aigw.slots.kv import KV
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,

@@ -32,12 +32,12 @@ from testing.bao import BaoDevServer
 from testing.openai_admin import OpenAIAdminServer
 
 import aigw.rotation.machine as machine
-from aigw.rotation.audit import AuditLog
-from aigw.rotation.journal import STATES, Journal
-from aigw.rotation.kv import KV
-from aigw.rotation.lock import SlotLock
+from aigw.client.keys import fingerprint
 from aigw.rotation.machine import Timing
-from aigw.rotation.slots import fingerprint
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import STATES, Journal
+from aigw.slots.kv import KV
+from aigw.slots.lock import SlotLock
 from tests.rotation.conftest import (
     PROJECT,
     Consumer,

@@ -14,7 +14,7 @@ from aigw.errors import RotationError
 from aigw.rotation.drivers.base import DriverSpec, VerifySkipped, build_driver
 from aigw.rotation.drivers.manual import ManualDriver, auth_headers
 from aigw.rotation.machine import Timing
-from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
+from aigw.rotation.runner import RotateOptions, rotate_keys, timing_from_env
 from tests.rotation.conftest import (
     ADMIN_KEY,
     PROJECT,

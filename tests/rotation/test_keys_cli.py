@@ -100,7 +100,7 @@ def test_put_prompts_without_echo_on_a_terminal(cli: Any, catalog: Path, bao: Ba
         asked.append(prompt)
         return "sk-canary-tty"
 
-    monkeypatch.setattr("aigw.key_values.getpass.getpass", fake_getpass)
+    monkeypatch.setattr("aigw.slots.put.getpass.getpass", fake_getpass)
     r = cli("keys", "put", "openai", str(catalog), "--env", "prod", tty=True)
     assert r.code == 0, r.err
     assert asked == ["key for prod/openai/default (api_key): "]

@@ -10,14 +10,15 @@ import hvac
 import pytest
 from testing.bao import BaoDevServer
 
+from aigw.client.keys import fingerprint
 from aigw.errors import RotationInProgress
-from aigw.key_values import put_key
-from aigw.rotation.audit import AuditLog
-from aigw.rotation.journal import Journal
-from aigw.rotation.kv import KV
 from aigw.rotation.machine import Progress, Timing
-from aigw.rotation.run import RotateOptions, RotateResult, rotate_keys
-from aigw.rotation.slots import fingerprint, select_targets
+from aigw.rotation.runner import RotateOptions, RotateResult, rotate_keys
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import Journal
+from aigw.slots.kv import KV
+from aigw.slots.put import put_key
+from aigw.slots.targets import select_targets
 from tests.rotation.conftest import Consumer, load, read_slot, seed, write_catalog
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
 
@@ -220,7 +221,7 @@ def test_put_refused_during_rotation_and_lock_names_holder(world: World) -> None
     target = select_targets(load(world.folder).catalog, "prod")[0]
     with pytest.raises(RotationInProgress, match="rotation is in progress"):
         put_key(world.client, target, {"api_key": "new-by-hand"})
-    from aigw.rotation.lock import SlotLock
+    from aigw.slots.lock import SlotLock
 
     holder = SlotLock(world.kv, target.lock_path, target.id, "other-run", ttl=60)
     holder.acquire()

@@ -31,7 +31,7 @@ from aigw.catalog import load_catalog
 from aigw.catalog.models import GITHUB_OIDC_ISSUER
 from aigw.errors import AigwError, CatalogError
 from aigw.rotation.machine import Timing
-from aigw.rotation.run import RotateOptions, rotate_keys
+from aigw.rotation.runner import RotateOptions, rotate_keys
 from aigw.scaffold import scaffold_files
 from aigw.stack import run
 from aigw.stack.spec import ci_apply_role, ci_plan_role, ci_rotate_role, environment_spec

@@ -7,19 +7,8 @@ from typing import Annotated
 
 import typer
 
-from aigw.commands.options import NeedEnv, PathArg, rendered_folder
-from aigw.errors import EXIT_OK, UsageError
-
-
-def _seconds(text: str | None, flag: str) -> int | None:
-    from aigw.catalog.models import parse_duration
-
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError:
-        raise UsageError(f"{flag}: expected a duration such as 10m, 30s or 24h") from None
+from aigw.commands.options import NeedEnv, PathArg, duration_flag, rendered_folder
+from aigw.errors import EXIT_OK
 
 
 def agent_credentials(
@@ -43,8 +32,8 @@ def agent_credentials(
     from aigw.agent_credentials import SecretIdOptions
     from aigw.agent_credentials import agent_credentials as write
 
-    options = SecretIdOptions(uses=uses, ttl=_seconds(ttl, "--ttl"),
-                              wrap_ttl=_seconds(wrap_ttl, "--wrap-ttl"))
+    options = SecretIdOptions(uses=uses, ttl=duration_flag(ttl, "--ttl"),
+                              wrap_ttl=duration_flag(wrap_ttl, "--wrap-ttl"))
     folder = out if out is not None else rendered_folder(path) / env / service
     done = write(path, service, env, folder, options)
     limits = [f"{uses} use(s)" if uses else "", f"ttl {ttl}" if ttl else "",

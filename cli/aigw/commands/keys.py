@@ -1,7 +1,7 @@
 """`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
 
 Each command parses flags, takes OpenBao from the run's context (aigw.context), calls
-one core function (aigw.key_values, aigw.rotation.run, aigw.rotation.audit) and
+one core function (aigw.slots.put, aigw.rotation.runner, aigw.slots.audit) and
 prints: tables for people, `--json` for machines, progress lines on stderr.
 """
 
@@ -14,12 +14,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aigw.commands.options import EnvOpt, JsonOpt, NeedEnv, PathArg, ProviderOpt, YesOpt
+from aigw.commands.options import (
+    EnvOpt,
+    JsonOpt,
+    NeedEnv,
+    PathArg,
+    ProviderOpt,
+    YesOpt,
+    age_text,
+    duration_flag,
+)
 from aigw.commands.options import emit_json as _say
 from aigw.errors import EXIT_CHANGES, EXIT_OK, RotationError, RotationInProgress, UsageError
 
 if TYPE_CHECKING:
     from aigw.rotation.machine import Progress
+    from aigw.slots.status import SlotStatus
 
 keys_app = typer.Typer(help="Put, import and inspect provider keys in OpenBao (values never "
                        "printed).", no_args_is_help=True)
@@ -33,12 +43,7 @@ def _client() -> Any:
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
+    return "-" if seconds is None else age_text(seconds)
 
 
 @keys_app.command("put")
@@ -56,9 +61,9 @@ def put(
     as_json: JsonOpt = False,
 ) -> int:
     """Store a key in a slot (check-and-set); the value is read from stdin or --file."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
-    from aigw.rotation.run import who_am_i
+    from aigw.slots import put as core
+    from aigw.slots.lock import who_am_i
 
     cat = load_catalog(path).catalog
     target = core.resolve_target(cat, env, slot)
@@ -88,9 +93,9 @@ def import_(
     as_json: JsonOpt = False,
 ) -> int:
     """Onboard existing keys from a dotenv file (every name is checked before any write)."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
-    from aigw.rotation.run import who_am_i
+    from aigw.slots import put as core
+    from aigw.slots.lock import who_am_i
 
     cat = load_catalog(path).catalog
     client = _client()
@@ -104,18 +109,26 @@ def import_(
     return EXIT_OK
 
 
-@keys_app.command("list")
-def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
-          as_json: JsonOpt = False) -> int:
-    """One line per slot: version, age, fingerprint, driver (never a value)."""
-    from aigw import key_values as core
+def _statuses(path: Path, env: str | None, provider: str | None,
+              as_json: bool) -> tuple[float, list[SlotStatus]]:
+    """The selected slots' statuses and when they were read. Under --json they are
+    printed here and no rows are left to print as text."""
     from aigw.catalog import load_catalog
+    from aigw.slots import put as core
 
     now = time.time()
     rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
     if as_json:
         _say({"slots": [s.as_dict(now) for s in rows]})
-        return EXIT_OK
+        return now, []
+    return now, rows
+
+
+@keys_app.command("list")
+def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
+          as_json: JsonOpt = False) -> int:
+    """One line per slot: version, age, fingerprint, driver (never a value)."""
+    now, rows = _statuses(path, env, provider, as_json)
     if rows:
         typer.echo(f"{'SLOT':40} {'VER':<5} {'AGE':>5}  {'FINGERPRINT':12}  DRIVER")
     for s in rows:
@@ -129,15 +142,9 @@ def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = No
 def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
            as_json: JsonOpt = False) -> int:
     """Versions, age, due date, rotation state, lock and consumers of each slot."""
-    from aigw import key_values as core
-    from aigw.catalog import load_catalog
     from aigw.catalog.models import format_duration
 
-    now = time.time()
-    rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
-    if as_json:
-        _say({"slots": [s.as_dict(now) for s in rows]})
-        return EXIT_OK
+    now, rows = _statuses(path, env, provider, as_json)
     for s in rows:
         d = s.as_dict(now)
         rot = d["rotation"]
@@ -169,17 +176,6 @@ def _progress(p: Progress) -> None:
     typer.echo(f"rotate {p.slot}: {label}{arrow}", err=True)
 
 
-def _seconds(text: str | None, flag: str) -> float | None:
-    from aigw.catalog.models import parse_duration
-
-    if text is None:
-        return None
-    try:
-        return float(parse_duration(text))
-    except ValueError:
-        raise UsageError(f"{flag}: expected a duration such as 10m, 30s or 1h") from None
-
-
 def rotate_keys_cmd(
     path: PathArg = Path(),
     env: EnvOpt = None,
@@ -209,14 +205,14 @@ def rotate_keys_cmd(
     as_json: JsonOpt = False,
 ) -> int:
     """Rotate provider keys with zero downtime; resumable after any interruption."""
-    from aigw import key_values as core
     from aigw.catalog import load_catalog
-    from aigw.rotation.run import RotateOptions, rotate_keys, timing_from_env
-    from aigw.rotation.slots import select_targets
+    from aigw.rotation.runner import RotateOptions, rotate_keys, timing_from_env
+    from aigw.slots import put as core
+    from aigw.slots.targets import select_targets
 
     loaded = load_catalog(path)
     options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
-                            finish=finish, dry_run=dry_run, grace=_seconds(grace, "--grace"),
+                            finish=finish, dry_run=dry_run, grace=duration_flag(grace, "--grace"),
                             abort=abort, override_grace=override_grace, reason=reason)
     select_targets(loaded.catalog, env, provider, slot)  # unknown names fail before Vault
     if not (yes or dry_run):
@@ -224,7 +220,7 @@ def rotate_keys_cmd(
             raise UsageError("rotate-keys changes provider keys: pass --yes (or --dry-run)")
         typer.confirm("Rotate the selected keys?", abort=True)
     client = _client()
-    timing = timing_from_env(wait=_seconds(wait, "--wait"))
+    timing = timing_from_env(wait=duration_flag(wait, "--wait"))
     result = rotate_keys(loaded, client, options, timing=timing,
                          secret_input=core.StdinSecretInput(), reporter=_progress)
     if as_json:
@@ -270,9 +266,9 @@ def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
     """Print the audit trail of key operations (and check it with --verify)."""
     from aigw.catalog import load_catalog
     from aigw.catalog.models import format_duration
-    from aigw.rotation.audit import AuditLog
-    from aigw.rotation.kv import KV
-    from aigw.rotation.slots import select_targets
+    from aigw.slots.audit import AuditLog
+    from aigw.slots.kv import KV
+    from aigw.slots.targets import select_targets
 
     cat = load_catalog(path).catalog
     client = _client()

@@ -23,6 +23,27 @@ ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Only 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
+def duration_flag(text: str | None, flag: str) -> int | None:
+    """The seconds a duration flag's TEXT (`10m`, `24h`) names; None when not given."""
+    from aigw.catalog.models import parse_duration
+    from aigw.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise UsageError(f"{flag}: expected a duration such as 10m, 30s or 24h") from None
+
+
+def age_text(seconds: float) -> str:
+    """How long SECONDS is, for text output: `45s`, `12m`, `3h`, `2d`."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
 def emit_json(data: Any) -> None:
     """The command's `--json` fields: printed in the envelope of docs/json.md (output.py)."""
     output.emit(data)

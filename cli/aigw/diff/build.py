@@ -9,7 +9,7 @@ from typing import Any
 
 from aigw.catalog import LoadedCatalog, load_catalog
 from aigw.catalog.view import check_scope
-from aigw.diff.catalog import Effect, catalog_effects, compare
+from aigw.diff.effects import Effect, catalog_effects, compare
 from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
 from aigw.errors import AigwError, CatalogError

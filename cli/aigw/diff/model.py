@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigw.diff.catalog import Effect, ServiceChange
+from aigw.diff.effects import Effect, ServiceChange
 from aigw.diff.git import Base
 from aigw.governance.findings import Finding, counts
 

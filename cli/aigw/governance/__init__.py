@@ -17,7 +17,7 @@ from aigw.governance.engine import evaluate, rego_files, run_tests
 from aigw.governance.findings import Finding, PolicyError, counts, sort_findings
 from aigw.governance.inputs import is_prod, policy_input
 from aigw.governance.waivers import WAIVERS_FILE, Waiver, apply_waivers, load_waivers
-from aigw.resources import policies_dir
+from aigw.package_data import policies_dir
 
 __all__ = [
     "Finding",

@@ -25,8 +25,8 @@ from typing import Any
 
 from aigw.client.acks import live_instances
 from aigw.rotation.drivers.base import Driver
-from aigw.rotation.journal import JournalEntry
-from aigw.rotation.kv import KV
+from aigw.slots.journal import JournalEntry
+from aigw.slots.kv import KV
 
 
 @dataclass(frozen=True)

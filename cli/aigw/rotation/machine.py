@@ -21,20 +21,20 @@ from dataclasses import replace
 from typing import Any
 
 from aigw.errors import AigwError, RotationError, UsageError
-from aigw.rotation.audit import AuditLog
 from aigw.rotation.drivers.base import Driver, Minted, VerifySkipped
 from aigw.rotation.evidence import Evidence, assess, read_ack_entries
-from aigw.rotation.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
-from aigw.rotation.kv import KV
-from aigw.rotation.lock import SlotLock
-from aigw.rotation.progress import Progress, Reporter, SlotOutcome, Timing, new_run_id
-from aigw.rotation.slots import SlotTarget, check_secret, secret_fingerprint
+from aigw.rotation.progress import Progress, Reporter, SlotOutcome, Timing
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
+from aigw.slots.kv import KV
+from aigw.slots.lock import SlotLock
+from aigw.slots.targets import SlotTarget, check_secret, secret_fingerprint
 
 CANCELLED = "aborted by the operator (--abort)"
 GRACE_HINT = ("the grace is fixed at promotion; to shorten it on purpose add "
               "--override-grace --reason TEXT (recorded in the audit trail)")
 
-__all__ = ["Progress", "Reporter", "SlotOutcome", "SlotRotation", "Timing", "new_run_id"]
+__all__ = ["Progress", "Reporter", "SlotOutcome", "SlotRotation", "Timing"]
 
 
 class SlotRotation:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,8 +51,3 @@ class SlotOutcome:
         return {"slot": self.slot, "status": self.status, "state": self.state,
                 "run_id": self.run_id, "message": self.message, "notes": self.notes,
                 "grace_override": self.grace_override, "blocked_by": self.blocked_by}
-
-
-def new_run_id() -> str:
-    """A short random id naming one run (and its minted keys)."""
-    return secrets.token_hex(4)

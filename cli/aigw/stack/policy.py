@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from aigw.resources import policies_dir
+from aigw.package_data import policies_dir
 
 SERVICE_TEMPLATE = "service.hcl.j2"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from aigw.catalog import load_catalog
+from aigw.catalog.models import Catalog
 from aigw.catalog.view import did_you_mean
 from aigw.context import current
 from aigw.diff.git import catalog_commit
@@ -160,6 +161,28 @@ def _preview(handle: StackHandle, refresh: bool) -> StackResult:
     return StackResult(stack=label, changes=log.changes(), counts=log.counts)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What plan and apply start from: the catalog, the environments asked for, a
+    reachable OpenBao and its cluster id, the engine, and the catalog's git commit."""
+
+    catalog: Catalog
+    names: list[str]
+    vault: VaultSettings
+    engine: EngineSettings
+    cluster_id: str
+    commit: str | None
+
+    @classmethod
+    def start(cls, path: Path, env: str | None, vault: VaultSettings | None,
+              engine: EngineSettings | None) -> _Run:
+        catalog = load_catalog(path).catalog
+        names = _environments(list(catalog.environments), env)
+        vault = vault_ready(vault)
+        return cls(catalog, names, vault, engine or current().engine, _cluster_id(vault),
+                   catalog_commit(path))
+
+
 def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = False,
          force_unlock: bool = False, vault: VaultSettings | None = None,
          engine: EngineSettings | None = None) -> list[StackResult]:
@@ -169,19 +192,14 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     catalog change does); with it, every object is read back from OpenBao first
     so drift made by hand shows too (what `apply`, which refreshes, would do).
     """
-    catalog = load_catalog(path).catalog
-    names = _environments(list(catalog.environments), env)
-    vault = vault_ready(vault)
-    engine = engine or current().engine
-    cluster_id = _cluster_id(vault)
+    run = _Run.start(path, env, vault, engine)
     results = []
-    commit = catalog_commit(path)
-    for name in names:
-        program = environment_program(catalog, name, vault.addr, cluster_id=cluster_id,
-                                      commit=commit)
-        with open_stack(name, engine, vault, program) as handle:
+    for name in run.names:
+        program = environment_program(run.catalog, name, run.vault.addr,
+                                      cluster_id=run.cluster_id, commit=run.commit)
+        with open_stack(name, run.engine, run.vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            moved = not refresh and _other_server(handle, cluster_id, vault.addr, echo)
+            moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
             result = _preview(handle, refresh or moved)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
@@ -197,20 +215,15 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     if not yes and confirm is None:
         raise UsageError("apply needs --yes when it cannot ask (stdin is not a terminal)",
                          hint="review with `aigw plan`, then run `aigw apply --yes`")
-    catalog = load_catalog(path).catalog
-    names = _environments(list(catalog.environments), env)
-    vault = vault_ready(vault)
-    engine = engine or current().engine
-    cluster_id = _cluster_id(vault)
+    run = _Run.start(path, env, vault, engine)
     results = []
-    commit = catalog_commit(path)
-    for name in names:
-        spec = environment_spec(catalog, name)
-        program = spec_program(spec, vault.addr, cluster_id, commit)
+    for name in run.names:
+        spec = environment_spec(run.catalog, name)
+        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
         label = f"{PROJECT}/{name}"
-        with open_stack(name, engine, vault, program) as handle:
+        with open_stack(name, run.engine, run.vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            fresh = refresh or _other_server(handle, cluster_id, vault.addr, echo)
+            fresh = refresh or _other_server(handle, run.cluster_id, run.vault.addr, echo)
             if not yes:
                 preview = _preview(handle, fresh)
                 for line in format_plan(label, preview.changes, preview.counts):

@@ -7,8 +7,8 @@ import threading
 import pytest
 from testing.bao import BaoDevServer
 
-from aigw.rotation.audit import GENESIS, AuditLog, digest
-from aigw.rotation.kv import KV
+from aigw.slots.audit import GENESIS, AuditLog, digest
+from aigw.slots.kv import KV
 
 BASE = "prod/_aigw"
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigw.rotation.audit import iso
-from aigw.rotation.journal import Journal, JournalEntry
-from aigw.rotation.kv import KV, parse_time
-from aigw.rotation.lock import Holder, SlotLock
-from aigw.rotation.slots import SlotTarget, secret_fingerprint
+from aigw.slots.audit import iso
+from aigw.slots.journal import Journal, JournalEntry
+from aigw.slots.kv import KV, parse_time
+from aigw.slots.lock import Holder, SlotLock
+from aigw.slots.targets import SlotTarget, secret_fingerprint
 
 
 @dataclass

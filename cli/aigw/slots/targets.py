@@ -11,12 +11,12 @@ consuming it, and the KV v2 paths (relative to the environment's mount)::
     <prefix>/_aigw/acks/<provider>/<slot>/<svc>   consumer acknowledgements
     <prefix>/_aigw/audit/<seq>                    the hash-chained audit trail
 
-Values are never logged; they are named by fingerprint (sha256 prefix).
+Values are never logged; they are named by fingerprint (aigw.client.keys.fingerprint,
+the one the runtime reports).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,13 +32,9 @@ from aigw.catalog.view import (
     environment_slots,
     slot_path,
 )
+from aigw.client.keys import fingerprint  # the one definition: the runtime's
 from aigw.errors import UsageError
 from aigw.names import ack_path, bookkeeping_path
-
-
-def fingerprint(value: str) -> str:
-    """The public name of a key value: the first 12 hex digits of its sha256."""
-    return hashlib.sha256(value.encode()).hexdigest()[:12]
 
 
 def secret_fingerprint(data: Mapping[str, object]) -> str:
@@ -48,8 +44,6 @@ def secret_fingerprint(data: Mapping[str, object]) -> str:
     if "aws_secret_access_key" in data:
         return fingerprint(str(data["aws_secret_access_key"]))
     return fingerprint("\0".join(f"{k}={data[k]}" for k in sorted(data)))
-
-
 
 
 def secret_fields(api: str) -> tuple[str, ...]:

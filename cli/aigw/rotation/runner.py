@@ -2,7 +2,7 @@
 
 Programmatic use (the demo, tests)::
 
-    from aigw.rotation.run import RotateOptions, rotate_keys
+    from aigw.rotation.runner import RotateOptions, rotate_keys
     from aigw.rotation.machine import Timing
 
     result = rotate_keys(load_catalog("."), connect(VaultSettings.resolve()),
@@ -19,9 +19,7 @@ than max_age).
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +36,6 @@ from aigw.errors import (
     RotationInProgress,
     UsageError,
 )
-from aigw.rotation.audit import AuditLog
 from aigw.rotation.drivers.base import (
     DriverFactory,
     DriverSpec,
@@ -46,9 +43,6 @@ from aigw.rotation.drivers.base import (
     build_driver,
     no_secret_input,
 )
-from aigw.rotation.journal import Journal
-from aigw.rotation.kv import KV
-from aigw.rotation.lock import SlotLock
 from aigw.rotation.machine import (
     GRACE_HINT,
     Progress,
@@ -57,10 +51,13 @@ from aigw.rotation.machine import (
     SlotRotation,
     Timing,
     grace_refusal,
-    new_run_id,
 )
-from aigw.rotation.slots import SlotTarget, select_targets
-from aigw.rotation.status import SlotStatus, read_status
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import Journal, new_run_id
+from aigw.slots.kv import KV
+from aigw.slots.lock import SlotLock, who_am_i
+from aigw.slots.status import SlotStatus, read_status
+from aigw.slots.targets import SlotTarget, select_targets
 
 TIMING_ENV = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
               "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}
@@ -122,20 +119,6 @@ def timing_from_env(env: Mapping[str, str] | None = None, **given: Any) -> Timin
                 values[name] = float(parse_duration(text))
     values.update({k: v for k, v in given.items() if v is not None})
     return Timing(**values)
-
-
-def who_am_i(client: hvac.Client) -> str:
-    """`user@host`, plus the OpenBao token's display name when the token may look itself up."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    me = f"{user}@{socket.gethostname()}"
-    try:
-        name = client.auth.token.lookup_self()["data"].get("display_name")
-    except Exception:  # noqa: BLE001 - only decoration; a restricted token is fine
-        name = None
-    return f"{me} (openbao: {name})" if name else me
 
 
 def driver_spec(target: SlotTarget) -> DriverSpec:

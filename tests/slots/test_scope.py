@@ -8,7 +8,7 @@ import pytest
 
 from aigw.catalog import load_catalog
 from aigw.errors import UsageError
-from aigw.rotation.slots import select_targets
+from aigw.slots.targets import select_targets
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from aigw.errors import RotationError, RotationInProgress
-from aigw.rotation.kv import KV, CasConflict
+from aigw.slots.kv import KV, CasConflict
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,17 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
         return str(os.getuid())
+
+
+def who_am_i(client: Any) -> str:
+    """Who writes to a slot, for its journal and audit trail: `user@host`, plus the
+    OpenBao token's display name when the token may look itself up."""
+    me = f"{_user()}@{socket.gethostname()}"
+    try:
+        name = client.auth.token.lookup_self()["data"].get("display_name")
+    except Exception:  # noqa: BLE001 - only decoration; a restricted token is fine
+        name = None
+    return f"{me} (openbao: {name})" if name else me
 
 
 class SlotLock:

@@ -25,12 +25,12 @@ from aigw.catalog.models import Catalog
 from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
 from aigw.names import key_env
-from aigw.rotation.audit import AuditLog
-from aigw.rotation.journal import Journal, JournalEntry, KeyRef, transition_event
-from aigw.rotation.kv import KV
-from aigw.rotation.lock import SlotLock
-from aigw.rotation.machine import new_run_id
-from aigw.rotation.slots import (
+from aigw.slots.audit import AuditLog
+from aigw.slots.journal import Journal, JournalEntry, KeyRef, new_run_id, transition_event
+from aigw.slots.kv import KV
+from aigw.slots.lock import SlotLock
+from aigw.slots.status import SlotStatus, read_status
+from aigw.slots.targets import (
     SlotTarget,
     check_secret,
     environment_slots,
@@ -38,7 +38,6 @@ from aigw.rotation.slots import (
     secret_fingerprint,
     select_targets,
 )
-from aigw.rotation.status import SlotStatus, read_status
 
 AWS_SUFFIXES = {"_AWS_ACCESS_KEY_ID": "aws_access_key_id",
                 "_AWS_SECRET_ACCESS_KEY": "aws_secret_access_key"}

@@ -10,18 +10,13 @@ from typing import Annotated
 
 import typer
 
-from aigw.commands.options import EnvOpt, JsonOpt, PathArg
+from aigw.commands.options import EnvOpt, JsonOpt, PathArg, age_text
 from aigw.commands.options import emit_json as _say
 from aigw.errors import EXIT_OK
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
+def _ago(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{age_text(seconds)} ago"
 
 
 def status_cmd(path: PathArg = Path(), env: EnvOpt = None,
@@ -53,7 +48,7 @@ def status_cmd(path: PathArg = Path(), env: EnvOpt = None,
                 rev = ("current revision" if i["current_revision"] else
                        f"revision {i['revision'] or '?'}")
                 typer.echo(f"    {i['instance'] or '(one instance)'}: {key}, {rev}, "
-                           f"{_age(i['age_seconds'])}")
+                           f"{_ago(i['age_seconds'])}")
     return EXIT_OK
 
 

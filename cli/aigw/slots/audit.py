@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.errors import RotationError
-from aigw.rotation.kv import KV, CasConflict
+from aigw.slots.kv import KV, CasConflict
 
 GENESIS = "0" * 64
 _APPEND_ATTEMPTS = 50

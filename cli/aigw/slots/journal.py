@@ -24,12 +24,13 @@ the named points (see `crash_point`); tests use it to prove every boundary resum
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from aigw.errors import RotationInProgress
-from aigw.rotation.kv import KV, CasConflict
+from aigw.slots.kv import KV, CasConflict
 
 STATES = ("intent", "minted", "staged", "verified", "promoted", "propagated",
           "old_disabled", "old_revoked", "done")
@@ -38,6 +39,11 @@ ABORT_STATES = ("aborting", "aborted")
 VARIANTS = {"verify_skipped": "verified", "old_left_to_operator": "old_revoked"}
 TERMINAL = frozenset({"done", "aborted"})
 CRASH_ENV = "AIGW_TEST_CRASH_AT"
+
+
+def new_run_id() -> str:
+    """A short random id naming one run (and its minted keys): a rotation, a put."""
+    return secrets.token_hex(4)
 
 
 def crash_point(name: str) -> None:
