@@ -17,12 +17,13 @@ _COUNTER = itertools.count()
 
 
 def atomic_write(path: Path | str, data: bytes, mode: int = 0o644, *,
-                 durable: bool = True) -> None:
+                 durable: bool = True) -> os.stat_result:
     """Write DATA to PATH through a temp file in the same folder, then rename.
 
     DURABLE fsyncs before the rename (survives power loss, costs a disk flush per
     file); rendered outputs that can be regenerated skip it, key files keep it.
     The temp file is created 0600 and given MODE before any byte is written.
+    Returns the written file's stat (taken before the rename, which keeps it).
     """
     target = os.fspath(path)
     folder, name = os.path.split(target)
@@ -43,8 +44,10 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o644, *,
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
+            st = os.fstat(fh.fileno())
         os.replace(tmp, target)  # noqa: PTH105
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)  # noqa: PTH108
         raise
+    return st

@@ -14,6 +14,8 @@ JSON. The same bytes are what `aigw apply` publishes to OpenBao.
 from __future__ import annotations
 
 import difflib
+import functools
+import gc
 import hashlib
 import json
 import multiprocessing as mp
@@ -24,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -33,7 +35,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef, check_scope, deployments
+from aigw.catalog.view import (
+    Deployment,
+    ResolvedRoute,
+    SlotRef,
+    check_scope,
+    deployment,
+    deployments,
+)
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import (
@@ -48,10 +57,20 @@ from aigw.names import (
 )
 from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
 from aigw.package_data import templates_dir
+from aigw.render_manifest import (
+    MARKER,
+    Entry,
+    FileRecord,
+    Fingerprints,
+    Manifest,
+    deployment_key,
+    marker_bytes,
+    read_state,
+    record,
+)
+from aigw.render_manifest import MARKER_TEXT as MARKER_TEXT  # re-exported: the folder API
+from aigw.render_manifest import read_manifest as read_manifest  # re-exported
 
-MARKER = ".aigw-rendered"
-MARKER_TEXT = b"This folder is written by `aigw render`; edits here are overwritten.\n"
-MANIFEST_HEAD = b"Files written by `aigw render` (the only ones it rewrites or removes):\n"
 CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"
 REVISION_LEN = 16
@@ -255,6 +274,9 @@ class Renderer:
         # Per alias, by its routes (deployments resolved alike share one list: catalog.view).
         self._aliases: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any], str]] = {}
         self._litellm: dict[tuple[str, int], tuple[list[ResolvedRoute], dict[str, Any]]] = {}
+        self._slot_lists: dict[tuple[Any, ...], tuple[tuple[list[ResolvedRoute], ...],
+                                                     list[dict[str, Any]]]] = {}
+        self._acks: dict[str, str] = {}
 
     def client_config_file(self, dep: Deployment) -> bytes:
         """The bytes of one deployment's aigw-client.json (what apply publishes)."""
@@ -264,9 +286,13 @@ class Renderer:
     def _client_doc(self, dep: Deployment) -> dict[str, Any]:
         """The aigw-client.json document of a deployment, its revision stamped in."""
         doc = client_config(dep, self._alias_entry)
-        aliases = ",".join(f"{_canonical(alias)}:{self._aliases[(alias, id(routes))][2]}"
+        aliases = ",".join(self._aliases[(alias, id(routes))][2]
                            for alias, routes in sorted(dep.aliases.items()))
-        doc[REVISION_FIELD] = config_revision(doc, parts={"aliases": "{" + aliases + "}"})
+        acks = self._acks.get(dep.environment)
+        if acks is None:  # the same for every deployment of an environment
+            acks = self._acks[dep.environment] = _canonical(doc["acks"])
+        doc[REVISION_FIELD] = config_revision(doc, parts={"aliases": "{" + aliases + "}",
+                                                          "acks": acks})
         return doc
 
     def _alias_entry(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
@@ -274,7 +300,24 @@ class Renderer:
         hit = self._aliases.get((alias, id(routes)))
         if hit is None or hit[0] is not routes:  # holding `routes` keeps its id unique
             entry = alias_entry(alias, routes)
-            hit = self._aliases[(alias, id(routes))] = (routes, entry, _canonical(entry))
+            hit = self._aliases[(alias, id(routes))] = (
+                routes, entry, f"{_canonical(alias)}:{_canonical(entry)}")
+        return hit[1]
+
+    def _slot_list(self, dep: Deployment, key_dir: str, agent: bool) -> list[dict[str, Any]]:
+        """`_slot` of each of the deployment's slots; one list per distinct routes lists.
+
+        A deployment's slots are those of its routes (catalog.view), so deployments
+        whose aliases share the same route lists share the list.
+        """
+        routes = tuple(dep.aliases.values())
+        cache_key = (dep.environment, key_dir, agent, *map(id, routes))
+        hit = self._slot_lists.get(cache_key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], routes, strict=True)):
+            apis = {(r.provider, r.slot): r.api for rs in routes for r in rs}
+            hit = self._slot_lists[cache_key] = (routes, [
+                self._slot(dep, s, apis[(s.provider, s.slot)], key_dir, agent)
+                for s in dep.slots])
         return hit[1]
 
     def _slot(self, dep: Deployment, slot: SlotRef, api: str, key_dir: str,
@@ -307,7 +350,6 @@ class Renderer:
         svc = self.catalog.services[dep.service]
         outputs = set(svc.outputs)
         agent = bool(outputs & _AGENT_OUTPUTS)
-        apis = {(r.provider, r.slot): r.api for rs in dep.aliases.values() for r in rs}
         key_dir = dep.key_dir.rstrip("/")
         config_secret = data_path(dep.env, config_path(dep.environment, dep.env, dep.service))
         context: dict[str, Any] = {
@@ -316,8 +358,7 @@ class Renderer:
             "key_dir": dep.key_dir,
             "policy_name": dep.policy_name,
             "role_name": dep.role_name,
-            "slots": [self._slot(dep, s, apis[(s.provider, s.slot)], key_dir, agent)
-                      for s in dep.slots],
+            "slots": self._slot_list(dep, key_dir, agent),
             "client_config_path": f"{key_dir}/{CLIENT_CONFIG}",
             "token_file": f"{key_dir}/{TOKEN_FILES[0]}",
             "token_template": TOKEN_TEMPLATE,
@@ -356,7 +397,7 @@ class Renderer:
         its template over the deployment's context into its file.
         """
         context = self._context(dep)
-        base = f"{dep.environment}/{dep.service}"
+        base = _folder(dep)
         files: dict[str, bytes] = {}
         wanted = set(self.catalog.services[dep.service].outputs)
         for output in OUTPUTS.values():
@@ -371,6 +412,11 @@ class Renderer:
                     files[f"{base}/{AGENT_TEMPLATE_DIR}/{CLIENT_CONFIG}.ctmpl"] = \
                         context["config_template"].encode()
         return files
+
+
+def _folder(dep: Deployment) -> str:
+    """Where a deployment's files go in the output folder: `<env>/<service>`."""
+    return f"{dep.environment}/{dep.service}"
 
 
 def _litellm_alias(alias: str, deps: list[tuple[str, ResolvedRoute]],
@@ -404,45 +450,59 @@ def _litellm_deployment(name: str, route: ResolvedRoute, serving: bool) -> dict[
 def render_all(
     loaded: LoadedCatalog, env: str | None = None, service: str | None = None
 ) -> dict[str, bytes]:
-    """Render every deployment in scope."""
+    """Render every deployment in scope, in memory (what `aigw diff` and `aigw apply` read)."""
     cat = loaded.catalog
     check_scope(cat, env, service)
-    deps = deployments(cat, env=env, service=service)
-    workers = min(os.cpu_count() or 1, 8)
-    if len(deps) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return _render_chunk(loaded, deps)
-    # Large catalogs: render chunks in forked workers. They inherit the catalog and the
-    # deployments (nothing is pickled to them but two numbers); only the bytes come back.
-    global _FORKED
-    size = -(-len(deps) // workers)
-    _FORKED = (loaded, deps)
     files: dict[str, bytes] = {}
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            for part in pool.map(_render_forked, range(0, len(deps), size),
-                                 [size] * workers):
-                files.update(part)
-    finally:
-        _FORKED = None
+    for part in _in_parallel(_render_files, loaded, deployments(cat, env=env, service=service)):
+        files.update(part)
     return files
 
 
-PARALLEL_FROM = 1500
-_FORKED: tuple[LoadedCatalog, list[Deployment]] | None = None
-
-
-def _render_forked(start: int, size: int) -> dict[str, bytes]:
-    assert _FORKED is not None, "only called in a worker forked by render_all"
-    loaded, deps = _FORKED
-    return _render_chunk(loaded, deps[start:start + size])
-
-
-def _render_chunk(loaded: LoadedCatalog, deps: list[Deployment]) -> dict[str, bytes]:
-    renderer = Renderer(loaded)
+def _render_files(renderer: Renderer, deps: list[Deployment]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for dep in deps:
         files.update(renderer.render(dep))
     return files
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+PARALLEL_FROM = 1500
+_FORKED: tuple[Callable[[Renderer, list[Any]], Any], LoadedCatalog, list[Any]] | None = None
+
+
+def _in_parallel(work: Callable[[Renderer, list[T]], R], loaded: LoadedCatalog,
+                 items: list[T]) -> list[R]:
+    """WORK over chunks of ITEMS, each chunk with its own Renderer; forked workers for many.
+
+    Workers inherit the catalog, the items and WORK (nothing is pickled to them
+    but two numbers); only WORK's results come back. The objects that exist
+    already are frozen out of the garbage collector's scans while WORK runs
+    (they are most of the heap, and nothing frees them meanwhile).
+    """
+    global _FORKED
+    workers = min(os.cpu_count() or 1, 8)
+    gc.freeze()
+    try:
+        if len(items) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+            return [work(Renderer(loaded), items)]
+        size = -(-len(items) // workers)
+        _FORKED = (work, loaded, items)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            return list(pool.map(_forked, range(0, len(items), size), [size] * workers))
+    finally:
+        _FORKED = None
+        gc.unfreeze()
+
+
+def _forked(start: int, size: int) -> Any:
+    assert _FORKED is not None, "only called in a worker forked by _in_parallel"
+    work, loaded, items = _FORKED
+    # A worker lives for one chunk and then exits: the collector's passes over its
+    # growing heap (a sixth of its time at 10,000 services) would free nothing it needs.
+    gc.disable()
+    return work(Renderer(loaded), items[start:start + size])
 
 
 @dataclass
@@ -451,7 +511,9 @@ class SyncResult:
 
     `kept` are files in scope that render did not write (not in its manifest):
     an agent's key files, a note put there by hand. They are reported, never
-    touched.
+    touched. `skipped` of the `deployments` in scope were not rendered again:
+    their inputs and files were as the manifest recorded (their files are in
+    `unchanged`).
     """
 
     written: list[str] = field(default_factory=list)
@@ -459,6 +521,8 @@ class SyncResult:
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     diff: str = ""
+    deployments: int = 0
+    skipped: int = 0
 
     @property
     def changed(self) -> bool:
@@ -472,22 +536,114 @@ def _in_scope(rel: str, env: str | None, service: str | None) -> bool:
     return not (service is not None and (len(parts) < 2 or parts[1] != service))
 
 
-def read_manifest(out: Path) -> set[str] | None:
-    """The files render wrote into OUT, from its marker; None when OUT has no marker.
+def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
+                service: str | None = None, check: bool = False) -> SyncResult:
+    """`aigw render`: make OUT hold the files of every deployment in scope.
 
-    A marker from before manifests (its first line only) lists nothing, so such a
-    folder's files are all kept until render writes them again.
+    A deployment whose inputs fingerprint (render_manifest.Fingerprints) and files
+    on disk are as OUT's manifest recorded is not rendered again; the others are
+    rendered and synced as `sync` does. With CHECK, only report the diff.
     """
-    try:
-        text = (out / MARKER).read_bytes()
-    except FileNotFoundError:
-        return None
-    _head, _, listed = text.partition(MANIFEST_HEAD)
-    return {line for line in listed.decode(errors="replace").splitlines() if line}
+    cat = loaded.catalog
+    check_scope(cat, env, service)
+    manifest, existing = _scan(out)
+    if manifest is None and existing:  # files but no marker: sync refuses unless agents' own
+        result = sync(out, render_all(loaded, env, service), env=env, service=service,
+                      check=check)
+        result.deployments = len(_pairs(cat, env, service))
+        return result
+    manifest = manifest or Manifest()
+    base = os.fspath(out)
+    fingerprints = Fingerprints(cat)
+    pairs = _pairs(cat, env, service)
+    result = SyncResult(deployments=len(pairs))
+    entries: dict[str, Entry] = {}
+    todo: list[tuple[str, str, Deployment]] = []
+    cache: dict[Any, Any] = {}  # deployments resolved alike share their routes (catalog.view)
+    for name, env_name in pairs:
+        key, fingerprint = f"{env_name}/{name}", fingerprints(name, env_name)
+        old = manifest.entries.get(key)
+        if old is not None and old.fingerprint == fingerprint and \
+                old.intact(base, manifest.mtime_ns):
+            entries[key] = old
+            result.unchanged.extend(old.files)
+            result.skipped += 1
+        else:
+            todo.append((key, fingerprint, deployment(cat, name, env_name, cache)))
+    diffs: list[tuple[str, str]] = []
+    work = functools.partial(_render_and_put, base=base, existing=existing, check=check)
+    for part, done in _in_parallel(work, loaded, todo):
+        entries.update(part)
+        result.written += done.written
+        result.unchanged += done.unchanged
+        diffs += done.diffs
+    return _finish(out, manifest, existing, entries, result, diffs, env, service, check)
 
 
-def _marker_bytes(manifest: set[str]) -> bytes:
-    return MARKER_TEXT + MANIFEST_HEAD + "".join(f"{rel}\n" for rel in sorted(manifest)).encode()
+def _pairs(cat: Catalog, env: str | None, service: str | None) -> list[tuple[str, str]]:
+    """(service, environment) of every deployment in scope, in `catalog.view.deployments` order."""
+    return [(name, env_name) for name in sorted(cat.services) if service in (None, name)
+            for env_name in sorted(cat.services[name].environments) if env in (None, env_name)]
+
+
+@dataclass
+class _Put:
+    """What putting some files into the folder did (picklable: workers return it)."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    diffs: list[tuple[str, str]] = field(default_factory=list)
+
+    def files(self, base: str, existing: Mapping[str, str], files: dict[str, bytes],
+              check: bool) -> dict[str, FileRecord | None]:
+        """Write the FILES that differ from what is on disk; their manifest records."""
+        records: dict[str, FileRecord | None] = {}
+        for rel, data in files.items():
+            path = f"{base}/{rel}"
+            old = _read(existing[rel]) if rel in existing else None
+            if old == data:
+                self.unchanged.append(rel)
+                records[rel] = None if check else record(os.stat(path), data)  # noqa: PTH116
+                continue
+            self.written.append(rel)
+            if check:
+                self.diffs.append((rel, _diff(rel, old, data)))
+                records[rel] = None
+            else:
+                records[rel] = record(atomic_write(path, data, durable=False), data)
+        return records
+
+
+def _render_and_put(renderer: Renderer, todo: list[tuple[str, str, Deployment]], *, base: str,
+                    existing: Mapping[str, str], check: bool) -> tuple[dict[str, Entry], _Put]:
+    entries: dict[str, Entry] = {}
+    put = _Put()
+    for key, fingerprint, dep in todo:
+        files = renderer.render(dep)
+        entries[key] = Entry(fingerprint, put.files(base, existing, files, check),
+                             sorted(_agent_runtime_files(files)))
+    return entries, put
+
+
+def _scan(out: Path) -> tuple[Manifest | None, dict[str, str]]:
+    """OUT's manifest (None without a marker) and every file in it but the marker (rel -> path)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is not a folder", "pass --out a folder")
+    existing: dict[str, str] = {}
+    if not out.is_dir():
+        return None, existing
+    # Plain strings and scandir, not Path objects or os.walk: tens of thousands of files.
+    folders = [("", os.fspath(out))]
+    while folders:
+        prefix, folder = folders.pop()
+        with os.scandir(folder) as found:
+            for item in found:
+                if not item.is_dir():
+                    existing[prefix + item.name] = item.path
+                elif not item.is_symlink():  # as os.walk: a linked folder is not entered
+                    folders.append((f"{prefix}{item.name}/", item.path))
+    existing.pop(MARKER, None)
+    return read_state(out), existing
 
 
 def sync(
@@ -498,59 +654,54 @@ def sync(
 
     Only files in the marker's manifest (written by an earlier render) are
     removed when no longer produced; every other file is reported in `kept`.
+    The manifest records no fingerprint: the next `render_into` renders again.
     """
-    result = SyncResult()
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is not a folder", "pass --out a folder")
-    # Plain strings, not Path objects, below: tens of thousands of files per render.
+    manifest, existing = _scan(out)
+    if manifest is None and set(existing) - _agent_runtime_files(files):
+        raise UsageError(f"{out} holds files aigw did not write (no {MARKER} marker)",
+                         "render into an empty or aigw-owned folder")
+    by_folder: dict[str, dict[str, bytes]] = {}
+    for rel, data in files.items():
+        by_folder.setdefault(deployment_key(rel), {})[rel] = data
     base = os.fspath(out)
-    existing: dict[str, str] = {}
-    manifest: set[str] | None = None
-    if out.is_dir():
-        manifest = read_manifest(out)
-        runtime = _agent_runtime_files(files)  # an agent running in its folder: left alone
-        for root, _dirs, names in os.walk(base):
-            folder = Path(os.path.relpath(root, base)).as_posix()
-            prefix = "" if folder == "." else folder + "/"
-            for name in names:
-                rel = prefix + name
-                if rel != MARKER and rel not in runtime:
-                    existing[rel] = os.path.join(root, name)  # noqa: PTH118
-        if existing and manifest is None:
-            raise UsageError(f"{out} holds files aigw did not write (no {MARKER} marker)",
-                             "render into an empty or aigw-owned folder")
-    ours = manifest or set()
-    diffs: list[str] = []
-    for rel in sorted(files):
-        data = files[rel]
-        old = _read(existing[rel]) if rel in existing else None
-        if old == data:
-            result.unchanged.append(rel)
-            continue
-        result.written.append(rel)
-        if check:
-            diffs.append(_diff(rel, old, data))
-        else:
-            atomic_write(os.path.join(base, rel), data, durable=False)  # noqa: PTH118
+    put = _Put()
+    entries = {key: Entry(None, put.files(base, existing, part, check),
+                          sorted(_agent_runtime_files(part)))
+               for key, part in by_folder.items()}
+    result = SyncResult(written=put.written, unchanged=put.unchanged)
+    return _finish(out, manifest, existing, entries, result, put.diffs, env, service, check)
+
+
+def _finish(out: Path, manifest: Manifest | None, existing: Mapping[str, str],
+            entries: dict[str, Entry], result: SyncResult, diffs: list[tuple[str, str]],
+            env: str | None, service: str | None, check: bool) -> SyncResult:
+    """Remove render's files no deployment in scope has now, then write the manifest, last."""
+    produced = {rel for entry in entries.values() for rel in entry.files}
+    runtime = {rel for entry in entries.values() for rel in entry.runtime}
+    ours = manifest.files() if manifest else set()
     emptied: set[Path] = set()
     for rel in sorted(existing):
-        if rel in files or not _in_scope(rel, env, service):
+        if rel in produced or rel in runtime or not _in_scope(rel, env, service):
             continue
         if rel not in ours:
             result.kept.append(rel)
             continue
         result.removed.append(rel)
         if check:
-            diffs.append(_diff(rel, _read(existing[rel]), None))
+            diffs.append((rel, _diff(rel, _read(existing[rel]), None)))
         else:
             os.unlink(existing[rel])  # noqa: PTH108
             emptied.add(Path(existing[rel]).parent)
     if not check:
-        new_manifest = {rel for rel in ours if not _in_scope(rel, env, service)} | set(files)
-        if manifest != new_manifest:
-            atomic_write(out / MARKER, _marker_bytes(new_manifest))
+        others = {key: entry for key, entry in (manifest.entries if manifest else {}).items()
+                  if not _in_scope(key, env, service)}
+        data = marker_bytes(others | entries)
+        if manifest is None or manifest.raw != data:
+            atomic_write(out / MARKER, data)
         _prune_empty_dirs(out, emptied)
-    result.diff = "".join(diffs)
+    result.written.sort()
+    result.unchanged.sort()
+    result.diff = "".join(text for _rel, text in sorted(diffs))
     return result
 
 

@@ -84,17 +84,17 @@ def render(
 ) -> int:
     """Render per-service configs (aigw-client.json, LiteLLM, dotenv, agent) into a folder."""
     from aigw.catalog import load_catalog
-    from aigw.render import render_all, sync
+    from aigw.render import render_into
 
     loaded = load_catalog(path)
     if out is None:
         out = rendered_folder(path)
-    files = render_all(loaded, env=env, service=service)
-    result = sync(out, files, env=env, service=service, check=check)
+    result = render_into(loaded, out, env=env, service=service, check=check)
     if as_json:
         emit_json({"out": str(out), "check": check, "written": result.written,
                    "removed": result.removed, "unchanged": len(result.unchanged),
-                   "kept": result.kept})
+                   "kept": result.kept, "deployments": result.deployments,
+                   "deployments_unchanged": result.skipped})
     elif check:
         if result.changed:
             typer.echo(result.diff, nl=False)
@@ -103,8 +103,10 @@ def render(
         else:
             typer.echo(f"render --check: {out} is up to date ({len(result.unchanged)} files)")
     else:
-        typer.echo(f"rendered {len(files)} files into {out}: {len(result.written)} written, "
-                   f"{len(result.unchanged)} unchanged, {len(result.removed)} removed")
+        typer.echo(f"rendered {len(result.written) + len(result.unchanged)} files into {out}: "
+                   f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
+                   f"{len(result.removed)} removed; {result.skipped} of {result.deployments} "
+                   "deployments unchanged since the last render (not rendered again)")
     if result.kept and not as_json:
         shown = ", ".join(result.kept[:5]) + (" ..." if len(result.kept) > 5 else "")
         typer.echo(f"left alone {len(result.kept)} file(s) aigw render did not write: {shown}",
