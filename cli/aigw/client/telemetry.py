@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - exercised when opentelemetry is absent
 
 
 _UNSET = object()
+_NO_CONTEXT = nullcontext()  # reusable: it holds no state
 
 
 def _no_global_provider() -> bool:
@@ -54,7 +55,7 @@ class CallSpan:
     def use(self) -> AbstractContextManager[Any]:
         """Make this span current (so HTTP client spans nest under it)."""
         if self._span is None:
-            return nullcontext()
+            return _NO_CONTEXT
         return trace.use_span(self._span, end_on_exit=False)
 
     def attempt(self, a: Attempt) -> None:

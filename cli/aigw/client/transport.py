@@ -142,7 +142,7 @@ class Requests:
 
 def call_from_request(request: Any, family: str | None, requests: Requests) -> Call:
     """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
-    headers = requests.headers(request)
+    headers = request.headers._list if requests.fast else requests.headers(request)
     raw = request.read() if request.method != "GET" else b""
     body = None
     alias = session = None
@@ -170,7 +170,7 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
     path = request.url.raw_path.decode("ascii")
     return Call(alias, request.method, path, body, None if body is not None else raw,
                 headers, bool(body and body.get("stream") is True), session, family,
-                _operation(path))
+                _ops.get(path) or _operation(path))
 
 
 class _RouteCache:
@@ -220,11 +220,11 @@ class _Failover:
 
     def outgoing(self, call: Call, rs: RouteState, credential: Any) -> Any:
         """The request to send to route `rs`."""
-        cache = self._cache(rs)
+        cache = self._routes.get(rs) or self._cache(rs)
         if credential is not cache.credential:
             cache.auth = auth_headers(rs.wire, credential) if rs.wire is not None else []
             cache.credential = credential
-        url, headers, content = prepare(rs.route, call.method, call.path, call.body,
+        url, headers, content = prepare(rs.route, rs.wire, call.method, call.path, call.body,
                                         call.raw, call.stream, call.headers, credential,
                                         cache.auth)
         parsed = cache.urls.get(url)
@@ -363,6 +363,8 @@ class Run:
 
     def peeks(self, resp: Any) -> bool:
         """True when `resp` is a stream to read up to its first event."""
+        if not self.call.stream:
+            return False
         stream, self.convert = self.f.is_stream(self.call, self.rs, resp)
         return stream
 

@@ -18,6 +18,7 @@ This module is pure: it prepares requests and never sends one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -114,10 +115,9 @@ def merged_body(body: dict[str, Any], model: str, extra: dict[str, Any]) -> dict
     if extra:
         out = {k: v for k, v in extra.items() if k not in body}
         out.update(body)
-    else:
-        out = dict(body)
-    out["model"] = model
-    return out
+        out["model"] = model
+        return out
+    return {**body, "model": model}  # "model" keeps its place
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -129,11 +129,8 @@ def _dumps(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def loads(raw: bytes) -> Any:
-    """Decode a JSON body (ValueError when it is not JSON)."""
-    if orjson is not None:
-        return orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
-    return json.loads(raw)
+# Decode a JSON body (bytes; ValueError when it is not JSON: orjson.JSONDecodeError is one).
+loads: Callable[[bytes], Any] = orjson.loads if orjson is not None else json.loads
 
 
 def auth_headers(wire: Wire, credential: Any) -> Headers:
@@ -146,16 +143,15 @@ def auth_headers(wire: Wire, credential: Any) -> Headers:
     return []
 
 
-def prepare(route: Any, method: str, path: str, body: dict[str, Any] | None,
+def prepare(route: Any, wire: Wire, method: str, path: str, body: dict[str, Any] | None,
             raw: bytes | None, stream: bool, headers: Headers, credential: Any,
             auth: Headers) -> tuple[str, Headers, bytes]:
     """The URL, headers and body to send to one route (a config `Route`) for one request.
 
-    `auth` is ``auth_headers(route.wire, credential)``. Raises BadRequest when the
-    route's API has no such endpoint.
+    `wire` is ``route.wire``, `auth` is ``auth_headers(wire, credential)``. Raises
+    BadRequest when the route's API has no such endpoint.
     """
-    wire: Wire = route.wire
-    if wire.is_bedrock:
+    if not wire.needs_base_url:  # Bedrock (`Wire.is_bedrock`)
         return _prepare_bedrock(wire, route, method, path, body, stream, headers,
                                 credential, auth)
     drop = _DROP_STREAM if stream else _DROP
