@@ -106,6 +106,8 @@ def merge(doc: dict[str, Any] | None, me: str, fingerprint: str, revision: str, 
 class AckRecorder:
     """Queue of (slot, fingerprint, revision) and the thread that writes them."""
 
+    on = True  # (`_Off` is not: a client then skips it on the request path)
+
     def __init__(self, service: str, address: str, mount: str, folder: str,
                  token_files: list[Path], *, interval: float = INTERVAL,
                  refresh: float = REFRESH, timeout: float = TIMEOUT,
@@ -275,6 +277,8 @@ class AckRecorder:
 
 class _Off:
     """No acks block, no address: acknowledgements are off; uses cost nothing."""
+
+    on = False
 
     def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
         """Nothing to do."""

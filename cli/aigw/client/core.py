@@ -113,7 +113,8 @@ class BaseClient:
         self._key_check_interval = key_check_interval
         self._key_files: dict[str, KeyFile] = {}
         self._reloads = 0
-        self._acks: Any = None  # the key-acknowledgement recorder, made on first success
+        # The key-acknowledgement recorder, made on first success; False when off.
+        self._acks: Any = None
         self._loaded_at = time.time()
         self._snap = self._build(config, None)
         for kf in self._key_files.values():
@@ -340,7 +341,8 @@ class BaseClient:
                 self._record(attempts, span, rs, alias, revision, status, outcome, latency, fp)
                 if status is not None and status < 400:
                     router.served(rs, sid)
-                    self._used(rs.route, fp)
+                    if self._acks is not False:
+                        self._used(rs.route, fp)
                     return _tuple(Decision, (rs, value, attempts))
                 if status in (401, 403):
                     # Re-read the key once; retry only with a different key (the
@@ -368,7 +370,8 @@ class BaseClient:
         r = rs.route
         a = attempt(alias, r.provider, r.slot, rs.index, outcome, latency, fp, status, revision)
         attempts.append(a)
-        span.attempt(a)
+        if span.recording:
+            span.attempt(a)
         if outcome != "ok":
             log.debug("%s: %s/%s attempt failed: %s", alias, r.provider, r.slot, outcome)
         if self.on_attempt is not None:
@@ -382,7 +385,10 @@ class BaseClient:
         try:
             acks = self._acks
             if acks is None:
-                acks = self._acks = recorder(self)
+                acks = recorder(self)
+                self._acks = acks if acks.on else False
+                if not acks.on:
+                    return
             acks.used(route.provider, route.slot, fp, self._snap.revision)
         except Exception:  # noqa: BLE001 - the request succeeded; an ack never changes that
             log.debug("key acknowledgement not recorded", exc_info=True)

@@ -97,12 +97,15 @@ class Requests:
     def __init__(self, h: Any) -> None:
         self.h = h
         self.fast = self._check()
+        # build(method, url, headers, content, ext): the request; `headers` include
+        # Host and Content-Length (set by the caller).
+        self.build = self._fast if self.fast else self._slow
 
     def _check(self) -> bool:
         h = self.h
         url, triples = h.URL("http://x:1/p?q=1"), [header("host", "x:1"), header("a", "b")]
         try:
-            fast = self._fast(url, triples, b"{}", {"timeout": None})
+            fast = self._fast("POST", url, triples, b"{}", {"timeout": None})
             slow = h.Request("POST", url, headers=[(k, v) for k, _, v in triples],
                              stream=h.ByteStream(b"{}"), extensions={"timeout": None})
             return (fast.headers.raw == slow.headers.raw and fast.url == slow.url
@@ -112,24 +115,20 @@ class Requests:
         except Exception:  # pragma: no cover - an httpx with other internals
             return False
 
-    def _fast(self, url: Any, headers: Headers, content: bytes, ext: dict[str, Any]) -> Any:
+    def _fast(self, method: str, url: Any, headers: Headers, content: bytes,
+              ext: dict[str, Any]) -> Any:
         h = self.h
         req = object.__new__(h.Request)
         hdrs = object.__new__(h.Headers)
         hdrs._list = headers
         hdrs._encoding = None
-        req.method, req.url, req.headers, req.extensions = "POST", url, hdrs, ext
+        req.method, req.url, req.headers, req.extensions = method, url, hdrs, ext
         req.stream = h.ByteStream(content)
         req._content = content
         return req
 
-    def build(self, method: str, url: Any, headers: Headers, content: bytes,
+    def _slow(self, method: str, url: Any, headers: Headers, content: bytes,
               ext: dict[str, Any]) -> Any:
-        """The request; `headers` include Host and Content-Length (set by the caller)."""
-        if self.fast:
-            req = self._fast(url, headers, content, ext)
-            req.method = method
-            return req
         return self.h.Request(method, url, headers=[(k, v) for k, _, v in headers],
                               stream=self.h.ByteStream(content), extensions=ext)
 
@@ -276,10 +275,11 @@ class _Failover:
         """Label the deciding response and end the span unless a stream still runs."""
         resp = decision.value
         resp.extensions[ATTEMPTS] = decision.attempts
-        resp.extensions[OUTCOME] = "ok" if decision.ok else "request_error"
-        if not isinstance(resp.stream, self.replays):
+        ok = decision.attempts[-1].outcome == "ok"  # (Decision.ok, inlined)
+        resp.extensions[OUTCOME] = "ok" if ok else "request_error"
+        if span.recording and not isinstance(resp.stream, self.replays):
             span.finish(decision.route, decision.attempts[-1].outcome,
-                        _usage(resp) if span.recording and decision.ok else None)
+                        _usage(resp) if ok else None)
         return resp
 
     def failed(self, last: Any, exc: AllRoutesFailed, span: CallSpan) -> Any:
@@ -363,8 +363,6 @@ class Run:
 
     def peeks(self, resp: Any) -> bool:
         """True when `resp` is a stream to read up to its first event."""
-        if not self.call.stream:
-            return False
         stream, self.convert = self.f.is_stream(self.call, self.rs, resp)
         return stream
 
@@ -384,11 +382,10 @@ class Run:
     def answered(self, got: Any) -> None:
         """Hand the plan what the send gave (a response or a transport error)."""
         if isinstance(got, BaseException):
-            result = Result.failed(self.f.outcome(got), self.t0)
+            self._advance(Result.failed(self.f.outcome(got), self.t0))
         else:
             self.last = got
-            result = Result.of(got.status_code, got, self.t0)
-        self._advance(result)
+            self._advance(Result.of(got.status_code, got, self.t0))
 
 
 class FailoverTransport(_Failover):
@@ -408,8 +405,10 @@ class FailoverTransport(_Failover):
             while run.request is not None:
                 try:
                     resp = self.inner.handle_request(run.request)
-                    got = run.streamed(resp, peek(resp, run.convert)) if run.peeks(resp) \
-                        else read(resp)
+                    if run.call.stream and run.peeks(resp):
+                        got = run.streamed(resp, peek(resp, run.convert))
+                    else:
+                        got = read(resp)
                 except BaseException as exc:
                     got = run.failed(exc)
                 run.answered(got)
@@ -444,8 +443,10 @@ class AsyncFailoverTransport(_Failover):
             while run.request is not None:
                 try:
                     resp = await self.inner.handle_async_request(run.request)
-                    got = run.streamed(resp, await apeek(resp, run.convert)) \
-                        if run.peeks(resp) else await aread(resp)
+                    if run.call.stream and run.peeks(resp):
+                        got = run.streamed(resp, await apeek(resp, run.convert))
+                    else:
+                        got = await aread(resp)
                 except BaseException as exc:
                     got = run.failed(exc)
                 run.answered(got)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -75,6 +76,7 @@ _BEDROCK_DROP = _DROP_STREAM | _names("anthropic-version", "anthropic-beta", "co
 _VERSION = b"anthropic-version"
 _BETA = b"anthropic-beta"
 _DEFAULT_VERSION = header("anthropic-version", ANTHROPIC_VERSION)
+_name = itemgetter(1)  # a header triple's lower-case name
 
 
 class BadRequest(Exception):
@@ -156,10 +158,14 @@ def prepare(route: Any, wire: Wire, method: str, path: str, body: dict[str, Any]
                                 credential, auth)
     drop = _DROP_STREAM if stream else _DROP
     out = [h for h in headers if h[1] not in drop]
-    content = _dumps(merged_body(body, route.model, route.extra)) if body is not None \
-        else (raw or b"")
+    if body is None:
+        content = raw or b""
+    elif route.extra:
+        content = _dumps(merged_body(body, route.model, route.extra))
+    else:  # (merged_body without its call: "model" keeps its place)
+        content = _dumps({**body, "model": route.model})
     out += auth
-    if wire.auth == "x-api-key" and not any(h[1] == _VERSION for h in out):
+    if wire.auth == "x-api-key" and _VERSION not in map(_name, out):
         out.append(_DEFAULT_VERSION)
     return route.base_url + path, out, content
 
