@@ -25,7 +25,17 @@ from .eventstream import EventStreamError
 from .router import RouteState
 from .streaming import EVENTSTREAM, BadResponse, apeek, aread, peek, read, replay_classes
 from .telemetry import CallSpan
-from .wire import BadRequest, Header, Headers, auth_headers, error_body, header, loads, prepare
+from .wire import (
+    BadRequest,
+    Header,
+    Headers,
+    auth_headers,
+    error_body,
+    header,
+    loads,
+    name_value,
+    prepare,
+)
 
 ATTEMPTS = "aigw.attempts"
 OUTCOME = "aigw.outcome"
@@ -37,7 +47,6 @@ SKIPPED = frozenset({"no_key", "unsupported_api", "wrong_family"})
 _OPERATIONS = {"completions": "chat", "messages": "chat", "responses": "responses",
                "embeddings": "embeddings"}
 _CACHE_MAX = 4096
-_READ = frozenset({b"content-type", b"x-aigw-alias", b"x-aigw-session"})
 
 
 class Call:
@@ -141,19 +150,23 @@ class Requests:
 
 def call_from_request(request: Any, family: str | None, requests: Requests) -> Call:
     """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
-    headers = request.headers._list if requests.fast else requests.headers(request)
-    raw = request.read() if request.method != "GET" else b""
+    if requests.fast:
+        headers = request.headers._list
+        raw = getattr(request, "_content", None)  # (read already: the SDK sent bytes)
+        if raw is None:
+            raw = request.read() if request.method != "GET" else b""
+    else:
+        headers = requests.headers(request)
+        raw = request.read() if request.method != "GET" else b""
     body = None
-    alias = session = None
-    ctype = b"application/json"
-    for _, k, v in headers:
-        if k in _READ:  # a set lookup: most headers are none of these
-            if k == b"content-type":
-                ctype = v
-            elif k == b"x-aigw-alias":
-                alias = v.decode("latin-1")
-            else:
-                session = v.decode("latin-1")
+    named = dict(map(name_value, headers))  # (the last one of a name wins)
+    ctype = named.get(b"content-type", b"application/json")
+    alias: Any = named.get(b"x-aigw-alias")
+    if alias is not None:
+        alias = alias.decode("latin-1")
+    session = named.get(b"x-aigw-session")
+    if session is not None:
+        session = session.decode("latin-1")
     if raw and ctype.startswith(b"application/json"):
         try:
             parsed = loads(raw)
@@ -219,11 +232,13 @@ class _Failover:
 
     def outgoing(self, call: Call, rs: RouteState, credential: Any) -> Any:
         """The request to send to route `rs`."""
+        wire = rs.wire
+        assert wire is not None  # the plan sends to usable routes only
         cache = self._routes.get(rs) or self._cache(rs)
         if credential is not cache.credential:
-            cache.auth = auth_headers(rs.wire, credential) if rs.wire is not None else []
+            cache.auth = auth_headers(wire, credential)
             cache.credential = credential
-        url, headers, content = prepare(rs.route, rs.wire, call.method, call.path, call.body,
+        url, headers, content = prepare(rs.route, wire, call.method, call.path, call.body,
                                         call.raw, call.stream, call.headers, credential,
                                         cache.auth)
         parsed = cache.urls.get(url)
@@ -297,10 +312,6 @@ class _Failover:
             else self.h.ConnectError
         err: Exception = kind(str(exc), request=request)
         return err
-
-    def call_of(self, request: Any) -> Call:
-        """The call an SDK's request makes (raises Reject when it names no alias)."""
-        return call_from_request(request, self.family, self.requests)
 
     def answer_error(self, exc: ClientError, request: Any) -> Any:
         """What an SDK gets for a call that raised `exc`: a rejection in the family's
@@ -394,24 +405,29 @@ class FailoverTransport(_Failover):
     def handle_request(self, request: Any) -> Any:
         """httpx's transport API: send `request` to its alias's routes."""
         try:
-            return self.send(self.call_of(request))
+            return self.send(call_from_request(request, self.family, self.requests))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
     def send(self, call: Call) -> Any:
         """Send `call` with failover; raises UnknownAlias, WrongFamily, AllRoutesFailed."""
         run = Run(self, call)
+        if not run.span.recording:
+            return self._drive(run)
         with run.span.use():
-            while run.request is not None:
-                try:
-                    resp = self.inner.handle_request(run.request)
-                    if run.call.stream and run.peeks(resp):
-                        got = run.streamed(resp, peek(resp, run.convert))
-                    else:
-                        got = read(resp)
-                except BaseException as exc:
-                    got = run.failed(exc)
-                run.answered(got)
+            return self._drive(run)
+
+    def _drive(self, run: Run) -> Any:
+        while run.request is not None:
+            try:
+                resp = self.inner.handle_request(run.request)
+                if run.call.stream and run.peeks(resp):
+                    got = run.streamed(resp, peek(resp, run.convert))
+                else:
+                    got = read(resp)
+            except BaseException as exc:
+                got = run.failed(exc)
+            run.answered(got)
         return run.value
 
     def close(self) -> None:
@@ -432,24 +448,29 @@ class AsyncFailoverTransport(_Failover):
     async def handle_async_request(self, request: Any) -> Any:
         """httpx's async transport API: send `request` to its alias's routes."""
         try:
-            return await self.send(self.call_of(request))
+            return await self.send(call_from_request(request, self.family, self.requests))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
     async def send(self, call: Call) -> Any:
         """Async `FailoverTransport.send`."""
         run = Run(self, call)
+        if not run.span.recording:
+            return await self._drive(run)
         with run.span.use():
-            while run.request is not None:
-                try:
-                    resp = await self.inner.handle_async_request(run.request)
-                    if run.call.stream and run.peeks(resp):
-                        got = run.streamed(resp, await apeek(resp, run.convert))
-                    else:
-                        got = await aread(resp)
-                except BaseException as exc:
-                    got = run.failed(exc)
-                run.answered(got)
+            return await self._drive(run)
+
+    async def _drive(self, run: Run) -> Any:
+        while run.request is not None:
+            try:
+                resp = await self.inner.handle_async_request(run.request)
+                if run.call.stream and run.peeks(resp):
+                    got = run.streamed(resp, await apeek(resp, run.convert))
+                else:
+                    got = await aread(resp)
+            except BaseException as exc:
+                got = run.failed(exc)
+            run.answered(got)
         return run.value
 
     async def aclose(self) -> None:

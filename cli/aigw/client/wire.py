@@ -45,6 +45,8 @@ BEDROCK_SERVICE = "bedrock"
 # bytes, so neither the SDK's request nor ours is normalised again per request.
 Header = tuple[bytes, bytes, bytes]
 Headers = list[Header]
+header_name = itemgetter(1)  # a triple's lower-case name
+name_value = itemgetter(1, 2)  # (lower-case name, value)
 
 
 def header(name: str, value: str | bytes) -> Header:
@@ -76,7 +78,6 @@ _BEDROCK_DROP = _DROP_STREAM | _names("anthropic-version", "anthropic-beta", "co
 _VERSION = b"anthropic-version"
 _BETA = b"anthropic-beta"
 _DEFAULT_VERSION = header("anthropic-version", ANTHROPIC_VERSION)
-_name = itemgetter(1)  # a header triple's lower-case name
 
 
 class BadRequest(Exception):
@@ -165,7 +166,7 @@ def prepare(route: Any, wire: Wire, method: str, path: str, body: dict[str, Any]
     else:  # (merged_body without its call: "model" keeps its place)
         content = _dumps({**body, "model": route.model})
     out += auth
-    if wire.auth == "x-api-key" and _VERSION not in map(_name, out):
+    if wire.auth == "x-api-key" and _VERSION not in map(header_name, out):
         out.append(_DEFAULT_VERSION)
     return route.base_url + path, out, content
 
