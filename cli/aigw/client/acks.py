@@ -2,7 +2,7 @@
 
 Rotation revokes an old key only on evidence that every consumer moved
 (docs/rotation.md#evidence-that-consumers-moved). This module is the runtime's half:
-after a successful attempt, `record_use(client, route, fingerprint)` notes the
+after a successful attempt, the client's recorder (`recorder(client)`) notes the
 key's fingerprint (never its value) and the client's config revision; a daemon
 thread writes them to OpenBao with the service's OWN identity (the token its agent
 keeps in the key folder, `.aigw-token`, or the Vault Agent injector's `token`), at
@@ -105,6 +105,8 @@ def merge(doc: dict[str, Any] | None, me: str, fingerprint: str, revision: str, 
 
 class AckRecorder:
     """Queue of (slot, fingerprint, revision) and the thread that writes them."""
+
+    on = True  # (`_Off` is not: a client then skips it on the request path)
 
     def __init__(self, service: str, address: str, mount: str, folder: str,
                  token_files: list[Path], *, interval: float = INTERVAL,
@@ -276,6 +278,8 @@ class AckRecorder:
 class _Off:
     """No acks block, no address: acknowledgements are off; uses cost nothing."""
 
+    on = False
+
     def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
         """Nothing to do."""
         return None
@@ -331,12 +335,3 @@ def recorder(client: Any) -> AckRecorder | _Off:
                     rec = _Off()
                 client.__dict__[_ATTR] = rec
     return rec
-
-
-def record_use(client: Any, route: Any, fingerprint: str) -> None:
-    """After a successful attempt: note that ROUTE's key FINGERPRINT works (never raises)."""
-    try:
-        revision = getattr(client, "revision", "") or getattr(client.config, "revision", "")
-        recorder(client).used(route.provider, route.slot, fingerprint, str(revision or ""))
-    except Exception:  # noqa: BLE001 - the request succeeded; an ack never changes that
-        log.debug("key acknowledgement not recorded", exc_info=True)

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple, Self
 
 from aigw.names import aws_key_parts
 
-from .acks import record_use
+from .acks import recorder
 from .config import ClientConfig, Route, config_from_bytes, load_config
-from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily
+from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily, attempt
 from .keys import FileWatcher, KeyFile, Watched, parse_token
 from .live import ConfigFollower, ConfigStatus, Snapshot, describe_revision
 from .router import AliasRouter, Clock, RouteState, Sessions
@@ -25,7 +25,9 @@ from .sigv4 import require_botocore
 from .telemetry import CallSpan, Telemetry
 
 log = logging.getLogger("aigw.client")
-_monotonic = time.monotonic  # a module global: one lookup less per call
+_monotonic = time.monotonic  # module globals: one lookup less per call
+_perf = time.perf_counter
+_tuple = tuple.__new__  # a NamedTuple without its Python-level __new__
 
 OnAttempt = Callable[[Attempt], None]
 # Transient: worth a retry on the same route, then a cooldown.
@@ -43,13 +45,13 @@ class Result(NamedTuple):
     @classmethod
     def of(cls, status: int, value: Any, t0: float) -> Result:
         """The result of a send that got an HTTP answer."""
-        outcome = "ok" if status < 400 else f"http_{status}"
-        return cls(status, value, outcome, time.perf_counter() - t0)
+        return _tuple(cls, (status, value, "ok" if status < 400 else f"http_{status}",
+                            _perf() - t0))
 
     @classmethod
     def failed(cls, outcome: str, t0: float) -> Result:
         """The result of a send that got no (usable) answer."""
-        return cls(None, None, outcome, time.perf_counter() - t0)
+        return _tuple(cls, (None, None, outcome, _perf() - t0))
 
 
 class Decision(NamedTuple):
@@ -111,6 +113,8 @@ class BaseClient:
         self._key_check_interval = key_check_interval
         self._key_files: dict[str, KeyFile] = {}
         self._reloads = 0
+        # The key-acknowledgement recorder, made on first success; False when off.
+        self._acks: Any = None
         self._loaded_at = time.time()
         self._snap = self._build(config, None)
         for kf in self._key_files.values():
@@ -322,24 +326,24 @@ class BaseClient:
         sid = session_id if self.session_affinity else None
         attempts: list[Attempt] = []
         alias = router.alias
-        span.revision = router.revision
+        span.revision = revision = router.revision
         for rs in router.order(sid):
             current = rs.key.get() if rs.usable else None
             if current is None:
                 skip = "no_key" if rs.usable else (
                     "unsupported_api" if rs.wire is None else "wrong_family")
-                self._record(attempts, span, rs, router, Result(None, None, skip, 0.0), "")
+                self._record(attempts, span, rs, alias, revision, None, skip, 0.0, "")
                 continue
             key, fp = current
             reloaded, retries_left = False, rs.route.retries
             while True:  # attempts on this route: retries, and one retry after a new key
-                result = yield rs, key
-                attempt = self._record(attempts, span, rs, router, result, fp)
-                status = result.status
+                status, value, outcome, latency = yield rs, key
+                self._record(attempts, span, rs, alias, revision, status, outcome, latency, fp)
                 if status is not None and status < 400:
                     router.served(rs, sid)
-                    record_use(self, rs.route, fp)
-                    return Decision(rs, result.value, attempts)
+                    if self._acks is not False:
+                        self._used(rs.route, fp)
+                    return _tuple(Decision, (rs, value, attempts))
                 if status in (401, 403):
                     # Re-read the key once; retry only with a different key (the
                     # same key would get the same answer), else move on.
@@ -351,28 +355,40 @@ class BaseClient:
                             continue
                     break
                 if status is not None and status < 500 and status not in _TRANSIENT_4XX:
-                    return Decision(rs, result.value, attempts)
-                del attempt
+                    return _tuple(Decision, (rs, value, attempts))
+                del value  # (a failed answer is not kept alive by the plan)
                 if retries_left > 0:
                     retries_left -= 1
                     continue
-                rs.cool_down(result.outcome, self.clock())
+                rs.cool_down(outcome, self.clock())
                 break
         raise AllRoutesFailed(alias, attempts)
 
-    def _record(self, attempts: list[Attempt], span: CallSpan, rs: RouteState,
-                router: AliasRouter, result: Result, fp: str) -> Attempt:
+    def _record(self, attempts: list[Attempt], span: CallSpan, rs: RouteState, alias: str,
+                revision: str, status: int | None, outcome: str, latency: float,
+                fp: str) -> None:
         r = rs.route
-        alias = router.alias
-        attempt = Attempt(alias, r.provider, r.slot, rs.index, result.outcome, result.latency,
-                          fp, result.status, router.revision)
-        attempts.append(attempt)
-        span.attempt(attempt)
-        if result.outcome != "ok":
-            log.debug("%s: %s/%s attempt failed: %s", alias, r.provider, r.slot, result.outcome)
+        a = attempt(alias, r.provider, r.slot, rs.index, outcome, latency, fp, status, revision)
+        attempts.append(a)
+        if span.recording:
+            span.attempt(a)
+        if outcome != "ok":
+            log.debug("%s: %s/%s attempt failed: %s", alias, r.provider, r.slot, outcome)
         if self.on_attempt is not None:
             try:
-                self.on_attempt(attempt)
+                self.on_attempt(a)
             except Exception:
                 log.exception("on_attempt callback failed")
-        return attempt
+
+    def _used(self, route: Route, fp: str) -> None:
+        """After a success: note the key's fingerprint for rotation (never raises)."""
+        try:
+            acks = self._acks
+            if acks is None:
+                acks = recorder(self)
+                self._acks = acks if acks.on else False
+                if not acks.on:
+                    return
+            acks.used(route.provider, route.slot, fp, self._snap.revision)
+        except Exception:  # noqa: BLE001 - the request succeeded; an ack never changes that
+            log.debug("key acknowledgement not recorded", exc_info=True)

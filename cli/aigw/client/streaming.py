@@ -184,7 +184,8 @@ def read(resp: Any) -> Any:
     try:
         resp.read()
     finally:
-        resp.close()
+        if not resp.is_closed:  # (read to its end, it is closed already)
+            resp.close()
     return resp
 
 
@@ -193,7 +194,8 @@ async def aread(resp: Any) -> Any:
     try:
         await resp.aread()
     finally:
-        await resp.aclose()
+        if not resp.is_closed:
+            await resp.aclose()
     return resp
 
 

@@ -21,6 +21,9 @@ except ImportError:  # pragma: no cover - exercised when opentelemetry is absent
 
 
 _UNSET = object()
+_NO_CONTEXT = nullcontext()  # reusable: it holds no state
+# The variable `set_tracer_provider` sets, read directly on each call when it exists.
+_PROVIDER_VAR = trace is not None and hasattr(trace, "_TRACER_PROVIDER")
 
 
 def _no_global_provider() -> bool:
@@ -39,22 +42,20 @@ def _no_global_provider() -> bool:
 class CallSpan:
     """One client call's span (possibly several attempts)."""
 
-    __slots__ = ("_span", "attempts", "revision")
+    __slots__ = ("_span", "attempts", "revision", "recording")
 
     def __init__(self, span: Any) -> None:
         self._span = span
+        # True while the span is open and recorded (worth reading usage for); while
+        # False, `attempt` and `finish` do nothing (callers may skip them).
+        self.recording = span is not None
         self.attempts = 0
         self.revision = ""  # of the config the call started on (set by the plan)
-
-    @property
-    def recording(self) -> bool:
-        """True while the span is open and recorded (worth reading usage for)."""
-        return self._span is not None
 
     def use(self) -> AbstractContextManager[Any]:
         """Make this span current (so HTTP client spans nest under it)."""
         if self._span is None:
-            return nullcontext()
+            return _NO_CONTEXT
         return trace.use_span(self._span, end_on_exit=False)
 
     def attempt(self, a: Attempt) -> None:
@@ -72,6 +73,7 @@ class CallSpan:
         span, self._span = self._span, None
         if span is None:
             return
+        self.recording = False
         attrs: dict[str, Any] = {"aigw.attempt": self.attempts, "aigw.outcome": outcome,
                                  "aigw.config.revision": self.revision}
         if route is not None:
@@ -108,7 +110,8 @@ class Telemetry:
 
     def start(self, alias: str, operation: str = "chat") -> CallSpan:
         """Start a span for one call of `alias`."""
-        if self._tracer is None or (self._global and _no_global_provider()):
+        if self._tracer is None or (self._global and (
+                trace._TRACER_PROVIDER is None if _PROVIDER_VAR else _no_global_provider())):
             return _NO_SPAN  # no tracer provider is set: spans would be no-ops
         attrs = {**self._base, "aigw.alias": alias, "gen_ai.operation.name": operation}
         span = self._tracer.start_span(f"{operation} {alias}", kind=trace.SpanKind.CLIENT,

@@ -25,7 +25,17 @@ from .eventstream import EventStreamError
 from .router import RouteState
 from .streaming import EVENTSTREAM, BadResponse, apeek, aread, peek, read, replay_classes
 from .telemetry import CallSpan
-from .wire import BadRequest, Header, Headers, auth_headers, error_body, header, loads, prepare
+from .wire import (
+    BadRequest,
+    Header,
+    Headers,
+    auth_headers,
+    error_body,
+    header,
+    loads,
+    name_value,
+    prepare,
+)
 
 ATTEMPTS = "aigw.attempts"
 OUTCOME = "aigw.outcome"
@@ -37,7 +47,6 @@ SKIPPED = frozenset({"no_key", "unsupported_api", "wrong_family"})
 _OPERATIONS = {"completions": "chat", "messages": "chat", "responses": "responses",
                "embeddings": "embeddings"}
 _CACHE_MAX = 4096
-_READ = frozenset({b"content-type", b"x-aigw-alias", b"x-aigw-session"})
 
 
 class Call:
@@ -97,12 +106,15 @@ class Requests:
     def __init__(self, h: Any) -> None:
         self.h = h
         self.fast = self._check()
+        # build(method, url, headers, content, ext): the request; `headers` include
+        # Host and Content-Length (set by the caller).
+        self.build = self._fast if self.fast else self._slow
 
     def _check(self) -> bool:
         h = self.h
         url, triples = h.URL("http://x:1/p?q=1"), [header("host", "x:1"), header("a", "b")]
         try:
-            fast = self._fast(url, triples, b"{}", {"timeout": None})
+            fast = self._fast("POST", url, triples, b"{}", {"timeout": None})
             slow = h.Request("POST", url, headers=[(k, v) for k, _, v in triples],
                              stream=h.ByteStream(b"{}"), extensions={"timeout": None})
             return (fast.headers.raw == slow.headers.raw and fast.url == slow.url
@@ -112,24 +124,20 @@ class Requests:
         except Exception:  # pragma: no cover - an httpx with other internals
             return False
 
-    def _fast(self, url: Any, headers: Headers, content: bytes, ext: dict[str, Any]) -> Any:
+    def _fast(self, method: str, url: Any, headers: Headers, content: bytes,
+              ext: dict[str, Any]) -> Any:
         h = self.h
         req = object.__new__(h.Request)
         hdrs = object.__new__(h.Headers)
         hdrs._list = headers
         hdrs._encoding = None
-        req.method, req.url, req.headers, req.extensions = "POST", url, hdrs, ext
+        req.method, req.url, req.headers, req.extensions = method, url, hdrs, ext
         req.stream = h.ByteStream(content)
         req._content = content
         return req
 
-    def build(self, method: str, url: Any, headers: Headers, content: bytes,
+    def _slow(self, method: str, url: Any, headers: Headers, content: bytes,
               ext: dict[str, Any]) -> Any:
-        """The request; `headers` include Host and Content-Length (set by the caller)."""
-        if self.fast:
-            req = self._fast(url, headers, content, ext)
-            req.method = method
-            return req
         return self.h.Request(method, url, headers=[(k, v) for k, _, v in headers],
                               stream=self.h.ByteStream(content), extensions=ext)
 
@@ -142,19 +150,23 @@ class Requests:
 
 def call_from_request(request: Any, family: str | None, requests: Requests) -> Call:
     """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
-    headers = requests.headers(request)
-    raw = request.read() if request.method != "GET" else b""
+    if requests.fast:
+        headers = request.headers._list
+        raw = getattr(request, "_content", None)  # (read already: the SDK sent bytes)
+        if raw is None:
+            raw = request.read() if request.method != "GET" else b""
+    else:
+        headers = requests.headers(request)
+        raw = request.read() if request.method != "GET" else b""
     body = None
-    alias = session = None
-    ctype = b"application/json"
-    for _, k, v in headers:
-        if k in _READ:  # a set lookup: most headers are none of these
-            if k == b"content-type":
-                ctype = v
-            elif k == b"x-aigw-alias":
-                alias = v.decode("latin-1")
-            else:
-                session = v.decode("latin-1")
+    named = dict(map(name_value, headers))  # (the last one of a name wins)
+    ctype = named.get(b"content-type", b"application/json")
+    alias: Any = named.get(b"x-aigw-alias")
+    if alias is not None:
+        alias = alias.decode("latin-1")
+    session = named.get(b"x-aigw-session")
+    if session is not None:
+        session = session.decode("latin-1")
     if raw and ctype.startswith(b"application/json"):
         try:
             parsed = loads(raw)
@@ -170,7 +182,7 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
     path = request.url.raw_path.decode("ascii")
     return Call(alias, request.method, path, body, None if body is not None else raw,
                 headers, bool(body and body.get("stream") is True), session, family,
-                _operation(path))
+                _ops.get(path) or _operation(path))
 
 
 class _RouteCache:
@@ -220,11 +232,13 @@ class _Failover:
 
     def outgoing(self, call: Call, rs: RouteState, credential: Any) -> Any:
         """The request to send to route `rs`."""
-        cache = self._cache(rs)
+        wire = rs.wire
+        assert wire is not None  # the plan sends to usable routes only
+        cache = self._routes.get(rs) or self._cache(rs)
         if credential is not cache.credential:
-            cache.auth = auth_headers(rs.wire, credential) if rs.wire is not None else []
+            cache.auth = auth_headers(wire, credential)
             cache.credential = credential
-        url, headers, content = prepare(rs.route, call.method, call.path, call.body,
+        url, headers, content = prepare(rs.route, wire, call.method, call.path, call.body,
                                         call.raw, call.stream, call.headers, credential,
                                         cache.auth)
         parsed = cache.urls.get(url)
@@ -276,10 +290,11 @@ class _Failover:
         """Label the deciding response and end the span unless a stream still runs."""
         resp = decision.value
         resp.extensions[ATTEMPTS] = decision.attempts
-        resp.extensions[OUTCOME] = "ok" if decision.ok else "request_error"
-        if not isinstance(resp.stream, self.replays):
+        ok = decision.attempts[-1].outcome == "ok"  # (Decision.ok, inlined)
+        resp.extensions[OUTCOME] = "ok" if ok else "request_error"
+        if span.recording and not isinstance(resp.stream, self.replays):
             span.finish(decision.route, decision.attempts[-1].outcome,
-                        _usage(resp) if span.recording and decision.ok else None)
+                        _usage(resp) if ok else None)
         return resp
 
     def failed(self, last: Any, exc: AllRoutesFailed, span: CallSpan) -> Any:
@@ -297,10 +312,6 @@ class _Failover:
             else self.h.ConnectError
         err: Exception = kind(str(exc), request=request)
         return err
-
-    def call_of(self, request: Any) -> Call:
-        """The call an SDK's request makes (raises Reject when it names no alias)."""
-        return call_from_request(request, self.family, self.requests)
 
     def answer_error(self, exc: ClientError, request: Any) -> Any:
         """What an SDK gets for a call that raised `exc`: a rejection in the family's
@@ -382,11 +393,10 @@ class Run:
     def answered(self, got: Any) -> None:
         """Hand the plan what the send gave (a response or a transport error)."""
         if isinstance(got, BaseException):
-            result = Result.failed(self.f.outcome(got), self.t0)
+            self._advance(Result.failed(self.f.outcome(got), self.t0))
         else:
             self.last = got
-            result = Result.of(got.status_code, got, self.t0)
-        self._advance(result)
+            self._advance(Result.of(got.status_code, got, self.t0))
 
 
 class FailoverTransport(_Failover):
@@ -395,22 +405,29 @@ class FailoverTransport(_Failover):
     def handle_request(self, request: Any) -> Any:
         """httpx's transport API: send `request` to its alias's routes."""
         try:
-            return self.send(self.call_of(request))
+            return self.send(call_from_request(request, self.family, self.requests))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
     def send(self, call: Call) -> Any:
         """Send `call` with failover; raises UnknownAlias, WrongFamily, AllRoutesFailed."""
         run = Run(self, call)
+        if not run.span.recording:
+            return self._drive(run)
         with run.span.use():
-            while run.request is not None:
-                try:
-                    resp = self.inner.handle_request(run.request)
-                    got = run.streamed(resp, peek(resp, run.convert)) if run.peeks(resp) \
-                        else read(resp)
-                except BaseException as exc:
-                    got = run.failed(exc)
-                run.answered(got)
+            return self._drive(run)
+
+    def _drive(self, run: Run) -> Any:
+        while run.request is not None:
+            try:
+                resp = self.inner.handle_request(run.request)
+                if run.call.stream and run.peeks(resp):
+                    got = run.streamed(resp, peek(resp, run.convert))
+                else:
+                    got = read(resp)
+            except BaseException as exc:
+                got = run.failed(exc)
+            run.answered(got)
         return run.value
 
     def close(self) -> None:
@@ -431,22 +448,29 @@ class AsyncFailoverTransport(_Failover):
     async def handle_async_request(self, request: Any) -> Any:
         """httpx's async transport API: send `request` to its alias's routes."""
         try:
-            return await self.send(self.call_of(request))
+            return await self.send(call_from_request(request, self.family, self.requests))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
     async def send(self, call: Call) -> Any:
         """Async `FailoverTransport.send`."""
         run = Run(self, call)
+        if not run.span.recording:
+            return await self._drive(run)
         with run.span.use():
-            while run.request is not None:
-                try:
-                    resp = await self.inner.handle_async_request(run.request)
-                    got = run.streamed(resp, await apeek(resp, run.convert)) \
-                        if run.peeks(resp) else await aread(resp)
-                except BaseException as exc:
-                    got = run.failed(exc)
-                run.answered(got)
+            return await self._drive(run)
+
+    async def _drive(self, run: Run) -> Any:
+        while run.request is not None:
+            try:
+                resp = await self.inner.handle_async_request(run.request)
+                if run.call.stream and run.peeks(resp):
+                    got = run.streamed(resp, await apeek(resp, run.convert))
+                else:
+                    got = await aread(resp)
+            except BaseException as exc:
+                got = run.failed(exc)
+            run.answered(got)
         return run.value
 
     async def aclose(self) -> None:

@@ -18,7 +18,9 @@ This module is pure: it prepares requests and never sends one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +45,8 @@ BEDROCK_SERVICE = "bedrock"
 # bytes, so neither the SDK's request nor ours is normalised again per request.
 Header = tuple[bytes, bytes, bytes]
 Headers = list[Header]
+header_name = itemgetter(1)  # a triple's lower-case name
+name_value = itemgetter(1, 2)  # (lower-case name, value)
 
 
 def header(name: str, value: str | bytes) -> Header:
@@ -114,10 +118,9 @@ def merged_body(body: dict[str, Any], model: str, extra: dict[str, Any]) -> dict
     if extra:
         out = {k: v for k, v in extra.items() if k not in body}
         out.update(body)
-    else:
-        out = dict(body)
-    out["model"] = model
-    return out
+        out["model"] = model
+        return out
+    return {**body, "model": model}  # "model" keeps its place
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -129,11 +132,8 @@ def _dumps(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def loads(raw: bytes) -> Any:
-    """Decode a JSON body (ValueError when it is not JSON)."""
-    if orjson is not None:
-        return orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
-    return json.loads(raw)
+# Decode a JSON body (bytes; ValueError when it is not JSON: orjson.JSONDecodeError is one).
+loads: Callable[[bytes], Any] = orjson.loads if orjson is not None else json.loads
 
 
 def auth_headers(wire: Wire, credential: Any) -> Headers:
@@ -146,24 +146,27 @@ def auth_headers(wire: Wire, credential: Any) -> Headers:
     return []
 
 
-def prepare(route: Any, method: str, path: str, body: dict[str, Any] | None,
+def prepare(route: Any, wire: Wire, method: str, path: str, body: dict[str, Any] | None,
             raw: bytes | None, stream: bool, headers: Headers, credential: Any,
             auth: Headers) -> tuple[str, Headers, bytes]:
     """The URL, headers and body to send to one route (a config `Route`) for one request.
 
-    `auth` is ``auth_headers(route.wire, credential)``. Raises BadRequest when the
-    route's API has no such endpoint.
+    `wire` is ``route.wire``, `auth` is ``auth_headers(wire, credential)``. Raises
+    BadRequest when the route's API has no such endpoint.
     """
-    wire: Wire = route.wire
-    if wire.is_bedrock:
+    if not wire.needs_base_url:  # Bedrock (`Wire.is_bedrock`)
         return _prepare_bedrock(wire, route, method, path, body, stream, headers,
                                 credential, auth)
     drop = _DROP_STREAM if stream else _DROP
     out = [h for h in headers if h[1] not in drop]
-    content = _dumps(merged_body(body, route.model, route.extra)) if body is not None \
-        else (raw or b"")
+    if body is None:
+        content = raw or b""
+    elif route.extra:
+        content = _dumps(merged_body(body, route.model, route.extra))
+    else:  # (merged_body without its call: "model" keeps its place)
+        content = _dumps({**body, "model": route.model})
     out += auth
-    if wire.auth == "x-api-key" and not any(h[1] == _VERSION for h in out):
+    if wire.auth == "x-api-key" and _VERSION not in map(header_name, out):
         out.append(_DEFAULT_VERSION)
     return route.base_url + path, out, content
 
