@@ -131,8 +131,9 @@ def _retry_while_upgrading(call: Any, timeout: float = 90.0) -> None:
 
     Right after a KV v2 mount is enabled, OpenBao answers "Upgrading from
     non-versioned to versioned data..." for a moment; that is not an error to report.
-    On a cluster, a standby node may also not route to a mount the active node
-    enabled a moment ago (404, "no handler for route"), and a standby's copy of
+    On a cluster, a standby node may also not route to a mount or auth method the
+    active node enabled a moment ago (404, "no handler for route": a role or config
+    written under a new auth method), and a standby's copy of
     the mount reports the upgrade until it next checks the active node's (seconds,
     more under load): retried the same way, for up to TIMEOUT seconds.
     """
@@ -264,8 +265,9 @@ class AuthRoleProvider(VaultProvider):
 
     def ensure(self, props: Props) -> None:
         """Write the role's parameters (create or overwrite those fields)."""
-        with vault(props) as client:
-            client.adapter.post(f"/v1/{self._path(props)}", json=as_ints(props["params"]))
+        with vault(props) as client:  # right after its method is enabled: see the retry
+            _retry_while_upgrading(lambda: client.adapter.post(
+                f"/v1/{self._path(props)}", json=as_ints(props["params"])))
 
     def live(self, props: Props) -> Props | None:
         """The role's managed parameters as stored, or None."""
@@ -365,9 +367,9 @@ class AuthConfigProvider(VaultProvider):
 
     def ensure(self, props: Props) -> None:
         """Write the config fields."""
-        with vault(props) as client:
-            client.adapter.post(f"/v1/auth/{props['path']}/config",
-                                json=as_ints(props["config"]))
+        with vault(props) as client:  # right after its method is enabled: see the retry
+            _retry_while_upgrading(lambda: client.adapter.post(
+                f"/v1/auth/{props['path']}/config", json=as_ints(props["config"])))
 
     def live(self, props: Props) -> Props | None:
         """The managed config fields as stored, or None when the method has no config."""
