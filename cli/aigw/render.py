@@ -41,6 +41,7 @@ from aigw.catalog.view import (
     SlotRef,
     check_scope,
     deployment,
+    deployment_pairs,
     deployments,
 )
 from aigw.errors import UsageError
@@ -550,12 +551,12 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
     if manifest is None and existing:  # files but no marker: sync refuses unless agents' own
         result = sync(out, render_all(loaded, env, service), env=env, service=service,
                       check=check)
-        result.deployments = len(_pairs(cat, env, service))
+        result.deployments = len(deployment_pairs(cat, env, service))
         return result
     manifest = manifest or Manifest()
     base = os.fspath(out)
     fingerprints = Fingerprints(cat)
-    pairs = _pairs(cat, env, service)
+    pairs = deployment_pairs(cat, env, service)
     result = SyncResult(deployments=len(pairs))
     entries: dict[str, Entry] = {}
     todo: list[tuple[str, str, Deployment]] = []
@@ -578,12 +579,6 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
         result.unchanged += done.unchanged
         diffs += done.diffs
     return _finish(out, manifest, existing, entries, result, diffs, env, service, check)
-
-
-def _pairs(cat: Catalog, env: str | None, service: str | None) -> list[tuple[str, str]]:
-    """(service, environment) of every deployment in scope, in `catalog.view.deployments` order."""
-    return [(name, env_name) for name in sorted(cat.services) if service in (None, name)
-            for env_name in sorted(cat.services[name].environments) if env in (None, env_name)]
 
 
 @dataclass

@@ -159,17 +159,18 @@ def deployment(cat: Catalog, service: str, env_name: str,
                       list(slots))
 
 
+def deployment_pairs(cat: Catalog, env: str | None = None,
+                     service: str | None = None) -> list[tuple[str, str]]:
+    """(service, environment) of every deployment, sorted, optionally filtered (no resolving)."""
+    return [(name, env_name) for name in sorted(cat.services) if service in (None, name)
+            for env_name in sorted(cat.services[name].environments) if env in (None, env_name)]
+
+
 def deployments(cat: Catalog, env: str | None = None, service: str | None = None) -> list[Deployment]:
     """Every (service, environment) pair, sorted, optionally filtered."""
-    out = []
     cache: _RouteCache = {}
-    for name in sorted(cat.services):
-        if service is not None and name != service:
-            continue
-        for env_name in sorted(cat.services[name].environments):
-            if env is None or env_name == env:
-                out.append(deployment(cat, name, env_name, cache))
-    return out
+    return [deployment(cat, name, env_name, cache)
+            for name, env_name in deployment_pairs(cat, env, service)]
 
 
 def environment_slots(cat: Catalog, env_name: str) -> list[SlotRef]:
