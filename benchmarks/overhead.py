@@ -26,6 +26,7 @@ batches, which a loaded machine distorts far less than wall time).
 
     python benchmarks/overhead.py                # everything (installs LiteLLM once)
     python benchmarks/overhead.py --skip-litellm # aigw rows only
+    python benchmarks/overhead.py --in-process-only  # the MockTransport table only
 
 LiteLLM lives in its own virtualenv (scripts/install-litellm.sh); the in-process
 Router is measured by benchmarks/litellm_router.py run with that venv's python,
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -61,6 +63,8 @@ KEY = "sk-bench-not-secret"
 MASTER = "sk-bench-master"
 MESSAGES = [{"role": "user", "content": "hello"}]
 Samples = dict[str, list[float]]
+STAND_INS = (("p1", "testing.fake_provider"), ("p2", "testing.fake_provider"),
+             ("a1", "testing.fake_anthropic"), ("a2", "testing.fake_anthropic"))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -298,9 +302,14 @@ MOCK_MESSAGE = json.dumps({
 
 
 class Stopwatch:
-    """Times calls of one method of an object (wraps it in place)."""
+    """Times calls of one method of an object (wraps it in place until `remove`).
+
+    The wrapper costs time of its own (two CPU-clock reads are system calls), so
+    the "added" figures are measured without stopwatches, the "own" ones with.
+    """
 
     def __init__(self, obj: Any, name: str) -> None:
+        self.obj, self.name = obj, name
         self.times: list[float] = []
         self.cpu: list[float] = []  # this thread's CPU time: what a loaded machine's
         inner = getattr(obj, name)  # scheduler does not add to
@@ -314,6 +323,10 @@ class Stopwatch:
                 self.cpu.append(time.thread_time() - c0)
 
         setattr(obj, name, timed)
+
+    def remove(self) -> None:
+        """Unwrap the method (the instance attribute set by the constructor goes)."""
+        delattr(self.obj, self.name)
 
     def clear(self) -> None:
         """Forget the calls timed so far."""
@@ -377,12 +390,6 @@ def bench_in_process(folder: Path, n: int, warmup: int) -> dict[str, Any]:
     with Client.from_file(cfg, transport=mocks[0], watch_keys=False) as c:
         oai = c.openai(transport=mocks[1])
         ant = c.anthropic(transport=mocks[2])
-        # aigw's own time per call: in its transport, minus in the provider's (the mock).
-        watches = [(Stopwatch(c._chat_transport, "send"), Stopwatch(mocks[0], "handle_request")),
-                   (Stopwatch(oai._client._transport, "handle_request"),
-                    Stopwatch(mocks[1], "handle_request")),
-                   (Stopwatch(ant._client._transport, "handle_request"),
-                    Stopwatch(mocks[2], "handle_request"))]
         pairs = {
             "dict API vs httpx": (
                 lambda: bare_http.post("http://up/v1/chat/completions",
@@ -397,20 +404,25 @@ def bench_in_process(folder: Path, n: int, warmup: int) -> dict[str, Any]:
                 lambda: ant.messages.create(model="claude", max_tokens=16,
                                             messages=MESSAGES)),
         }
-        for (label, (bare, aigw)), (outer, inner) in zip(pairs.items(), watches, strict=True):
+        # aigw's own time per call: in its transport, minus in the provider's (the mock).
+        spots = [((c._chat_transport, "send"), (mocks[0], "handle_request")),
+                 ((oai._client._transport, "handle_request"), (mocks[1], "handle_request")),
+                 ((ant._client._transport, "handle_request"), (mocks[2], "handle_request"))]
+        for (label, (bare, aigw)), (outer, inner) in zip(pairs.items(), spots, strict=True):
             alternate(bare, aigw, warmup)
-            outer.clear()
-            inner.clear()
             tb, ta = alternate(bare, aigw, n)
-            own = own_time(outer, inner)
             batch = max(50, n // 20)
             cb, ca = cpu_per_call(bare, batch), cpu_per_call(aigw, batch)
             cb2 = cpu_per_call(bare, batch)
+            watches = Stopwatch(*outer), Stopwatch(*inner)
+            timed(aigw, n)
+            for w in watches:
+                w.remove()
             out[label] = {"bare_p50": pct(tb, 50), "aigw_p50": pct(ta, 50),
                           "added_p50": pct(ta, 50) - pct(tb, 50),
                           "bare_cpu": (cb + cb2) / 2, "aigw_cpu": ca,
-                          "added_cpu": ca - (cb + cb2) / 2, "aigw_own_p50": own,
-                          "aigw_own_cpu_p50": own_time(outer, inner, cpu=True)}
+                          "added_cpu": ca - (cb + cb2) / 2, "aigw_own_p50": own_time(*watches),
+                          "aigw_own_cpu_p50": own_time(*watches, cpu=True)}
     return out
 
 
@@ -521,42 +533,43 @@ ROWS = [  # label, samples key, its baseline, failover prefix
 
 def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
     """Print the tables; return the summary."""
-    head = (f"{'contender':36} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
-            f"{'fo 1st+':>8} {'fo +p50':>8} {'dead 1st+':>9}")
-    print(head)
-    print("-" * len(head))
     summary: dict[str, Any] = {}
-    for label, key, base, fo in ROWS:
-        if key not in s:
-            continue
-        p50, p99 = pct(s[key], 50), pct(s[key], 99)
-        add50, add99 = p50 - pct(s[base], 50), p99 - pct(s[base], 99)
-        row: dict[str, Any] = {"p50": p50, "p99": p99, "added_p50": add50, "added_p99": add99}
-        line = f"{label:36} {ms(p50)} {ms(p99)} {ms(add50)} {ms(add99)}"
-        if fo and fo + "_failover" in s:
-            own = pct(s[fo + "_fallback"], 50) if fo + "_fallback" in s else p50
-            fail = s[fo + "_failover"]
-            firsts = s.get(fo + "_first_penalties") or [fail[0] - own]
-            row.update(failover_first_penalty=pct(firsts, 50),
-                       failover_first_penalty_max=max(firsts),
-                       failover_penalty_p50=pct(fail[1:], 50) - own)
-            line += f" {ms(row['failover_first_penalty'])} {ms(row['failover_penalty_p50'])}"
-            dead = s.get(fo + "_dead_penalties")
-            if dead:
-                row.update(dead_first_penalty=pct(dead, 50), dead_first_penalty_p99=pct(dead, 99))
-                line += f" {ms(row['dead_first_penalty'])} "
-        elif fo and fo + "_failover_first" in s:  # LiteLLM: versus its own normal p50
-            row.update(failover_first_penalty=s[fo + "_failover_first"][0] - p50,
-                       failover_penalty_p50=pct(s[fo + "_failover"], 50) - p50)
-            line += f" {ms(row['failover_first_penalty'])} {ms(row['failover_penalty_p50'])}"
-        print(line)
-        summary[key] = row
-    print("\n+p50/+p99: added over the row's bare baseline measured in the same loop;"
-          "\nfo: primary refusing connections; fo 1st+ = the first request after it died minus"
-          "\nthe fallback called bare right after (median of repeated kills); fo +p50 = steady"
-          "\nstate minus the fallback's own p50 (called bare, alternating); dead 1st+ = the"
-          "\nfirst request with a closed port as the primary minus the fallback called bare"
-          "\nright after (median of repeats, the dead route's cooldown reset each time).")
+    if s:
+        head = (f"{'contender':36} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
+                f"{'fo 1st+':>8} {'fo +p50':>8} {'dead 1st+':>9}")
+        print(head)
+        print("-" * len(head))
+        for label, key, base, fo in ROWS:
+            if key not in s:
+                continue
+            p50, p99 = pct(s[key], 50), pct(s[key], 99)
+            add50, add99 = p50 - pct(s[base], 50), p99 - pct(s[base], 99)
+            row: dict[str, Any] = {"p50": p50, "p99": p99, "added_p50": add50, "added_p99": add99}
+            line = f"{label:36} {ms(p50)} {ms(p99)} {ms(add50)} {ms(add99)}"
+            if fo and fo + "_failover" in s:
+                own = pct(s[fo + "_fallback"], 50) if fo + "_fallback" in s else p50
+                fail = s[fo + "_failover"]
+                firsts = s.get(fo + "_first_penalties") or [fail[0] - own]
+                row.update(failover_first_penalty=pct(firsts, 50),
+                           failover_first_penalty_max=max(firsts),
+                           failover_penalty_p50=pct(fail[1:], 50) - own)
+                line += f" {ms(row['failover_first_penalty'])} {ms(row['failover_penalty_p50'])}"
+                dead = s.get(fo + "_dead_penalties")
+                if dead:
+                    row.update(dead_first_penalty=pct(dead, 50), dead_first_penalty_p99=pct(dead, 99))
+                    line += f" {ms(row['dead_first_penalty'])} "
+            elif fo and fo + "_failover_first" in s:  # LiteLLM: versus its own normal p50
+                row.update(failover_first_penalty=s[fo + "_failover_first"][0] - p50,
+                           failover_penalty_p50=pct(s[fo + "_failover"], 50) - p50)
+                line += f" {ms(row['failover_first_penalty'])} {ms(row['failover_penalty_p50'])}"
+            print(line)
+            summary[key] = row
+        print("\n+p50/+p99: added over the row's bare baseline measured in the same loop;"
+              "\nfo: primary refusing connections; fo 1st+ = the first request after it died minus"
+              "\nthe fallback called bare right after (median of repeated kills); fo +p50 = steady"
+              "\nstate minus the fallback's own p50 (called bare, alternating); dead 1st+ = the"
+              "\nfirst request with a closed port as the primary minus the fallback called bare"
+              "\nright after (median of repeats, the dead route's cooldown reset each time).")
     if inproc:
         print(f"\nin-process (MockTransport, no network)\n{'pair':20} {'bare p50 us':>12} "
               f"{'aigw p50 us':>12} {'+p50 us':>9} {'bare cpu us':>12} {'aigw cpu us':>12} "
@@ -585,8 +598,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--failover-n", type=int, default=300, help="requests with primary down")
     p.add_argument("--in-process-n", type=int, default=3000)
     p.add_argument("--skip-litellm", action="store_true")
+    p.add_argument("--in-process-only", action="store_true",
+                   help="only the MockTransport table (no stand-ins, no LiteLLM; seconds)")
     p.add_argument("--json", type=Path, help="also write the summary here")
     args = p.parse_args(argv)
+    # The dead-primary rows cool a route down hundreds of times: one warning each.
+    logging.getLogger("aigw.client").setLevel(logging.ERROR)
     samples: Samples = {}
     with tempfile.TemporaryDirectory(prefix="aigw-bench-") as tmp:
         folder = Path(tmp)
@@ -595,15 +612,14 @@ def main(argv: list[str] | None = None) -> int:
         started = []
         fakes: dict[str, dict[str, str]] = {}
         try:
-            for name, module in (("p1", "testing.fake_provider"), ("p2", "testing.fake_provider"),
-                                 ("a1", "testing.fake_anthropic"),
-                                 ("a2", "testing.fake_anthropic")):
+            for name, module in STAND_INS if not args.in_process_only else ():
                 cm, fakes[name] = start_fake(name, keys_file, module)
                 started.append(cm)
-            cfg = write_client_config(folder, fakes["p1"], fakes["p2"], fakes["a1"],
-                                      fakes["a2"])
-            samples.update(bench_aigw(cfg, fakes, args.n, args.warmup, args.failover_n))
-            if not args.skip_litellm:
+            if not args.in_process_only:
+                cfg = write_client_config(folder, fakes["p1"], fakes["p2"], fakes["a1"],
+                                          fakes["a2"])
+                samples.update(bench_aigw(cfg, fakes, args.n, args.warmup, args.failover_n))
+            if not (args.skip_litellm or args.in_process_only):
                 venv = litellm_venv()
                 p1, p2 = fakes["p1"], fakes["p2"]
                 router = bench_router(venv, fakes, args.n, args.warmup, args.failover_n)
