@@ -7,7 +7,10 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from aigw import tools
+import pytest
+
+from aigw import envvars, tools
+from aigw.errors import ToolMissing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,3 +69,35 @@ def test_the_scaffolded_action_installs_the_pinned_versions() -> None:
     setup_pulumi = action.split("pulumi/actions", 1)[1].split("- ", 1)[0]
     assert f'version: "{tools.tool("opa").version}"' in setup_opa
     assert f'pulumi-version: "{tools.tool("pulumi").version}"' in setup_pulumi
+
+
+def _fake_tool(path: Path, version: str, ran: Path) -> Path:
+    """An executable that notes each run in RAN and reports VERSION like OPA does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\necho run >> "{ran}"\necho "Version: {version}"\n')
+    path.chmod(0o755)
+    return path
+
+
+def test_opa_in_aigws_cache_is_used_without_starting_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aigw validate` finds OPA on every run: the cache install-go-tool.sh fills holds only
+    the pinned version, so finding it there starts no process (a version probe would)."""
+    spec = tools.tool("opa")
+    ran = tmp_path / "runs"
+    cached = _fake_tool(tmp_path / "cache" / f"opa-v{spec.version}" / "opa", spec.version, ran)
+    on_path = _fake_tool(tmp_path / "bin" / "opa", spec.version, ran)
+    monkeypatch.setenv(envvars.CACHE, str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    monkeypatch.delenv(spec.override, raising=False)
+    assert tools.find_opa() == cached
+    assert not ran.exists()
+    # Without the cache, an `opa` on PATH is asked its version (and used when it matches).
+    cached.unlink()
+    assert tools.find_opa() == on_path
+    assert ran.read_text().splitlines() == ["run"]
+    # One of another version is not taken for the pinned one (OPA 0.x: not Rego v1).
+    old = _fake_tool(tmp_path / "old" / "opa", "0.70.0", tmp_path / "old-runs")
+    monkeypatch.setenv("PATH", str(old.parent))
+    with pytest.raises(ToolMissing, match=f"opa v{spec.version} not found"):
+        tools.find_opa()

@@ -11,9 +11,10 @@ order, first hit wins:
   folder (same version check), then the cache that `scripts/install-pulumi.sh`
   fills: `${AIGW_CACHE:-~/.cache/aigw}/pulumi-vVERSION/`.
 - `opa`, `actionlint`: `$AIGW_OPA` / `$AIGW_ACTIONLINT` (trusted as given), the
-  binary on PATH when it reports the pinned version, the cache that
-  `scripts/install-go-tool.sh` fills (`.../opa-vVERSION/opa`), and for OPA only
-  any `opa` on PATH of major version 1 or later (the rules are Rego v1).
+  cache that `scripts/install-go-tool.sh` fills (`.../opa-vVERSION/opa`, trusted:
+  that script puts only a build of that exact version there), the binary on PATH
+  when it reports the pinned version, and for OPA only any `opa` on PATH of major
+  version 1 or later (the rules are Rego v1).
 
 The engine and the SDK must be the same version (see docs/engine.md), which is
 why a `pulumi` of another version on PATH is skipped rather than used.
@@ -29,7 +30,6 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +78,8 @@ def tool(name: str) -> Tool:
 
 def pulumi_version() -> str:
     """The version the engine must have: the installed `pulumi` SDK's (tools.toml when absent)."""
+    from importlib import metadata  # (~10 ms of imports that validate does not need)
+
     try:
         return metadata.version("pulumi")
     except metadata.PackageNotFoundError:
@@ -231,12 +233,12 @@ def find_tool(spec: Tool, *, any_major_from: int | None = None) -> Path:
     override = _override(spec)
     if override is not None:
         return override
+    cached = cache_dir() / f"{spec.name}-v{spec.version}" / spec.name
+    if _executable(cached):  # built at that version by install-go-tool.sh: not asked
+        return cached  # again (a version probe is a process start on every validate)
     on_path = shutil.which(spec.name)
     if on_path and reported_version(Path(on_path), spec) == spec.version:
         return Path(on_path)
-    cached = cache_dir() / f"{spec.name}-v{spec.version}" / spec.name
-    if _executable(cached) and reported_version(cached, spec) == spec.version:
-        return cached
     if on_path and any_major_from is not None:
         found = reported_version(Path(on_path), spec) or ""
         major = found.split(".", 1)[0]
