@@ -143,11 +143,9 @@ def _catalog(folder: Path, admin_url: str, manual_url: str) -> Path:
 def test_no_key_value_on_any_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           every_popen: list[tuple[list[str], str]]) -> None:
     from aigw import dev
-    from tests.governance.clirun import ensure_registered
-    from tests.rotation.cli_entry import main
+    from aigw.cli import main
     from tests.rotation.test_keys_cli import Stdin
 
-    ensure_registered()
     old = "sk-CANARY-old-" + secrets.token_hex(8)  # made at test time
     new = "sk-CANARY-new-" + secrets.token_hex(8)
     admin_key = "admin-CANARY-" + secrets.token_hex(8)

@@ -27,6 +27,12 @@ DEV_SCRUBBED = (*TOKEN, "VAULT_DEV_ROOT_TOKEN_ID", "BAO_DEV_LISTEN_ADDRESS",
 # aigw's own.
 HOME = "AIGW_HOME"  # the project folder holding .aigw/
 CACHE = "AIGW_CACHE"  # where built tools are cached (default ~/.cache/aigw)
+# Rotation timing (seconds or `10m`): RotateOptions field -> variable (docs/rotation.md).
+ROTATE_TIMING = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
+                 "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}
+AWS_ENDPOINT_URL = "AIGW_AWS_ENDPOINT_URL"  # the aws-iam driver's endpoint (moto in tests)
+PULUMI_SDK_DEBUG = "AIGW_PULUMI_SDK_DEBUG"  # 1: run the Pulumi SDK without aigw's patches
+TEST_CRASH_AT = "AIGW_TEST_CRASH_AT"  # test hook: SIGKILL at these rotation points
 
 # The Pulumi engine.
 PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"

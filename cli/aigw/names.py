@@ -137,11 +137,15 @@ def slot_env(ref: SlotName) -> str:
     return f"{_env_part(ref.provider)}_{_env_part(ref.slot)}"
 
 
+KEY_ENV_PREFIX = "AIGW_KEY_"
+KEY_FILE_ENV_PREFIX = "AIGW_KEY_FILE_"
+
+
 def key_env(ref: SlotName) -> str:
     """The environment variable holding a slot's key (LiteLLM's `os.environ/...`)."""
-    return f"AIGW_KEY_{slot_env(ref)}"
+    return KEY_ENV_PREFIX + slot_env(ref)
 
 
 def key_file_env(ref: SlotName) -> str:
     """The aigw.env variable naming a slot's key file."""
-    return f"AIGW_KEY_FILE_{slot_env(ref)}"
+    return KEY_FILE_ENV_PREFIX + slot_env(ref)

@@ -192,3 +192,21 @@ def test_request_error_is_not_failed_over(providers, make_route, write_config):
         # No cooldown either: the next call goes to p1 again.
         assert client.chat.completions.create(model="chat", messages=USER)["provider"] == "p1"
     assert p2.total_calls == 0
+
+
+def test_the_fast_attempt_constructor_is_the_dataclass() -> None:
+    """`errors.attempt` (the request path's constructor) takes Attempt's fields in order
+    and builds what ``Attempt(...)`` builds: a field added to one is added to both."""
+    import dataclasses
+    import inspect
+
+    from aigw.client.errors import attempt
+
+    names = [f.name for f in dataclasses.fields(Attempt)]
+    assert list(inspect.signature(attempt).parameters) == names
+    values = ("chat", "p1", "default", 0, "ok", 0.01, "abc123", 200, "r1")
+    built = attempt(*values)
+    assert built == Attempt(*values)
+    assert vars(built) == dict(zip(names, values, strict=True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.outcome = "timeout"  # type: ignore[misc]

@@ -17,7 +17,6 @@ import pytest
 
 from aigw.errors import ToolMissing
 from aigw.tools import find_actionlint, find_opa
-from tests.governance.clirun import ensure_registered
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -45,11 +44,6 @@ def opa() -> Path:
 def actionlint() -> Path:
     """The actionlint binary."""
     return _need(find_actionlint, "install-actionlint.sh")
-
-
-@pytest.fixture(autouse=True)
-def _cli() -> None:
-    ensure_registered()
 
 
 @pytest.fixture

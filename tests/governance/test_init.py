@@ -81,12 +81,6 @@ def test_gitignore_keeps_state_and_secrets_out(tmp_path: Path,
 @pytest.mark.usefixtures("opa")
 def test_init_then_dev_up_apply_plan_and_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from aigw import cli
-    from aigw.commands import stack
-
-    if "apply" not in {c.name or (c.callback.__name__ if c.callback else "")
-                       for c in cli.app.registered_commands}:
-        stack.register(cli.app)
     for name in _VAULT_ENV:
         monkeypatch.delenv(name, raising=False)
     repo = tmp_path / "catalog"

@@ -108,7 +108,7 @@ def test_canaries_never_in_argv_output_or_bookkeeping(bao: BaoDevServer, kv_moun
         folder = _catalog(tmp_path, kv_mount, fake.base_url + "/models")
         env = child_env(bao.addr, bao.token, tmp_path,
                         PYTHONPATH=str(ROOT), AIGW_ROTATE_QUIET="0.1")
-        entry = [sys.executable, str(ROOT / "tests/rotation/cli_entry.py")]
+        entry = [sys.executable, "-m", "aigw"]
         outputs = []
         for args, stdin in ((["keys", "put", "deepseek", str(folder), "--env", "prod"], OLD),
                             (["rotate-keys", str(folder), "--yes"], NEW + "\n"),
@@ -139,7 +139,7 @@ def test_canaries_never_in_logs_or_errors(caplog: pytest.LogCaptureFixture,
                                           capsys: pytest.CaptureFixture[str], bao: BaoDevServer,
                                           kv_mount: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.rotation.cli_entry import main
+    from aigw.cli import main
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("BAO_ADDR", bao.addr)

@@ -11,8 +11,8 @@ import pytest
 from testing.bao import BaoDevServer
 from testing.fake_provider import FakeProvider
 
+from aigw.cli import main
 from tests.helpers import Result
-from tests.rotation.cli_entry import main
 from tests.rotation.conftest import read_slot, write_catalog
 
 OPENAI = "prod/providers/openai/default"

@@ -41,7 +41,7 @@ def _child(req: dict[str, Any]) -> int:
         os.dup2(f, fd)
         os.close(f)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115 - a fresh reader over the new fd 0
-    from tests.rotation.cli_entry import main
+    from aigw.cli import main
 
     try:
         main(req["argv"])
@@ -60,13 +60,14 @@ def serve() -> None:
     """The parent: preload, then fork one child per request line; report exits."""
     import boto3  # noqa: F401
 
+    import aigw.cli
     import aigw.rotation.drivers.aws_iam  # noqa: F401
     import aigw.rotation.drivers.manual  # noqa: F401
     import aigw.rotation.drivers.openai_admin  # noqa: F401
-    import tests.rotation.cli_entry  # noqa: F401
     from aigw.rotation.drivers.base import _tls
 
     _tls()  # the CA bundle is loaded once here, not in every child
+    aigw.cli._register()  # and the commands
 
     def emit(event: dict[str, Any]) -> None:
         os.write(1, (json.dumps(event) + "\n").encode())

@@ -39,7 +39,10 @@ _new = object.__new__
 
 def attempt(alias: str, provider: str, slot: str, route: int, outcome: str, latency: float,
             key_fingerprint: str, status: int | None, revision: str) -> Attempt:
-    """``Attempt(...)`` with every field given, built without the per-field setattr."""
+    """``Attempt(...)`` with every field given, built without the per-field setattr.
+
+    Its parameters are Attempt's fields, in order (tests/client/test_client.py
+    checks): keyword arguments are the fastest way to fill the instance dict."""
     a = _new(Attempt)
     a.__dict__.update(alias=alias, provider=provider, slot=slot, route=route,
                       outcome=outcome, latency=latency, key_fingerprint=key_fingerprint,

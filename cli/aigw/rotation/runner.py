@@ -26,6 +26,7 @@ from typing import Any
 
 import hvac
 
+from aigw import envvars
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.models import Catalog, parse_duration
 from aigw.errors import (
@@ -59,8 +60,7 @@ from aigw.slots.lock import SlotLock, who_am_i
 from aigw.slots.status import SlotStatus, read_status
 from aigw.slots.targets import SlotTarget, select_targets
 
-TIMING_ENV = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
-              "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}
+TIMING_ENV = envvars.ROTATE_TIMING
 
 
 @dataclass(frozen=True)

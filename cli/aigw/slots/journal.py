@@ -29,6 +29,7 @@ import signal
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from aigw import envvars
 from aigw.errors import RotationInProgress
 from aigw.slots.kv import KV, CasConflict
 
@@ -38,7 +39,7 @@ ABORT_STATES = ("aborting", "aborted")
 # state -> the state of the main path whose place it takes (the next step is the same).
 VARIANTS = {"verify_skipped": "verified", "old_left_to_operator": "old_revoked"}
 TERMINAL = frozenset({"done", "aborted"})
-CRASH_ENV = "AIGW_TEST_CRASH_AT"
+CRASH_ENV = envvars.TEST_CRASH_AT
 
 
 def new_run_id() -> str:

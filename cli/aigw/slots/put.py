@@ -24,7 +24,7 @@ from aigw.apis import APIS
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
-from aigw.names import key_env
+from aigw.names import KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_env
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, JournalEntry, KeyRef, new_run_id, transition_event
 from aigw.slots.kv import KV
@@ -232,11 +232,11 @@ def import_plan(cat: Catalog, env: str,
         if name in table:
             target, field_ = table[name]
             plan.setdefault(target.id, (target, {}))[1][field_] = name
-        elif name.startswith("AIGW_KEY_") and not name.startswith("AIGW_KEY_FILE_"):
+        elif name.startswith(KEY_ENV_PREFIX) and not name.startswith(KEY_FILE_ENV_PREFIX):
             unknown.append(name)
     if unknown:
         raise UsageError(f"no slot in {env} for {', '.join(sorted(unknown))}",
-                         hint="names are AIGW_KEY_<PROVIDER>_<SLOT> as in aigw.env/litellm.yaml")
+                         hint=f"names are {KEY_ENV_PREFIX}<PROVIDER>_<SLOT> as in aigw.env/litellm.yaml")
     for target, fields in plan.values():
         missing = [f for f in target.fields if f not in fields]
         if missing:
@@ -250,7 +250,7 @@ def import_env_file(client: hvac.Client, cat: Catalog, env: str, file: Path, *,
     values = parse_dotenv(file.read_text())
     plan = import_plan(cat, env, list(values))
     if not plan:
-        raise UsageError(f"{file}: no AIGW_KEY_* names found")
+        raise UsageError(f"{file}: no {KEY_ENV_PREFIX}* names found")
     return [put_key(client, target, {f: values[n] for f, n in fields.items()}, who=who,
                     op="import")
             for target, fields in plan]

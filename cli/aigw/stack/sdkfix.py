@@ -38,6 +38,7 @@ import pulumi.runtime.resource as sdk_resource
 import pulumi.runtime.stack as sdk_stack
 from pulumi.runtime.proto import source_pb2
 
+from aigw import envvars
 from aigw.tools import cache_dir
 
 
@@ -81,7 +82,7 @@ def fast_inline_program() -> Iterator[None]:
     Set AIGW_PULUMI_SDK_DEBUG=1 to run with the SDK untouched (debug logs and
     source positions back, at the cost above).
     """
-    if os.environ.get("AIGW_PULUMI_SDK_DEBUG"):
+    if os.environ.get(envvars.PULUMI_SDK_DEBUG):
         yield
         return
     patches = {(sdk_stack, "asyncio"): _AsyncioForStack("asyncio"),

@@ -28,6 +28,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from aigw import envvars
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
     DriverSpec,
@@ -63,7 +64,7 @@ class AwsIamDriver:
         import boto3  # imported here: validating a catalog never needs boto3
 
         region = str(param(spec, "aws_region", "us-east-1"))
-        endpoint = param(spec, "endpoint_url") or os.environ.get("AIGW_AWS_ENDPOINT_URL")
+        endpoint = param(spec, "endpoint_url") or os.environ.get(envvars.AWS_ENDPOINT_URL)
         iam = boto3.client("iam", region_name=region, endpoint_url=endpoint)
 
         def sts_factory(key_id: str, secret: str) -> Any:
