@@ -564,7 +564,8 @@ def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
                 line += f" {ms(row['failover_first_penalty'])} {ms(row['failover_penalty_p50'])}"
                 dead = s.get(fo + "_dead_penalties")
                 if dead:
-                    row.update(dead_first_penalty=pct(dead, 50), dead_first_penalty_p99=pct(dead, 99))
+                    row.update(dead_first_penalty=pct(dead, 50),
+                               dead_first_penalty_p99=pct(dead, 99))
                     line += (f" {ms(row['dead_first_penalty'])} "
                              f" {ms(row['failover_first_penalty_p99'])} "
                              f"{ms(row['dead_first_penalty_p99'])}")

@@ -236,7 +236,8 @@ def import_plan(cat: Catalog, env: str,
             unknown.append(name)
     if unknown:
         raise UsageError(f"no slot in {env} for {', '.join(sorted(unknown))}",
-                         hint=f"names are {KEY_ENV_PREFIX}<PROVIDER>_<SLOT> as in aigw.env/litellm.yaml")
+                         hint=f"names are {KEY_ENV_PREFIX}<PROVIDER>_<SLOT> as in aigw.env and "
+                         "litellm.yaml")
     for target, fields in plan.values():
         missing = [f for f in target.fields if f not in fields]
         if missing:
