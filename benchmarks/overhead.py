@@ -338,11 +338,6 @@ class Stopwatch:
         """Unwrap the method (the instance attribute set by the constructor goes)."""
         delattr(self.obj, self.name)
 
-    def clear(self) -> None:
-        """Forget the calls timed so far."""
-        self.times.clear()
-        self.cpu.clear()
-
 
 def own_time(outer: Stopwatch, inner: Stopwatch, cpu: bool = False) -> float:
     """p50 of the time spent in aigw's transport minus the time in the provider's."""
