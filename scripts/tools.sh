@@ -1,7 +1,8 @@
 # Sourced by scripts/install-*.sh: the tool table (cli/aigw/tools.toml, the only place
 # tool versions are pinned) and the steps every install script shares.
 # shellcheck shell=bash
-TOOLS_TABLE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/cli/aigw/tools.toml"
+AIGW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_TABLE="$AIGW_ROOT/cli/aigw/tools.toml"
 CACHE="${AIGW_CACHE:-$HOME/.cache/aigw}"
 
 # tool_field NAME FIELD: a string or number field of tools.toml's [NAME] table.
@@ -21,19 +22,15 @@ tool_version() {
   printf '%s\n' "${!var:-$pinned}"
 }
 
-# need_go NAME VERSION: fail with one line when Go is missing.
-need_go() {
-  command -v go >/dev/null 2>&1 || {
-    echo "install-$1: Go is needed to build $1 v$2 (or put $1 v$2 on PATH)" >&2; exit 1; }
-}
-
-# need_disk NAME: fail with one line when the build would not fit (tools.toml disk_mb).
-need_disk() {
-  local need_mb; need_mb=$(tool_field "$1" disk_mb)
-  [ -n "$need_mb" ] || return 0
-  local free_kb; free_kb=$(df -Pk "$HOME" | awk 'NR==2 {print $4}')
-  if [ "${free_kb:-0}" -lt $((need_mb * 1000)) ]; then
-    echo "install-$1: only $((free_kb / 1024)) MB free under $HOME; building $1 needs about $((need_mb / 1000)).$((need_mb % 1000 / 100)) GB" >&2
-    exit 1
+# aigw_tools_install NAME...: `aigw tools install --only NAME...` (aigw.tool_install builds
+# the Go tools and the engine; it is shipped in the wheel, so pip users run the same
+# recipe). Runs this checkout's aigw with the project's .venv python ($AIGW_PYTHON, else
+# .venv/bin/python, else python3). Prints the folder of each tool.
+aigw_tools_install() {
+  local py="${AIGW_PYTHON:-}" args=()
+  if [ -z "$py" ]; then
+    if [ -x "$AIGW_ROOT/.venv/bin/python" ]; then py="$AIGW_ROOT/.venv/bin/python"; else py=python3; fi
   fi
+  for name in "$@"; do args+=(--only "$name"); done
+  PYTHONPATH="$AIGW_ROOT/cli${PYTHONPATH:+:$PYTHONPATH}" "$py" -m aigw tools install "${args[@]}"
 }

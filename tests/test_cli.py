@@ -241,7 +241,8 @@ def test_no_bold_or_dim_on_a_terminal(env: dict[str, str], tmp_path: Path) -> No
 
 def _allowed(metadata: list[object]) -> str | None:
     """How docs/catalog.md words a field's numeric bounds (`allowed: 0 to 10`)."""
-    bounds = {type(m).__name__.lower(): getattr(m, type(m).__name__.lower()) for m in metadata}
+    bounds = {type(m).__name__.lower(): getattr(m, type(m).__name__.lower()) for m in metadata
+              if type(m).__name__.lower() in ("gt", "ge", "lt", "le")}  # not the validators
     low = (f"more than {bounds['gt']}" if "gt" in bounds
            else f"{bounds['ge']} or more" if "ge" in bounds else None)
     if "le" in bounds:

@@ -173,7 +173,7 @@ def test_find_bao_beside_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tools.find_bao() == Path(sys.executable).parent / "bao"
 
 
-def test_pulumi_missing_names_install_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_pulumi_missing_names_tools_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
     monkeypatch.delenv("AIGW_PULUMI_DIR", raising=False)
     monkeypatch.setenv("PATH", "")
@@ -181,7 +181,7 @@ def test_pulumi_missing_names_install_script(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(tools, "_interpreter_bin", lambda: tmp_path)
     with pytest.raises(ToolMissing) as err:
         tools.find_pulumi()
-    assert "v3.259.0" in err.value.message and "install-pulumi.sh" in err.value.lines()[0]
+    assert "v3.259.0" in err.value.message and "aigw tools install --only pulumi" in err.value.lines()[0]
 
 
 def test_pulumi_from_cache_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,8 @@ def test_no_other_file_pins_a_tool_version() -> None:
     """The install scripts, the finder and the CI workflow name no version of their own."""
     versions = {row["version"] for row in tomllib.loads(tools.TABLE.read_text()).values()}
     files = [*ROOT.glob("scripts/install-*.sh"), ROOT / "scripts" / "tools.sh",
-             ROOT / "cli" / "aigw" / "tools.py", ROOT / ".github" / "workflows" / "ci.yml"]
+             ROOT / "cli" / "aigw" / "tools.py", ROOT / "cli" / "aigw" / "tool_install.py",
+             ROOT / "cli" / "aigw" / "tool_release.py", ROOT / ".github" / "workflows" / "ci.yml"]
     for path in files:
         text = path.read_text()
         for version in versions:
@@ -56,6 +57,8 @@ def test_no_other_file_pins_a_tool_version() -> None:
 
 
 def test_a_go_tool_is_built_by_the_one_go_script() -> None:
+    """install-opa.sh and install-actionlint.sh go through install-go-tool.sh, which (like
+    install-pulumi.sh) runs `aigw tools install` (tests/test_tool_install.py)."""
     for name in ("opa", "actionlint"):
         assert _script_field(name, "build").startswith("go ")
         text = (ROOT / "scripts" / f"install-{name}.sh").read_text()

@@ -28,6 +28,7 @@ from aigw.errors import (
     EXIT_UNEXPECTED,
     AigwError,
     CatalogError,
+    VaultUnreachable,
     missing_extra_line,
 )
 
@@ -77,7 +78,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack
+    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack, tools
 
     catalog.register(app)
     stack.register(app)
@@ -86,6 +87,7 @@ def _register() -> None:
     governance.register(app)
     fleet.register(app)
     app.add_typer(dev.app, name="dev")
+    app.add_typer(tools.app, name="tools")
 
 
 def _err(line: str) -> None:
@@ -151,6 +153,8 @@ def _run(args: list[str], debug: bool) -> int:
     try:
         code = command.main(args=args, prog_name="aigw", standalone_mode=False)
     except AigwError as exc:
+        if isinstance(exc, VaultUnreachable):  # BAO_ADDR when it is set, else `aigw dev up`
+            exc.hint = context.current().unreachable_hint()
         if isinstance(exc, CatalogError):
             for line in exc.lines():
                 _err(line)

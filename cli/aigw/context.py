@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from aigw import envvars
-from aigw.errors import UsageError, VaultError
+from aigw.errors import UsageError, VaultError, VaultUnreachable
 
 if TYPE_CHECKING:
     from aigw.vault import TLS, VaultSettings
@@ -94,7 +94,7 @@ def resolve_vault(addr: str | None = None, token: str | None = None, *,
         elif running is not None and token is None and same_addr(addr or "", running.addr):
             token = running.token
     if addr is None:
-        raise VaultError("no OpenBao address configured", hint=UNREACHABLE_HINT)
+        raise VaultUnreachable("no OpenBao address configured", hint=UNREACHABLE_HINT)
     if token is None:
         raise VaultError(f"no token for OpenBao at {normalize_addr(addr)}",
                          hint="set BAO_TOKEN (or VAULT_TOKEN)")
@@ -149,6 +149,16 @@ class Context:
     def vault(self) -> VaultSettings:
         """Where OpenBao is, the token and the CA settings (raises VaultError if unknown)."""
         return resolve_vault(self._addr, self._token, env=self.env, home=self.home)
+
+    def unreachable_hint(self) -> str:
+        """The hint of an unreachable OpenBao: the variable that named the address when one
+        did (starting a dev server would not help then), else `aigw dev up`."""
+        from aigw.vault import UNREACHABLE_HINT
+
+        var = envvars.first_name(self.env, envvars.ADDR)
+        if self._addr is not None or var is None:
+            return UNREACHABLE_HINT
+        return f"{var} is {self.env[var]}: is OpenBao running there, and is that the address?"
 
     @cached_property
     def engine(self) -> EngineSettings:

@@ -59,6 +59,11 @@ class VaultError(AigwError):
     exit_code = EXIT_UNEXPECTED
 
 
+class VaultUnreachable(VaultError):
+    """No OpenBao/Vault answers at the address (or none is configured): exit 3 in every
+    command. The CLI words the hint from where the address came from (aigw.context)."""
+
+
 class VaultForbidden(VaultError):
     """A request was denied by policy (HTTP 403)."""
 

@@ -20,7 +20,7 @@ import hvac
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import deployments, slot_path
 from aigw.client.acks import live_instances
-from aigw.errors import UsageError, VaultError
+from aigw.errors import UsageError
 from aigw.names import ack_path
 from aigw.slots.kv import KV
 from aigw.slots.targets import secret_fingerprint
@@ -79,14 +79,7 @@ def fleet_status(cat: Catalog, client: hvac.Client, env: str | None = None,
     if service is not None and service not in cat.services:
         raise UsageError(f"unknown service {service!r}", hint="see `services:` in the catalog")
     now = time.time() if now is None else now
-    try:
-        return _collect(cat, client, env, service, now)
-    except VaultError as exc:
-        from aigw.vault import UNREACHABLE_HINT
-
-        if exc.hint == UNREACHABLE_HINT:  # nothing to show without it: bad input, exit 2
-            raise UsageError(exc.message, hint=UNREACHABLE_HINT) from None
-        raise
+    return _collect(cat, client, env, service, now)  # OpenBao unreachable: exit 3, as everywhere
 
 
 def _collect(cat: Catalog, client: hvac.Client, env: str | None, service: str | None,

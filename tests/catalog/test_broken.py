@@ -52,7 +52,7 @@ CASES = [
      "4:14", "providers.deepseek.api", "'grpc' is not allowed"),
     ("wrong type timeout", BASE.replace("model: deepseek-chat}", "model: deepseek-chat, "
                                         "timeout: soon}"),
-     "9:52", "models.chat.routes[0].timeout", "valid number"),
+     "9:52", "models.chat.routes[0].timeout", "expected a duration such as"),
     ("list instead of mapping", BASE.replace("environments:\n  prod: {}", "environments:\n  - prod"),
      "1:1", "environments", "expected a mapping of names"),
     ("duplicate key", BASE.replace("  openai:", "  deepseek:"),

@@ -28,7 +28,7 @@ def _need(finder: Callable[[], Path], script: str) -> Path:
     try:
         return finder()
     except ToolMissing as exc:
-        message = f"{exc.message}: run scripts/{script}"
+        message = f"{exc.message}: run scripts/{script} (aigw tools install)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{message} (CI=true: a missing tool fails the run)")
         pytest.skip(message)

@@ -339,8 +339,10 @@ def test_a_service_on_the_old_key_blocks_revocation_and_is_named(
     assert done.outcomes[0].status == "done", done.as_dict()
 
 
-def test_status_without_openbao_is_one_line_and_exit_2(
+def test_status_without_openbao_is_one_line_and_exit_3(
         tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unreachable OpenBao is exit 3 in every command, `status` too (it was 2); the hint
+    names BAO_ADDR when it is set, and `aigw dev up` only when it is not."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "aigw.yaml").write_text(yaml.safe_dump({
@@ -354,6 +356,11 @@ def test_status_without_openbao_is_one_line_and_exit_2(
     monkeypatch.setenv("BAO_TOKEN", "test-token")
     monkeypatch.setenv("AIGW_HOME", str(tmp_path / "home"))
     result = _cli(capsys, monkeypatch, "status", str(repo))
-    assert result.code == 2, result
+    assert result.code == 3, result
     assert result.err.strip().count("\n") == 0, result.err
-    assert f"OpenBao unreachable at {addr}" in result.err and "hint:" in result.err
+    assert f"OpenBao unreachable at {addr}" in result.err
+    assert f"(hint: BAO_ADDR is {addr}:" in result.err and "dev up" not in result.err
+    monkeypatch.delenv("BAO_ADDR")  # and no dev server in AIGW_HOME
+    result = _cli(capsys, monkeypatch, "status", str(repo))
+    assert result.code == 3 and result.err.strip().count("\n") == 0, result
+    assert "no OpenBao address configured" in result.err and "aigw dev up" in result.err

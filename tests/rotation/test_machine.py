@@ -112,6 +112,26 @@ def test_waits_without_evidence_then_resumes(world: World) -> None:
 
 
 @pytest.mark.integration
+def test_a_long_wait_prints_a_heartbeat(world: World) -> None:
+    """`rotate-keys --wait 2m` says every 30 s what it waits for (issue 23 item 7): a fake
+    clock that sleeps instantly, so 120 s of waiting take no time."""
+    now = [time.time()]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    seen: list[Progress] = []
+    timing = Timing(quiet=3600.0, poll=5.0, wait=120.0, clock=lambda: now[0], sleep=sleep)
+    result = world.rotate(timing=timing, reporter=seen.append)
+    assert result.outcomes[0].status == "waiting"
+    beats = [p.detail for p in seen if p.to_state == "waiting"]
+    assert len(beats) == 3, beats  # at 30, 60 and 90 s; at 120 s the run reports instead
+    assert beats[0].startswith("waiting: ") and "--wait gives up in 1m30s" in beats[0]
+    assert "--wait gives up in 30s" in beats[-1]
+    assert not set(beats) & set(result.outcomes[0].notes)  # progress, not the outcome's notes
+
+
+@pytest.mark.integration
 def test_old_key_in_use_vetoes_even_finish(world: World) -> None:
     world.rotate(timing=Timing(quiet=0.2, poll=0.02, wait=0.0))
     time.sleep(1.1)  # the grace period (1s) is over

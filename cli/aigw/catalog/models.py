@@ -20,24 +20,32 @@ from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
 from aigw.rotation.registry import DRIVERS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 APIS = API_NAMES  # the wire APIs: aigw/apis.py
 OUTPUTS = OUTPUT_NAMES  # what `outputs:` may name: the registry in aigw/outputs.py
 
 
-def parse_duration(value: Any) -> int:
-    """`90d`, `12h`, `30m`, `45s` or a number of seconds -> seconds."""
+def parse_seconds(value: Any) -> float:
+    """The one duration syntax of the catalog: `90d`, `12h`, `30m`, `45s`, `2.5s` or a number
+    of seconds (fractions allowed) -> seconds. Every duration field reads it: `max_age`,
+    `grace` and the like (whole seconds, `parse_duration`) and a route's `timeout` and
+    `cooldown`, so `timeout: 30s` means what `timeout: 30` does (the same rendered file)."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30d, 12h, 10m or 45s")
+        raise ValueError("expected a duration such as 30d, 12h, 10m, 45s or 2.5s")
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return int(value)
+        return float(value)
     if isinstance(value, str) and (m := _DURATION_RE.match(value)):
-        return int(m.group(1)) * _UNITS[m.group(2)]
-    raise ValueError("expected a duration such as 30d, 12h, 10m or 45s")
+        return float(m.group(1)) * _UNITS[m.group(2)]
+    raise ValueError("expected a duration such as 30d, 12h, 10m, 45s or 2.5s")
+
+
+def parse_duration(value: Any) -> int:
+    """`parse_seconds`, in whole seconds (`max_age`, `grace`, `--wait`...)."""
+    return int(parse_seconds(value))
 
 
 def format_duration(seconds: int) -> str:
@@ -49,6 +57,7 @@ def format_duration(seconds: int) -> str:
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
+Seconds = Annotated[float, BeforeValidator(parse_seconds)]  # fractions kept: timeouts
 Extra = dict[str, Any]
 
 
@@ -93,9 +102,9 @@ class Route(_Model):
     provider: str
     model: str
     slot: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: Seconds | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0, le=10)
-    cooldown: float | None = Field(default=None, ge=0)
+    cooldown: Seconds | None = Field(default=None, ge=0)
     weight: int | None = Field(default=None, ge=0, le=100, strict=True)
     extra: Extra = Field(default_factory=dict)
 
@@ -110,9 +119,9 @@ class ModelAlias(_Model):
 class Defaults(_Model):
     """Per-attempt timeout, same-route retries and cooldown after a failure."""
 
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: Seconds = Field(default=30.0, gt=0)
     retries: int = Field(default=0, ge=0, le=10)
-    cooldown: float = Field(default=30.0, ge=0)
+    cooldown: Seconds = Field(default=30.0, ge=0)
 
 
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"

@@ -14,7 +14,7 @@ from aigw.commands.options import (
     emit_json,
     rendered_folder,
 )
-from aigw.errors import EXIT_CHANGES, EXIT_OK, ToolMissing
+from aigw.errors import EXIT_CHANGES, EXIT_OK
 
 if TYPE_CHECKING:
     from aigw.catalog import LoadedCatalog
@@ -25,16 +25,22 @@ def validate(
     path: PathArg = Path(),
     as_json: JsonOpt = False,
     policy: Annotated[bool, typer.Option("--policy/--no-policy", help="Also run the governance "
-                                         "rules (aigw policy check; needs opa).")] = True,
+                                         "rules (aigw policy check; needs opa: aigw tools "
+                                         "install). --no-policy skips them.")] = True,
 ) -> int:
     """Check the catalog (schema, references, names, residency) and its governance rules.
 
-    Exit 2 listing every catalog problem; exit 1 when a governance rule denies.
+    Exit 2 listing every catalog problem; exit 1 when a governance rule denies; exit 3
+    when the rules cannot run (no OPA: `aigw tools install --only opa`), unless
+    `--no-policy` skips them.
     """
     from aigw.catalog import load_catalog
 
     loaded = load_catalog(path)  # a CatalogError under --json: the errors of docs/json.md
-    findings, note = _policy_findings(loaded, path) if policy else ([], "policy check skipped")
+    # Governance is never silently off: without OPA the check fails (ToolMissing names
+    # `aigw tools install`); only --no-policy skips it, and says so.
+    findings, note = (_policy_findings(loaded, path) if policy
+                      else ([], "policy check skipped (--no-policy)"))
     blocking = [f for f in findings if f.blocking]
     cat = loaded.catalog
     counts = {
@@ -61,14 +67,10 @@ def validate(
 
 
 def _policy_findings(loaded: LoadedCatalog, path: Path) -> tuple[list[Finding], str | None]:
-    """Governance findings; a missing OPA is a note here (`aigw policy check` fails on it)."""
+    """Governance findings (ToolMissing, naming `aigw tools install`, when OPA is missing)."""
     from aigw.governance import check_policies
 
-    try:
-        findings = check_policies(loaded, root=catalog_folder(path))
-    except ToolMissing as exc:
-        return [], f"policy check skipped: {exc.message}"
-    return findings, None
+    return check_policies(loaded, root=catalog_folder(path)), None
 
 
 def render(

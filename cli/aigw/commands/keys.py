@@ -170,7 +170,7 @@ def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = N
 
 
 def _progress(p: Progress) -> None:
-    arrow = p.detail if p.to_state in ("note", "failed") else (
+    arrow = p.detail if p.to_state in ("note", "failed", "waiting") else (
         f"{p.from_state or '-'} -> {p.to_state}" + (f" ({p.detail})" if p.detail else ""))
     label = {"note": "note: ", "failed": "failed: "}.get(p.to_state, "")
     typer.echo(f"rotate {p.slot}: {label}{arrow}", err=True)

@@ -160,3 +160,17 @@ def assess(entry: JournalEntry, driver: Driver, *, now: float, quiet: float,
         waiting.append(f"all consumers acknowledged; quiet for {quiet - (now - promoted):.0f}s")
     waiting.append(f"grace ends in {grace_until - now:.0f}s")
     return Evidence(False, "; ".join(waiting), facts)
+
+
+def heartbeat_line(ev: Evidence, wait_left: float) -> str:
+    """The line `rotate-keys --wait` prints every Timing.heartbeat seconds while it waits:
+    what it waits for, how many consumers acknowledged, and when --wait gives up."""
+    acks = ev.facts.get("acks") or {}
+    parts = [ev.reason]
+    if acks:
+        parts.append(f"{sum(1 for moved in acks.values() if moved)} of {len(acks)} "
+                     "consumers acknowledged")
+    minutes, seconds = divmod(max(0, round(wait_left)), 60)
+    parts.append(f"--wait gives up in {minutes}m{seconds:02d}s" if minutes
+                 else f"--wait gives up in {seconds}s")
+    return "waiting: " + "; ".join(parts)

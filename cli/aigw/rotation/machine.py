@@ -22,7 +22,7 @@ from typing import Any
 
 from aigw.errors import AigwError, RotationError, UsageError
 from aigw.rotation.drivers.base import Driver, Minted, VerifySkipped
-from aigw.rotation.evidence import Evidence, assess, read_ack_entries
+from aigw.rotation.evidence import Evidence, assess, heartbeat_line, read_ack_entries
 from aigw.rotation.progress import Progress, Reporter, SlotOutcome, Timing
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
@@ -269,6 +269,7 @@ class SlotRotation:
 
     def _from_promoted(self, entry: JournalEntry) -> JournalEntry | None:
         deadline = self.timing.clock() + self.timing.wait
+        beat = self.timing.clock()  # a minutes-long --wait is never silent (heartbeat_line)
         grace, override = self._grace(entry)
         quiet = max(self.timing.quiet, float(self.t.grace_floor))
         while True:
@@ -286,6 +287,9 @@ class SlotRotation:
             if left <= 0:
                 self._waiting = ev
                 return None
+            if self.timing.clock() - beat >= self.timing.heartbeat:
+                beat = self.timing.clock()
+                self.report(Progress(self.t.id, None, "waiting", heartbeat_line(ev, left)))
             self.timing.sleep(min(self.timing.poll, left))
             self._maybe_renew()
 

@@ -16,6 +16,7 @@ class Timing:
     poll: float = 5.0         # between evidence checks while waiting
     wait: float = 0.0         # how long a run waits for evidence before leaving it pending
     lock_ttl: float = 900.0   # lease of a slot's lock; renewed while the run works
+    heartbeat: float = 30.0   # while waiting (--wait): one "waiting: ..." line this often
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
