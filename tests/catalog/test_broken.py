@@ -9,6 +9,7 @@ import pytest
 
 from aigw.catalog import load_catalog
 from aigw.errors import CatalogError
+from tests.helpers import run_cli
 
 BASE = """\
 environments:
@@ -194,3 +195,23 @@ def test_a_broken_list_is_not_also_reported_empty(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as info:
         load_catalog(_write(tmp_path, text))
     assert [p.key for p in info.value.problems] == ["services.bot.models"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("flow", [True, False], ids=["flow", "block"])
+def test_a_did_you_mean_comes_before_the_errors_that_follow_from_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flow: bool) -> None:
+    """The `base-url` typo printed `4:3 ... needs a base_url` before `4:25 ... did you mean`:
+    the cause comes first (issue 23 item 7), other problems keep file:line order."""
+    provider = ("  deepseek: {api: openai, base-url: https://api.deepseek.com, regoin: cn}\n"
+                if flow else "  deepseek:\n    api: openai\n    base-url: https://api.deepseek.com"
+                "\n    regoin: cn\n")
+    path = tmp_path / "aigw.yaml"
+    path.write_text("version: 1\nenvironments: {prod: {}}\nproviders:\n" + provider
+                    + "models:\n  chat: {routes: [{provider: deepseek, model: x}]}\n"
+                    "services:\n  bot: {environments: [prodd], models: [chat]}\n")
+    result = run_cli(capsys, "validate", "--no-policy", str(path))
+    assert result.code == 2
+    keys = [line.split(": ")[1] for line in result.err.splitlines()[:-1]]
+    assert keys[:2] == ["providers.deepseek.base-url", "providers.deepseek.regoin"], keys
+    assert keys[2] == "providers.deepseek.region", keys  # what follows from the typo, after it
+    assert keys[3:] == ["services.bot.environments[0]"], keys  # file order, unmoved

@@ -137,5 +137,34 @@ def load_catalog(path: Path | str) -> LoadedCatalog:
     problems += _not_under(semantic_problems(catalog, locate, _raw_names(merged), broken),
                            {p.key for p in found})
     if problems:
-        raise CatalogError(sorted(problems, key=lambda p: (p.mark.file, p.mark.line, p.mark.column)))
+        raise CatalogError(order_problems(problems))
     return LoadedCatalog(catalog, files, marks)
+
+
+def _parent(key: str) -> str:
+    """`providers.deepseek.base-url` -> `providers.deepseek`; `a.routes[0]` -> `a`."""
+    cut = max(key.rfind("."), key.rfind("["))
+    return key[:cut] if cut > 0 else key
+
+
+def order_problems(problems: list[Problem]) -> list[Problem]:
+    """By file, line and column, except that a did-you-mean problem comes before the
+    problems of the same entry that follow from it: the `base-url` typo (4:27) is
+    printed before `base_url` missing (4:3), which fixing the typo also fixes."""
+    ordered = sorted(problems, key=lambda p: (p.mark.file, p.mark.line, p.mark.column))
+    placed: list[Problem] = []  # typos already moved stay in their order, first
+    for typo in [p for p in ordered if (p.hint or "").startswith("did you mean")]:
+        parent = _parent(typo.key)
+        ordered.remove(typo)
+        first = next((i for i, p in enumerate(ordered)
+                      if not any(p is q for q in placed) and p.mark.file == typo.mark.file
+                      and (p.key == parent or p.key.startswith((f"{parent}.", f"{parent}[")))
+                      and (p.mark.line, p.mark.column) < (typo.mark.line, typo.mark.column)),
+                     None)
+        if first is None:  # nothing of its entry before it: it keeps its place
+            first = next((i for i, p in enumerate(ordered)
+                          if (p.mark.file, p.mark.line, p.mark.column)
+                          > (typo.mark.file, typo.mark.line, typo.mark.column)), len(ordered))
+        ordered.insert(first, typo)
+        placed.append(typo)
+    return ordered
