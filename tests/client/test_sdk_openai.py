@@ -8,6 +8,7 @@ answers (typed objects, streams, Responses) is the check that it is faithful.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
@@ -289,3 +290,21 @@ def test_outgoing_requests_are_what_httpx_would_build(module, fast):
     assert b"".join(got.stream) == b"{}"
     # The headers of an incoming request read back as the same triples either way.
     assert requests.headers(want) == [(k, k.lower(), v) for k, v in want.headers.raw]
+
+
+def test_the_sdks_placeholder_url_is_not_in_a_services_log(providers, make_route, write_config,
+                                                           caplog):
+    """The fake stands in for the provider API. httpx2 logged every SDK call at INFO as
+    `HTTP Request: POST http://aigw.invalid/chat/completions`: the SDK's placeholder base
+    URL, no real endpoint. Gone by default; a service's own httpx2 requests still log."""
+    import httpx2
+
+    caplog.set_level(logging.INFO)
+    cfg, p1, _ = two_routes(providers, make_route, write_config)
+    with Client.from_file(cfg) as client:
+        client.openai().chat.completions.create(model="chat", messages=USER)
+    assert p1.total_calls == 1
+    assert not [r.getMessage() for r in caplog.records if "aigw.invalid" in r.getMessage()]
+    with httpx2.Client() as own:
+        own.get(p1.base_url)
+    assert [r for r in caplog.records if r.name == "httpx2" and "HTTP Request" in r.getMessage()]

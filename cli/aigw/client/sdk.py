@@ -8,6 +8,7 @@ are off: aigw owns retries and failover. Pass the alias as ``model``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .core import BaseClient
@@ -38,9 +39,33 @@ def _httpx2() -> Any:
     return httpx2
 
 
+class _PlaceholderRequestLine(logging.Filter):
+    """Drops httpx's `HTTP Request: POST http://aigw.invalid/... "HTTP/1.1 200 OK"` INFO line.
+
+    That URL is the SDK's placeholder: the transport sends each attempt to a route's
+    base_url (and reports attempts itself: `on_attempt`, telemetry), so the line
+    names no real endpoint and only confuses a service's log. Requests of the
+    service's own httpx clients still log as before.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(str(arg).startswith(SDK_BASE_URL) for arg in args[1:2])
+
+
+_PLACEHOLDER_FILTER = _PlaceholderRequestLine()
+
+
+def _quiet_placeholder_requests() -> None:
+    # Installed on first use of an SDK adapter (idempotent: a filter is kept once).
+    for name in ("httpx2", "httpx"):
+        logging.getLogger(name).addFilter(_PLACEHOLDER_FILTER)
+
+
 def make_sdk(core: BaseClient, family: str, inner: Any, aio: bool, kwargs: dict[str, Any]) -> Any:
     """An openai.OpenAI / AsyncOpenAI or anthropic.Anthropic / AsyncAnthropic over aigw."""
     sdk = _import(family)
+    _quiet_placeholder_requests()
     h = _httpx2()
     if aio:
         http: Any = h.AsyncClient(transport=AsyncFailoverTransport(core, inner, h, family))
