@@ -290,3 +290,32 @@ def _audit_records(cli: Any, catalog: Path) -> list[dict[str, Any]]:
     """Every audit record of `aigw audit --json` (docs/json.md: grouped by scope)."""
     doc = json.loads(cli("audit", str(catalog), "--json").out)
     return [r for scope in doc["scopes"] for r in scope["records"]]
+
+
+@pytest.mark.integration
+def test_list_and_rotate_leave_out_slots_no_service_reads(cli: Any, tmp_path: Path,
+                                                         kv_mount: str) -> None:
+    """A declared slot no route of the environment uses (`openai/batch`, and `bedrock`
+    nobody calls) is not listed nor rotated, as `keys put` already refuses it (issue 23
+    item 7); `keys status` still shows every slot."""
+    providers = {
+        "openai": {"api": "openai", "base_url": "http://127.0.0.1:9/v1", "region": "us",
+                   "slots": ["default", "batch"],
+                   "rotation": {"driver": "manual", "max_age": "30d"}},
+        "bedrock": {"api": "bedrock", "region": "us", "extra": {"aws_region_name": "us-east-1"},
+                    "rotation": {"driver": "manual", "max_age": "7d"}},
+    }
+    folder = write_catalog(tmp_path / "unread", kv_mount, providers,
+                           services={"web": {"environments": ["prod"], "models": ["m-openai"]}})
+    listed = cli("keys", "list", str(folder), "--env", "prod", "--json")
+    assert listed.code == 0, listed.err
+    assert [(s["provider"], s["slot"]) for s in json.loads(listed.out)["slots"]] == [
+        ("openai", "default")]
+    text = cli("keys", "list", str(folder), "--env", "prod")
+    assert "openai/batch" not in text.out and "bedrock" not in text.out
+    dry = cli("rotate-keys", str(folder), "--env", "prod", "--dry-run", "--json")
+    assert [o["slot"] for o in json.loads(dry.out)["slots"]] == ["prod/openai/default"], dry
+    one = cli("rotate-keys", str(folder), "--env", "prod", "--slot", "batch", "--dry-run")
+    assert one.code == 2 and "no slot */batch that a service reads in prod" in one.err
+    status = cli("keys", "status", str(folder), "--env", "prod", "--json")
+    assert len(json.loads(status.out)["slots"]) == 3

@@ -110,14 +110,15 @@ def import_(
 
 
 def _statuses(path: Path, env: str | None, provider: str | None,
-              as_json: bool) -> tuple[float, list[SlotStatus]]:
+              as_json: bool, *, read_only: bool = False) -> tuple[float, list[SlotStatus]]:
     """The selected slots' statuses and when they were read. Under --json they are
     printed here and no rows are left to print as text."""
     from aigw.catalog import load_catalog
     from aigw.slots import put as core
 
     now = time.time()
-    rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider)
+    rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider,
+                              read_only=read_only)
     if as_json:
         _say({"slots": [s.as_dict(now) for s in rows]})
         return now, []
@@ -127,8 +128,10 @@ def _statuses(path: Path, env: str | None, provider: str | None,
 @keys_app.command("list")
 def list_(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = None,
           as_json: JsonOpt = False) -> int:
-    """One line per slot: version, age, fingerprint, driver (never a value)."""
-    now, rows = _statuses(path, env, provider, as_json)
+    """One line per slot some service reads: version, age, fingerprint, driver (never a
+    value). A declared slot no route of the environment uses is left out (`keys status`
+    shows it)."""
+    now, rows = _statuses(path, env, provider, as_json, read_only=True)
     if rows:
         typer.echo(f"{'SLOT':40} {'VER':<5} {'AGE':>5}  {'FINGERPRINT':12}  DRIVER")
     for s in rows:
@@ -214,7 +217,9 @@ def rotate_keys_cmd(
     options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
                             finish=finish, dry_run=dry_run, grace=duration_flag(grace, "--grace"),
                             abort=abort, override_grace=override_grace, reason=reason)
-    select_targets(loaded.catalog, env, provider, slot)  # unknown names fail before Vault
+    continuing = (resume or finish or abort) and not due  # as the runner selects
+    select_targets(loaded.catalog, env, provider, slot,  # unknown names fail before Vault
+                   read_only=not continuing)
     if not (yes or dry_run):
         if not sys.stdin.isatty():
             raise UsageError("rotate-keys changes provider keys: pass --yes (or --dry-run)")

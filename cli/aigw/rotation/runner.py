@@ -137,10 +137,13 @@ def rotate_keys(catalog: LoadedCatalog | Catalog, client: hvac.Client, options: 
     timing = timing or Timing()
     factory = driver_factory or build_driver
     result = RotateResult(run_id or new_run_id())
-    targets = select_targets(cat, options.env, options.provider, options.slot)
+    continue_only = (options.resume or options.finish or options.abort) and not options.due
+    # A slot no deployment reads is not rotated (nobody would use the new key), but a
+    # rotation already under way in one (its service removed since) can still be finished.
+    targets = select_targets(cat, options.env, options.provider, options.slot,
+                             read_only=not continue_only)
     check_grace(client, targets, options, addr)
     who = who_am_i(client) if not options.dry_run else ""
-    continue_only = (options.resume or options.finish or options.abort) and not options.due
     for target in targets:
         kv = KV(client, target.mount, addr)
         try:

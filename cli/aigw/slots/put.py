@@ -258,6 +258,7 @@ def import_env_file(client: hvac.Client, cat: Catalog, env: str, file: Path, *,
 
 
 def slot_statuses(client: hvac.Client, cat: Catalog, env: str | None = None,
-                  provider: str | None = None) -> list[SlotStatus]:
-    """The status of every selected slot."""
-    return [read_status(KV(client, t.mount), t) for t in select_targets(cat, env, provider)]
+                  provider: str | None = None, *, read_only: bool = False) -> list[SlotStatus]:
+    """The status of every selected slot (READ_ONLY: only slots some deployment reads)."""
+    return [read_status(KV(client, t.mount), t)
+            for t in select_targets(cat, env, provider, read_only=read_only)]

@@ -156,8 +156,13 @@ def parse_slot(text: str) -> tuple[str, str]:
 
 
 def select_targets(cat: Catalog, env: str | None = None, provider: str | None = None,
-                   slot: str | None = None) -> list[SlotTarget]:
-    """The slots of the catalog, sorted, optionally narrowed; unknown names are UsageErrors."""
+                   slot: str | None = None, *, read_only: bool = False) -> list[SlotTarget]:
+    """The slots of the catalog, sorted, optionally narrowed; unknown names are UsageErrors.
+
+    READ_ONLY leaves out the slots no deployment of their environment reads (a
+    provider's declared slot no route of that environment uses): `keys list` and
+    `rotate-keys` do not show or rotate a key nobody uses, as `keys put` refuses one.
+    """
     check_scope(cat, env)
     if provider is not None and provider not in cat.providers:
         raise UsageError(f"unknown provider '{provider}'", did_you_mean(provider, cat.providers))
@@ -165,10 +170,12 @@ def select_targets(cat: Catalog, env: str | None = None, provider: str | None = 
     for env_name in sorted(cat.environments) if env is None else [env]:
         for ref in environment_slots(cat, env_name):
             if (provider is None or ref.provider == provider) and (slot is None or ref.slot == slot):
-                out.append(SlotTarget(env_name, cat.environments[env_name], ref,
-                                      cat.providers[ref.provider],
-                                      consumers_of(cat, env_name, ref)))
+                readers = consumers_of(cat, env_name, ref)
+                if readers or not read_only:
+                    out.append(SlotTarget(env_name, cat.environments[env_name], ref,
+                                          cat.providers[ref.provider], readers))
     if slot is not None and not out:
-        raise UsageError(f"no slot {provider or '*'}/{slot} in {env or 'any environment'}",
-                         hint="see `aigw keys list`")
+        unread = " that a service reads" if read_only else ""
+        raise UsageError(f"no slot {provider or '*'}/{slot}{unread} in "
+                         f"{env or 'any environment'}", hint="see `aigw keys list`")
     return out
