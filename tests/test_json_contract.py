@@ -125,11 +125,16 @@ def test_diff(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
                  ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q",
                   "-m", "c"]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-    doc = check("diff", run_cli(capsys, "diff", str(repo), "--no-plan", "--format", "json"), 0)
+    # `--json` like every other command; `--format json` stays as its alias (issue 23).
+    doc = check("diff", run_cli(capsys, "diff", str(repo), "--no-plan", "--json"), 0)
     assert doc["summary"]["services_changed"] == 0
-    err = check("diff", run_cli(capsys, "diff", str(tmp_path / "nope"), "--no-plan",
-                                "--format", "json"), 2)
+    alias = check("diff", run_cli(capsys, "diff", str(repo), "--no-plan", "--format", "json"), 0)
+    assert alias == doc
+    err = check("diff", run_cli(capsys, "diff", str(tmp_path / "nope"), "--no-plan", "--json"),
+                2)
     assert err["ok"] is False
+    both = run_cli(capsys, "diff", str(repo), "--no-plan", "--json", "--format", "markdown")
+    assert both.code == 2 and "two outputs" in both.err
 
 
 def test_dev_status(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -78,18 +78,24 @@ def diff(
     = None,
     env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="text, markdown (a PR comment) "
-                                        "or json.", callback=_format_mode)] = Format.text,
+                                        "or json (the same as --json).",
+                                        callback=_format_mode)] = Format.text,
     plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Include the Vault plan (needs "
                                        "OpenBao and the Pulumi engine; default: on).")] = True,
     limit: Annotated[int | None, typer.Option("--limit", help="Markdown size cap in characters "
                                               "(default: what a GitHub comment holds).",
                                               min=2000)] = None,
+    as_json: JsonOpt = False,
 ) -> int:
     """What a catalog change does: per-service effects, rendered diffs, policy, Vault plan."""
     from aigw.diff import COMMENT_LIMIT, build_report, format_markdown, format_text
+    from aigw.errors import UsageError
 
+    if as_json and fmt is Format.markdown:
+        raise UsageError("--json and --format markdown ask for two outputs",
+                         hint="choose one (--format json is the same as --json)")
     report = build_report(path, base_ref=base, env=env, plan=plan)
-    if fmt is Format.json:
+    if as_json or fmt is Format.json:
         emit_json(report.as_dict())
     elif fmt is Format.markdown:
         typer.echo(format_markdown(report, limit=limit or COMMENT_LIMIT), nl=False)
