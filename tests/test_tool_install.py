@@ -214,3 +214,72 @@ def test_scripts_install_through_aigw_tools_install() -> None:
         assert "aigw_tools_install" in script and "go build" not in script
         assert "go clean" not in script  # the Go build cache is kept
     assert shutil.which("bash")
+
+
+FAKE_GO = r"""#!/bin/sh
+# A stand-in for `go` (the real build is tests/test_install.py's): records each call and
+# does what the recipe needs, refusing a build outside pkg/ with no sdk/ beside it.
+echo "$*" >> "$GO_LOG"
+case "$1" in
+  mod) printf '{"Path": "github.com/pulumi/pulumi/pkg/v3", "Dir": "%s"}\n{\n "Path": "github.com/pulumi/pulumi/sdk/v3",\n "Dir": "%s"}\n' "$FAKE_PKG" "$FAKE_SDK" ;;
+  build)
+    [ "$(basename "$PWD")" = pkg ] && [ -d ../sdk/python ] || { echo "not in pkg/" >&2; exit 1; }
+    while [ $# -gt 0 ]; do
+      [ "$1" = -o ] && out="$2"; [ "$1" = -ldflags ] && ld="$2"; shift
+    done
+    mkdir -p "$(dirname "$out")"; printf '#!/bin/sh\necho %s\n' "${ld##*Version=}" > "$out"
+    chmod +x "$out" ;;
+  install) for arg; do module="$arg"; done; mkdir -p "$GOBIN"; name=$(basename "${module%@*}")
+    printf '#!/bin/sh\necho "Version: %s"\n' "${module##*@v}" > "$GOBIN/$name"
+    chmod +x "$GOBIN/$name" ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+def _read_only_tree(root: Path, files: dict[str, str]) -> Path:
+    """A folder like the Go module cache's: its files and folders read-only."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    root.chmod(0o555)
+    return root
+
+
+def test_the_build_recipes_run_go_as_docs_engine_md_says(
+        no_tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The engine's recipe (pkg/ and sdk/ copied side by side and made writable, built
+    in pkg/ with the version ldflag, the plugin beside it) and `go install` for OPA and
+    actionlint, against a stand-in `go`; the Go build cache is never cleaned."""
+    fake_bin = tmp_path / "go-bin"
+    fake_bin.mkdir()
+    (fake_bin / "go").write_text(FAKE_GO)
+    (fake_bin / "go").chmod(0o755)
+    log = tmp_path / "go.log"
+    pkg = _read_only_tree(tmp_path / "modcache" / "pkg@v", {"go.mod": "module pkg\n"})
+    sdk = _read_only_tree(tmp_path / "modcache" / "sdk@v", {
+        "go.mod": "module sdk\n", "python/dist/pulumi-resource-pulumi-python": "#!/bin/sh\n"})
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("GO_LOG", str(log))
+    monkeypatch.setenv("FAKE_PKG", str(pkg))
+    monkeypatch.setenv("FAKE_SDK", str(sdk))
+    result = run_cli(capsys, "tools", "install")
+    assert result.code == 0, result.err
+    engine = tools.pulumi_version()
+    assert tools.find_pulumi() == no_tools / f"pulumi-v{engine}" / "pulumi"
+    assert tools.find_opa().parent.name == f"opa-v{tools.tool('opa').version}"
+    assert tools.find_actionlint().parent.parent == no_tools
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("mod download -json github.com/pulumi/pulumi/pkg/v3@v")
+    assert f"version.Version=v{engine}" in calls[1] and "./cmd/pulumi" in calls[1]
+    assert calls[2] == f"install -trimpath github.com/open-policy-agent/opa@v{tools.tool('opa').version}"
+    assert not [c for c in calls if c.startswith("clean")]
+    assert sorted(p.name for p in no_tools.iterdir()) == sorted(  # no staging folder left
+        [f"pulumi-v{engine}", f"opa-v{tools.tool('opa').version}",
+         f"actionlint-v{tools.tool('actionlint').version}"])
+    for path in (pkg, sdk):  # the module cache is left as it was
+        for sub in path.rglob("*"):
+            sub.parent.chmod(0o755)
