@@ -193,6 +193,8 @@ def test_building_without_go_says_so_in_one_line(
 def test_only_names_a_tool_aigw_installs(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli(capsys, "tools", "install", "--only", "bao")
     assert result.code == 2 and "pulumi, opa, actionlint" in result.err
+    mirror = run_cli(capsys, "tools", "install", "--mirror", "http://m.example")
+    assert mirror.code == 2 and "--release" in mirror.err
 
 
 def test_the_scaffolds_validate_hook_leaves_the_policy_check_to_its_own_hook() -> None:

@@ -58,6 +58,8 @@ def chosen(only: Sequence[str] | None) -> list[str]:
 def install(only: Sequence[str] | None = None, *, release: bool = False,
             mirror: str | None = None, say: Say = lambda _line: None) -> list[Installed]:
     """Install each tool of ONLY (default: all) that is not found yet; see the module doc."""
+    if mirror and not release:
+        raise UsageError("--mirror is for --release downloads", "add --release")
     done = []
     for name in chosen(only):
         version = tools.pulumi_version() if name == "pulumi" else tools.tool(name).version
