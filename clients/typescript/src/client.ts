@@ -1,0 +1,349 @@
+/**
+ * `AigwClient`: the config, routers, key files and telemetry of one service.
+ *
+ * What a call uses (the routers of one config revision, with their route states
+ * and key files) is one immutable snapshot; a newer config file is swapped in by
+ * replacing that reference, so a call in flight finishes on the snapshot it
+ * started with. Calls go through `client.fetch` (fetch.ts), which the official
+ * SDKs take as their `fetch` option.
+ */
+import { performance } from "node:perf_hooks";
+
+import { type ClientConfig, configFromBytes, loadConfig, type Route } from "./config.js";
+import { plan, type Plan, type PlanHooks } from "./core.js";
+import { type Attempt, ClientError, ConfigError, UnknownAlias, WrongFamily } from "./errors.js";
+import { awsKeyParts, KeyFile, parseAwsCredentials, parseToken } from "./keys.js";
+import { ConfigFollower, type ConfigStatus } from "./live.js";
+import { AliasRouter, type Clock, type Random, RouteState, type Sessions } from "./router.js";
+import { loadSigner, type SigV4 } from "./sigv4.js";
+import { type CallSpan, Telemetry } from "./telemetry.js";
+import { AIGW_BASE_URL, FailoverFetch } from "./fetch.js";
+import * as path from "node:path";
+
+export type Logger = (level: "debug" | "info" | "warn", message: string) => void;
+
+export interface ClientOptions {
+  /** The fetch that reaches providers (default: the global fetch). */
+  fetch?: typeof globalThis.fetch;
+  /** Keep a session (`x-aigw-session`) on the route that served it (default true). */
+  sessionAffinity?: boolean;
+  /** Called with every attempt (never a key value). */
+  onAttempt?: (attempt: Attempt) => void;
+  /** Seconds between stats of a key file (default 0.1). */
+  keyCheckInterval?: number;
+  /** Follow the config file (default: when read from a file); true insists. */
+  watchConfig?: boolean;
+  /** Seconds between stats of the config file (default 0.1). */
+  configCheckInterval?: number;
+  /** Seconds, monotonic: times cooldowns (default `performance.now() / 1000`). */
+  clock?: Clock;
+  /** [0, 1): draws weighted first routes (default Math.random; see `seededRandom`). */
+  random?: Random;
+  /** An OpenTelemetry TracerProvider (default: the global one, when @opentelemetry/api is installed). */
+  tracerProvider?: unknown;
+  /** Where warnings and info lines go (default: warnings to console.warn). */
+  logger?: Logger;
+}
+
+interface Snapshot {
+  readonly config: ClientConfig;
+  readonly routers: ReadonlyMap<string, AliasRouter>;
+  readonly revision: string;
+}
+
+const defaultLogger: Logger = (level, message) => {
+  if (level === "warn") console.warn(message);
+};
+
+async function importSdk(name: string): Promise<{ default: new (o: Record<string, unknown>) => unknown }> {
+  try {
+    return await import(name);
+  } catch (exc) {
+    if ((exc as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") {
+      throw new ClientError(`the ${name} package is not installed (npm install ${name})`);
+    }
+    throw exc;
+  }
+}
+
+const monotonic = (): number => performance.now() / 1000;
+
+export class AigwClient {
+  readonly sessionAffinity: boolean;
+  readonly onAttempt: ((attempt: Attempt) => void) | undefined;
+  readonly clock: Clock;
+  readonly innerFetch: typeof globalThis.fetch;
+  readonly log: Logger;
+  /** @internal */
+  readonly telemetry: Telemetry;
+  private readonly random: Random;
+  private readonly keyCheckInterval: number;
+  private keyFiles = new Map<string, KeyFile>();
+  private snap: Snapshot;
+  private reloads = 0;
+  private loadedAt = Date.now();
+  private readonly follower: ConfigFollower | null = null;
+  private configNextCheck = Infinity;
+  private signer: SigV4 | null | undefined = undefined;
+  /** @internal: where acknowledgements go (acks.ts sets it). */
+  ackSink: ((rs: RouteState, fp: string, revision: string, kind: "used" | "loaded") => void) | null = null;
+
+  constructor(config: ClientConfig, options: ClientOptions = {}) {
+    this.sessionAffinity = options.sessionAffinity ?? true;
+    this.onAttempt = options.onAttempt;
+    this.clock = options.clock ?? monotonic;
+    this.random = options.random ?? Math.random;
+    this.innerFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.log = options.logger ?? defaultLogger;
+    this.keyCheckInterval = options.keyCheckInterval ?? 0.1;
+    this.snap = this.build(config, null);
+    for (const kf of this.keyFiles.values()) {
+      if (kf.get() === null) {
+        this.log("warn", `key file ${kf.path} is missing or empty; its routes fail over until it appears`);
+      }
+    }
+    this.telemetry = new Telemetry(config.service, config.environment, options.tracerProvider);
+    if (options.watchConfig && config.path === null) {
+      throw new ConfigError("watchConfig needs a config read from a file (AigwClient.fromFile or fromEnv)");
+    }
+    if (options.watchConfig !== false && config.path !== null) {
+      this.follower = new ConfigFollower(config.path, options.configCheckInterval ?? 0.1, config,
+        (data) => this.apply(data), (msg) => this.log("warn", `${this.describe()}: ${msg}`));
+      this.configNextCheck = this.follower.nextCheck;
+    }
+    this.log("info", `${this.describe()}: revision - -> ${config.revision || "-"} (${config.aliases.size} aliases)`);
+  }
+
+  /** Load `aigw-client.json` at `file`. */
+  static fromFile(file: string, options: ClientOptions = {}): AigwClient {
+    const log = options.logger ?? defaultLogger;
+    return new AigwClient(loadConfig(file, (m) => log("warn", m)), options);
+  }
+
+  /** Load the config named by `AIGW_CLIENT_CONFIG` (as written in aigw.env). */
+  static fromEnv(options: ClientOptions = {}): AigwClient {
+    const file = process.env["AIGW_CLIENT_CONFIG"];
+    if (!file) throw new ConfigError("AIGW_CLIENT_CONFIG is not set");
+    return AigwClient.fromFile(file, options);
+  }
+
+  private describe(): string {
+    return `aigw config ${this.snap?.config.service ?? ""}`;
+  }
+
+  private build(config: ClientConfig, old: Snapshot | null): Snapshot {
+    const kept = new Map<string, RouteState>();
+    const sessions = new Map<string, Sessions>();
+    if (old) {
+      for (const [alias, router] of old.routers) {
+        sessions.set(alias, router.sessions);
+        for (const rs of router.routes) kept.set(JSON.stringify([alias, rs.ident]), rs);
+      }
+    }
+    const keyFiles = new Map<string, KeyFile>();
+    const routers = new Map<string, AliasRouter>();
+    for (const [alias, spec] of config.aliases) {
+      const states = spec.routes.map((route, i) =>
+        this.state(alias, spec.family, i, route, keyFiles, kept));
+      routers.set(alias, new AliasRouter(alias, spec.family, states, this.clock, config.revision,
+                                         this.random, sessions.get(alias)));
+    }
+    this.keyFiles = keyFiles;
+    return { config, routers, revision: config.revision };
+  }
+
+  private state(alias: string, family: string, index: number, route: Route,
+                keyFiles: Map<string, KeyFile>, kept: Map<string, RouteState>): RouteState {
+    const wire = route.wire;
+    let kf = keyFiles.get(route.keyFile) ?? this.keyFiles.get(route.keyFile);
+    if (!kf) {
+      const aws = wire?.secret === "aws";
+      const dir = path.dirname(route.keyFile);
+      const parts = aws ? awsKeyParts(path.basename(route.keyFile))
+        .map(([f, field]): [string, string] => [path.join(dir, f), field]) : [];
+      kf = new KeyFile(route.keyFile, this.keyCheckInterval, aws ? parseAwsCredentials : parseToken, parts);
+      kf.onChange = (file, _old, fresh) => {
+        this.log("info", `key file ${file}: now key ${fresh ?? "(empty)"}`);
+      };
+    }
+    keyFiles.set(route.keyFile, kf);
+    const usable = wire !== undefined && wire.family === family;
+    const old = kept.get(JSON.stringify([alias, route.identity]));
+    if (old && old.index === index && old.key === kf && old.usable === usable &&
+        JSON.stringify(old.route) === JSON.stringify(route)) {
+      return old; // the very same route: in-flight and new calls share its state
+    }
+    const rs = new RouteState(route, index, kf, usable);
+    if (old) rs.cooldownUntil = old.cooldownUntil;
+    return rs;
+  }
+
+  /** Swap in the config in `data`, or throw ConfigError (the old one keeps serving). */
+  private apply(data: Buffer): void {
+    const old = this.snap;
+    const file = old.config.path!;
+    const fresh = configFromBytes(data, file, (m) => this.log("warn", m));
+    for (const name of ["service", "environment"] as const) {
+      if (fresh[name] !== old.config[name]) {
+        throw new ConfigError(`${file}: ${name}: '${fresh[name]}' is not this client's ` +
+                              `'${old.config[name]}' (a config for another ${name})`);
+      }
+    }
+    for (const [alias, spec] of fresh.aliases) {
+      const was = old.config.aliases.get(alias);
+      if (was && was.family !== spec.family) {
+        this.log("warn", `${this.describe()}: alias '${alias}' now speaks the ${spec.family} family (was ${was.family})`);
+      }
+    }
+    const previous = this.keyFiles;
+    let snap: Snapshot;
+    try {
+      snap = this.build(fresh, old);
+    } catch (exc) {
+      this.keyFiles = previous;
+      throw exc;
+    }
+    for (const [file, kf] of this.keyFiles) {
+      if (!previous.has(file) && kf.get() === null) {
+        this.log("warn", `key file ${file} is missing or empty; its routes fail over until it appears`);
+      }
+    }
+    this.snap = snap; // the swap: calls from now on use the new snapshot
+    this.reloads++;
+    this.loadedAt = Date.now();
+    for (const router of snap.routers.values()) router.forgetRemoved();
+    this.log("info", `${this.describe()}: revision ${old.revision || "-"} -> ${snap.revision || "-"} (${snap.routers.size} aliases)`);
+  }
+
+  /** The config serving now. */
+  get config(): ClientConfig {
+    return this.snap.config;
+  }
+
+  /** The revision of the config serving now ("" when its file has none). */
+  get revision(): string {
+    return this.snap.revision;
+  }
+
+  /** The model aliases this service may call. */
+  get aliases(): string[] {
+    return [...this.snap.routers.keys()];
+  }
+
+  get configStatus(): ConfigStatus {
+    const f = this.follower;
+    return { revision: this.snap.revision, rejection: f?.rejection ?? "", rejected: f?.rejected ?? 0,
+             reloads: this.reloads, loadedAt: this.loadedAt, following: f !== null };
+  }
+
+  /** Look at the config file now; the new status. */
+  reloadConfig(): ConfigStatus {
+    this.follower?.check();
+    if (this.follower) this.configNextCheck = this.follower.nextCheck;
+    return this.configStatus;
+  }
+
+  /** The wire family (`openai` or `anthropic`) the alias speaks. */
+  family(alias: string): string {
+    return this.router(alias, null).family;
+  }
+
+  /** The alias's router; throws UnknownAlias, or WrongFamily if `family` differs. */
+  router(alias: string, family: string | null): AliasRouter {
+    if (monotonic() >= this.configNextCheck) this.reloadConfig();
+    const router = this.snap.routers.get(alias);
+    if (!router) {
+      throw new UnknownAlias(`model alias '${alias}' is not configured for service ` +
+                             `'${this.snap.config.service}' (known: ${[...this.snap.routers.keys()].join(", ")})`);
+    }
+    if (family !== null && router.family !== family) throw new WrongFamily(alias, router.family, family);
+    return router;
+  }
+
+  private fetches = new Map<string | null, FailoverFetch>();
+
+  /** aigw's fetch for any family: give it to an SDK as its `fetch` option. */
+  get fetch(): typeof globalThis.fetch {
+    return this.fetchFor(null);
+  }
+
+  /** aigw's fetch for one family: an alias of the other family answers 400 (WrongFamily). */
+  fetchFor(family: "openai" | "anthropic" | null): typeof globalThis.fetch {
+    let f = this.fetches.get(family);
+    if (!f) this.fetches.set(family, f = new FailoverFetch(this, family));
+    return f.fetch as typeof globalThis.fetch;
+  }
+
+  /**
+   * An `openai` SDK client (the `openai` package, 7.x) over aigw: pass aliases as `model`.
+   * `options` go to the SDK, except apiKey, baseURL, maxRetries and fetch, which aigw sets.
+   */
+  async openai<T = any>(options: Record<string, unknown> = {}): Promise<T> {
+    const mod = await importSdk("openai");
+    return new mod.default({ ...options, apiKey: "aigw", baseURL: AIGW_BASE_URL, maxRetries: 0,
+                             fetch: this.fetchFor("openai") }) as T;
+  }
+
+  /** An `@anthropic-ai/sdk` client (1.x) over aigw, as `openai()` is. */
+  async anthropic<T = any>(options: Record<string, unknown> = {}): Promise<T> {
+    const mod = await importSdk("@anthropic-ai/sdk");
+    return new mod.default({ ...options, apiKey: "aigw", authToken: null, baseURL: AIGW_BASE_URL,
+                             maxRetries: 0, fetch: this.fetchFor("anthropic") }) as T;
+  }
+
+  /**
+   * The direct API: send `path` (relative to each route's base_url) to `alias`'s
+   * routes. A JSON object `json` gets the route's model and extra. Returns the
+   * deciding Response whatever its status; rejects with NoRouteAnswered when no
+   * route answered.
+   */
+  async request(alias: string, method: string, path: string,
+                options: { json?: unknown; headers?: HeadersInit; sessionId?: string; signal?: AbortSignal } = {},
+                ): Promise<Response> {
+    const headers = new Headers(options.headers);
+    headers.set("x-aigw-alias", alias);
+    if (options.sessionId) headers.set("x-aigw-session", options.sessionId);
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      headers.set("content-type", "application/json");
+      body = JSON.stringify(options.json);
+    }
+    return this.fetch(AIGW_BASE_URL + path, { method, headers, body, signal: options.signal });
+  }
+
+  /** @internal: the SigV4 signer, loaded on first need (null when not installed). */
+  sigv4(): SigV4 | null {
+    if (this.signer === undefined) this.signer = loadSigner();
+    return this.signer;
+  }
+
+  /** @internal: the failover plan of one call. */
+  plan(router: AliasRouter, sessionId: string | null, span: CallSpan): Plan {
+    span.revision = router.revision;
+    const hooks: PlanHooks = {
+      clock: this.clock,
+      record: (attempts, rs, alias, revision, status, outcome, latency, fp) => {
+        const r = rs.route;
+        const a: Attempt = { alias, provider: r.provider, slot: r.slot, route: rs.index, outcome,
+                             latency, keyFingerprint: fp, status, revision };
+        attempts.push(a);
+        span.attempt(a);
+        if (outcome !== "ok") this.log("debug", `${alias}: ${r.provider}/${r.slot} attempt failed: ${outcome}`);
+        if (this.onAttempt) {
+          try {
+            this.onAttempt(a);
+          } catch (exc) {
+            this.log("warn", `onAttempt callback failed: ${(exc as Error)?.name}`);
+          }
+        }
+      },
+      unavailable: (rs) => rs.wire?.auth === "sigv4" && this.sigv4() === null ? "no_signer" : null,
+      used: (rs, fp, revision) => {
+        try {
+          this.ackSink?.(rs, fp, revision, "used");
+        } catch { /* an acknowledgement never changes a call's result */ }
+      },
+    };
+    return plan(router, this.sessionAffinity ? sessionId : null, hooks);
+  }
+}
