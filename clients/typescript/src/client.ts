@@ -243,6 +243,14 @@ export class AigwClient {
     return this.configStatus;
   }
 
+  /**
+   * Tell the client its files may have changed (a file watcher's event): each key
+   * file is looked at again on its next use.
+   */
+  keysChanged(): void {
+    for (const kf of this.keyFiles.values()) kf.markDirty();
+  }
+
   /** The wire family (`openai` or `anthropic`) the alias speaks. */
   family(alias: string): string {
     return this.router(alias, null).family;
