@@ -75,7 +75,8 @@ const now = (): number => performance.now() / 1000;
 /** The current credential in one file, as [credential, fingerprint], or null. */
 export class KeyFile {
   private sig: string | null = null;
-  private current: Credential | null = null;
+  // #private: never shown by util.inspect or JSON.stringify (it holds the key).
+  #current: Credential | null = null;
   private nextCheck = 0;
   /** Called with (file, old fingerprint, new fingerprint) when the key changes. */
   onChange: ((file: string, oldFp: string | null, newFp: string | null) => void) | null = null;
@@ -87,13 +88,21 @@ export class KeyFile {
   /** The key and its fingerprint; looks at the file at most every `checkInterval`. */
   get(): Credential | null {
     if (now() >= this.nextCheck) this.refresh(false);
-    return this.current;
+    return this.#current;
   }
 
   /** Re-read the file now, even if it looks unchanged (after a 401/403). */
   reload(): Credential | null {
     this.refresh(true);
-    return this.current;
+    return this.#current;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { path: this.path, fingerprint: this.#current?.[1] ?? null };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `KeyFile(${this.path}, ${this.#current?.[1] ?? "no key"})`;
   }
 
   /** Make the next `get` look at the file. */
@@ -123,10 +132,10 @@ export class KeyFile {
 
   private read(force: boolean): void {
     const found = this.stat();
-    const old = this.current ? this.current[1] : null;
+    const old = this.#current ? this.#current[1] : null;
     if (found === null) {
       this.sig = null;
-      this.current = null;
+      this.#current = null;
       if (old !== null) this.onChange?.(this.path, old, null);
       return;
     }
@@ -141,12 +150,12 @@ export class KeyFile {
             `${field} = ${readFileSync(p, "utf8").trim()}\n`).join("");
     } catch {
       this.sig = null;
-      this.current = null;
+      this.#current = null;
       return;
     }
     this.sig = sig;
-    this.current = this.parse(text);
-    const fresh = this.current ? this.current[1] : null;
+    this.#current = this.parse(text);
+    const fresh = this.#current ? this.#current[1] : null;
     if (fresh !== old) this.onChange?.(this.path, old, fresh);
   }
 }
