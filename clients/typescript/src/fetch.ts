@@ -76,14 +76,27 @@ function pathOf(url: string): string | null {
   return null;
 }
 
+const operations = new Map<string, string>();
+
 function operationOf(path: string): string {
+  let op = operations.get(path);
+  if (op === undefined) {
+    op = operationFrom(path);
+    if (operations.size < 4096) operations.set(path, op);
+  }
+  return op;
+}
+
+function operationFrom(path: string): string {
   const tail = path.split("?", 1)[0]!.replace(/\/+$/, "").split("/").pop() ?? "";
   return OPERATIONS[tail] ?? (tail || "request");
 }
 
 async function callOf(url: string, path: string, init: RequestInit | undefined,
                       request: Request | null): Promise<Call> {
-  const headers = new Headers(request ? request.headers : init?.headers);
+  const given = request ? request.headers : init?.headers;
+  // The SDKs pass a Headers object: used as is (aigw never changes it).
+  const headers = given instanceof Headers ? given : new Headers(given);
   const method = (request?.method ?? init?.method ?? "GET").toUpperCase();
   let raw: Call["raw"] = init?.body as Call["raw"];
   if (request && method !== "GET" && method !== "HEAD") {
@@ -271,12 +284,18 @@ export class FailoverFetch {
         keepListening = true; // the caller's abort still cancels the stream
         const handed = new Response(stream, { status, statusText: resp.statusText, headers });
         STREAMING.add(handed);
+        OWN.add(handed);
         return { status, value: handed, outcome: status < 400 ? "ok" : `http_${status}`, latency: seconds() };
+      }
+      if (status < 300) {
+        // A 2xx goes to the caller as it came: its body unread, so no copy.
+        if (span.recording) USAGE.set(resp, await usageOf(resp));
+        return { status, value: resp, outcome: "ok", latency: seconds() };
       }
       const body = new Uint8Array(await resp.arrayBuffer());
       const handed = new Response(NULL_BODY.has(status) ? null : body,
                                   { status, statusText: resp.statusText, headers: responseHeaders(resp.headers) });
-      if (status < 300 && span.recording) USAGE.set(handed, usage(body));
+      OWN.add(handed);
       return { status, value: handed, outcome: status < 400 ? "ok" : `http_${status}`, latency: seconds() };
     } catch (exc) {
       if (caller?.aborted) throw exc; // the caller gave up: not the route's fault
@@ -291,11 +310,15 @@ export class FailoverFetch {
 }
 
 const STREAMING = new WeakSet<Response>();
+/** Responses aigw built itself (their headers are mutable). */
+const OWN = new WeakSet<Response>();
 const USAGE = new WeakMap<Response, unknown>();
 
-function usage(body: Uint8Array): unknown {
+/** The usage fields of a 2xx JSON answer, read from a clone (spans only). */
+async function usageOf(resp: Response): Promise<unknown> {
+  if (!(resp.headers.get("content-type") ?? "").includes("json")) return undefined;
   try {
-    return JSON.parse(new TextDecoder().decode(body));
+    return await resp.clone().json();
   } catch {
     return undefined;
   }
@@ -310,10 +333,15 @@ function responseHeaders(from: Headers): Headers {
   return out;
 }
 
-/** `resp` with the call's attempts in its `x-aigw-attempts` header (never a key value). */
+/**
+ * `resp` with the call's attempts in its `x-aigw-attempts` header (never a key
+ * value), when aigw made it (an error answer it read, a stream it re-framed): an
+ * SDK error keeps the headers, not the Response. A 2xx passed through as it came
+ * keeps its own headers (immutable); `attemptsOf(response)` finds its attempts.
+ */
 function labelled(resp: Response, attempts: Attempt[]): Response {
-  try {
+  if (OWN.has(resp)) {
     resp.headers.set("x-aigw-attempts", JSON.stringify(attempts.map((a) => [a.provider, a.slot, a.outcome])));
-  } catch { /* immutable headers: the WeakMap still has them */ }
+  }
   return resp;
 }

@@ -34,7 +34,7 @@ interface SmithyModule {
 }
 
 /** Adds SigV4 headers to `headers` for a request of `body` to `url`. */
-export type SigV4 = (url: string, headers: Headers, body: string, credential: AwsCredentials,
+export type SigV4 = (url: string, headers: Record<string, string>, body: string, credential: AwsCredentials,
                      region: string) => Promise<void>;
 
 export function loadSigner(): SigV4 | null {
@@ -54,7 +54,7 @@ export function loadSigner(): SigV4 | null {
       path: decodeURIComponent(u.pathname), query, headers: { host: u.host }, body,
     });
     for (const [k, v] of Object.entries(signed.headers)) {
-      if (k.toLowerCase() !== "host") headers.set(k, v);
+      if (k.toLowerCase() !== "host") headers[k.toLowerCase()] = v;
     }
   };
 }

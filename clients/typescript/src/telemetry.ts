@@ -92,16 +92,25 @@ const NO_SPAN = new CallSpan(null);
 export class Telemetry {
   private readonly base: Record<string, string>;
   private readonly tracer: Tracer | null;
+  /** The global provider (a proxy), when no provider was given. */
+  private readonly proxy: { getDelegate?: () => unknown } | null;
 
   constructor(service: string, environment: string, tracerProvider?: unknown) {
     this.base = { "aigw.service": service, "aigw.environment": environment };
     const provider = (tracerProvider ?? api?.trace.getTracerProvider()) as
       { getTracer(name: string, version?: string): Tracer } | undefined;
     this.tracer = api && provider ? provider.getTracer("aigw.client") : null;
+    this.proxy = tracerProvider === undefined && provider ? provider as { getDelegate?: () => unknown } : null;
+  }
+
+  /** True while the global provider is the no-op one (no SDK registered): spans would be no-ops. */
+  private noGlobal(): boolean {
+    const delegate = this.proxy?.getDelegate?.();
+    return delegate !== undefined && (delegate as object).constructor?.name === "NoopTracerProvider";
   }
 
   start(alias: string, operation: string): CallSpan {
-    if (this.tracer === null) return NO_SPAN;
+    if (this.tracer === null || this.noGlobal()) return NO_SPAN;
     const span = this.tracer.startSpan(`${operation} ${alias}`, {
       kind: api!.SpanKind.CLIENT,
       attributes: { ...this.base, "aigw.alias": alias, "gen_ai.operation.name": operation },

@@ -75,7 +75,8 @@ export interface RouteLike {
 /** One request as the caller sent it (body parsed when it is a JSON object). */
 export interface Outgoing {
   url: string;
-  headers: Headers;
+  /** Lower-case names (fetch validates them once, when it sends). */
+  headers: Record<string, string>;
   body: string | Uint8Array | FormData | undefined;
 }
 
@@ -89,10 +90,10 @@ export function authHeaders(wire: Wire, credential: unknown): [string, string][]
   return [];
 }
 
-function copyHeaders(from: Headers, drop: Set<string>): Headers {
-  const out = new Headers();
+function copyHeaders(from: Headers, drop: Set<string>): Record<string, string> {
+  const out: Record<string, string> = {};
   from.forEach((value, name) => {
-    if (!drop.has(name)) out.set(name, value);
+    if (!drop.has(name)) out[name] = value;
   });
   return out;
 }
@@ -109,13 +110,13 @@ export function prepare(route: RouteLike, wire: Wire, method: string, path: stri
   let content: Outgoing["body"];
   if (body === null) {
     content = raw;
-    if (raw instanceof FormData) out.delete("content-type"); // fetch sets the new boundary
+    if (raw instanceof FormData) delete out["content-type"]; // fetch sets the new boundary
   } else {
     content = JSON.stringify(mergedBody(body, route.model, route.extra));
   }
-  for (const [k, v] of authHeaders(wire, credential)) out.set(k, v);
-  if (wire.auth === "x-api-key" && !out.has("anthropic-version")) {
-    out.set("anthropic-version", ANTHROPIC_VERSION);
+  for (const [k, v] of authHeaders(wire, credential)) out[k] = v;
+  if (wire.auth === "x-api-key" && out["anthropic-version"] === undefined) {
+    out["anthropic-version"] = ANTHROPIC_VERSION;
   }
   return { url: route.baseUrl + path, headers: out, body: content };
 }
@@ -137,9 +138,9 @@ function prepareBedrock(route: RouteLike, wire: Wire, method: string, path: stri
   const action = stream ? "invoke-with-response-stream" : "invoke";
   const url = `${route.baseUrl}/model/${encodeModel(route.model)}/${action}`;
   const out = copyHeaders(headers, BEDROCK_DROP);
-  out.set("content-type", "application/json");
-  out.set("accept", stream ? "application/vnd.amazon.eventstream" : "application/json");
-  for (const [k, v] of authHeaders(wire, credential)) out.set(k, v);
+  out["content-type"] = "application/json";
+  out["accept"] = stream ? "application/vnd.amazon.eventstream" : "application/json";
+  for (const [k, v] of authHeaders(wire, credential)) out[k] = v;
   return { url, headers: out, body: JSON.stringify(data) };
 }
 
