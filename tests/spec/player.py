@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from aigw.client import AsyncClient, Client, attempts_of
+from aigw.client.acks import AckRecorder
 from aigw.client.transport import AsyncFailoverTransport, FailoverTransport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,13 +98,38 @@ def write_files(root: Path, files: dict[str, str | None]) -> None:
         tmp.replace(path)
 
 
+class RecordedAcks(AckRecorder):
+    """The client's real acknowledgement recorder without its thread or OpenBao: the
+    runner does the thread's work (`settle`) when the vector ends."""
+
+    def __init__(self) -> None:
+        super().__init__("vectors", "http://acks.invalid", "kv", "acks", [], refresh=1e9)
+
+    def _start(self) -> None:
+        """No thread."""
+
+    def settle(self) -> dict[str, Any]:
+        """What the client would acknowledge now, per `<provider>/<slot>` it can call."""
+        while not self._queue.empty():
+            self.note(*self._queue.get_nowait())
+        self.poll()
+        out = {}
+        for (provider, slot) in sorted(self._state):
+            report = self.report((provider, slot))
+            out[f"{provider}/{slot}"] = {"loaded": report["loaded"] or None,
+                                         "used": report["used"] or None}
+        return out
+
+
 class Upstream:
     """Plays the providers: each request must match the next expected step."""
 
-    def __init__(self, key_dir: Path) -> None:
+    def __init__(self, key_dir: Path, root: Path) -> None:
         self.key_dir = key_dir
+        self.root = root
         self.steps: list[dict[str, Any]] = []
         self.where = ""
+        self.files_changed: Any = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         assert self.steps, f"{self.where}: unexpected upstream request {request.url}"
@@ -113,6 +139,9 @@ class Upstream:
         check_request(request, expect, where)
         for name, text in step.get("then_write_keys", {}).items():
             (self.key_dir / name).write_text(text)
+        if "then_write_files" in step:
+            write_files(self.root, step["then_write_files"])
+            self.files_changed()
         fail = step.get("fail")
         if fail == "connect":
             raise httpx.ConnectError("connection refused", request=request)
@@ -207,13 +236,15 @@ class Player:
             (key_dir / name).write_text(text)
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(config))
-        self.upstream = Upstream(key_dir)
+        self.upstream = Upstream(key_dir, root)
+        self.upstream.files_changed = self.files_changed
+        self.acks = RecordedAcks()
         self.mock = httpx.MockTransport(self.upstream)
         self.clock = Clock()
         kwargs: dict[str, Any] = {
             "transport": self.mock, "clock": self.clock, "watch_keys": False,
             "key_check_interval": 3600, "config_check_interval": 3600,
-            "rng": Draws(vector.get("random", []), vector_id)}
+            "rng": Draws(vector.get("random", []), vector_id), "acks": self.acks}
         cls = AsyncClient if aio else Client
         self.client: Any = cls.from_file(self.config_path, **kwargs)
 
@@ -225,8 +256,7 @@ class Player:
         self.clock.now += call.get("advance", 0)
         if "files" in call:
             write_files(self.root, call["files"])
-            for kf in self.client._key_files.values():
-                kf.mark_dirty()  # (what the file watcher does on an agent's write)
+            self.files_changed()
         if call.get("reload_config"):
             self.client.reload_config()
         return where
@@ -241,6 +271,20 @@ class Player:
             result["rejected"] = status.rejected
         check_call(result, call.get("expect", {}), text, where)
         return result
+
+    def files_changed(self) -> None:
+        """Tell the client its files changed (what its file watcher does on an agent's write)."""
+        for kf in self.client._key_files.values():
+            kf.mark_dirty()
+
+    def ended(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """The vector's results entry: its calls, and the acknowledgements when it has `acks`."""
+        entry: dict[str, Any] = {"calls": calls}
+        if "acks" in self.vector:
+            self.files_changed()
+            entry["acks"] = self.acks.settle()
+            assert entry["acks"] == self.vector["acks"], f"{self.id}: acks"
+        return entry
 
     def transport(self, call: dict[str, Any]) -> Any:
         """The failover transport the call's SDK would use."""
@@ -269,9 +313,9 @@ class Player:
                     status, attempts = resp.status_code, attempts_of(resp)
                 calls.append(self.after(call_result(status, raises, attempts), call, text,
                                         where))
+            return self.ended(calls)
         finally:
             self.client.close()
-        return {"calls": calls}
 
     async def aplay(self) -> dict[str, Any]:
         """Every call, in order; the vector's results entry (async client)."""
@@ -294,9 +338,9 @@ class Player:
                     status, attempts = resp.status_code, attempts_of(resp)
                 calls.append(self.after(call_result(status, raises, attempts), call, text,
                                         where))
+            return self.ended(calls)
         finally:
             await self.client.aclose()
-        return {"calls": calls}
 
 
 def load(path: Path) -> dict[str, Any]:
