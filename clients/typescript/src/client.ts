@@ -17,6 +17,7 @@ import { ConfigFollower, type ConfigStatus } from "./live.js";
 import { AliasRouter, type Clock, type Random, RouteState, type Sessions } from "./router.js";
 import { loadSigner, type SigV4 } from "./sigv4.js";
 import { type CallSpan, Telemetry } from "./telemetry.js";
+import { AckRecorder, recorderFor, type SlotKey } from "./acks.js";
 import { AIGW_BASE_URL, FailoverFetch } from "./fetch.js";
 import * as path from "node:path";
 
@@ -43,6 +44,11 @@ export interface ClientOptions {
   tracerProvider?: unknown;
   /** Where warnings and info lines go (default: warnings to console.warn). */
   logger?: Logger;
+  /**
+   * Records key acknowledgements (default: from the config's `acks` block, written to
+   * OpenBao; null: off). Tests pass a recorder of their own.
+   */
+  acks?: AckRecorder | null;
 }
 
 interface Snapshot {
@@ -85,8 +91,8 @@ export class AigwClient {
   private readonly follower: ConfigFollower | null = null;
   private configNextCheck = Infinity;
   private signer: SigV4 | null | undefined = undefined;
-  /** @internal: where acknowledgements go (acks.ts sets it). */
-  ackSink: ((rs: RouteState, fp: string, revision: string, kind: "used" | "loaded") => void) | null = null;
+  /** The key acknowledgement recorder (null: acknowledgements are off). */
+  readonly acks: AckRecorder | null;
 
   constructor(config: ClientConfig, options: ClientOptions = {}) {
     this.sessionAffinity = options.sessionAffinity ?? true;
@@ -112,6 +118,33 @@ export class AigwClient {
       this.configNextCheck = this.follower.nextCheck;
     }
     this.log("info", `${this.describe()}: revision - -> ${config.revision || "-"} (${config.aliases.size} aliases)`);
+    let acks: AckRecorder | null = null;
+    try {
+      acks = options.acks !== undefined ? options.acks : recorderFor(config, (m) => this.log("warn", m));
+      acks?.watch(() => this.loadedKeys());
+    } catch {
+      acks = null; // acknowledgements never stop a client
+    }
+    this.acks = acks;
+  }
+
+  /**
+   * `<provider>/<slot>` -> the fingerprint of the key loaded now, for every route
+   * this client can call (null: no key): what `loaded` acknowledgements report.
+   */
+  loadedKeys(): Map<SlotKey, string | null> {
+    const out = new Map<SlotKey, string | null>();
+    for (const router of this.snap.routers.values()) {
+      for (const rs of router.routes) {
+        if (rs.usable) out.set(`${rs.route.provider}/${rs.route.slot}`, rs.key.get()?.[1] ?? null);
+      }
+    }
+    return out;
+  }
+
+  /** Stop background work (the acknowledgement timer; it never keeps a process alive). */
+  close(): void {
+    this.acks?.watch(null);
   }
 
   /** Load `aigw-client.json` at `file`. */
@@ -348,7 +381,7 @@ export class AigwClient {
       unavailable: (rs) => rs.wire?.auth === "sigv4" && this.sigv4() === null ? "no_signer" : null,
       used: (rs, fp, revision) => {
         try {
-          this.ackSink?.(rs, fp, revision, "used");
+          this.acks?.used(`${rs.route.provider}/${rs.route.slot}`, fp, revision);
         } catch { /* an acknowledgement never changes a call's result */ }
       },
     };

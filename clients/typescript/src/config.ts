@@ -172,19 +172,20 @@ export function parseConfig(raw: unknown, baseDir: string, file: string | null =
   const skipped = new Map<string, string>();
   for (const [alias, spec] of Object.entries(get(raw, "aliases", "object", "") as object)) {
     const where = `aliases.${alias}`;
+    const written = opt(spec, "family");
+    if (written !== undefined && written !== null && !(FAMILIES as readonly unknown[]).includes(written)) {
+      // Forward compatible (R1): an alias of a family this client does not know is
+      // skipped whole, its routes unread (a newer family may shape them otherwise).
+      const reason = `${where}.family: ${JSON.stringify(written)} is not one of ${FAMILIES.join(", ")}`;
+      skipped.set(alias, reason);
+      warn(`${reason}; the alias is skipped`);
+      continue;
+    }
     const routes = get(spec, "routes", "array", where) as unknown[];
     if (!routes.length) throw new ConfigError(`${where}.routes: needs at least one route`);
     const parsed = routes.map((r, i) => parseRoute(r, `${where}.routes[${i}]`, keyDir));
-    const written = opt(spec, "family");
     let family: Family;
     if (written !== undefined && written !== null) {
-      if (!(FAMILIES as readonly unknown[]).includes(written)) {
-        // Forward compatible: an alias of a family this client does not know is skipped.
-        const reason = `${where}.family: ${JSON.stringify(written)} is not one of ${FAMILIES.join(", ")}`;
-        skipped.set(alias, reason);
-        warn(`${reason}; the alias is skipped`);
-        continue;
-      }
       family = written as Family;
     } else {
       family = parsed.find((r) => r.wire)?.wire?.family ?? "openai";

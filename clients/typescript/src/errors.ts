@@ -39,9 +39,10 @@ export class UnknownAlias extends ClientError {
   override name = "UnknownAlias";
 }
 
+// The spec's vectors pin this message byte for byte as the Python client words it.
 const VIA: Record<string, string> = {
-  openai: "client.openai() or an OpenAI SDK with aigw's fetch",
-  anthropic: "client.anthropic() or an Anthropic SDK with aigw's fetch",
+  openai: "Client.openai() or client.chat.completions",
+  anthropic: "Client.anthropic()",
 };
 
 /** The alias speaks another wire family than the API it was called through. */

@@ -21,6 +21,7 @@ import type { AwsCredentials } from "./keys.js";
 import type { RouteState } from "./router.js";
 import { BadResponse, EVENTSTREAM, peek, replay } from "./streaming.js";
 import type { CallSpan } from "./telemetry.js";
+import { type ModelField, modelField, withModel } from "./multipart.js";
 import { BadRequest, errorBody, isBedrock, type JsonObject, prepare } from "./wire.js";
 
 /** The base URL the SDK helpers give the SDKs. */
@@ -47,8 +48,8 @@ export interface Call {
   body: JsonObject | null;
   /** The body as sent when it is not a JSON object (a form, a list, bytes). */
   raw: string | Uint8Array | FormData | undefined;
-  /** True when `raw` is a multipart form whose `model` field named the alias. */
-  formModel: boolean;
+  /** A multipart body's `model` field (R3): the route's model is written there. */
+  form: ModelField | null;
   headers: Headers;
   stream: boolean;
   sessionId: string | null;
@@ -92,46 +93,57 @@ function operationFrom(path: string): string {
   return OPERATIONS[tail] ?? (tail || "request");
 }
 
+/** A multipart FormData as the bytes fetch would send, with its content type. */
+async function formBytes(form: FormData): Promise<[Uint8Array, string]> {
+  const req = new Request(AIGW_BASE_URL, { method: "POST", body: form });
+  return [new Uint8Array(await req.arrayBuffer()), req.headers.get("content-type")!];
+}
+
 async function callOf(url: string, path: string, init: RequestInit | undefined,
                       request: Request | null): Promise<Call> {
   const given = request ? request.headers : init?.headers;
   // The SDKs pass a Headers object: used as is (aigw never changes it).
-  const headers = given instanceof Headers ? given : new Headers(given);
+  let headers = given instanceof Headers ? given : new Headers(given);
   const method = (request?.method ?? init?.method ?? "GET").toUpperCase();
   let raw: Call["raw"] = init?.body as Call["raw"];
   if (request && method !== "GET" && method !== "HEAD") {
-    const ctype = request.headers.get("content-type") ?? "";
-    raw = ctype.startsWith("multipart/form-data") ? await request.formData() : await request.text();
-  } else if (raw !== undefined && typeof raw !== "string" && !(raw instanceof FormData) &&
-             !(raw instanceof Uint8Array)) {
+    raw = new Uint8Array(await request.arrayBuffer());
+  } else if (raw instanceof FormData) {
+    // As bytes (R3: every byte but the model field's goes as it came).
+    const [bytes, ctype] = await formBytes(raw);
+    raw = bytes;
+    headers = new Headers(headers);
+    headers.set("content-type", ctype);
+  } else if (raw !== undefined && raw !== null && typeof raw !== "string" && !(raw instanceof Uint8Array)) {
     raw = new Uint8Array(await new Response(raw as BodyInit).arrayBuffer());
   }
   let alias = headers.get("x-aigw-alias");
   const session = headers.get("x-aigw-session");
   let body: JsonObject | null = null;
-  let formModel = false;
+  let form: ModelField | null = null;
   const ctype = headers.get("content-type") ?? "application/json";
-  if (raw instanceof FormData) {
-    const model = raw.get("model");
-    if (!alias && typeof model === "string" && model) {
-      alias = model;
-      formModel = true;
-    }
-  } else if (raw !== undefined && raw !== "" && ctype.startsWith("application/json")) {
+  if (raw !== undefined && raw !== null && raw !== "" && ctype.startsWith("application/json")) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw));
+      parsed = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw as Uint8Array));
     } catch {
       throw new Reject(400, "aigw: the request body is not valid JSON");
     }
     if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) body = parsed as JsonObject;
+  } else if (raw && ctype.startsWith("multipart/form-data")) {
+    const bytes = typeof raw === "string" ? new TextEncoder().encode(raw) : raw as Uint8Array;
+    form = modelField(bytes, ctype);
+    if (form !== null) {
+      raw = bytes;
+      if (!alias) alias = form.value;
+    }
   }
   if (!alias && body && typeof body["model"] === "string") alias = body["model"];
   if (!alias) {
     throw new Reject(400, "aigw: the request names no model alias (pass the alias as `model`, " +
                           "or send the x-aigw-alias header)");
   }
-  return { alias, method, path, body, raw: body === null ? raw : undefined, formModel, headers,
+  return { alias, method, path, body, raw: body === null ? raw ?? undefined : undefined, form, headers,
            stream: body?.["stream"] === true, sessionId: session, operation: operationOf(path),
            signal: (request?.signal ?? init?.signal) ?? null };
 }
@@ -232,11 +244,7 @@ export class FailoverFetch {
   private async attempt(call: Call, rs: RouteState, credential: unknown, span: CallSpan): Promise<Result> {
     const wire = rs.wire!;
     let raw = call.raw;
-    if (call.formModel && raw instanceof FormData) {
-      const form = new FormData();
-      for (const [k, v] of raw) form.append(k, k === "model" ? rs.route.model : v);
-      raw = form;
-    }
+    if (call.form !== null) raw = withModel(raw as Uint8Array, call.form, rs.route.model);
     const out = prepare(rs.route, wire, call.method, call.path, call.body, raw, call.stream,
                         call.headers, credential);
     if (wire.auth === "sigv4") {

@@ -3,6 +3,7 @@
  * affinity, weights and live key and config files, in-process, underneath the
  * official `openai` and `@anthropic-ai/sdk` clients (their `fetch` option).
  */
+export { AckRecorder, FORMAT as ACKS_FORMAT, merge as mergeAck } from "./acks.js";
 export { AigwClient, type ClientOptions, type Logger } from "./client.js";
 export { type AliasConfig, type ClientConfig, loadConfig, parseConfig, type Route } from "./config.js";
 export { AllRoutesFailed, type Attempt, attemptsOf, ClientError, ConfigError, NoRouteAnswered,

@@ -110,7 +110,6 @@ export function prepare(route: RouteLike, wire: Wire, method: string, path: stri
   let content: Outgoing["body"];
   if (body === null) {
     content = raw;
-    if (raw instanceof FormData) delete out["content-type"]; // fetch sets the new boundary
   } else {
     content = JSON.stringify(mergedBody(body, route.model, route.extra));
   }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
-import { AigwClient, attemptsOf, NoRouteAnswered } from "../../dist/index.js";
+import { AckRecorder, AigwClient, attemptsOf, NoRouteAnswered } from "../../dist/index.js";
 
 export const RESULTS_FORMAT = "aigw-conformance-results/1";
 const CONFIG_DEFAULTS = { version: 1, service: "vectors", environment: "test", key_dir: "keys" };
@@ -46,10 +46,11 @@ function bodyText(body) {
 }
 
 /** A fetch playing the providers: each request must match the next expected step. */
-export function upstreamFetch(keyDir) {
+export function upstreamFetch(keyDir, root) {
   const state = {
     steps: [],
     where: "",
+    filesChanged: () => {},
     async fetch(url, init) {
       assert.ok(state.steps.length, `${state.where}: unexpected upstream request ${url}`);
       const step = state.steps.shift();
@@ -82,6 +83,10 @@ export function upstreamFetch(keyDir) {
       for (const [name, text] of Object.entries(step.then_write_keys ?? {})) {
         writeFileSync(path.join(keyDir, name), text);
       }
+      if ("then_write_files" in step) {
+        writeFiles(root, step.then_write_files);
+        state.filesChanged();
+      }
       if (step.fail === "connect") {
         const cause = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
         throw new TypeError("fetch failed", { cause });
@@ -100,7 +105,8 @@ export function upstreamFetch(keyDir) {
         });
         return new Response(stream, { status, headers: answer.headers ?? {} });
       }
-      if ("text" in answer) return new Response(answer.text, { status, headers: answer.headers ?? {} });
+      const nullBody = [101, 103, 204, 205, 304].includes(status);
+      if ("text" in answer) return new Response(nullBody ? null : answer.text, { status, headers: answer.headers ?? {} });
       return new Response(JSON.stringify(answer.body ?? {}), {
         status, headers: { "content-type": "application/json", ...(answer.headers ?? {}) },
       });
@@ -116,6 +122,17 @@ function draws(numbers, where) {
     assert.ok(left.length, `${where}: the client drew more numbers than \`random\` has`);
     return left.shift();
   };
+}
+
+/** What the client would acknowledge now, per `<provider>/<slot>` it can call. */
+function settle(acks) {
+  acks.poll();
+  const out = {};
+  for (const slot of [...acks.state.keys()].sort()) {
+    const [used, loaded] = acks.state.get(slot);
+    out[slot] = { loaded: loaded || null, used: used || null };
+  }
+  return out;
 }
 
 /** One call's entry in the results file. */
@@ -149,12 +166,16 @@ export async function playVector(id, vector, root) {
   mkdirSync(keyDir, { recursive: true });
   for (const [name, text] of Object.entries(vector.keys ?? {})) writeFileSync(path.join(keyDir, name), text);
   writeFileSync(configPath, JSON.stringify(config));
-  const upstream = upstreamFetch(keyDir);
+  const upstream = upstreamFetch(keyDir, root);
   const clock = { now: START };
   const client = AigwClient.fromFile(configPath, {
     fetch: upstream.fetch, clock: () => clock.now, keyCheckInterval: 3600, configCheckInterval: 3600,
     random: draws(vector.random, id), logger: () => {},
+    // The real recorder without its timer or OpenBao: settled when the vector ends.
+    acks: new AckRecorder("vectors", "http://acks.invalid", "kv", "acks", [], { refresh: 1e9 }),
   });
+  client.acks.stop();
+  upstream.filesChanged = () => client.keysChanged();
   const calls = [];
   for (const [i, call] of vector.calls.entries()) {
     const where = `${id} call ${i + 1}`;
@@ -194,7 +215,13 @@ export async function playVector(id, vector, root) {
     checkCall(result, call.expect ?? {}, text, where);
     calls.push(result);
   }
-  return { calls };
+  const entry = { calls };
+  if ("acks" in vector) {
+    client.keysChanged();
+    entry.acks = settle(client.acks);
+    assert.deepEqual(entry.acks, vector.acks, `${id}: acks`);
+  }
+  return entry;
 }
 
 /** Where results files go: $AIGW_SPEC_RESULTS, else $AIGW_RESULTS_DIR, else spec/results/. */
