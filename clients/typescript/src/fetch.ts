@@ -99,13 +99,15 @@ async function formBytes(form: FormData): Promise<[Uint8Array, string]> {
   return [new Uint8Array(await req.arrayBuffer()), req.headers.get("content-type")!];
 }
 
-async function callOf(url: string, path: string, init: RequestInit | undefined,
-                      request: Request | null): Promise<Call> {
+/**
+ * The body and headers of a request whose body is not a string or bytes (a Request,
+ * a FormData, a stream), read into bytes first.
+ */
+async function readBody(init: RequestInit | undefined, request: Request | null): Promise<RequestInit> {
   const given = request ? request.headers : init?.headers;
-  // The SDKs pass a Headers object: used as is (aigw never changes it).
   let headers = given instanceof Headers ? given : new Headers(given);
   const method = (request?.method ?? init?.method ?? "GET").toUpperCase();
-  let raw: Call["raw"] = init?.body as Call["raw"];
+  let raw: unknown = init?.body;
   if (request && method !== "GET" && method !== "HEAD") {
     raw = new Uint8Array(await request.arrayBuffer());
   } else if (raw instanceof FormData) {
@@ -114,15 +116,30 @@ async function callOf(url: string, path: string, init: RequestInit | undefined,
     raw = bytes;
     headers = new Headers(headers);
     headers.set("content-type", ctype);
-  } else if (raw !== undefined && raw !== null && typeof raw !== "string" && !(raw instanceof Uint8Array)) {
+  } else if (raw !== undefined && raw !== null) {
     raw = new Uint8Array(await new Response(raw as BodyInit).arrayBuffer());
   }
+  return { method, headers, body: raw as BodyInit, signal: request?.signal ?? init?.signal ?? null };
+}
+
+/** True when `init` can be read as it is (what the SDKs send: a JSON string or nothing). */
+function plain(init: RequestInit | undefined): boolean {
+  const body = init?.body;
+  return body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
+}
+
+function callOf(path: string, init: RequestInit | undefined): Call {
+  const given = init?.headers;
+  // The SDKs pass a Headers object: used as is (aigw never changes it).
+  const headers = given instanceof Headers ? given : new Headers(given);
+  const method = (init?.method ?? "GET").toUpperCase();
+  let raw = init?.body as string | Uint8Array | undefined;
   let alias = headers.get("x-aigw-alias");
   const session = headers.get("x-aigw-session");
   let body: JsonObject | null = null;
   let form: ModelField | null = null;
   const ctype = headers.get("content-type") ?? "application/json";
-  if (raw !== undefined && raw !== null && raw !== "" && ctype.startsWith("application/json")) {
+  if (raw !== undefined && raw !== null && (raw as string) !== "" && ctype.startsWith("application/json")) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw as Uint8Array));
@@ -145,7 +162,7 @@ async function callOf(url: string, path: string, init: RequestInit | undefined,
   }
   return { alias, method, path, body, raw: body === null ? raw ?? undefined : undefined, form, headers,
            stream: body?.["stream"] === true, sessionId: session, operation: operationOf(path),
-           signal: (request?.signal ?? init?.signal) ?? null };
+           signal: init?.signal ?? null };
 }
 
 /** The attempt outcome of a send that threw `exc`, or null when it is not the route's fault. */
@@ -179,7 +196,7 @@ export class FailoverFetch {
     if (path === null) return this.client.innerFetch(input, init);
     let call: Call;
     try {
-      call = await callOf(url, path, init, request);
+      call = request === null && plain(init) ? callOf(path, init) : callOf(path, await readBody(init, request));
       return await this.send(call);
     } catch (exc) {
       if (exc instanceof Reject) return this.reject(exc.status, exc.message);
