@@ -335,11 +335,12 @@ export class AigwClient {
   /**
    * The direct API: send `path` (relative to each route's base_url) to `alias`'s
    * routes. A JSON object `json` gets the route's model and extra. Returns the
-   * deciding Response whatever its status; rejects with NoRouteAnswered when no
-   * route answered.
+   * deciding Response whatever its status; throws UnknownAlias or WrongFamily
+   * (with `family`), and NoRouteAnswered when no route answered.
    */
   async request(alias: string, method: string, path: string,
-                options: { json?: unknown; headers?: HeadersInit; sessionId?: string; signal?: AbortSignal } = {},
+                options: { json?: unknown; headers?: HeadersInit; sessionId?: string; signal?: AbortSignal;
+                           family?: "openai" | "anthropic" } = {},
                 ): Promise<Response> {
     const headers = new Headers(options.headers);
     headers.set("x-aigw-alias", alias);
@@ -349,7 +350,9 @@ export class AigwClient {
       headers.set("content-type", "application/json");
       body = JSON.stringify(options.json);
     }
-    return this.fetch(AIGW_BASE_URL + path, { method, headers, body, signal: options.signal });
+    let f = this.fetches.get(options.family ?? null);
+    if (!f) this.fetches.set(options.family ?? null, f = new FailoverFetch(this, options.family ?? null));
+    return f.direct(path, { method, headers, body, signal: options.signal });
   }
 
   /** @internal: the SigV4 signer, loaded on first need (null when not installed). */

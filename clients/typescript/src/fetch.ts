@@ -206,6 +206,14 @@ export class FailoverFetch {
     }
   };
 
+  /**
+   * The direct API: send `path` with `init` to its alias's routes; UnknownAlias and
+   * WrongFamily are thrown, not answered (the SDKs get them as 404/400 answers).
+   */
+  async direct(path: string, init: RequestInit): Promise<Response> {
+    return this.send(callOf(path, init));
+  }
+
   reject(status: number, message: string): Response {
     return new Response(errorBody(this.family, status, message),
                         { status, headers: { "content-type": "application/json" } });
