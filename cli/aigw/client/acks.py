@@ -93,6 +93,23 @@ def live_instances(doc: Any, now: float) -> dict[str, dict[str, Any]]:
 FORMAT = 2  # the acknowledgement document's version (spec/README.md#acknowledgements-v2)
 
 
+def acknowledges(inst: dict[str, Any], fp: str | None) -> bool:
+    """Whether an instance's report counts as having moved to the key of FP: it used
+    that key in a successful call, or it never called the slot and has that key
+    loaded (a fallback it never needed). The one rule rotation and `aigw status` read.
+    """
+    used = inst.get("fingerprint") or ""  # (`used` in v2 documents; the same value)
+    return bool(fp) and (used == fp or (not used and inst.get("loaded") == fp))
+
+
+def holds(inst: dict[str, Any], old_fp: str, new_fp: str | None) -> bool:
+    """Whether an instance still holds the old key: it used it and has not loaded the
+    new one, or it never called the slot and has the old one loaded."""
+    used = inst.get("fingerprint") or ""
+    loaded = inst.get("loaded") or ""
+    return (used == old_fp and (not new_fp or loaded != new_fp)) or (not used and loaded == old_fp)
+
+
 def _agreed(instances: dict[str, dict[str, Any]], name: str) -> str:
     values = {v.get(name) or "" for v in instances.values()}
     return values.pop() if len(values) == 1 else ""
