@@ -75,6 +75,34 @@ describe("openai SDK", () => {
     }
   });
 
+  test("a stream cut after its first event is the caller's: an error, no failover", async () => {
+    const fresh = new AigwClient(aigw.config, { logger: quiet, watchConfig: false });
+    const client = await fresh.openai();
+    p1.mode = "cut";
+    const before = p2.calls;
+    try {
+      const stream = await client.chat.completions.create({ model: "chat", stream: true,
+                                                            messages: [{ role: "user", content: "hi" }] });
+      let text = "";
+      await assert.rejects(async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+      });
+      assert.equal(text, "p1 ");
+      assert.equal(p2.calls, before);
+    } finally {
+      p1.mode = "ok";
+    }
+  });
+
+  test("a Request object as fetch input", async () => {
+    const req = new Request("http://aigw.invalid/chat/completions", { method: "POST",
+      headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "chat", messages: [] }) });
+    const fresh = new AigwClient(aigw.config, { logger: quiet, watchConfig: false });
+    const resp = await fresh.fetch(req);
+    assert.equal(resp.status, 200);
+    assert.equal((await resp.json()).model, "p1-model");
+  });
+
   test("multipart: the alias is read from the form and the route's model written back", async () => {
     const fresh = new AigwClient(aigw.config, { logger: quiet, watchConfig: false });
     const client = await fresh.openai();

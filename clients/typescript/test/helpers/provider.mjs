@@ -1,7 +1,8 @@
 // A local LLM provider stand-in (OpenAI and Anthropic wire shapes) on 127.0.0.1:
 // checks keys (Bearer or x-api-key), answers chat completions, messages,
 // streams and multipart transcriptions, and can fail: "503", "hang" (never
-// answers), "error-event" (a 200 stream that opens with an error event).
+// answers), "error-event" (a 200 stream that opens with an error event), "cut"
+// (a stream cut after its first event).
 // A stand-in for the provider only: the SDKs, aigw and HTTP are real.
 import { createServer } from "node:http";
 
@@ -52,6 +53,11 @@ export async function startProvider(name, { keys = [], mode = "ok" } = {}) {
         return;
       }
       const words = [`${name} `, "says ", "hi"];
+      if (state.mode === "cut") { // the first event, then the connection drops
+        res.write(sse([["", { id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: { content: words[0] }, finish_reason: null }] }]]));
+        setTimeout(() => res.socket.destroy(), 20);
+        return;
+      }
       if (anthropic) {
         res.end(sse([
           ["message_start", { type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: body.model, content: [], stop_reason: null, usage: { input_tokens: 1, output_tokens: 0 } } }],
