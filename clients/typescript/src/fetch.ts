@@ -44,8 +44,14 @@ export interface Call {
   alias: string;
   method: string;
   path: string;
-  /** The JSON object body, or null. */
+  /** The JSON object body, or null (see `lead`). */
   body: JsonObject | null;
+  /**
+   * A JSON body that opens with its model, as the SDKs write `{model, ...}`: what
+   * follows the alias (`,"messages":[...]}`); the body is then parsed only when a
+   * route needs it (`extra`, Bedrock). Null otherwise.
+   */
+  lead: string | null;
   /** The body as sent when it is not a JSON object (a form, a list, bytes). */
   raw: string | Uint8Array | FormData | undefined;
   /** A multipart body's `model` field (R3): the route's model is written there. */
@@ -128,6 +134,32 @@ function plain(init: RequestInit | undefined): boolean {
   return body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
 }
 
+/**
+ * The alias and what follows it in a JSON body that opens with `{"model":"<alias>"`
+ * (the SDKs write the caller's `{model, ...}` in order), so the common call needs no
+ * parse: the route's model is written in front of the same tail. Null when the body
+ * is shaped otherwise, or names a `stream` (its value decides how the answer is
+ * read): then it is parsed.
+ */
+function leadingModel(text: string): [alias: string, tail: string] | null {
+  if (!text.startsWith('{"model":"')) return null;
+  const end = text.indexOf('"', 10);
+  if (end < 0) return null;
+  const next = text.charCodeAt(end + 1);
+  if ((next !== 44 && next !== 125) || text.includes('"stream"')) return null; // "," or "}"
+  const alias = text.slice(10, end);
+  return alias && !alias.includes("\\") ? [alias, text.slice(end + 1)] : null;
+}
+
+/** `call` with its body parsed, once (a `lead` call whose route needs the object). */
+function parsed(call: Call): Call {
+  if (call.lead === null) return call;
+  call.body = JSON.parse(call.raw as string) as JsonObject;
+  call.lead = null;
+  call.raw = undefined;
+  return call;
+}
+
 function callOf(path: string, init: RequestInit | undefined): Call {
   const given = init?.headers;
   // The SDKs pass a Headers object: used as is (aigw never changes it).
@@ -139,6 +171,11 @@ function callOf(path: string, init: RequestInit | undefined): Call {
   let body: JsonObject | null = null;
   let form: ModelField | null = null;
   const ctype = headers.get("content-type") ?? "application/json";
+  const leading = typeof raw === "string" && ctype.startsWith("application/json") ? leadingModel(raw) : null;
+  if (leading !== null) {
+    return { alias: alias || leading[0], method, path, body: null, lead: leading[1], raw, form, headers,
+             stream: false, sessionId: session, operation: operationOf(path), signal: init?.signal ?? null };
+  }
   if (raw !== undefined && raw !== null && (raw as string) !== "" && ctype.startsWith("application/json")) {
     let parsed: unknown;
     try {
@@ -160,7 +197,7 @@ function callOf(path: string, init: RequestInit | undefined): Call {
     throw new Reject(400, "aigw: the request names no model alias (pass the alias as `model`, " +
                           "or send the x-aigw-alias header)");
   }
-  return { alias, method, path, body, raw: body === null ? raw ?? undefined : undefined, form, headers,
+  return { alias, method, path, body, lead: null, raw: body === null ? raw ?? undefined : undefined, form, headers,
            stream: body?.["stream"] === true, sessionId: session, operation: operationOf(path),
            signal: init?.signal ?? null };
 }
@@ -270,8 +307,15 @@ export class FailoverFetch {
     const wire = rs.wire!;
     let raw = call.raw;
     if (call.form !== null) raw = withModel(raw as Uint8Array, call.form, rs.route.model);
-    const out = prepare(rs.route, wire, call.method, call.path, call.body, raw, call.stream,
-                        call.headers, credential);
+    let out;
+    if (call.lead !== null && wire.needsBaseUrl && !hasKeys(rs.route.extra)) {
+      out = prepare(rs.route, wire, call.method, call.path, null,
+                    `{"model":${JSON.stringify(rs.route.model)}${call.lead}`, false, call.headers, credential);
+    } else {
+      const c = parsed(call);
+      out = prepare(rs.route, wire, c.method, c.path, c.body, c.body === null ? raw : undefined, c.stream,
+                    c.headers, credential);
+    }
     if (wire.auth === "sigv4") {
       await this.client.sigv4()!(out.url, out.headers, out.body as string,
                                  credential as AwsCredentials, rs.route.awsRegion);
@@ -340,6 +384,11 @@ export class FailoverFetch {
       if (caller && !keepListening) caller.removeEventListener("abort", onAbort);
     }
   }
+}
+
+function hasKeys(obj: object): boolean {
+  for (const _ in obj) return true;
+  return false;
 }
 
 const STREAMING = new WeakSet<Response>();
