@@ -18,7 +18,8 @@ import { AliasRouter, type Clock, type Random, RouteState, type Sessions } from 
 import { loadSigner, type SigV4 } from "./sigv4.js";
 import { type CallSpan, Telemetry } from "./telemetry.js";
 import { AckRecorder, recorderFor, type SlotKey } from "./acks.js";
-import { AIGW_BASE_URL, FailoverFetch } from "./fetch.js";
+import { FailoverFetch } from "./fetch.js";
+import { AIGW_BASE_URL } from "./request.js";
 import * as path from "node:path";
 
 export type Logger = (level: "debug" | "info" | "warn", message: string) => void;

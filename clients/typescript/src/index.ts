@@ -8,7 +8,7 @@ export { AigwClient, type ClientOptions, type Logger } from "./client.js";
 export { type AliasConfig, type ClientConfig, loadConfig, parseConfig, type Route } from "./config.js";
 export { AllRoutesFailed, type Attempt, attemptsOf, ClientError, ConfigError, NoRouteAnswered,
   StreamInterrupted, UnknownAlias, WrongFamily } from "./errors.js";
-export { AIGW_BASE_URL } from "./fetch.js";
+export { AIGW_BASE_URL } from "./request.js";
 export { fingerprint } from "./keys.js";
 export type { ConfigStatus } from "./live.js";
 export { seededRandom } from "./random.js";

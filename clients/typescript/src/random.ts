@@ -1,6 +1,8 @@
 /**
- * A seeded source of numbers in [0, 1) for weighted draws, so a test (or a
- * replay) gets the same picks every run. The spec's seeded draw lives here.
+ * A seeded source of numbers in [0, 1) for the `random` option, so a test or a
+ * replay gets the same weighted picks every run. The draw itself (how a number
+ * picks a route, spec/README.md R6) is `AliasRouter.pick` in router.ts; the
+ * spec's vectors inject their numbers instead.
  */
 import type { Random } from "./router.js";
 

@@ -77,7 +77,7 @@ export interface Outgoing {
   url: string;
   /** Lower-case names (fetch validates them once, when it sends). */
   headers: Record<string, string>;
-  body: string | Uint8Array | FormData | undefined;
+  body: string | Uint8Array | undefined;
 }
 
 export type Signer = (method: string, url: string, headers: Headers, body: string,
@@ -103,7 +103,7 @@ function copyHeaders(from: Headers, drop: Set<string>): Record<string, string> {
  * form, with `model` already rewritten; `raw` the caller's non-JSON body.
  */
 export function prepare(route: RouteLike, wire: Wire, method: string, path: string,
-                        body: JsonObject | null, raw: string | Uint8Array | FormData | undefined,
+                        body: JsonObject | null, raw: string | Uint8Array | undefined,
                         stream: boolean, headers: Headers, credential: unknown): Outgoing {
   if (isBedrock(wire)) return prepareBedrock(route, wire, method, path, body, stream, headers, credential);
   const out = copyHeaders(headers, stream ? DROP_STREAM : DROP);
