@@ -18,6 +18,7 @@ import { AliasRouter, type Clock, type Random, RouteState, type Sessions } from 
 import { loadSigner, type SigV4 } from "./sigv4.js";
 import { type CallSpan, Telemetry } from "./telemetry.js";
 import { AckRecorder, recorderFor, type SlotKey } from "./acks.js";
+import { FolderWatcher } from "./watch.js";
 import { FailoverFetch } from "./fetch.js";
 import { AIGW_BASE_URL } from "./request.js";
 import * as path from "node:path";
@@ -45,6 +46,11 @@ export interface ClientOptions {
   tracerProvider?: unknown;
   /** Where warnings and info lines go (default: warnings to console.warn). */
   logger?: Logger;
+  /**
+   * Also react to file events (`fs.watch` on the key and config folders) at once,
+   * besides the stat every check interval (default true).
+   */
+  watchFiles?: boolean;
   /**
    * Records key acknowledgements (default: from the config's `acks` block, written to
    * OpenBao; null: off). Tests pass a recorder of their own.
@@ -94,6 +100,7 @@ export class AigwClient {
   private signer: SigV4 | null | undefined = undefined;
   /** The key acknowledgement recorder (null: acknowledgements are off). */
   readonly acks: AckRecorder | null;
+  private readonly watcher: FolderWatcher | null = null;
 
   constructor(config: ClientConfig, options: ClientOptions = {}) {
     this.sessionAffinity = options.sessionAffinity ?? true;
@@ -127,6 +134,22 @@ export class AigwClient {
       acks = null; // acknowledgements never stop a client
     }
     this.acks = acks;
+    if (options.watchFiles ?? true) {
+      this.watcher = new FolderWatcher(() => this.filesChanged());
+      this.watcher.update(this.watchedFolders());
+    }
+  }
+
+  /** What a file event does: key files looked at on next use, the config file now. */
+  private filesChanged(): void {
+    this.keysChanged();
+    if (this.follower) this.reloadConfig();
+  }
+
+  private watchedFolders(): Set<string> {
+    const dirs = new Set([...this.keyFiles.keys()].map((f) => path.dirname(f)));
+    if (this.snap.config.path !== null && this.follower) dirs.add(path.dirname(this.snap.config.path));
+    return dirs;
   }
 
   /**
@@ -143,9 +166,10 @@ export class AigwClient {
     return out;
   }
 
-  /** Stop background work (the acknowledgement timer; it never keeps a process alive). */
+  /** Stop background work (the acknowledgement timer, file watchers; neither keeps a process alive). */
   close(): void {
     this.acks?.watch(null);
+    this.watcher?.close();
   }
 
   /** Load `aigw-client.json` at `file`. */
@@ -246,6 +270,7 @@ export class AigwClient {
     this.reloads++;
     this.loadedAt = Date.now();
     for (const router of snap.routers.values()) router.forgetRemoved();
+    this.watcher?.update(this.watchedFolders());
     this.log("info", `${this.describe()}: revision ${old.revision || "-"} -> ${snap.revision || "-"} (${snap.routers.size} aliases)`);
   }
 

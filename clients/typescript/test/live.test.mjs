@@ -107,6 +107,30 @@ describe("live key files and config under load", () => {
     assert.match(aigw.configStatus.rejection, /not valid JSON/);
   });
 
+  test("file events: a replaced key file and config are seen without waiting for a stat", async () => {
+    p1.keys = new Set(["sk-e1", "sk-e2"]);
+    dep.key("p1", "sk-e1");
+    const attempts = [];
+    const aigw = AigwClient.fromFile(dep.config({ chat: { family: "openai", routes: [
+      route("p1", "openai", `${p1.url}/v1`, "m1")] } }, { revision: "e1" }),
+      { logger: quiet, keyCheckInterval: 3600, configCheckInterval: 3600, onAttempt: (a) => attempts.push(a) });
+    try {
+      const oai = await aigw.openai();
+      await ask(oai);
+      dep.key("p1", "sk-e2");
+      dep.config({ chat: { family: "openai", routes: [route("p1", "openai", `${p1.url}/v1`, "m1b")] } },
+                 { revision: "e2" });
+      const deadline = Date.now() + 5000;
+      while (aigw.revision !== "e2" && Date.now() < deadline) await sleep(20);
+      assert.equal(aigw.revision, "e2");
+      const reply = await ask(oai);
+      assert.equal(reply.model, "m1b");
+      assert.deepEqual(attempts.map((a) => a.keyFingerprint), [fingerprint("sk-e1"), fingerprint("sk-e2")]);
+    } finally {
+      aigw.close();
+    }
+  });
+
   test("a hung primary costs one timeout, then is skipped during its cooldown", async () => {
     p1.mode = "hang";
     try {

@@ -170,7 +170,7 @@ export async function playVector(id, vector, root) {
   const clock = { now: START };
   const client = AigwClient.fromFile(configPath, {
     fetch: upstream.fetch, clock: () => clock.now, keyCheckInterval: 3600, configCheckInterval: 3600,
-    random: draws(vector.random, id), logger: () => {},
+    random: draws(vector.random, id), logger: () => {}, watchFiles: false,
     // The real recorder without its timer or OpenBao: settled when the vector ends.
     acks: new AckRecorder("vectors", "http://acks.invalid", "kv", "acks", [], { refresh: 1e9 }),
   });
