@@ -408,6 +408,11 @@ export class AigwClient {
         }
       },
       unavailable: (rs) => rs.wire?.auth === "sigv4" && this.sigv4() === null ? "no_signer" : null,
+      cooled: (rs, outcome) => {
+        const r = rs.route;
+        this.log("warn", `route ${r.provider}/${r.slot} (${r.model}) failed with ${outcome}; ` +
+                         `cooling down for ${r.cooldown.toFixed(1)}s`);
+      },
       used: (rs, fp, revision) => {
         try {
           this.acks?.used(`${rs.route.provider}/${rs.route.slot}`, fp, revision);

@@ -33,6 +33,8 @@ export interface PlanHooks {
   /** Why a usable route cannot be sent to now (e.g. no SigV4 signer), or null. */
   unavailable(rs: RouteState): string | null;
   used(rs: RouteState, fp: string, revision: string): void;
+  /** A route went into cooldown after `outcome`. */
+  cooled(rs: RouteState, outcome: string): void;
 }
 
 /** The outcome of a route skipped without a send, or null when it can be tried. */
@@ -87,6 +89,7 @@ export function* plan(router: AliasRouter, sessionId: string | null, hooks: Plan
         continue;
       }
       rs.coolDown(hooks.clock());
+      hooks.cooled(rs, outcome);
       break;
     }
   }
