@@ -39,10 +39,11 @@ export class UnknownAlias extends ClientError {
   override name = "UnknownAlias";
 }
 
-// The spec's vectors pin this message byte for byte as the Python client words it.
+// The hint after the spec's pinned fragment ("... speaks the X family, not Y") is
+// this client's own.
 const VIA: Record<string, string> = {
-  openai: "Client.openai() or client.chat.completions",
-  anthropic: "Client.anthropic()",
+  openai: "aigw.openai() or fetchFor(\"openai\")",
+  anthropic: "aigw.anthropic() or fetchFor(\"anthropic\")",
 };
 
 /** The alias speaks another wire family than the API it was called through. */
