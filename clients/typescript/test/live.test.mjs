@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
+import OpenAI from "openai";
+
 import { AigwClient, attemptsOf, fingerprint } from "../dist/index.js";
 import { Deployment, route } from "./helpers/config.mjs";
 import { startProvider } from "./helpers/provider.mjs";
@@ -128,6 +130,28 @@ describe("live key files and config under load", () => {
       assert.deepEqual(attempts.map((a) => a.keyFingerprint), [fingerprint("sk-e1"), fingerprint("sk-e2")]);
     } finally {
       aigw.close();
+    }
+  });
+
+  test("the caller's abort ends the call: no failover, the SDK's abort error", async () => {
+    p1.mode = "hang";
+    try {
+      dep.key("p1", "sk-p1");
+      const attempts = [];
+      const aigw = AigwClient.fromFile(dep.config({ chat: { family: "openai", routes: [
+        route("p1", "openai", `${p1.url}/v1`, "m1", { timeout: 30 }),
+        route("p2", "openai", `${p2.url}/v1`, "m2")] } }), { logger: quiet, onAttempt: (a) => attempts.push(a) });
+      const oai = await aigw.openai();
+      const calls = p2.calls;
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 200);
+      await assert.rejects(oai.chat.completions.create({ model: "chat", messages: [] }, { signal: controller.signal }),
+                           (err) => err instanceof OpenAI.APIUserAbortError);
+      assert.equal(p2.calls, calls);
+      assert.deepEqual(attempts, []);
+      aigw.close();
+    } finally {
+      p1.mode = "ok";
     }
   });
 
