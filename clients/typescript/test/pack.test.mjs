@@ -1,6 +1,7 @@
 // `npm pack` gives a publishable tarball: installed into a scratch project with
-// the official openai SDK, it imports by its package name (ESM, with types) and
-// serves a call under the SDK (the provider is a mock fetch in the scratch script).
+// the official openai SDK, its declarations type-check a TypeScript consumer, and
+// it imports by its package name (ESM) and serves a call under the SDK (the
+// provider is a mock fetch in the scratch script).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,6 +44,18 @@ test("the packed tarball installs and works with the official SDK", { timeout: 3
       console.log(JSON.stringify({ content: data.choices[0].message.content, seen,
                                    attempts: attemptsOf(response).map((a) => a.outcome) }));
     `);
+    // The declarations type-check a TypeScript consumer, the SDK's `fetch` option included.
+    writeFileSync(path.join(scratch, "check.ts"), `
+      import OpenAI from "openai";
+      import { AigwClient, attemptsOf, type Attempt } from "@aigw/client";
+      const aigw: AigwClient = AigwClient.fromFile("aigw-client.json", { onAttempt: (a: Attempt) => void a.outcome });
+      const oai = new OpenAI({ fetch: aigw.fetch, apiKey: "unused", maxRetries: 0 });
+      const first: Attempt | undefined = attemptsOf(new Error("x"))[0];
+      export { oai, first };
+    `);
+    execFileSync(process.execPath, [path.join(pkg, "node_modules", "typescript", "bin", "tsc"), "--noEmit",
+      "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022",
+      "--lib", "es2023,dom", "--types", "", "--skipLibCheck", "check.ts"], { cwd: scratch, encoding: "utf8" });
     const out = JSON.parse(execFileSync("node", ["main.mjs"], { cwd: scratch, encoding: "utf8" }));
     assert.deepEqual(out, { content: "hi", seen: [["https://p.example/v1/chat/completions", "Bearer sk-scratch"]],
                             attempts: ["ok"] });
