@@ -7,21 +7,22 @@
  * started with. Calls go through `client.fetch` (fetch.ts), which the official
  * SDKs take as their `fetch` option.
  */
+import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 
-import { type ClientConfig, configFromBytes, loadConfig, type Route } from "./config.js";
+import { AckRecorder, recorderFor, type SlotKey } from "./acks.js";
+import { type ClientConfig, configFromBytes, loadConfig } from "./config.js";
 import { plan, type Plan, type PlanHooks } from "./core.js";
-import { type Attempt, ClientError, ConfigError, UnknownAlias, WrongFamily } from "./errors.js";
-import { awsKeyParts, KeyFile, parseAwsCredentials, parseToken } from "./keys.js";
+import { type Attempt, ConfigError, UnknownAlias, WrongFamily } from "./errors.js";
+import { FailoverFetch } from "./fetch.js";
+import type { KeyFile } from "./keys.js";
 import { ConfigFollower, type ConfigStatus } from "./live.js";
-import { AliasRouter, type Clock, type Random, RouteState, type Sessions } from "./router.js";
+import type { AliasRouter, Clock, Random } from "./router.js";
+import { anthropicClient, openaiClient } from "./sdk.js";
+import { buildSnapshot, type Snapshot } from "./snapshot.js";
 import { loadSigner, type SigV4 } from "./sigv4.js";
 import { type CallSpan, Telemetry } from "./telemetry.js";
-import { AckRecorder, recorderFor, type SlotKey } from "./acks.js";
 import { FolderWatcher } from "./watch.js";
-import { FailoverFetch } from "./fetch.js";
-import { AIGW_BASE_URL } from "./request.js";
-import * as path from "node:path";
 
 export type Logger = (level: "debug" | "info" | "warn", message: string) => void;
 
@@ -58,26 +59,9 @@ export interface ClientOptions {
   acks?: AckRecorder | null;
 }
 
-interface Snapshot {
-  readonly config: ClientConfig;
-  readonly routers: ReadonlyMap<string, AliasRouter>;
-  readonly revision: string;
-}
-
 const defaultLogger: Logger = (level, message) => {
   if (level === "warn") console.warn(message);
 };
-
-async function importSdk(name: string): Promise<{ default: new (o: Record<string, unknown>) => unknown }> {
-  try {
-    return await import(name);
-  } catch (exc) {
-    if ((exc as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") {
-      throw new ClientError(`the ${name} package is not installed (npm install ${name})`);
-    }
-    throw exc;
-  }
-}
 
 const monotonic = (): number => performance.now() / 1000;
 
@@ -190,50 +174,12 @@ export class AigwClient {
   }
 
   private build(config: ClientConfig, old: Snapshot | null): Snapshot {
-    const kept = new Map<string, RouteState>();
-    const sessions = new Map<string, Sessions>();
-    if (old) {
-      for (const [alias, router] of old.routers) {
-        sessions.set(alias, router.sessions);
-        for (const rs of router.routes) kept.set(JSON.stringify([alias, rs.ident]), rs);
-      }
-    }
-    const keyFiles = new Map<string, KeyFile>();
-    const routers = new Map<string, AliasRouter>();
-    for (const [alias, spec] of config.aliases) {
-      const states = spec.routes.map((route, i) =>
-        this.state(alias, spec.family, i, route, keyFiles, kept));
-      routers.set(alias, new AliasRouter(alias, spec.family, states, this.clock, config.revision,
-                                         this.random, sessions.get(alias)));
-    }
+    const [snap, keyFiles] = buildSnapshot(config, old, {
+      clock: this.clock, random: this.random, keyCheckInterval: this.keyCheckInterval,
+      keyFiles: this.keyFiles, onKeyChange: (file, fresh) => this.log("info", `key file ${file}: now key ${fresh ?? "(empty)"}`),
+    });
     this.keyFiles = keyFiles;
-    return { config, routers, revision: config.revision };
-  }
-
-  private state(alias: string, family: string, index: number, route: Route,
-                keyFiles: Map<string, KeyFile>, kept: Map<string, RouteState>): RouteState {
-    const wire = route.wire;
-    let kf = keyFiles.get(route.keyFile) ?? this.keyFiles.get(route.keyFile);
-    if (!kf) {
-      const aws = wire?.secret === "aws";
-      const dir = path.dirname(route.keyFile);
-      const parts = aws ? awsKeyParts(path.basename(route.keyFile))
-        .map(([f, field]): [string, string] => [path.join(dir, f), field]) : [];
-      kf = new KeyFile(route.keyFile, this.keyCheckInterval, aws ? parseAwsCredentials : parseToken, parts);
-      kf.onChange = (file, _old, fresh) => {
-        this.log("info", `key file ${file}: now key ${fresh ?? "(empty)"}`);
-      };
-    }
-    keyFiles.set(route.keyFile, kf);
-    const usable = wire !== undefined && wire.family === family;
-    const old = kept.get(JSON.stringify([alias, route.identity]));
-    if (old && old.index === index && old.key === kf && old.usable === usable &&
-        JSON.stringify(old.route) === JSON.stringify(route)) {
-      return old; // the very same route: in-flight and new calls share its state
-    }
-    const rs = new RouteState(route, index, kf, usable);
-    if (old) rs.cooldownUntil = old.cooldownUntil;
-    return rs;
+    return snap;
   }
 
   /** Swap in the config in `data`, or throw ConfigError (the old one keeps serving). */
@@ -346,16 +292,12 @@ export class AigwClient {
    * `options` go to the SDK, except apiKey, baseURL, maxRetries and fetch, which aigw sets.
    */
   async openai<T = any>(options: Record<string, unknown> = {}): Promise<T> {
-    const mod = await importSdk("openai");
-    return new mod.default({ ...options, apiKey: "aigw", baseURL: AIGW_BASE_URL, maxRetries: 0,
-                             fetch: this.fetchFor("openai") }) as T;
+    return await openaiClient(this.fetchFor("openai"), options) as T;
   }
 
   /** An `@anthropic-ai/sdk` client (1.x) over aigw, as `openai()` is. */
   async anthropic<T = any>(options: Record<string, unknown> = {}): Promise<T> {
-    const mod = await importSdk("@anthropic-ai/sdk");
-    return new mod.default({ ...options, apiKey: "aigw", authToken: null, baseURL: AIGW_BASE_URL,
-                             maxRetries: 0, fetch: this.fetchFor("anthropic") }) as T;
+    return await anthropicClient(this.fetchFor("anthropic"), options) as T;
   }
 
   /**
