@@ -30,4 +30,5 @@ bash scripts/install-pulumi.sh >/dev/null
 bash scripts/install-opa.sh >/dev/null
 bash scripts/install-actionlint.sh >/dev/null
 bash scripts/install-litellm.sh >/dev/null
+bash scripts/install-node-client.sh >/dev/null
 echo "setup: ready (.venv from $LOCK, bao, pulumi, opa, actionlint, litellm)" >&2

@@ -5,7 +5,8 @@
 Brings up its own lab under .aigw/lab (a fresh OpenBao dev server, two local
 OpenAI stand-ins, `aigw apply`, `aigw keys put`, `aigw render`, real `bao agent`
 processes and three services calling through aigw.client on the live
-aigw-client.json their agents write), then: rotates every key, switches a
+aigw-client.json their agents write; svc-3 in Node.js through the official
+openai SDK over @aigw/client when Node is installed), then: rotates every key, switches a
 model in the catalog and applies it (the running services pick it up, nothing
 restarts), stops OpenBao, stops the primary provider, and prints what the
 services saw, attempt by attempt (a request answered by the fallback after a
@@ -32,6 +33,14 @@ def switch_model(doc: dict[str, Any]) -> None:
     route["model"] = model
 
 
+def runtimes() -> dict[str, str]:
+    """svc-3 runs as a Node.js service (testing/node_service.mjs: the official openai
+    SDK over @aigw/client) when Node and the built client are there (scripts/setup.sh
+    installs and builds it); otherwise all three run in Python."""
+    dist = Path(__file__).resolve().parents[1] / "clients" / "typescript" / "dist" / "index.js"
+    return {"svc-3": "node"} if shutil.which("node") and dist.is_file() else {}
+
+
 def say(text: str) -> None:
     """One line of progress a person can follow."""
     print(f"  {time.strftime('%H:%M:%S')}  {text}", flush=True)
@@ -50,7 +59,9 @@ def main() -> int:
     root = Path(".aigw/lab").resolve()
     shutil.rmtree(root, ignore_errors=True)
     problems: list[str] = []
-    with Lab(root, say=say) as lab:
+    with Lab(root, say=say, runtimes=runtimes()) as lab:
+        for svc, runtime in lab.runtimes.items():
+            say(f"{svc} runs in {runtime} (the official SDK over aigw's client for it)")
         started = min(r["t"] for svc in SERVICES for r in lab.requests(svc))
         warmed = lab.wait_served(40)
         baseline = lab.traffic(started, warmed)

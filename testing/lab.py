@@ -49,6 +49,12 @@ CONSUMERS = [(svc, p) for svc, aliases in SERVICES.items() for p in sorted({PRIM
 AUTH_FAILURES = frozenset({"http_401", "http_403"})
 DEAD_PROVIDER = frozenset({"connect_error"})  # what an attempt on a stopped provider gets
 WAIT = 120.0  # generous bound on every event-based wait (a loaded machine is slow, not broken)
+# How a service of each runtime starts (`Lab.runtimes`: service -> runtime, default
+# python); each logs the same JSON lines (testing/demo_service.py).
+SERVICE_COMMANDS: dict[str, list[str]] = {
+    "python": [sys.executable, "-m", "testing.demo_service"],
+    "node": ["node", str(Path(__file__).with_name("node_service.mjs"))],  # clients/typescript
+}
 
 
 def _attempts(req: dict[str, Any]) -> list[dict[str, Any]]:
@@ -357,6 +363,8 @@ class Lab:
     rate: float = 17.0  # requests per second per service (3 services: 51/s)
     say: Callable[[str], None] = print
     bao: OpenBao | None = None
+    # service -> runtime of its process (SERVICE_COMMANDS; default python)
+    runtimes: Mapping[str, str] = field(default_factory=dict)
     providers: dict[str, OpenAIAdminServer] = field(default_factory=dict)
     admin_keys: dict[str, str] = field(default_factory=dict)
     initial_fps: dict[str, str] = field(default_factory=dict)
@@ -504,7 +512,7 @@ class Lab:
         """
         self.record_published()
         for svc in SERVICES:
-            cmd = [sys.executable, "-m", "testing.demo_service", "--config",
+            cmd = [*SERVICE_COMMANDS[self.runtimes.get(svc, "python")], "--config",
                    str(self.live_config_path(svc)),
                    "--rate", str(self.rate), "--log", str(self.log_path(svc))]
             self.services[svc] = subprocess.Popen(
