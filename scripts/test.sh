@@ -7,6 +7,10 @@ bash scripts/setup.sh
 # shared /tmp/pytest-of-$USER, which deletes the folders of a run still going beside
 # it (a second checkout, a helper's targeted tests). Kept when tests fail, to look at.
 basetemp="$(mktemp -d "${TMPDIR:-/tmp}/aigw-tests.XXXXXX")"
+# Every conformance runner (Python sync and async, TypeScript, Go) writes its results
+# file here; tests/spec/test_results_agree.py runs last and requires all of them equal.
+export AIGW_SPEC_RESULTS="$basetemp/spec-results" AIGW_SPEC_RUNNERS="python-sync,python-async,typescript"
+mkdir -p "$AIGW_SPEC_RESULTS"
 set +e
 .venv/bin/python -m pytest --basetemp="$basetemp/t" "$@"
 rc=$?

@@ -31,11 +31,14 @@ def vault_mount(bao: BaoDevServer) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect `drift` tests unless asked for (`-m drift`, as scripts/check-drift.sh does).
+    """Run `after_runners` tests last; deselect `drift` tests unless asked for (`-m drift`, as scripts/check-drift.sh does).
 
     They install the newest allowed releases from PyPI instead of the lock, so their
     outcome depends on the day, not on the change under test.
     """
+    # The cross-runner comparison reads the results files that the Python, TypeScript
+    # and Go vector runners write during this run, so it runs after all of them.
+    items.sort(key=lambda item: item.get_closest_marker("after_runners") is not None)
     if "drift" in (config.option.markexpr or ""):
         return
     keep = [item for item in items if item.get_closest_marker("drift") is None]

@@ -1,8 +1,10 @@
 """The runners' results files agree: every vector, at least 60, byte for byte.
 
 `compare(folder)` is the check CI runs on the files every runner wrote (Python
-sync and async, TypeScript, Go) into one folder: $AIGW_SPEC_RESULTS when set.
-Without it, this test plays the vectors on the Python sync and async clients
+sync and async, TypeScript, Go) into one folder: $AIGW_SPEC_RESULTS when set,
+after every runner of the run (the `after_runners` marker orders it last);
+$AIGW_SPEC_RUNNERS then names the runners whose files must be there (scripts/test.sh
+names all four, so a runner that wrote nothing fails CI). Without the folder, this test plays the vectors on the Python sync and async clients
 into a temporary folder and compares those.
 """
 
@@ -17,12 +19,18 @@ import pytest
 from .player import RESULTS_ENV, RESULTS_FORMAT, VECTORS, dumps, results_document, run_all
 
 MINIMUM = 60
+RUNNERS_ENV = "AIGW_SPEC_RUNNERS"
 
 
-def compare(folder: Path, ids: list[str]) -> list[str]:
-    """What is wrong with the results files in `folder` (empty when they agree)."""
+def compare(folder: Path, ids: list[str], runners: list[str] | None = None) -> list[str]:
+    """What is wrong with the results files in `folder` (empty when they agree); with
+    RUNNERS, each of them must have written its file."""
     files = sorted(folder.glob("*.results.json"))
     problems = []
+    have = {path.name.removesuffix(".results.json") for path in files}
+    for runner in runners or []:
+        if runner not in have:
+            problems.append(f"{folder}: no {runner}.results.json: that runner did not run")
     if len(files) < 2:
         problems.append(f"{folder}: {len(files)} results files; need at least two runners")
     if len(ids) < MINIMUM:
@@ -55,16 +63,18 @@ def _first_difference(a: str, b: str) -> str:
     return "one file is longer"
 
 
+@pytest.mark.after_runners
 def test_the_runners_agree(tmp_path: Path) -> None:
     ids = [p.stem for p in VECTORS]
     folder = Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else None
+    runners = [r for r in os.environ.get(RUNNERS_ENV, "").split(",") if r]
     if folder is None:
         folder = tmp_path / "results"
         folder.mkdir()
         for runner, aio in (("python-sync", False), ("python-async", True)):
             vectors = run_all(tmp_path / runner, aio)
             (folder / f"{runner}.results.json").write_text(results_document(runner, vectors))
-    problems = compare(folder, ids)
+    problems = compare(folder, ids, runners)
     assert not problems, "\n".join(problems)
 
 
@@ -75,11 +85,17 @@ def test_compare_sees_a_skip_and_a_difference(tmp_path: Path) -> None:
     (tmp_path / "a.results.json").write_text(results_document("python-sync", vectors))
     (tmp_path / "b.results.json").write_text(results_document("go", vectors))
     assert compare(tmp_path, ids) == []
+    assert compare(tmp_path, ids, ["python-sync", "go"]) != []  # a and b, not those names
+    (tmp_path / "a.results.json").rename(tmp_path / "python-sync.results.json")
+    (tmp_path / "b.results.json").rename(tmp_path / "go.results.json")
+    assert compare(tmp_path, ids, ["python-sync", "go"]) == []
+    assert any("no typescript.results.json" in p
+               for p in compare(tmp_path, ids, ["python-sync", "go", "typescript"]))
     del vectors["v3"]
-    (tmp_path / "b.results.json").write_text(results_document("go", vectors))
+    (tmp_path / "go.results.json").write_text(results_document("go", vectors))
     assert any("skipped or failed vectors: v3" in p for p in compare(tmp_path, ids))
     vectors["v3"] = {"calls": [{**call, "served": None}]}
-    (tmp_path / "b.results.json").write_text(results_document("go", vectors))
+    (tmp_path / "go.results.json").write_text(results_document("go", vectors))
     assert any("differs" in p for p in compare(tmp_path, ids))
     assert any("needs 60+" in p for p in compare(tmp_path, ids[:10]))
 
