@@ -122,11 +122,12 @@ AliasEntry = Callable[[str, list[ResolvedRoute]], dict[str, Any]]
 def acks_block(dep: Deployment) -> dict[str, Any]:
     """Where the runtime writes its acknowledgements (docs/rotation.md#acknowledgements).
 
-    `address` null: the service's BAO_ADDR / VAULT_ADDR, as for its agent. `path` is
+    `address`: the environment's `openbao_address`; null: the service's BAO_ADDR /
+    VAULT_ADDR, as for its agent. Never render's own BAO_ADDR. `path` is
     the folder under the KV v2 `mount`; entries are `<provider>/<slot>/<service>`.
     `token_files` are relative to `key_dir`.
     """
-    return {"address": None, "mount": dep.env.mount,
+    return {"address": dep.env.openbao_address, "mount": dep.env.mount,
             "path": acks_folder(dep.environment, dep.env),
             "token_files": list(TOKEN_FILES)}
 
@@ -378,6 +379,7 @@ class Renderer:
             "role_id_file": ROLE_ID_FILE,
             "secret_id_file": SECRET_ID_FILE,
             "pid_file": AGENT_PID_FILE,
+            "openbao_address": dep.env.openbao_address,
             "token_template": TOKEN_TEMPLATE,
             "publishes_config": publishes_config(self.catalog, dep),
             "config_secret_path": config_secret,
