@@ -88,6 +88,13 @@ def _not_ignored(top: Path, paths: list[Path]) -> list[Path]:
     return [p for p in paths if p not in ignored]
 
 
+def in_work_tree(folder: Path) -> bool:
+    """True when FOLDER (or, if it does not exist, its nearest existing parent) is in a
+    git work tree."""
+    near = _nearest_folder(folder / "x")
+    return _WorkTrees().toplevel(near.resolve()) is not None
+
+
 def committable(paths: Iterable[Path]) -> list[Path]:
     """The PATHS a `git add -A` would take: in a git work tree and not git-ignored.
 
@@ -105,19 +112,48 @@ def committable(paths: Iterable[Path]) -> list[Path]:
     return [p for top, group in by_top.items() for p in _not_ignored(top, group)]
 
 
+def key_probes(keys: str) -> list[str]:
+    """What to ask git about a key folder KEYS: its token file and a name of the key-file
+    pattern (git matches patterns; the files need not exist yet)."""
+    keys = keys.rstrip("/")
+    return [f"{keys}/{TOKEN_FILES[0]}", f"{keys}/{_KEY_PROBE}"]
+
+
+LOGIN_FILES = (ROLE_ID_FILE, SECRET_ID_FILE)
+
+
 def deployment_secrets(folder: Path, key_dir: str, *, agent: bool) -> list[Path]:
     """The files holding a credential that a deployment rendered into FOLDER gets on disk.
 
     The token an agent writes into the key folder (a relative `key_dir` is relative to
-    FOLDER, where the agent runs) and, with an agent, its AppRole login beside its config.
-    A key file is checked by a name of the key-file pattern (git matches patterns, and
-    the file need not exist).
+    FOLDER, where the agent runs), its key files and, with an agent, its AppRole login
+    beside its config.
     """
-    keys = Path(key_dir) if key_dir.startswith("/") else folder / key_dir
-    out = [keys / TOKEN_FILES[0], keys / _KEY_PROBE]
+    keys = key_dir if key_dir.startswith("/") else f"{folder}/{key_dir}"
+    out = [Path(p) for p in key_probes(keys)]
     if agent:
-        out += [folder / ROLE_ID_FILE, folder / SECRET_ID_FILE]
+        out += [folder / name for name in LOGIN_FILES]
     return out
+
+
+def committable_under(base: Path, rels: list[str]) -> list[str]:
+    """Those of RELS (paths relative to BASE, inside it) a `git add -A` would take.
+
+    The fast form for many paths under one folder (render's deployments): one work-tree
+    check and one `git check-ignore` run in BASE, no per-path resolving.
+    """
+    if not rels or not base.is_dir() or not in_work_tree(base):
+        return []
+    names = "".join(f"{r}\0" for r in rels).encode()
+    try:
+        done = proc.run(["git", "-C", str(base), "check-ignore", "--stdin", "-z"], input=names,
+                        capture_output=True, timeout=_TIMEOUT, check=False)
+    except (OSError, proc.TimeoutExpired):
+        return []
+    if done.returncode not in (0, 1):
+        return []
+    ignored = set(done.stdout.decode(errors="replace").split("\0"))
+    return [r for r in rels if r not in ignored]
 
 
 def shown(path: Path) -> str:

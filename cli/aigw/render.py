@@ -606,16 +606,36 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
 
 
 def _committable(cat: Catalog, out: Path, pairs: list[tuple[str, str]]) -> list[str]:
-    """The credential files of these deployments (token, keys, login) git would commit."""
-    from aigw.gitguard import committable, deployment_secrets, shown
+    """The credential files of these deployments (token, keys, login) git would commit.
 
-    probes: list[Path] = []
+    Files below OUT (a relative key folder, the login) go to git as relative paths in one
+    `git check-ignore` run there, and only when OUT is in a work tree; an absolute key
+    folder (usually one per environment, shared) is asked about once.
+    """
+    from aigw.gitguard import (
+        LOGIN_FILES,
+        committable,
+        committable_under,
+        in_work_tree,
+        key_probes,
+        shown,
+    )
+
+    out_in_git = in_work_tree(out)
+    rels: list[str] = []
+    absolute: set[str] = set()
     for name, env_name in pairs:
         svc = cat.services[name]
-        probes += deployment_secrets(out / env_name / name,
-                                     svc.key_dir or cat.environments[env_name].key_dir,
-                                     agent=bool(set(svc.outputs) & _AGENT_OUTPUTS))
-    return sorted(set(map(shown, committable(probes))))
+        key_dir = svc.key_dir or cat.environments[env_name].key_dir
+        if key_dir.startswith("/"):
+            absolute.add(key_dir)
+        elif out_in_git:
+            rels += key_probes(f"{env_name}/{name}/{key_dir}")
+        if out_in_git and set(svc.outputs) & _AGENT_OUTPUTS:
+            rels += [f"{env_name}/{name}/{login}" for login in LOGIN_FILES]
+    found = committable(Path(p) for keys in sorted(absolute) for p in key_probes(keys))
+    found += [out / rel for rel in committable_under(out, rels)]
+    return sorted(set(map(shown, found)))
 
 
 @dataclass
