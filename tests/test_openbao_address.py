@@ -32,7 +32,7 @@ from aigw.catalog import load_catalog
 from aigw.catalog.view import SlotRef
 from aigw.client import Client, ConfigError, fingerprint
 from aigw.names import CONFIG_FIELD, ack_path, config_path
-from aigw.render import render_all
+from aigw.render import MARKER, render_all
 from aigw.stack.spec import environment_spec
 from aigw.tools import find_bao
 from tests.helpers import Result, run_cli, wait_for
@@ -99,6 +99,28 @@ def test_render_writes_the_address_everywhere_and_never_reads_its_own(
     assert "AIGW_CLIENT_CONFIG=/run/aigw/aigw-client.json" in \
         plain[f"{base}/aigw.env"].decode().splitlines()  # absolute when key_dir is
     assert json.loads(plain[f"{base}/aigw-client.json"])["acks"]["address"] is None
+
+
+def test_rendered_files_are_the_same_wherever_render_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Two machines (two output folders, two working folders, two BAO_ADDRs): one tree,
+    and `render --check` of one against the other's files passes."""
+    repo = _catalog(tmp_path / "repo", "aigw", "https://openbao.internal:8200",
+                    "https://x.invalid/v1")
+    trees = []
+    for n, addr in enumerate(("http://127.0.0.1:8200", "https://elsewhere.invalid")):
+        cwd = tmp_path / f"machine-{n}"
+        cwd.mkdir()
+        monkeypatch.chdir(cwd)
+        monkeypatch.setenv("BAO_ADDR", addr)
+        assert run_cli(capsys, "render", str(repo), "--out", str(cwd / "rendered")).code == 0
+        trees.append({p.relative_to(cwd).as_posix(): p.read_bytes()
+                      for p in sorted((cwd / "rendered").rglob("*"))
+                      if p.is_file() and p.name != MARKER})  # the manifest records stat
+    assert trees[0] == trees[1]
+    assert run_cli(capsys, "render", str(repo), "--out", str(tmp_path / "machine-0" / "rendered"),
+                   "--check").code == 0
 
 
 def test_a_bad_address_is_one_catalog_error(tmp_path: Path,
