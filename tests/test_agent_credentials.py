@@ -187,13 +187,15 @@ def test_refuses_a_folder_git_would_commit_and_render_leaves_the_files_alone(
     monkeypatch.chdir(repo)
     subprocess.run(["git", "init", "-q"], check=True)
     assert _cli(capsys, monkeypatch, "render").code == 0
-    refused = _cli(capsys, monkeypatch, "agent-credentials", service, "--env", "prod")
+    # A folder of the repository render did not write: nothing ignores the login there.
+    refused = _cli(capsys, monkeypatch, "agent-credentials", service, "--env", "prod",
+                   "--out", "deploy")
     assert refused.code == 2 and len(refused.err.splitlines()) == 1
     assert "is in a git work tree and not git-ignored" in refused.err
-    folder = repo / "rendered" / "prod" / service
-    assert not (folder / "secret-id").exists()  # refused before anything was minted
+    assert not (repo / "deploy" / "secret-id").exists()  # refused before anything was minted
 
-    (repo / ".gitignore").write_text("role-id\nsecret-id\nagent.pid\n")
+    # The deployment folder render wrote carries its own .gitignore: no repository one needed.
+    folder = repo / "rendered" / "prod" / service
     made = _cli(capsys, monkeypatch, "agent-credentials", service, "--env", "prod")
     assert made.code == 0, made.err
     (folder / "agent.pid").write_text("1\n")

@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import stat
 import sys
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ from typer.testing import CliRunner
 from aigw import dev, tools
 from aigw.commands import dev as dev_cmd
 from aigw.context import resolve_vault
-from aigw.errors import ToolMissing, VaultError
+from aigw.errors import ToolMissing, UsageError, VaultError
 from aigw.vault import VaultSettings, connect
+from tests.conftest import _wait_until_kv2_ready
 from tests.governance.conftest import _need
 
 
@@ -216,3 +218,70 @@ def test_pulumi_command_runs_the_found_engine() -> None:
     assert str(command.version) == tools.pulumi_version()
     assert command.run(["version"], ".", tools.pulumi_env(os.environ)).stdout.strip() == (
         f"v{tools.pulumi_version()}")
+
+
+# -- the port and --persist (issue 23, item 5) ------------------------------
+
+
+@pytest.mark.integration
+def test_the_port_is_kept_across_restarts_and_chosen_with_port(home: Path) -> None:
+    first = dev.up(home)
+    dev.down(home)
+    again = dev.up(home)
+    assert again.addr == first.addr and again.pid != first.pid  # agents keep their address
+    dev.down(home)
+
+    chosen = dev.free_port()
+    code, out = _invoke("up", "--port", str(chosen))
+    assert code == 0 and f"started at http://127.0.0.1:{chosen} " in out
+    dev.down(home)
+    assert dev.up(home).addr == f"http://127.0.0.1:{chosen}"  # kept for the next start
+    with pytest.raises(UsageError, match="already runs at"):
+        dev.up(home, port=dev.free_port())
+    dev.down(home)
+
+    with socket.socket() as squatter:  # another program took the kept port meanwhile
+        squatter.bind(("127.0.0.1", chosen))
+        squatter.listen()
+        with pytest.raises(UsageError, match=f"port {chosen} on 127.0.0.1 is taken") as err:
+            dev.up(home)
+        assert "--port N" in (err.value.hint or "")
+    assert not dev.status(home).running
+
+
+@pytest.mark.integration
+def test_persist_keeps_a_key_across_down_and_up(home: Path) -> None:
+    """`aigw dev up --persist`, a key stored, `aigw dev down`, `aigw dev up`: still there."""
+    code, out = _invoke("up", "--persist")
+    assert code == 0 and "file storage in .aigw/dev/data" in out
+    assert "development only" in out and "never put a real production key" in out
+    env = dev.running_server(home)
+    assert env is not None and env.persistent
+    canary = f"sk-canary-persist-{os.urandom(6).hex()}"
+    client = connect(VaultSettings(env.addr, env.token))
+    client.sys.enable_secrets_engine("kv", path="aigw", options={"version": "2"})
+    _wait_until_kv2_ready(client, "aigw")
+    client.secrets.kv.v2.create_or_update_secret(path="prod/providers/openai/default",
+                                                 secret={"api_key": canary}, mount_point="aigw")
+    seal = home / ".aigw" / "dev" / "seal.json"
+    assert _mode(seal) == 0o600
+    kept = json.loads(seal.read_text())
+    argv = Path(f"/proc/{env.pid}/cmdline").read_bytes().decode()
+    log = (home / ".aigw" / "dev" / "bao.log").read_text()
+    for secret in (canary, kept["unseal_key"], kept["root_token"]):
+        assert secret not in argv and secret not in log and secret not in out
+    assert dev.status(home).persistent
+
+    code, out = _invoke("down")
+    assert code == 0 and not dev.status(home).running
+    code, out = _invoke("up")  # --persist is remembered, and so is the port
+    assert code == 0 and "file storage" in out
+    back = dev.running_server(home)
+    assert back is not None and back.addr == env.addr and back.pid != env.pid
+    read = connect(VaultSettings(back.addr, back.token)).secrets.kv.v2.read_secret_version(
+        path="prod/providers/openai/default", mount_point="aigw", raise_on_deleted_version=True)
+    if read["data"]["data"] != {"api_key": canary}:  # not `assert`: it would print the value
+        pytest.fail("the key did not survive the restart")
+    assert connect(VaultSettings(back.addr, env.token)).is_authenticated()  # same root token
+    with pytest.raises(UsageError, match="already runs at"):
+        dev.up(home, persist=False)

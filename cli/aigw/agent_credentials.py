@@ -18,7 +18,6 @@ from pathlib import Path
 
 import hvac
 
-from aigw import proc
 from aigw.catalog import LoadedCatalog
 from aigw.catalog.view import check_scope, deployment, did_you_mean
 from aigw.context import current
@@ -47,6 +46,7 @@ class AgentLogin:
     auth_mount: str  # e.g. approle (from `mount_path = "auth/approle"`)
     role_id_file: Path
     secret_id_file: Path
+    key_dir: str  # where the agent writes its token and key files (relative: to its folder)
 
 
 @dataclass(frozen=True)
@@ -79,31 +79,31 @@ def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> Age
     return AgentLogin(role=role_name(env, service),
                       auth_mount=found["mount_path"].removeprefix("auth/").strip("/"),
                       role_id_file=out / found["role_id_file_path"],
-                      secret_id_file=out / found["secret_id_file_path"])
-
-
-def _git_would_track(path: Path) -> bool:
-    """True when PATH lies in a git work tree and is not git-ignored (a commit could take it)."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        done = proc.run(["git", "-C", str(folder), "check-ignore", "-q", "--",
-                               str(path.absolute())], capture_output=True, timeout=30,
-                              check=False)
-    except (OSError, proc.TimeoutExpired):  # no git: nothing to guard against
-        return False
-    return done.returncode == 1  # 0: ignored; 128: not a work tree
+                      secret_id_file=out / found["secret_id_file_path"],
+                      key_dir=dep.key_dir)
 
 
 def refuse_committable(login: AgentLogin) -> None:
-    """A secret-id must never be committable: refuse a folder git would track."""
-    for path in (login.role_id_file, login.secret_id_file):
-        if _git_would_track(path):
-            raise UsageError(f"{path} is in a git work tree and not git-ignored: a commit "
-                             "could take the agent's login",
-                             hint=f"add `{path.name}` to .gitignore, or pass --out a folder "
-                             "outside the repository")
+    """A secret-id or a token must never be committable: refuse a folder git would track.
+
+    The login files, and the key folder the agent will write its token and keys into.
+    """
+    from aigw.gitguard import committable, deployment_secrets
+
+    folder = login.role_id_file.parent
+    probes = [login.role_id_file, login.secret_id_file,
+              *deployment_secrets(folder, login.key_dir, agent=False)]
+    found = committable(probes)
+    if not found:
+        return
+    path = found[0]
+    login_file = path.name in (login.role_id_file.name, login.secret_id_file.name)
+    what = "the agent's login" if login_file else "the agent's token and keys"
+    hint = (f"add `{path.name}` to .gitignore, or pass --out a folder outside the repository"
+            if login_file else "git-ignore the key folder (`aigw render` writes a .gitignore "
+            "for a relative key_dir), or put key_dir outside the repository")
+    raise UsageError(f"{path} is in a git work tree and not git-ignored: a commit could take "
+                     f"{what}", hint=hint)
 
 
 def write_agent_credentials(client: hvac.Client, vault: VaultSettings, login: AgentLogin,

@@ -3,14 +3,19 @@
 Everything lives under `<home>/.aigw/` (git-ignored by its own `.gitignore`)::
 
     .aigw/dev/state.json   pid, address and start time of the running `bao server -dev`
+    .aigw/dev/settings.json  its port and storage, kept across restarts (`up --port`, `--persist`)
     .aigw/dev/token        its root token (0600; a throwaway, valid for that server only)
     .aigw/dev/bao.log      its output (0600: the dev banner repeats the root token)
+    .aigw/dev/data/, seal.json, server.hcl   with `--persist` only (aigw/devstore.py)
     .aigw/pulumi/          the Pulumi file backend (PULUMI_BACKEND_URL=file://...)
     .aigw/passphrase       the Pulumi secrets passphrase (0600; created once and kept,
                            since the stack state is encrypted with it)
 
-OpenBao's dev mode keeps everything in memory: after `down` (or a reboot) the next
-`up` starts an empty server, so run `aigw apply` and `aigw keys` again.
+The server keeps its port across `down`/`up` (the first `up` picks a free one, or
+`--port`), so agents and services keep a working address. OpenBao's dev mode keeps
+everything in memory: after `down` (or a reboot) the next `up` starts an empty server.
+`up --persist` runs it on storage in files under `.aigw/dev/data` instead (raft), unsealed by aigw
+itself with a key kept beside it: development only (aigw/devstore.py).
 The root token reaches the server through BAO_DEV_ROOT_TOKEN_ID, never argv.
 """
 
@@ -31,9 +36,9 @@ from pathlib import Path
 
 import psutil
 
-from aigw import envvars
+from aigw import devstore, envvars
 from aigw import proc as _proc
-from aigw.errors import VaultError
+from aigw.errors import UsageError, VaultError
 from aigw.fsutil import atomic_write
 from aigw.tools import find_bao
 from aigw.vault import VaultSettings, read_health
@@ -57,6 +62,7 @@ class DevPaths:
     log: Path
     pulumi: Path
     passphrase: Path
+    settings: Path
 
     @classmethod
     def of(cls, home: Path) -> DevPaths:
@@ -65,7 +71,7 @@ class DevPaths:
         dev = root / "dev"
         return cls(home=home, root=root, dev=dev, state=dev / "state.json",
                    token=dev / "token", log=dev / "bao.log", pulumi=root / "pulumi",
-                   passphrase=root / "passphrase")
+                   passphrase=root / "passphrase", settings=dev / "settings.json")
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class DevEnv:
     pid: int
     token: str = field(repr=False)
     reused: bool = False
+    persistent: bool = False  # file storage (`--persist`), else in memory
 
     @property
     def paths(self) -> DevPaths:
@@ -101,6 +108,7 @@ class DevStatus:
     healthy: bool = False
     sealed: bool | None = None
     version: str | None = None
+    persistent: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -204,7 +212,8 @@ def running_server(home: Path) -> DevEnv | None:
         token = paths.token.read_text().strip()
     except OSError:
         return None
-    return DevEnv(home=home, addr=str(state["addr"]), pid=int(str(state["pid"])), token=token)
+    return DevEnv(home=home, addr=str(state["addr"]), pid=int(str(state["pid"])), token=token,
+                  persistent=bool(state.get("persistent")))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -219,14 +228,34 @@ def free_port(host: str = "127.0.0.1") -> int:
     return port
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when PORT can be bound on HOST now, as a server binds it (SO_REUSEADDR: the
+    connections a just-stopped server left in TIME_WAIT do not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def spawn_bao(
-    bao: Path, port: int, token: str, log: Path, *, detach: bool, cwd: Path | None = None
+    bao: Path, port: int, token: str, log: Path, *, detach: bool, cwd: Path | None = None,
+    config: Path | None = None,
 ) -> _proc.Popen[bytes]:
-    """Start `bao server -dev` on 127.0.0.1:`port`; the token goes through the environment."""
+    """Start `bao server -dev` on 127.0.0.1:`port`; the token goes through the environment.
+
+    With CONFIG, a plain `bao server -config=CONFIG` instead (`--persist`; no token: the
+    server is initialised and unsealed over its API, aigw.devstore).
+    """
     env = {k: v for k, v in os.environ.items() if k not in envvars.DEV_SCRUBBED}
-    env[envvars.DEV_ROOT_TOKEN] = token
-    argv = [str(bao), "server", "-dev", "-dev-no-store-token",
-            f"-dev-listen-address=127.0.0.1:{port}"]
+    if config is None:
+        env[envvars.DEV_ROOT_TOKEN] = token
+        argv = [str(bao), "server", "-dev", "-dev-no-store-token",
+                f"-dev-listen-address=127.0.0.1:{port}"]
+    else:
+        argv = [str(bao), "server", f"-config={config}"]
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
@@ -291,43 +320,91 @@ def _healthy(addr: str) -> bool:
         return False
 
 
-def up(home: Path, *, timeout: float = START_TIMEOUT) -> DevEnv:
+def _read_settings(paths: DevPaths) -> dict[str, object]:
+    try:
+        found = json.loads(paths.settings.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _port_of(addr: str) -> int:
+    return int(addr.rsplit(":", 1)[1])
+
+
+def _choose_port(paths: DevPaths, port: int | None, saved: object) -> int:
+    """--port, else the port of the last `up`, else a free one; a taken port is exit 2."""
+    wanted = port if port is not None else saved if isinstance(saved, int) else None
+    if wanted is None:
+        return free_port()
+    # The server also listens on the next port (its cluster port).
+    taken = [p for p in (wanted, wanted + 1) if not port_free(p)]
+    if taken:
+        where = "--port" if port is not None else f"kept from the last `aigw dev up` ({paths.settings})"
+        raise UsageError(f"port {taken[0]} on 127.0.0.1 is taken ({where})",
+                         hint="free it, or pass --port N (agents and services then need "
+                         "the new address)")
+    return wanted
+
+
+def up(home: Path, *, port: int | None = None, persist: bool | None = None,
+       timeout: float = START_TIMEOUT) -> DevEnv:
     """Start the dev server under `home` (or reuse the running, healthy one).
 
     Also creates the Pulumi file backend folder, the passphrase file (once) and
-    `.aigw/.gitignore`. Dev mode is in-memory: a new server starts empty.
+    `.aigw/.gitignore`. PORT (default: the last one) and PERSIST (default: as last
+    time; False the first time) are kept in `.aigw/dev/settings.json`. In memory a
+    new server starts empty; with PERSIST it keeps what it stored (aigw.devstore).
     """
     paths = DevPaths.of(home.resolve())
     _prepare(paths)
     with _locked(paths):
+        saved = _read_settings(paths)
+        persistent = bool(saved.get("persist")) if persist is None else persist
         current = running_server(paths.home)
         if current is not None and _healthy(current.addr):
-            return DevEnv(paths.home, current.addr, current.pid, current.token, reused=True)
+            if (port is not None and port != _port_of(current.addr)) or \
+                    (persist is not None and persist != current.persistent):
+                raise UsageError(f"the dev server already runs at {current.addr} ("
+                                 f"{'file storage' if current.persistent else 'in memory'})",
+                                 hint="`aigw dev down` first to change its port or storage")
+            return DevEnv(paths.home, current.addr, current.pid, current.token, reused=True,
+                          persistent=current.persistent)
         state = _read_state(paths)
         old = _live_process(state) if state else None
         if old is not None:  # running but unhealthy (sealed, or its token file is gone)
             stop_pid(old.pid)
         _forget(paths)
+        chosen = _choose_port(paths, port, saved.get("port"))
         token = secrets.token_urlsafe(32)
         bao = find_bao()
         for attempt in range(3):
-            port = free_port()
-            addr = f"http://127.0.0.1:{port}"
-            proc = spawn_bao(bao, port, token, paths.log, detach=True, cwd=paths.dev)
+            addr = f"http://127.0.0.1:{chosen}"
+            config = devstore.write_config(paths.dev, chosen) if persistent else None
+            proc = spawn_bao(bao, chosen, token, paths.log, detach=True, cwd=paths.dev,
+                             config=config)
             try:
+                if config is not None:
+                    devstore.wait_answering(addr, proc, timeout=timeout)
+                    token = devstore.unseal(addr, paths.dev)
                 wait_healthy(addr, proc, paths.log, timeout=timeout, redact=[token])
                 break
             except BaseException as exc:
                 stop_pid(proc.pid)
                 port_taken = "address already in use" in log_tail(paths.log, lines=5)
-                if isinstance(exc, VaultError) and port_taken and attempt < 2:
-                    continue  # lost a race for the port: try another one
+                picked = port is None and not isinstance(saved.get("port"), int)
+                if isinstance(exc, VaultError) and port_taken and picked and attempt < 2:
+                    chosen = free_port()
+                    continue  # lost a race for a port picked at random: try another one
                 raise
         write_private(paths.token, token)
         created = psutil.Process(proc.pid).create_time()
         write_private(paths.state, json.dumps(
-            {"pid": proc.pid, "addr": addr, "create_time": created, "bao": str(bao)}, indent=2))
-        return DevEnv(paths.home, addr, proc.pid, token)
+            {"pid": proc.pid, "addr": addr, "create_time": created, "bao": str(bao),
+             "persistent": persistent}, indent=2))
+        write_private(paths.settings, json.dumps({"port": chosen, "persist": persistent},
+                                                 indent=2))
+        return DevEnv(paths.home, addr, proc.pid, token, persistent=persistent)
 
 
 def _forget(paths: DevPaths) -> None:
@@ -359,6 +436,8 @@ def status(home: Path) -> DevStatus:
     try:
         health = read_health(addr)
     except VaultError:
-        return DevStatus(running=True, addr=addr, pid=pid)
+        return DevStatus(running=True, addr=addr, pid=pid,
+                         persistent=bool(state.get("persistent")))
     return DevStatus(running=True, addr=addr, pid=pid, healthy=health.ok,
-                     sealed=health.sealed, version=health.version)
+                     sealed=health.sealed, version=health.version,
+                     persistent=bool(state.get("persistent")))

@@ -128,6 +128,41 @@ def aws_key_parts(file_name: str) -> list[tuple[str, str]]:
     return [(f"{file_name}.{suffix}", field) for suffix, field in AWS_KEY_PARTS]
 
 
+# What a bao agent run beside its rendered bao-agent.hcl uses in that folder: the AppRole
+# login `aigw agent-credentials` writes, and its pid file (templates/bao-agent.hcl.j2).
+ROLE_ID_FILE = "role-id"
+SECRET_ID_FILE = "secret-id"
+AGENT_PID_FILE = "agent.pid"
+# A service's OpenBao token in its key folder: the one the bao-agent config writes, then
+# the one the Vault Agent injector writes (`agent-inject-token`). The runtime takes the
+# first that exists to write its acknowledgements (aigw.client.acks).
+TOKEN_FILES = (".aigw-token", "token")
+# The git ignore file `aigw render` writes into each deployment folder.
+DEPLOYMENT_GITIGNORE = ".gitignore"
+
+
+def key_file_patterns() -> list[str]:
+    """Glob patterns of every file an agent or CSI volume writes per slot (git ignores them)."""
+    pattern = key_file("*", "*")
+    return [pattern, *(name for name, _field in aws_key_parts(pattern))]
+
+
+def deployment_ignores(key_dir: str) -> list[str]:
+    """What git must never take from a rendered deployment folder, as .gitignore lines.
+
+    The agent's login and pid file beside its config, the key folder when `key_dir` is
+    relative (it then lies inside the deployment folder: its tokens and keys), and the
+    token and key file names wherever they land below the folder.
+    """
+    lines = [f"/{name}" for name in (ROLE_ID_FILE, SECRET_ID_FILE, AGENT_PID_FILE)]
+    rel = key_dir.strip().rstrip("/")
+    if rel and not rel.startswith("/"):
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        if parts and ".." not in parts:
+            lines.append("/" + "/".join(parts) + "/")
+    return lines + list(TOKEN_FILES) + key_file_patterns()
+
+
 def _env_part(text: str) -> str:
     return text.upper().replace("-", "_")
 

@@ -47,11 +47,17 @@ from aigw.catalog.view import (
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import (
+    AGENT_PID_FILE,
     CONFIG_FIELD,
+    DEPLOYMENT_GITIGNORE,
+    ROLE_ID_FILE,
+    SECRET_ID_FILE,
+    TOKEN_FILES,
     acks_folder,
     aws_key_parts,
     config_path,
     data_path,
+    deployment_ignores,
     key_env,
     key_file_env,
     slot_path,
@@ -76,10 +82,6 @@ CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"
 REVISION_LEN = 16
 AGENT_CONFIG = OUTPUTS[AGENT_OUTPUT].file
-# The agent's token in the key folder (bao-agent.hcl.j2), then the file the Vault Agent
-# injector writes with `agent-inject-token` (k8s-injector.yaml.j2): the runtime takes
-# the first that exists to write its acknowledgements (aigw.client.acks).
-TOKEN_FILES = (".aigw-token", "token")
 # How the agent writes its token there: a template over its own token's lookup (its policy
 # allows `auth/token/lookup-self`). Not a file sink: a sink's folder must exist when the
 # agent starts, while templates create the key folder.
@@ -106,6 +108,8 @@ def _agent_runtime_files(files: dict[str, bytes]) -> set[str]:
 
 
 
+# A deployment folder's .gitignore (names.deployment_ignores).
+_GITIGNORE = "deployment.gitignore.j2"
 # The `model_list` entries of one alias, printed by litellm.yaml.j2 for each of its aliases.
 _LITELLM_ALIAS = "litellm-alias.yaml.j2"
 # The outputs that run an agent, which writes one key file per slot from its template.
@@ -118,11 +122,12 @@ AliasEntry = Callable[[str, list[ResolvedRoute]], dict[str, Any]]
 def acks_block(dep: Deployment) -> dict[str, Any]:
     """Where the runtime writes its acknowledgements (docs/rotation.md#acknowledgements).
 
-    `address` null: the service's BAO_ADDR / VAULT_ADDR, as for its agent. `path` is
+    `address`: the environment's `openbao_address`; null: the service's BAO_ADDR /
+    VAULT_ADDR, as for its agent. Never render's own BAO_ADDR. `path` is
     the folder under the KV v2 `mount`; entries are `<provider>/<slot>/<service>`.
     `token_files` are relative to `key_dir`.
     """
-    return {"address": None, "mount": dep.env.mount,
+    return {"address": dep.env.openbao_address, "mount": dep.env.mount,
             "path": acks_folder(dep.environment, dep.env),
             "token_files": list(TOKEN_FILES)}
 
@@ -278,11 +283,20 @@ class Renderer:
         self._slot_lists: dict[tuple[Any, ...], tuple[tuple[list[ResolvedRoute], ...],
                                                      list[dict[str, Any]]]] = {}
         self._acks: dict[str, str] = {}
+        self._ignores: dict[str, bytes] = {}
 
     def client_config_file(self, dep: Deployment) -> bytes:
         """The bytes of one deployment's aigw-client.json (what apply publishes)."""
         template = self._templates[OUTPUTS[CLIENT_OUTPUT].template]
         return template.render(client_config=self._client_doc(dep)).encode()
+
+    def _gitignore(self, key_dir: str) -> bytes:
+        """A deployment folder's .gitignore (the same for every deployment with this key_dir)."""
+        found = self._ignores.get(key_dir)
+        if found is None:
+            found = self._ignores[key_dir] = self._templates[_GITIGNORE].render(
+                ignores=deployment_ignores(key_dir)).encode()
+        return found
 
     def _client_doc(self, dep: Deployment) -> dict[str, Any]:
         """The aigw-client.json document of a deployment, its revision stamped in."""
@@ -362,6 +376,10 @@ class Renderer:
             "slots": self._slot_list(dep, key_dir, agent),
             "client_config_path": f"{key_dir}/{CLIENT_CONFIG}",
             "token_file": f"{key_dir}/{TOKEN_FILES[0]}",
+            "role_id_file": ROLE_ID_FILE,
+            "secret_id_file": SECRET_ID_FILE,
+            "pid_file": AGENT_PID_FILE,
+            "openbao_address": dep.env.openbao_address,
             "token_template": TOKEN_TEMPLATE,
             "publishes_config": publishes_config(self.catalog, dep),
             "config_secret_path": config_secret,
@@ -394,12 +412,13 @@ class Renderer:
     def render(self, dep: Deployment) -> dict[str, bytes]:
         """Every file of one deployment, keyed by path relative to the output folder.
 
-        Each output the service names (in the registry's order, aigw.outputs) prints
+        First its `.gitignore` (what an agent may write there never reaches git), then
+        each output the service names (in the registry's order, aigw.outputs) prints
         its template over the deployment's context into its file.
         """
         context = self._context(dep)
         base = _folder(dep)
-        files: dict[str, bytes] = {}
+        files: dict[str, bytes] = {f"{base}/{DEPLOYMENT_GITIGNORE}": self._gitignore(dep.key_dir)}
         wanted = set(self.catalog.services[dep.service].outputs)
         for output in OUTPUTS.values():
             if output.name not in wanted:
@@ -524,6 +543,8 @@ class SyncResult:
     diff: str = ""
     deployments: int = 0
     skipped: int = 0
+    # Files holding a credential an agent would write that git would commit (gitguard).
+    committable: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -578,7 +599,43 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
         result.written += done.written
         result.unchanged += done.unchanged
         diffs += done.diffs
-    return _finish(out, manifest, existing, entries, result, diffs, env, service, check)
+    result = _finish(out, manifest, existing, entries, result, diffs, env, service, check)
+    if not check:
+        result.committable = _committable(cat, out, pairs)
+    return result
+
+
+def _committable(cat: Catalog, out: Path, pairs: list[tuple[str, str]]) -> list[str]:
+    """The credential files of these deployments (token, keys, login) git would commit.
+
+    Files below OUT (a relative key folder, the login) go to git as relative paths in one
+    `git check-ignore` run there, and only when OUT is in a work tree; an absolute key
+    folder (usually one per environment, shared) is asked about once.
+    """
+    from aigw.gitguard import (
+        LOGIN_FILES,
+        committable,
+        committable_under,
+        in_work_tree,
+        key_probes,
+        shown,
+    )
+
+    out_in_git = in_work_tree(out)
+    rels: list[str] = []
+    absolute: set[str] = set()
+    for name, env_name in pairs:
+        svc = cat.services[name]
+        key_dir = svc.key_dir or cat.environments[env_name].key_dir
+        if key_dir.startswith("/"):
+            absolute.add(key_dir)
+        elif out_in_git:
+            rels += key_probes(f"{env_name}/{name}/{key_dir}")
+        if out_in_git and set(svc.outputs) & _AGENT_OUTPUTS:
+            rels += [f"{env_name}/{name}/{login}" for login in LOGIN_FILES]
+    found = committable(Path(p) for keys in sorted(absolute) for p in key_probes(keys))
+    found += [out / rel for rel in committable_under(out, rels)]
+    return sorted(set(map(shown, found)))
 
 
 @dataclass

@@ -98,8 +98,9 @@ def test_every_registered_output_writes_its_file(tmp_path: Path) -> None:
     written = {rel.split("/", 2)[2] for rel in files if rel.startswith("prod/all/")}
     assert written == {o.file for o in OUTPUTS.values()} | {
         "templates/alpha.default.key.ctmpl", "templates/beta.default.key.ctmpl",
-        "templates/aigw-client.json.ctmpl"}
-    assert [rel for rel in files if rel.startswith("prod/env-only/")] == ["prod/env-only/aigw.env"]
+        "templates/aigw-client.json.ctmpl", ".gitignore"}
+    assert [rel for rel in files if rel.startswith("prod/env-only/")] == [
+        "prod/env-only/.gitignore", "prod/env-only/aigw.env"]
 
 
 def test_the_catalog_accepts_exactly_the_registered_outputs(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def schema_problems(
 
 def _field_hint(exc: ValidationError, path: PathKey) -> str | None:
     allowed = {
-        "environments": ["mount", "path_prefix", "key_dir", "agent_refresh"],
+        "environments": ["mount", "path_prefix", "key_dir", "agent_refresh", "openbao_address"],
         "providers": ["api", "base_url", "region", "slots", "rotation", "extra"],
         "models": ["description", "routes"],
         "services": ["description", "environments", "models", "regions", "keys", "outputs",
@@ -145,6 +145,13 @@ def semantic_problems(
     for section in ("environments", "providers", "models", "services"):
         for name in sorted(raw.get(section, ())) or getattr(cat, section):
             name_ok((section, name), name)
+    for ename, environment in cat.environments.items():
+        address = environment.openbao_address
+        if address is not None and not (address.startswith(("http://", "https://"))
+                                        and len(address.split("://", 1)[1].strip("/")) > 0):
+            bad(("environments", ename, "openbao_address"),
+                "openbao_address must be an http:// or https:// URL",
+                "e.g. openbao_address: https://openbao.internal:8200")
     for pname, prov in cat.providers.items():
         name_ok(("providers", pname, "region"), prov.region)
         if APIS[prov.api].needs_base_url and not prov.base_url:

@@ -74,6 +74,9 @@ class Environment(_Model):
     path_prefix: str | None = None
     key_dir: str = "/run/secrets/aigw"
     agent_refresh: Duration = 1
+    # Where services and agents of this environment reach OpenBao (rendered into aigw.env,
+    # acks.address, bao-agent.hcl and the CSI vaultAddress); None: their own BAO_ADDR.
+    openbao_address: str | None = None
 
 
 class Rotation(_Model):

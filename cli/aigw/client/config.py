@@ -238,3 +238,31 @@ def load_config(path: str | os.PathLike[str]) -> ClientConfig:
     """Read `aigw-client.json` at `path`."""
     p = Path(path).absolute()
     return config_from_bytes(read_config_file(p), p)
+
+
+CONFIG_ENV = "AIGW_CLIENT_CONFIG"
+
+
+def config_path_from_env_file(path: str | os.PathLike[str]) -> Path:
+    """The config an `aigw.env` names (`AIGW_CLIENT_CONFIG`), a relative one resolved
+    against that file's folder (so a committed `rendered/` works from any working folder).
+
+    The file is plain `NAME=value` lines (`#` comments, optional `export ` and quotes),
+    as `aigw render` writes it; nothing of it is put into the process environment.
+    """
+    env_file = Path(path).absolute()
+    try:
+        text = env_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{env_file}: cannot read ({type(exc).__name__})") from None
+    value = None
+    for raw in text.splitlines():
+        name, eq, rest = raw.strip().removeprefix("export ").partition("=")
+        if eq and name.strip() == CONFIG_ENV:
+            value = rest.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+    if not value:
+        raise ConfigError(f"{env_file}: no {CONFIG_ENV}=... line")
+    config = Path(value)
+    return config if config.is_absolute() else env_file.parent / config

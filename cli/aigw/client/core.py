@@ -16,7 +16,13 @@ from typing import Any, NamedTuple, Self
 from aigw.names import aws_key_parts
 
 from .acks import ACKS_ATTR, recorder
-from .config import ClientConfig, Route, config_from_bytes, load_config
+from .config import (
+    ClientConfig,
+    Route,
+    config_from_bytes,
+    config_path_from_env_file,
+    load_config,
+)
 from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily, attempt
 from .keys import FileWatcher, KeyFile, Watched, parse_token
 from .live import ConfigFollower, ConfigStatus, Snapshot, describe_revision
@@ -273,8 +279,18 @@ class BaseClient:
         return cls(load_config(path), **kwargs)
 
     @classmethod
+    def from_env_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Self:
+        """Load the config a rendered ``aigw.env`` names: its ``AIGW_CLIENT_CONFIG``, a
+        relative one resolved against that file's folder (not the working folder)."""
+        return cls.from_file(config_path_from_env_file(path), **kwargs)
+
+    @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
-        """Load the config named by ``AIGW_CLIENT_CONFIG`` (as written in aigw.env)."""
+        """Load the config named by ``AIGW_CLIENT_CONFIG`` (as written in aigw.env).
+
+        A relative path is relative to the working folder here; ``from_env_file``
+        resolves it against aigw.env's folder, as render means it.
+        """
         path = os.environ.get("AIGW_CLIENT_CONFIG")
         if not path:
             raise ConfigError("AIGW_CLIENT_CONFIG is not set")

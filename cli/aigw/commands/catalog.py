@@ -96,6 +96,7 @@ def render(
         emit_json({"out": str(out), "check": check, "written": result.written,
                    "removed": result.removed, "unchanged": len(result.unchanged),
                    "kept": result.kept, "deployments": result.deployments,
+                   "committable": result.committable,
                    "deployments_unchanged": result.skipped})
     elif check:
         if result.changed:
@@ -113,6 +114,12 @@ def render(
         shown = ", ".join(result.kept[:5]) + (" ..." if len(result.kept) > 5 else "")
         typer.echo(f"left alone {len(result.kept)} file(s) aigw render did not write: {shown}",
                    err=True)
+    if result.committable:
+        shown = ", ".join(result.committable[:3]) + (" ..." if len(result.committable) > 3
+                                                      else "")
+        typer.echo(f"warning: git would commit what an agent writes: {shown} (in a git work "
+                   "tree and not git-ignored; hint: put key_dir outside the repository, or "
+                   "git-ignore it)", err=True)
     return EXIT_CHANGES if check and result.changed else EXIT_OK
 
 

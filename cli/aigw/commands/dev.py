@@ -11,7 +11,8 @@ from aigw.commands.options import JsonOpt, emit_json
 from aigw.errors import EXIT_CHANGES, EXIT_OK, VaultError
 
 app = typer.Typer(
-    help="Run a local OpenBao dev server (in memory) and a local Pulumi backend under .aigw/.",
+    help="Run a local OpenBao dev server (in memory, or --persist) and a local Pulumi backend "
+    "under .aigw/.",
     no_args_is_help=True,
 )
 
@@ -29,16 +30,31 @@ def _home(home: Path | None) -> Path:
 
 
 @app.command()
-def up(home: HomeOpt = None) -> int:
-    """Start the dev server (or reuse the running one). Its data lives in memory only."""
+def up(
+    home: HomeOpt = None,
+    port: Annotated[int | None, typer.Option(
+        "--port", min=1, max=65535, help="Listen on this 127.0.0.1 port (default: the port of "
+        "the last `aigw dev up`, else a free one; kept for the next start).")] = None,
+    persist: Annotated[bool | None, typer.Option(
+        "--persist/--no-persist", help="Keep keys and state across restarts: file storage "
+        "under .aigw/dev/data, unsealed by aigw with a key kept beside it (DEVELOPMENT "
+        "ONLY). Default: as last time; in memory the first time.")] = None,
+) -> int:
+    """Start the dev server (or reuse the running one), on the same port as last time."""
     from aigw import dev
 
-    env = dev.up(_home(home))
+    env = dev.up(_home(home), port=port, persist=persist)
     verb = "already running" if env.reused else "started"
-    typer.echo(f"OpenBao dev server {verb} at {env.addr} (pid {env.pid})")
-    if not env.reused:
+    storage = "file storage in .aigw/dev/data" if env.persistent else "in memory"
+    typer.echo(f"OpenBao dev server {verb} at {env.addr} (pid {env.pid}, {storage})")
+    if env.persistent and not env.reused:
+        typer.echo("note: --persist is for development only: aigw keeps the unseal key and "
+                   "root token in .aigw/dev/ beside the data and unseals the server itself, so "
+                   "whoever can read .aigw/ can read every key stored there; never put a real "
+                   "production key in it")
+    elif not env.reused:
         typer.echo("note: dev mode keeps data in memory; a restarted server is empty "
-                   "(run `aigw apply` and `aigw keys` again)")
+                   "(run `aigw apply` and `aigw keys` again, or start it with --persist)")
     typer.echo(f"Pulumi backend: file://{env.paths.pulumi}")
     typer.echo('use it in this shell: eval "$(aigw dev env)"')
     return EXIT_OK
@@ -46,7 +62,8 @@ def up(home: HomeOpt = None) -> int:
 
 @app.command()
 def down(home: HomeOpt = None) -> int:
-    """Stop the dev server; everything stored in it is gone. The Pulumi backend is kept."""
+    """Stop the dev server. In memory, everything stored in it is gone; with --persist it is
+    kept for the next `aigw dev up`. The Pulumi backend and the port are kept."""
     from aigw import dev
 
     pid = dev.down(_home(home))
@@ -70,7 +87,8 @@ def status(
     else:
         health = "healthy" if st.healthy else ("sealed" if st.sealed else "not answering")
         version = f", OpenBao {st.version}" if st.version else ""
-        typer.echo(f"running at {st.addr} (pid {st.pid}, {health}{version})")
+        storage = ", file storage" if st.persistent else ", in memory"
+        typer.echo(f"running at {st.addr} (pid {st.pid}, {health}{version}{storage})")
     return EXIT_OK if st.running and st.healthy else EXIT_CHANGES
 
 

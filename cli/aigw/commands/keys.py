@@ -98,8 +98,10 @@ def import_(
     from aigw.slots.lock import who_am_i
 
     cat = load_catalog(path).catalog
+    values = core.load_env_file(file)
+    core.import_plan(cat, env, list(values))  # every name checked before OpenBao is asked
     client = _client()
-    results = core.import_env_file(client, cat, env, file, who=who_am_i(client))
+    results = core.import_values(client, cat, env, values, str(file), who=who_am_i(client))
     if as_json:
         _say({"keys": [r.as_dict() for r in results]})
     else:

@@ -4,7 +4,8 @@ The files live in `files/` beside this module (package data, so they ship in the
 wheel). A leading `dot-` in a file or folder name becomes `.` (`dot-github/` ->
 `.github/`), so the package holds no hidden files. `@@AIGW_INSTALL@@` becomes the
 setup-aigw action's default install source (scaffold/source.py), YAML-quoted, and
-`@@AIGW_INSTALL_SHELL@@` the same, shell-quoted.
+`@@AIGW_INSTALL_SHELL@@` the same, shell-quoted. Each `uses:` of an action in
+`.github/` is pinned by commit from the one table in scaffold/pins.py.
 
 Two kinds of file: those aigw owns (the workflows, the action, the pre-commit config),
 which `aigw init --update` refreshes, and the user's (catalog, policies, waivers,
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aigw.errors import UsageError
+from aigw.scaffold.pins import pin_uses
 from aigw.scaffold.source import check_source
 
 FILES = Path(__file__).resolve().parent / "files"
@@ -56,7 +58,10 @@ def scaffold_files(install_source: str | None = None) -> dict[str, str]:
         text = src.read_text(encoding="utf-8")
         for token, value in tokens.items():
             text = text.replace(token, value)
-        out[_target(src.relative_to(FILES)).as_posix()] = text
+        rel = _target(src.relative_to(FILES)).as_posix()
+        if rel.startswith(".github/"):  # every action pinned by commit, from one table
+            text = pin_uses(text)
+        out[rel] = text
     return out
 
 

@@ -80,6 +80,10 @@ def parse_secret_text(text: str, fields: Sequence[str], what: str) -> dict[str, 
         pairs = (ln.removeprefix("export ").split("=", 1) for ln in lines)
         return check_secret({k.strip().lower(): v.strip() for k, v in pairs}, tuple(fields),
                             what)
+    if len(lines) > len(fields):
+        raise UsageError(f"{what}: expected {len(fields)} values (one per line, in the order "
+                         f"{', '.join(fields)}), got {len(lines)} lines",
+                         hint="or give JSON, or `name=value` lines")
     return check_secret(dict(zip(fields, lines, strict=False)), tuple(fields), what)
 
 
@@ -192,8 +196,12 @@ def put_key(client: hvac.Client, target: SlotTarget, secret: dict[str, str], *,
     return PutResult(target.id, True, version, fp)
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """`NAME=value` lines (optional `export `, quotes, `#` comments) -> {NAME: value}."""
+def parse_dotenv(text: str, where: str = "") -> dict[str, str]:
+    """`NAME=value` lines (optional `export `, quotes, `#` comments) -> {NAME: value}.
+
+    WHERE (the file) prefixes an error's line number. An error never quotes the line:
+    it may hold a key.
+    """
     out = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -202,7 +210,10 @@ def parse_dotenv(text: str) -> dict[str, str]:
         name, eq, value = line.removeprefix("export ").partition("=")
         name, value = name.strip(), value.strip()
         if not eq or not name.replace("_", "").isalnum():
-            raise UsageError(f"line {n}: expected NAME=value")
+            raise UsageError(f"{where}:{n}: expected NAME=value" if where
+                             else f"line {n}: expected NAME=value",
+                             hint="one NAME=value per line (NAME: letters, digits, _); "
+                             "the line is not shown, it may hold a key")
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         elif " #" in value:
@@ -245,13 +256,21 @@ def import_plan(cat: Catalog, env: str,
     return [plan[k] for k in sorted(plan)]
 
 
-def import_env_file(client: hvac.Client, cat: Catalog, env: str, file: Path, *,
-                    who: str = "") -> list[PutResult]:
-    """Put every key of a dotenv FILE into its slot (all names checked before any write)."""
-    values = parse_dotenv(file.read_text())
+def load_env_file(file: Path) -> dict[str, str]:
+    """The NAME=value pairs of a dotenv FILE (parse errors name the file and line only)."""
+    try:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{file}: cannot read it ({type(exc).__name__})") from None
+    return parse_dotenv(text, str(file))
+
+
+def import_values(client: hvac.Client, cat: Catalog, env: str, values: dict[str, str],
+                  where: str, *, who: str = "") -> list[PutResult]:
+    """Put every key of VALUES (a dotenv file's pairs) into its slot, all names checked first."""
     plan = import_plan(cat, env, list(values))
     if not plan:
-        raise UsageError(f"{file}: no {KEY_ENV_PREFIX}* names found")
+        raise UsageError(f"{where}: no {KEY_ENV_PREFIX}* names found")
     return [put_key(client, target, {f: values[n] for f, n in fields.items()}, who=who,
                     op="import")
             for target, fields in plan]

@@ -17,6 +17,7 @@ the one the runtime reports).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,7 +53,19 @@ def secret_fields(api: str) -> tuple[str, ...]:
 
 
 def check_secret(data: Mapping[str, str], fields: tuple[str, ...], what: str) -> dict[str, str]:
-    """Keep exactly FIELDS, each non-empty and on one line; raise UsageError naming WHAT."""
+    """Keep exactly FIELDS, each non-empty and on one line; raise UsageError naming WHAT.
+
+    No error quotes a value, nor a name that may be one (see below).
+    """
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        # A name is shown only when it is a near miss of a field name: a value pasted in
+        # the wrong place (a `name=value` split of a key, a JSON key) is never printed.
+        named = [n for n in extra if difflib.get_close_matches(n, fields, n=1, cutoff=0.75)]
+        unnamed = len(extra) - len(named)
+        parts = named + ([f"{unnamed} not shown (not a field name)"] if unnamed else [])
+        raise UsageError(f"{what}: unexpected field(s) {', '.join(parts)}",
+                         hint=f"expected {', '.join(fields)}")
     out = {}
     for name in fields:
         value = (data.get(name) or "").strip()
@@ -62,10 +75,6 @@ def check_secret(data: Mapping[str, str], fields: tuple[str, ...], what: str) ->
             raise UsageError(f"{what}: {name} contains whitespace",
                              hint="a key is one token; check what was pasted")
         out[name] = value
-    extra = sorted(set(data) - set(fields))
-    if extra:
-        raise UsageError(f"{what}: unexpected field(s) {', '.join(extra)}",
-                         hint=f"expected {', '.join(fields)}")
     return out
 
 
