@@ -88,10 +88,12 @@ class DeploymentReadiness:
         """
         out = []
         if self.blocked:
-            reasons = [f"slot {s} is empty" for s in self.empty] + [
-                f"slot {s} is not readable by its policy" for s in self.unreadable]
-            what = (f"{'; '.join(reasons)} and would be read by {self.label}" if ahead
-                    else f"{self.label}: {'; '.join(reasons)}")
+            reasons = "; ".join(r for r in (
+                _slots(self.empty, "is empty", "are empty"),
+                _slots(self.unreadable, "is not readable by its policy",
+                       "are not readable by its policy")) if r)
+            what = (f"{reasons} and would be read by {self.label}" if ahead
+                    else f"{self.label}: {reasons}")
             fill = "; ".join(f"`{c}`" for c in self.fill_commands()) or \
                 "grant it in policies/vault/service.hcl.j2"
             if self.allowed:
@@ -115,6 +117,13 @@ class DeploymentReadiness:
                 "empty_slots": list(self.empty), "unreadable_slots": list(self.unreadable),
                 "held": self.held, "allowed": self.allowed,
                 "agent_restart": self.agent_changed, "fill": self.fill_commands()}
+
+
+def _slots(ids: tuple[str, ...], one: str, many: str) -> str:
+    """`slot a/b is empty`, `slots a/b, c/d are empty`, or "" for none."""
+    if not ids:
+        return ""
+    return f"slot {ids[0]} {one}" if len(ids) == 1 else f"slots {', '.join(ids)} {many}"
 
 
 def _path_regex(pattern: str) -> re.Pattern[str]:
@@ -256,8 +265,9 @@ def _kept_policy(policy: PolicySpec, client: hvac.Client) -> PolicySpec:
     return policy if text is None else replace(policy, text=text)
 
 def audit_overrides(cat: Catalog, readiness: EnvReadiness, client: hvac.Client) -> list[int]:
-    """One audit record per deployment `--allow-empty-slots` published with empty or
-    unreadable slots (who, which deployment, revision, slots); the records' numbers."""
+    """Audit records of what `--allow-empty-slots` published: one per empty or unreadable
+    slot of each deployment it let through (who, the deployment, its revisions); their
+    sequence numbers. `aigw audit` lists them with the key operations."""
     let_through = [d for d in readiness.deployments if d.allowed and d.blocked]
     if not let_through:
         return []
@@ -266,8 +276,10 @@ def audit_overrides(cat: Catalog, readiness: EnvReadiness, client: hvac.Client) 
     who = who_am_i(client)
     with vault_errors(str(client.url)):
         return [log.append({
-            "action": "allow-empty-slots", "env": d.environment,
-            "slot": ",".join(d.empty + d.unreadable), "who": who,
+            "action": "allow-empty-slots", "env": d.environment, "slot": slot,
+            "from_state": state, "to_state": "published", "who": who,
             "detail": {"service": d.service, "from_revision": d.live_revision,
-                       "to_revision": d.new_revision, "empty_slots": list(d.empty),
-                       "unreadable_slots": list(d.unreadable)}}) for d in let_through]
+                       "to_revision": d.new_revision}})
+            for d in let_through
+            for state, slots in (("empty", d.empty), ("unreadable", d.unreadable))
+            for slot in slots]
