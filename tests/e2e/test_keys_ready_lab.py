@@ -62,7 +62,20 @@ def test_a_switch_to_empty_slots_under_load_is_held_with_zero_failures(tmp_path:
         for name, server in lab.providers.items():  # fill the new slots, from stdin
             _, value = server.create_account(f"proj-{name}", "svc-1")
             lab.aigw("keys", "put", f"{name}/svc-svc-1", "--env", "prod", root, stdin=value)
+        published_at = time.time()
         rerun = lab.run_aigw("apply", root, "--yes", check=False)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         assert "restart the agent of svc-1" in rerun.stdout
-        assert lab.published()["svc-1"].revision != change.before["svc-1"]
+        published = lab.record_published()["svc-1"].revision
+        assert published != change.before["svc-1"]
+        # What apply asked for: re-render and restart svc-1's agent (its key files changed).
+        # Between the publish and the restart svc-1's new config names key files its old
+        # agent does not write: counted and printed (the gap docs/safe-changes.md names).
+        lab.aigw("render", root, "--out", str(lab.root / "rendered"))
+        lab.restart_agent("svc-1")
+        live_at = lab.wait_until(lambda: lab.first_on("svc-1", published, published_at)
+                                 is not None and (lab.key_dir("svc-1") / "alpha.svc-svc-1.key")
+                                 .is_file(), "svc-1 serving on its own keys")
+        after = lab.traffic(published_at, live_at + 2.0)
+        lab.say(f"after the rerun, until svc-1's agent restarted: {after.line()}")
+        assert lab.first_on("svc-1", published, published_at) is not None
