@@ -25,8 +25,10 @@ The contract (docs/safe-changes.md, docs/json.md), defined here once:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -133,16 +135,26 @@ def _path_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(text + (".*" if pattern.endswith("*") else ""))
 
 
+@functools.lru_cache(maxsize=256)
+def _rules(policy_text: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """A policy's path blocks, parsed once: (path regex, capabilities text)."""
+    out = []
+    for pattern, body in _PATH_BLOCK.findall(policy_text):
+        caps = re.search(r"capabilities\s*=\s*\[([^\]]*)\]", body)
+        if caps is not None:
+            out.append((_path_regex(pattern), caps.group(1)))
+    return tuple(out)
+
+
 def grants_read(policy_text: str, path: str) -> bool:
     """Whether an ACL policy's text grants `read` on PATH (and does not deny it)."""
     granted = False
-    for pattern, body in _PATH_BLOCK.findall(policy_text):
-        caps = re.search(r"capabilities\s*=\s*\[([^\]]*)\]", body)
-        if caps is None or not _path_regex(pattern).fullmatch(path):
+    for regex, caps in _rules(policy_text):
+        if not regex.fullmatch(path):
             continue
-        if '"deny"' in caps.group(1):
+        if '"deny"' in caps:
             return False
-        granted = granted or '"read"' in caps.group(1)
+        granted = granted or '"read"' in caps
     return granted
 
 
@@ -194,6 +206,11 @@ class EnvReadiness:
         return [line for d in self.deployments for line in d.lines(ahead=ahead)]
 
 
+# Concurrent reads of the check (slot metadata and live configs): one HTTP round trip
+# each, so a catalog of hundreds of deployments waits on OpenBao, not on the CPU.
+READERS = 8
+
+
 def check_environment(cat: Catalog, spec: EnvSpec, client: hvac.Client, *,
                       allow_empty: bool = False) -> EnvReadiness:
     """Read OpenBao and judge each deployment of SPEC that publishes a config."""
@@ -202,30 +219,28 @@ def check_environment(cat: Catalog, spec: EnvSpec, client: hvac.Client, *,
     kv = KV(client, env.mount)
     deps = {d.service: d for d in deployments(cat, env=env_name)}
     policies = {p.service: p for p in spec.policies}
-    filled: dict[SlotRef, bool] = {}
+    refs = sorted({ref for cfg in spec.configs for ref in deps[cfg.service].slots})
+    with vault_errors(str(client.url)), ThreadPoolExecutor(READERS) as pool:
+        filled = dict(zip(refs, pool.map(
+            lambda ref: has_value(kv, slot_path(env_name, env, ref)), refs), strict=True))
+        found = dict(zip([c.service for c in spec.configs], pool.map(
+            lambda cfg: _live_config(kv, cfg.path), spec.configs), strict=True))
     out, live = [], {}
-    with vault_errors(str(client.url)):
-        for cfg in spec.configs:
-            dep = deps[cfg.service]
-            found = _live_config(kv, cfg.path)
-            doc = found[1] if found is not None else None
-            if found is not None:
-                live[cfg.service] = found
-            empty, unreadable = [], []
-            for ref in dep.slots:
-                if ref not in filled:
-                    filled[ref] = has_value(kv, slot_path(env_name, env, ref))
-                if not filled[ref]:
-                    empty.append(ref.id)
-                if not grants_read(policies[cfg.service].text,
-                                   secret_path(cat, env_name, ref)):
-                    unreadable.append(ref.id)
-            old_revision = str(doc.get("revision")) if doc is not None else None
-            agent = doc is not None and (config_slots(doc) != set(dep.slots)
-                                         or doc.get("key_dir") != dep.key_dir)
-            out.append(DeploymentReadiness(
-                cfg.service, env_name, old_revision, cfg.revision, tuple(empty),
-                tuple(unreadable), agent, allowed=allow_empty))
+    for cfg in spec.configs:
+        dep = deps[cfg.service]
+        entry = found[cfg.service]
+        doc = entry[1] if entry is not None else None
+        if entry is not None:
+            live[cfg.service] = entry
+        empty = [ref.id for ref in dep.slots if not filled[ref]]
+        unreadable = [ref.id for ref in dep.slots if not grants_read(
+            policies[cfg.service].text, secret_path(cat, env_name, ref))]
+        old_revision = str(doc.get("revision")) if doc is not None else None
+        agent = doc is not None and (config_slots(doc) != set(dep.slots)
+                                     or doc.get("key_dir") != dep.key_dir)
+        out.append(DeploymentReadiness(
+            cfg.service, env_name, old_revision, cfg.revision, tuple(empty),
+            tuple(unreadable), agent, allowed=allow_empty))
     return EnvReadiness(env_name, tuple(out), live)
 
 
