@@ -255,7 +255,8 @@ class EnvSpec:
             + extra
 
 
-def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
+def slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
+    """The stack's record of one slot's KV v2 metadata in an environment."""
     env = cat.environments[env_name]
     rotation = cat.providers[ref.provider].rotation
     return SlotSpec(mount=env.mount, path=slot_path(env_name, env, ref), provider=ref.provider,
@@ -404,7 +405,7 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         environment=env_name,
         mount=MountSpec(path=env.mount),
         auth=AuthBackendSpec(method=auth.method, path=auth.path),
-        slots=tuple(_slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
+        slots=tuple(slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
         policies=policies,
         roles=roles,
         configs=config_specs(cat, env_name),
