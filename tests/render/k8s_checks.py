@@ -158,8 +158,9 @@ def check_secret_provider_class(doc: dict[str, Any], where: str) -> None:
     if spec.get("provider") != "vault":
         _fail(where, "provider is not vault")
     params = spec.get("parameters") or {}
-    if set(params) - VAULT_PARAMETERS:
-        _fail(where, f"parameters the Vault provider does not read: {set(params) - VAULT_PARAMETERS}")
+    unread = set(params) - VAULT_PARAMETERS
+    if unread:
+        _fail(where, f"parameters the Vault provider does not read: {sorted(unread)}")
     objects = yaml.safe_load(params.get("objects", "")) or []  # the provider parses YAML
     if not isinstance(objects, list) or not objects:
         _fail(where, "objects is not a non-empty YAML list")

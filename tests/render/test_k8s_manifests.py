@@ -156,7 +156,8 @@ BREAKS: dict[str, tuple[str, Break, str]] = {
 @pytest.mark.parametrize("name", sorted(BREAKS))
 def test_a_broken_document_fails_its_check(name: str) -> None:
     file, breaks, caught_by = BREAKS[name]
-    docs = _rendered(EXAMPLES)[f"prod/{'eu-contracts' if file == 'k8s-csi.yaml' else 'research-assistant'}/{file}"]
+    service = "eu-contracts" if file == "k8s-csi.yaml" else "research-assistant"
+    docs = _rendered(EXAMPLES)[f"prod/{service}/{file}"]
     check_file(docs, file)  # as rendered: valid
     broken = [k8s_checks.mutated(d) for d in docs]
     breaks(_by_kind(broken))
