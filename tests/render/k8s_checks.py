@@ -14,7 +14,8 @@ Each document of `k8s-injector.yaml` / `k8s-csi.yaml` is checked as written:
   hashicorp/vault-csi-provider internal/config/config.go, commit becf48f1), and the
   injector's `agent-run-as-same-user` rule (hashicorp/vault-k8s
   agent-inject/agent/annotations.go `runAsSameID`, commit fbc5b1f0): the first container
-  sets a non-root `securityContext.runAsUser`;
+  sets a non-root `securityContext.runAsUser`; and the volume and mount the injector adds
+  (`vault-secrets` at `secret-volume-path`) clash with none of the pod's own;
 - within a file: the Deployment runs as the file's ServiceAccount in its namespace, and
   its CSI volume names the file's SecretProviderClass.
 
@@ -39,6 +40,11 @@ CRD_FILE = Path(__file__).parent / "crds" / "secrets-store.csi.x-k8s.io_secretpr
 SPC_API = "secrets-store.csi.x-k8s.io/v1"
 CSI_DRIVER = "secrets-store.csi.k8s.io"
 SAME_USER = "vault.hashicorp.com/agent-run-as-same-user"
+INJECT = "vault.hashicorp.com/agent-inject"
+SECRET_VOLUME_PATH = "vault.hashicorp.com/secret-volume-path"
+# The volume the injector adds, mounted at secret-volume-path in every container
+# (vault-k8s agent-inject/agent/container_volume.go).
+INJECTOR_VOLUME = "vault-secrets"
 # metav1/apimachinery validation (k8s.io/apimachinery/pkg/util/validation).
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 QUALIFIED = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
@@ -132,16 +138,26 @@ def check_builtin(doc: dict[str, Any], where: str) -> None:
     if any(labels.get(k) != v for k, v in spec["selector"]["matchLabels"].items()):
         _fail(where, "selector does not match the pod template's labels")
     pod = template["spec"]
-    volumes = {v["name"] for v in pod.get("volumes", [])}
+    annotations = template["metadata"].get("annotations", {})
+    volume_names = [v["name"] for v in pod.get("volumes", [])]
+    if annotations.get(INJECT) == "true":  # what the injector adds must not clash
+        volume_names.append(INJECTOR_VOLUME)
+    volumes = set(volume_names)
+    if len(volumes) != len(volume_names):
+        _fail(where, f"two volumes share a name: {sorted(volume_names)}")
     for container in pod["containers"]:
         if not DNS_LABEL.match(container["name"]):
             _fail(where, f"container name {container['name']!r} is not a DNS label")
+        paths = [m["mountPath"] for m in container.get("volumeMounts", [])]
+        if annotations.get(INJECT) == "true":
+            paths.append(annotations[SECRET_VOLUME_PATH])
+        if len(set(paths)) != len(paths):
+            _fail(where, f"two mounts share a path in {container['name']!r}: {sorted(paths)}")
         for mount in container.get("volumeMounts", []):
             if mount["name"] not in volumes:
                 _fail(where, f"volumeMount {mount['name']!r} names no volume")
             if not mount["mountPath"].startswith("/"):
                 _fail(where, f"mountPath {mount['mountPath']!r} is not absolute")
-    annotations = template["metadata"].get("annotations", {})
     if annotations.get(SAME_USER) == "true":
         user = (pod["containers"][0].get("securityContext") or {}).get("runAsUser")
         if not user:  # the injector refuses the pod (vault-k8s runAsSameID)

@@ -147,6 +147,13 @@ BREAKS: dict[str, tuple[str, Break, str]] = {
     "csi-volume-names-other-class": ("k8s-csi.yaml", lambda d: _deployment(d)["spec"][
         "volumes"][0]["csi"]["volumeAttributes"].update(secretProviderClass="other"),
         "SecretProviderClass"),
+    "clashes-with-injector-volume": ("k8s-injector.yaml", lambda d: _deployment(d)["spec"].update(
+        volumes=[{"name": "vault-secrets", "emptyDir": {}}]), "share a name"),
+    "clashes-with-injector-mount": ("k8s-injector.yaml", lambda d: (
+        _deployment(d)["spec"].update(volumes=[{"name": "own", "emptyDir": {}}]),
+        _deployment(d)["spec"]["containers"][0].update(
+            volumeMounts=[{"name": "own", "mountPath": "/run/secrets/aigw"}])),
+        "share a path"),
     "bad-namespace": ("k8s-csi.yaml",
                       lambda d: [doc["metadata"].update(namespace="Prod") for doc in d.values()],
                       "not a DNS label"),
