@@ -35,6 +35,9 @@ from aigw.names import (
     shared_access_names,
     slot_path,
 )
+from aigw.names import (
+    kubernetes_identity as _kubernetes_identity,
+)
 from aigw.names import metadata_path as _metadata_path
 from aigw.outputs import OUTPUTS
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
@@ -229,7 +232,7 @@ def kubernetes_identity(cat: Catalog, env_name: str, service: str) -> tuple[str,
     """(namespace, service account) a deployment's pods run as: the catalog's, else
     the environment's name and the service's name."""
     k8s = cat.services[service].kubernetes
-    return k8s.namespace or env_name, k8s.service_account or service
+    return _kubernetes_identity(env_name, service, k8s.namespace, k8s.service_account)
 
 
 @dataclass(frozen=True)
