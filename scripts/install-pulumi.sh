@@ -43,5 +43,6 @@ mkdir -p "$BIN.tmp"
 cp -p "$WORK/sdk/python/dist/pulumi-resource-pulumi-python" "$BIN.tmp/"
 chmod +x "$BIN.tmp/pulumi-resource-pulumi-python"
 rm -rf "$BIN"; mv "$BIN.tmp" "$BIN"
-go clean -cache >/dev/null 2>&1 || true
+# The Go build cache is kept: the Go client (clients/go) and the tools built
+# here share it, and a wiped cache costs minutes on the next build.
 echo "$BIN"
