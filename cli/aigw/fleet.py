@@ -19,7 +19,7 @@ import hvac
 
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import deployments, slot_path
-from aigw.client.acks import live_instances
+from aigw.client.acks import acknowledges, live_instances
 from aigw.errors import UsageError, VaultError
 from aigw.names import ack_path
 from aigw.slots.kv import KV
@@ -112,8 +112,10 @@ def _collect(cat: Catalog, client: hvac.Client, env: str | None, service: str | 
                 at = inst.get("at")
                 rev = str(inst.get("revision") or "")
                 slot.instances.append({
-                    "instance": name or None, "fingerprint": inst.get("fingerprint"),
-                    "current_key": fp is not None and inst.get("fingerprint") == fp,
+                    "instance": name or None,
+                    "fingerprint": inst.get("fingerprint") or inst.get("loaded") or None,
+                    "loaded": inst.get("loaded") or None,
+                    "current_key": acknowledges(inst, fp),
                     "revision": rev or None,
                     "current_revision": bool(rev) and rev == rep.revision,
                     "at": _iso(float(at)) if at else None,

@@ -45,3 +45,33 @@ def test_an_old_report_from_before_promotion_blocks_but_does_not_veto() -> None:
     doc = merge(None, "a:1", "old", "r1", now=10.0)
     view = view_acks({"web": doc}, old_fp="old", new_fp="new", promoted=20.0, now=30.0)
     assert "web" in view.on_old and not view.veto
+
+
+def test_loaded_is_evidence_only_for_a_slot_never_called() -> None:
+    """Acknowledgements v2: an instance that never called the slot moved when it loaded
+    the new key; one that called it must have used the new key."""
+    fallback = merge(None, "a:1", "", "r1", now=10.0, loaded="new")
+    assert fallback["used"] == fallback["fingerprint"] == "" and fallback["loaded"] == "new"
+    assert fallback["format"] == 2 and fallback["counters"] == {}
+    view = view_acks({"batch": fallback}, old_fp="old", new_fp="new", promoted=5.0, now=11.0)
+    assert view.moved == ("batch",)
+    # it called the slot with the old key, then loaded the new one: not yet moved, no veto
+    called = merge(None, "a:1", "old", "r1", now=10.0, loaded="new")
+    view = view_acks({"batch": called}, old_fp="old", new_fp="new", promoted=5.0, now=11.0)
+    assert view.moved == () and view.silent == ("batch",) and not view.veto
+    # never called, still holding the old key after promotion: on the old key, a veto
+    stale = merge(None, "a:1", "", "r1", now=10.0, loaded="old")
+    view = view_acks({"batch": stale}, old_fp="old", new_fp="new", promoted=5.0, now=11.0)
+    assert "batch" in view.on_old and "batch" in view.veto
+    # a second replica that loaded nothing new keeps the service unacknowledged
+    both = merge(fallback, "b:2", "", "r1", now=10.5, loaded="old")
+    assert both["loaded"] == ""
+    assert view_acks({"batch": both}, old_fp="old", new_fp="new", promoted=5.0,
+                     now=11.0).moved == ()
+
+
+def test_counters_survive_a_merge() -> None:
+    doc = merge(None, "a:1", "fp", "r1", now=10.0)
+    doc["instances"]["a:1"]["counters"] = {"chat/0": {"ok": 3}}
+    doc = merge(doc, "a:1", "fp", "r1", now=11.0)
+    assert doc["instances"]["a:1"]["counters"] == {"chat/0": {"ok": 3}}

@@ -1,22 +1,25 @@
-"""Consumer acknowledgements: which key each route used successfully, and the config revision.
+"""Consumer acknowledgements (v2): which key each slot loaded and used, and the revision.
 
 Rotation revokes an old key only on evidence that every consumer moved
-(docs/rotation.md#evidence-that-consumers-moved). This module is the runtime's half:
-after a successful attempt, the client's recorder (`recorder(client)`) notes the
-key's fingerprint (never its value) and the client's config revision; a daemon
-thread writes them to OpenBao with the service's OWN identity (the token its agent
-keeps in the key folder, `.aigw-token`, or the Vault Agent injector's `token`), at
+(docs/rotation.md#evidence-that-consumers-moved). This module is the runtime's half
+of spec/README.md#acknowledgements-v2: the client's recorder (`recorder(client)`)
+notes, per slot, the fingerprint (never the value) of the key it has **loaded** from
+the key file and of the key it last **used** in a successful call, with the client's
+config revision; a daemon thread writes them to OpenBao with the service's OWN
+identity (the token its agent keeps in the key folder, `.aigw-token`, or the Vault
+Agent injector's `token`), at
 
     <mount>/data/<acks.path>/<provider>/<slot>/<service>
 
-as `{"fingerprint", "revision", "at", "instances": {<host:pid>: {...}}}`. Each
-instance (replica) keeps its own entry, merged with check-and-set, so one replica
-still on the old key keeps the service's `fingerprint` empty (not acknowledged).
+as one versioned document (`format` 2, see `merge`). Each instance (replica) keeps
+its own entry, merged with check-and-set, so one replica still on the old key keeps
+the service's agreed fingerprints empty (not acknowledged).
 
 Never on the request path and never a failure: the hot path is one dict lookup
 and, when something changed, a `put_nowait` into a bounded queue (dropped when
-full). The thread writes at most once per slot per `interval`, only when the
-fingerprint or revision changed, plus a heartbeat every `refresh` so that
+full). The thread looks at the loaded keys every `interval` (a slot the service
+never calls is still reported as loaded), writes at most once per slot per
+`interval`, only when something changed, plus a heartbeat every `refresh` so that
 `aigw status` can say how long ago each consumer reported and dead replicas age
 out. OpenBao unreachable, a missing token file or a refused write are retried
 every interval and logged once a minute at most. Only httpx (the base client's dependency).
@@ -35,6 +38,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +53,7 @@ TIMEOUT = 2.0          # per OpenBao request
 QUEUE_SIZE = 256
 IDLE_EXIT = 60.0       # the thread stops when idle this long; the next use restarts it
 LOG_EVERY = 60.0       # one warning per kind of failure per minute, however many retries
-_ATTR = "_aigw_acks"
+ACKS_ATTR = "_aigw_acks"  # where a client keeps its recorder
 
 Slot = tuple[str, str]
 
@@ -86,25 +90,61 @@ def live_instances(doc: Any, now: float) -> dict[str, dict[str, Any]]:
     return out
 
 
-def merge(doc: dict[str, Any] | None, me: str, fingerprint: str, revision: str, now: float,
-          refresh: float = REFRESH) -> dict[str, Any]:
-    """The entry after instance ME reports FINGERPRINT and REVISION at NOW (epoch seconds).
+FORMAT = 2  # the acknowledgement document's version (spec/README.md#acknowledgements-v2)
 
-    `fingerprint`/`revision` at the top are the ones every live instance agrees on,
-    else "" (rotation then counts the service as not acknowledged).
+
+def acknowledges(inst: dict[str, Any], fp: str | None) -> bool:
+    """Whether an instance's report counts as having moved to the key of FP: it used
+    that key in a successful call, or it never called the slot and has that key
+    loaded (a fallback it never needed). The one rule rotation and `aigw status` read.
+    """
+    used = inst.get("fingerprint") or ""  # (`used` in v2 documents; the same value)
+    return bool(fp) and (used == fp or (not used and inst.get("loaded") == fp))
+
+
+def holds(inst: dict[str, Any], old_fp: str, new_fp: str | None) -> bool:
+    """Whether an instance still holds the old key: it used it and has not loaded the
+    new one, or it never called the slot and has the old one loaded."""
+    used = inst.get("fingerprint") or ""
+    loaded = inst.get("loaded") or ""
+    return (used == old_fp and (not new_fp or loaded != new_fp)) or (not used and loaded == old_fp)
+
+
+def _agreed(instances: dict[str, dict[str, Any]], name: str) -> str:
+    values = {v.get(name) or "" for v in instances.values()}
+    return values.pop() if len(values) == 1 else ""
+
+
+def merge(doc: dict[str, Any] | None, me: str, fingerprint: str, revision: str, now: float,
+          refresh: float = REFRESH, loaded: str = "") -> dict[str, Any]:
+    """The entry after instance ME reports at NOW (epoch seconds).
+
+    FINGERPRINT is the key ME last used in a successful call ("" when it never
+    called the slot), LOADED the key it holds loaded now, REVISION its config's.
+    At the top, `used` (also `fingerprint`, what version-1 readers read),
+    `loaded` and `revision` are the values every live instance agrees on, else ""
+    (rotation then counts the service as not acknowledged). `counters` is kept
+    for per-route counters (a later version fills it; readers ignore what they
+    do not know).
     """
     instances = {k: v for k, v in live_instances(doc, now).items() if k}
-    instances[me] = {"fingerprint": fingerprint, "revision": revision, "at": now,
-                     "refresh": refresh}
-    fps = {v.get("fingerprint") for v in instances.values()}
-    revs = {v.get("revision") for v in instances.values()}
-    return {"fingerprint": fps.pop() if len(fps) == 1 else "",
-            "revision": revs.pop() if len(revs) == 1 else "",
-            "at": now, "instances": dict(sorted(instances.items()))}
+    mine = instances.get(me) or {}
+    instances[me] = {"fingerprint": fingerprint, "used": fingerprint, "loaded": loaded,
+                     "revision": revision, "at": now, "refresh": refresh,
+                     "counters": mine.get("counters") or {}}
+    used = _agreed(instances, "used")
+    return {"format": FORMAT, "fingerprint": used, "used": used,
+            "loaded": _agreed(instances, "loaded"), "revision": _agreed(instances, "revision"),
+            "at": now, "instances": dict(sorted(instances.items())),
+            "counters": (doc.get("counters") if isinstance(doc, dict) else None) or {}}
+
+
+# What the client reports of one slot: the key it holds loaded now (None: none).
+LoadedSource = Callable[[], dict[Slot, str | None]]
 
 
 class AckRecorder:
-    """Queue of (slot, fingerprint, revision) and the thread that writes them."""
+    """Queue of (slot, kind, fingerprint, revision) and the thread that writes them."""
 
     on = True  # (`_Off` is not: a client then skips it on the request path)
 
@@ -121,10 +161,13 @@ class AckRecorder:
         self.verify = verify
         self.instance = instance or instance_id()
         self.idle_exit = idle_exit
-        self._queue: queue.Queue[tuple[Slot, str, str]] = queue.Queue(queue_size)
+        self._queue: queue.Queue[tuple[Slot, str, str, str]] = queue.Queue(queue_size)
         self._seen: dict[Slot, tuple[str, str, float]] = {}  # what the hot path queued last
-        self._pending: dict[Slot, tuple[str, str]] = {}
-        self._written: dict[Slot, tuple[str, str, float]] = {}
+        self._source: LoadedSource | None = None
+        # On the thread only: per slot [used, loaded, revision], and what was written.
+        self._state: dict[Slot, list[str]] = {}
+        self._pending: set[Slot] = set()
+        self._written: dict[Slot, tuple[str, str, str, float]] = {}
         self._tried: dict[Slot, float] = {}
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -137,7 +180,7 @@ class AckRecorder:
 
     # -- the request path ------------------------------------------------------
     def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
-        """Note a successful use; cheap, never raises, never blocks."""
+        """Note a successful call with the key of FINGERPRINT; cheap, never raises or blocks."""
         key = (provider, slot)
         revision = revision or self.revision
         seen = self._seen.get(key)
@@ -147,13 +190,21 @@ class AckRecorder:
             return
         self._seen[key] = (fingerprint, revision, now)
         try:
-            self._queue.put_nowait((key, fingerprint, revision))
+            self._queue.put_nowait((key, "used", fingerprint, revision))
         except queue.Full:
             self.dropped += 1
             self._seen.pop(key, None)  # noted again by a later use
             return
         thread = self._thread
         if thread is None or not thread.is_alive():
+            self._start()
+
+    def watch(self, source: LoadedSource | None) -> None:
+        """Report the loaded keys SOURCE gives, looked at every `interval` by the thread
+        (which then keeps running: a slot never called is still reported); None stops
+        looking (the thread then ends once idle, as without a source)."""
+        self._source = source
+        if source is not None:
             self._start()
 
     def _start(self) -> None:
@@ -171,40 +222,75 @@ class AckRecorder:
             thread.join(timeout)
 
     # -- the thread ------------------------------------------------------------
+    def note(self, key: Slot, kind: str, fp: str, rev: str) -> None:
+        """Fold one report into the slot's state (`kind`: used or loaded)."""
+        state = self._state.setdefault(key, ["", "", self.revision])
+        new = list(state)
+        if kind == "used":
+            new[0], new[2] = fp, rev or self.revision
+        else:
+            new[1] = fp
+        if new != state or key not in self._written:
+            self._state[key] = new
+            self._pending.add(key)
+
+    def report(self, key: Slot) -> dict[str, str]:
+        """What this instance reports for the slot now: used, loaded, revision."""
+        used, loaded, rev = self._state.get(key, ["", "", self.revision])
+        return {"used": used, "loaded": loaded, "revision": rev}
+
+    def poll(self) -> None:
+        """Fold in the loaded keys, and mark slots due for a heartbeat."""
+        source = self._source
+        if source is not None:
+            for key, fp in source().items():
+                self.note(key, "loaded", fp or "", "")
+        now = time.monotonic()
+        for key, written in self._written.items():
+            if now - written[3] >= self.refresh:
+                self._pending.add(key)
+
     def _run(self) -> None:
         idle_since = time.monotonic()
+        next_poll = 0.0
         with httpx.Client(timeout=self.timeout, verify=self.verify) as http:
             while not self._stop.is_set():
                 try:
-                    key, fp, rev = self._queue.get(timeout=min(self.interval, 1.0))
-                    self._pending[key] = (fp, rev)
+                    self.note(*self._queue.get(timeout=min(self.interval, 1.0)))
                     continue  # drain the queue before writing
                 except queue.Empty:
                     pass
                 now = time.monotonic()
+                if now >= next_poll:
+                    next_poll = now + self.interval
+                    try:
+                        self.poll()
+                    except Exception:  # noqa: BLE001 - a bug here must not stop the thread
+                        self._once("bug", "loaded keys not read", exc_info=True)
                 for key in list(self._pending):
                     if now - self._tried.get(key, -1e18) < self.interval:
                         continue
                     self._tried[key] = now
                     try:
-                        self._flush(http, key, *self._pending[key])
+                        self._flush(http, key)
                     except Exception:  # noqa: BLE001 - a bug here must not stop the thread
                         self.failures += 1
                         self._once("bug", "key acknowledgement failed", exc_info=True)
-                if self._pending or not self._queue.empty():
+                if self._pending or not self._queue.empty() or self._source is not None:
                     idle_since = now
                 elif now - idle_since > self.idle_exit:
                     return
 
-    def _flush(self, http: httpx.Client, key: Slot, fp: str, rev: str) -> None:
+    def _flush(self, http: httpx.Client, key: Slot) -> None:
+        used, loaded, rev = state = tuple(self._state[key])
         written = self._written.get(key)
         now = time.monotonic()
-        if written is not None and written[:2] == (fp, rev) and now - written[2] < self.refresh:
-            self._pending.pop(key, None)
+        if written is not None and written[:3] == state and now - written[3] < self.refresh:
+            self._pending.discard(key)
             return
         self.in_flight = True
         try:
-            ok = self._write(http, key, fp, rev)
+            ok = self._write(http, key, used, rev, loaded)
         except (httpx.HTTPError, OSError, ValueError) as exc:
             self.failures += 1
             self._once("unreachable", "cannot write key acknowledgements to %s (%s); "
@@ -218,9 +304,9 @@ class AckRecorder:
             if self._logged:
                 log.info("key acknowledgements written again to %s", self.address)
                 self._logged.clear()
-            self._written[key] = (fp, rev, now)
-            if self._pending.get(key) == (fp, rev):
-                self._pending.pop(key, None)
+            self._written[key] = (used, loaded, rev, now)
+            if tuple(self._state[key]) == (used, loaded, rev):
+                self._pending.discard(key)
             self.writes += 1
 
     def _token(self) -> str | None:
@@ -233,7 +319,7 @@ class AckRecorder:
                 return token
         return None
 
-    def _write(self, http: httpx.Client, key: Slot, fp: str, rev: str) -> bool:
+    def _write(self, http: httpx.Client, key: Slot, fp: str, rev: str, loaded: str) -> bool:
         token = self._token()
         if token is None:
             self._once("token", "no agent token in %s; key acknowledgements wait for it",
@@ -252,7 +338,7 @@ class AckRecorder:
                 doc = body.get("data")
             else:
                 return self._refused(got)
-            new = merge(doc, self.instance, fp, rev, time.time(), self.refresh)
+            new = merge(doc, self.instance, fp, rev, time.time(), self.refresh, loaded)
             put = http.post(url, headers=headers, json={"options": {"cas": version},
                                                         "data": new})
             if put.status_code in (200, 204):
@@ -282,6 +368,10 @@ class _Off:
 
     def used(self, provider: str, slot: str, fingerprint: str, revision: str) -> None:
         """Nothing to do."""
+        return None
+
+    def watch(self, source: LoadedSource | None) -> None:
+        """Nothing to watch."""
         return None
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -323,15 +413,15 @@ _create = threading.Lock()
 
 def recorder(client: Any) -> AckRecorder | _Off:
     """The client's recorder, made on first use."""
-    rec = client.__dict__.get(_ATTR)
+    rec = client.__dict__.get(ACKS_ATTR)
     if rec is None:
         with _create:
-            rec = client.__dict__.get(_ATTR)
+            rec = client.__dict__.get(ACKS_ATTR)
             if rec is None:
                 try:
                     rec = recorder_for(client.config)
                 except Exception:  # noqa: BLE001 - never fail a request for an ack
                     log.exception("key acknowledgements off")
                     rec = _Off()
-                client.__dict__[_ATTR] = rec
+                client.__dict__[ACKS_ATTR] = rec
     return rec

@@ -128,13 +128,24 @@ def _route(raw: Any, where: str, key_dir: Path) -> Route:
     )
 
 
-def _family(spec: Any, routes: tuple[Route, ...], where: str) -> str:
+def _known_family(spec: Any, where: str) -> bool:
+    """False for an alias whose written family this client does not know.
+
+    Such an alias is skipped, routes unread (spec/README.md#r1-the-config-aigw-clientjson-version-1):
+    an older client keeps serving the aliases it understands.
+    """
+    family = spec.get("family") if isinstance(spec, dict) else None
+    if family is None or family in FAMILIES:
+        return True
+    log.warning("%s.family: %r is not a family this client knows (%s); the alias is "
+                "skipped (upgrade aigw.client to call it)", where, family, ", ".join(FAMILIES))
+    return False
+
+
+def _family(spec: Any, routes: tuple[Route, ...]) -> str:
     """The alias's family: as written, else that of its first known route."""
     family = spec.get("family") if isinstance(spec, dict) else None
     if family is not None:
-        if family not in FAMILIES:
-            raise ConfigError(f"{where}.family: {family!r} is not one of "
-                              f"{', '.join(FAMILIES)}")
         return str(family)
     known = [r.wire.family for r in routes if r.wire is not None]
     return known[0] if known else "openai"
@@ -177,14 +188,16 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> ClientCo
     families: dict[str, str] = {}
     for alias, spec in _get(raw, "aliases", dict, "").items():
         where = f"aliases.{alias}"
+        if not _known_family(spec, where):
+            continue
         routes = _get(spec, "routes", list, where)
         if not routes:
             raise ConfigError(f"{where}.routes: needs at least one route")
         parsed = tuple(_route(r, f"{where}.routes[{i}]", key_dir)
                        for i, r in enumerate(routes))
-        families[alias] = _family(spec, parsed, where)
+        families[alias] = family = _family(spec, parsed)
         for i, r in enumerate(parsed):
-            if r.wire is not None and r.wire.family != families[alias]:
+            if r.wire is not None and r.wire.family != family:
                 log.warning("%s.routes[%d]: api %r is %s-family in a %s-family alias; "
                             "it is skipped (aigw validate rejects this)", where, i, r.api,
                             r.wire.family, families[alias])

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Self
 
 from aigw.names import aws_key_parts
 
-from .acks import recorder
+from .acks import ACKS_ATTR, recorder
 from .config import ClientConfig, Route, config_from_bytes, load_config
 from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily, attempt
 from .keys import FileWatcher, KeyFile, Watched, parse_token
@@ -94,7 +94,7 @@ class BaseClient:
                  key_check_interval: float = 0.1, watch_keys: bool | None = None,
                  clock: Clock = time.monotonic, watch_config: bool | None = None,
                  config_check_interval: float = 0.1,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, acks: Any = None) -> None:
         """Build from a parsed config.
 
         `key_check_interval` bounds how often a key file is stat'ed; `watch_keys`
@@ -104,7 +104,9 @@ class BaseClient:
         watchfiles events when the watcher runs); `on_attempt` is called with
         every `Attempt`; `tracer_provider` defaults to OpenTelemetry's global
         one; `clock` (seconds, monotonic) times cooldowns; `rng` draws weighted
-        first routes (default: a fresh ``random.Random``).
+        first routes (default: a fresh ``random.Random``); `acks` records key
+        acknowledgements (default: from the config file's `acks` block, see
+        client/acks.py; tests pass a recorder of their own).
         """
         self.session_affinity = session_affinity
         self.on_attempt = on_attempt
@@ -113,8 +115,8 @@ class BaseClient:
         self._key_check_interval = key_check_interval
         self._key_files: dict[str, KeyFile] = {}
         self._reloads = 0
-        # The key-acknowledgement recorder, made on first success; False when off.
-        self._acks: Any = None
+        # The key-acknowledgement recorder; False when off (the hot path tests that).
+        self._acks: Any = acks
         self._loaded_at = time.time()
         self._snap = self._build(config, None)
         for kf in self._key_files.values():
@@ -134,11 +136,36 @@ class BaseClient:
             self._config_next_check = self._follower.next_check
         log.info("%s: revision - -> %s (%d aliases)", self._describe(),
                  describe_revision(config.revision), len(config.aliases))
+        self._start_acks()
         self._watcher: FileWatcher | None = None
         if watch_keys or (watch_keys is None and FileWatcher.available()):
             self._watcher = FileWatcher(self._watched())
             if not self._watcher.start():
                 self._watcher = None
+
+    def _start_acks(self) -> None:
+        """Make the recorder and have it report the loaded keys (never raises)."""
+        try:
+            if self._acks is not None:
+                self.__dict__[ACKS_ATTR] = self._acks  # what `recorder(client)` returns
+            acks = recorder(self)
+            self._acks = acks if acks.on else False
+            if acks.on:
+                acks.watch(self.loaded_keys)
+        except Exception:  # noqa: BLE001 - acknowledgements never stop a client
+            log.debug("key acknowledgements off", exc_info=True)
+            self._acks = False
+
+    def loaded_keys(self) -> dict[tuple[str, str], str | None]:
+        """(provider, slot) -> the fingerprint of the key loaded now, for every route
+        this client can call (None: no key); what `loaded` acknowledgements report."""
+        out: dict[tuple[str, str], str | None] = {}
+        for router in self._snap.routers.values():
+            for rs in router.routes:
+                if rs.usable:
+                    current = rs.key.get()
+                    out[(rs.route.provider, rs.route.slot)] = current[1] if current else None
+        return out
 
     def _watched(self) -> list[Watched]:
         files: list[Watched] = list(self._key_files.values())
@@ -313,6 +340,8 @@ class BaseClient:
         self._config_next_check = f.next_check
 
     def _stop_watcher(self) -> None:
+        if self._acks:  # pending acknowledgements are still written; loaded keys no more
+            self._acks.watch(None)
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -381,14 +410,8 @@ class BaseClient:
                 log.exception("on_attempt callback failed")
 
     def _used(self, route: Route, fp: str) -> None:
-        """After a success: note the key's fingerprint for rotation (never raises)."""
+        """After a success: note the fingerprint of the key sent, for rotation (never raises)."""
         try:
-            acks = self._acks
-            if acks is None:
-                acks = recorder(self)
-                self._acks = acks if acks.on else False
-                if not acks.on:
-                    return
-            acks.used(route.provider, route.slot, fp, self._snap.revision)
+            self._acks.used(route.provider, route.slot, fp, self._snap.revision)
         except Exception:  # noqa: BLE001 - the request succeeded; an ack never changes that
             log.debug("key acknowledgement not recorded", exc_info=True)

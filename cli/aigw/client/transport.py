@@ -22,6 +22,7 @@ from typing import Any
 from .core import BaseClient, Decision, Result, failure_outcome
 from .errors import AllRoutesFailed, ClientError, UnknownAlias, WrongFamily
 from .eventstream import EventStreamError
+from .multipart import ModelField, model_field, with_model
 from .router import RouteState
 from .streaming import EVENTSTREAM, BadResponse, apeek, aread, peek, read, replay_classes
 from .telemetry import CallSpan
@@ -53,12 +54,13 @@ class Call:
     """One request addressed to a model alias, as the transport sends it on."""
 
     __slots__ = ("alias", "method", "path", "body", "raw", "headers", "stream",
-                 "session_id", "family", "operation")
+                 "session_id", "family", "operation", "form")
 
     def __init__(self, alias: str, method: str, path: str, body: dict[str, Any] | None,
                  raw: bytes | None = None, headers: Headers | None = None,
                  stream: bool = False, session_id: str | None = None,
-                 family: str | None = None, operation: str = "chat") -> None:
+                 family: str | None = None, operation: str = "chat",
+                 form: ModelField | None = None) -> None:
         self.alias = alias
         self.method = method
         self.path = path
@@ -69,6 +71,8 @@ class Call:
         self.session_id = session_id
         self.family = family
         self.operation = operation
+        # A multipart body's `model` field (spec R3): the route's model goes there.
+        self.form = form
 
 
 class Reject(ClientError):
@@ -174,6 +178,11 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
             raise Reject(400, "aigw: the request body is not valid JSON") from None
         if isinstance(parsed, dict):
             body = parsed
+    form = None
+    if raw and ctype.startswith(b"multipart/form-data"):
+        form = model_field(raw, ctype)
+        if form is not None and not alias:
+            alias = form[0]
     if not alias and body:
         alias = body.get("model")
     if not isinstance(alias, str) or not alias:
@@ -182,7 +191,7 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
     path = request.url.raw_path.decode("ascii")
     return Call(alias, request.method, path, body, None if body is not None else raw,
                 headers, bool(body and body.get("stream") is True), session, family,
-                _ops.get(path) or _operation(path))
+                _ops.get(path) or _operation(path), form)
 
 
 class _RouteCache:
@@ -238,8 +247,10 @@ class _Failover:
         if credential is not cache.credential:
             cache.auth = auth_headers(wire, credential)
             cache.credential = credential
+        raw = call.raw if call.form is None else with_model(call.raw or b"", call.form,
+                                                             rs.route.model)
         url, headers, content = prepare(rs.route, wire, call.method, call.path, call.body,
-                                        call.raw, call.stream, call.headers, credential,
+                                        raw, call.stream, call.headers, credential,
                                         cache.auth)
         parsed = cache.urls.get(url)
         if parsed is None:

@@ -9,10 +9,14 @@ Three kinds of evidence, strongest first:
    `--finish`, revokes a key that a consumer still uses.
 2. consumer acknowledgements: every service using the slot reported the new key
    at `<prefix>/_aigw/acks/<provider>/<slot>/<service>` (the aigw runtime writes
-   it with the service's own token after a successful call: aigw.client.acks;
-   every live instance of the service must agree). A service whose latest report,
-   made after promotion, names the old key still uses it: a veto, like a recent
-   provider last-use. A service that did not acknowledge blocks, and is named.
+   it with the service's own token: aigw.client.acks; every live instance of the
+   service must agree). An instance moved when it *used* the new key in a
+   successful call, or, for a slot it has never called (a fallback), when it
+   *loaded* the new key (spec/README.md#acknowledgements-v2). A service whose
+   latest report, made after promotion, still holds the old key (used it, and has
+   not loaded the new one; or never called the slot and has the old one loaded) is
+   on the old key: a veto, like a recent provider last-use. A service that did not
+   acknowledge blocks, and is named.
 3. the grace period (never shorter than `agent_refresh`) has passed AND the
    operator asked to finish (`--finish`): aigw does not revoke on time alone.
 """
@@ -23,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigw.client.acks import live_instances
+from aigw.client.acks import acknowledges, holds, live_instances
 from aigw.rotation.drivers.base import Driver
 from aigw.slots.journal import JournalEntry
 from aigw.slots.kv import KV
@@ -83,12 +87,11 @@ def view_acks(entries: dict[str, dict[str, Any] | None], *, old_fp: str | None,
     veto: dict[str, str] = {}
     for svc, doc in sorted(entries.items()):
         live = live_instances(doc, now)
-        fps = {str(i.get("fingerprint")) for i in live.values()}
-        if live and new_fp and fps == {new_fp}:
+        if live and new_fp and all(acknowledges(i, new_fp) for i in live.values()):
             moved.append(svc)
             continue
         olds = [(name, i) for name, i in live.items()
-                if old_fp and i.get("fingerprint") == old_fp]
+                if old_fp and holds(i, old_fp, new_fp)]
         if not olds:
             silent.append(svc)
             continue
