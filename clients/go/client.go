@@ -43,6 +43,8 @@ type Options struct {
 	Rand func() float64
 	// TracerProvider for spans (default: otel's global one).
 	TracerProvider trace.TracerProvider
+
+	acks *ackRecorder // the vector runner's recorder (no goroutine, no OpenBao)
 }
 
 // snapshot is what one config revision serves with: swapped in whole, never changed after.
@@ -95,7 +97,12 @@ func New(cfg *Config, opts Options) (*Client, error) {
 		}
 	}
 	c.telemetry = newTelemetry(cfg.Service, cfg.Environment, opts.TracerProvider)
-	c.acks = newAckRecorder(c, cfg)
+	if opts.acks != nil {
+		c.acks = opts.acks
+		c.acks.source = c.loadedKeys
+	} else {
+		c.acks = newAckRecorder(c, cfg)
+	}
 	if cfg.Path != "" && !opts.NoFollow {
 		c.follower = newFollower(c, cfg)
 	}

@@ -56,6 +56,11 @@ func ParseConfig(raw any, baseDir string) (*Config, error) {
 	for _, alias := range names {
 		spec := aliases.(obj)[alias]
 		where := "aliases." + alias
+		if f, ok := spec.(obj)["family"]; ok && f != nil && f != OpenAI && f != Anthropic {
+			slog.Warn("aigw config: alias of a family this client does not know is skipped "+
+				"(upgrade the aigw Go client to call it)", "alias", alias, "family", f)
+			continue
+		}
 		rv, err := get(spec, "routes", "list", where)
 		if err != nil {
 			return nil, err
@@ -70,12 +75,7 @@ func ParseConfig(raw any, baseDir string) (*Config, error) {
 				return nil, err
 			}
 		}
-		family, known := aliasFamily(spec, routes)
-		if !known {
-			slog.Warn("aigw config: alias speaks a family this client does not know; it is skipped",
-				"alias", alias, "family", family)
-			continue
-		}
+		family := aliasFamily(spec, routes)
 		for i, r := range routes {
 			if w := r.Wire(); w != nil && w.Family != family {
 				slog.Warn("aigw config: route of another family is skipped (aigw validate rejects this)",
@@ -105,21 +105,17 @@ func ParseConfig(raw any, baseDir string) (*Config, error) {
 	return c, nil
 }
 
-// aliasFamily is the alias's family as written, else that of its first known route;
-// known is false for a family this client does not speak.
-func aliasFamily(spec any, routes []*Route) (string, bool) {
-	if m, ok := spec.(obj); ok {
-		if f, ok := m["family"]; ok && f != nil {
-			s, _ := f.(string)
-			return s, s == OpenAI || s == Anthropic
-		}
+// aliasFamily is the alias's family as written, else that of its first known route.
+func aliasFamily(spec any, routes []*Route) string {
+	if f, ok := spec.(obj)["family"].(string); ok {
+		return f
 	}
 	for _, r := range routes {
 		if w := r.Wire(); w != nil {
-			return w.Family, true
+			return w.Family
 		}
 	}
-	return OpenAI, true
+	return OpenAI
 }
 
 // ConfigFromBytes parses the bytes read from path (errors name the file).

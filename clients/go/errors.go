@@ -41,8 +41,14 @@ func (e *UnknownAliasError) Error() string {
 type WrongFamilyError struct{ Alias, Family, CalledAs string }
 
 func (e *WrongFamilyError) Error() string {
-	return fmt.Sprintf("model alias %s speaks the %s family, not %s; call it through the %s SDK",
-		pyRepr(e.Alias), e.Family, e.CalledAs, e.Family)
+	via := map[string]string{OpenAI: "Client.openai() or client.chat.completions",
+		Anthropic: "Client.anthropic()"}[e.Family]
+	if via == "" {
+		via = e.Family
+	}
+	// The text is the spec's (errors-wrong-family-* vectors pin it in every language).
+	return fmt.Sprintf("model alias %s speaks the %s family, not %s; call it through %s",
+		pyRepr(e.Alias), e.Family, e.CalledAs, via)
 }
 
 // AllRoutesFailedError: every route of an alias was tried and none answered.
