@@ -48,8 +48,8 @@ type upstream struct {
 	t            *testing.T
 	keyDir, root string
 	filesChanged func()
-	steps  []map[string]any
-	where  string
+	steps        []map[string]any
+	where        string
 }
 
 func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
