@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -99,4 +101,51 @@ func BenchmarkOverhead(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// BenchmarkOverheadPaired alternates a bare openai-go call and one over aigw, call
+// by call, so both see the same machine; it reports the median of each and the
+// median of the pairwise differences (what aigw adds per call).
+func BenchmarkOverheadPaired(b *testing.B) {
+	params := benchParams()
+	ctx := context.Background()
+	bare := openai.NewClient(option.WithHTTPClient(&http.Client{Transport: fixedAnswer{}}),
+		option.WithBaseURL("https://p1.example/v1/"), option.WithAPIKey("sk-bench"),
+		option.WithMaxRetries(0))
+	over := openaiClient(benchClient(b))
+	call := func(c openai.Client) time.Duration {
+		t0 := time.Now()
+		if _, err := c.Chat.Completions.New(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	for i := 0; i < 200; i++ { // warm both
+		call(bare)
+		call(over)
+	}
+	bares, overs, diffs := make([]float64, 0, b.N), make([]float64, 0, b.N), make([]float64, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var x, y time.Duration
+		if i%2 == 0 {
+			x, y = call(bare), call(over)
+		} else {
+			y, x = call(over), call(bare)
+		}
+		bares, overs = append(bares, float64(x)), append(overs, float64(y))
+		diffs = append(diffs, float64(y-x))
+	}
+	b.ReportMetric(median(bares), "bare-ns/call")
+	b.ReportMetric(median(overs), "aigw-ns/call")
+	b.ReportMetric(median(diffs), "added-ns/call")
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }

@@ -52,9 +52,8 @@ func withExtra(body []byte, extra map[string]any) []byte {
 }
 
 // withModel is body (a JSON object) with "model" set to model and extra merged.
-func withModel(body []byte, model string, extra map[string]any) []byte {
+func withModel(body []byte, quoted []byte, extra map[string]any) []byte {
 	body = withExtra(body, extra)
-	quoted := mustJSON(model)
 	v := gjson.GetBytes(body, "model")
 	if v.Exists() && v.Index > 0 {
 		out := make([]byte, 0, len(body)+len(quoted))

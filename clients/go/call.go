@@ -2,7 +2,6 @@ package aigw
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strings"
 
@@ -59,7 +58,7 @@ func readCall(req *http.Request) (*call, error) {
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		var err error
-		body, err = io.ReadAll(req.Body)
+		body, err = readAll(req.Body, req.ContentLength)
 		req.Body.Close()
 		if err != nil {
 			return nil, &reject{400, "aigw: cannot read the request body"}

@@ -28,6 +28,7 @@ type Route struct {
 	Weight    *int // share of first attempts (0-100); nil: a fallback only
 
 	extraJSON []byte // Extra, encoded once (keys sorted): compared across reloads
+	modelJSON []byte // Model as a JSON string, written into each request body
 }
 
 // Wire is the route's wire API, nil when this client does not know it.
@@ -203,6 +204,7 @@ func parseRoute(raw any, where, keyDir string) (*Route, error) {
 		r.KeyFile = filepath.Join(keyDir, r.KeyFile)
 	}
 	r.extraJSON, _ = json.Marshal(r.Extra)
+	r.modelJSON, _ = json.Marshal(r.Model)
 	return r, nil
 }
 

@@ -1,7 +1,6 @@
 package aigw
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -98,8 +97,9 @@ func AttemptsOf(v any) []Attempt {
 	switch x := v.(type) {
 	case *http.Response:
 		if x != nil && x.Request != nil {
-			a, _ := x.Request.Context().Value(attemptsKey{}).([]Attempt)
-			return a
+			if h, ok := x.Request.Context().Value(attemptsKey{}).(*attemptsHolder); ok {
+				return h.attempts
+			}
 		}
 	case error:
 		var failed *AllRoutesFailedError
@@ -110,12 +110,9 @@ func AttemptsOf(v any) []Attempt {
 	return nil
 }
 
-func withAttempts(resp *http.Response, attempts []Attempt) {
-	if resp.Request != nil {
-		resp.Request = resp.Request.WithContext(context.WithValue(resp.Request.Context(),
-			attemptsKey{}, attempts))
-	}
-}
+// attemptsHolder rides in the context of every outgoing request of a call (one
+// context value per call); the call's attempts are put in it when it ends.
+type attemptsHolder struct{ attempts []Attempt }
 
 // pyRepr quotes a name as the Python client's messages do ('name'), so both
 // clients' error texts match.

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"log/slog"
 	"math"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -21,9 +22,8 @@ type routeState struct {
 	usable    bool
 	ident     string
 	host      string
-	modelJSON []byte
 	cooldown  atomic.Uint64 // math.Float64bits of the clock time the cooldown ends
-	urls      sync.Map      // path -> *url.URL
+	urls      sync.Map      // URL -> *http.Request template
 }
 
 func newRouteState(r *Route, index int, kf *keyFile, usable bool) *routeState {
@@ -32,7 +32,6 @@ func newRouteState(r *Route, index int, kf *keyFile, usable bool) *routeState {
 	if u, err := url.Parse(r.BaseURL); err == nil {
 		rs.host = u.Hostname()
 	}
-	rs.modelJSON = mustJSON(r.Model)
 	return rs
 }
 
@@ -47,16 +46,20 @@ func (rs *routeState) coolDown(outcome string, now float64) {
 		"cooldown_s", rs.route.Cooldown)
 }
 
-func (rs *routeState) parsedURL(s string) (*url.URL, error) {
-	if u, ok := rs.urls.Load(s); ok {
-		return u.(*url.URL), nil
+// template is a request to URL s, parsed once per route and URL; each attempt
+// sends a shallow copy (never the template itself).
+func (rs *routeState) template(s string) (*http.Request, error) {
+	if r, ok := rs.urls.Load(s); ok {
+		return r.(*http.Request), nil
 	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, err
 	}
-	rs.urls.Store(s, u)
-	return u, nil
+	r := &http.Request{URL: u, Host: u.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}}
+	rs.urls.Store(s, r)
+	return r, nil
 }
 
 // sessions maps session ids to route identities, shared by an alias's routers

@@ -21,7 +21,7 @@ func (c *Client) send(ctx context.Context, cl *call, rs *routeState, cred *crede
 	if err != nil {
 		return result{outcome: "bad_request", msg: err.Error()}
 	}
-	u, err := rs.parsedURL(p.url)
+	tmpl, err := rs.template(p.url)
 	if err != nil {
 		return result{outcome: "bad_request", msg: "route URL " + err.Error()}
 	}
@@ -29,10 +29,9 @@ func (c *Client) send(ctx context.Context, cl *call, rs *routeState, cred *crede
 	actx, cancel := context.WithCancel(ctx)
 	tm := newAttemptTimer(time.Duration(rs.route.Timeout*float64(time.Second)), cancel)
 	body := p.body
-	req := (&http.Request{Method: cl.method, URL: u, Host: u.Host, Header: p.header,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, ContentLength: int64(len(body)),
-		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
-	}).WithContext(actx)
+	req := tmpl.WithContext(actx) // (a shallow copy of the route's request for this URL)
+	req.Method, req.Header, req.ContentLength = cl.method, p.header, int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	if len(body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	} else if cl.method != http.MethodGet && cl.method != http.MethodHead {
@@ -54,6 +53,9 @@ func (c *Client) send(ctx context.Context, cl *call, rs *routeState, cred *crede
 	}
 	if err != nil {
 		return failed(err)
+	}
+	if resp.Request == nil {
+		resp.Request = req // (AttemptsOf reads the call's attempts through it)
 	}
 	if cl.stream && resp.StatusCode < 400 {
 		if stream, convert := isStream(rs, resp); stream {
@@ -77,7 +79,7 @@ func (c *Client) send(ctx context.Context, cl *call, rs *routeState, cred *crede
 			return result{status: resp.StatusCode, resp: resp, outcome: "ok", latency: time.Since(t0)}
 		}
 	}
-	data, err := io.ReadAll(&timedReader{resp.Body, tm})
+	data, err := readAll(&timedReader{resp.Body, tm}, resp.ContentLength)
 	resp.Body.Close()
 	if err != nil {
 		return failed(err)

@@ -23,11 +23,22 @@ const tracerName = "aigw.client"
 
 type telemetry struct {
 	service, environment string
-	provider             trace.TracerProvider // nil: otel's global one, looked up per call
+	tracer               trace.Tracer
+	global               bool // the tracer is otel's global one (it follows SetTracerProvider)
 }
 
+// unset is otel's global provider before any SetTracerProvider: spans would be
+// no-ops, so the client skips them entirely (GetTracerProvider returns the
+// provider set later, never this one).
+var unset = otel.GetTracerProvider()
+
 func newTelemetry(service, env string, tp trace.TracerProvider) *telemetry {
-	return &telemetry{service, env, tp}
+	t := &telemetry{service: service, environment: env, global: tp == nil}
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	t.tracer = tp.Tracer(tracerName)
+	return t
 }
 
 type callSpan struct {
@@ -39,18 +50,16 @@ type callSpan struct {
 }
 
 func (t *telemetry) start(ctx context.Context, alias, operation, revision string) *callSpan {
-	tp := t.provider
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
 	cs := &callSpan{ctx: ctx, revision: revision}
-	ctx2, span := tp.Tracer(tracerName).Start(ctx, operation+" "+alias,
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-			attribute.String("aigw.service", t.service),
+	if t.global && otel.GetTracerProvider() == unset {
+		return cs // no tracer provider is set: no span work at all
+	}
+	ctx2, span := t.tracer.Start(ctx, operation+" "+alias, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("aigw.service", t.service),
 			attribute.String("aigw.environment", t.environment),
 			attribute.String("aigw.alias", alias),
-			attribute.String("gen_ai.operation.name", operation)))
-	if span.IsRecording() {
+			attribute.String("gen_ai.operation.name", operation))
 		cs.ctx, cs.span = ctx2, span
 	}
 	return cs

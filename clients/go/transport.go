@@ -2,6 +2,7 @@ package aigw
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -79,7 +80,9 @@ func (c *Client) run(req *http.Request, router *aliasRouter, cl *call, t *Transp
 	if c.opts.NoSessionAffinity {
 		session = ""
 	}
-	span := c.telemetry.start(req.Context(), cl.alias, cl.operation, router.revision)
+	holder := &attemptsHolder{}
+	span := c.telemetry.start(context.WithValue(req.Context(), attemptsKey{}, holder), cl.alias,
+		cl.operation, router.revision)
 	ctx := span.ctx
 	var attempts []Attempt
 	var last *http.Response
@@ -128,7 +131,7 @@ func (c *Client) run(req *http.Request, router *aliasRouter, cl *call, t *Transp
 			if r.status != 0 && r.status < 400 {
 				router.served(rs, session)
 				c.acks.used(rs.route, cred.fingerprint)
-				withAttempts(r.resp, attempts)
+				holder.attempts = attempts
 				span.decided(rs, r.resp)
 				return r.resp, nil
 			}
@@ -144,7 +147,7 @@ func (c *Client) run(req *http.Request, router *aliasRouter, cl *call, t *Transp
 				break
 			}
 			if r.status != 0 && r.status < 500 && !transientStatus[r.status] {
-				withAttempts(r.resp, attempts)
+				holder.attempts = attempts
 				span.finish(rs, r.outcome, nil)
 				return r.resp, nil // the request, not the route, is at fault
 			}
@@ -159,7 +162,7 @@ func (c *Client) run(req *http.Request, router *aliasRouter, cl *call, t *Transp
 	span.finish(nil, "all_routes_failed", nil)
 	failed := &AllRoutesFailedError{router.alias, attempts}
 	if last != nil {
-		withAttempts(last, attempts)
+		holder.attempts = attempts
 		return last, nil
 	}
 	return nil, failed

@@ -80,7 +80,7 @@ func prepare(r *Route, w *Wire, c *call, cred *credential) (prepared, error) {
 	var body []byte
 	switch {
 	case c.isObject:
-		body = withModel(c.body, r.Model, r.Extra)
+		body = withModel(c.body, r.modelJSON, r.Extra)
 	case c.form != nil:
 		body = c.form.withModel(r.Model)
 	default:
