@@ -15,15 +15,15 @@ const maxSessions = 10_000
 
 // routeState is a route plus what the client learned about it: key file, cooldown.
 type routeState struct {
-	route     *Route
-	index     int
-	key       *keyFile
-	wire      *Wire
-	usable    bool
-	ident     string
-	host      string
-	cooldown  atomic.Uint64 // math.Float64bits of the clock time the cooldown ends
-	urls      sync.Map      // URL -> *http.Request template
+	route    *Route
+	index    int
+	key      *keyFile
+	wire     *Wire
+	usable   bool
+	ident    string
+	host     string
+	cooldown atomic.Uint64 // math.Float64bits of the clock time the cooldown ends
+	urls     sync.Map      // URL -> *http.Request template
 }
 
 func newRouteState(r *Route, index int, kf *keyFile, usable bool) *routeState {
