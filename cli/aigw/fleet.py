@@ -19,7 +19,7 @@ import hvac
 
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import deployments, slot_path
-from aigw.client.acks import acknowledges, live_instances
+from aigw.client.ackdoc import acknowledges, live_instances
 from aigw.errors import UsageError, VaultError
 from aigw.names import ack_path
 from aigw.slots.kv import KV

@@ -1,6 +1,6 @@
 """What an acknowledgement entry says when a service runs several replicas (no server needed).
 
-The runtime merges its own report into the service's entry (aigw.client.acks.merge);
+The runtime merges its own report into the service's entry (aigw.client.ackdoc.merge);
 rotation and `aigw status` read the live instances (live_instances). A replica still
 on the old key must keep the service unacknowledged; a replica that died must age out
 instead of blocking rotations for ever.
@@ -8,7 +8,7 @@ instead of blocking rotations for ever.
 
 from __future__ import annotations
 
-from aigw.client.acks import REFRESH, STALE, live_instances, merge
+from aigw.client.ackdoc import REFRESH, STALE, live_instances, merge
 from aigw.rotation.evidence import view_acks
 
 

@@ -1,4 +1,4 @@
-"""Load and check `aigw-client.json` (the contract: docs/client.md#the-config-contract).
+"""Load and check `aigw-client.json` (the contract: spec/README.md, rule R1).
 
 The parsed `ClientConfig` is immutable. Each `Route` has a stable `identity`, so
 code that swaps in a newer config (client/live.py) can keep the state (cooldown,

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigw.client.acks import acknowledges, holds, live_instances
+from aigw.client.ackdoc import acknowledges, holds, live_instances
 from aigw.rotation.drivers.base import Driver
 from aigw.slots.journal import JournalEntry
 from aigw.slots.kv import KV
