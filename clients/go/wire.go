@@ -1,6 +1,7 @@
 package aigw
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -158,12 +159,15 @@ func escapeModel(s string) string {
 	return b.String()
 }
 
+// mustJSON encodes v compactly as the Python client does (no HTML escaping of <, >, &).
 func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(err)
 	}
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // errorBody is an error answer in the family's own shape, so its SDK raises its own error.
@@ -175,16 +179,31 @@ func errorBody(family string, status int, message string) []byte {
 	case 404:
 		kind = "not_found_error"
 	}
+	// Structs, not maps: the keys go in the order the Python client writes them
+	// (vectors pin the bytes of these answers).
 	if family == Anthropic {
-		return mustJSON(map[string]any{"type": "error",
-			"error": map[string]any{"type": kind, "message": message}})
+		type detail struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		}
+		return mustJSON(struct {
+			Type  string `json:"type"`
+			Error detail `json:"error"`
+		}{"error", detail{kind, message}})
 	}
 	code := kind
 	if status == 404 {
 		code = "model_not_found"
 	}
-	return mustJSON(map[string]any{"error": map[string]any{"message": message,
-		"type": "invalid_request_error", "param": "model", "code": code}})
+	type detail struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Param   string `json:"param"`
+		Code    string `json:"code"`
+	}
+	return mustJSON(struct {
+		Error detail `json:"error"`
+	}{detail{message, "invalid_request_error", "model", code}})
 }
 
 var errNotObject = errors.New("not a JSON object")
