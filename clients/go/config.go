@@ -204,7 +204,7 @@ func parseRoute(raw any, where, keyDir string) (*Route, error) {
 		r.KeyFile = filepath.Join(keyDir, r.KeyFile)
 	}
 	r.extraJSON, _ = json.Marshal(r.Extra)
-	r.modelJSON, _ = json.Marshal(r.Model)
+	r.modelJSON = mustJSON(r.Model)
 	return r, nil
 }
 
