@@ -49,8 +49,6 @@ func (l *attemptLog) pairs() []string {
 	return out
 }
 
-func (l *attemptLog) reset() { l.mu.Lock(); l.list = nil; l.mu.Unlock() }
-
 func chat(ctx context.Context, oai openai.Client, alias string) (*openai.ChatCompletion, error) {
 	return oai.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: alias,
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})

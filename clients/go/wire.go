@@ -3,7 +3,6 @@ package aigw
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 )
@@ -205,5 +204,3 @@ func errorBody(family string, status int, message string) []byte {
 		Error detail `json:"error"`
 	}{detail{message, "invalid_request_error", "model", code}})
 }
-
-var errNotObject = errors.New("not a JSON object")

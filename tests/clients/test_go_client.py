@@ -1,4 +1,5 @@
-"""The Go client (clients/go): `go vet`, then `go test ./...`, whose vector runner
+"""The Go client (clients/go): `go vet`, staticcheck (pinned, built from the module
+proxy), then `go test ./...`, whose vector runner
 writes `go.results.json`; that file must equal the Python sync runner's, byte for
 byte after `runner` (spec/README.md#the-results-file).
 
@@ -22,6 +23,7 @@ from ..spec.player import RESULTS_ENV, VECTORS, results_document, run_all
 from ..spec.test_results_agree import compare
 
 ROOT = Path(__file__).resolve().parents[2]
+STATICCHECK = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 MODULE = ROOT / "clients" / "go"
 pytestmark = pytest.mark.integration
 
@@ -55,6 +57,7 @@ def go_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("go-results")
     env = go_env(results)
     run_go(["vet", "./..."], env)
+    run_go(["run", STATICCHECK, "./..."], env)
     run_go(["test", "-count=1", "./..."], env)
     shared = os.environ.get(RESULTS_ENV)
     if shared:  # CI's folder, where every runner's results file goes
@@ -63,7 +66,7 @@ def go_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return results
 
 
-def test_go_vet_and_go_test_pass(go_results: Path) -> None:
+def test_go_vet_staticcheck_and_go_test_pass(go_results: Path) -> None:
     assert (go_results / "go.results.json").is_file()
 
 
