@@ -5,6 +5,7 @@ import (
 	"mime"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -98,6 +99,9 @@ func parseForm(ctype string, body []byte) *form {
 			return nil
 		}
 		if isModelField(head) {
+			if !utf8.Valid(body[valStart : valStart+next]) {
+				return nil // (not a model name: the request names no alias)
+			}
 			return &form{body, valStart, valStart + next}
 		}
 		pos = valStart + next
