@@ -371,6 +371,10 @@ class Lab:
     agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # revision -> config
+    # Services in other languages, beside the Python ones, each on the live config of a
+    # lab service: log name -> (that service, argv to which `--config`, `--rate` and
+    # `--log` are added). They log in demo_service's format (e.g. testing/go_service).
+    extra_services: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     _logs: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
     _dev: BaoDevServer | None = None  # the dev server the lab started (None: an external bao)
 
@@ -535,8 +539,13 @@ class Lab:
                    "--rate", str(self.rate), "--log", str(self.log_path(svc))]
             self.services[svc] = subprocess.Popen(
                 cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_path(svc).open("wb"))
-        _wait(lambda: all(len(self.requests(s)) > 3 for s in SERVICES), WAIT,
-              "services did not start serving")
+        for name, (svc, argv) in self.extra_services.items():
+            self.services[name] = subprocess.Popen(
+                [*argv, "--config", str(self.live_config_path(svc)), "--rate", str(self.rate),
+                 "--log", str(self.log_path(name))],
+                stdout=subprocess.DEVNULL, stderr=self.stderr_path(name).open("wb"))
+        _wait(lambda: all(len(self.requests(s)) > 3 for s in [*SERVICES, *self.extra_services]),
+              WAIT, "services did not start serving")
         self.say(f"3 services calling providers, {self.rate * 3:.0f} requests/s in total")
 
     # -- observation ---------------------------------------------------------
