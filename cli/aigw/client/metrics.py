@@ -157,6 +157,7 @@ class MetricsRecorder:
                         self._record(*q.popleft())
                     except Exception:  # noqa: BLE001 - a bug here must not stop the thread
                         log.debug("a call's metrics were not recorded", exc_info=True)
+                    time.sleep(0)  # hand the GIL to a request thread waiting for it
             finally:
                 self.busy = False
             idle_since = time.monotonic()
