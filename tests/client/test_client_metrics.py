@@ -65,7 +65,7 @@ def test_names_units_attributes(providers, make_route, write_config, reader, met
         client.chat.completions.create(model="chat", messages=USER)
     pts = points(reader)
     ((attrs, seconds, unit),) = pts["gen_ai.client.operation.duration"]
-    assert unit == "s" and 0 < seconds < 5
+    assert unit == "s" and seconds > 0
     assert set(attrs) == STANDARD - {"gen_ai.response.model"}
     assert attrs["gen_ai.operation.name"] == "chat"
     assert attrs["aigw.provider"] == "p1"
