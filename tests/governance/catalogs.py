@@ -40,12 +40,14 @@ models:
 services:
   bot:
     description: answers customers
+    budget: {monthly: "100", currency: USD}
     environments: [staging, prod]
     models: [chat]
     regions: [eu]
     keys: per-service
   helper:
     description: helps the bot
+    budget: {monthly: "50", currency: EUR}
     environments: [prod]
     models: [chat]
     regions: [eu]

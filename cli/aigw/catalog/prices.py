@@ -37,16 +37,22 @@ CURRENCIES = frozenset({
 SMALLEST = Decimal("0.001")
 
 
-def parse_price(value: Any) -> Decimal:
-    """A price per million tokens: a number or a decimal string, >= 0."""
+def parse_amount(value: Any, what: str = "an amount, such as \"500\"") -> Decimal:
+    """A decimal amount >= 0 from a number or a decimal string."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError("expected a price per million tokens, such as \"2.50\"")
+        raise ValueError(f"expected {what}")
     try:
         price = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number (a price per million tokens)") from None
+        raise ValueError(f"{value!r} is not a number ({what})") from None
     if not price.is_finite() or price < 0:
-        raise ValueError("a price cannot be negative")
+        raise ValueError("an amount cannot be negative")
+    return price
+
+
+def parse_price(value: Any) -> Decimal:
+    """A price per million tokens: a number or a decimal string, >= 0."""
+    price = parse_amount(value, "a price per million tokens, such as \"2.50\"")
     if 0 < price < SMALLEST:
         raise ValueError(f"{value} per million tokens looks like a per-token price: prices "
                          f"are per million tokens (0.0000025 per token is 2.5)")
@@ -110,6 +116,22 @@ class ModelPrice(BaseModel):
 def _plain(value: Decimal) -> str:
     """A decimal as plain text (`2.50` stays `2.50`, `1E+1` becomes `10`)."""
     return format(value, "f")
+
+
+class Budget(BaseModel):
+    """A service's monthly budget, applying to each of its environments.
+
+    A mapping (not a bare number) so that a per-environment override
+    (``environments.<e>.overrides.services.<s>.budget``, "maps merge, lists replace,
+    null removes") can change one field (``monthly``) and keep the other, or remove
+    the budget with ``budget: null``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              defer_build=True)
+
+    monthly: Annotated[Decimal, BeforeValidator(parse_amount), Field(gt=0)]
+    currency: Annotated[str, AfterValidator(_currency)]
 
 
 def price_of(cat: Any, provider: str, model: str) -> ModelPrice | None:
