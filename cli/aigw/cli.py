@@ -77,7 +77,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack
+    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack, usage
 
     catalog.register(app)
     stack.register(app)
@@ -85,6 +85,7 @@ def _register() -> None:
     keys.register(app)
     governance.register(app)
     fleet.register(app)
+    usage.register(app)
     app.add_typer(dev.app, name="dev")
 
 
