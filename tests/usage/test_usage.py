@@ -23,6 +23,7 @@ from aigw.slots.journal import Journal, JournalEntry, KeyRef
 from aigw.slots.kv import KV
 from aigw.slots.targets import select_targets
 from tests.helpers import run_cli
+from tests.test_json_contract import check
 
 OPENAI_ADMIN = "sk-admin-canary-7f3e9"      # canaries: never printed
 ANTHROPIC_ADMIN = "sk-ant-admin-canary-41c2"
@@ -124,8 +125,7 @@ def test_spend_per_service_in_three_agreeing_forms(world, capsys: pytest.Capture
     seed(oa, an)
     folder = write()
     got = run_cli(capsys, "usage", str(folder), "--since", "3d", "--json")
-    assert got.code == 0, got.err
-    doc = json.loads(got.out)
+    doc = check("usage", got, 0)  # the JSON contract (docs/json.md)
     rows = {r["service"]: r for r in doc["rows"]}
     # per service: bot = 3 x (3.25 + 1.3875) = 13.9125, helper = 3 x 1.20
     assert rows["bot"]["amount"] == "13.91" and rows["bot"]["currency"] == "USD"
@@ -176,8 +176,7 @@ def test_budget_forecast_exit_1(world, capsys: pytest.CaptureFixture[str]):
     ok = run_cli(capsys, "usage", str(write("100000")), "--check-budgets")
     assert ok.code == 0 and "on track" in ok.out
     over = run_cli(capsys, "usage", str(write("5")), "--check-budgets", "--json")
-    assert over.code == 1
-    (b,) = json.loads(over.out)["budgets"]
+    (b,) = check("usage", over, 1)["budgets"]
     assert b["alert"] is True
     if TODAY.day == 1 or b["exceeds_on"] is None:
         return  # (month to date already over on the first day: no crossing date to check)
@@ -199,3 +198,37 @@ def test_missing_admin_key_names_the_variable(world, capsys, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_ADMIN_KEY")
     got = run_cli(capsys, "usage", str(write()))
     assert got.code == 2 and "$ANTHROPIC_ADMIN_KEY" in got.err
+
+
+@pytest.fixture(scope="session")
+def mermaid_parse() -> Path:
+    """npm `mermaid` (from the npm registry, once, into aigw's cache) and a script that
+    runs `mermaid.parse` on every ```mermaid block of its stdin (Node, no browser)."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are needed to check the Mermaid charts")
+    cache = Path(os.environ.get("AIGW_CACHE") or Path.home() / ".cache" / "aigw")
+    folder = cache / "npm-mermaid-11"
+    if not (folder / "node_modules" / "mermaid").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent",
+                        "--prefix", str(folder), "mermaid@11"], check=True, timeout=600)
+    script = folder / "parse.mjs"
+    shutil.copy(Path(__file__).resolve().parents[2] / "testing" / "mermaid_parse.mjs", script)
+    return script
+
+
+def test_markdown_chart_parses_with_mermaid(world, capsys, mermaid_parse: Path):
+    import subprocess
+
+    oa, an, write = world
+    seed(oa, an)
+    md = run_cli(capsys, "usage", str(write()), "--since", "3d", "--format", "markdown").out
+    assert "xychart-beta" in md
+    out = subprocess.run(["node", str(mermaid_parse)], input=md, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines() == ["blocks 1", "ok xychart"]
