@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,24 @@ def test_markdown_chart_parses_with_mermaid(world, capsys, mermaid_parse: Path):
                          text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.splitlines() == ["blocks 1", "ok xychart"]
+
+
+def test_forecast_over_budget_before_spend_is(world, capsys: pytest.CaptureFixture[str]):
+    """Under budget so far, but the linear forecast crosses it: exit 1, and the day."""
+    import calendar
+
+    oa, an, write = world
+    seed(oa, an)
+    month_days = calendar.monthrange(TODAY.year, TODAY.month)[1]
+    if TODAY.day == month_days:
+        pytest.skip("on a month's last day the forecast is the month to date")
+    spent = Decimal("4.6375") * min(3, TODAY.day)  # bot's three seeded days in this month
+    forecast = spent / TODAY.day * month_days
+    budget = ((spent + forecast) / 2).quantize(Decimal("0.01"))
+    got = run_cli(capsys, "usage", str(write(str(budget))), "--check-budgets")
+    assert got.code == 1
+    doc = check("usage", run_cli(capsys, "usage", str(write(str(budget))), "--json"), 0)
+    (b,) = doc["budgets"]
+    assert Decimal(b["spent"]) < budget < Decimal(b["forecast"])
+    assert b["exceeds_on"] > DAY
+    assert f"on track to exceed on {b['exceeds_on']}" in got.out
