@@ -284,3 +284,21 @@ def test_names_are_the_conventions(providers, make_route, write_config, reader,
     assert set(_BY_HOST.values()) | set(_BY_API.values()) | {"azure.ai.openai"} <= well_known
     token_types = {v.value for v in ga.GenAiTokenTypeValues}
     assert {a["gen_ai.token.type"] for a, _, _ in pts["gen_ai.client.token.usage"]} <= token_types
+
+
+def test_no_key_value_reaches_metrics_or_logs(providers, make_route, write_config, reader,
+                                              meter_provider, caplog):
+    """The fake answers with the canary key; no metric attribute or log line holds it."""
+    import logging
+
+    canary = "sk-canary-metrics-5d1e0"
+    p1 = providers("p1", keys=[canary])
+    cfg = write_config({"chat": [make_route(p1)]}, keys={"p1": canary})
+    with caplog.at_level(logging.DEBUG, logger="aigw"):
+        with Client.from_file(cfg, meter_provider=meter_provider) as client:
+            client.chat.completions.create(model="chat", messages=USER)
+            list(client.chat.completions.create(model="chat", messages=USER, stream=True,
+                                                stream_options={"include_usage": True}))
+    pts = points(reader)
+    assert tokens(pts) == {"input": 2, "output": 4}
+    assert canary not in repr(pts) and canary not in caplog.text
