@@ -244,6 +244,7 @@ def test_full_queue_drops_and_never_blocks(meter_provider):
             return True
 
     rec._thread = Held()  # type: ignore[assignment]
+    rec._running = True
     for _ in range(5):
         rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))
     assert (len(rec._queue), rec.dropped) == (2, 3)
@@ -302,3 +303,18 @@ def test_no_key_value_reaches_metrics_or_logs(providers, make_route, write_confi
     pts = points(reader)
     assert tokens(pts) == {"input": 2, "output": 4}
     assert canary not in repr(pts) and canary not in caplog.text
+
+
+def test_thread_stops_when_idle_and_comes_back(meter_provider, reader):
+    """No provider: the recording thread exits when idle; the next call starts it again."""
+    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", poll=0.01, idle_exit=0.05)
+    rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))
+    assert rec.flush()
+    first = rec._thread
+    assert first is not None
+    first.join(10)
+    assert not first.is_alive()
+    rec.record(("chat", "chat", None, "ok", 0.2, None, None, ""))
+    assert rec.flush()
+    assert rec.recorded == 2 and rec._thread is not first
+    rec.stop()

@@ -96,6 +96,7 @@ class MetricsRecorder:
         self._prices_revision: str | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._running = False  # the thread runs (it clears this, then looks once more)
         self._stop = threading.Event()
         self.dropped = 0   # calls not queued (queue full)
         self.recorded = 0  # calls recorded
@@ -109,14 +110,15 @@ class MetricsRecorder:
             self.dropped += 1
             return
         q.append(item)
-        thread = self._thread
-        if thread is None or not thread.is_alive():
+        if not self._running:  # (a flag: Thread.is_alive takes a lock on every call)
             self._start()
 
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
+                self._running = True
                 return
+            self._running = True
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="aigw-metrics",
                                             daemon=True)
@@ -141,13 +143,26 @@ class MetricsRecorder:
 
     # -- the thread ------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            with self._lock:
+                self._running = False
+
+    def _loop(self) -> None:
         idle_since = time.monotonic()
         q = self._queue
         while not self._stop.is_set():
             if not q:
                 now = time.monotonic()
                 if now - idle_since > self.idle_exit:
-                    return
+                    with self._lock:
+                        self._running = False
+                    if not q:  # (a call that saw the flag still set queued nothing after)
+                        return
+                    with self._lock:
+                        self._running = True
+                    continue
                 self._stop.wait(self.poll)
                 continue
             self.busy = True
