@@ -8,13 +8,15 @@ usage-bearing events a stream's `StreamTap` kept) and records:
 - ``gen_ai.client.operation.duration`` (histogram, ``s``; ``error.type`` on failure);
 - ``gen_ai.client.token.usage`` (histogram, ``{token}``; ``gen_ai.token.type``
   ``input``/``output``, the totals the conventions define);
-- ``aigw.client.token.usage`` (histogram, ``{token}``; ``aigw.token.type``: the
+- ``aigw.client.token.usage`` (counter, ``{token}``; ``aigw.token.type``: the
   disjoint billed classes of client/usage.py);
 - ``aigw.client.cost`` (counter, ``{currency}``; ``aigw.currency``) only when
   the route's model has a price for every class the call used (client/cost.py).
 
 Synchronous SDK records cost tens of microseconds per call (each histogram
-record with a dozen attributes hashes and locks); here they cost the thread.
+record with a dozen attributes hashes and locks); here they cost the thread, which
+records the two histograms per call and adds the counters once per drained batch
+per attribute set.
 Only when the ``opentelemetry`` API is importable, and only with a meter
 provider (given, or the global one once set).
 """
@@ -26,6 +28,7 @@ import json
 import logging
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +90,14 @@ class MetricsRecorder:
                                     "GenAI operation duration", DURATION_BUCKETS)
         self._tokens = _histogram(meter, "gen_ai.client.token.usage", "{token}",
                                   "Number of input and output tokens used", TOKEN_BUCKETS)
-        self._classes = _histogram(meter, "aigw.client.token.usage", "{token}",
-                                   "Tokens by billed class (aigw.token.type)", TOKEN_BUCKETS)
+        self._classes = meter.create_counter("aigw.client.token.usage", unit="{token}",
+                                             description="Tokens by billed class "
+                                                         "(aigw.token.type)")
         self._cost = meter.create_counter("aigw.client.cost", unit="{currency}",
                                           description="Cost of calls at the catalog's prices")
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._class_sums: dict[tuple[Any, ...], list[Any]] = {}  # this batch's counter adds
+        self._cost_sums: dict[tuple[Any, ...], list[Any]] = {}
         self._prices: dict[tuple[str, str], Price] = {}
         self._prices_revision: str | None = None
         self._lock = threading.Lock()
@@ -173,6 +179,7 @@ class MetricsRecorder:
                     except Exception:  # noqa: BLE001 - a bug here must not stop the thread
                         log.debug("a call's metrics were not recorded", exc_info=True)
                     time.sleep(0)  # hand the GIL to a request thread waiting for it
+                self._add_sums()
             finally:
                 self.busy = False
             idle_since = time.monotonic()
@@ -203,13 +210,28 @@ class MetricsRecorder:
         attrs = {**base, "gen_ai.response.model": model} if model else base
         self._tokens.record(input_total(tokens), {**attrs, "gen_ai.token.type": "input"})
         self._tokens.record(output_total(tokens), {**attrs, "gen_ai.token.type": "output"})
+        # The counters are summed over the batch and added once per attribute set.
         for token_class, count in tokens.items():
             if count or token_class in ("input", "output"):
-                self._classes.record(count, {**attrs, "aigw.token.type": token_class})
+                k = (key, model, token_class)
+                if k not in self._class_sums:
+                    self._class_sums[k] = [0, {**attrs, "aigw.token.type": token_class}]
+                self._class_sums[k][0] += count
         price = self._price(route.provider, route.model, revision)
         amount = cost(tokens, price)
         if amount is not None and price is not None:
-            self._cost.add(float(amount), {**attrs, "aigw.currency": price.currency})
+            k = (key, model, price.currency)
+            if k not in self._cost_sums:
+                self._cost_sums[k] = [Decimal(0), {**attrs, "aigw.currency": price.currency}]
+            self._cost_sums[k][0] += amount
+
+    def _add_sums(self) -> None:
+        classes, self._class_sums = self._class_sums, {}
+        for count, attrs in classes.values():
+            self._classes.add(count, attrs)
+        costs, self._cost_sums = self._cost_sums, {}
+        for amount, attrs in costs.values():
+            self._cost.add(float(amount), attrs)
 
     def _base(self, key: tuple[Any, ...]) -> dict[str, Any]:
         attrs: dict[str, Any] = {"gen_ai.operation.name": key[1], "aigw.service": self.service,
