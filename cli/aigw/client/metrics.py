@@ -179,7 +179,6 @@ class MetricsRecorder:
                         self._record(*q.popleft())
                     except Exception:  # noqa: BLE001 - a bug here must not stop the thread
                         log.debug("a call's metrics were not recorded", exc_info=True)
-                    time.sleep(0)  # hand the GIL to a request thread waiting for it
                 self._add_sums()
             finally:
                 self.busy = False
