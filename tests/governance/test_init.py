@@ -100,7 +100,7 @@ def test_init_then_dev_up_apply_plan_and_diff(tmp_path: Path, monkeypatch: pytes
         assert planned.code == 0, planned.out + planned.err
         report = run_cli(capsys, "diff", str(repo), "--format", "markdown")
         assert report.code == 0, report.err
-        assert "**Vault plan:** `aigw/prod`: no changes; `aigw/staging`: no changes" in report.out
+        assert "**Vault plan:** `aigw/staging`: no changes; `aigw/prod`: no changes" in report.out  # declared order
         assert git(repo, "status", "--porcelain") == ""  # .aigw/ state stays out of git
     finally:
         dev.down(repo)
