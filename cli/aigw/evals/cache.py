@@ -1,0 +1,71 @@
+"""The eval cache: what a route answered for a case, so a re-run calls no provider.
+
+One JSON file per answer under `<catalog>/.aigw/eval-cache/` (git-ignored: the
+scaffold's .gitignore lists `.aigw/`), named by the SHA-256 of what decides the
+answer: the alias's routes as the client sees them (provider, api, model,
+base_url, extra: `Route.identity` without the slot, whose key does not change
+what a model says) and the request sent. A grader re-grades the cached answer;
+an `llm-rubric` judge's own answer is cached the same way, under the judge's
+routes. Failed calls are never cached. Nothing secret is stored: answers,
+latencies and token counts only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aigw.fsutil import atomic_write
+
+CACHE_DIR = Path(".aigw") / "eval-cache"
+
+
+def route_identity(route: Any) -> list[Any]:
+    """What makes a route answer the same: provider, api, model, base_url and extra."""
+    return [route.provider, route.api, route.model, route.base_url,
+            json.dumps(route.extra, sort_keys=True)]
+
+
+def answer_key(routes: Sequence[Any], request: dict[str, Any]) -> str:
+    """The cache key of one request to an alias served by ROUTES."""
+    doc = {"routes": [route_identity(r) for r in routes], "request": request}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+class AnswerCache:
+    """Answers by key, as files in FOLDER (None: no cache, every run calls)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The cached answer, or None (a missing or unreadable entry is a miss)."""
+        if self.folder is None:
+            self.misses += 1
+            return None
+        try:
+            value = json.loads(self._path(key).read_bytes())
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        if not isinstance(value, dict):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store an answer (atomically: a concurrent reader sees all of it or nothing)."""
+        if self.folder is not None:
+            atomic_write(self._path(key), json.dumps(value, sort_keys=True).encode(),
+                         0o600, durable=False)
