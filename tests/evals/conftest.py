@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from testing.eval_provider import ScriptedProvider
 
-from tests.governance.conftest import git
+from tests.governance.conftest import git, opa
+
+assert opa  # a fixture, imported for the tests here
 
 EVAL_KEY = "sk-eval-canary-7f3a9c21d4e8"  # the eval slot's key: must never be printed
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Spain": "Madrid",
@@ -90,7 +92,7 @@ def case_lines() -> str:
     for i, (country, city) in enumerate(CAPITALS.items()):
         asserts: list[dict[str, Any]] = [{"type": "equals", "value": city},
                                          {"type": "icontains", "value": city.lower()}]
-        if i == 0:
+        if i in (0, 3):  # France (both models know it), Spain (only good-model does)
             asserts.append({"type": "llm-rubric", "value": "The answer names a capital city"})
         lines.append(json.dumps({"description": country, "vars": {"country": country},
                                  "assert": asserts}))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,41 @@ def answer_key(routes: Sequence[Any], request: dict[str, Any]) -> str:
 
 
 class AnswerCache:
-    """Answers by key, as files in FOLDER (None: no cache, every run calls)."""
+    """Answers by key, as files in FOLDER (None: nothing kept across runs).
+
+    Within a run, one request is made once: a second identical request (the
+    same case on a base and a head with the same routes, the same judge prompt)
+    waits for the first one's answer instead of calling again.
+    """
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self.hits = 0
         self.misses = 0
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def fetch(self, key: str, compute: Callable[[], dict[str, Any]]
+              ) -> tuple[dict[str, Any], bool]:
+        """(the answer for KEY, whether it was cached); COMPUTE makes it on a miss."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._guard:
+                known = self._memory.get(key)
+            if known is not None:
+                with self._guard:
+                    self.hits += 1
+                return known, True
+            hit = self.get(key)
+            if hit is not None:
+                return hit, True
+            value = compute()
+            self.put(key, value)
+            with self._guard:
+                self._memory[key] = value
+            return value, False
 
     def _path(self, key: str) -> Path:
         assert self.folder is not None
@@ -50,19 +80,18 @@ class AnswerCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The cached answer, or None (a missing or unreadable entry is a miss)."""
-        if self.folder is None:
+        value = None
+        if self.folder is not None:
+            try:
+                value = json.loads(self._path(key).read_bytes())
+            except (OSError, ValueError):
+                value = None
+        with self._guard:
+            if isinstance(value, dict):
+                self.hits += 1
+                return value
             self.misses += 1
-            return None
-        try:
-            value = json.loads(self._path(key).read_bytes())
-        except (OSError, ValueError):
-            self.misses += 1
-            return None
-        if not isinstance(value, dict):
-            self.misses += 1
-            return None
-        self.hits += 1
-        return value
+        return None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store an answer (atomically: a concurrent reader sees all of it or nothing)."""

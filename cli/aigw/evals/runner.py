@@ -117,23 +117,25 @@ class Caller:
         routes = self.routes[alias]
         request = {"messages": messages}
         key = answer_key(routes, request)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return _answer(hit), str(hit.get("route") or ""), True
-        sdk = self._sdk(APIS[routes[0].api].family)
+        value, cached = self.cache.fetch(key, lambda: self._fresh(alias, routes, messages))
+        return _answer(value), str(value.get("route") or ""), cached
+
+    def _fresh(self, alias: str, routes: list[ResolvedRoute],
+               messages: list[dict[str, str]]) -> dict[str, Any]:
+        """Call the provider(s) now; the answer as the cache keeps it."""
+        family = APIS[routes[0].api].family
+        sdk = self._sdk(family)
         started = time.perf_counter()
-        text, usage, raw = self._call(sdk, APIS[routes[0].api].family, alias, messages)
+        text, usage, raw = self._call(sdk, family, alias, messages)
         latency_ms = (time.perf_counter() - started) * 1000
         with self._lock:
             self.calls += 1
         route = _answering_route(raw, routes)
         tokens_in, tokens_out = usage
         cost = case_cost(self.cat, route, tokens_in, tokens_out) if route else None
-        value = {"text": text, "latency_ms": latency_ms, "input_tokens": tokens_in,
-                 "output_tokens": tokens_out, "cost": cost,
-                 "route": f"{route.provider}/{route.model}" if route else None}
-        self.cache.put(key, value)
-        return _answer(value), str(value["route"] or ""), False
+        return {"text": text, "latency_ms": latency_ms, "input_tokens": tokens_in,
+                "output_tokens": tokens_out, "cost": cost,
+                "route": f"{route.provider}/{route.model}" if route else None}
 
     def _call(self, sdk: Any, family: str, alias: str,
               messages: list[dict[str, str]]) -> tuple[str, tuple[int | None, int | None], Any]:

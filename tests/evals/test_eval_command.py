@@ -1,0 +1,168 @@
+"""`aigw eval` end to end against stand-in providers (testing/eval_provider.py).
+
+The providers are stand-ins: an OpenAI-compatible server whose `bad-model`
+(the model the PR switches alias `qa` to) answers worse on purpose, and whose
+`judge-model` answers the llm-rubric judge's prompts. Calls go through the real
+aigw.client transport under the official openai SDK; git and OPA are real.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from testing.eval_provider import ScriptedProvider
+
+from aigw.commands.output import SCHEMAS
+from tests.evals.conftest import EVAL_KEY
+from tests.governance.conftest import git
+from tests.helpers import Result, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _eval(capsys: pytest.CaptureFixture[str], keys: Path, *args: str) -> Result:
+    return run_cli(capsys, "eval", ".", "--keys", str(keys), *args)
+
+
+def _schema_errors(doc: dict[str, object]) -> list[str]:
+    registry = Registry().with_resources(
+        (r.id() or "", r) for r in (Resource.from_contents(json.loads(p.read_text()))
+                                    for p in sorted(SCHEMAS.glob("*.json"))))
+    schema = json.loads((SCHEMAS / "eval.v1.json").read_text())
+    return [f"{list(e.absolute_path)}: {e.message}"
+            for e in Draft202012Validator(schema, registry=registry).iter_errors(doc)]
+
+
+def _secret_free(repo: Path, *texts: str) -> None:
+    """The eval key is in no output, no results file, no cache entry."""
+    for text in texts:
+        assert EVAL_KEY not in text
+    for path in (repo / ".aigw").rglob("*"):
+        if path.is_file():
+            assert EVAL_KEY.encode() not in path.read_bytes(), path
+
+
+def test_eval_shows_the_drop_and_a_rerun_calls_no_provider(
+        eval_repo: Path, keys: Path, provider: ScriptedProvider,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    first = _eval(capsys, keys)
+    assert first.code == 0, first
+    assert "qa · set capitals (6 cases)" in first.out
+    assert "below-floor: score 0.54 is below the floor 0.70" in first.out
+    score = next(line for line in first.out.splitlines() if line.strip().startswith("score"))
+    assert score.split()[1:] == ["1.00", "0.54", "-0.46"]
+    assert provider.model_calls["good-model"] == 6 and provider.model_calls["bad-model"] == 6
+    calls = provider.total_calls
+
+    doc = json.loads((eval_repo / ".aigw" / "eval-results.json").read_text())
+    assert not _schema_errors(doc)
+    qa = doc["aliases"][0]
+    assert qa["routes"] == {"base": ["lab/good-model", "lab2/good-model"],
+                            "head": ["lab/bad-model", "lab2/bad-model"]}
+    assert qa["base"]["graders"]["equals"] == 1.0 and qa["head"]["graders"]["equals"] < 0.4
+    assert qa["head"]["tokens"]["output"] > 0 and qa["head"]["cost"] is None  # no prices yet
+    failed = [c for c in qa["cases"] if c["side"] == "head" and not c["passed"]]
+    assert {c["id"] for c in failed} == {"capitals#3", "capitals#4", "capitals#5",
+                                         "capitals#6"}
+
+    second = _eval(capsys, keys, "--json")
+    assert second.code == 0, second
+    assert provider.total_calls == calls  # counted at the stand-in: no call at all
+    rerun = json.loads(second.out)
+    assert rerun["calls"]["provider"] == 0 and rerun["calls"]["cached"] == 16
+    assert rerun["aliases"][0]["head"]["score"] == qa["head"]["score"]
+    assert not _schema_errors(rerun)
+    _secret_free(eval_repo, first.out, first.err, second.out, second.err)
+
+
+def test_judge_grades_through_its_alias(eval_repo: Path, keys: Path,
+                                        provider: ScriptedProvider,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _eval(capsys, keys).code == 0
+    assert provider.model_calls.get("judge-model", 0) >= 3  # Paris, Madrid, "I am not sure."
+    qa = json.loads((eval_repo / ".aigw" / "eval-results.json").read_text())["aliases"][0]
+    rubric = {(c["id"], c["side"]): c["grades"].get("llm-rubric") for c in qa["cases"]}
+    assert rubric[("capitals#4", "base")]["passed"] is True  # good-model said Madrid
+    assert rubric[("capitals#4", "head")] == {"score": 0.0, "passed": False,
+                                               "reason": "no capital named"}
+    assert qa["base"]["graders"]["llm-rubric"] == 1.0 and qa["head"]["graders"]["llm-rubric"] == 0.5
+
+
+def test_the_rule_denies_and_a_waiver_with_a_reason_lets_it_pass(
+        eval_repo: Path, keys: Path, capsys: pytest.CaptureFixture[str], opa: Path) -> None:
+    before = run_cli(capsys, "policy", "check", ".")
+    assert before.code == 0 and "eval-regression" not in before.out  # no results: no verdict
+    assert _eval(capsys, keys).code == 0
+    denied = run_cli(capsys, "policy", "check", ".")
+    assert denied.code == 1
+    assert ("deny eval-regression: models.qa.eval: alias qa serves support-bot in production "
+            "and its eval score fell from 1.00 to 0.54") in denied.out
+    (eval_repo / "policies").mkdir()
+    (eval_repo / "policies" / "waivers.yaml").write_text(
+        "- rule: eval-regression\n  service: support-bot\n"
+        "  reason: the new model is cheaper; support accepts the drop until PLAT-9\n")
+    waived = run_cli(capsys, "policy", "check", ".")
+    assert waived.code == 0, waived
+    assert "waived eval-regression (support-bot): the new model is cheaper" in waived.out
+
+
+def test_the_markdown_diff_carries_the_table(eval_repo: Path, keys: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             opa: Path) -> None:
+    assert _eval(capsys, keys).code == 0
+    md = run_cli(capsys, "diff", ".", "--format", "markdown", "--no-plan")
+    assert md.code == 0
+    assert "**Evals:** 1 alias(es)" in md.out
+    assert "| score | 1.00 | 0.54 | -0.46 |" in md.out
+    assert "| ↳ equals | 1.00 | 0.33 | -0.67 |" in md.out
+    assert "| cost | no price | no price |  |" in md.out
+    # Results of other routes are not shown as this change's: the table goes, a note says so.
+    (eval_repo / "aigw.yaml").write_text((eval_repo / "aigw.yaml").read_text()
+                                         .replace("bad-model", "other-model"))
+    stale = run_cli(capsys, "diff", ".", "--format", "markdown", "--no-plan")
+    assert "**Evals:**" not in stale.out
+    assert "eval results of qa are for other routes than this change's" in stale.out
+
+
+def test_no_changed_alias_means_no_call(eval_repo: Path, keys: Path,
+                                        provider: ScriptedProvider,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    git(eval_repo, "commit", "-qam", "switch")
+    result = _eval(capsys, keys)
+    assert result.code == 0
+    assert "no alias with an eval set changed: nothing to evaluate" in result.out
+    assert provider.total_calls == 0
+    forced = _eval(capsys, keys, "--alias", "qa")  # asked for: base and head are the same
+    assert "qa · set capitals" in forced.out and "ok: score 0.54 -> 0.54" not in forced.out
+    # Identical requests are made once in a run, even when both sides ask at once.
+    assert provider.model_calls == {"bad-model": 6, "judge-model": 2}
+
+
+def test_a_failing_provider_is_counted_and_not_cached(eval_repo: Path, keys: Path,
+                                                      provider: ScriptedProvider,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    provider.set_mode("500")
+    result = _eval(capsys, keys, "--json")
+    assert result.code == 0
+    qa = json.loads(result.out)["aliases"][0]
+    assert qa["head"]["failures"] == 6 and qa["head"]["score"] == 0.0
+    assert "lab: http_500" in qa["cases"][0]["error"]
+    provider.set_mode("ok")
+    again = json.loads(_eval(capsys, keys, "--json").out)
+    assert again["aliases"][0]["base"]["failures"] == 0  # retried, not served from a cache
+
+
+def test_keys_never_come_from_argv_and_must_be_private(eval_repo: Path, keys: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (keys / "lab.eval.key").chmod(0o644)
+    loose = _eval(capsys, keys)
+    assert loose.code == 2 and "must not be readable by others" in loose.err
+    (keys / "lab.eval.key").unlink()
+    missing = _eval(capsys, keys)
+    assert missing.code == 2 and "no eval key file lab.eval.key" in missing.err
+    nowhere = run_cli(capsys, "eval", ".")
+    assert nowhere.code == 2 and "no eval keys: pass --keys DIR" in nowhere.err
