@@ -44,7 +44,12 @@ class EvalOptions:
 
 
 def _base_catalog(path: Path, ref: str | None, tmp: Path) -> tuple[Base, Catalog | None]:
-    root = repo_root(path)
+    try:
+        root = repo_root(path)
+    except UsageError:
+        if ref is not None:
+            raise
+        return Base("(no git repository)", None), None  # only --alias runs: head alone
     base = resolve_base(root, ref)
     rel = PurePosixPath(path.resolve().relative_to(root).as_posix())
     exported = export_catalog(root, base, rel, tmp)

@@ -171,7 +171,8 @@ def load_eval_set(path: Path, name: str | None = None) -> EvalSet:
     for case, key, locate in _raw_cases(r, data.get("tests"), path, at, out):
         _add_case(r, out, case, key, locate, prompts, default_asserts, default_provider)
     if r.problems:
-        raise EvalFileError(r.problems)
+        raise EvalFileError(sorted(r.problems, key=lambda p: (p.mark.file != shown, p.mark.line,
+                                                              p.mark.column)))
     if not out.cases:
         raise EvalFileError([Problem(at(("tests",)), "tests", "the eval set has no cases",
                                      "add test cases (one JSON object per line of the .jsonl)")])
