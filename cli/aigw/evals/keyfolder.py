@@ -27,9 +27,9 @@ from pathlib import Path
 from aigw.catalog.models import Catalog
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
-from aigw.names import key_file
+from aigw.names import EVAL_SLOT, key_file
 
-EVAL_SLOT = "eval"
+__all__ = ["EVAL_SLOT", "eval_key_file", "key_folder"]
 
 
 def eval_key_file(provider: str) -> str:
