@@ -3,10 +3,14 @@ package aigw.rules.eval_regression_test
 import data.aigw.rules.eval_regression
 
 doc(env, base, head, floor) := {
-	"deployments": [{"service": "bot", "environment": env, "prod": env == "prod",
-		"aliases": {"chat": [{"provider": "a"}]}}],
-	"evals": {"aliases": {"chat": {"set": "qa", "floor": floor, "max_drop": 0.05,
-		"base": {"score": base}, "head": {"score": head}}}},
+	"deployments": [{
+		"service": "bot", "environment": env, "prod": env == "prod",
+		"aliases": {"chat": [{"provider": "a"}]},
+	}],
+	"evals": {"aliases": {"chat": {
+		"set": "qa", "floor": floor, "max_drop": 0.05,
+		"base": {"score": base}, "head": {"score": head},
+	}}},
 }
 
 test_drop_in_prod_denied if {

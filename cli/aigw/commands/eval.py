@@ -10,6 +10,7 @@ import typer
 
 from aigw.commands import output
 from aigw.commands.options import EnvOpt, JsonOpt, PathArg, catalog_folder, emit_json
+from aigw.envvars import EVAL_KEYS
 from aigw.errors import EXIT_OK
 
 
@@ -40,7 +41,7 @@ def eval_command(
         "if it exists, else HEAD).")] = None,
     env: EnvOpt = None,
     keys: Annotated[Path | None, typer.Option(
-        "--keys", envvar="AIGW_EVAL_KEYS", help="A folder of <provider>.eval.key files (mode "
+        "--keys", envvar=EVAL_KEYS, help="A folder of <provider>.eval.key files (mode "
         "0600); default: the providers' `eval` slots of --env in OpenBao.")] = None,
     concurrency: Annotated[int, typer.Option(
         "--concurrency", "-j", min=1, max=64, help="Calls in flight at once.")] = 4,
