@@ -28,6 +28,8 @@ class ScriptedProvider(FakeProvider):
         super().__init__(name, keys, **kwargs)
         self.answer = answer
         self.model_calls: dict[str, int] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat calls answered at once
         self._count_lock = threading.Lock()
 
     def _provider_call(self, h: Any, raw: bytes, chat: bool,
@@ -45,7 +47,13 @@ class ScriptedProvider(FakeProvider):
         messages = list(body.get("messages") or [])
         with self._count_lock:
             self.model_calls[model] = self.model_calls.get(model, 0) + 1
-        text = self.answer(model, messages)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            text = self.answer(model, messages)
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
         prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
         done = len(text.split())
         doc = {"id": "chatcmpl-" + secrets.token_hex(6), "object": "chat.completion",

@@ -166,3 +166,69 @@ def test_keys_never_come_from_argv_and_must_be_private(eval_repo: Path, keys: Pa
     assert missing.code == 2 and "no eval key file lab.eval.key" in missing.err
     nowhere = run_cli(capsys, "eval", ".")
     assert nowhere.code == 2 and "no eval keys: pass --keys DIR" in nowhere.err
+
+
+def test_concurrency_is_bounded(eval_repo: Path, keys: Path, provider: ScriptedProvider,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    """At most --concurrency calls reach the stand-in at once (each answer waits a little,
+    so the calls overlap whenever the runner lets them)."""
+    answer = provider.answer
+
+    def slow(model: str, messages: list[dict[str, object]]) -> str:
+        import time
+
+        time.sleep(0.05)
+        return answer(model, messages)  # type: ignore[arg-type]
+
+    provider.answer = slow  # type: ignore[assignment]
+    assert _eval(capsys, keys, "--concurrency", "3").code == 0
+    assert provider.max_in_flight == 3
+    provider.max_in_flight = 0
+    assert _eval(capsys, keys, "--no-cache", "--concurrency", "1").code == 0
+    assert provider.max_in_flight == 1
+
+
+def test_progress_bar_only_on_a_terminal(eval_repo: Path, keys: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from aigw.commands.eval import _Bar
+
+    quiet = _eval(capsys, keys)
+    assert "eval [" not in quiet.err  # stderr is not a terminal under pytest
+    _Bar(True)(3, 3)
+    assert capsys.readouterr().err == "\reval [##############################] 3/3\n"
+    _Bar(False)(1, 3)
+    assert capsys.readouterr().err == ""
+
+
+def test_an_anthropic_family_alias_runs_through_the_anthropic_sdk(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Anthropic stand-in (testing/fake_anthropic.py) echoes the question; the case's
+    system prompt goes in the Messages API's `system`, and usage is read from its answer."""
+    from testing.fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic("claude", [EVAL_KEY]) as fake:
+        (tmp_path / "evals").mkdir()
+        (tmp_path / "aigw.yaml").write_text(
+            "environments: {staging: {}}\nproviders:\n  anthropic: {api: anthropic, "
+            f"base_url: '{fake.url}', region: eu, slots: [default, eval]}}\nmodels:\n"
+            "  claude:\n    routes: [{provider: anthropic, model: claude-x}]\n"
+            "    eval: {set: echo}\nservices:\n  s: {environments: [staging], "
+            "models: [claude]}\n")
+        (tmp_path / "evals" / "echo.yaml").write_text(
+            "prompts: ['[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": "
+            "\"user\", \"content\": \"Say {{word}}\"}]']\n"
+            "tests:\n  - vars: {word: hello}\n    assert: [{type: contains, value: "
+            "'echo: Say hello'}]\n")
+        keys = tmp_path / "k"
+        keys.mkdir()
+        (keys / "anthropic.eval.key").write_text(EVAL_KEY)
+        (keys / "anthropic.eval.key").chmod(0o600)
+        monkeypatch.chdir(tmp_path)
+        result = run_cli(capsys, "eval", ".", "--keys", str(keys), "--json")
+        assert result.code == 0, result.err
+        claude = json.loads(result.out)["aliases"][0]
+        assert claude["base"] is None and claude["verdict"]["status"] == "new"
+        assert claude["head"]["score"] == 1.0, claude["cases"]
+        assert claude["cases"][0]["route"] == "anthropic/claude-x"
+        assert claude["head"]["tokens"]["input"] > 0
+        assert fake.last_request is not None and fake.last_request["system"] == "Be brief."

@@ -197,3 +197,22 @@ def test_a_judge_must_be_an_alias_of_the_catalog(tmp_path: Path,
     bad = run_cli(capsys, "validate", ".", "--no-policy")
     assert bad.code == 2
     assert "models.qa.eval.judge: unknown model alias 'nope'" in bad.err
+
+
+def test_the_catalog_binding_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    (tmp_path / "aigw.yaml").write_text(
+        "environments: {staging: {}}\nproviders:\n  p: {api: openai, base_url: "
+        "'http://127.0.0.1:9', region: eu}\nmodels:\n  qa:\n    routes: [{provider: p, "
+        "model: m}]\n    eval: {set: '../x', judge: qa, floor: 2, margin: 1}\n"
+        "services:\n  s: {environments: [staging], models: [qa]}\n")
+    result = run_cli(capsys, "validate", str(tmp_path), "--no-policy")
+    assert result.code == 2
+    assert "aigw.yaml:7:36: models.qa.eval.floor: Input should be less than or equal to 1" \
+        in result.err
+    assert "models.qa.eval.margin: " in result.err
+    (tmp_path / "aigw.yaml").write_text((tmp_path / "aigw.yaml").read_text()
+                                        .replace(", floor: 2, margin: 1", ""))
+    again = run_cli(capsys, "validate", str(tmp_path), "--no-policy")
+    assert "models.qa.eval.judge: an alias cannot judge itself" in again.err
+    assert "models.qa.eval.set: unsafe name '../x'" in again.err
