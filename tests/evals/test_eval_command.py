@@ -8,12 +8,14 @@ aigw.client transport under the official openai SDK; git and OPA are real.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+from testing.bao import BaoDevServer
 from testing.eval_provider import ScriptedProvider
 
 from aigw.commands.output import SCHEMAS
@@ -232,3 +234,31 @@ def test_an_anthropic_family_alias_runs_through_the_anthropic_sdk(
         assert claude["cases"][0]["route"] == "anthropic/claude-x"
         assert claude["head"]["tokens"]["input"] > 0
         assert fake.last_request is not None and fake.last_request["system"] == "Be brief."
+
+
+def test_keys_from_the_eval_slots_in_openbao(eval_repo: Path, provider: ScriptedProvider,
+                                             bao: BaoDevServer, vault_mount: str,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented flow on a real OpenBao: `aigw keys put lab/eval` (stdin), then
+    `aigw eval --env staging` reads the `eval` slots; the key is never printed."""
+    text = (eval_repo / "aigw.yaml").read_text()
+    (eval_repo / "aigw.yaml").write_text(text.replace(
+        "environments: {staging: {}, prod: {}}",
+        f"environments: {{staging: {{mount: {vault_mount}}}, prod: {{mount: {vault_mount}}}}}"))
+    monkeypatch.setenv("BAO_ADDR", bao.addr)
+    monkeypatch.setenv("BAO_TOKEN", bao.token)
+    outputs = []
+    for p in ("lab", "lab2"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(EVAL_KEY + "\n"))
+        put = run_cli(capsys, "keys", "put", f"{p}/eval", "--env", "staging")
+        assert put.code == 0, put.err
+        outputs += [put.out, put.err]
+    result = run_cli(capsys, "eval", ".", "--env", "staging")
+    assert result.code == 0, result.err
+    assert "below-floor: score 0.54" in result.out
+    assert provider.model_calls["bad-model"] == 6
+    _secret_free(eval_repo, result.out, result.err, *outputs)
+    empty = run_cli(capsys, "eval", ".", "--env", "prod", "--no-cache")
+    assert empty.code == 2
+    assert "slot lab/eval in prod is empty (hint: aigw keys put lab/eval --env prod)" in empty.err

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from aigw.commands import output
-from aigw.commands.options import EnvOpt, JsonOpt, PathArg, catalog_folder, emit_json
+from aigw.commands.options import JsonOpt, PathArg, catalog_folder, emit_json
 from aigw.envvars import EVAL_KEYS
 from aigw.errors import EXIT_OK
 
@@ -39,7 +39,9 @@ def eval_command(
     base: Annotated[str | None, typer.Option(
         "--base", help="The git revision whose routes are the 'old' side (default: origin/main "
         "if it exists, else HEAD).")] = None,
-    env: EnvOpt = None,
+    env: Annotated[str | None, typer.Option(
+        "--env", "-e", help="The environment whose `eval` key slots (OpenBao) the calls use, "
+        "when --keys is not given.")] = None,
     keys: Annotated[Path | None, typer.Option(
         "--keys", envvar=EVAL_KEYS, help="A folder of <provider>.eval.key files (mode "
         "0600); default: the providers' `eval` slots of --env in OpenBao.")] = None,
