@@ -55,8 +55,22 @@ def provider() -> Iterator[ScriptedProvider]:
 CATALOG = """\
 environments: {{staging: {{}}, prod: {{}}}}
 providers:
-  lab: {{api: openai, base_url: "{url}", region: eu, slots: [default, eval]}}
-  lab2: {{api: openai, base_url: "{url}", region: eu, slots: [default, eval]}}
+  lab:
+    api: openai
+    base_url: "{url}"
+    region: eu
+    slots: [default, eval]
+    prices:
+      good-model: {{currency: USD, as_of: 2026-11-01, input: "1.00", output: "2.00"}}
+      bad-model: {{currency: USD, as_of: 2026-11-01, input: "0.50", output: "1.00"}}
+  lab2:
+    api: openai
+    base_url: "{url}"
+    region: eu
+    slots: [default, eval]
+    prices:
+      good-model: {{currency: USD, as_of: 2026-11-01, input: "1.00", output: "2.00"}}
+      bad-model: {{currency: USD, as_of: 2026-11-01, input: "0.50", output: "1.00"}}
 models:
   qa:
     routes:

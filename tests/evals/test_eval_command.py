@@ -19,6 +19,7 @@ from testing.bao import BaoDevServer
 from testing.eval_provider import ScriptedProvider
 
 from aigw.commands.output import SCHEMAS
+from aigw.evals.report import format_markdown
 from tests.evals.conftest import EVAL_KEY
 from tests.governance.conftest import git
 from tests.helpers import Result, run_cli
@@ -66,7 +67,14 @@ def test_eval_shows_the_drop_and_a_rerun_calls_no_provider(
     assert qa["routes"] == {"base": ["lab/good-model", "lab2/good-model"],
                             "head": ["lab/bad-model", "lab2/bad-model"]}
     assert qa["base"]["graders"]["equals"] == 1.0 and qa["head"]["graders"]["equals"] < 0.4
-    assert qa["head"]["tokens"]["output"] > 0 and qa["head"]["cost"] is None  # no prices yet
+    # Tokens counted by the stand-in (words); cost = tokens x the catalog's prices (per
+    # million: good-model 1.00 in / 2.00 out, bad-model 0.50 / 1.00 USD).
+    assert qa["base"]["tokens"] == {"input": 66, "output": 6}
+    assert qa["head"]["tokens"] == {"input": 66, "output": 18}
+    assert (qa["base"]["cost"], qa["head"]["cost"]) == (0.000078, 0.000051)
+    assert qa["head"]["currency"] == "USD"
+    france = next(c for c in qa["cases"] if c["id"] == "capitals#1" and c["side"] == "base")
+    assert (france["input_tokens"], france["output_tokens"], france["cost"]) == (11, 1, 0.000013)
     failed = [c for c in qa["cases"] if c["side"] == "head" and not c["passed"]]
     assert {c["id"] for c in failed} == {"capitals#3", "capitals#4", "capitals#5",
                                          "capitals#6"}
@@ -121,7 +129,7 @@ def test_the_markdown_diff_carries_the_table(eval_repo: Path, keys: Path,
     assert "**Evals:** 1 alias(es)" in md.out
     assert "| score | 1.00 | 0.54 | -0.46 |" in md.out
     assert "| ↳ equals | 1.00 | 0.33 | -0.67 |" in md.out
-    assert "| cost | no price | no price |  |" in md.out
+    assert "| cost | 0.000078 USD | 0.000051 USD |  |" in md.out
     # Results of other routes are not shown as this change's: the table goes, a note says so.
     (eval_repo / "aigw.yaml").write_text((eval_repo / "aigw.yaml").read_text()
                                          .replace("bad-model", "other-model"))
@@ -233,6 +241,8 @@ def test_an_anthropic_family_alias_runs_through_the_anthropic_sdk(
         assert claude["head"]["score"] == 1.0, claude["cases"]
         assert claude["cases"][0]["route"] == "anthropic/claude-x"
         assert claude["head"]["tokens"]["input"] > 0
+        assert claude["head"]["cost"] is None
+        assert claude["cases"][0]["cost"] is None  # the model has no price: no cost, not 0
         assert fake.last_request is not None and fake.last_request["system"] == "Be brief."
 
 
@@ -262,3 +272,17 @@ def test_keys_from_the_eval_slots_in_openbao(eval_repo: Path, provider: Scripted
     empty = run_cli(capsys, "eval", ".", "--env", "prod", "--no-cache")
     assert empty.code == 2
     assert "slot lab/eval in prod is empty (hint: aigw keys put lab/eval --env prod)" in empty.err
+
+
+def test_a_price_change_reprices_cached_answers(eval_repo: Path, keys: Path,
+                                               provider: ScriptedProvider,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert _eval(capsys, keys).code == 0
+    calls = provider.total_calls
+    text = (eval_repo / "aigw.yaml").read_text()
+    (eval_repo / "aigw.yaml").write_text(text.replace('input: "0.50", output: "1.00"',
+                                                      'input: "5.00", output: "10.00"'))
+    again = json.loads(_eval(capsys, keys, "--json").out)
+    assert provider.total_calls == calls
+    assert again["aliases"][0]["head"]["cost"] == 0.00051  # 66 x 5 + 18 x 10 per million
+    assert "| cost | 0.000078 USD | 0.000510 USD |" in format_markdown(again)

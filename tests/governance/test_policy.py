@@ -24,6 +24,8 @@ BREAKS: dict[str, tuple[str, tuple[str, str], tuple[str, int]]] = {
     "prod-two-providers": ("deny", ("      - {provider: bedrock, model: claude}\n", ""),
                            ("routes:", 0)),
     "key-max-age": ("deny", ("max_age: 7d", "max_age: 120d"), ("max_age: 120d", 0)),
+    "prod-route-price": ("deny", ("      claude: {currency: USD", "      claude-3: {currency: USD"),
+                         ("{provider: bedrock, model: claude}", 0)),
     "prod-rotation-driver": ("warn", ("driver: aws-iam, ", "driver: manual, "),
                              ("driver: manual", 0)),
 }
@@ -35,11 +37,11 @@ def test_the_good_catalog_passes_every_rule(tmp_path: Path,
     report = evaluate_policies(load_catalog(folder))
     assert report.findings == []
     assert report.rules == ["eval-regression", "key-max-age", "prod-per-service-keys",
-                            "prod-rotation-driver",
-                            "prod-two-providers", "residency"]
+                            "prod-rotation-driver", "prod-route-price", "prod-two-providers",
+                            "residency"]
     result = run_cli(capsys, "policy", "check", str(folder))
     assert result.code == 0, result.out + result.err
-    assert "policy check: 0 deny, 0 warn, 0 waived (6 rules)" in result.out
+    assert "policy check: 0 deny, 0 warn, 0 waived (7 rules)" in result.out
 
 
 @pytest.mark.parametrize("rule", sorted(BREAKS))
@@ -59,7 +61,7 @@ def test_each_rule_fails_its_catalog_at_the_right_line(
 
 def test_prod_two_providers_needs_two_distinct_providers(tmp_path: Path) -> None:
     folder = write(tmp_path / "same", replace=("{provider: bedrock, model: claude}",
-                                               "{provider: openai, model: gpt-4o-mini}"))
+                                               "{provider: openai, model: gpt-4o}"))
     findings = check_policies(load_catalog(folder))
     assert {(f.rule, f.service) for f in findings} == {("prod-two-providers", "bot"),
                                                        ("prod-two-providers", "helper")}
@@ -103,7 +105,7 @@ def test_policy_input_shape(tmp_path: Path) -> None:
         ("bot", "prod", True), ("bot", "staging", False), ("helper", "prod", True)]
     route = doc["deployments"][0]["aliases"]["chat"][1]
     assert route == {"index": 1, "provider": "bedrock", "model": "claude", "api": "bedrock",
-                     "region": "eu", "slot": "svc-bot"}
+                     "region": "eu", "slot": "svc-bot", "priced": True}
     assert doc["providers"]["bedrock"]["max_age"] == "1w"
     assert doc["providers"]["bedrock"]["prod_services"] == ["bot", "helper"]
     assert doc["services"]["helper"] == {"environments": ["prod"], "prod": True,

@@ -59,7 +59,8 @@ def test_waiving_every_deny_passes_and_stale_waivers_warn(
         "waiver of prod-two-providers for service bot: prod-two-providers reports nothing for "
         "service bot: remove the waiver",
         "waiver of no-such-rule for service bot: there is no rule 'no-such-rule' (rules: "
-        "key-max-age, prod-per-service-keys, prod-rotation-driver, prod-two-providers, residency)",
+        "key-max-age, prod-per-service-keys, prod-rotation-driver, prod-route-price, "
+        "prod-two-providers, residency)",
         "waiver of key-max-age for provider openai: expired on 2020-01-01: key-max-age applies "
         "to provider openai again",
     ]
@@ -127,8 +128,8 @@ def test_team_rules_beside_the_catalog(tmp_path: Path,
     folder = write(tmp_path / "c", replace=("models: [chat]\n    regions: [eu]\n    keys: per-service\n  helper",
                                             "models: [chat, chat-batch]\n    regions: [eu]\n    keys: per-service\n  helper"))
     text = (folder / "aigw.yaml").read_text().replace(
-        "services:\n", "  chat-batch:\n    routes:\n      - {provider: openai, model: m}\n"
-        "      - {provider: bedrock, model: m}\nservices:\n")
+        "services:\n", "  chat-batch:\n    routes:\n      - {provider: openai, model: gpt-4o}\n"
+        "      - {provider: bedrock, model: claude}\nservices:\n")
     write(folder, text)
     (folder / "policies").mkdir()
     (folder / "policies" / "no_batch_in_prod.rego").write_text(TEAM_RULE)

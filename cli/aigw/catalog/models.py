@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from aigw.apis import API_NAMES
+from aigw.catalog.prices import ModelPrice
 from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
 from aigw.rotation.registry import DRIVERS
 
@@ -85,6 +86,8 @@ class Provider(_Model):
     slots: list[str] = Field(default_factory=lambda: ["default"])
     rotation: Rotation = Field(default_factory=Rotation)
     extra: Extra = Field(default_factory=dict)
+    # Prices per million tokens by model (catalog/prices.py, docs/spend.md).
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
 
 class Route(_Model):
@@ -209,7 +212,8 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def _build_models() -> None:
     with _without_pydantic_plugins():
-        for model in (Environment, Rotation, Provider, Route, EvalBinding, ModelAlias, Defaults, Kubernetes,
+        for model in (ModelPrice, Environment, Rotation, Provider, Route, EvalBinding, ModelAlias,
+                      Defaults, Kubernetes,
                       Service, CiSettings, Catalog):
             model.model_rebuild(force=True)
 

@@ -7,7 +7,8 @@ base_url, extra: `Route.identity` without the slot, whose key does not change
 what a model says) and the request sent. A grader re-grades the cached answer;
 an `llm-rubric` judge's own answer is cached the same way, under the judge's
 routes. Failed calls are never cached. Nothing secret is stored: answers,
-latencies and token counts only.
+latencies and the provider's usage object only (cost is computed when read, from
+the catalog's prices then).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ class Answer:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost: float | None = None  # None: no price for this route's model
+    currency: str | None = None  # the price's currency (a `cost` threshold is in it)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def cost(a: Assertion, ans: Answer, judge: Judge | None) -> Grade:
     if ans.cost is None:
         return Grade(None, True, "no price for this route's model: cost not graded")
     limit = float(a.threshold or 0)
-    return _verdict(ans.cost <= limit, f"cost {ans.cost:.6f} > {limit:g}")
+    return _verdict(ans.cost <= limit, f"cost {ans.cost:.6f} {ans.currency or ''} > {limit:g}")
 
 
 RUBRIC_SYSTEM = (

@@ -39,7 +39,9 @@ def side_summary(results: list[CaseResult]) -> dict[str, Any]:
     tokens_in = [r.answer.input_tokens for r in answered if r.answer is not None]
     tokens_out = [r.answer.output_tokens for r in answered if r.answer is not None]
     costs = [r.answer.cost for r in answered if r.answer is not None]
-    priced = bool(costs) and all(c is not None for c in costs)
+    currencies = {r.answer.currency for r in answered if r.answer is not None}
+    # A total only when every answer is priced, in one currency: never a partial sum.
+    priced = bool(costs) and all(c is not None for c in costs) and len(currencies) == 1
     return {
         "cases": len(results),
         "score": round(sum(r.score for r in results) / len(results), 4) if results else None,
@@ -50,7 +52,8 @@ def side_summary(results: list[CaseResult]) -> dict[str, Any]:
                        "p95": _round(percentile(latencies, 95))},
         "tokens": {"input": sum(t for t in tokens_in if t is not None),
                    "output": sum(t for t in tokens_out if t is not None)},
-        "cost": round(sum(c for c in costs if c is not None), 6) if priced else None,
+        "cost": round(sum(c for c in costs if c is not None), 9) if priced else None,
+        "currency": next(iter(currencies)) if priced else None,
         "cached": sum(1 for r in results if r.cached),
     }
 
@@ -68,6 +71,7 @@ def case_rows(results: Iterable[CaseResult]) -> list[dict[str, Any]]:
         "input_tokens": r.answer.input_tokens if r.answer else None,
         "output_tokens": r.answer.output_tokens if r.answer else None,
         "cost": r.answer.cost if r.answer else None,
+        "currency": r.answer.currency if r.answer else None,
         "grades": {k: {"score": g.score, "passed": g.passed, "reason": g.reason}
                    for k, g in r.grades.items()},
     } for r in results]
@@ -125,7 +129,9 @@ def table_rows(alias: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def _cost(side: dict[str, Any]) -> str:
-    return "no price" if side.get("cost") is None else f"{side['cost']:.6f}"
+    if side.get("cost") is None:
+        return "no price"
+    return f"{side['cost']:.6f} {side.get('currency') or ''}".rstrip()
 
 
 def _delta(before: Any, after: Any) -> str:

@@ -27,7 +27,7 @@ from aigw.evals.cache import AnswerCache, answer_key
 from aigw.evals.graders import GRADERS, Answer, Grade
 from aigw.evals.keyfolder import EVAL_SLOT, eval_key_file
 from aigw.evals.loader import Case
-from aigw.evals.prices import case_cost
+from aigw.evals.prices import answer_spend
 
 MAX_TOKENS = 1024  # what an anthropic-family call asks for (its API requires a number)
 Progress = Callable[[int, int], None]  # (done, total)
@@ -118,7 +118,17 @@ class Caller:
         request = {"messages": messages}
         key = answer_key(routes, request)
         value, cached = self.cache.fetch(key, lambda: self._fresh(alias, routes, messages))
-        return _answer(value), str(value.get("route") or ""), cached
+        return self._answer(value), str(value.get("route") or ""), cached
+
+    def _answer(self, value: dict[str, Any]) -> Answer:
+        """The cached (or fresh) answer, priced with this side's catalog now: a price
+        changed in the PR applies to answers cached before it."""
+        route = str(value.get("route") or "")
+        provider, _, model = route.partition("/")
+        spend = answer_spend(self.cat, provider or None, model or None, value.get("usage"),
+                             str(value.get("family") or "openai"))
+        return Answer(str(value.get("text") or ""), float(value.get("latency_ms") or 0.0),
+                      spend.input_tokens, spend.output_tokens, spend.cost, spend.currency)
 
     def _fresh(self, alias: str, routes: list[ResolvedRoute],
                messages: list[dict[str, str]]) -> dict[str, Any]:
@@ -131,14 +141,12 @@ class Caller:
         with self._lock:
             self.calls += 1
         route = _answering_route(raw, routes)
-        tokens_in, tokens_out = usage
-        cost = case_cost(self.cat, route, tokens_in, tokens_out) if route else None
-        return {"text": text, "latency_ms": latency_ms, "input_tokens": tokens_in,
-                "output_tokens": tokens_out, "cost": cost,
+        return {"text": text, "latency_ms": latency_ms, "usage": usage, "family": family,
                 "route": f"{route.provider}/{route.model}" if route else None}
 
     def _call(self, sdk: Any, family: str, alias: str,
-              messages: list[dict[str, str]]) -> tuple[str, tuple[int | None, int | None], Any]:
+              messages: list[dict[str, str]]) -> tuple[str, Any, Any]:
+        """(text, the usage object as a dict, the raw response) of one SDK call."""
         if family == "anthropic":
             system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
             rest = [m for m in messages if m["role"] != "system"]
@@ -147,18 +155,17 @@ class Caller:
                                                         messages=rest, **extra)
             msg = raw.parse()
             text = "".join(getattr(b, "text", "") for b in msg.content)
-            usage = msg.usage
-            return text, (usage.input_tokens, usage.output_tokens), raw
+            return text, _plain(msg.usage), raw
         raw = sdk.chat.completions.with_raw_response.create(model=alias, messages=messages)
         completion = raw.parse()
         text = (completion.choices[0].message.content or "") if completion.choices else ""
-        u = completion.usage
-        return text, ((u.prompt_tokens, u.completion_tokens) if u else (None, None)), raw
+        return text, _plain(completion.usage), raw
 
 
-def _answer(value: dict[str, Any]) -> Answer:
-    return Answer(str(value.get("text") or ""), float(value.get("latency_ms") or 0.0),
-                  value.get("input_tokens"), value.get("output_tokens"), value.get("cost"))
+def _plain(usage: Any) -> Any:
+    """An SDK usage object as the provider sent it (a dict), None when absent."""
+    dump = getattr(usage, "model_dump", None)
+    return dump(exclude_none=True) if callable(dump) else None
 
 
 def _answering_route(raw: Any, routes: list[ResolvedRoute]) -> ResolvedRoute | None:
