@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +217,35 @@ def test_the_catalog_binding_is_checked(tmp_path: Path, capsys: pytest.CaptureFi
     again = run_cli(capsys, "validate", str(tmp_path), "--no-policy")
     assert "models.qa.eval.judge: an alias cannot judge itself" in again.err
     assert "models.qa.eval.set: unsafe name '../x'" in again.err
+
+
+def test_the_promptfoo_config_runs_unchanged_through_aigw_eval(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: the promptfoo file above, byte for byte, bound to an alias and run
+    through `aigw eval` against a stand-in provider (testing/eval_provider.py) whose
+    model translates as the cases expect."""
+    from testing.eval_provider import ScriptedProvider
+
+    def translate(model: str, messages: list[dict[str, Any]]) -> str:
+        asked = str(messages[-1]["content"])
+        return "Bonjour le monde" if "French" in asked else '{"name": "Ada", "age": 36}'
+
+
+    with ScriptedProvider("lab", ["sk-pf"], translate) as fake:
+        (tmp_path / "evals").mkdir()
+        (tmp_path / "evals" / "translate.yaml").write_text(PROMPTFOO)
+        (tmp_path / "aigw.yaml").write_text(
+            "environments: {staging: {}}\nproviders:\n  lab: {api: openai, base_url: "
+            f"'{fake.base_url}', region: eu, slots: [default, eval]}}\nmodels:\n  tr:\n"
+            "    routes: [{provider: lab, model: m}]\n    eval: {set: translate}\n"
+            "services:\n  s: {environments: [staging], models: [tr]}\n")
+        (tmp_path / "lab.eval.key").write_text("sk-pf")
+        (tmp_path / "lab.eval.key").chmod(0o600)
+        monkeypatch.chdir(tmp_path)
+        result = run_cli(capsys, "eval", ".", "--keys", str(tmp_path), "--json")
+    assert result.code == 0, result.err
+    tr = json.loads(result.out)["aliases"][0]
+    assert tr["head"]["score"] == 1.0 and tr["head"]["passed"] == 2
+    assert sorted(tr["head"]["graders"]) == ["fields", "icontains-any", "is-json", "latency",
+                                             "not-contains", "regex", "starts-with"]
