@@ -249,3 +249,20 @@ def test_the_promptfoo_config_runs_unchanged_through_aigw_eval(
     assert tr["head"]["score"] == 1.0 and tr["head"]["passed"] == 2
     assert sorted(tr["head"]["graders"]) == ["fields", "icontains-any", "is-json", "latency",
                                              "not-contains", "regex", "starts-with"]
+
+
+def test_cases_stay_beside_the_eval_set_and_javascript_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "secret.jsonl").write_text('{"vars": {}}\n')
+    (tmp_path / "evals" / "qa.yaml").write_text("tests: file://../secret.jsonl\n")
+    with pytest.raises(EvalFileError) as outside:
+        load_eval_set(tmp_path / "evals" / "qa.yaml")
+    assert "file://../secret.jsonl: outside the eval set's folder" in str(outside.value.problems[0])
+    (tmp_path / "evals" / "qa.yaml").write_text(
+        "tests:\n  - vars: {prompt: x}\n    assert:\n      - {type: javascript, value: 'true'}\n"
+        "      - {type: contains, value: x, transform: output.trim()}\n")
+    with pytest.raises(EvalFileError) as js:
+        load_eval_set(tmp_path / "evals" / "qa.yaml")
+    lines = [str(p) for p in js.value.problems]
+    assert "unknown assertion type 'javascript'" in lines[0]
+    assert "tests[0].assert[1].transform: unknown field" in lines[1]

@@ -1,6 +1,7 @@
 """Evals as code: each changed alias's eval set, old routes against new, in the PR.
 
-- `loader`: eval sets in promptfoo's format (`evals/<name>.yaml` + JSONL cases);
+- `loader` and `cases`: eval sets in promptfoo's format (`evals/<name>.yaml` + JSONL
+  cases), their assertions and cases;
 - `graders`: promptfoo's assertion types, one registry;
 - `runner`: calls through `aigw.client` and the official SDKs, bounded concurrency;
 - `cache`: answers by (routes, request), so a re-run calls no provider;

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aigw.evals.loader import Assertion
+    from aigw.evals.cases import Assertion
 
 Judge = Callable[[str, list[dict[str, str]]], str]  # (alias, messages) -> the judge's text
 

@@ -21,7 +21,6 @@ problem is reported as `file:line:column: key: message (hint)`, exit 2.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,20 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from aigw.catalog.loader import Mark, PathKey, Problem, dotted, parse_file
+from aigw.catalog.loader import Mark, PathKey, Problem, parse_file
 from aigw.catalog.view import did_you_mean
 from aigw.errors import EXIT_INVALID, AigwError
-from aigw.evals.graders import GRADERS, check_assertion
+from aigw.evals.cases import (
+    Assertion,
+    Case,
+    Locate,
+    Reader,
+    messages_of,
+    parse_asserts,
+    with_provider,
+)
+
+__all__ = ["Assertion", "Case", "EvalFileError", "EvalSet", "eval_set_path", "load_eval_set"]
 
 EVALS_DIR = "evals"
 # promptfoo config keys aigw reads, and those it accepts and ignores (it brings its own routes).
@@ -40,7 +49,6 @@ _READ = {"description", "prompts", "tests", "defaultTest"}
 _IGNORED = {"providers", "tags", "outputPath", "evaluateOptions", "env", "sharing",
             "extensions", "scenarios", "metadata", "writeLatestResults", "nunjucksFilters"}
 _CASE_KEYS = {"description", "vars", "assert", "options", "metadata", "threshold"}
-_ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric", "provider", "transform"}
 
 
 class EvalFileError(AigwError):
@@ -54,35 +62,6 @@ class EvalFileError(AigwError):
 
     def lines(self) -> list[str]:
         return [str(p) for p in self.problems] + [self.message]
-
-
-@dataclass(frozen=True)
-class Assertion:
-    """One promptfoo assertion: `type` (without a `not-` prefix), value and options."""
-
-    type: str
-    value: Any = None
-    threshold: float | None = None
-    weight: float = 1.0
-    metric: str | None = None
-    provider: str | None = None  # llm-rubric: the judge alias
-    negate: bool = False
-
-    @property
-    def name(self) -> str:
-        """What the report calls this grader: its `metric`, else its type (`not-` kept)."""
-        return self.metric or ("not-" if self.negate else "") + self.type
-
-
-@dataclass(frozen=True)
-class Case:
-    """One test case with its prompt rendered: the messages sent, and the assertions."""
-
-    id: str  # `<set>#<n>` (n: 1-based, in file order; with several prompts `#n.p`)
-    description: str
-    messages: tuple[dict[str, str], ...]
-    asserts: tuple[Assertion, ...]
-    mark: Mark
 
 
 @dataclass
@@ -115,16 +94,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-class _Reader:
-    """Collects problems while building an EvalSet (one bad case does not hide another)."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def bad(self, mark: Mark, key: PathKey, message: str, hint: str | None = None) -> None:
-        self.problems.append(Problem(mark, dotted(key), message, hint))
-
-
 def load_eval_set(path: Path, name: str | None = None) -> EvalSet:
     """Parse the eval set at PATH (its YAML header and the cases it names).
 
@@ -138,7 +107,7 @@ def load_eval_set(path: Path, name: str | None = None) -> EvalSet:
     doc, problems = parse_file(path, shown)
     if doc is None or problems:
         raise EvalFileError(problems)
-    r = _Reader()
+    r = Reader()
     data = doc.data
 
     def at(key: PathKey) -> Mark:
@@ -165,7 +134,7 @@ def load_eval_set(path: Path, name: str | None = None) -> EvalSet:
     if not isinstance(default, dict):
         r.bad(at(("defaultTest",)), ("defaultTest",), "expected a mapping with `assert:`")
     else:
-        default_asserts = _asserts(r, default.get("assert"), ("defaultTest", "assert"), at)
+        default_asserts = parse_asserts(r, default.get("assert"), ("defaultTest", "assert"), at)
         default_provider = _judge_option(default)
     out = EvalSet(name, str(data.get("description") or ""), files=[shown])
     for case, key, locate in _raw_cases(r, data.get("tests"), path, at, out):
@@ -179,16 +148,17 @@ def load_eval_set(path: Path, name: str | None = None) -> EvalSet:
     return out
 
 
-Locate = Callable[[PathKey], Mark]
-
-
-def _raw_cases(r: _Reader, tests: Any, path: Path, at: Locate,
+def _raw_cases(r: Reader, tests: Any, path: Path, at: Locate,
                out: EvalSet) -> list[tuple[Any, PathKey, Locate]]:
     """(case object, its key, where its parts are) from inline `tests:` or `file://x.jsonl`."""
     if isinstance(tests, list):
         return [(t, ("tests", i), at) for i, t in enumerate(tests)]
     if isinstance(tests, str) and tests.startswith("file://"):
         target = (path.parent / tests.removeprefix("file://")).resolve()
+        if not target.is_relative_to(path.parent.resolve()):
+            r.bad(at(("tests",)), ("tests",), f"{tests}: outside the eval set's folder",
+                  "keep the cases beside the eval set, e.g. file://cases.jsonl")
+            return []
         if target.suffix != ".jsonl":
             r.bad(at(("tests",)), ("tests",), f"{tests}: aigw reads test files in JSONL",
                   "one JSON test case per line, e.g. file://cases.jsonl")
@@ -201,7 +171,7 @@ def _raw_cases(r: _Reader, tests: Any, path: Path, at: Locate,
     return []
 
 
-def _jsonl_cases(r: _Reader, target: Path, out: EvalSet) -> list[tuple[Any, PathKey, Locate]]:
+def _jsonl_cases(r: Reader, target: Path, out: EvalSet) -> list[tuple[Any, PathKey, Locate]]:
     shown = _shown(target)
     out.files.append(shown)
     cases: list[tuple[Any, PathKey, Locate]] = []
@@ -238,7 +208,7 @@ def _judge_option(obj: dict[str, Any]) -> str | None:
     return provider if isinstance(provider, str) else None
 
 
-def _add_case(r: _Reader, out: EvalSet, case: Any, key: PathKey, locate: Locate,
+def _add_case(r: Reader, out: EvalSet, case: Any, key: PathKey, locate: Locate,
               prompts: list[str], default_asserts: list[Assertion],
               default_provider: str | None) -> None:
     mark = locate(key)
@@ -254,9 +224,9 @@ def _add_case(r: _Reader, out: EvalSet, case: Any, key: PathKey, locate: Locate,
     if not isinstance(variables, dict):
         r.bad(mark, (*key, "vars"), "expected a mapping of variables")
         return
-    asserts = _asserts(r, case.get("assert"), (*key, "assert"), locate)
+    asserts = parse_asserts(r, case.get("assert"), (*key, "assert"), locate)
     judge = _judge_option(case) or default_provider
-    asserts = [a if a.type != "llm-rubric" or a.provider else _with_provider(a, judge)
+    asserts = [a if a.type != "llm-rubric" or a.provider else with_provider(a, judge)
                for a in [*default_asserts, *asserts]]
     number = int(key[-1]) + 1 if isinstance(key[-1], int) else len(out.cases) + 1
     for p, prompt in enumerate(prompts):
@@ -268,66 +238,7 @@ def _add_case(r: _Reader, out: EvalSet, case: Any, key: PathKey, locate: Locate,
             continue
         suffix = f".{p + 1}" if len(prompts) > 1 else ""
         out.cases.append(Case(f"{out.name}#{number}{suffix}",
-                              str(case.get("description") or ""), _messages(text),
+                              str(case.get("description") or ""), messages_of(text),
                               tuple(asserts), mark))
 
 
-def _with_provider(a: Assertion, provider: str | None) -> Assertion:
-    return Assertion(a.type, a.value, a.threshold, a.weight, a.metric, provider, a.negate)
-
-
-def _messages(text: str) -> tuple[dict[str, str], ...]:
-    """promptfoo's rule: a prompt that is a JSON list of chat messages is sent as such."""
-    stripped = text.strip()
-    if stripped.startswith("["):
-        try:
-            value = json.loads(stripped)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and value and all(
-                isinstance(m, dict) and isinstance(m.get("role"), str)
-                and isinstance(m.get("content"), str) for m in value):
-            return tuple({"role": m["role"], "content": m["content"]} for m in value)
-    return ({"role": "user", "content": text},)
-
-
-def _asserts(r: _Reader, raw: Any, key: PathKey, at: Locate) -> list[Assertion]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        r.bad(at(key), key, "expected a list of assertions", "assert: [{type: contains, value: x}]")
-        return []
-    out = []
-    for i, item in enumerate(raw):
-        where = (*key, i)
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            r.bad(at(where), where, "expected an assertion with a `type`",
-                  "e.g. {type: contains, value: Paris}")
-            continue
-        for extra in sorted(set(item) - _ASSERT_KEYS):
-            r.bad(at((*where, extra)), (*where, extra), "unknown field",
-                  did_you_mean(extra, _ASSERT_KEYS))
-        kind, negate = item["type"], False
-        if kind.startswith("not-") and kind[4:] in GRADERS:
-            kind, negate = kind[4:], True
-        if kind not in GRADERS:
-            r.bad(at((*where, "type")), (*where, "type"), f"unknown assertion type '{kind}'",
-                  did_you_mean(kind, GRADERS))
-            continue
-        a = Assertion(kind, item.get("value"), _number(item.get("threshold")),
-                      _number(item.get("weight"), 1.0) or 0.0,
-                      item.get("metric") if isinstance(item.get("metric"), str) else None,
-                      item.get("provider") if isinstance(item.get("provider"), str) else None,
-                      negate)
-        problem = check_assertion(a, item)
-        if problem:
-            r.bad(at((*where, "value")), (*where, "value"), *problem)
-        else:
-            out.append(a)
-    return out
-
-
-def _number(value: Any, default: float | None = None) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    return float(value)
