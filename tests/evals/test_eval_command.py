@@ -148,8 +148,11 @@ def test_no_changed_alias_means_no_call(eval_repo: Path, keys: Path,
     assert provider.total_calls == 0
     forced = _eval(capsys, keys, "--alias", "qa")  # asked for: base and head are the same
     assert "qa · set capitals" in forced.out and "ok: score 0.54 -> 0.54" not in forced.out
-    # Identical requests are made once in a run, even when both sides ask at once.
+    # Identical requests are made once in a run, even when both sides ask at once...
     assert provider.model_calls == {"bad-model": 6, "judge-model": 2}
+    provider.model_calls.clear()
+    fresh = _eval(capsys, keys, "--alias", "qa", "--no-cache")  # ...without a cache too
+    assert fresh.code == 0 and provider.model_calls == {"bad-model": 6, "judge-model": 2}
 
 
 def test_a_failing_provider_is_counted_and_not_cached(eval_repo: Path, keys: Path,
