@@ -56,6 +56,7 @@ def test_eval_shows_the_drop_and_a_rerun_calls_no_provider(
     assert first.code == 0, first
     assert "qa · set capitals (6 cases)" in first.out
     assert "below-floor: score 0.54 is below the floor 0.70" in first.out
+    assert "  regressed capitals#3 (Italy): equals: expected exactly 'Rome'" in first.out
     score = next(line for line in first.out.splitlines() if line.strip().startswith("score"))
     assert score.split()[1:] == ["1.00", "0.54", "-0.46"]
     assert provider.model_calls["good-model"] == 6 and provider.model_calls["bad-model"] == 6
@@ -130,6 +131,9 @@ def test_the_markdown_diff_carries_the_table(eval_repo: Path, keys: Path,
     assert "| score | 1.00 | 0.54 | -0.46 |" in md.out
     assert "| ↳ equals | 1.00 | 0.33 | -0.67 |" in md.out
     assert "| cost | 0.000078 USD | 0.000051 USD |  |" in md.out
+    assert "4 case(s) that pass on the base and fail with this change" in md.out
+    assert ("- `capitals#4 (Spain)`: equals: expected exactly 'Madrid'; icontains: missing "
+            "'madrid'; llm-rubric: no capital named") in md.out
     # Results of other routes are not shown as this change's: the table goes, a note says so.
     (eval_repo / "aigw.yaml").write_text((eval_repo / "aigw.yaml").read_text()
                                          .replace("bad-model", "other-model"))

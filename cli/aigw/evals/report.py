@@ -65,7 +65,7 @@ def _round(value: float | None) -> float | None:
 def case_rows(results: Iterable[CaseResult]) -> list[dict[str, Any]]:
     """One row per case and side: what a reviewer opens when a score dropped."""
     return [{
-        "id": r.case.id, "side": r.side, "score": round(r.score, 4), "passed": r.passed,
+        "id": r.case.id, "description": r.case.description, "side": r.side, "score": round(r.score, 4), "passed": r.passed,
         "error": r.error, "cached": r.cached, "route": r.route,
         "latency_ms": _round(r.answer.latency_ms) if r.answer else None,
         "input_tokens": r.answer.input_tokens if r.answer else None,
@@ -128,6 +128,24 @@ def table_rows(alias: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+MAX_LISTED = 10  # regressed cases listed per alias (the results file has them all)
+
+
+def regressions(alias: dict[str, Any]) -> list[tuple[str, str]]:
+    """(case id, why) of each case the head fails and the base passed (or has no base)."""
+    rows = alias["cases"]
+    base_ok = {r["id"] for r in rows if r["side"] == "base" and r["passed"]}
+    out = []
+    for r in rows:
+        if r["side"] != "head" or r["passed"] or (alias["base"] and r["id"] not in base_ok):
+            continue
+        why = r["error"] or "; ".join(f"{name}: {g['reason'] or 'failed'}"
+                                      for name, g in r["grades"].items() if not g["passed"])
+        label = f"{r['id']} ({r['description']})" if r.get("description") else r["id"]
+        out.append((label, why))
+    return out
+
+
 def _cost(side: dict[str, Any]) -> str:
     if side.get("cost") is None:
         return "no price"
@@ -157,6 +175,10 @@ def format_text(doc: dict[str, Any]) -> str:
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         out += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                 for r in rows]
+        worse = regressions(alias)
+        out += [f"  regressed {case}: {why}" for case, why in worse[:MAX_LISTED]]
+        if len(worse) > MAX_LISTED:
+            out.append(f"  ... {len(worse) - MAX_LISTED} more in the results file")
         out.append("")
     if not doc["aliases"]:
         out.append("no alias with an eval set changed: nothing to evaluate")
@@ -164,6 +186,10 @@ def format_text(doc: dict[str, Any]) -> str:
     out.append(f"eval: {len(doc['aliases'])} alias(es), {calls['provider']} provider call(s), "
                f"{calls['cached']} answer(s) from the cache")
     return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")[:300]
 
 
 _ICON = {"ok": "✅", "new": "🆕", "drop": "❌", "below-floor": "❌"}
@@ -180,4 +206,12 @@ def format_markdown(doc: dict[str, Any]) -> str:
                      "| | base | head | change |\n|---|---:|---:|---:|\n")
         parts += [f"| {m.strip() if not m.startswith('  ') else '↳ ' + m.strip()} | {b} | {h} "
                   f"| {d} |\n" for m, b, h, d in table_rows(alias)]
+        worse = regressions(alias)
+        if worse:
+            more = (f"\n_… {len(worse) - MAX_LISTED} more in the results file._\n"
+                    if len(worse) > MAX_LISTED else "")
+            parts.append(f"\n<details><summary>{len(worse)} case(s) that pass on the base and "
+                         "fail with this change</summary>\n\n" + "".join(
+                             f"- `{case}`: {_md(why)}\n" for case, why in worse[:MAX_LISTED])
+                         + more + "\n</details>\n")
     return "".join(parts)
