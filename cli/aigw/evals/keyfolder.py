@@ -81,7 +81,10 @@ def _read_slots(cat: Catalog, env: str, providers: list[str]) -> Iterator[tuple[
     from aigw.slots.kv import KV
     from aigw.vault import connect
 
-    undeclared = [p for p in providers if EVAL_SLOT not in cat.providers[p].slots]
+    # A provider only the base's routes use (the change removes it) is not checked here:
+    # its eval slot may still hold a key, and reading it says so either way.
+    undeclared = [p for p in providers
+                  if p in cat.providers and EVAL_SLOT not in cat.providers[p].slots]
     if undeclared:
         raise UsageError(f"provider(s) {', '.join(undeclared)} declare no `{EVAL_SLOT}` slot",
                          hint=f"add {EVAL_SLOT} to providers.<p>.slots, then "
