@@ -75,6 +75,7 @@ def key_folder(cat: Catalog, providers: Iterable[str], *, folder: Path | None,
 
 
 def _read_slots(cat: Catalog, env: str, providers: list[str]) -> Iterator[tuple[str, str]]:
+    from aigw.apis import APIS
     from aigw.catalog.view import SlotRef
     from aigw.context import current
     from aigw.names import slot_path
@@ -89,6 +90,12 @@ def _read_slots(cat: Catalog, env: str, providers: list[str]) -> Iterator[tuple[
         raise UsageError(f"provider(s) {', '.join(undeclared)} declare no `{EVAL_SLOT}` slot",
                          hint=f"add {EVAL_SLOT} to providers.<p>.slots, then "
                          f"`aigw keys put <p>/{EVAL_SLOT} --env {env}`")
+    aws = [p for p in providers if p in cat.providers and APIS[cat.providers[p].api].is_aws]
+    if aws:
+        raise UsageError(f"provider(s) {', '.join(aws)} sign with AWS keys: `aigw eval` reads "
+                         "only API-key eval slots from OpenBao",
+                         hint="pass --keys DIR with <provider>.eval.key as an AWS credentials "
+                         "file")
     environment = cat.environments[env]
     client = connect(current().vault)
     for provider in providers:
