@@ -77,7 +77,8 @@ def test_every_json_command_has_a_schema_and_a_test() -> None:
 TESTED = ["validate", "render", "policy-check", "diff", "dev-status", "keys-put", "keys-import",
           "keys-list", "keys-status", "rotate-keys", "audit", "status",
           "plan", "apply",  # plan and apply: tests/stack/test_keys_ready.py (real engine)
-          "usage"]  # usage: tests/usage/test_usage.py
+          "usage",  # usage: tests/usage/test_usage.py
+          "eval"]
 
 
 # -- commands without a server ----------------------------------------------------------
@@ -137,6 +138,31 @@ def test_diff(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert err["ok"] is False
     both = run_cli(capsys, "diff", str(repo), "--no-plan", "--json", "--format", "markdown")
     assert both.code == 2 and "two outputs" in both.err
+
+
+def test_eval(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> None:
+    """No changed alias (nothing called), then an eval file error; the full run's document
+    is checked against this schema in tests/evals/test_eval_command.py."""
+    repo = tmp_path / "repo"
+    (repo / "evals").mkdir(parents=True)
+    (repo / "aigw.yaml").write_text(
+        "environments: {staging: {}}\nproviders:\n  p: {api: openai, base_url: "
+        "'http://127.0.0.1:9', region: eu}\nmodels:\n  qa:\n    routes: [{provider: p, "
+        "model: m}]\n    eval: {set: qa}\nservices:\n  s: {environments: [staging], "
+        "models: [qa]}\n")
+    (repo / "evals" / "qa.yaml").write_text("prompts: ['{{q}}']\ntests: [{vars: {q: x}, "
+                                            "assert: [{type: nope}]}]\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."],
+                 ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q",
+                  "-m", "c"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    monkeypatch.chdir(repo)
+    doc = check("eval", run_cli(capsys, "eval", ".", "--json"), 0)
+    assert doc["aliases"] == [] and doc["calls"] == {"provider": 0, "cached": 0}
+    err = check("eval", run_cli(capsys, "eval", ".", "--alias", "qa", "--keys", ".", "--json"),
+                2)
+    assert "unknown assertion type 'nope'" in err["errors"][0]["message"]
 
 
 def test_dev_status(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

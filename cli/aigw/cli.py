@@ -79,12 +79,14 @@ def _register() -> None:
         return
     _registered = True
     from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack, tools, usage
+    from aigw.commands import eval as eval_cmd
 
     catalog.register(app)
     stack.register(app)
     agent.register(app)
     keys.register(app)
     governance.register(app)
+    eval_cmd.register(app)
     fleet.register(app)
     usage.register(app)
     app.add_typer(dev.app, name="dev")

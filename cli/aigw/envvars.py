@@ -27,6 +27,7 @@ DEV_SCRUBBED = (*TOKEN, "VAULT_DEV_ROOT_TOKEN_ID", "BAO_DEV_LISTEN_ADDRESS",
 # aigw's own.
 HOME = "AIGW_HOME"  # the project folder holding .aigw/
 CACHE = "AIGW_CACHE"  # where built tools are cached (default ~/.cache/aigw)
+EVAL_KEYS = "AIGW_EVAL_KEYS"  # `aigw eval --keys`: a folder of <provider>.eval.key files
 # Rotation timing (seconds or `10m`): RotateOptions field -> variable (docs/rotation.md).
 ROTATE_TIMING = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
                  "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}

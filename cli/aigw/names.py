@@ -15,6 +15,8 @@ from typing import Protocol
 PREFIX = "aigw"
 # `keys: per-service` gives each service its own slot `svc-<service>` (reserved prefix).
 PER_SERVICE_SLOT_PREFIX = "svc-"
+# The slot of a provider's eval key: what `aigw eval` calls with, never a service's key.
+EVAL_SLOT = "eval"
 # The folder beside the slots holding rotation's bookkeeping and published configs.
 BOOKKEEPING = "_aigw"
 # The one field of a published config's KV v2 data: the file's exact text.

@@ -38,12 +38,12 @@ def test_the_good_catalog_passes_every_rule(tmp_path: Path,
     folder = write(tmp_path / "good")
     report = evaluate_policies(load_catalog(folder))
     assert report.findings == []
-    assert report.rules == ["budget-shared-slot", "key-max-age", "prod-per-service-keys",
-                            "prod-rotation-driver", "prod-route-price", "prod-service-budget",
-                            "prod-two-providers", "residency"]
+    assert report.rules == ["budget-shared-slot", "eval-regression", "key-max-age",
+                            "prod-per-service-keys", "prod-rotation-driver", "prod-route-price",
+                            "prod-service-budget", "prod-two-providers", "residency"]
     result = run_cli(capsys, "policy", "check", str(folder))
     assert result.code == 0, result.out + result.err
-    assert "policy check: 0 deny, 0 warn, 0 waived (8 rules)" in result.out
+    assert "policy check: 0 deny, 0 warn, 0 waived (9 rules)" in result.out
 
 
 @pytest.mark.parametrize("rule", sorted(BREAKS))

@@ -156,6 +156,9 @@ def _seed(admin: hvac.Client, admin_server: OpenAIAdminServer) -> None:
         admin.secrets.kv.v2.create_or_update_secret(
             f"{env}/providers/openai/default", {"api_key": value}, cas=0, mount_point="aigw")
         admin.secrets.kv.v2.create_or_update_secret(
+            f"{env}/providers/openai/eval", {"api_key": "sk-eval-seed"}, cas=0,
+            mount_point="aigw")
+        admin.secrets.kv.v2.create_or_update_secret(
             f"{env}/_aigw/journal/x/y", {"step": "done"}, cas=0, mount_point="aigw")
 
 
@@ -176,6 +179,10 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ("read a staging key", "get", "aigw/data/staging/providers/openai/default", None, {ROTATE}),
     ("read a prod key", "get", "aigw/data/prod/providers/openai/default", None, {ROTATE}),
     ("write a prod key", "post", "aigw/data/prod/providers/openai/default",
+     {"data": {"api_key": "sk-matrix"}, "options": {"cas": 1}}, {ROTATE}),
+    ("read a staging eval key", "get", "aigw/data/staging/providers/openai/eval", None,
+     {PLAN, ROTATE}),
+    ("write a staging eval key", "post", "aigw/data/staging/providers/openai/eval",
      {"data": {"api_key": "sk-matrix"}, "options": {"cas": 1}}, {ROTATE}),
     ("read staging slot metadata", "get", "aigw/metadata/staging/providers/openai/default",
      None, {PLAN, STAGING, ROTATE}),

@@ -187,6 +187,15 @@ def semantic_problems(
                     bad((*path, "provider"), *_unknown("provider", route.provider, raw.get("providers", cat.providers)))
             elif route.slot is not None and route.slot not in route_prov.slots:
                 bad((*path, "slot"), *_unknown("slot", route.slot, route_prov.slots))
+        if model.eval is not None:
+            judge = model.eval.judge
+            if judge is not None and judge not in cat.models and not exists("models", judge):
+                bad(("models", alias, "eval", "judge"),
+                    *_unknown("model alias", judge, raw.get("models", cat.models)))
+            elif judge == alias:
+                bad(("models", alias, "eval", "judge"), "an alias cannot judge itself",
+                    "name another alias of the catalog as the judge")
+            name_ok(("models", alias, "eval", "set"), model.eval.set)
     for sname, svc in cat.services.items():
         base = ("services", sname)
         if not svc.environments:

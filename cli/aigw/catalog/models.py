@@ -115,11 +115,21 @@ class Route(_Model):
     extra: Extra = Field(default_factory=dict)
 
 
+class EvalBinding(_Model):
+    """The eval set an alias is judged by in the PR that changes it (docs/safe-changes.md)."""
+
+    set: str  # evals/<set>.yaml beside the catalog
+    judge: str | None = None  # the alias an `llm-rubric` grader calls unless it names one
+    floor: float | None = Field(default=None, ge=0, le=1)  # lowest score production accepts
+    max_drop: float = Field(default=0.05, ge=0, le=1)  # largest drop from the base's score
+
+
 class ModelAlias(_Model):
     """A name services ask for, and the ordered routes that serve it."""
 
     description: str | None = None
     routes: list[Route]
+    eval: EvalBinding | None = None
 
 
 class Defaults(_Model):
@@ -216,7 +226,8 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def _build_models() -> None:
     with _without_pydantic_plugins():
-        for model in (ModelPrice, Budget, Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
+        for model in (ModelPrice, Budget, Environment, Rotation, Provider, Route, EvalBinding,
+                      ModelAlias, Defaults, Kubernetes,
                       Service, CiSettings, Catalog):
             model.model_rebuild(force=True)
 

@@ -103,9 +103,11 @@ def add_error(exc: AigwError | None = None, *, message: str | None = None,
     """Record an error for the document (a catalog error adds one entry per problem)."""
     from aigw.errors import CatalogError
 
-    if isinstance(exc, CatalogError):
-        for p in exc.problems:
-            _sink.errors.append({"type": "CatalogError", "message": p.message, "hint": p.hint,
+    if isinstance(exc, CatalogError) or getattr(exc, "problems", None):
+        # A catalog error, or another located one (an eval file's): one entry per problem.
+        for p in exc.problems:  # type: ignore[union-attr]
+            _sink.errors.append({"type": type(exc).__name__, "message": p.message,
+                                 "hint": p.hint,
                                  "key": p.key, "file": p.mark.file, "line": p.mark.line,
                                  "column": p.mark.column})
     elif exc is not None:

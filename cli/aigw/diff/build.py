@@ -13,6 +13,7 @@ from aigw.diff.effects import Effect, catalog_effects, compare
 from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
 from aigw.errors import AigwError, CatalogError
+from aigw.evals.results import current_aliases, read_results, results_path
 from aigw.governance import evaluate_policies
 from aigw.outputs import AGENT_TEMPLATE_DIR, OUTPUTS
 from aigw.render import CLIENT_CONFIG, REVISION_FIELD, render_all
@@ -192,5 +193,19 @@ def build_report(path: Path, *, base_ref: str | None = None, env: str | None = N
     services = [ServiceReport(c, [f for f in files if f.service == c.service]) for c in changes]
     plan_part = plan_section(path, env) if plan else PlanSection(False, "skipped: --no-plan")
     shown = rel.as_posix() if str(rel) != "." else "."
+    evals = eval_section(catalog_dir, head, notes)
     return DiffReport(base, shown, env, services, catalog_effects(base_cat, head.catalog),
-                      policy, plan_part, notes)
+                      policy, plan_part, notes, evals)
+
+
+def eval_section(catalog_dir: Path, head: LoadedCatalog, notes: list[str]) -> dict[str, Any] | None:
+    """`aigw eval`'s results file beside the catalog, kept to aliases it still describes."""
+    doc = read_results(results_path(catalog_dir))
+    if doc is None:
+        return None
+    current = current_aliases(doc, head.catalog)
+    stale = sorted({str(a.get("alias")) for a in doc["aliases"]} - {a["alias"] for a in current})
+    if stale:
+        notes.append(f"eval results of {', '.join(stale)} are for other routes than this "
+                     "change's: run `aigw eval` again")
+    return {**doc, "aliases": current}

@@ -14,6 +14,7 @@ import html
 
 from aigw.diff.model import DiffReport, FileChange, PlanSection, PolicySection, ServiceReport
 from aigw.diff.text import effect_summary
+from aigw.evals.report import format_markdown as evals_markdown
 from aigw.governance.findings import Finding, counts
 
 MARKER = "<!-- aigw-diff -->"
@@ -146,6 +147,9 @@ def format_markdown(report: DiffReport, *, limit: int = COMMENT_LIMIT) -> str:
         add("\n")
     if report.catalog:
         add("**Catalog:** " + " · ".join(_cell(e.text) for e in report.catalog) + "\n\n")
+    if report.evals is not None and report.evals["aliases"]:
+        if not add(evals_markdown(report.evals) + "\n"):
+            cut.append("the eval tables")
     for head, body in (_policy_part(report.policy), _plan_part(report.plan)):
         add(head + "\n")
         if body and not add(body + "\n"):

@@ -128,6 +128,8 @@ class DiffReport:
     policy: PolicySection
     plan: PlanSection
     notes: list[str] = field(default_factory=list)
+    # `aigw eval`'s results for this catalog (its aliases whose routes are still these), or None.
+    evals: dict[str, Any] | None = None
 
     @property
     def changed_services(self) -> list[ServiceReport]:
@@ -163,4 +165,5 @@ class DiffReport:
             },
             "policy": self.policy.as_dict(),
             "vault_plan": self.plan.as_dict(),
+            "evals": self.evals,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport
+from aigw.evals.report import format_text as evals_text
 from aigw.governance.findings import Finding, counts
 
 
@@ -84,6 +85,9 @@ def format_text(report: DiffReport, *, diffs: bool = True) -> str:
         if svc.files:
             lines.append(f"  rendered: {len(svc.files)} file(s): " + ", ".join(
                 f"{f.path} ({f.status})" for f in svc.files))
+        lines.append("")
+    if report.evals is not None and report.evals["aliases"]:
+        lines += evals_text(report.evals).rstrip("\n").splitlines()
         lines.append("")
     lines += policy_lines(report.policy)
     lines.append("")

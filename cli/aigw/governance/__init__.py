@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aigw.catalog import LoadedCatalog
+from aigw.evals.results import policy_evals
 from aigw.governance.engine import evaluate, rego_files, run_tests
 from aigw.governance.findings import Finding, PolicyError, counts, sort_findings
 from aigw.governance.inputs import is_prod, policy_input
@@ -75,7 +76,9 @@ def evaluate_policies(loaded: LoadedCatalog, *, root: Path | None = None,
     """Evaluate every rule over LOADED; locate findings; apply the waivers beside it."""
     root = catalog_root(loaded) if root is None else root
     files = rego_files(policy_dirs(root))
-    result = evaluate(policy_input(loaded.catalog), files)
+    document = policy_input(loaded.catalog)
+    document["evals"] = policy_evals(root, loaded.catalog)  # `aigw eval`'s results, or null
+    result = evaluate(document, files)
     findings = [
         Finding(r.rule, r.severity, r.message, r.path, r.service, r.provider,
                 loaded.locate(r.path))

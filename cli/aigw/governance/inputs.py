@@ -17,7 +17,8 @@ Shape (documented in docs/governance.md; rules may rely on every field)::
                                  "services": ["bot"], "environments": ["prod"], "prod": true,
                                  "prod_services": ["bot"]}},
       "services": {"bot": {"environments": ["prod"], "prod": true,
-                           "providers": ["deepseek"], "regions_used": ["cn"]}}
+                           "providers": ["deepseek"], "regions_used": ["cn"]}},
+      "evals": null | {...}            # `aigw eval`'s results: added by governance/__init__.py
     }
 """
 

@@ -24,7 +24,7 @@ from aigw.apis import APIS
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import used_slots
 from aigw.errors import RotationInProgress, UsageError
-from aigw.names import KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_env
+from aigw.names import EVAL_SLOT, KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_env
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, JournalEntry, KeyRef, new_run_id, transition_event
 from aigw.slots.kv import KV
@@ -148,7 +148,7 @@ def unread_slot(cat: Catalog, target: SlotTarget) -> UsageError | None:
     Its hint names the read slots closest to the one asked for (same provider
     first), e.g. `prod/mistral/svc-contracts` for `prod/mistral/default`.
     """
-    if target.consumers:
+    if target.consumers or target.ref.slot == EVAL_SLOT:  # `aigw eval` reads eval slots
         return None
     used = [ref.id for ref in used_slots(cat, target.env_name)]
     same = [u for u in used if u.startswith(f"{target.ref.provider}/")]

@@ -26,6 +26,7 @@ from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments, use
 from aigw.errors import UsageError
 from aigw.names import (
     CONFIG_FIELD,
+    EVAL_SLOT,
     PREFIX,
     access_name,
     ack_path,
@@ -344,6 +345,7 @@ def _ci_spec(cat: Catalog, env_name: str, auth: AuthConfig) -> CiSpec | None:
     texts = {
         ci_plan_role(): render_template(
             "ci-plan.hcl.j2", name=ci_plan_role(), **common, slot_folders=folders,
+            eval_slot=EVAL_SLOT,
             mounts=sorted({f.mount for f in folders})),
         ci_apply_role(env_name): render_template(
             "ci-apply.hcl.j2", name=ci_apply_role(env_name), environment=env_name,
