@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import httpx
 
+from aigw.client.wire import ANTHROPIC_VERSION
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
     DriverSpec,
@@ -39,7 +40,7 @@ def auth_headers(spec: DriverSpec, key: str) -> dict[str, str]:
                                              else "Authorization")
     headers = {header: f"Bearer {key}" if header.lower() == "authorization" else key}
     if spec.api == "anthropic":
-        headers["anthropic-version"] = "2023-06-01"
+        headers["anthropic-version"] = ANTHROPIC_VERSION
     return headers
 
 
