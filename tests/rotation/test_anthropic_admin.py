@@ -7,6 +7,7 @@ Provider: testing/anthropic_admin.py, a local stand-in for Anthropic's Admin API
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +168,50 @@ def test_rotation_finishes_on_grace_and_archives_the_old_key(
     assert (done.status, done.message) == ("done", "rotated")
     assert read_slot(client, kv_mount, "prod/providers/anthropic/default") == {"api_key": new}
     assert (anthropic.status(old_id), anthropic.status(new_id)) == ("archived", "active")
+
+
+@pytest.mark.integration
+def test_canaries_never_in_output_logs_errors_or_bookkeeping(
+        anthropic: AnthropicAdminServer, bao: BaoDevServer, kv_mount: str, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI through a failed verification, a rotation and its finish: the Admin key and
+    both key values appear nowhere (stdout, stderr, log records, journal, audit, locks)."""
+    from aigw.cli import main
+    from tests.rotation.test_canary import dump_kv
+    from tests.rotation.test_keys_cli import Stdin
+
+    caplog.set_level(logging.DEBUG)
+    for name, value in (("BAO_ADDR", bao.addr), ("BAO_TOKEN", bao.token),
+                        ("AIGW_HOME", str(tmp_path)), ("AIGW_ROTATE_QUIET", "0.1")):
+        monkeypatch.setenv(name, value)
+    old_id, old = anthropic.create_key("legacy")
+    new_id, new = anthropic.create_key("pasted")
+    provider = {"api": "anthropic", "base_url": anthropic.url, "region": "us", "rotation": {
+        "driver": "anthropic-admin", "grace": "0s", "params": {
+            "admin_base_url": anthropic.url, "verify_attempts": 1}}}
+    folder = str(write_catalog(tmp_path / "cat", kv_mount, {"anthropic": provider}))
+
+    def run(*args: str, stdin: str = "") -> int:
+        monkeypatch.setattr("sys.stdin", Stdin(stdin))
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert run("keys", "put", "anthropic", folder, "--env", "prod", stdin=old) == 0
+    anthropic.reject_models = True  # the pasted key fails verification: aborted
+    assert run("rotate-keys", folder, "--yes", stdin=new + "\n") == 3
+    anthropic.reject_models = False
+    assert run("rotate-keys", folder, "--yes", stdin=new + "\n") == 0
+    assert run("rotate-keys", folder, "--finish", "--yes") == 0
+    assert run("audit", folder, "--verify") == 0
+    assert (anthropic.status(old_id), anthropic.status(new_id)) == ("archived", "active")
+    captured = capsys.readouterr()
+    logs = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records) + caplog.text
+    bookkeeping = dump_kv(bao.client(), kv_mount, "prod/_aigw")
+    assert "aborted" in bookkeeping and old_id in bookkeeping and new_id in bookkeeping
+    for text in (captured.out, captured.err, logs, bookkeeping):
+        for canary in (old, new, ANTHROPIC_ADMIN_KEY):
+            assert canary not in text
