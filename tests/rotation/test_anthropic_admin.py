@@ -125,7 +125,7 @@ def test_a_wrong_admin_key_is_named_not_quoted(anthropic: AnthropicAdminServer) 
 
 
 def test_errors_never_quote_keys() -> None:
-    admin = "sk-ant-admin01-secret-123456"
+    admin = "org-admin-secret-123456"  # no sk-ant- prefix: redacted by value, not pattern
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"type": "error", "error": {
