@@ -4,9 +4,8 @@ aigw stages it, verifies it (GET `rotation.params.verify_url` with the key, when
 given), promotes it, waits for evidence that consumers moved, and then says that
 the old key may be revoked by hand. It never sees the provider's admin side, so
 it cannot mint, disable, revoke or report last use. This is the path for
-providers without a key API: Anthropic (create the key under Settings > API
-keys; after aigw says so, disable and delete the old one there), DeepSeek,
-Volcengine, Bailian...
+providers without a key API: DeepSeek, Volcengine Ark, Bailian..., and
+Anthropic without an Admin key (with one, `anthropic-admin` retires the old key).
 
 Params: `verify_url` (e.g. `https://api.deepseek.com/models`), `verify_header`
 (default `Authorization` with `Bearer `; `x-api-key` for Anthropic, which also
