@@ -9,7 +9,7 @@ bash scripts/setup.sh
 basetemp="$(mktemp -d "${TMPDIR:-/tmp}/aigw-tests.XXXXXX")"
 # Every conformance runner (Python sync and async, TypeScript, Go) writes its results
 # file here; tests/spec/test_results_agree.py runs last and requires all of them equal.
-export AIGW_SPEC_RESULTS="$basetemp/spec-results" AIGW_SPEC_RUNNERS="python-sync,python-async,typescript"
+export AIGW_SPEC_RESULTS="$basetemp/spec-results" AIGW_SPEC_RUNNERS="python-sync,python-async,typescript,go"
 mkdir -p "$AIGW_SPEC_RESULTS"
 set +e
 .venv/bin/python -m pytest --basetemp="$basetemp/t" "$@"

@@ -1,8 +1,11 @@
-"""A local HTTP server that stands in for Anthropic's API keys in rotation tests (not the real API).
+"""A local HTTP server standing in for Anthropic's Admin API and key checks (not the real API).
 
-Written from Anthropic's public API reference (Admin API > API Keys, Models >
-List Models), for the parts the `anthropic-admin` rotation driver uses, for one
-organization:
+Written from Anthropic's public API reference, for one organization. Two parts:
+the API keys that the `anthropic-admin` rotation driver manages (Admin API > API
+Keys, Models > List Models), and the usage and cost reports `aigw usage` reads
+(platform.claude.com, "Usage and Cost API").
+
+API keys:
 
     GET  /v1/organizations/api_keys           list: limit (1-1000, default 20), after_id,
                                               before_id, status, workspace_id,
@@ -26,19 +29,33 @@ The inference side, where an API key must be `active`:
 Errors are `{"type": "error", "error": {"type", "message"}}` with Anthropic's
 error types. Where the reference is silent the stand-in is strict, on purpose:
 an archived key cannot be changed any more (400), and an unknown id is 404.
-It does not serve the Admin usage/cost reports (a separate stand-in may).
 Key values never appear in its logs or state dumps.
+
+Usage and cost reports (what is reported is set by the test: `record_usage`,
+`record_cost`; one bucket per UTC day, `report_page` buckets per page):
+
+    GET /v1/organizations/usage_report/messages   starting_at, ending_at (RFC 3339),
+        bucket_width=1d, group_by[]=api_key_id|workspace_id|model, page
+        -> {"data": [{"starting_at", "ending_at", "results": [{"api_key_id",
+            "workspace_id", "model", "service_tier", "context_window",
+            "uncached_input_tokens", "cache_read_input_tokens", "cache_creation":
+            {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}, "output_tokens",
+            "server_tool_use": {"web_search_requests"}}]}], "has_more", "next_page"}
+    GET /v1/organizations/cost_report              starting_at, ending_at,
+        group_by[]=workspace_id|description, page
+        -> results [{"currency": "USD", "amount": "<lowest currency unit (cents), decimal
+            string>", "workspace_id", "description", "cost_type", ...}]
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -81,11 +98,15 @@ class _Server(ThreadingHTTPServer):
 class AnthropicAdminServer:
     """Serve the stand-in from a thread on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, admin_key: str = "sk-ant-admin01-test") -> None:
+    def __init__(self, admin_key: str = "sk-ant-admin-test") -> None:
         self.admin_key = admin_key
         self.lock = threading.Lock()
         self.keys: dict[str, StandInKey] = {}   # insertion order = creation order
         self.calls: list[tuple[str, str, int]] = []
+        self.requests: list[str] = []  # paths asked for, with their query
+        self.usage_rows: list[dict[str, Any]] = []
+        self.cost_rows: list[dict[str, Any]] = []
+        self.report_page = 3
         self.reject_models = False  # make /v1/models answer 401 (a key that fails to verify)
         self._server: _Server | None = None
         self._conns: set[socket.socket] = set()
@@ -151,11 +172,27 @@ class AnthropicAdminServer:
                    value: str | None = None) -> tuple[str, str]:
         """Create an active key: (id, value)."""
         value = value or "sk-ant-api03-" + secrets.token_urlsafe(70)
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        stamp = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
         key = StandInKey("apikey_01" + secrets.token_hex(11), value, name, workspace_id, stamp)
         with self.lock:
             self.keys[key.key_id] = key
         return key.key_id, value
+
+    def record_usage(self, day: str, key_id: str, workspace: str, model: str, *,
+                     uncached: int, output: int, cache_read: int = 0,
+                     cache_5m: int = 0, cache_1h: int = 0) -> None:
+        """Report usage of KEY_ID on DAY (YYYY-MM-DD)."""
+        self.usage_rows.append({"day": day, "api_key_id": key_id, "workspace_id": workspace,
+                                "model": model, "uncached_input_tokens": uncached,
+                                "cache_read_input_tokens": cache_read,
+                                "cache_creation": {"ephemeral_5m_input_tokens": cache_5m,
+                                                   "ephemeral_1h_input_tokens": cache_1h},
+                                "output_tokens": output,
+                                "server_tool_use": {"web_search_requests": 0}})
+
+    def record_cost(self, day: str, workspace: str, cents: str) -> None:
+        """Report CENTS (a decimal string, lowest currency unit) for WORKSPACE on DAY."""
+        self.cost_rows.append({"day": day, "workspace_id": workspace, "amount": cents})
 
     def status(self, key_id: str) -> str:
         """The key's status."""
@@ -192,15 +229,20 @@ class AnthropicAdminServer:
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         url = urlsplit(h.path)
+        self.requests.append(h.path)
         parts = url.path.strip("/").split("/")
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
-        if not h.headers.get("anthropic-version"):
-            return self._error(h, 400, "anthropic-version header is required")
         given = h.headers.get("x-api-key") or ""
+        admin = parts[:2] == ["v1", "organizations"]
+        if admin and given != self.admin_key:
+            return self._error(h, 401, "invalid x-api-key")
+        if not h.headers.get("anthropic-version"):
+            return self._error(h, 400, "anthropic-version: header is required")
+        if admin and h.command == "GET" and parts[2:] in (["usage_report", "messages"],
+                                                          ["cost_report"]):
+            return self._reply(h, 200, self._report(parts[2], parse_qs(url.query)))
         if parts[:3] == ["v1", "organizations", "api_keys"]:
-            if given != self.admin_key:
-                return self._error(h, 401, "invalid x-api-key")
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
@@ -267,3 +309,35 @@ class AnthropicAdminServer:
                              "first_id": page[0]["id"] if page else None,
                              "last_id": page[-1]["id"] if page else None})
 
+    def _report(self, kind: str, q: dict[str, list[str]]) -> dict[str, Any]:
+        """One page of the usage or cost report: daily buckets of the recorded rows."""
+        if kind == "usage_report":
+            rows, keep = self.usage_rows, ("api_key_id", "workspace_id", "model")
+        else:
+            rows, keep = self.cost_rows, ("workspace_id", "description")
+        groups = set(q.get("group_by[]") or [])
+        start = dt.datetime.fromisoformat(q["starting_at"][0].replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(
+            (q.get("ending_at") or [(start + dt.timedelta(days=7)).isoformat()])[0]
+            .replace("Z", "+00:00"))
+        buckets = []
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < end:
+            nxt = day + dt.timedelta(days=1)
+            results = []
+            for r in rows:
+                if r["day"] != day.date().isoformat():
+                    continue
+                out = {k: (v if k not in keep or k in groups else None)
+                       for k, v in r.items() if k != "day"}
+                if "amount" in out:
+                    out["currency"] = "USD"
+                results.append(out)
+            buckets.append({"starting_at": day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "ending_at": nxt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "results": results})
+            day = nxt
+        at = int((q.get("page") or ["0"])[0].removeprefix("page_") or 0)
+        more = at + self.report_page < len(buckets)
+        return {"data": buckets[at:at + self.report_page], "has_more": more,
+                "next_page": f"page_{at + self.report_page}" if more else None}

@@ -371,6 +371,10 @@ class Lab:
     agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # revision -> config
+    # Services in other languages, beside the Python ones, each on the live config of a
+    # lab service: log name -> (that service, argv to which `--config`, `--rate` and
+    # `--log` are added). They log in demo_service's format (e.g. testing/go_service).
+    extra_services: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     _logs: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
     _dev: BaoDevServer | None = None  # the dev server the lab started (None: an external bao)
 
@@ -482,18 +486,13 @@ class Lab:
         """One real `bao agent` per service, logging in with its own AppRole."""
         assert self.bao is not None
         admin = self.bao.client()
-        env = {k: v for k, v in os.environ.items() if k not in ("BAO_TOKEN", "VAULT_TOKEN")}
-        env.update(BAO_ADDR=self.bao.addr, VAULT_ADDR=self.bao.addr)
         for svc in SERVICES:
             folder = self.root / "rendered" / "prod" / svc
             creds = approle_credentials(admin, f"aigw-prod-{svc}")
             for name, value in (("role-id", creds.role_id), ("secret-id", creds.secret_id)):
                 (folder / name).write_text(value)
                 (folder / name).chmod(0o600)
-            self.agents[svc] = subprocess.Popen(
-                [str(find_bao()), "agent", "-config=bao-agent.hcl"], cwd=folder, env=env,
-                stdout=(self.root / "logs" / f"agent-{svc}.log").open("wb"),
-                stderr=subprocess.STDOUT)
+            self._spawn_agent(svc)
         for svc in SERVICES:
             for name in PROVIDERS:
                 path = self.key_dir(svc) / key_file(name, "default")
@@ -503,6 +502,29 @@ class Lab:
             live = self.live_config_path(svc)
             _wait(live.is_file, WAIT, f"agent of {svc} never wrote {live.name}")
         self.say("bao agents wrote every key file (mode 0600) and the live aigw-client.json")
+
+    def _spawn_agent(self, svc: str) -> None:
+        """Start the service's `bao agent` in its rendered folder (appending to its log)."""
+        assert self.bao is not None
+        env = {k: v for k, v in os.environ.items() if k not in ("BAO_TOKEN", "VAULT_TOKEN")}
+        env.update(BAO_ADDR=self.bao.addr, VAULT_ADDR=self.bao.addr)
+        self.agents[svc] = subprocess.Popen(
+            [str(find_bao()), "agent", "-config=bao-agent.hcl"],
+            cwd=self.root / "rendered" / "prod" / svc, env=env,
+            stdout=(self.root / "logs" / f"agent-{svc}.log").open("ab"),
+            stderr=subprocess.STDOUT)
+
+    def restart_agent(self, svc: str) -> None:
+        """Stop the service's agent and start it again on its (re-rendered) config: what
+        `aigw apply` asks for when the key files an agent writes change."""
+        proc = self.agents[svc]
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self._spawn_agent(svc)
 
     def start_services(self) -> None:
         """Three service processes calling their aliases at `rate` per second each.
@@ -517,8 +539,13 @@ class Lab:
                    "--rate", str(self.rate), "--log", str(self.log_path(svc))]
             self.services[svc] = subprocess.Popen(
                 cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_path(svc).open("wb"))
-        _wait(lambda: all(len(self.requests(s)) > 3 for s in SERVICES), WAIT,
-              "services did not start serving")
+        for name, (svc, argv) in self.extra_services.items():
+            self.services[name] = subprocess.Popen(
+                [*argv, "--config", str(self.live_config_path(svc)), "--rate", str(self.rate),
+                 "--log", str(self.log_path(name))],
+                stdout=subprocess.DEVNULL, stderr=self.stderr_path(name).open("wb"))
+        _wait(lambda: all(len(self.requests(s)) > 3 for s in [*SERVICES, *self.extra_services]),
+              WAIT, "services did not start serving")
         self.say(f"3 services calling providers, {self.rate * 3:.0f} requests/s in total")
 
     # -- observation ---------------------------------------------------------

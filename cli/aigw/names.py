@@ -46,6 +46,17 @@ def access_name(env_name: str, service: str) -> str:
     return f"{PREFIX}-{env_name}-{service}"
 
 
+def kubernetes_identity(env_name: str, service: str, namespace: str | None = None,
+                        service_account: str | None = None) -> tuple[str, str]:
+    """(namespace, service account) a deployment's pods run as in Kubernetes.
+
+    The catalog's `services.<s>.kubernetes` (NAMESPACE, SERVICE_ACCOUNT), else the
+    environment's and the service's names. The stack binds the deployment's
+    Kubernetes-auth role to them; the rendered k8s manifests create them.
+    """
+    return namespace or env_name, service_account or service
+
+
 def shared_access_names(deployments: Iterable[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """The access names two or more (environment, service) pairs would share, sorted.
 

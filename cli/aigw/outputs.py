@@ -43,3 +43,11 @@ CLIENT_OUTPUT = "aigw-client"
 AGENT_OUTPUT = "bao-agent"
 DEFAULT_OUTPUTS = (CLIENT_OUTPUT, "litellm", "env", AGENT_OUTPUT)
 AGENT_TEMPLATE_DIR = "templates"
+# The uid the rendered Kubernetes Deployments run the app container as (not root). The
+# injector's agent runs as the same uid (`agent-run-as-same-user`), so the key files it
+# writes 0600 are the app's to read and no other user's; the CSI driver's files are 0644 in
+# a volume only this pod mounts. Change it to your image's user
+# (docs/stacks.md#kubernetes-manifests).
+K8S_APP_UID = 10001
+# The Deployment's CSI volume (k8s-csi); the injector brings its own (`vault-secrets`).
+K8S_KEY_VOLUME = "aigw-keys"

@@ -60,9 +60,17 @@ from aigw.names import (
     deployment_ignores,
     key_env,
     key_file_env,
+    kubernetes_identity,
     slot_path,
 )
-from aigw.outputs import AGENT_OUTPUT, AGENT_TEMPLATE_DIR, CLIENT_OUTPUT, OUTPUTS
+from aigw.outputs import (
+    AGENT_OUTPUT,
+    AGENT_TEMPLATE_DIR,
+    CLIENT_OUTPUT,
+    K8S_APP_UID,
+    K8S_KEY_VOLUME,
+    OUTPUTS,
+)
 from aigw.package_data import templates_dir
 from aigw.render_manifest import (
     MARKER,
@@ -114,6 +122,8 @@ _GITIGNORE = "deployment.gitignore.j2"
 _LITELLM_ALIAS = "litellm-alias.yaml.j2"
 # The outputs that run an agent, which writes one key file per slot from its template.
 _AGENT_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.agent)
+# The outputs that print Kubernetes objects (their context carries the pods' identity).
+_K8S_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.kubernetes)
 
 
 AliasEntry = Callable[[str, list[ResolvedRoute]], dict[str, Any]]
@@ -174,6 +184,8 @@ def _route_json(route: ResolvedRoute) -> dict[str, Any]:
         # The client signs for and derives the endpoint from aws_region (base_url null).
         out["aws_region"] = extra.pop(region_key, None)
     out["extra"] = extra
+    if route.price is not None:  # only when priced: unpriced configs keep their bytes
+        out["price"] = route.price
     return out
 
 
@@ -393,10 +405,21 @@ class Renderer:
         if "litellm" in outputs:
             context["litellm"] = [self._litellm_alias(alias, routes)
                                   for alias, routes in sorted(dep.aliases.items())]
+        if outputs & _K8S_OUTPUTS:
+            context["kubernetes"] = self._kubernetes(dep)
         if agent:
             context["config_template"] = self._templates["bao-agent-config.ctmpl.j2"].render(
                 secret_path=config_secret, field=CONFIG_FIELD)
         return context
+
+    def _kubernetes(self, dep: Deployment) -> dict[str, Any]:
+        """What the k8s templates print beyond the common context: the pods' identity
+        (the one its Kubernetes-auth role is bound to), their uid and the CSI volume."""
+        k8s = self.catalog.services[dep.service].kubernetes
+        namespace, account = kubernetes_identity(dep.environment, dep.service, k8s.namespace,
+                                                 k8s.service_account)
+        return {"namespace": namespace, "service_account": account, "app_uid": K8S_APP_UID,
+                "volume": K8S_KEY_VOLUME}
 
     def _litellm_alias(self, alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
         """One alias of litellm.yaml, built and its `model_list` entries printed once per

@@ -257,7 +257,8 @@ def test_bedrock_key_as_a_csi_volume_mounts_it(bedrocks, bedrock_route, write_co
     import yaml
 
     golden = Path(__file__).parents[1] / "render" / "golden" / "prod" / "eu-contracts"
-    csi = yaml.safe_load((golden / "k8s-csi.yaml").read_text())
+    csi = next(d for d in yaml.safe_load_all((golden / "k8s-csi.yaml").read_text())
+               if d["kind"] == "SecretProviderClass")
     objects = {o["secretKey"]: o["objectName"]
                for o in yaml.safe_load(csi["spec"]["parameters"]["objects"])}
     client_doc = json.loads((golden / "aigw-client.json").read_text())

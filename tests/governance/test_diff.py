@@ -159,7 +159,8 @@ def test_move_a_service_to_another_region(repo: Path, capsys: pytest.CaptureFixt
         {"regions": ["eu"], "models": ["claude-eu"]}))
     text, md, doc = reports(capsys, repo)
     assert effects(doc, "support-bot") == {"alias-added", "alias-removed", "regions-changed",
-                                           "residency-changed", "config-revision"}
+                                           "residency-changed", "config-revision",
+                                           "agent-restart"}  # its key files change
     for needle in ("allowed regions: cn -> eu", "data processed in: cn -> eu",
                    "may now use alias claude-eu", "no longer uses alias deepseek-v3"):
         assert needle in text and needle in md
@@ -182,7 +183,8 @@ def test_remove_a_provider(repo: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert {"kind": "provider-removed", "text": "provider bailian removed", "alias": None,
             "before": "bailian", "after": None} in doc["catalog_changes"]
     assert "deepseek-v3: route removed: bailian/deepseek-v3" in text
-    assert effects(doc, "support-bot") == {"route-removed", "config-revision"}
+    assert effects(doc, "support-bot") == {"route-removed", "config-revision",
+                                           "agent-restart"}  # one key file fewer
     removed = {f["path"] for f in doc["services"]["support-bot"]["files"]
                if f["status"] == "removed"}
     assert "prod/support-bot/templates/bailian.svc-support-bot.key.ctmpl" in removed
@@ -288,7 +290,9 @@ def test_a_split_catalog_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFi
     assert report["catalog"] == "platform/llm"
     assert [s for s, v in report["services"].items() if v["status"] != "unchanged"] == [
         "support-bot"]
-    assert effects(report, "support-bot") == {"keys-changed", "config-revision"}
+    assert effects(report, "support-bot") == {"keys-changed", "config-revision",
+                                              "agent-restart"}  # other key files
     new = [(f["rule"], f["service"], Path(f["file"]).name) for f in report["policy"]["findings"]
            if f["new"]]
-    assert new == [("prod-per-service-keys", "support-bot", "services.yaml")]
+    assert new == [("prod-per-service-keys", "support-bot", "services.yaml"),
+                   ("budget-shared-slot", "support-bot", "services.yaml")]

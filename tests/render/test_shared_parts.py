@@ -126,7 +126,7 @@ def test_render_and_stack_agree_on_every_name(tmp_path: Path) -> None:
     cat = loaded.catalog
     files = render_all(loaded)
     (dep,) = deployments(cat)
-    csi = yaml.safe_load(files["prod/bot/k8s-csi.yaml"])
+    csi = next(yaml.safe_load_all(files["prod/bot/k8s-csi.yaml"]))  # the SecretProviderClass
     assert csi["metadata"]["name"] == spec.policy_name("prod", "bot") == "aigw-prod-bot"
     assert csi["spec"]["parameters"]["roleName"] == spec.role_name("prod", "bot")
     objects = yaml.safe_load(csi["spec"]["parameters"]["objects"])

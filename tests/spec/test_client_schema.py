@@ -74,3 +74,14 @@ def test_the_vectors_configs_are_version_1_configs(tmp_path: Path) -> None:
             continue
         vector = json.loads(path.read_text(encoding="utf-8"))
         assert problems({**CONFIG_DEFAULTS, **vector["config"]}) == [], path.stem
+
+
+def test_the_schemas_price_classes_are_the_clients() -> None:
+    """The billed token classes a route's price may name are the ones the runtime counts
+    (client/usage.py), so a price the schema accepts is one the clients can use."""
+    from aigw.client.usage import CLASSES
+
+    schema = json.loads((Path(__file__).parents[2] / "spec" / "aigw-client.schema.json").read_text())
+    route = schema["properties"]["aliases"]["additionalProperties"]["properties"]["routes"]["items"]
+    names = route["properties"]["price"]["properties"]["per_million"]["propertyNames"]["enum"]
+    assert sorted(names) == sorted(CLASSES)

@@ -58,6 +58,25 @@ class StackRig:
         return run.apply(path, env, echo=self.lines.append, yes=True, vault=self.vault,
                          engine=self.engine, **kw)  # type: ignore[arg-type]
 
+    def fill(self, folder: Path, env: str, slots: list[str] | None = None,
+             value: str = "sk-canary-stack-fill") -> None:
+        """Store VALUE in every empty slot environment ENV reads (or only SLOTS, `p/s`
+        ids), as `aigw keys put` would: so apply publishes configs that read them."""
+        from aigw.catalog import load_catalog
+        from aigw.catalog.view import used_slots
+        from aigw.names import slot_path
+
+        cat = load_catalog(folder).catalog
+        e = cat.environments[env]
+        kv = self.client().secrets.kv.v2
+        for ref in used_slots(cat, env):
+            path = slot_path(env, e, ref)
+            if (slots is not None and ref.id not in slots) or \
+                    self.client().read(f"{e.mount}/data/{path}"):
+                continue
+            kv.create_or_update_secret(path=path, secret={"api_key": value}, cas=0,
+                                       mount_point=e.mount)
+
     def cli_env(self) -> dict[str, str]:
         """The environment for running `aigw` as a process against this rig."""
         env = {k: v for k, v in os.environ.items()

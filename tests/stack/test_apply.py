@@ -37,9 +37,9 @@ def test_apply_examples_then_plan_says_no_changes(rig: StackRig, capsys: Any) ->
     for extra in ((), ("--refresh",)):  # against the state, and against OpenBao itself
         planned = run_cli(capsys, "plan", str(EXAMPLES), *extra)
         assert planned.code == 0, planned.err
-        assert planned.out.splitlines() == [
-            "aigw/prod: no changes (22 resources up to date)",
+        assert planned.out.splitlines() == [  # the catalog's order: staging, then prod
             "aigw/staging: no changes (28 resources up to date)",
+            "aigw/prod: no changes (22 resources up to date)",
         ]
     client = rig.client()
     assert_holds_exactly(client, load_catalog(EXAMPLES).catalog, ENVS)
@@ -66,6 +66,13 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
 
     edit_services(catalog_dir, lambda s: s["new-svc"].update(models=["gpt-4o", "claude-sonnet"]))
     plan = rig.plan(catalog_dir)
+    assert [d.service for r in plan for d in r.held] == ["new-svc"]  # its new slots are empty
+    assert changes(plan) == {  # so apply would only create them
+        ("create", "slot", "aigw/prod/providers/anthropic/svc-new-svc"),
+        ("create", "slot", "aigw/prod/providers/bedrock-us/svc-new-svc"),
+    }
+    rig.fill(catalog_dir, "prod")
+    plan = rig.plan(catalog_dir)
     assert changes(plan) == {
         ("update", "policy", "aigw-prod-new-svc"),
         ("create", "slot", "aigw/prod/providers/anthropic/svc-new-svc"),
@@ -86,6 +93,9 @@ def test_adding_changing_and_removing_a_service_plans_exactly_that(
         ("delete", "slot", "aigw/prod/providers/bedrock-us/svc-new-svc"),
         ("delete", "config", "aigw/prod/_aigw/config/new-svc"),
     }
+    for provider in ("openai", "anthropic", "bedrock-us"):  # the values fill() stored (an
+        rig.client().secrets.kv.v2.delete_metadata_and_all_versions(  # entry that held one
+            f"prod/providers/{provider}/svc-new-svc", mount_point="aigw")  # is kept)
     rig.apply(catalog_dir)
     assert_holds_exactly(rig.client(), load_catalog(catalog_dir).catalog, ENVS)
     assert not any(r.changed for r in rig.plan(catalog_dir))

@@ -94,9 +94,13 @@ def test_apply_publishes_the_rendered_bytes_and_a_noop_apply_writes_nothing(
            for d in deps if d.service == "support-bot"}
     new_files = render_all(load_catalog(catalog_dir))
     new = {env: json.loads(new_files[f"{env}/support-bot/aigw-client.json"]) for env in old}
+    for env in ("staging", "prod"):  # keys ready: a config reading empty slots is held
+        rig.fill(catalog_dir, env)
     lines = config_changes(rig.plan(catalog_dir, "prod"))
+    routes = [f"{r['provider']}/{r['model']}" for r in routes]
     assert lines == [f"config of support-bot (prod): revision {old['prod']['revision']} -> "
-                     f"{new['prod']['revision']}"]
+                     f"{new['prod']['revision']} (deepseek-v3: routes "
+                     f"{routes[1]}, {routes[0]}, {routes[2]} -> {', '.join(routes)})"]
     cli = run_cli(capsys, "plan", str(catalog_dir), "--env", "prod")
     assert cli.code == 1 and "aigw/prod/_aigw/config/support-bot" in cli.out
     assert lines[0] in cli.out

@@ -6,21 +6,18 @@ namespace (catalog `services.<name>.kubernetes`, defaulting to the service's and
 the environment's names). A real login needs a real Kubernetes API server to
 review the pod's token (OpenBao calls TokenReview), which these tests do not
 have: they configure the method with a dummy `kubernetes_host` and assert the
-roles' stored config in a real OpenBao instead. The rendered manifests are
-checked with kubernetes-validate (the Kubernetes 1.37 OpenAPI schemas, strict)
-for the injector's pod template, and with a structural check transcribed from
-the Secrets Store CSI driver's SecretProviderClass CRD (v1) for the CSI output,
-which kubernetes-validate has no schema for.
+roles' stored config in a real OpenBao instead. The rendered manifests
+(ServiceAccount, Deployment, SecretProviderClass) are validated as written by
+tests/render/k8s_checks.py (tested there, broken documents included); here their
+roles and identities are checked against what the stack declares.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import hvac
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -29,18 +26,13 @@ from aigw.catalog.view import deployments
 from aigw.errors import CatalogError
 from aigw.render import render_all
 from aigw.stack.spec import K8S_OUTPUTS, environment_spec, role_name
-from tests.stack.conftest import EXAMPLES, StackRig
-
-K8S_VERSION = "1.37.0"
-# metav1 validation: a qualified name (optional DNS subdomain prefix) for annotation keys.
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-QUALIFIED = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+from tests.render.k8s_checks import check_file, documents
+from tests.stack.conftest import StackRig
 
 
-def _rendered(folder: Path) -> dict[str, dict[str, Any]]:
+def _rendered(folder: Path) -> dict[str, list[dict[str, Any]]]:
     loaded = load_catalog(folder)
-    return {rel: yaml.safe_load(blob) for rel, blob in render_all(loaded).items()
+    return {rel: documents(blob) for rel, blob in render_all(loaded).items()
             if Path(rel).name.startswith("k8s-")}
 
 
@@ -53,65 +45,33 @@ def _declared_k8s_roles(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check_injector(doc: dict[str, Any]) -> str:
-    """The annotations as a Deployment's pod template, validated; returns the role."""
-    annotations = doc["metadata"]["annotations"]
-    assert set(doc) == {"metadata"} and set(doc["metadata"]) == {"annotations"}
-    for key, value in annotations.items():
-        assert QUALIFIED.match(key), f"not a valid annotation key: {key}"
-        assert isinstance(value, str)
-    deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
-        "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {
-            "metadata": {"labels": {"app": "x"}, "annotations": annotations},
-            "spec": {"serviceAccountName": "x", "containers": [{"name": "x", "image": "x"}]}}},
-    }
-    kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
-    return str(annotations["vault.hashicorp.com/role"])
+def _role_and_identity(rel: str, docs: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """A rendered file, validated as written: the role its pods log in as, and who they are."""
+    by_kind = check_file(docs, rel)
+    account = by_kind["ServiceAccount"]["metadata"]
+    if "SecretProviderClass" in by_kind:
+        role = by_kind["SecretProviderClass"]["spec"]["parameters"]["roleName"]
+    else:
+        template = by_kind["Deployment"]["spec"]["template"]
+        role = template["metadata"]["annotations"]["vault.hashicorp.com/role"]
+    return str(role), account["namespace"], account["name"]
 
 
-def check_secret_provider_class(doc: dict[str, Any]) -> str:
-    """SecretProviderClass v1, as its CRD's schema and the Vault provider read it; the role."""
-    assert doc["apiVersion"] == "secrets-store.csi.x-k8s.io/v1"
-    assert doc["kind"] == "SecretProviderClass"
-    assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
-    assert DNS_SUBDOMAIN.match(doc["metadata"]["name"])
-    spec = doc["spec"]
-    assert set(spec) <= {"provider", "parameters", "secretObjects"}
-    assert spec["provider"] == "vault"
-    params = spec["parameters"]
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in params.items())
-    objects = yaml.safe_load(params["objects"])  # the Vault provider parses it as YAML
-    assert objects and all(set(o) == {"objectName", "secretPath", "secretKey"} for o in objects)
-    names = [o["objectName"] for o in objects]
-    assert len(names) == len(set(names))  # file names in the mount must be unique
-    return str(params["roleName"])
-
-
-def test_rendered_manifests_are_valid_and_name_declared_roles() -> None:
-    rendered = _rendered(EXAMPLES)
-    declared = _declared_k8s_roles(EXAMPLES)
+def test_rendered_manifests_are_valid_and_name_declared_roles(catalog_dir: Path) -> None:
+    """Each rendered file's pods log in as their deployment's role, which is bound to
+    exactly the namespace and ServiceAccount the file creates."""
+    _edit(catalog_dir, **{"eu-contracts": {"kubernetes": {"namespace": "legal",
+                                                           "service_account": "contracts"}}})
+    declared = _declared_k8s_roles(catalog_dir)
     named = set()
-    for rel, doc in rendered.items():
-        env, service, name = Path(rel).parts
-        role = (check_injector(doc) if name == "k8s-injector.yaml"
-                else check_secret_provider_class(doc))
+    for rel, docs in _rendered(catalog_dir).items():
+        env, service, _name = Path(rel).parts
+        role, namespace, account = _role_and_identity(rel, docs)
         assert role == role_name(env, service) and role in declared, rel
+        assert declared[role]["bound_service_account_names"] == [account], rel
+        assert declared[role]["bound_service_account_namespaces"] == [namespace], rel
         named.add(role)
     assert named == set(declared) and len(named) >= 3  # every declared role is used
-
-
-def test_a_broken_manifest_is_caught() -> None:
-    """The checks above can fail: a bad annotation value and an unknown CSI field."""
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate({"apiVersion": "apps/v1", "kind": "Deployment",
-                                      "metadata": {"name": "x", "annotations": {"a": 1}},
-                                      "spec": {"selector": {}, "template": {}}},
-                                     K8S_VERSION, strict=True)
-    doc = next(d for r, d in _rendered(EXAMPLES).items() if r.endswith("k8s-csi.yaml"))
-    doc["spec"]["parameter"] = doc["spec"].pop("parameters")
-    with pytest.raises((AssertionError, KeyError)):
-        check_secret_provider_class(doc)
 
 
 def _edit(folder: Path, **services: dict[str, Any]) -> None:

@@ -111,3 +111,25 @@ def test_the_official_cli_entry_declares_the_same_program(mocks: Recorder) -> An
                                          "aigw-staging-research-assistant",
                                          "aigw-staging-support-bot"]
     return declared.mount.urn
+
+
+@pulumi.runtime.test
+def test_a_config_is_written_after_its_service_policy(mocks: Recorder,
+                                                      monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Keys ready: a running service switches within seconds to a published config, so the
+    policy granting the slots it names must be in OpenBao first (an engine runs
+    independent resources in parallel)."""
+    from aigw.stack import program
+
+    after: dict[str, list[str]] = {}
+    real = program.ClientConfig
+
+    def recording(name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> Any:
+        after[props["service"]] = [getattr(r, "_name", "") for r in opts.depends_on or []]
+        return real(name, props, opts)
+
+    monkeypatch.setattr(program, "ClientConfig", recording)
+    spec = environment_spec(load_catalog(EXAMPLES).catalog, "prod")
+    declared = declare_environment(spec, ADDR)
+    assert after and all(f"policy.aigw-prod-{svc}" in deps for svc, deps in after.items())
+    return declared.mount.urn

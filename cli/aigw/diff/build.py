@@ -14,6 +14,7 @@ from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
 from aigw.errors import AigwError, CatalogError
 from aigw.governance import evaluate_policies
+from aigw.outputs import AGENT_TEMPLATE_DIR, OUTPUTS
 from aigw.render import CLIENT_CONFIG, REVISION_FIELD, render_all
 
 
@@ -64,6 +65,60 @@ def config_effects(base: dict[str, bytes], head: dict[str, bytes],
             continue
         text = f"config of {service} ({env}): revision {old or '(none)'} -> {new or '(none)'}"
         out.append(Effect("config-revision", text, None, old, new))
+    return out
+
+
+AGENT_FILES = tuple(o.file for o in OUTPUTS.values() if o.agent or o.kubernetes)
+
+
+def _agent_files(files: dict[str, bytes], env: str, service: str) -> dict[str, bytes]:
+    prefix = f"{env}/{service}/"
+    return {k: v for k, v in files.items() if k.startswith(prefix) and (
+        k[len(prefix):] in AGENT_FILES or k[len(prefix):].startswith(f"{AGENT_TEMPLATE_DIR}/"))}
+
+
+def agent_effects(base: dict[str, bytes], head: dict[str, bytes],
+                  service: str, envs: list[str]) -> list[Effect]:
+    """`restart the agent of web-app`, per environment whose agent configuration changes.
+
+    A running agent does not pick up its own config (bao-agent.hcl, its templates,
+    the Kubernetes manifests); the live aigw-client.json it writes needs no restart.
+    """
+    out = []
+    for env in envs:
+        old, new = _agent_files(base, env, service), _agent_files(head, env, service)
+        if not old or old == new:  # a new deployment starts its agent anyway
+            continue
+        changed = sorted(k.split("/", 2)[2] for k in set(old) | set(new)
+                         if old.get(k) != new.get(k))
+        text = (f"agent of {service} ({env}): its configuration changed "
+                f"({', '.join(changed)}): restart the agent of {service}")
+        out.append(Effect("agent-restart", text, None, None, changed))
+    return out
+
+
+def readiness_effects(head: LoadedCatalog, env: str | None) -> dict[str, list[Effect]]:
+    """Keys ready, ahead of apply: per service, the deployments whose new config reads an
+    empty or unreadable slot (read from OpenBao, with or without the engine's plan).
+
+    Raises AigwError when OpenBao cannot be read (the caller notes it).
+    """
+    from aigw.stack.readiness import check_environment
+    from aigw.stack.run import vault_ready
+    from aigw.stack.spec import environment_spec
+    from aigw.vault import connect
+
+    client = connect(vault_ready())
+    out: dict[str, list[Effect]] = {}
+    for name in head.catalog.environments:
+        if env is not None and name != env:
+            continue
+        spec = environment_spec(head.catalog, name)
+        for d in check_environment(head.catalog, spec, client).deployments:
+            if d.blocked:
+                out.setdefault(d.service, []).append(Effect(
+                    "keys-not-ready", d.lines(ahead=True)[0], None, list(d.empty),
+                    list(d.unreadable)))
     return out
 
 
@@ -121,9 +176,19 @@ def build_report(path: Path, *, base_ref: str | None = None, env: str | None = N
     changes = compare(base_cat, head.catalog, env)
     base_scoped = {k: v for k, v in base_files.items() if _in_env(k, env)}
     head_scoped = {k: v for k, v in head_files.items() if _in_env(k, env)}
+    try:
+        keys = readiness_effects(head, env)
+    except AigwError as exc:
+        keys = {}
+        notes.append(f"keys-ready check skipped: {_reason(exc)}")
+    except ImportError as exc:  # the CLI without the stack's dependencies
+        keys = {}
+        notes.append(f"keys-ready check skipped: {exc}")
     for c in changes:
-        c.effects += config_effects(base_scoped, head_scoped, c.service,
-                                    [e for e in c.environments if env is None or e == env])
+        envs = [e for e in c.environments if env is None or e == env]
+        c.effects += config_effects(base_scoped, head_scoped, c.service, envs)
+        c.effects += agent_effects(base_scoped, head_scoped, c.service, envs)
+        c.effects += keys.get(c.service, [])
     services = [ServiceReport(c, [f for f in files if f.service == c.service]) for c in changes]
     plan_part = plan_section(path, env) if plan else PlanSection(False, "skipped: --no-plan")
     shown = rel.as_posix() if str(rel) != "." else "."

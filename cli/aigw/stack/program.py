@@ -35,12 +35,12 @@ from aigw.stack.resources import (
 from aigw.stack.spec import (
     AuthBackendSpec,
     CiSpec,
-    ConfigSpec,
     EnvSpec,
     K8sSpec,
     PolicySpec,
     RoleSpec,
     environment_spec,
+    policy_name,
 )
 
 PROJECT = "aigw"
@@ -112,7 +112,7 @@ def _declare(spec: EnvSpec, addr: str, commit: str | None,
         yield out.slots[slot.path]
     yield from _declare_policies(spec.policies, addr, out)
     yield from _declare_roles(spec.roles, addr, auth, out, out.roles)
-    yield from _declare_configs(out, spec.configs, addr, commit, after_mount)
+    yield from _declare_configs(out, spec, addr, commit, mount)
     if spec.k8s is not None:
         yield from _declare_k8s(spec.k8s, addr, out)
     if spec.ci is not None:
@@ -169,11 +169,20 @@ def _declare_roles(roles: Iterable[RoleSpec], addr: str, after: pulumi.CustomRes
 SERVER_OUTPUT = "openbao_cluster_id"
 
 
-def _declare_configs(out: Declared, configs: tuple[ConfigSpec, ...], addr: str,
-                     commit: str | None,
-                     opts: pulumi.ResourceOptions) -> Iterator[pulumi.CustomResource]:
-    """One ClientConfig per deployment that publishes its aigw-client.json."""
-    for cfg in configs:
+def _declare_configs(out: Declared, spec: EnvSpec, addr: str, commit: str | None,
+                     mount: KvMount) -> Iterator[pulumi.CustomResource]:
+    """One ClientConfig per deployment that publishes its aigw-client.json.
+
+    Each is written after its service's policy: a running service switches to a
+    new config within seconds, so the policy granting the slots it names must
+    already be in OpenBao (keys ready: docs/safe-changes.md).
+    """
+    for cfg in spec.configs:
+        after: list[pulumi.Resource] = [mount]
+        policy = out.policies.get(policy_name(cfg.environment, cfg.service))
+        if policy is not None:
+            after.append(policy)
+        opts = pulumi.ResourceOptions(depends_on=after)
         out.configs[cfg.service] = ClientConfig(f"config.{cfg.service}", {
             "addr": addr, "mount": cfg.mount, "path": cfg.path, "service": cfg.service,
             "environment": cfg.environment, "revision": cfg.revision, "text": cfg.text,

@@ -9,6 +9,7 @@ summary; `Progress` prints one line per finished operation with a count.
 from __future__ import annotations
 
 import difflib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pulumi.automation import EngineEvent, OpType
 
 TYPE_PREFIX = "pulumi-python:dynamic/aigw:"
 KINDS = {"KvMount": "mount", "AuthBackend": "auth", "KvSlot": "slot", "Policy": "policy",
-         "AuthRole": "role", "ClientConfig": "config"}
+         "AuthRole": "role", "ClientConfig": "config", "AuthMethodConfig": "authconfig"}
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-"}
 # Shared objects whose provider `delete` keeps them in OpenBao (providers.py says why):
 # the mount holds every environment's key values, the auth method their roles.
@@ -52,6 +53,11 @@ class Change:
             return f"auth/{p.get('mount')}/role/{p.get('name')}"
         return str(p.get("name", self.urn.rsplit("::", 1)[-1]))
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: op, kind, target and the detail lines (never the inputs themselves)."""
+        return {"op": self.op, "kind": self.kind, "target": self.target,
+                "detail": self.detail()}
+
     def detail(self) -> list[str]:
         """What changes in an update: a unified diff of policy text, else field by field."""
         if self.kind == "config":
@@ -77,7 +83,50 @@ def config_line(old: Mapping[str, Any], new: Mapping[str, Any], op: str) -> str:
         return f"{label}: revision {new.get('revision')} (new)"
     if op == "delete":
         return f"{label}: revision {old.get('revision')} removed"
-    return f"{label}: revision {old.get('revision', '(unknown)')} -> {new.get('revision')}"
+    line = f"{label}: revision {old.get('revision', '(unknown)')} -> {new.get('revision')}"
+    what = config_summary(old.get("text"), new.get("text"))
+    return f"{line} ({what})" if what else line
+
+
+def _routes(doc: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    aliases = doc.get("aliases") if isinstance(doc.get("aliases"), Mapping) else {}
+    return {str(name): [r for r in (a.get("routes") or []) if isinstance(r, Mapping)]
+            for name, a in (aliases or {}).items() if isinstance(a, Mapping)}
+
+
+def _route_id(route: Mapping[str, Any]) -> str:
+    return f"{route.get('provider')}/{route.get('model')}"
+
+
+def config_summary(old_text: Any, new_text: Any) -> str:
+    """What a config change does, in a few words: aliases added or removed, and per changed
+    alias its routes (`chat: routes alpha/m1, beta/m2 -> beta/m2`) or the fields that moved.
+
+    Empty when either text is missing or not JSON (the revisions still say it changed).
+    """
+    try:
+        old, new = json.loads(str(old_text)), json.loads(str(new_text))
+    except ValueError:
+        return ""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return ""
+    before, after = _routes(old), _routes(new)
+    parts = [f"+alias {a}" for a in sorted(set(after) - set(before))]
+    parts += [f"-alias {a}" for a in sorted(set(before) - set(after))]
+    for alias in sorted(set(before) & set(after)):
+        a, b = before[alias], after[alias]
+        if [_route_id(r) for r in a] != [_route_id(r) for r in b]:
+            parts.append(f"{alias}: routes {', '.join(map(_route_id, a))} -> "
+                         f"{', '.join(map(_route_id, b))}")
+            continue
+        for r_old, r_new in zip(a, b, strict=True):
+            moved = sorted(k for k in set(r_old) | set(r_new) if r_old.get(k) != r_new.get(k))
+            if moved:
+                parts.append(f"{alias}: route {_route_id(r_new)} {', '.join(moved)} changed")
+    skip = {"aliases", "revision"}
+    parts += [f"{k} changed" for k in sorted(set(old) | set(new))
+              if k not in skip and old.get(k) != new.get(k)]
+    return "; ".join(parts)
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -96,6 +145,12 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def kind_of(resource_type: str) -> str:
+    """The word a reviewer reads for a resource type (never the engine's type token)."""
+    name = resource_type.removeprefix(TYPE_PREFIX)
+    return KINDS.get(name) or name.rsplit(":", 1)[-1].rsplit("/", 1)[-1].lower()
+
+
 def change_of(event: EngineEvent, *, pre: bool) -> Change | None:
     """The aigw Change an event announces (pre) or reports done (outputs), if any."""
     source = event.resource_pre_event if pre else event.res_outputs_event
@@ -105,7 +160,7 @@ def change_of(event: EngineEvent, *, pre: bool) -> Change | None:
     op = _OPS.get(meta.op)
     if op is None or not meta.type.startswith(TYPE_PREFIX):
         return None
-    kind = KINDS.get(meta.type.removeprefix(TYPE_PREFIX), meta.type)
+    kind = kind_of(meta.type)
     old = dict(meta.old.outputs or meta.old.inputs or {}) if meta.old else {}
     new = dict(meta.new.inputs or {}) if meta.new and op != "delete" else {}
     return Change(op=op, kind=kind, urn=meta.urn, old=old, new=new)

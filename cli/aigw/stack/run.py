@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pulumi import automation as auto
 
@@ -24,7 +25,14 @@ from aigw.context import current
 from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import locks
-from aigw.stack.program import PROJECT, SERVER_OUTPUT, environment_program, spec_program
+from aigw.stack.program import PROJECT, SERVER_OUTPUT, spec_program
+from aigw.stack.readiness import (
+    DeploymentReadiness,
+    EnvReadiness,
+    audit_overrides,
+    check_environment,
+    hold,
+)
 from aigw.stack.report import (
     TYPE_PREFIX,
     Change,
@@ -35,7 +43,7 @@ from aigw.stack.report import (
     summary_line,
 )
 from aigw.stack.sdkfix import fast_inline_program
-from aigw.stack.spec import environment_spec
+from aigw.stack.spec import EnvSpec, environment_spec
 from aigw.stack.workspace import (
     EngineSettings,
     StackHandle,
@@ -58,11 +66,27 @@ class StackResult:
     changes: list[Change] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     applied: bool = False
+    readiness: EnvReadiness | None = None  # keys ready: which deployments are held
+
+    @property
+    def held(self) -> list[DeploymentReadiness]:
+        """The deployments kept at their live config (empty or unreadable slots)."""
+        return self.readiness.held if self.readiness is not None else []
 
     @property
     def changed(self) -> bool:
-        """True when something was (or would be) created, updated or deleted."""
-        return bool(self.changes) or any(n for op, n in self.counts.items() if op != "same")
+        """True when something was (or would be) created, updated or deleted, or is held."""
+        return bool(self.changes) or bool(self.held) or any(
+            n for op, n in self.counts.items() if op != "same")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of one stack in `plan --json` / `apply --json` (docs/json.md)."""
+        return {"stack": self.stack, "environment": self.stack.split("/", 1)[-1],
+                "changed": self.changed, "applied": self.applied,
+                "summary": summary_line(self.counts),
+                "changes": [c.as_dict() for c in self.changes],
+                "readiness": [d.as_dict() for d in (self.readiness.deployments
+                                                    if self.readiness else ())]}
 
 
 def vault_ready(vault: VaultSettings | None = None) -> VaultSettings:
@@ -121,8 +145,9 @@ def clear_locks(handle: StackHandle, echo: Echo, *, force: bool) -> None:
 
 
 def _environments(names: list[str], env: str | None) -> list[str]:
+    """NAMES in the order given (the catalog's: staging before prod), or just ENV."""
     if env is None:
-        return sorted(names)
+        return list(names)
     if env not in names:
         raise UsageError(f"unknown environment '{env}'", did_you_mean(env, names))
     return [env]
@@ -153,12 +178,27 @@ def _other_server(handle: StackHandle, cluster_id: str, addr: str, echo: Echo) -
     return True
 
 
-def _preview(handle: StackHandle, refresh: bool) -> StackResult:
+def _preview(handle: StackHandle, refresh: bool,
+             readiness: EnvReadiness | None = None) -> StackResult:
     label = f"{PROJECT}/{handle.name}"
     log = EventLog()
     with engine_errors(label, "preview"):
         handle.stack.preview(on_event=log.on_event, refresh=refresh)
-    return StackResult(stack=label, changes=log.changes(), counts=log.counts)
+    return StackResult(stack=label, changes=log.changes(), counts=log.counts,
+                       readiness=readiness)
+
+
+def ready_spec(run: _Run, name: str, *, allow_empty: bool = False,
+               ) -> tuple[EnvSpec, EnvReadiness]:
+    """The spec apply converges for environment NAME, and the keys-ready verdicts.
+
+    Reads OpenBao itself (slot metadata, live configs and policies), not through
+    the engine: a held deployment keeps what OpenBao has (aigw.stack.readiness).
+    """
+    spec = environment_spec(run.catalog, name)
+    client = connect(run.vault)
+    readiness = check_environment(run.catalog, spec, client, allow_empty=allow_empty)
+    return hold(run.catalog, spec, readiness, client), readiness
 
 
 @dataclass(frozen=True)
@@ -195,39 +235,49 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     run = _Run.start(path, env, vault, engine)
     results = []
     for name in run.names:
-        program = environment_program(run.catalog, name, run.vault.addr,
-                                      cluster_id=run.cluster_id, commit=run.commit)
+        spec, readiness = ready_spec(run, name)
+        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
         with open_stack(name, run.engine, run.vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
             moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
-            result = _preview(handle, refresh or moved)
+            result = _preview(handle, refresh or moved, readiness)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
+        for line in readiness.lines(ahead=True):
+            echo(f"  ! {line}")
         results.append(result)
     return results
 
 
 def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
           confirm: Confirm | None = None, refresh: bool = True, force_unlock: bool = False,
-          vault: VaultSettings | None = None,
+          allow_empty_slots: bool = False, vault: VaultSettings | None = None,
           engine: EngineSettings | None = None) -> list[StackResult]:
-    """Converge every environment's stack; without `yes`, show the plan and ask first."""
+    """Converge every environment's stack, in the catalog's order; without `yes`, show the
+    plan and ask first.
+
+    A deployment whose new config reads an empty or unreadable slot is held at its
+    live config (aigw.stack.readiness) unless ALLOW_EMPTY_SLOTS, which is audited;
+    the results say which (`StackResult.held`).
+    """
     if not yes and confirm is None:
         raise UsageError("apply needs --yes when it cannot ask (stdin is not a terminal)",
                          hint="review with `aigw plan`, then run `aigw apply --yes`")
     run = _Run.start(path, env, vault, engine)
     results = []
     for name in run.names:
-        spec = environment_spec(run.catalog, name)
+        spec, readiness = ready_spec(run, name, allow_empty=allow_empty_slots)
         program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
         label = f"{PROJECT}/{name}"
         with open_stack(name, run.engine, run.vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
             fresh = refresh or _other_server(handle, run.cluster_id, run.vault.addr, echo)
             if not yes:
-                preview = _preview(handle, fresh)
+                preview = _preview(handle, fresh, readiness)
                 for line in format_plan(label, preview.changes, preview.counts):
                     echo(line)
+                for line in readiness.lines(ahead=True):
+                    echo(f"  ! {line}")
                 if not preview.changed:
                     results.append(preview)
                     continue
@@ -240,8 +290,13 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"):
                 handle.stack.up(on_event=log.on_event, refresh=fresh)
-            result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True)
+            result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
+                                 readiness=readiness)
             echo(f"{label}: {_done_line(log.counts)}")
+            for line in readiness.lines(ahead=False):
+                echo(f"  ! {line}")
+            if allow_empty_slots:
+                audit_overrides(run.catalog, readiness, connect(run.vault))
             results.append(result)
     return results
 
@@ -279,7 +334,7 @@ def destroy(env: str | None = None, *, echo: Echo, yes: bool = False,
         raise UsageError("destroy needs --yes when it cannot ask (stdin is not a terminal)")
     vault = vault_ready(vault)
     engine = engine or current().engine
-    names = _environments(list_stacks(engine, vault), env)
+    names = _environments(sorted(list_stacks(engine, vault)), env)
     if not names:
         echo("no aigw stacks to destroy")
         return []

@@ -35,6 +35,9 @@ from aigw.names import (
     shared_access_names,
     slot_path,
 )
+from aigw.names import (
+    kubernetes_identity as _kubernetes_identity,
+)
 from aigw.names import metadata_path as _metadata_path
 from aigw.outputs import OUTPUTS
 from aigw.render import REVISION_FIELD, Renderer, publishes_config
@@ -229,7 +232,7 @@ def kubernetes_identity(cat: Catalog, env_name: str, service: str) -> tuple[str,
     """(namespace, service account) a deployment's pods run as: the catalog's, else
     the environment's name and the service's name."""
     k8s = cat.services[service].kubernetes
-    return k8s.namespace or env_name, k8s.service_account or service
+    return _kubernetes_identity(env_name, service, k8s.namespace, k8s.service_account)
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,8 @@ class EnvSpec:
             + extra
 
 
-def _slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
+def slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
+    """The stack's record of one slot's KV v2 metadata in an environment."""
     env = cat.environments[env_name]
     rotation = cat.providers[ref.provider].rotation
     return SlotSpec(mount=env.mount, path=slot_path(env_name, env, ref), provider=ref.provider,
@@ -404,7 +408,7 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         environment=env_name,
         mount=MountSpec(path=env.mount),
         auth=AuthBackendSpec(method=auth.method, path=auth.path),
-        slots=tuple(_slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
+        slots=tuple(slot_spec(cat, env_name, ref) for ref in used_slots(cat, env_name)),
         policies=policies,
         roles=roles,
         configs=config_specs(cat, env_name),
