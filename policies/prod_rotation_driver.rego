@@ -1,9 +1,11 @@
 # prod-rotation-driver (warn): a provider serving production rotates its keys with an
-# automatic driver (openai-admin, aws-iam), or is waived with a reason.
+# automatic driver (openai-admin, aws-iam; anthropic-admin, which retires old keys
+# through Anthropic's Admin API), or is waived with a reason.
 #
-# A warning, not a deny: several providers (DeepSeek, Volcengine, Bailian, Anthropic)
-# have no key-management API, so `manual` is the only driver they can have. The
-# warning keeps that visible in every PR until a waiver records the decision.
+# A warning, not a deny: several providers (DeepSeek, Volcengine, Bailian) have no
+# documented key-management API, so `manual` is the only driver they can have
+# (docs/rotation.md#key-management-per-provider). The warning keeps that visible in
+# every PR until a waiver records the decision.
 package aigw.rules.prod_rotation_driver
 
 warn contains {

@@ -1,6 +1,38 @@
-"""A local HTTP server standing in for Anthropic's Admin usage and cost reports (not the real API).
+"""A local HTTP server standing in for Anthropic's Admin API and key checks (not the real API).
 
-Written from the public API reference (platform.claude.com, "Usage and Cost API"):
+Written from Anthropic's public API reference, for one organization. Two parts:
+the API keys that the `anthropic-admin` rotation driver manages (Admin API > API
+Keys, Models > List Models), and the usage and cost reports `aigw usage` reads
+(platform.claude.com, "Usage and Cost API").
+
+API keys:
+
+    GET  /v1/organizations/api_keys           list: limit (1-1000, default 20), after_id,
+                                              before_id, status, workspace_id,
+                                              created_by_user_id -> {data, has_more,
+                                              first_id, last_id}
+    GET  /v1/organizations/api_keys/{id}      one APIKey
+    POST /v1/organizations/api_keys/{id}      update {name?, status?: active|inactive|archived}
+
+An APIKey is `{id, type: "api_key", name, workspace_id, created_at (RFC 3339),
+created_by: {id, type}, partial_key_hint, status}`; the hint is the value's first
+16 characters, `...`, and its last 4 (`sk-ant-api03-R2D...igAA`). The key value is
+never returned by the Admin API: keys are created in the Console, here with
+`create_key` (what an operator does by hand). Admin routes need `x-api-key` = the
+admin key and `anthropic-version`.
+
+The inference side, where an API key must be `active`:
+
+    GET  /v1/models        (the driver's verification call)
+    POST /v1/messages      (what a consumer calls; a minimal Message)
+
+Errors are `{"type": "error", "error": {"type", "message"}}` with Anthropic's
+error types. Where the reference is silent the stand-in is strict, on purpose:
+an archived key cannot be changed any more (400), and an unknown id is 404.
+Key values never appear in its logs or state dumps.
+
+Usage and cost reports (what is reported is set by the test: `record_usage`,
+`record_cost`; one bucket per UTC day, `report_page` buckets per page):
 
     GET /v1/organizations/usage_report/messages   starting_at, ending_at (RFC 3339),
         bucket_width=1d, group_by[]=api_key_id|workspace_id|model, page
@@ -13,20 +45,54 @@ Written from the public API reference (platform.claude.com, "Usage and Cost API"
         group_by[]=workspace_id|description, page
         -> results [{"currency": "USD", "amount": "<lowest currency unit (cents), decimal
             string>", "workspace_id", "description", "cost_type", ...}]
-
-Requests need ``x-api-key: <admin key>`` and ``anthropic-version``. One bucket per
-UTC day, `report_page` buckets per page. What is reported is set by the test
-(`record_usage`, `record_cost`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import secrets
+import socket
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+STATUSES = ("active", "inactive", "archived")
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+               403: "permission_error", 404: "not_found_error"}
+
+
+@dataclass
+class StandInKey:
+    """One API key of the organization (its value only for the test's own checks)."""
+
+    key_id: str
+    value: str = field(repr=False)
+    name: str
+    workspace_id: str | None
+    created_at: str
+    status: str = "active"
+
+    @property
+    def hint(self) -> str:
+        """The redacted hint the Admin API shows instead of the value."""
+        return f"{self.value[:16]}...{self.value[-4:]}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The APIKey object."""
+        return {"id": self.key_id, "type": "api_key", "name": self.name,
+                "workspace_id": self.workspace_id, "created_at": self.created_at,
+                "created_by": {"id": "user_01StandIn", "type": "user"},
+                "partial_key_hint": self.hint, "status": self.status}
+
+
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 128
 
 
 class AnthropicAdminServer:
@@ -34,11 +100,83 @@ class AnthropicAdminServer:
 
     def __init__(self, admin_key: str = "sk-ant-admin-test") -> None:
         self.admin_key = admin_key
+        self.lock = threading.Lock()
+        self.keys: dict[str, StandInKey] = {}   # insertion order = creation order
+        self.calls: list[tuple[str, str, int]] = []
+        self.requests: list[str] = []  # paths asked for, with their query
         self.usage_rows: list[dict[str, Any]] = []
         self.cost_rows: list[dict[str, Any]] = []
         self.report_page = 3
-        self.requests: list[str] = []  # paths asked for, with their query
-        self._server: ThreadingHTTPServer | None = None
+        self.reject_models = False  # make /v1/models answer 401 (a key that fails to verify)
+        self._server: _Server | None = None
+        self._conns: set[socket.socket] = set()
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> AnthropicAdminServer:
+        """Listen on a free loopback port."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with fake.lock:
+                    fake._conns.discard(self.connection)
+                super().finish()
+
+            def _go(self) -> None:
+                fake._handle(self)
+
+            do_GET = do_POST = _go
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open keep-alive connections."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        with self.lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> AnthropicAdminServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The root URL (as `https://api.anthropic.com`): base_url and admin_base_url."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- test helpers (what an operator does in the Console) -----------------
+    def create_key(self, name: str = "key", workspace_id: str | None = None,
+                   value: str | None = None) -> tuple[str, str]:
+        """Create an active key: (id, value)."""
+        value = value or "sk-ant-api03-" + secrets.token_urlsafe(70)
+        stamp = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        key = StandInKey("apikey_01" + secrets.token_hex(11), value, name, workspace_id, stamp)
+        with self.lock:
+            self.keys[key.key_id] = key
+        return key.key_id, value
 
     def record_usage(self, day: str, key_id: str, workspace: str, model: str, *,
                      uncached: int, output: int, cache_read: int = 0,
@@ -56,42 +194,26 @@ class AnthropicAdminServer:
         """Report CENTS (a decimal string, lowest currency unit) for WORKSPACE on DAY."""
         self.cost_rows.append({"day": day, "workspace_id": workspace, "amount": cents})
 
-    def start(self) -> AnthropicAdminServer:
-        """Listen on a free 127.0.0.1 port."""
-        fake = self
+    def status(self, key_id: str) -> str:
+        """The key's status."""
+        with self.lock:
+            return self.keys[key_id].status
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def valid(self, value: str) -> bool:
+        """True when VALUE is an active key (the API accepts it)."""
+        with self.lock:
+            return any(k.value == value and k.status == "active" for k in self.keys.values())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
+    def use(self, value: str) -> int:
+        """Call POST /v1/messages with VALUE as a consumer would; returns the status."""
+        import httpx
 
-            def do_GET(self) -> None:
-                fake._handle(self)
+        return httpx.post(self.url + "/v1/messages", timeout=5, headers={
+            "x-api-key": value, "anthropic-version": "2023-06-01"},
+            json={"model": "claude-test", "max_tokens": 8,
+                  "messages": [{"role": "user", "content": "hi"}]}).status_code
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> AnthropicAdminServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The API root (as api.anthropic.com)."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
+    # -- HTTP ----------------------------------------------------------------
     def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
         h.send_response(status)
@@ -99,24 +221,100 @@ class AnthropicAdminServer:
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
+        self.calls.append((h.command, urlsplit(h.path).path, status))
+
+    def _error(self, h: BaseHTTPRequestHandler, status: int, message: str) -> None:
+        self._reply(h, status, {"type": "error", "error": {
+            "type": ERROR_TYPES.get(status, "api_error"), "message": message}})
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         url = urlsplit(h.path)
         self.requests.append(h.path)
-        if h.headers.get("x-api-key") != self.admin_key:
-            return self._reply(h, 401, {"type": "error", "error": {
-                "type": "authentication_error", "message": "invalid x-api-key"}})
+        parts = url.path.strip("/").split("/")
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        given = h.headers.get("x-api-key") or ""
+        admin = parts[:2] == ["v1", "organizations"]
+        if admin and given != self.admin_key:
+            return self._error(h, 401, "invalid x-api-key")
         if not h.headers.get("anthropic-version"):
-            return self._reply(h, 400, {"type": "error", "error": {
-                "type": "invalid_request_error", "message": "anthropic-version: header is required"}})
-        q = parse_qs(url.query)
-        if url.path == "/v1/organizations/usage_report/messages":
+            return self._error(h, 400, "anthropic-version: header is required")
+        if admin and h.command == "GET" and parts[2:] in (["usage_report", "messages"],
+                                                          ["cost_report"]):
+            return self._reply(h, 200, self._report(parts[2], parse_qs(url.query)))
+        if parts[:3] == ["v1", "organizations", "api_keys"]:
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                return self._error(h, 400, "the body is not JSON")
+            return self._admin(h, parts[3:], body, parse_qs(url.query))
+        if (h.command, parts) in (("GET", ["v1", "models"]), ("POST", ["v1", "messages"])):
+            return self._infer(h, given, parts[1])
+        self._error(h, 404, f"no route {h.command} {url.path}")
+
+    def _infer(self, h: BaseHTTPRequestHandler, given: str, what: str) -> None:
+        if not self.valid(given) or (self.reject_models and what == "models"):
+            return self._error(h, 401, "invalid x-api-key")
+        if what == "models":
+            model = {"type": "model", "id": "claude-test", "display_name": "Claude Test",
+                     "created_at": "2025-01-01T00:00:00Z"}
+            return self._reply(h, 200, {"data": [model], "has_more": False,
+                                        "first_id": "claude-test", "last_id": "claude-test"})
+        self._reply(h, 200, {"id": "msg_" + secrets.token_hex(8), "type": "message",
+                             "role": "assistant", "model": "claude-test",
+                             "content": [{"type": "text", "text": "ok"}],
+                             "stop_reason": "end_turn", "stop_sequence": None,
+                             "usage": {"input_tokens": 1, "output_tokens": 1}})
+
+    def _admin(self, h: BaseHTTPRequestHandler, rest: list[str], body: dict[str, Any],
+               q: dict[str, list[str]]) -> None:
+        if not rest and h.command == "GET":
+            return self._list(h, q)
+        if len(rest) != 1:
+            return self._error(h, 404, f"no route {h.command} {'/'.join(rest)}")
+        with self.lock:
+            key = self.keys.get(rest[0])
+            if key is None:
+                return self._error(h, 404, "API key not found")
+            if h.command == "POST":
+                status = body.get("status")
+                if status is not None and status not in STATUSES:
+                    return self._error(h, 400, f"status: must be one of {', '.join(STATUSES)}")
+                if key.status == "archived" and (status or body.get("name")):
+                    return self._error(h, 400, "archived API keys cannot be modified")
+                key.status = status or key.status
+                key.name = str(body.get("name") or key.name)
+            doc = key.as_json()
+        self._reply(h, 200, doc)
+
+    def _list(self, h: BaseHTTPRequestHandler, q: dict[str, list[str]]) -> None:
+        def one(name: str) -> str | None:
+            return (q.get(name) or [None])[0]
+
+        limit = int(one("limit") or 20)
+        if not 1 <= limit <= 1000:
+            return self._error(h, 400, "limit: must be between 1 and 1000")
+        with self.lock:  # newest first, as the Console lists them
+            items = [k.as_json() for k in reversed(self.keys.values())
+                     if one("status") in (None, k.status)
+                     and one("workspace_id") in (None, k.workspace_id)]
+        ids = [i["id"] for i in items]
+        after, before = one("after_id"), one("before_id")
+        if after is not None:
+            items = items[ids.index(after) + 1:] if after in ids else []
+        elif before is not None:
+            items = items[:ids.index(before)][-limit:] if before in ids else []
+        page = items[:limit]
+        self._reply(h, 200, {"data": page, "has_more": len(items) > limit,
+                             "first_id": page[0]["id"] if page else None,
+                             "last_id": page[-1]["id"] if page else None})
+
+    def _report(self, kind: str, q: dict[str, list[str]]) -> dict[str, Any]:
+        """One page of the usage or cost report: daily buckets of the recorded rows."""
+        if kind == "usage_report":
             rows, keep = self.usage_rows, ("api_key_id", "workspace_id", "model")
-        elif url.path == "/v1/organizations/cost_report":
-            rows, keep = self.cost_rows, ("workspace_id", "description")
         else:
-            return self._reply(h, 404, {"type": "error", "error": {
-                "type": "not_found_error", "message": url.path}})
+            rows, keep = self.cost_rows, ("workspace_id", "description")
         groups = set(q.get("group_by[]") or [])
         start = dt.datetime.fromisoformat(q["starting_at"][0].replace("Z", "+00:00"))
         end = dt.datetime.fromisoformat(
@@ -141,5 +339,5 @@ class AnthropicAdminServer:
             day = nxt
         at = int((q.get("page") or ["0"])[0].removeprefix("page_") or 0)
         more = at + self.report_page < len(buckets)
-        self._reply(h, 200, {"data": buckets[at:at + self.report_page], "has_more": more,
-                             "next_page": f"page_{at + self.report_page}" if more else None})
+        return {"data": buckets[at:at + self.report_page], "has_more": more,
+                "next_page": f"page_{at + self.report_page}" if more else None}

@@ -22,6 +22,7 @@ from aigw.catalog import LoadedCatalog, load_catalog
 from tests.slots.conftest import kv_mount as kv_mount  # a fixture: rotation runs on slot storage
 
 ADMIN_KEY = "admin-test-key"
+ANTHROPIC_ADMIN_KEY = "sk-ant-admin01-" + "t" * 24  # a test value, not a real key
 PROJECT = "proj_test"
 
 

@@ -5,6 +5,9 @@
   which is also the verify URL).
 - `openai-admin`: against testing/openai_admin.py, a local server
   standing in for OpenAI's admin API.
+- `anthropic-admin`: against testing/anthropic_admin.py, a local server standing
+  in for Anthropic's API keys (Admin API) and /v1/models; the operator's pasted
+  key is one the test creates there, as an operator would in the Console.
 - `aws-iam`: boto3 against a moto server (ThreadedMotoServer on a free
   127.0.0.1 port), standing in for AWS IAM and STS.
 """
@@ -18,16 +21,18 @@ from typing import Any
 
 import boto3
 import pytest
+from testing.anthropic_admin import AnthropicAdminServer
 from testing.fake_provider import FakeProvider, fingerprint
 from testing.openai_admin import OpenAIAdminServer
 
 from aigw.errors import RotationError
+from aigw.rotation.drivers.anthropic_admin import AnthropicAdminDriver
 from aigw.rotation.drivers.aws_iam import AwsIamDriver
 from aigw.rotation.drivers.base import Driver, DriverSpec, build_driver
 from aigw.rotation.drivers.manual import ManualDriver
 from aigw.rotation.drivers.openai_admin import OpenAIAdminDriver
 from aigw.rotation.registry import DRIVERS
-from tests.rotation.conftest import ADMIN_KEY, PROJECT
+from tests.rotation.conftest import ADMIN_KEY, ANTHROPIC_ADMIN_KEY, PROJECT
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
 
 LABEL = "aigw-prod-p-default-run1-"
@@ -72,6 +77,17 @@ def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
             yield Harness(build_driver("openai-admin", spec, lambda p, f: {}),
                           lambda s: server.valid(s["api_key"]),
                           lambda s: server.use(s["api_key"]) and None)
+    elif name == "anthropic-admin":
+        with AnthropicAdminServer(ANTHROPIC_ADMIN_KEY) as anthropic:
+            monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", ANTHROPIC_ADMIN_KEY)
+            anthropic.create_key("someone else's key")
+
+            def paste(prompt: str, fields: Sequence[str]) -> dict[str, str]:
+                return {"api_key": anthropic.create_key("pasted")[1]}
+            spec = _spec(api="anthropic", base_url=anthropic.url, admin_base_url=anthropic.url)
+            yield Harness(build_driver("anthropic-admin", spec, paste),
+                          lambda s: anthropic.valid(s["api_key"]),
+                          lambda s: anthropic.use(s["api_key"]) and None)
     elif name == "aws-iam":
         url = request.getfixturevalue("moto_url")
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1")
@@ -101,8 +117,8 @@ def _value(secret: Mapping[str, str]) -> str:
 
 
 def test_registry_names_every_driver() -> None:
-    assert sorted(DRIVERS) == ["aws-iam", "manual", "openai-admin"]
-    classes = {ManualDriver, OpenAIAdminDriver, AwsIamDriver}
+    assert sorted(DRIVERS) == ["anthropic-admin", "aws-iam", "manual", "openai-admin"]
+    classes = {ManualDriver, OpenAIAdminDriver, AwsIamDriver, AnthropicAdminDriver}
     from aigw.rotation.registry import load_driver_class
 
     assert {load_driver_class(n) for n in DRIVERS} == classes
@@ -120,7 +136,8 @@ def test_driver_contract(harness: Harness) -> None:
 
     first = d.mint(LABEL + "1", [])
     assert sorted(first.secret) == sorted(spec_fields) and all(first.secret.values())
-    assert (first.key_id is None) == (not d.can_mint)
+    if d.can_mint or d.can_revoke:  # a key aigw will revoke one day has a provider id
+        assert first.key_id is not None
     assert harness.works(first.secret)
     assert isinstance(d.verify(first.secret), str)
     assert _value(first.secret) not in repr(first)
@@ -129,8 +146,11 @@ def test_driver_contract(harness: Harness) -> None:
         assert first.key_id in {k.key_id for k in d.list_keys()}
         assert d.identify(first.secret) == first.key_id
         assert first.key_id in d.find_minted(LABEL, before)
-    else:
-        assert d.find_minted(LABEL, before) == [] and d.identify(first.secret) is None
+    else:  # the operator's key: never "minted" by aigw; found by its value, if at all
+        assert d.find_minted(LABEL, before) == []
+        assert d.identify(first.secret) == first.key_id
+        if first.key_id is not None:
+            assert first.key_id in {k.key_id for k in d.list_keys()}
 
     second = d.mint(LABEL + "2", [first.key_id] if first.key_id else [])
     assert second.secret != first.secret

@@ -16,6 +16,7 @@ points, moto (ThreadedMotoServer on a free 127.0.0.1 port, signature checking
 on: see conftest.moto_url) for aws-iam at the points where AWS behaves
 differently (two-key limit, disable step), and the manual driver at the two
 states that take another's place (`verify_skipped`, `old_left_to_operator`).
+The anthropic-admin driver runs the same points in test_crash_anthropic.py.
 """
 
 from __future__ import annotations

@@ -354,7 +354,9 @@ class SlotRotation:
     def _from_aborting(self, entry: JournalEntry) -> JournalEntry:
         new = entry.new or KeyRef()
         revoked = []
-        if self.driver.can_revoke:
+        # Only keys aigw minted: a key the operator supplied (anthropic-admin) is theirs,
+        # perhaps meant for another slot; it was never promoted, so nothing depends on it.
+        if self.driver.can_revoke and self.driver.can_mint:
             ids = set(self.driver.find_minted(self.t.label_prefix(entry.run_id),
                                               entry.preexisting))
             ids |= {new.key_id} if new.key_id else set()

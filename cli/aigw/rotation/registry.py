@@ -13,6 +13,7 @@ DRIVERS: dict[str, str] = {
     "manual": "aigw.rotation.drivers.manual:ManualDriver",
     "openai-admin": "aigw.rotation.drivers.openai_admin:OpenAIAdminDriver",
     "aws-iam": "aigw.rotation.drivers.aws_iam:AwsIamDriver",
+    "anthropic-admin": "aigw.rotation.drivers.anthropic_admin:AnthropicAdminDriver",
 }
 
 

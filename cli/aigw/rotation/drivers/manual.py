@@ -4,9 +4,8 @@ aigw stages it, verifies it (GET `rotation.params.verify_url` with the key, when
 given), promotes it, waits for evidence that consumers moved, and then says that
 the old key may be revoked by hand. It never sees the provider's admin side, so
 it cannot mint, disable, revoke or report last use. This is the path for
-providers without a key API: Anthropic (create the key under Settings > API
-keys; after aigw says so, disable and delete the old one there), DeepSeek,
-Volcengine, Bailian...
+providers without a key API: DeepSeek, Volcengine Ark, Bailian..., and
+Anthropic without an Admin key (with one, `anthropic-admin` retires the old key).
 
 Params: `verify_url` (e.g. `https://api.deepseek.com/models`), `verify_header`
 (default `Authorization` with `Bearer `; `x-api-key` for Anthropic, which also
@@ -20,6 +19,7 @@ from typing import ClassVar
 
 import httpx
 
+from aigw.client.wire import ANTHROPIC_VERSION
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
     DriverSpec,
@@ -39,7 +39,7 @@ def auth_headers(spec: DriverSpec, key: str) -> dict[str, str]:
                                              else "Authorization")
     headers = {header: f"Bearer {key}" if header.lower() == "authorization" else key}
     if spec.api == "anthropic":
-        headers["anthropic-version"] = "2023-06-01"
+        headers["anthropic-version"] = ANTHROPIC_VERSION
     return headers
 
 
