@@ -75,7 +75,8 @@ def test_every_json_command_has_a_schema_and_a_test() -> None:
 
 
 TESTED = ["validate", "render", "policy-check", "diff", "dev-status", "keys-put", "keys-import",
-          "keys-list", "keys-status", "rotate-keys", "audit", "status"]
+          "keys-list", "keys-status", "rotate-keys", "audit", "status",
+          "usage"]  # usage: tests/usage/test_usage.py
 
 
 # -- commands without a server ----------------------------------------------------------
