@@ -21,6 +21,7 @@ import type { AwsCredentials } from "./keys.js";
 import type { RouteState } from "./router.js";
 import { BadResponse, EVENTSTREAM, peek, replay } from "./streaming.js";
 import type { CallSpan } from "./telemetry.js";
+import { StreamTap } from "./usage.js";
 import { withModel } from "./multipart.js";
 import { type Call, callOf, parsed, pathOf, plain, readBody, Reject } from "./request.js";
 import { BadRequest, errorBody, isBedrock, prepare } from "./wire.js";
@@ -132,8 +133,11 @@ export class FailoverFetch {
     const resp = value as Response;
     const streaming = resp.body !== null && STREAMING.has(resp);
     if (!streaming) {
-      const ok = attempts[attempts.length - 1]!.outcome === "ok";
-      span.finish(route, attempts[attempts.length - 1]!.outcome, ok ? USAGE.get(resp) : undefined);
+      const outcome = attempts[attempts.length - 1]!.outcome;
+      const ok = outcome === "ok";
+      // Metrics read the usage of an answer no span read from a clone, later (metrics.ts).
+      const later = ok && span.metered && !USAGE.has(resp) && resp.body !== null && isJson(resp);
+      span.finish(route, outcome, ok ? USAGE.get(resp) : undefined, later ? resp.clone() : null);
     }
     return withAttempts(labelled(resp, attempts), attempts);
   }
@@ -190,7 +194,8 @@ export class FailoverFetch {
         }
         const headers = responseHeaders(resp.headers);
         if (convert) headers.set("content-type", "text/event-stream");
-        const stream = replay(peeked[0], reader, peeked[1], (outcome) => {
+        if (span.metered) span.tap = new StreamTap();
+        const stream = replay(peeked[0], reader, peeked[1], span.tap, (outcome) => {
           span.finish(rs, outcome);
           if (caller) caller.removeEventListener("abort", onAbort);
         });
@@ -232,9 +237,13 @@ const STREAMING = new WeakSet<Response>();
 const OWN = new WeakSet<Response>();
 const USAGE = new WeakMap<Response, unknown>();
 
+function isJson(resp: Response): boolean {
+  return (resp.headers.get("content-type") ?? "").includes("json");
+}
+
 /** The usage fields of a 2xx JSON answer, read from a clone (spans only). */
 async function usageOf(resp: Response): Promise<unknown> {
-  if (!(resp.headers.get("content-type") ?? "").includes("json")) return undefined;
+  if (!isJson(resp)) return undefined;
   try {
     return await resp.clone().json();
   } catch {

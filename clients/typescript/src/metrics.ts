@@ -1,0 +1,248 @@
+/**
+ * OpenTelemetry GenAI client metrics, recorded off the request path
+ * (spec/metrics.md; the Python client's client/metrics.py).
+ *
+ * A call only pushes one record onto a bounded array (4096; when full the record
+ * is dropped and counted in `dropped`: never a wait, never a throw). An unref'd
+ * timer drains it every 50 ms, in slices of 256 records per macrotask, parses the
+ * usage (the answer's JSON, read from a clone when no span read it already, or the
+ * usage events a stream's `StreamTap` kept) and records:
+ *
+ * - `gen_ai.client.operation.duration` (histogram, `s`; `error.type` on failure);
+ * - `gen_ai.client.token.usage` (histogram, `{token}`; `gen_ai.token.type` input/output);
+ * - `aigw.client.token.usage` (counter, `{token}`; `aigw.token.type`: usage.ts's classes);
+ * - `aigw.client.cost` (counter, `{currency}`; `aigw.currency`), only when the route's
+ *   price names every class the call used (cost.ts).
+ *
+ * The counters are summed per drained slice and added once per attribute set.
+ */
+import { addDec, type Dec, decNumber, cost, type Price, priceFromJson } from "./cost.js";
+import type { RouteState } from "./router.js";
+import { fromBody, fromEvents, inputTotal, outputTotal } from "./usage.js";
+
+export const QUEUE_SIZE = 4096;
+export const POLL_MS = 50;
+const SLICE = 256;
+export const SEMCONV = "1.44.0";
+export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24,
+  20.48, 40.96, 81.92];
+export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+  16777216, 67108864];
+
+type Attrs = Record<string, string | number>;
+interface Histogram { record(value: number, attrs: Attrs): void }
+interface Counter { add(value: number, attrs: Attrs): void }
+export interface Meter {
+  createHistogram(name: string, options: Record<string, unknown>): Histogram;
+  createCounter(name: string, options: Record<string, unknown>): Counter;
+}
+export interface MeterProvider {
+  getMeter(name: string, version?: string, options?: { schemaUrl?: string }): Meter;
+}
+
+// gen_ai.provider.name: the conventions' well-known values, by host, then by wire API.
+const BY_API: Record<string, string> = { anthropic: "anthropic", bedrock: "aws.bedrock",
+  "bedrock-api-key": "aws.bedrock" };
+const BY_HOST: Record<string, string> = { "api.openai.com": "openai", "api.deepseek.com": "deepseek",
+  "api.anthropic.com": "anthropic", "api.mistral.ai": "mistral_ai", "api.groq.com": "groq",
+  "api.x.ai": "x_ai", "api.perplexity.ai": "perplexity", "api.cohere.com": "cohere",
+  "generativelanguage.googleapis.com": "gcp.gemini" };
+
+/** The `gen_ai.provider.name` of a route: a well-known value where one applies, else the catalog's name. */
+export function providerName(api: string, host: string, provider: string): string {
+  const known = Object.hasOwn(BY_HOST, host) ? BY_HOST[host] : undefined;
+  if (known !== undefined) return known;
+  if (host.endsWith(".openai.azure.com")) return "azure.ai.openai";
+  return Object.hasOwn(BY_API, api) ? BY_API[api]! : provider;
+}
+
+/** One finished call, as the request path queues it. */
+export interface CallRecord {
+  alias: string;
+  operation: string;
+  route: RouteState | null;
+  outcome: string;
+  seconds: number;
+  /** The parsed JSON answer (when a span read it already). */
+  body: unknown;
+  /** A clone of the answer, read here (when metrics alone want its usage). */
+  pending: Response | null;
+  /** A stream's events that carry usage. */
+  events: Uint8Array[] | null;
+}
+
+/** A bounded queue of finished calls and the timer that records their metrics. */
+export class MetricsRecorder {
+  private queue: CallRecord[] = [];
+  private scheduled = false;
+  private reading = 0;
+  private readonly duration: Histogram;
+  private readonly tokens: Histogram;
+  private readonly classes: Counter;
+  private readonly costs: Counter;
+  private attrs = new Map<string, Attrs>();
+  private classSums = new Map<string, [number, Attrs]>();
+  private costSums = new Map<string, [Dec, Attrs]>();
+  private prices = new WeakMap<object, Price | null>();
+  /** Calls not queued (queue full). */
+  dropped = 0;
+  /** Calls recorded. */
+  recorded = 0;
+
+  constructor(meter: Meter, readonly service: string, readonly environment: string,
+              readonly queueSize = QUEUE_SIZE, readonly pollMs = POLL_MS) {
+    this.duration = meter.createHistogram("gen_ai.client.operation.duration", {
+      unit: "s", description: "GenAI operation duration", advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
+    this.tokens = meter.createHistogram("gen_ai.client.token.usage", {
+      unit: "{token}", description: "Number of input and output tokens used",
+      advice: { explicitBucketBoundaries: TOKEN_BUCKETS } });
+    this.classes = meter.createCounter("aigw.client.token.usage", {
+      unit: "{token}", description: "Tokens by billed class (aigw.token.type)" });
+    this.costs = meter.createCounter("aigw.client.cost", {
+      unit: "{currency}", description: "Cost of calls at the catalog's prices" });
+  }
+
+  /** The request path: queue one finished call. Never waits, never throws. */
+  record(item: CallRecord): void {
+    if (this.queue.length >= this.queueSize) {
+      this.dropped++;
+      if (item.pending) item.pending.body?.cancel().catch(() => {});
+      return;
+    }
+    this.queue.push(item);
+    if (!this.scheduled) this.schedule(this.pollMs);
+  }
+
+  /** How many calls wait to be recorded. */
+  get queued(): number {
+    return this.queue.length + this.reading;
+  }
+
+  private schedule(ms: number): void {
+    this.scheduled = true;
+    const run = (): void => {
+      this.scheduled = false;
+      this.drain(SLICE);
+      if (this.queue.length) this.schedule(0);
+    };
+    (ms > 0 ? setTimeout(run, ms) : setImmediate(run)).unref();
+  }
+
+  /** Record up to `max` queued calls now; returns how many are left. */
+  drain(max = Infinity): number {
+    const q = this.queue;
+    let n = 0;
+    while (q.length && n < max) {
+      const item = q.shift()!;
+      n++;
+      if (item.pending !== null) {
+        this.read(item);
+        continue;
+      }
+      try {
+        this.recordOne(item);
+      } catch { /* a bug here must not stop the others */ }
+    }
+    try {
+      this.addSums();
+    } catch { /* as above */ }
+    return q.length;
+  }
+
+  /** Read a clone's JSON (off the request path), then queue the call again. */
+  private read(item: CallRecord): void {
+    const pending = item.pending!;
+    item.pending = null;
+    this.reading++;
+    pending.text().then((text) => {
+      try {
+        item.body = JSON.parse(text);
+      } catch { /* no usage */ }
+    }, () => {}).finally(() => {
+      this.reading--;
+      this.queue.push(item);
+      if (!this.scheduled) this.schedule(0);
+    });
+  }
+
+  /** Record everything queued, answers still being read included (close, tests). */
+  async flush(timeoutMs = 5000): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      this.drain();
+      if (!this.reading) return true;
+      if (Date.now() > end) return false;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  private recordOne(item: CallRecord): void {
+    const rs = item.route;
+    const key = rs === null ? `${item.alias}\0${item.operation}`
+      : `${item.alias}\0${item.operation}\0${rs.ident}\0${rs.index}`;
+    let base = this.attrs.get(key);
+    if (base === undefined) {
+      if (this.attrs.size > 4096) this.attrs.clear(); // (old revisions' routes)
+      base = this.base(item.alias, item.operation, rs);
+      this.attrs.set(key, base);
+    }
+    const outcome = item.outcome === "stream_interrupted" ? "interrupted" : item.outcome;
+    const ok = outcome === "ok" || outcome === "closed";
+    this.duration.record(item.seconds, ok ? base : { ...base, "error.type": outcome });
+    this.recorded++;
+    if (rs === null || (!ok && outcome !== "interrupted")) return;
+    const family = rs.wire?.family ?? "openai";
+    const [tokens, model] = item.events ? fromEvents(item.events, family) : fromBody(item.body, family);
+    if (tokens === null) return;
+    const attrs = model ? { ...base, "gen_ai.response.model": model } : base;
+    this.tokens.record(inputTotal(tokens), { ...attrs, "gen_ai.token.type": "input" });
+    this.tokens.record(outputTotal(tokens), { ...attrs, "gen_ai.token.type": "output" });
+    for (const [cls, count] of Object.entries(tokens)) {
+      if (!count && cls !== "input" && cls !== "output") continue;
+      const k = `${key}\0${model}\0${cls}`;
+      const sum = this.classSums.get(k);
+      if (sum) sum[0] += count;
+      else this.classSums.set(k, [count, { ...attrs, "aigw.token.type": cls }]);
+    }
+    const price = this.price(rs);
+    const amount = cost(tokens, price);
+    if (amount !== null && price !== null) {
+      const k = `${key}\0${model}\0${price.currency}`;
+      const sum = this.costSums.get(k);
+      if (sum) sum[0] = addDec(sum[0], amount);
+      else this.costSums.set(k, [amount, { ...attrs, "aigw.currency": price.currency }]);
+    }
+  }
+
+  private addSums(): void {
+    const classes = this.classSums;
+    this.classSums = new Map();
+    for (const [count, attrs] of classes.values()) this.classes.add(count, attrs);
+    const costs = this.costSums;
+    this.costSums = new Map();
+    for (const [amount, attrs] of costs.values()) this.costs.add(decNumber(amount), attrs);
+  }
+
+  private base(alias: string, operation: string, rs: RouteState | null): Attrs {
+    const attrs: Attrs = { "gen_ai.operation.name": operation, "aigw.service": this.service,
+                           "aigw.environment": this.environment, "aigw.alias": alias };
+    if (rs !== null) {
+      const r = rs.route;
+      Object.assign(attrs, { "gen_ai.provider.name": providerName(r.api, rs.host, r.provider),
+                             "aigw.provider": r.provider, "gen_ai.request.model": r.model,
+                             "aigw.slot": r.slot, "aigw.route": rs.index });
+      if (rs.host) attrs["server.address"] = rs.host;
+    }
+    return attrs;
+  }
+
+  /** The route's price (its `price` in aigw-client.json), parsed once per route. */
+  private price(rs: RouteState): Price | null {
+    let price = this.prices.get(rs.route);
+    if (price === undefined) {
+      price = priceFromJson(rs.route.price);
+      this.prices.set(rs.route, price);
+    }
+    return price;
+  }
+}
