@@ -164,11 +164,11 @@ export class AigwClient {
   }
 
   /**
-   * Record the metrics of the calls made so far now (they are recorded within 50 ms
-   * anyway); true when nothing is left (false: an answer's body is still unread after 5 s).
+   * Record the metrics of the calls that ended so far, now (they are recorded within
+   * 50 ms anyway): before a reader collects them, or before the process exits.
    */
-  async flushMetrics(): Promise<boolean> {
-    return this.telemetry.flush();
+  flushMetrics(): void {
+    this.telemetry.flush();
   }
 
   /** Metrics counters: calls recorded, dropped (queue full), queued; null when metrics are off. */

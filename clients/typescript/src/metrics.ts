@@ -5,8 +5,8 @@
  * A call only pushes one record onto a bounded array (4096; when full the record
  * is dropped and counted in `dropped`: never a wait, never a throw). An unref'd
  * timer drains it every 50 ms, in slices of 256 records per macrotask, parses the
- * usage (the answer's JSON, read from a clone when no span read it already, or the
- * usage events a stream's `StreamTap` kept) and records:
+ * usage (the answer's JSON as the caller read it, or the usage events a stream's
+ * `StreamTap` kept) and records:
  *
  * - `gen_ai.client.operation.duration` (histogram, `s`; `error.type` on failure);
  * - `gen_ai.client.token.usage` (histogram, `{token}`; `gen_ai.token.type` input/output);
@@ -62,11 +62,10 @@ export interface CallRecord {
   operation: string;
   route: RouteState | null;
   outcome: string;
+  /** Seconds the call took; negative: a record of usage only (the answer read later). */
   seconds: number;
-  /** The parsed JSON answer (when a span read it already). */
+  /** The JSON answer: parsed, or its text (parsed here). */
   body: unknown;
-  /** A clone of the answer, read here (when metrics alone want its usage). */
-  pending: Response | null;
   /** A stream's events that carry usage. */
   events: Uint8Array[] | null;
 }
@@ -75,7 +74,6 @@ export interface CallRecord {
 export class MetricsRecorder {
   private queue: CallRecord[] = [];
   private scheduled = false;
-  private reading = 0;
   private readonly duration: Histogram;
   private readonly tokens: Histogram;
   private readonly classes: Counter;
@@ -106,7 +104,6 @@ export class MetricsRecorder {
   record(item: CallRecord): void {
     if (this.queue.length >= this.queueSize) {
       this.dropped++;
-      if (item.pending) item.pending.body?.cancel().catch(() => {});
       return;
     }
     this.queue.push(item);
@@ -115,7 +112,7 @@ export class MetricsRecorder {
 
   /** How many calls wait to be recorded. */
   get queued(): number {
-    return this.queue.length + this.reading;
+    return this.queue.length;
   }
 
   private schedule(ms: number): void {
@@ -135,10 +132,6 @@ export class MetricsRecorder {
     while (q.length && n < max) {
       const item = q.shift()!;
       n++;
-      if (item.pending !== null) {
-        this.read(item);
-        continue;
-      }
       try {
         this.recordOne(item);
       } catch { /* a bug here must not stop the others */ }
@@ -149,31 +142,9 @@ export class MetricsRecorder {
     return q.length;
   }
 
-  /** Read a clone's JSON (off the request path), then queue the call again. */
-  private read(item: CallRecord): void {
-    const pending = item.pending!;
-    item.pending = null;
-    this.reading++;
-    pending.text().then((text) => {
-      try {
-        item.body = JSON.parse(text);
-      } catch { /* no usage */ }
-    }, () => {}).finally(() => {
-      this.reading--;
-      this.queue.push(item);
-      if (!this.scheduled) this.schedule(0);
-    });
-  }
-
-  /** Record everything queued, answers still being read included (close, tests). */
-  async flush(timeoutMs = 5000): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      this.drain();
-      if (!this.reading) return true;
-      if (Date.now() > end) return false;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
+  /** Record everything queued now (close, tests). */
+  flush(): void {
+    this.drain();
   }
 
   private recordOne(item: CallRecord): void {
@@ -188,11 +159,19 @@ export class MetricsRecorder {
     }
     const outcome = item.outcome === "stream_interrupted" ? "interrupted" : item.outcome;
     const ok = outcome === "ok" || outcome === "closed";
-    this.duration.record(item.seconds, ok ? base : { ...base, "error.type": outcome });
-    this.recorded++;
+    if (item.seconds >= 0) {
+      this.duration.record(item.seconds, ok ? base : { ...base, "error.type": outcome });
+      this.recorded++;
+    }
     if (rs === null || (!ok && outcome !== "interrupted")) return;
     const family = rs.wire?.family ?? "openai";
-    const [tokens, model] = item.events ? fromEvents(item.events, family) : fromBody(item.body, family);
+    let body = item.body;
+    if (typeof body === "string") {
+      try {
+        body = JSON.parse(body);
+      } catch { /* not JSON: no usage */ }
+    }
+    const [tokens, model] = item.events ? fromEvents(item.events, family) : fromBody(body, family);
     if (tokens === null) return;
     const attrs = model ? { ...base, "gen_ai.response.model": model } : base;
     this.tokens.record(inputTotal(tokens), { ...attrs, "gen_ai.token.type": "input" });

@@ -61,6 +61,16 @@ export class CallSpan {
     return this.metrics !== null;
   }
 
+  /**
+   * Where the answer's JSON goes when the caller reads it (after `finish`): its usage
+   * is queued as a record of its own, with no duration.
+   */
+  usageLater(route: RouteState | null): (body: unknown) => void {
+    const metrics = this.metrics!;
+    return (body) => metrics.record({ alias: this.alias, operation: this.operation, route, outcome: "ok",
+                                      seconds: -1, body, events: null });
+  }
+
   attempt(a: Attempt): void {
     if (this.span === null) return;
     this.attempts++;
@@ -72,15 +82,15 @@ export class CallSpan {
 
   /**
    * Queue the call's metrics, set the span's final attributes and end it (once).
-   * `response`: the parsed answer; `pending`: a clone of it for the metrics to read.
+   * `response`: the parsed answer (when a span read it).
    */
-  finish(route: RouteState | null, outcome: string, response?: unknown, pending: Response | null = null): void {
+  finish(route: RouteState | null, outcome: string, response?: unknown): void {
     const metrics = this.metrics;
     if (metrics !== null) {
       this.metrics = null;
       try {
         metrics.record({ alias: this.alias, operation: this.operation, route, outcome,
-                         seconds: (performance.now() - this.t0) / 1000, body: response, pending,
+                         seconds: (performance.now() - this.t0) / 1000, body: response,
                          events: this.tap?.blocks ?? null });
       } catch { /* metrics never fail a call */ }
     }
@@ -181,8 +191,8 @@ export class Telemetry {
       ? new CallSpan(span.isRecording() ? span : null, metrics, alias, operation) : NO_SPAN;
   }
 
-  /** Record the queued metrics (answers still being read included). */
-  async flush(): Promise<boolean> {
-    return this.recorder === null ? true : this.recorder.flush();
+  /** Record the queued metrics now. */
+  flush(): void {
+    this.recorder?.flush();
   }
 }
