@@ -195,7 +195,7 @@ export class FailoverFetch {
         }
         const headers = responseHeaders(resp.headers);
         if (convert) headers.set("content-type", "text/event-stream");
-        if (span.metered) span.tap = new StreamTap();
+        if (span.metered || span.recording) span.tap = new StreamTap();
         const stream = replay(peeked[0], reader, peeked[1], span.tap, (outcome) => {
           span.finish(rs, outcome);
           if (caller) caller.removeEventListener("abort", onAbort);

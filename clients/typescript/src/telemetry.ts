@@ -11,10 +11,10 @@
 import { performance } from "node:perf_hooks";
 
 import type { Attempt } from "./errors.js";
-import { type MeterProvider, MetricsRecorder, SEMCONV } from "./metrics.js";
+import { type MeterProvider, MetricsRecorder, providerName, SEMCONV } from "./metrics.js";
 import { optional } from "./optional.js";
 import type { RouteState } from "./router.js";
-import type { StreamTap } from "./usage.js";
+import { fromBody, fromEvents, inputTotal, outputTotal, type StreamTap } from "./usage.js";
 
 interface Span {
   addEvent(name: string, attrs: Record<string, unknown>): void;
@@ -102,21 +102,21 @@ export class CallSpan {
     };
     if (route) {
       const r = route.route;
-      Object.assign(attrs, { "gen_ai.system": r.provider, "gen_ai.provider.name": r.provider,
+      Object.assign(attrs, { "gen_ai.system": r.provider,
+                             "gen_ai.provider.name": providerName(r.api, route.host, r.provider),
+                             "aigw.provider": r.provider, "aigw.route": route.index,
                              "gen_ai.request.model": r.model, "aigw.slot": r.slot,
                              "server.address": route.host });
-    }
-    if (response && typeof response === "object") {
-      const res = response as Record<string, unknown>;
-      if (typeof res["model"] === "string") attrs["gen_ai.response.model"] = res["model"];
-      const usage = res["usage"] as Record<string, unknown> | undefined;
-      if (usage && typeof usage === "object") {
-        for (const [src, dst] of [["prompt_tokens", "gen_ai.usage.input_tokens"],
-                                  ["completion_tokens", "gen_ai.usage.output_tokens"],
-                                  ["input_tokens", "gen_ai.usage.input_tokens"],
-                                  ["output_tokens", "gen_ai.usage.output_tokens"]] as const) {
-          if (Number.isInteger(usage[src])) attrs[dst] = usage[src];
-        }
+      const family = route.wire?.family ?? "openai";
+      const [tokens, model] = this.tap?.blocks.length ? fromEvents(this.tap.blocks, family)
+        : fromBody(response, family);
+      if (model) attrs["gen_ai.response.model"] = model;
+      if (tokens) {
+        attrs["gen_ai.usage.input_tokens"] = inputTotal(tokens);
+        attrs["gen_ai.usage.output_tokens"] = outputTotal(tokens);
+        if (tokens.cache_read) attrs["gen_ai.usage.cache_read.input_tokens"] = tokens.cache_read;
+        if (tokens.cache_write) attrs["gen_ai.usage.cache_creation.input_tokens"] = tokens.cache_write;
+        if (tokens.reasoning) attrs["gen_ai.usage.reasoning.output_tokens"] = tokens.reasoning;
       }
     }
     span.setAttributes(attrs);
@@ -160,10 +160,15 @@ export class Telemetry {
     return delegate !== undefined && (delegate as object).constructor?.name === "NoopTracerProvider";
   }
 
-  private recorderOn(provider: MeterProvider): MetricsRecorder {
-    const meter = provider.getMeter("aigw.client", undefined,
-                                    { schemaUrl: `https://opentelemetry.io/schemas/${SEMCONV}` });
-    return new MetricsRecorder(meter, this.service, this.environment);
+  /** A recorder on `provider` (null when its meter cannot be had: metrics never stop a client). */
+  private recorderOn(provider: MeterProvider): MetricsRecorder | null {
+    try {
+      const meter = provider.getMeter("aigw.client", undefined,
+                                      { schemaUrl: `https://opentelemetry.io/schemas/${SEMCONV}` });
+      return new MetricsRecorder(meter, this.service, this.environment);
+    } catch {
+      return null;
+    }
   }
 
   /** The recorder, following the global meter provider when none was given (null: off). */

@@ -231,6 +231,45 @@ describe("runtime metrics", () => {
     aigw.close();
   });
 
+  test("a stream that broke after its first event: timed with error.type interrupted", async () => {
+    const { reader, provider } = meter();
+    p1.mode = "cut";
+    try {
+      const aigw = AigwClient.fromFile(dep.config({
+        chat: { family: "openai", routes: [route("p1", "openai", `${p1.url}/v1`, "m1")] },
+      }), { meterProvider: provider, watchFiles: false });
+      const oai = await aigw.openai();
+      const stream = await oai.chat.completions.create({ model: "chat", messages: USER, stream: true });
+      await assert.rejects((async () => { for await (const _ of stream) { /* until it breaks */ } })());
+      const pts = await points(aigw, reader);
+      const [d] = pts["gen_ai.client.operation.duration"];
+      assert.equal(d.attrs["error.type"], "interrupted");
+      assert.equal(d.attrs["aigw.provider"], "p1");
+      assert.equal(pts["gen_ai.client.token.usage"], undefined); // its usage event never came
+      aigw.close();
+    } finally {
+      p1.mode = "ok";
+    }
+  });
+
+  test("the direct API: an answer read with json() is counted; a meter that throws never reaches the caller", async () => {
+    const { reader, provider } = meter();
+    const cfg = dep.config({ chat: { family: "openai", routes: [route("p1", "openai", `${p1.url}/v1`, "m1")] } });
+    const aigw = AigwClient.fromFile(cfg, { meterProvider: provider, watchFiles: false });
+    const resp = await aigw.request("chat", "POST", "/chat/completions", { json: { messages: USER } });
+    assert.equal((await resp.json()).usage.completion_tokens, 3);
+    assert.deepEqual(tokens(await points(aigw, reader)), { input: 1, output: 3 });
+    aigw.close();
+    const boom = () => { throw new Error("meter broke"); };
+    const broken = { getMeter: () => ({ createHistogram: () => ({ record: boom }), createCounter: () => ({ add: boom }) }) };
+    const bad = AigwClient.fromFile(cfg, { meterProvider: broken, watchFiles: false });
+    const oai = await bad.openai();
+    const reply = await oai.chat.completions.create({ model: "chat", messages: USER });
+    assert.equal(reply.usage.completion_tokens, 3);
+    bad.flushMetrics();
+    bad.close();
+  });
+
   test("a full queue drops the record and counts it: never a wait, never a throw", () => {
     const { provider } = meter();
     const rec = new MetricsRecorder(provider.getMeter("t"), "s", "e", 2);
