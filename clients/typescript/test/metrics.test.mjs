@@ -178,6 +178,26 @@ describe("runtime metrics", () => {
     aigw.close();
   });
 
+  test("Bedrock's regional default: aws.bedrock, no server.address, Anthropic usage", async () => {
+    const { reader, provider } = meter();
+    const urls = [];
+    const aigw = AigwClient.fromFile(dep.config({
+      claude: { family: "anthropic", routes: [route("anthropic", "bedrock-api-key", null, "anthropic.claude-sonnet-4",
+                                                    { aws_region: "eu-central-1" })] },
+    }), { meterProvider: provider, watchFiles: false, fetch: playing((url) => (urls.push(url), [200, "application/json",
+      JSON.stringify({ id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-4", content: [],
+                       stop_reason: "end_turn", usage: { input_tokens: 10, output_tokens: 20, cache_read_input_tokens: 5 } })])) });
+    const claude = await aigw.anthropic();
+    await claude.messages.create({ model: "claude", max_tokens: 16, messages: USER });
+    assert.match(urls[0], /^https:\/\/bedrock-runtime\.eu-central-1\.amazonaws\.com\//);
+    const pts = await points(aigw, reader);
+    const [d] = pts["gen_ai.client.operation.duration"];
+    assert.equal(d.attrs["gen_ai.provider.name"], "aws.bedrock");
+    assert.equal(d.attrs["server.address"], undefined);
+    assert.deepEqual(classes(pts), { input: 10, cache_read: 5, output: 20 });
+    aigw.close();
+  });
+
   test("reasoning billed as output; a class the price does not name: no cost at all", async () => {
     const { reader, provider } = meter();
     const answer = (model, usage) => [200, "application/json", JSON.stringify({ id: "c", object: "chat.completion",
