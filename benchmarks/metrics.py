@@ -66,14 +66,15 @@ def alternate(fns: list[Callable[[], Any]], n: int) -> list[list[float]]:
     return out
 
 
-def cpu_per_call(fn: Callable[[], Any], n: int, batches: int = 7) -> float:
-    """Median over batches of process CPU time per call."""
+def cpu_per_call(fn: Callable[[], Any], n: int, batches: int = 7,
+                 clock: Callable[[], float] = time.process_time) -> float:
+    """Median over batches of CPU time per call (the process's, or `clock`'s)."""
     per = []
     for _ in range(batches):
-        t0 = time.process_time()
+        t0 = clock()
         for _ in range(n):
             fn()
-        per.append((time.process_time() - t0) / n)
+        per.append((clock() - t0) / n)
     return sorted(per)[batches // 2]
 
 
@@ -116,6 +117,33 @@ def sync_records(provider: MeterProvider, n: int) -> float:
             tok.record(v, {**attrs, "gen_ai.token.type": kind})
         cost.add(0.0003, {**attrs, "aigw.currency": "USD"})
     return (time.perf_counter() - t0) / n
+
+
+def hot_path_ops(client_off: Client, client_on: Client, n: int) -> dict[str, float]:
+    """What metrics add to one call's own operations: `Telemetry.start` and `finish`
+    (a per-call object, a clock read, one queue append), min over repeats of n calls;
+    the recording thread is held so only the request side is timed."""
+    import timeit
+
+    rec = client_on._telemetry.metrics
+    assert rec is not None
+    running, thread = rec._running, rec._thread
+    rec._running, rec.queue_size = True, 10**9  # held: nothing drains, nothing drops
+    body = CHAT
+    rs = next(iter(client_on._snap.routers.values())).routes[0]  # a RouteState
+
+    def call(t: Any) -> None:
+        span = t.start("chat", "chat")
+        if span.recording:
+            span.finish(rs, "ok", body)
+
+    out = {}
+    for label, c in (("off", client_off), ("on", client_on)):
+        t = c._telemetry
+        out[label] = min(timeit.repeat(lambda t=t: call(t), number=n, repeat=7)) / n
+    rec._queue.clear()
+    rec._running, rec._thread, rec.queue_size = running, thread, 4096
+    return out
 
 
 def run(n: int, warmup: int) -> dict[str, dict[str, float]]:
@@ -166,14 +194,22 @@ def run(n: int, warmup: int) -> dict[str, dict[str, float]]:
             c_off, c_on = cpu_per_call(fns[1], batch), cpu_per_call(fns[2], batch)
             c_off2 = cpu_per_call(fns[1], batch)
             rec.flush()
+            # The request thread's own CPU: what the request path does, without the
+            # recording thread's work or time spent waiting for the GIL.
+            r_off = cpu_per_call(fns[1], batch, clock=time.thread_time)
+            r_on = cpu_per_call(fns[2], batch, clock=time.thread_time)
+            r_off2 = cpu_per_call(fns[1], batch, clock=time.thread_time)
+            rec.flush()
             rows[label] = {
                 "bare_p50": pct(bare, 50), "off_p50": pct(t_off, 50), "on_p50": pct(t_on, 50),
                 "on_minus_off_p50": pct(t_on, 50) - pct(t_off, 50),
                 "on_minus_bare_p50": pct(t_on, 50) - pct(bare, 50),
                 "off_minus_bare_p50": pct(t_off, 50) - pct(bare, 50),
                 "on_minus_off_cpu": c_on - (c_off + c_off2) / 2,
+                "on_minus_off_request_cpu": r_on - (r_off + r_off2) / 2,
                 "thread_cpu_per_call": thread_per_call, "dropped": float(rec.dropped)}
         rows["sync records (avoided)"] = {"per_call": sync_records(provider, n)}
+        rows["hot path ops"] = hot_path_ops(off, on, n)
         off.close()
         on.close()
     provider.shutdown()
@@ -194,19 +230,25 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rows = run(args.n, args.warmup)
     print(f"{'path':12} {'bare p50':>9} {'off p50':>8} {'on p50':>8} {'on-off p50':>11} "
-          f"{'on-off cpu':>11} {'off+bare':>9} {'on+bare':>8} {'thread cpu':>11} {'dropped':>8}")
+          f"{'on-off cpu':>11} {'req cpu':>8} {'off+bare':>9} {'on+bare':>8} "
+          f"{'thread cpu':>11} {'dropped':>8}")
     for label, r in rows.items():
-        if "per_call" in r:
+        if "per_call" in r or "off" in r:
             continue
         print(f"{label:12} {us(r['bare_p50']):>9} {us(r['off_p50']):>8} {us(r['on_p50']):>8} "
               f"{us(r['on_minus_off_p50']):>11} {us(r['on_minus_off_cpu']):>11} "
+              f"{us(r['on_minus_off_request_cpu']):>8} "
               f"{us(r['off_minus_bare_p50']):>9} {us(r['on_minus_bare_p50']):>8} "
               f"{us(r['thread_cpu_per_call']):>11} {int(r['dropped']):>8}")
+    ops = rows["hot path ops"]
+    print(f"request-path operations per call (Telemetry.start + finish, min of 7): "
+          f"off {us(ops['off'])} us, on {us(ops['on'])} us, added {us(ops['on'] - ops['off'])} us")
     print(f"sync records on the request path (avoided): "
           f"{us(rows['sync records (avoided)']['per_call'])} us per call")
-    print("us; on-off: what metrics add to the request path (wall p50; process CPU per call"
-          "\nover batches, which includes the thread); off+bare / on+bare: aigw's whole added"
-          "\np50 without / with metrics; thread cpu: the recording thread's CPU per call.")
+    print("us; on-off: what metrics add (wall p50; process CPU per call over batches, which"
+          "\nincludes the recording thread); req cpu: on-off of the request thread's own CPU"
+          "\nper call (the request path alone); off+bare / on+bare: aigw's whole added p50"
+          "\nwithout / with metrics; thread cpu: the recording thread's CPU per call.")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -93,7 +94,19 @@ def world(tmp_path: Path, bao: BaoDevServer, vault_mount: str,
         key_id = ids.get((t.ref.provider, t.ref.slot))
         if key_id:
             now = time.time()
-            Journal(kv, t.journal_path, t.id).save(JournalEntry(
+            journal = Journal(kv, t.journal_path, t.id)
+            # bot's OpenAI key was rotated twice: the journal's current entry no longer
+            # names the first key, an older version of it does.
+            if key_id == "key_bot":
+                first = journal.save(JournalEntry("run0", "done", "openai-admin", "test", now,
+                                                  now, new=KeyRef("key_bot_old", "fp0", 1)),
+                                     now)
+                second = journal.save(replace(first, run_id="run1", new=KeyRef(
+                    "key_bot_mid", "fp1", 2), old=KeyRef("key_bot_old", "fp0", 1)), now)
+                journal.save(replace(second, run_id="run2", new=KeyRef(key_id, "fp2", 3),
+                                     old=KeyRef("key_bot_mid", "fp1", 2)), now)
+                continue
+            journal.save(JournalEntry(
                 "run1", "done", "openai-admin", "test", now, now, new=KeyRef(key_id, "fp", 1)),
                 now)
     yield oa, an, write
@@ -169,6 +182,15 @@ def test_by_model_and_slot(world, capsys: pytest.CaptureFixture[str]):
     doc = json.loads(run_cli(capsys, "usage", str(write()), "--since", "1d", "--by", "alias",
                              "--json").out)
     assert {r["alias"] for r in doc["rows"]} == {"gpt", "claude", "-"}  # "-": shared slot
+
+
+def test_usage_of_a_key_rotated_away_is_still_attributed(world, capsys):
+    """The oldest key of bot's slot is only in an older version of the slot's journal."""
+    oa, an, write = world
+    oa.record_usage(DAY, "key_bot_old", "proj_1", "gpt-4o", input_tokens=1_000_000,
+                    output_tokens=0)
+    doc = json.loads(run_cli(capsys, "usage", str(write()), "--since", "1d", "--json").out)
+    assert {r["service"]: r["amount"] for r in doc["rows"]} == {"bot": "2.50"}
 
 
 def test_budget_forecast_exit_1(world, capsys: pytest.CaptureFixture[str]):

@@ -96,6 +96,7 @@ class MetricsRecorder:
         self._cost = meter.create_counter("aigw.client.cost", unit="{currency}",
                                           description="Cost of calls at the catalog's prices")
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._token_attrs: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
         self._class_sums: dict[tuple[Any, ...], list[Any]] = {}  # this batch's counter adds
         self._cost_sums: dict[tuple[Any, ...], list[Any]] = {}
         self._prices: dict[tuple[str, str], Price] = {}
@@ -178,7 +179,6 @@ class MetricsRecorder:
                         self._record(*q.popleft())
                     except Exception:  # noqa: BLE001 - a bug here must not stop the thread
                         log.debug("a call's metrics were not recorded", exc_info=True)
-                    time.sleep(0)  # hand the GIL to a request thread waiting for it
                 self._add_sums()
             finally:
                 self.busy = False
@@ -207,9 +207,17 @@ class MetricsRecorder:
         tokens, model = from_events(events, family) if events else from_body(body, family)
         if tokens is None:
             return
-        attrs = {**base, "gen_ai.response.model": model} if model else base
-        self._tokens.record(input_total(tokens), {**attrs, "gen_ai.token.type": "input"})
-        self._tokens.record(output_total(tokens), {**attrs, "gen_ai.token.type": "output"})
+        cached = self._token_attrs.get((key, model))
+        if cached is None:
+            if len(self._token_attrs) > 4096:
+                self._token_attrs.clear()
+            attrs = {**base, "gen_ai.response.model": model} if model else base
+            cached = self._token_attrs[(key, model)] = (
+                attrs, {**attrs, "gen_ai.token.type": "input"},
+                {**attrs, "gen_ai.token.type": "output"})
+        attrs, attrs_in, attrs_out = cached
+        self._tokens.record(input_total(tokens), attrs_in)
+        self._tokens.record(output_total(tokens), attrs_out)
         # The counters are summed over the batch and added once per attribute set.
         for token_class, count in tokens.items():
             if count or token_class in ("input", "output"):

@@ -48,21 +48,32 @@ class UsageReport:
         return any(b.alert for b in self.budgets)
 
 
+HISTORY = 50  # journal versions read per slot: the key ids of past rotations too
+
+
 def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
-    """Provider key id -> slot from the rotation inventory (each slot's journal: the key
-    ids recorded when a key was minted or put, the current one and the one it replaced).
+    """Provider key id -> slot from the rotation inventory: every key id a slot's journal
+    recorded (when a key was minted, or put with `--key-id`), over its last `HISTORY`
+    versions, so usage of a key rotated away during the window is still attributed.
     `client` is an hvac client (aigw.vault.connect)."""
-    from aigw.slots.journal import Journal
+    from aigw.slots.journal import JournalEntry
     from aigw.slots.kv import KV
     from aigw.slots.targets import select_targets
 
     index = KeyIndex()
     for t in select_targets(cat, env):
         index.services[(t.ref.provider, t.ref.slot)] = tuple(t.consumers)
-        entry = Journal(KV(client, t.mount), t.journal_path, t.id).load()
-        for ref in (entry.new, entry.old) if entry is not None else ():
-            if ref is not None and ref.key_id:
-                index.slots.setdefault((t.ref.provider, ref.key_id), t.ref.slot)
+        kv = KV(client, t.mount)
+        meta = kv.metadata(t.journal_path) or {}
+        current = int(meta.get("current_version") or 0)
+        for version in range(current, max(0, current - HISTORY), -1):
+            got = kv.read_version(t.journal_path, version)
+            if got is None or not got.data:
+                continue
+            entry = JournalEntry.from_data(got.data, version)
+            for ref in (entry.new, entry.old):
+                if ref is not None and ref.key_id:
+                    index.slots.setdefault((t.ref.provider, ref.key_id), t.ref.slot)
     return index
 
 

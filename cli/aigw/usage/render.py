@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from aigw.usage import UsageReport
-from aigw.usage.report import daily
+from aigw.usage.report import SHARED, daily
 
 
 def as_json(r: UsageReport) -> dict[str, Any]:
@@ -55,7 +55,8 @@ def _row_text(doc: dict[str, Any], g: dict[str, Any]) -> tuple[str, str, str, st
     by = doc["by"]
     name = g[by]
     if g["shared_with"]:
-        name += f" (shared: {', '.join(g['shared_with'])}; not attributable)"
+        shared = f"(shared: {', '.join(g['shared_with'])}; not attributable)"
+        name = shared if name == SHARED else f"{name} {shared}"
     money = "unpriced" if g["currency"] is None else f"{g['amount']} {g['currency']}"
     unpriced = f"{g['unpriced_tokens']} unpriced" if g["unpriced_tokens"] else ""
     return name, money, str(g["tokens"]), unpriced
