@@ -19,6 +19,7 @@
 import { addDec, type Dec, decNumber, cost, type Price, priceFromJson } from "./cost.js";
 import type { RouteState } from "./router.js";
 import { fromBody, fromEvents, inputTotal, outputTotal } from "./usage.js";
+import { bedrockBaseUrl } from "./wire.js";
 
 export const QUEUE_SIZE = 4096;
 export const POLL_MS = 50;
@@ -210,7 +211,10 @@ export class MetricsRecorder {
       Object.assign(attrs, { "gen_ai.provider.name": providerName(r.api, rs.host, r.provider),
                              "aigw.provider": r.provider, "gen_ai.request.model": r.model,
                              "aigw.slot": r.slot, "aigw.route": rs.index });
-      if (rs.host) attrs["server.address"] = rs.host;
+      // (none for Bedrock's regional default, a route written without base_url, as in Python)
+      if (rs.host && !(rs.wire && !rs.wire.needsBaseUrl && r.baseUrl === bedrockBaseUrl(r.awsRegion))) {
+        attrs["server.address"] = rs.host;
+      }
     }
     return attrs;
   }

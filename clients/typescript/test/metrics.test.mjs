@@ -95,7 +95,7 @@ describe("runtime metrics", () => {
     assert.equal(pts["gen_ai.client.operation.duration"].length, 1);
     assert.equal(d.unit, "s");
     assert.equal(d.count, 1);
-    assert.ok(d.value > 0 && d.value < 5);
+    assert.ok(d.value > 0); // seconds
     assert.deepEqual(d.boundaries, DURATION_BUCKETS);
     assert.deepEqual(Object.keys(d.attrs).sort(), STANDARD.filter((k) => k !== "gen_ai.response.model"));
     assert.deepEqual(d.attrs, {
