@@ -80,6 +80,8 @@ export class MetricsRecorder {
   private readonly classes: Counter;
   private readonly costs: Counter;
   private attrs = new Map<string, Attrs>();
+  /** Per route and response model: [attributes, those + token type input, + output]. */
+  private tokenAttrs = new Map<string, [Attrs, Attrs, Attrs]>();
   private classSums = new Map<string, [number, Attrs]>();
   private costSums = new Map<string, [Dec, Attrs]>();
   private prices = new WeakMap<object, Price | null>();
@@ -128,11 +130,9 @@ export class MetricsRecorder {
 
   /** Record up to `max` queued calls now; returns how many are left. */
   drain(max = Infinity): number {
-    const q = this.queue;
-    let n = 0;
-    while (q.length && n < max) {
-      const item = q.shift()!;
-      n++;
+    const batch = this.queue.length <= max ? this.queue : this.queue.splice(0, max);
+    if (batch === this.queue) this.queue = [];
+    for (const item of batch) {
       try {
         this.recordOne(item);
       } catch { /* a bug here must not stop the others */ }
@@ -140,7 +140,7 @@ export class MetricsRecorder {
     try {
       this.addSums();
     } catch { /* as above */ }
-    return q.length;
+    return this.queue.length;
   }
 
   /** Record everything queued now (close, tests). */
@@ -174,12 +174,20 @@ export class MetricsRecorder {
     }
     const [tokens, model] = item.events ? fromEvents(item.events, family) : fromBody(body, family);
     if (tokens === null) return;
-    const attrs = model ? { ...base, "gen_ai.response.model": model } : base;
-    this.tokens.record(inputTotal(tokens), { ...attrs, "gen_ai.token.type": "input" });
-    this.tokens.record(outputTotal(tokens), { ...attrs, "gen_ai.token.type": "output" });
+    const tk = `${key}\0${model}`;
+    let sets = this.tokenAttrs.get(tk);
+    if (sets === undefined) {
+      if (this.tokenAttrs.size > 4096) this.tokenAttrs.clear();
+      const attrs = model ? { ...base, "gen_ai.response.model": model } : base;
+      sets = [attrs, { ...attrs, "gen_ai.token.type": "input" }, { ...attrs, "gen_ai.token.type": "output" }];
+      this.tokenAttrs.set(tk, sets);
+    }
+    const [attrs, inputAttrs, outputAttrs] = sets;
+    this.tokens.record(inputTotal(tokens), inputAttrs);
+    this.tokens.record(outputTotal(tokens), outputAttrs);
     for (const [cls, count] of Object.entries(tokens)) {
       if (!count && cls !== "input" && cls !== "output") continue;
-      const k = `${key}\0${model}\0${cls}`;
+      const k = `${tk}\0${cls}`;
       const sum = this.classSums.get(k);
       if (sum) sum[0] += count;
       else this.classSums.set(k, [count, { ...attrs, "aigw.token.type": cls }]);
@@ -187,7 +195,7 @@ export class MetricsRecorder {
     const price = this.price(rs);
     const amount = cost(tokens, price);
     if (amount !== null && price !== null) {
-      const k = `${key}\0${model}\0${price.currency}`;
+      const k = `${tk}\0${price.currency}`;
       const sum = this.costSums.get(k);
       if (sum) sum[0] = addDec(sum[0], amount);
       else this.costSums.set(k, [amount, { ...attrs, "aigw.currency": price.currency }]);
