@@ -245,7 +245,7 @@ const OWN = new WeakSet<Response>();
  * (a stream reader, `arrayBuffer()`) is timed but not counted.
  */
 function tapBody(resp: Response, sink: (body: unknown) => void): void {
-  const { json, text } = Response.prototype;
+  const { json, text } = resp; // its own class's (an inner fetch may return another Response class)
   const give = (value: unknown): unknown => {
     try {
       sink(value);
