@@ -45,6 +45,8 @@ export interface ClientOptions {
   random?: Random;
   /** An OpenTelemetry TracerProvider (default: the global one, when @opentelemetry/api is installed). */
   tracerProvider?: unknown;
+  /** An OpenTelemetry MeterProvider for the metrics of spec/metrics.md (default: the global one). */
+  meterProvider?: unknown;
   /** Where warnings and info lines go (default: warnings to console.warn). */
   logger?: Logger;
   /**
@@ -100,7 +102,8 @@ export class AigwClient {
         this.log("warn", `key file ${kf.path} is missing or empty; its routes fail over until it appears`);
       }
     }
-    this.telemetry = new Telemetry(config.service, config.environment, options.tracerProvider);
+    this.telemetry = new Telemetry(config.service, config.environment, options.tracerProvider,
+                                   options.meterProvider);
     if (options.watchConfig && config.path === null) {
       throw new ConfigError("watchConfig needs a config read from a file (AigwClient.fromFile or fromEnv)");
     }
@@ -150,10 +153,28 @@ export class AigwClient {
     return out;
   }
 
-  /** Stop background work (the acknowledgement timer, file watchers; neither keeps a process alive). */
+  /**
+   * Stop background work (the acknowledgement timer, file watchers; neither keeps a
+   * process alive) and record the queued metrics.
+   */
   close(): void {
     this.acks?.watch(null);
     this.watcher?.close();
+    this.telemetry.recorder?.drain();
+  }
+
+  /**
+   * Record the metrics of the calls that ended so far, now (they are recorded within
+   * 50 ms anyway): before a reader collects them, or before the process exits.
+   */
+  flushMetrics(): void {
+    this.telemetry.flush();
+  }
+
+  /** Metrics counters: calls recorded, dropped (queue full), queued; null when metrics are off. */
+  get metrics(): { recorded: number; dropped: number; queued: number } | null {
+    const r = this.telemetry.recorder;
+    return r === null ? null : { recorded: r.recorded, dropped: r.dropped, queued: r.queued };
   }
 
   /** Load `aigw-client.json` at `file`. */

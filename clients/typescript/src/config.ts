@@ -36,6 +36,8 @@ export interface Route {
   readonly wire: Wire | undefined;
   /** What makes two routes the same route across config versions. */
   readonly identity: string;
+  /** The route's `price` as written (parsed by cost.ts, off the request path); null: none. */
+  readonly price: unknown;
 }
 
 export interface AliasConfig {
@@ -134,6 +136,7 @@ function parseRoute(raw: unknown, where: string, keyDir: string): Route {
     awsRegion: (region as string | undefined) || "",
     weight: (weight as number | null | undefined) ?? null,
     identity: JSON.stringify([provider, slot, api, model, base]),
+    price: opt(raw, "price") ?? null,
   };
 }
 

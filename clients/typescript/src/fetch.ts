@@ -21,6 +21,7 @@ import type { AwsCredentials } from "./keys.js";
 import type { RouteState } from "./router.js";
 import { BadResponse, EVENTSTREAM, peek, replay } from "./streaming.js";
 import type { CallSpan } from "./telemetry.js";
+import { StreamTap } from "./usage.js";
 import { withModel } from "./multipart.js";
 import { type Call, callOf, parsed, pathOf, plain, readBody, Reject } from "./request.js";
 import { BadRequest, errorBody, isBedrock, prepare } from "./wire.js";
@@ -132,8 +133,12 @@ export class FailoverFetch {
     const resp = value as Response;
     const streaming = resp.body !== null && STREAMING.has(resp);
     if (!streaming) {
-      const ok = attempts[attempts.length - 1]!.outcome === "ok";
-      span.finish(route, attempts[attempts.length - 1]!.outcome, ok ? USAGE.get(resp) : undefined);
+      const outcome = attempts[attempts.length - 1]!.outcome;
+      const ok = outcome === "ok";
+      if (ok && span.metered && !USAGE.has(resp) && resp.body !== null && isJson(resp)) {
+        tapBody(resp, span.usageLater(route));
+      }
+      span.finish(route, outcome, ok ? USAGE.get(resp) : undefined);
     }
     return withAttempts(labelled(resp, attempts), attempts);
   }
@@ -190,7 +195,8 @@ export class FailoverFetch {
         }
         const headers = responseHeaders(resp.headers);
         if (convert) headers.set("content-type", "text/event-stream");
-        const stream = replay(peeked[0], reader, peeked[1], (outcome) => {
+        if (span.metered || span.recording) span.tap = new StreamTap();
+        const stream = replay(peeked[0], reader, peeked[1], span.tap, (outcome) => {
           span.finish(rs, outcome);
           if (caller) caller.removeEventListener("abort", onAbort);
         });
@@ -230,11 +236,36 @@ function hasKeys(obj: object): boolean {
 const STREAMING = new WeakSet<Response>();
 /** Responses aigw built itself (their headers are mutable). */
 const OWN = new WeakSet<Response>();
+
+/**
+ * Hand the answer's JSON to `sink` when the caller reads it (`json()`: the Anthropic
+ * SDK; `text()`: the openai SDK), untouched: metrics parse it later, off the request
+ * path. Reading the body here (a clone's tee: +28 µs a call; a copy: +20) would cost
+ * the caller; these two own properties cost nothing measurable. A body read otherwise
+ * (a stream reader, `arrayBuffer()`) is timed but not counted.
+ */
+function tapBody(resp: Response, sink: (body: unknown) => void): void {
+  const { json, text } = resp; // its own class's (an inner fetch may return another Response class)
+  const give = (value: unknown): unknown => {
+    try {
+      sink(value);
+    } catch { /* metrics never fail a call */ }
+    return value;
+  };
+  Object.defineProperties(resp, {
+    json: { value: function (this: Response) { return json.call(this).then(give); }, configurable: true, writable: true },
+    text: { value: function (this: Response) { return text.call(this).then(give); }, configurable: true, writable: true },
+  });
+}
 const USAGE = new WeakMap<Response, unknown>();
+
+function isJson(resp: Response): boolean {
+  return (resp.headers.get("content-type") ?? "").includes("json");
+}
 
 /** The usage fields of a 2xx JSON answer, read from a clone (spans only). */
 async function usageOf(resp: Response): Promise<unknown> {
-  if (!(resp.headers.get("content-type") ?? "").includes("json")) return undefined;
+  if (!isJson(resp)) return undefined;
   try {
     return await resp.clone().json();
   } catch {

@@ -4,10 +4,12 @@
  * `FirstEvent` reads a streaming answer up to its first complete event (an
  * OpenAI or Anthropic SSE event, or a Bedrock event-stream frame converted to
  * Anthropic SSE). Until then the fetch may still try another route; after it,
- * `replay` yields what was read and passes the rest through.
+ * `replay` yields what was read and passes the rest through (fed to a `StreamTap`
+ * when metrics are on, which keeps the events that carry usage).
  */
 import { EventStreamDecoder, EventStreamError, frameToSse } from "./eventstream.js";
 import { StreamInterrupted } from "./errors.js";
+import type { StreamTap } from "./usage.js";
 
 /** A 2xx streaming answer that failed before its first event. */
 export class BadResponse extends Error {
@@ -116,8 +118,8 @@ export async function peek(reader: ReadableStreamDefaultReader<Uint8Array>,
 
 /** The stream handed to the caller: the peeked chunks, then the rest as it comes. */
 export function replay(head: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>,
-                       conv: EventStreamToSSE | null, onEnd: (outcome: string) => void,
-                       ): ReadableStream<Uint8Array> {
+                       conv: EventStreamToSSE | null, tap: StreamTap | null,
+                       onEnd: (outcome: string) => void): ReadableStream<Uint8Array> {
   let ended = false;
   const end = (outcome: string): void => {
     if (!ended) {
@@ -127,7 +129,10 @@ export function replay(head: Uint8Array[], reader: ReadableStreamDefaultReader<U
   };
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      for (const chunk of head) controller.enqueue(chunk);
+      for (const chunk of head) {
+        tap?.feed(chunk);
+        controller.enqueue(chunk);
+      }
     },
     async pull(controller) {
       try {
@@ -139,7 +144,10 @@ export function replay(head: Uint8Array[], reader: ReadableStreamDefaultReader<U
           return;
         }
         const out = conv ? conv.feed(value) : value;
-        if (out.length) controller.enqueue(out);
+        if (out.length) {
+          tap?.feed(out);
+          controller.enqueue(out);
+        }
       } catch (exc) {
         end("stream_interrupted");
         controller.error(new StreamInterrupted(

@@ -56,6 +56,7 @@ describe("telemetry and the canary", () => {
       "aigw.service": "node-svc", "aigw.environment": "test", "aigw.alias": "chat",
       "gen_ai.operation.name": "chat", "aigw.attempt": 2, "aigw.outcome": "ok",
       "aigw.config.revision": "rev-7", "gen_ai.system": "p1", "gen_ai.provider.name": "p1",
+      "aigw.provider": "p1", "aigw.route": 1,
       "gen_ai.request.model": "m1", "aigw.slot": "default", "server.address": "127.0.0.1",
       "gen_ai.response.model": "m1", "gen_ai.usage.input_tokens": 1, "gen_ai.usage.output_tokens": 3,
     });
@@ -70,6 +71,21 @@ describe("telemetry and the canary", () => {
     assert.ok(mine, `spans: ${spans.map((s) => s.name)}`);
     const sdk = spans.find((s) => s !== mine && s.ctx.spanId === mine.parent);
     assert.ok(sdk, `aigw's span has no parent among ${spans.map((s) => s.name)}`);
+  });
+
+  test("a stream's span carries its usage: Anthropic's message_start and message_delta", async () => {
+    spans.length = 0;
+    const claude = await aigw.anthropic();
+    const stream = await claude.messages.create({ model: "claude", max_tokens: 8, stream: true,
+                                                  messages: [{ role: "user", content: "hi" }] });
+    for await (const _ of stream) { /* read it all */ }
+    const mine = spans.find((s) => s.name === "chat claude");
+    assert.ok(mine?.ended);
+    assert.equal(mine.attributes["gen_ai.provider.name"], "anthropic"); // by wire API
+    assert.equal(mine.attributes["aigw.provider"], "a1");
+    assert.equal(mine.attributes["gen_ai.usage.input_tokens"], 1);
+    assert.equal(mine.attributes["gen_ai.usage.output_tokens"], 3);
+    assert.equal(mine.attributes["gen_ai.response.model"], "claude-a1");
   });
 
   test("no key value in errors, logs, spans, attempts or headers", async () => {
