@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from aigw.apis import API_NAMES
 from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
@@ -67,6 +67,24 @@ class _Model(BaseModel):
                               defer_build=True)
 
 
+class Overrides(_Model):
+    """What one environment changes of the catalog's entries (catalog/overrides.py).
+
+    Raw mappings, merged over the entries they name before those are validated, so
+    every field an entry model has can be allowed by one list (`OVERRIDABLE`).
+    """
+
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def entries(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(section, name, raw override) of every overridden entry, in section order."""
+        for section in ("providers", "models", "services"):
+            for name, raw in getattr(self, section).items():
+                yield section, name, raw
+
+
 class Environment(_Model):
     """Where one environment's keys live in OpenBao/Vault and on disk."""
 
@@ -77,6 +95,8 @@ class Environment(_Model):
     # Where services and agents of this environment reach OpenBao (rendered into aigw.env,
     # acks.address, bao-agent.hcl and the CSI vaultAddress); None: their own BAO_ADDR.
     openbao_address: str | None = None
+    # What this environment changes of providers, aliases and services (docs/catalog.md).
+    overrides: Overrides = Field(default_factory=Overrides)
 
 
 class Rotation(_Model):
@@ -184,6 +204,17 @@ class Catalog(_Model):
     models: dict[str, ModelAlias] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
     ci: CiSettings | None = None
+    # Each environment's merged view, shared by a catalog and its views
+    # (`aigw.catalog.overrides.environment_view`).
+    _views: dict[str, Catalog] = PrivateAttr(default_factory=dict)
+
+    def view_cache(self) -> dict[str, Catalog]:
+        """The merged view of each environment resolved so far (shared with the views)."""
+        return self._views
+
+    def share_views(self, cache: dict[str, Catalog]) -> None:
+        """Make this catalog (a view) use CACHE, its base catalog's."""
+        self._views = cache
 
 
 _PLUGINS_VAR = "PYDANTIC_DISABLE_PLUGINS"
@@ -211,7 +242,7 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def _build_models() -> None:
     with _without_pydantic_plugins():
-        for model in (Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
+        for model in (Overrides, Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
                       Service, CiSettings, Catalog):
             model.model_rebuild(force=True)
 
