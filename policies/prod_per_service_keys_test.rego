@@ -26,7 +26,8 @@ test_staging_shared_keys_pass if {
 # The merged prod view decides: per-service keys set only by prod's override pass...
 test_prod_override_per_service_keys_pass if {
 	count(prod_per_service_keys.deny) == 0 with input as object.union(svc(["staging", "prod"], "shared"), {
-		"views": {"prod": {"services": {"bot": {"keys": "per-service"}}}}})
+		"views": {"prod": {"services": {"bot": {"keys": "per-service"}}}},
+	})
 }
 
 # ...and shared keys set only by prod's override are denied, at the override.

@@ -30,8 +30,11 @@ class Effect:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"kind": self.kind, "text": self.text, "alias": self.alias,
-                "before": self.before, "after": self.after, "environment": self.environment}
+        out = {"kind": self.kind, "text": self.text, "alias": self.alias,
+               "before": self.before, "after": self.after}
+        if self.environment is not None:  # only one environment's (its overrides)
+            out["environment"] = self.environment
+        return out
 
 
 @dataclass
