@@ -39,7 +39,7 @@ services:
 
 CHANGES = {
     "prod": "  prod:\n    overrides:\n      services:\n        bot: {keys: per-service}\n"
-            "      providers:\n        deepseek: {extra: {seed: 1}}\n",
+            "      providers:\n        deepseek: {extra: {seed: 1}, rotation: {max_age: 7d}}\n",
     "staging": "  staging:\n    overrides:\n      providers:\n"
                "        deepseek: {base_url: https://sandbox.example}\n"
                "      models:\n        chat:\n          routes: [{provider: volc, model: lite}]\n",
@@ -92,6 +92,9 @@ def test_prod_only_per_service_keys_reach_prods_stack_only(tmp_path: Path) -> No
     staging = {(s.provider, s.slot) for s in environment_spec(cat, "staging").slots}
     assert ("deepseek", "svc-bot") in prod and ("deepseek", "svc-bot") not in staging
     assert staging == {("deepseek", "default"), ("volc", "default")}
+    ages = {env: {s.max_age for s in environment_spec(cat, env).slots if s.provider == "deepseek"}
+            for env in ("prod", "staging")}
+    assert ages == {"prod": {"1w"}, "staging": {"90d"}}  # prod's rotation override only
 
 
 def test_diff_shows_effects_per_environment(tmp_path: Path) -> None:
