@@ -119,9 +119,11 @@ def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) ->
     svc = cat.services[service]
     d = svc.defaults
     own_slot = svc.keys == "per-service"
-    # id(cat): each environment's merged view resolves its own routes (all environments
-    # without overrides share the catalog itself, and so its routes).
-    key = (id(cat), alias, service if own_slot else None, d.timeout, d.retries, d.cooldown)
+    # Keyed by the entries' identities: an environment's merged view shares every entry
+    # its overrides leave alone, so environments resolve an unchanged alias once.
+    model = cat.models[alias]
+    key = (alias, id(model), *(id(cat.providers[r.provider]) for r in model.routes),
+           service if own_slot else None, d.timeout, d.retries, d.cooldown)
     found = cache.get(key)
     if found is not None:
         return found
