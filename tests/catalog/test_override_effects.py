@@ -104,3 +104,12 @@ def test_diff_shows_effects_per_environment(tmp_path: Path) -> None:
     shown = {(e.environment, e.text) for e in bot.effects}
     assert ("prod", "[prod] key strategy: shared -> per-service") in shown
     assert all(e.environment == "prod" for e in bot.effects), shown
+
+
+def test_diff_of_one_environment_shows_only_its_effects(tmp_path: Path) -> None:
+    before, after = load(tmp_path / "a", None), load(tmp_path / "b", "prod")
+    [staging] = [c for c in compare(before.catalog, after.catalog, env="staging")
+                 if c.service == "bot"]
+    assert (staging.status, staging.effects) == ("unchanged", [])
+    [prod] = [c for c in compare(before.catalog, after.catalog, env="prod") if c.service == "bot"]
+    assert [e.kind for e in prod.effects] == ["keys-changed", "provider-changed"]

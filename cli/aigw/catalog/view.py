@@ -121,9 +121,14 @@ def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) ->
     own_slot = svc.keys == "per-service"
     # Keyed by the entries' identities: an environment's merged view shares every entry
     # its overrides leave alone, so environments resolve an unchanged alias once.
-    model = cat.models[alias]
-    key = (alias, id(model), *(id(cat.providers[r.provider]) for r in model.routes),
-           service if own_slot else None, d.timeout, d.retries, d.cooldown)
+    # (What an alias's entries are in this view is worked out once per view and alias.)
+    entries_key = ("(entries)", id(cat), alias)
+    entries = cache.get(entries_key)
+    if entries is None:
+        model = cat.models[alias]
+        entries = cache[entries_key] = [id(model), *(id(cat.providers[r.provider])
+                                                     for r in model.routes)]
+    key = (alias, *entries, service if own_slot else None, d.timeout, d.retries, d.cooldown)
     found = cache.get(key)
     if found is not None:
         return found

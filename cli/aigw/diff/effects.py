@@ -209,19 +209,21 @@ def compare(base: Catalog | None, head: Catalog, env: str | None = None) -> list
         elif name not in head.services:
             out.append(ServiceChange(name, "removed", envs, _summary(base, name, "removed")))
         else:
-            effects = _effects_by_environment(base, head, name)
+            effects = _effects_by_environment(base, head, name, env)
             out.append(ServiceChange(name, "changed" if effects else "unchanged", envs, effects))
     return out
 
 
-def _effects_by_environment(base: Catalog, head: Catalog, name: str) -> list[Effect]:
+def _effects_by_environment(base: Catalog, head: Catalog, name: str,
+                            only: str | None = None) -> list[Effect]:
     """A service's effects in each environment's merged view (its overrides applied).
 
     An effect every environment of the service shares is shown once; one that only
     some environments see (a prod-only override) is shown per environment, its text
-    starting with `[env]`.
+    starting with `[env]`. With ONLY (`aigw diff --env`), only that environment's.
     """
     envs = sorted(set(base.services[name].environments) & set(head.services[name].environments))
+    envs = [e for e in envs if only in (None, e)]
     overall = service_effects(base, head, name)
     moves = [e for e in overall if e.kind in ("environment-added", "environment-removed")]
     per_env = {env: service_effects(environment_view(base, env), environment_view(head, env), name)
