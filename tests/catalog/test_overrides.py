@@ -115,6 +115,13 @@ def test_key_strategy_per_environment(tmp_path: Path) -> None:
     assert [r.id for r in used_slots(cat, "staging")] == ["deepseek/default", "volc/default"]
 
 
+def test_empty_overrides_change_nothing(tmp_path: Path) -> None:
+    cat = load(tmp_path, "      providers:\n      services:\n")
+    assert environment_view(cat, "staging") is cat
+    (tmp_path / "aigw.yaml").write_text(BASE.replace("    overrides: {}\n", "    overrides:\n"))
+    assert environment_view(load_catalog(tmp_path).catalog, "staging").environments
+
+
 def test_allow_list_names_only_entry_fields() -> None:
     from aigw.catalog.overrides import ENTRY_MODELS
     for section, fields in OVERRIDABLE.items():

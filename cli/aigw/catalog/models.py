@@ -67,6 +67,14 @@ class _Model(BaseModel):
                               defer_build=True)
 
 
+def _none_is_empty(value: Any) -> Any:
+    """`overrides:` (or `providers:` under it) written with nothing after it: no overrides."""
+    return {} if value is None else value
+
+
+EmptyIfNone = BeforeValidator(_none_is_empty)
+
+
 class Overrides(_Model):
     """What one environment changes of the catalog's entries (catalog/overrides.py).
 
@@ -74,9 +82,9 @@ class Overrides(_Model):
     every field an entry model has can be allowed by one list (`OVERRIDABLE`).
     """
 
-    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    providers: Annotated[dict[str, dict[str, Any]], EmptyIfNone] = Field(default_factory=dict)
+    models: Annotated[dict[str, dict[str, Any]], EmptyIfNone] = Field(default_factory=dict)
+    services: Annotated[dict[str, dict[str, Any]], EmptyIfNone] = Field(default_factory=dict)
 
     def entries(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(section, name, raw override) of every overridden entry, in section order."""
@@ -96,7 +104,7 @@ class Environment(_Model):
     # acks.address, bao-agent.hcl and the CSI vaultAddress); None: their own BAO_ADDR.
     openbao_address: str | None = None
     # What this environment changes of providers, aliases and services (docs/catalog.md).
-    overrides: Overrides = Field(default_factory=Overrides)
+    overrides: Annotated[Overrides, EmptyIfNone] = Field(default_factory=Overrides)
 
 
 class Rotation(_Model):
