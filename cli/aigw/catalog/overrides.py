@@ -137,7 +137,10 @@ def merged_view(cat: Catalog, env_name: str,
     sections: dict[str, dict[str, Any]] = {s: dict(getattr(cat, s)) for s in ENTRY_MODELS}
     problems: list[Problem] = []
     for section, name, over in entries:
-        raw = merge_values(base_raw(section, name), over)
+        base = base_raw(section, name)
+        if not isinstance(base, dict):  # a broken base entry: its own problem says so
+            continue
+        raw = merge_values(base, over)
         model = ENTRY_MODELS[section]
         try:
             sections[section][name] = model.model_validate(raw)
