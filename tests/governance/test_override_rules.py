@@ -52,3 +52,17 @@ def test_the_input_carries_each_overriding_environments_view(tmp_path: Path) -> 
     keys = {d["environment"]: (d["keys"], d["aliases"]["chat"][0]["slot"])
             for d in doc["deployments"]}
     assert keys == {"prod": ("per-service", "svc-bot"), "staging": ("shared", "default")}
+
+
+def test_a_staging_override_of_max_age_is_judged_at_the_override(tmp_path: Path,
+                                                                  opa: Path) -> None:
+    text = CATALOG.replace("KEYS", "per-service").replace("BASE", "per-service").replace(
+        "  staging: {}\n",
+        "  staging:\n    overrides:\n      providers:\n        deepseek: {rotation: {max_age: 200d}}\n")
+    (tmp_path / "aigw.yaml").write_text(text)
+    found = [(str(f.mark), f.message) for f in check_policies(load_catalog(tmp_path), root=tmp_path)
+             if f.rule == "key-max-age"]
+    assert len(found) == 1, found
+    where, message = found[0]
+    assert where.endswith("aigw.yaml:5:31"), where  # staging's `max_age`
+    assert "200d in staging" in message

@@ -37,11 +37,13 @@ def is_prod(environment: str) -> bool:
     return environment in PROD_NAMES or environment.startswith("prod-")
 
 
-def _as_prod_sees_them(cat: Catalog, prod_envs: dict[str, set[str]]) -> dict[str, Any]:
-    """Each provider as its first production environment sees it (its overrides applied):
-    the summary's driver and max_age are what production gets."""
-    return {name: environment_view(cat, min(prod_envs[name])).providers[name]
-            if prod_envs[name] else prov for name, prov in cat.providers.items()}
+def _as_prod_sees_them(cat: Catalog,
+                       prod_envs: dict[str, set[str]]) -> dict[str, tuple[Any, str | None]]:
+    """Each provider as its first production environment sees it (its overrides applied),
+    and that environment: the summary's driver and max_age are what production gets."""
+    return {name: (environment_view(cat, min(prod_envs[name])).providers[name],
+                   min(prod_envs[name])) if prod_envs[name] else (prov, None)
+            for name, prov in cat.providers.items()}
 
 
 def policy_input(cat: Catalog) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
     providers = {
         name: {
             "region": prov.region, "api": prov.api, "driver": prov.rotation.driver,
+            "view_env": view_env,  # whose merged view driver and max_age are (null: the catalog)
             "max_age_seconds": prov.rotation.max_age,
             "max_age": format_duration(prov.rotation.max_age),
             "services": sorted(prov_services[name]),
@@ -92,7 +95,7 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
             "prod": bool(prov_prod[name]),
             "prod_services": sorted(prov_prod[name]),
         }
-        for name, prov in sorted(_as_prod_sees_them(cat, prov_prod_envs).items())
+        for name, (prov, view_env) in sorted(_as_prod_sees_them(cat, prov_prod_envs).items())
     }
     return {
         "catalog": cat.model_dump(mode="json"),
