@@ -215,3 +215,13 @@ def test_catalog_built_in_code_merges_by_the_same_rule() -> None:
     assert deployment(cat, "s", "prod").aliases["m"][0].extra == {"b": 2}
     assert deployment(cat, "s", "dev").aliases["m"][0].extra == {"a": 1}
     assert environment_view(cat, "dev") is cat
+
+
+def test_views_of_other_environments_come_from_the_catalog_itself(tmp_path: Path) -> None:
+    (tmp_path / "aigw.yaml").write_text(BASE.replace(
+        "  prod: {}\n", "  prod:\n    overrides:\n      services:\n        bot: {keys: per-service}\n"))
+    cat = load_catalog(tmp_path).catalog
+    prod = environment_view(cat, "prod")
+    assert environment_view(prod, "staging") is cat  # not prod's view, whoever asks first
+    assert environment_view(prod, "prod") is prod
+    assert deployment(prod, "bot", "staging").aliases["chat"][0].slot == "default"

@@ -215,14 +215,20 @@ class Catalog(_Model):
     # Each environment's merged view, shared by a catalog and its views
     # (`aigw.catalog.overrides.environment_view`).
     _views: dict[str, Catalog] = PrivateAttr(default_factory=dict)
+    _base: Catalog | None = PrivateAttr(default=None)
 
     def view_cache(self) -> dict[str, Catalog]:
         """The merged view of each environment resolved so far (shared with the views)."""
         return self._views
 
-    def share_views(self, cache: dict[str, Catalog]) -> None:
-        """Make this catalog (a view) use CACHE, its base catalog's."""
-        self._views = cache
+    def base_catalog(self) -> Catalog:
+        """The catalog as written, when this one is an environment's merged view; else itself."""
+        return self._base or self
+
+    def make_view_of(self, base: Catalog) -> None:
+        """Mark this catalog as a merged view of BASE (sharing BASE's cache of views)."""
+        self._base = base
+        self._views = base._views
 
 
 _PLUGINS_VAR = "PYDANTIC_DISABLE_PLUGINS"

@@ -153,7 +153,7 @@ def merged_view(cat: Catalog, env_name: str,
                 sections[section][name] = kept
     view = Catalog.model_construct(None, version=cat.version, environments=cat.environments,
                                    ci=cat.ci, **sections)
-    view.share_views(cat.view_cache())
+    view.make_view_of(cat)
     return view, problems
 
 
@@ -199,6 +199,7 @@ def environment_view(cat: Catalog, env_name: str) -> Catalog:
     `load_catalog` fills the cache from the YAML; a catalog built otherwise merges
     its entries' set fields here, by the same rule.
     """
+    cat = cat.base_catalog()  # another environment's view: merge over the catalog itself
     cache = cat.view_cache()
     view = cache.get(env_name)
     if view is not None:
