@@ -22,3 +22,16 @@ prod_envs_of(service) := concat(", ", sort([env |
 
 # "deepseek, volcengine": the distinct providers of a list of resolved routes.
 providers_of(routes) := {r.provider | some r in routes}
+
+# The catalog as environment ENV sees it: its overrides merged in (`input.views`
+# holds the environments that have overrides; the others see `input.catalog`).
+view(env) := input.views[env] if {
+	input.views[env]
+} else := input.catalog
+
+# Where a value of ENV's view is written: at the environment's override when one
+# sets it (["environments", env, "overrides", "services", name, "keys"]), else PATH.
+override_path(env, path) := full if {
+	full := array.concat(["environments", env, "overrides"], path)
+	object.get(input.catalog, full, null) != null
+} else := path

@@ -8,12 +8,14 @@
 # every PR until a waiver records the decision.
 package aigw.rules.prod_rotation_driver
 
+import data.aigw.lib
+
 warn contains {
 	"msg": sprintf(
 		"provider %s serves production (%s) with rotation driver manual: someone must paste every new key; use an automatic driver where the provider has a key API, or waive this rule for it with a reason",
 		[name, concat(", ", prov.prod_services)],
 	),
-	"path": ["providers", name, "rotation", "driver"],
+	"path": lib.override_path(object.get(prov, "view_env", null), ["providers", name, "rotation", "driver"]),
 	"service": null,
 	"provider": name,
 } if {

@@ -19,7 +19,7 @@ from pathlib import Path
 import hvac
 
 from aigw.catalog import LoadedCatalog
-from aigw.catalog.view import check_scope, deployment, did_you_mean
+from aigw.catalog.view import check_scope, deployment, did_you_mean, environment_view
 from aigw.context import current
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
@@ -68,7 +68,7 @@ def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> Age
         where = ("the catalog has no environment" if env not in cat.environments
                  else f"service '{service}' does not run in environment")
         raise UsageError(f"{where} '{env}'", hint=did_you_mean(env, svc.environments))
-    if AGENT_OUTPUT not in svc.outputs:
+    if AGENT_OUTPUT not in environment_view(cat, env).services[service].outputs:
         raise UsageError(f"service '{service}' has no bao-agent output",
                          hint="add `bao-agent` to its `outputs:`; the AppRole login files are "
                          "for that agent")

@@ -33,7 +33,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from aigw.apis import APIS
-from aigw.catalog import LoadedCatalog
+from aigw.catalog import LoadedCatalog, environment_view
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import (
     Deployment,
@@ -216,7 +216,7 @@ _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 def publishes_config(cat: Catalog, dep: Deployment) -> bool:
     """True when a deployment renders (and so `aigw apply` publishes) an aigw-client.json."""
-    return CLIENT_OUTPUT in cat.services[dep.service].outputs
+    return CLIENT_OUTPUT in environment_view(cat, dep.environment).services[dep.service].outputs
 
 
 def litellm_deployments(alias: str, routes: list[ResolvedRoute]) -> list[tuple[str, ResolvedRoute]]:
@@ -374,7 +374,7 @@ class Renderer:
 
     def _context(self, dep: Deployment) -> dict[str, Any]:
         """The plain data the templates of one deployment print (only what its outputs use)."""
-        svc = self.catalog.services[dep.service]
+        svc = environment_view(self.catalog, dep.environment).services[dep.service]
         outputs = set(svc.outputs)
         agent = bool(outputs & _AGENT_OUTPUTS)
         key_dir = dep.key_dir.rstrip("/")
@@ -415,7 +415,7 @@ class Renderer:
     def _kubernetes(self, dep: Deployment) -> dict[str, Any]:
         """What the k8s templates print beyond the common context: the pods' identity
         (the one its Kubernetes-auth role is bound to), their uid and the CSI volume."""
-        k8s = self.catalog.services[dep.service].kubernetes
+        k8s = environment_view(self.catalog, dep.environment).services[dep.service].kubernetes
         namespace, account = kubernetes_identity(dep.environment, dep.service, k8s.namespace,
                                                  k8s.service_account)
         return {"namespace": namespace, "service_account": account, "app_uid": K8S_APP_UID,
@@ -442,7 +442,7 @@ class Renderer:
         context = self._context(dep)
         base = _folder(dep)
         files: dict[str, bytes] = {f"{base}/{DEPLOYMENT_GITIGNORE}": self._gitignore(dep.key_dir)}
-        wanted = set(self.catalog.services[dep.service].outputs)
+        wanted = set(environment_view(self.catalog, dep.environment).services[dep.service].outputs)
         for output in OUTPUTS.values():
             if output.name not in wanted:
                 continue
@@ -648,7 +648,7 @@ def _committable(cat: Catalog, out: Path, pairs: list[tuple[str, str]]) -> list[
     rels: list[str] = []
     absolute: set[str] = set()
     for name, env_name in pairs:
-        svc = cat.services[name]
+        svc = environment_view(cat, env_name).services[name]
         key_dir = svc.key_dir or cat.environments[env_name].key_dir
         if key_dir.startswith("/"):
             absolute.add(key_dir)

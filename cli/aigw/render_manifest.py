@@ -156,7 +156,9 @@ class Fingerprints:
     A deployment's files are made of its service's catalog entry, its
     environment's, those of the aliases the service calls and of the providers
     their routes name (what `catalog.view.deployment` resolves), plus
-    `code_digest`. Render reads nothing else. Each part is serialised once.
+    `code_digest`. Render reads nothing else. Each part is serialised once. The
+    environment's entry holds its `overrides`, so a change to one environment's
+    overrides re-renders that environment's deployments and no other's.
     """
 
     def __init__(self, cat: Catalog, template_dir: Path | None = None) -> None:

@@ -296,3 +296,20 @@ def test_a_split_catalog_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFi
            if f["new"]]
     assert new == [("prod-per-service-keys", "support-bot", "services.yaml"),
                    ("budget-shared-slot", "support-bot", "services.yaml")]
+
+
+def test_a_staging_override_shows_for_staging_only(repo: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A sandbox endpoint for staging: effects and files of staging, none of prod's."""
+    edit(repo, lambda d: d["environments"].update({"staging": {
+        **(d["environments"]["staging"] or {}),
+        "overrides": {"providers": {"deepseek": {"base_url": "https://sandbox.deepseek.test"}}}}}))
+    text, md, doc = reports(capsys, repo)
+    line = "[staging] provider deepseek: base_url https://api.deepseek.com -> " \
+           "https://sandbox.deepseek.test"
+    assert line in text and line in md
+    changed = {e["environment"] for e in doc["services"]["support-bot"]["effects"]
+               if e["kind"] == "provider-changed"}
+    assert changed == {"staging"}
+    files = [f["path"] for s in doc["services"].values() for f in s["files"]]
+    assert files and all(f.startswith("staging/") for f in files), files

@@ -13,10 +13,11 @@ from aigw.catalog.checks import Locator, schema_problems, semantic_problems
 from aigw.catalog.loader import Mark, PathKey, Problem, find_catalog_files, parse_file
 from aigw.catalog.merge import merge_docs
 from aigw.catalog.models import Catalog, CiSettings, Environment, ModelAlias, Provider, Service
+from aigw.catalog.overrides import check_environment_views, environment_view
 from aigw.catalog.salvage import salvage
 from aigw.errors import CatalogError
 
-__all__ = ["Catalog", "LoadedCatalog", "Problem", "load_catalog"]
+__all__ = ["Catalog", "LoadedCatalog", "Problem", "environment_view", "load_catalog"]
 
 
 @dataclass
@@ -136,8 +137,12 @@ def load_catalog(path: Path | str) -> LoadedCatalog:
     problems += found
     problems += _not_under(semantic_problems(catalog, locate, _raw_names(merged), broken),
                            {p.key for p in found})
+    views, found = check_environment_views(catalog, merged, locate, _raw_names(merged), broken,
+                                           problems)
+    problems += found
     if problems:
         raise CatalogError(order_problems(problems))
+    catalog.view_cache().update(views)
     return LoadedCatalog(catalog, files, marks)
 
 

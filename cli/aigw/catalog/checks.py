@@ -30,8 +30,12 @@ class Locator:
             path = path[:-1]
         return self.marks.get((), self.default)
 
+    def key(self, path: PathKey) -> str:
+        """The dotted key a problem at PATH names."""
+        return dotted(path)
+
     def problem(self, path: PathKey, message: str, hint: str | None = None) -> Problem:
-        return Problem(self(path), dotted(path), message, hint)
+        return Problem(self(path), self.key(path), message, hint)
 
 
 def schema_problems(
@@ -68,13 +72,14 @@ def schema_problems(
             hint = "see docs/catalog.md for this field"
         elif kind.startswith(("greater_than", "less_than")):
             hint = "see docs/catalog.md for the allowed range"
-        out.append(Problem(locate(path), dotted(path), message, hint))
+        out.append(Problem(locate(path), locate.key(path), message, hint))
     return out
 
 
 def _field_hint(exc: ValidationError, path: PathKey) -> str | None:
     allowed = {
-        "environments": ["mount", "path_prefix", "key_dir", "agent_refresh", "openbao_address"],
+        "environments": ["mount", "path_prefix", "key_dir", "agent_refresh", "openbao_address",
+                         "overrides"],
         "providers": ["api", "base_url", "region", "slots", "rotation", "extra"],
         "models": ["description", "routes"],
         "services": ["description", "environments", "models", "regions", "keys", "outputs",

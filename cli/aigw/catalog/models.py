@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from aigw.apis import API_NAMES
 from aigw.catalog.prices import Budget, ModelPrice
@@ -68,6 +68,32 @@ class _Model(BaseModel):
                               defer_build=True)
 
 
+def _none_is_empty(value: Any) -> Any:
+    """`overrides:` (or `providers:` under it) written with nothing after it: no overrides."""
+    return {} if value is None else value
+
+
+EmptyIfNone = BeforeValidator(_none_is_empty)
+
+
+class Overrides(_Model):
+    """What one environment changes of the catalog's entries (catalog/overrides.py).
+
+    Raw mappings, merged over the entries they name before those are validated, so
+    every field an entry model has can be allowed by one list (`OVERRIDABLE`).
+    """
+
+    providers: Annotated[dict[str, dict[str, Any]], EmptyIfNone] = Field(default_factory=dict)
+    models: Annotated[dict[str, dict[str, Any]], EmptyIfNone] = Field(default_factory=dict)
+    services: Annotated[dict[str, dict[str, Any]], EmptyIfNone] = Field(default_factory=dict)
+
+    def entries(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(section, name, raw override) of every overridden entry, in section order."""
+        for section in ("providers", "models", "services"):
+            for name, raw in getattr(self, section).items():
+                yield section, name, raw
+
+
 class Environment(_Model):
     """Where one environment's keys live in OpenBao/Vault and on disk."""
 
@@ -78,6 +104,8 @@ class Environment(_Model):
     # Where services and agents of this environment reach OpenBao (rendered into aigw.env,
     # acks.address, bao-agent.hcl and the CSI vaultAddress); None: their own BAO_ADDR.
     openbao_address: str | None = None
+    # What this environment changes of providers, aliases and services (docs/catalog.md).
+    overrides: Annotated[Overrides, EmptyIfNone] = Field(default_factory=Overrides)
 
 
 class Rotation(_Model):
@@ -199,6 +227,23 @@ class Catalog(_Model):
     models: dict[str, ModelAlias] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
     ci: CiSettings | None = None
+    # Each environment's merged view, shared by a catalog and its views
+    # (`aigw.catalog.overrides.environment_view`).
+    _views: dict[str, Catalog] = PrivateAttr(default_factory=dict)
+    _base: Catalog | None = PrivateAttr(default=None)
+
+    def view_cache(self) -> dict[str, Catalog]:
+        """The merged view of each environment resolved so far (shared with the views)."""
+        return self._views
+
+    def base_catalog(self) -> Catalog:
+        """The catalog as written, when this one is an environment's merged view; else itself."""
+        return self._base or self
+
+    def make_view_of(self, base: Catalog) -> None:
+        """Mark this catalog as a merged view of BASE (sharing BASE's cache of views)."""
+        self._base = base
+        self._views = base._views
 
 
 _PLUGINS_VAR = "PYDANTIC_DISABLE_PLUGINS"
@@ -226,8 +271,8 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def _build_models() -> None:
     with _without_pydantic_plugins():
-        for model in (ModelPrice, Budget, Environment, Rotation, Provider, Route, EvalBinding,
-                      ModelAlias, Defaults, Kubernetes,
+        for model in (Overrides, ModelPrice, Budget, Environment, Rotation, Provider, Route,
+                      EvalBinding, ModelAlias, Defaults, Kubernetes,
                       Service, CiSettings, Catalog):
             model.model_rebuild(force=True)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.models import Catalog, Environment
+from aigw.catalog.overrides import environment_view
 from aigw.errors import UsageError
 from aigw.names import (  # re-exported: the builders live in aigw.names
     CONFIG_FIELD,
@@ -26,7 +27,7 @@ from aigw.names import (  # re-exported: the builders live in aigw.names
 
 __all__ = ["CONFIG_FIELD", "Deployment", "ResolvedRoute", "SlotRef", "access_name",
            "check_scope", "config_path", "data_path", "deployment", "deployments",
-           "did_you_mean", "environment_slots", "path_prefix", "route_slot", "slot_path",
+           "did_you_mean", "environment_slots", "environment_view", "path_prefix", "route_slot", "slot_path",
            "used_slots"]
 
 
@@ -101,7 +102,9 @@ def check_scope(cat: Catalog, env: str | None = None, service: str | None = None
 
 
 def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> str:
-    """Which slot a service's route uses (`svc-<service>` under `keys: per-service`)."""
+    """Which slot a service's route uses (`svc-<service>` under `keys: per-service`).
+
+    CAT is the environment's merged view (`environment_view`)."""
     if cat.services[service].keys == "per-service":
         return per_service_slot(service)
     return slot or cat.providers[provider].slots[0]
@@ -117,7 +120,16 @@ def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) ->
     svc = cat.services[service]
     d = svc.defaults
     own_slot = svc.keys == "per-service"
-    key = (alias, service if own_slot else None, d.timeout, d.retries, d.cooldown)
+    # Keyed by the entries' identities: an environment's merged view shares every entry
+    # its overrides leave alone, so environments resolve an unchanged alias once.
+    # (What an alias's entries are in this view is worked out once per view and alias.)
+    entries_key = ("(entries)", id(cat), alias)
+    entries = cache.get(entries_key)
+    if entries is None:
+        model = cat.models[alias]
+        entries = cache[entries_key] = [id(model), *(id(cat.providers[r.provider])
+                                                     for r in model.routes)]
+    key = (alias, *entries, service if own_slot else None, d.timeout, d.retries, d.cooldown)
     found = cache.get(key)
     if found is not None:
         return found
@@ -145,7 +157,8 @@ def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) ->
 
 def deployment(cat: Catalog, service: str, env_name: str,
                _cache: _RouteCache | None = None) -> Deployment:
-    """Resolve one service in one environment."""
+    """Resolve one service in one environment (its merged view: the environment's overrides)."""
+    cat = environment_view(cat, env_name)
     svc = cat.services[service]
     env = cat.environments[env_name]
     cache = {} if _cache is None else _cache
@@ -178,7 +191,8 @@ def deployments(cat: Catalog, env: str | None = None, service: str | None = None
 def environment_slots(cat: Catalog, env_name: str) -> list[SlotRef]:
     """Every slot `aigw keys` can address in an environment: each provider's declared
     slots plus per-service ones (used or not; see `used_slots`)."""
-    refs = {SlotRef(p, s) for p, prov in cat.providers.items() for s in prov.slots}
+    cat_env = environment_view(cat, env_name)
+    refs = {SlotRef(p, s) for p, prov in cat_env.providers.items() for s in prov.slots}
     refs.update(used_slots(cat, env_name))
     return sorted(refs)
 

@@ -8,10 +8,11 @@ what a reviewer needs to know.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aigw.catalog.models import Catalog, Provider, Route, format_duration
+from aigw.catalog.overrides import environment_view
 
 _PROVIDER_FIELDS = ("api", "base_url", "region")
 
@@ -25,11 +26,15 @@ class Effect:
     alias: str | None = None
     before: Any = None
     after: Any = None
+    environment: str | None = None  # set when the effect is one environment's only
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"kind": self.kind, "text": self.text, "alias": self.alias,
-                "before": self.before, "after": self.after}
+        out = {"kind": self.kind, "text": self.text, "alias": self.alias,
+               "before": self.before, "after": self.after}
+        if self.environment is not None:  # only one environment's (its overrides)
+            out["environment"] = self.environment
+        return out
 
 
 @dataclass
@@ -204,8 +209,33 @@ def compare(base: Catalog | None, head: Catalog, env: str | None = None) -> list
         elif name not in head.services:
             out.append(ServiceChange(name, "removed", envs, _summary(base, name, "removed")))
         else:
-            effects = service_effects(base, head, name)
+            effects = _effects_by_environment(base, head, name, env)
             out.append(ServiceChange(name, "changed" if effects else "unchanged", envs, effects))
+    return out
+
+
+def _effects_by_environment(base: Catalog, head: Catalog, name: str,
+                            only: str | None = None) -> list[Effect]:
+    """A service's effects in each environment's merged view (its overrides applied).
+
+    An effect every environment of the service shares is shown once; one that only
+    some environments see (a prod-only override) is shown per environment, its text
+    starting with `[env]`. With ONLY (`aigw diff --env`), only that environment's.
+    """
+    envs = sorted(set(base.services[name].environments) & set(head.services[name].environments))
+    envs = [e for e in envs if only in (None, e)]
+    overall = service_effects(base, head, name)
+    moves = [e for e in overall if e.kind in ("environment-added", "environment-removed")]
+    per_env = {env: service_effects(environment_view(base, env), environment_view(head, env), name)
+               for env in envs}
+    per_env = {env: [e for e in found if e not in moves] for env, found in per_env.items()}
+    if not per_env:
+        return overall
+    shared = [e for e in next(iter(per_env.values())) if all(e in f for f in per_env.values())]
+    out = moves + shared
+    for env, found in per_env.items():
+        out += [replace(e, text=f"[{env}] {e.text}", environment=env) for e in found
+                if e not in shared]
     return out
 
 

@@ -4,6 +4,8 @@ Shape (documented in docs/governance.md; rules may rely on every field)::
 
     {
       "catalog": {...},                # the whole catalog, defaults filled in, durations in seconds
+      "views": {"prod": {...}},        # per environment with overrides: its merged view
+                                       # (providers, models, services; lib.view(env) in Rego)
       "prod_environments": ["prod"],   # environments that count as production
       "deployments": [                 # one per service x environment, sorted
         {"service": "bot", "environment": "prod", "prod": true, "keys": "per-service",
@@ -27,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from aigw.catalog.models import Catalog, format_duration
-from aigw.catalog.view import deployments
+from aigw.catalog.view import deployments, environment_view
 
 PROD_NAMES = frozenset({"prod", "production"})
 
@@ -37,15 +39,25 @@ def is_prod(environment: str) -> bool:
     return environment in PROD_NAMES or environment.startswith("prod-")
 
 
+def _as_prod_sees_them(cat: Catalog,
+                       prod_envs: dict[str, set[str]]) -> dict[str, tuple[Any, str | None]]:
+    """Each provider as its first production environment sees it (its overrides applied),
+    and that environment: the summary's driver and max_age are what production gets."""
+    return {name: (environment_view(cat, min(prod_envs[name])).providers[name],
+                   min(prod_envs[name])) if prod_envs[name] else (prov, None)
+            for name, prov in cat.providers.items()}
+
+
 def policy_input(cat: Catalog) -> dict[str, Any]:
     """The `input` document of every rule for catalog CAT."""
     deps: list[dict[str, Any]] = []
     prov_services: dict[str, set[str]] = {name: set() for name in cat.providers}
     prov_envs: dict[str, set[str]] = {name: set() for name in cat.providers}
     prov_prod: dict[str, set[str]] = {name: set() for name in cat.providers}
+    prov_prod_envs: dict[str, set[str]] = {name: set() for name in cat.providers}
     svc_info: dict[str, dict[str, Any]] = {}
     for dep in deployments(cat):
-        svc = cat.services[dep.service]
+        svc = environment_view(cat, dep.environment).services[dep.service]
         aliases: dict[str, list[dict[str, Any]]] = {}
         for alias, routes in dep.aliases.items():
             aliases[alias] = [
@@ -59,6 +71,7 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
                 prov_envs[r.provider].add(dep.environment)
                 if is_prod(dep.environment):
                     prov_prod[r.provider].add(dep.service)
+                    prov_prod_envs[r.provider].add(dep.environment)
         deps.append({"service": dep.service, "environment": dep.environment,
                      "prod": is_prod(dep.environment), "keys": svc.keys,
                      "regions": svc.regions, "aliases": aliases})
@@ -77,6 +90,7 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
     providers = {
         name: {
             "region": prov.region, "api": prov.api, "driver": prov.rotation.driver,
+            "view_env": view_env,  # whose merged view driver and max_age are (null: the catalog)
             "max_age_seconds": prov.rotation.max_age,
             "max_age": format_duration(prov.rotation.max_age),
             "services": sorted(prov_services[name]),
@@ -84,11 +98,14 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
             "prod": bool(prov_prod[name]),
             "prod_services": sorted(prov_prod[name]),
         }
-        for name, prov in sorted(cat.providers.items())
+        for name, (prov, view_env) in sorted(_as_prod_sees_them(cat, prov_prod_envs).items())
     }
     return {
         "catalog": cat.model_dump(mode="json"),
         "prod_environments": sorted(e for e in cat.environments if is_prod(e)),
+        "views": {env: environment_view(cat, env).model_dump(
+                      mode="json", include={"providers", "models", "services"})
+                  for env in sorted(cat.environments) if environment_view(cat, env) is not cat},
         "deployments": deps,
         "providers": providers,
         "services": services,

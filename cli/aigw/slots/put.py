@@ -22,7 +22,7 @@ import hvac
 
 from aigw.apis import APIS
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import used_slots
+from aigw.catalog.view import environment_view, used_slots
 from aigw.errors import RotationInProgress, UsageError
 from aigw.names import EVAL_SLOT, KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_env
 from aigw.slots.audit import AuditLog
@@ -121,7 +121,7 @@ def resolve_target(cat: Catalog, env: str, slot_text: str) -> SlotTarget:
     """`provider[/slot]` in ENV -> its target (the provider's first slot by default)."""
     provider, slot = parse_slot(slot_text)
     if "/" not in slot_text and provider in cat.providers:
-        slot = cat.providers[provider].slots[0]
+        slot = environment_view(cat, env).providers[provider].slots[0]
     try:
         return select_targets(cat, env, provider, slot)[0]
     except UsageError as exc:

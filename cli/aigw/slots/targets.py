@@ -31,6 +31,7 @@ from aigw.catalog.view import (
     deployments,
     did_you_mean,
     environment_slots,
+    environment_view,
     slot_path,
 )
 from aigw.client.keys import fingerprint  # the one definition: the runtime's
@@ -182,7 +183,8 @@ def select_targets(cat: Catalog, env: str | None = None, provider: str | None = 
                 readers = consumers_of(cat, env_name, ref)
                 if readers or not read_only:
                     out.append(SlotTarget(env_name, cat.environments[env_name], ref,
-                                          cat.providers[ref.provider], readers))
+                                          environment_view(cat, env_name).providers[ref.provider],
+                                          readers))
     if slot is not None and not out:
         unread = " that a service reads" if read_only else ""
         raise UsageError(f"no slot {provider or '*'}/{slot}{unread} in "

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aigw.catalog import Catalog
+from aigw.catalog import Catalog, environment_view
 from aigw.catalog.models import format_duration
 from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments, used_slots
 from aigw.errors import UsageError
@@ -224,15 +224,18 @@ class K8sSpec:
         return 1 + len(self.roles)
 
 
-def uses_kubernetes(cat: Catalog, service: str) -> bool:
-    """Whether a service renders an output whose pods log in with Kubernetes auth."""
-    return any(o in K8S_OUTPUTS for o in cat.services[service].outputs)
+def uses_kubernetes(cat: Catalog, service: str, env_name: str | None = None) -> bool:
+    """Whether a service renders an output whose pods log in with Kubernetes auth
+    (in ENV_NAME's merged view; with None, in any of its environments)."""
+    envs = cat.services[service].environments if env_name is None else [env_name]
+    return any(o in K8S_OUTPUTS for e in envs
+               for o in environment_view(cat, e).services[service].outputs)
 
 
 def kubernetes_identity(cat: Catalog, env_name: str, service: str) -> tuple[str, str]:
     """(namespace, service account) a deployment's pods run as: the catalog's, else
     the environment's name and the service's name."""
-    k8s = cat.services[service].kubernetes
+    k8s = environment_view(cat, env_name).services[service].kubernetes
     return _kubernetes_identity(env_name, service, k8s.namespace, k8s.service_account)
 
 
@@ -262,7 +265,7 @@ class EnvSpec:
 def slot_spec(cat: Catalog, env_name: str, ref: SlotRef) -> SlotSpec:
     """The stack's record of one slot's KV v2 metadata in an environment."""
     env = cat.environments[env_name]
-    rotation = cat.providers[ref.provider].rotation
+    rotation = environment_view(cat, env_name).providers[ref.provider].rotation
     return SlotSpec(mount=env.mount, path=slot_path(env_name, env, ref), provider=ref.provider,
                     slot=ref.slot, driver=rotation.driver,
                     max_age=format_duration(rotation.max_age))
@@ -378,7 +381,7 @@ def _k8s_spec(cat: Catalog, env_name: str, auth: AuthConfig,
         return None
     roles = []
     for pol in policies:
-        if not uses_kubernetes(cat, pol.service):
+        if not uses_kubernetes(cat, pol.service, env_name):
             continue
         namespace, account = kubernetes_identity(cat, env_name, pol.service)
         roles.append(RoleSpec(method="kubernetes", mount=K8S_AUTH_PATH,
