@@ -225,3 +225,29 @@ def test_views_of_other_environments_come_from_the_catalog_itself(tmp_path: Path
     assert environment_view(prod, "staging") is cat  # not prod's view, whoever asks first
     assert environment_view(prod, "prod") is prod
     assert deployment(prod, "bot", "staging").aliases["chat"][0].slot == "default"
+
+
+def test_budget_and_eval_binding_per_environment(tmp_path: Path) -> None:
+    """Fields other work added merge by the same rule: a service's budget (a map: its
+    amount changes, its currency stays) and an alias's eval binding, per environment."""
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "evals" / "qa.yaml").write_text("prompts: ['{{q}}']\ntests: [{vars: {q: x}}]\n")
+    base = BASE.replace("    defaults: {timeout: 20, retries: 1}\n",
+                        "    defaults: {timeout: 20, retries: 1}\n"
+                        "    budget: {monthly: 100, currency: USD}\n")
+    base = base.replace("      - {provider: volc, model: deepseek-v3}\n",
+                        "      - {provider: volc, model: deepseek-v3}\n"
+                        "    eval: {set: qa, floor: 0.5}\n", 1)
+    (tmp_path / "aigw.yaml").write_text(base.replace(
+        "    overrides: {}\n",
+        "    overrides:\n      services:\n        bot: {budget: {monthly: 10}}\n"
+        "      models:\n        chat: {eval: {floor: 0.9}}\n"))
+    cat = load_catalog(tmp_path).catalog
+    staging, prod = environment_view(cat, "staging"), environment_view(cat, "prod")
+    assert staging.services["bot"].budget is not None and prod.services["bot"].budget is not None
+    assert (staging.services["bot"].budget.monthly, staging.services["bot"].budget.currency) \
+        == (10, "USD")
+    assert prod.services["bot"].budget.monthly == 100
+    assert staging.models["chat"].eval is not None and prod.models["chat"].eval is not None
+    assert (staging.models["chat"].eval.set, staging.models["chat"].eval.floor) == ("qa", 0.9)
+    assert prod.models["chat"].eval.floor == 0.5

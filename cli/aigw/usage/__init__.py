@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from aigw.catalog.overrides import environment_view
 from aigw.usage.report import (
     BY,
     BudgetStatus,
@@ -104,7 +105,7 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
     costs: list[CostRow] = []
     no_report = []
     for name in used:
-        source = source_for(name, cat.providers[name])
+        source = source_for(name, environment_view(cat, env).providers[name])
         if source is None:
             no_report.append(name)
             continue
@@ -119,4 +120,4 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
               for (p, s), v in sorted(users.items()) if len(v) > 1]
     return UsageReport(env, today - dt.timedelta(days=since_days - 1), today, by, shown,
                        group(shown, by), drift(shown, [c for c in costs if c.day >= window]),
-                       budgets(cat, lines, today), no_report, shared)
+                       budgets(environment_view(cat, env), lines, today), no_report, shared)
