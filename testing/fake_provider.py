@@ -564,12 +564,20 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
 def _stream_chunks(provider: str, body: dict[str, Any]) -> Iterable[dict[str, Any]]:
     base = {"id": "chatcmpl-" + secrets.token_hex(6), "object": "chat.completion.chunk",
             "created": int(time.time()), "model": body.get("model", ""), "provider": provider}
+    # With stream_options.include_usage, every chunk carries "usage": null and a last
+    # chunk with no choices carries the counts (as OpenAI streams them).
+    with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    if with_usage:
+        base["usage"] = None
     yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                 "finish_reason": None}]}
     for word in f"[{provider}] {_reply_text(body)}".split(" "):
         yield {**base, "choices": [{"index": 0, "delta": {"content": word + " "},
                                     "finish_reason": None}]}
     yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    if with_usage:
+        usage = _completion(provider, body)["usage"]
+        yield {**base, "choices": [], "usage": usage}
 
 
 def _control_request(fake: FakeProvider, h: _Handler, path: str, raw: bytes) -> None:

@@ -10,7 +10,15 @@ for one organization with any number of projects:
                                                                  last_used_at
     DELETE /v1/organization/projects/{p}/api_keys/{key_id}       (user keys only)
 
-and the inference side consumers call with a project key, which records last use:
+the organization usage and costs reports (`aigw usage`), one bucket per UTC day,
+`report_page` buckets per page (paged with `page` = the previous `next_page`):
+
+    GET    /v1/organization/usage/completions    start_time, end_time, bucket_width=1d,
+                                                 group_by=api_key_id|project_id|model
+    GET    /v1/organization/costs                start_time, end_time, group_by=project_id
+
+(what they report is set by the test: `record_usage`, `record_cost`), and the
+inference side consumers call with a project key, which records last use:
 
     GET  /v1/models             POST /v1/chat/completions
 
@@ -60,6 +68,10 @@ class OpenAIAdminServer:
         self.keys: dict[str, _Key] = {}                  # key id -> key
         self.calls: list[tuple[str, str, int]] = []
         self.reject_models = False  # make /v1/models answer 401 (a key that fails to verify)
+        self.usage_rows: list[dict[str, Any]] = []  # record_usage
+        self.cost_rows: list[dict[str, Any]] = []   # record_cost
+        self.report_page = 2        # buckets per page of the usage and costs reports
+        self.report_status = 200    # another status: the reports answer it (an outage)
         self._server: ThreadingHTTPServer | None = None
         self._conns: set[socket.socket] = set()
 
@@ -162,6 +174,49 @@ class OpenAIAdminServer:
         return httpx.post(self.url + "/chat/completions", json={"model": "m", "messages": []},
                           headers={"Authorization": f"Bearer {value}"}, timeout=5).status_code
 
+    # -- usage and costs (what the organization reports say) ----------------
+    def record_usage(self, day: str, key_id: str, project: str, model: str, *,
+                     input_tokens: int, output_tokens: int, cached: int = 0,
+                     requests: int = 1) -> None:
+        """Report usage of KEY_ID on DAY (YYYY-MM-DD); input_tokens includes cached ones."""
+        self.usage_rows.append({"day": day, "api_key_id": key_id, "project_id": project,
+                                "model": model, "input_tokens": input_tokens,
+                                "input_cached_tokens": cached, "output_tokens": output_tokens,
+                                "num_model_requests": requests})
+
+    def record_cost(self, day: str, project: str, value: float) -> None:
+        """Report VALUE dollars charged to PROJECT on DAY."""
+        self.cost_rows.append({"day": day, "project_id": project, "value": value})
+
+    def _report(self, h: BaseHTTPRequestHandler, kind: str, q: dict[str, list[str]]) -> None:
+        if self.report_status != 200:
+            return self._reply(h, self.report_status, {"error": {"message": "try later"}})
+        start = int(q["start_time"][0])
+        end = int((q.get("end_time") or [str(start + 7 * 86400)])[0])
+        groups = set(q.get("group_by") or [])
+        buckets = []
+        for t in range(start - start % 86400, end, 86400):
+            day = time.strftime("%Y-%m-%d", time.gmtime(t))
+            if kind == "usage":
+                results = [{"object": "organization.usage.completions.result",
+                            **{k: v for k, v in r.items() if k != "day"
+                               and (k not in ("api_key_id", "project_id", "model")
+                                    or k in groups)}}
+                           for r in self.usage_rows if r["day"] == day]
+            else:
+                results = [{"object": "organization.costs.result",
+                            "amount": {"value": r["value"], "currency": "usd"},
+                            "line_item": None,
+                            "project_id": r["project_id"] if "project_id" in groups else None}
+                           for r in self.cost_rows if r["day"] == day]
+            buckets.append({"object": "bucket", "start_time": t, "end_time": t + 86400,
+                            "results": results})
+        at = int((q.get("page") or ["0"])[0].removeprefix("page_") or 0)
+        page = buckets[at:at + self.report_page]
+        more = at + self.report_page < len(buckets)
+        self._reply(h, 200, {"object": "page", "data": page, "has_more": more,
+                             "next_page": f"page_{at + self.report_page}" if more else None})
+
     # -- HTTP ----------------------------------------------------------------
     def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
@@ -186,6 +241,9 @@ class OpenAIAdminServer:
                 return self._reply(h, 401, {"error": {"message": "invalid admin key"}})
             if len(parts) >= 5 and parts[2] == "projects":
                 return self._admin(h, parts[3], parts[4:], body, parse_qs(url.query))
+            if parts[2:] == ["usage", "completions"] or parts[2:] == ["costs"]:
+                return self._report(h, "usage" if parts[2] == "usage" else "costs",
+                                    parse_qs(url.query))
         if parts in (["v1", "models"], ["v1", "chat", "completions"]):
             return self._infer(h, body)
         self._reply(h, 404, {"error": {"message": f"no route {h.command} {url.path}"}})

@@ -85,7 +85,8 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
 def _add_to_catalog(catalog: Path, base_url: str, backup_url: str, key_dir: Path) -> None:
     """What the adopter typed into aigw.yaml: providers, an alias, a service (2 envs).
 
-    Two EU providers: the scaffold's governance wants production aliases on two.
+    Two EU providers: the scaffold's governance wants production aliases on two, each
+    priced (prod-route-price), and a budget (prod-service-budget).
     """
     text = catalog.read_text()
     provider = f"""\
@@ -94,10 +95,14 @@ def _add_to_catalog(catalog: Path, base_url: str, backup_url: str, key_dir: Path
     base_url: {base_url}
     region: eu
     rotation: {{driver: manual, max_age: 30d, grace: 1s}}
+    prices:
+      mistral-large-latest: {{currency: EUR, as_of: 2026-11-01, input: "2", output: "6"}}
   scaleway:
     api: openai
     base_url: {backup_url}
     region: eu
+    prices:
+      mistral-large-latest: {{currency: EUR, as_of: 2026-11-01, input: "2", output: "6"}}
 """
     alias = """\
   eu-chat:
@@ -113,6 +118,7 @@ def _add_to_catalog(catalog: Path, base_url: str, backup_url: str, key_dir: Path
     models: [eu-chat]
     regions: [eu]
     keys: per-service
+    budget: {{monthly: "300", currency: EUR}}
     key_dir: {key_dir}
 """
     assert "\nmodels:\n" in text and "\nservices:\n" in text

@@ -76,7 +76,8 @@ def test_every_json_command_has_a_schema_and_a_test() -> None:
 
 TESTED = ["validate", "render", "policy-check", "diff", "dev-status", "keys-put", "keys-import",
           "keys-list", "keys-status", "rotate-keys", "audit", "status",
-          "plan", "apply"]  # plan and apply: tests/stack/test_keys_ready.py (real engine)
+          "plan", "apply",  # plan and apply: tests/stack/test_keys_ready.py (real engine)
+          "usage"]  # usage: tests/usage/test_usage.py
 
 
 # -- commands without a server ----------------------------------------------------------

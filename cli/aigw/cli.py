@@ -78,7 +78,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack, tools
+    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack, tools, usage
 
     catalog.register(app)
     stack.register(app)
@@ -86,6 +86,7 @@ def _register() -> None:
     keys.register(app)
     governance.register(app)
     fleet.register(app)
+    usage.register(app)
     app.add_typer(dev.app, name="dev")
     app.add_typer(tools.app, name="tools")
 

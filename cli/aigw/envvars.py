@@ -30,6 +30,10 @@ CACHE = "AIGW_CACHE"  # where built tools are cached (default ~/.cache/aigw)
 # Rotation timing (seconds or `10m`): RotateOptions field -> variable (docs/rotation.md).
 ROTATE_TIMING = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
                  "lock_ttl": "AIGW_ROTATE_LOCK_TTL"}
+# Admin keys that read the providers' usage reports (`aigw usage`), unless the provider's
+# rotation params name another variable (`admin_key_env`); never read from argv.
+OPENAI_ADMIN_KEY = "OPENAI_ADMIN_KEY"  # also the openai-admin driver's default
+ANTHROPIC_ADMIN_KEY = "ANTHROPIC_ADMIN_KEY"
 AWS_ENDPOINT_URL = "AIGW_AWS_ENDPOINT_URL"  # the aws-iam driver's endpoint (moto in tests)
 PULUMI_SDK_DEBUG = "AIGW_PULUMI_SDK_DEBUG"  # 1: run the Pulumi SDK without aigw's patches
 TEST_CRASH_AT = "AIGW_TEST_CRASH_AT"  # test hook: SIGKILL at these rotation points

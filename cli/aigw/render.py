@@ -184,6 +184,8 @@ def _route_json(route: ResolvedRoute) -> dict[str, Any]:
         # The client signs for and derives the endpoint from aws_region (base_url null).
         out["aws_region"] = extra.pop(region_key, None)
     out["extra"] = extra
+    if route.price is not None:  # only when priced: unpriced configs keep their bytes
+        out["price"] = route.price
     return out
 
 

@@ -10,7 +10,7 @@ from aigw.catalog.merge import merge_docs
 from aigw.catalog.models import Catalog
 
 # Compliant with every default rule: per-service keys, two providers per alias,
-# routes inside the service's regions (one wire family: anthropic Messages, then Bedrock
+# a price for every route, routes inside the service's regions (one wire family: anthropic Messages, then Bedrock
 # Claude; the first provider keeps the name `openai` the rule tests refer to), max_age <= 90d, automatic rotation drivers.
 GOOD = """\
 version: 1
@@ -23,11 +23,15 @@ providers:
     base_url: https://api.anthropic.com
     region: eu
     rotation: {driver: openai-admin, max_age: 30d, params: {project_id: p}}
+    prices:
+      gpt-4o: {currency: USD, as_of: 2026-11-01, input: "2.50", output: "10"}
   bedrock:
     api: bedrock
     region: eu
     rotation: {driver: aws-iam, max_age: 7d, params: {user_name: u}}
     extra: {aws_region_name: eu-central-1}
+    prices:
+      claude: {currency: USD, as_of: 2026-11-01, input: "3", output: "15"}
 models:
   chat:
     routes:
@@ -36,12 +40,14 @@ models:
 services:
   bot:
     description: answers customers
+    budget: {monthly: "100", currency: USD}
     environments: [staging, prod]
     models: [chat]
     regions: [eu]
     keys: per-service
   helper:
     description: helps the bot
+    budget: {monthly: "50", currency: EUR}
     environments: [prod]
     models: [chat]
     regions: [eu]

@@ -294,4 +294,5 @@ def test_a_split_catalog_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFi
                                               "agent-restart"}  # other key files
     new = [(f["rule"], f["service"], Path(f["file"]).name) for f in report["policy"]["findings"]
            if f["new"]]
-    assert new == [("prod-per-service-keys", "support-bot", "services.yaml")]
+    assert new == [("prod-per-service-keys", "support-bot", "services.yaml"),
+                   ("budget-shared-slot", "support-bot", "services.yaml")]

@@ -24,6 +24,10 @@ BREAKS: dict[str, tuple[str, tuple[str, str], tuple[str, int]]] = {
     "prod-two-providers": ("deny", ("      - {provider: bedrock, model: claude}\n", ""),
                            ("routes:", 0)),
     "key-max-age": ("deny", ("max_age: 7d", "max_age: 120d"), ("max_age: 120d", 0)),
+    "prod-route-price": ("deny", ("      claude: {currency: USD", "      claude-3: {currency: USD"),
+                         ("{provider: bedrock, model: claude}", 0)),
+    "prod-service-budget": ("warn", ('    budget: {monthly: "50", currency: EUR}\n', ""),
+                            ("  helper:", 0)),
     "prod-rotation-driver": ("warn", ("driver: aws-iam, ", "driver: manual, "),
                              ("driver: manual", 0)),
 }
@@ -34,11 +38,12 @@ def test_the_good_catalog_passes_every_rule(tmp_path: Path,
     folder = write(tmp_path / "good")
     report = evaluate_policies(load_catalog(folder))
     assert report.findings == []
-    assert report.rules == ["key-max-age", "prod-per-service-keys", "prod-rotation-driver",
+    assert report.rules == ["budget-shared-slot", "key-max-age", "prod-per-service-keys",
+                            "prod-rotation-driver", "prod-route-price", "prod-service-budget",
                             "prod-two-providers", "residency"]
     result = run_cli(capsys, "policy", "check", str(folder))
     assert result.code == 0, result.out + result.err
-    assert "policy check: 0 deny, 0 warn, 0 waived (5 rules)" in result.out
+    assert "policy check: 0 deny, 0 warn, 0 waived (8 rules)" in result.out
 
 
 @pytest.mark.parametrize("rule", sorted(BREAKS))
@@ -58,15 +63,27 @@ def test_each_rule_fails_its_catalog_at_the_right_line(
 
 def test_prod_two_providers_needs_two_distinct_providers(tmp_path: Path) -> None:
     folder = write(tmp_path / "same", replace=("{provider: bedrock, model: claude}",
-                                               "{provider: openai, model: gpt-4o-mini}"))
+                                               "{provider: openai, model: gpt-4o}"))
     findings = check_policies(load_catalog(folder))
     assert {(f.rule, f.service) for f in findings} == {("prod-two-providers", "bot"),
                                                        ("prod-two-providers", "helper")}
     assert "2 route(s) on 1 provider(s) (openai)" in findings[0].message
 
 
+def test_budget_on_a_shared_slot_is_a_warning(tmp_path: Path) -> None:
+    """Both services on shared keys: each one's budget sees a slot the other uses too."""
+    folder = write(tmp_path / "shared", GOOD.replace("keys: per-service", "keys: shared"))
+    found = [f for f in check_policies(load_catalog(folder)) if f.rule == "budget-shared-slot"]
+    assert {(f.severity, f.service) for f in found} == {("warn", "bot"), ("warn", "helper")}
+    bot = next(f for f in found if f.service == "bot")
+    assert "shares key slot(s) bedrock/default (with helper), openai/default (with helper) in prod" \
+        in bot.message
+    assert bot.mark is not None and bot.mark.line == line_of(folder, 'budget: {monthly: "100"')
+
+
 def test_staging_only_services_are_not_held_to_prod_rules(tmp_path: Path) -> None:
-    text = GOOD.replace("    environments: [prod]\n", "    environments: [staging]\n")
+    text = "\n".join(x for x in GOOD.splitlines() if "budget:" not in x) + "\n"
+    text = text.replace("    environments: [prod]\n", "    environments: [staging]\n")
     text = text.replace("      - {provider: bedrock, model: claude}\n", "")
     text = text.replace("    environments: [staging, prod]\n", "    environments: [staging]\n")
     folder = write(tmp_path / "staging", text.replace("keys: per-service", "keys: shared"))
@@ -102,7 +119,7 @@ def test_policy_input_shape(tmp_path: Path) -> None:
         ("bot", "prod", True), ("bot", "staging", False), ("helper", "prod", True)]
     route = doc["deployments"][0]["aliases"]["chat"][1]
     assert route == {"index": 1, "provider": "bedrock", "model": "claude", "api": "bedrock",
-                     "region": "eu", "slot": "svc-bot"}
+                     "region": "eu", "slot": "svc-bot", "priced": True}
     assert doc["providers"]["bedrock"]["max_age"] == "1w"
     assert doc["providers"]["bedrock"]["prod_services"] == ["bot", "helper"]
     assert doc["services"]["helper"] == {"environments": ["prod"], "prod": True,

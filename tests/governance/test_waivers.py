@@ -32,7 +32,9 @@ def test_a_waiver_silences_exactly_one_service(tmp_path: Path,
     shared_keys(folder, "- rule: prod-per-service-keys\n  service: bot\n"
                         "  reason: migrating to per-service keys in PLAT-9\n")
     active = check_policies(load_catalog(folder))
-    assert [(f.rule, f.service) for f in active] == [("prod-per-service-keys", "helper")]
+    assert [(f.rule, f.service) for f in active] == [("prod-per-service-keys", "helper"),
+                                                    ("budget-shared-slot", "bot"),
+                                                    ("budget-shared-slot", "helper")]
     everything = check_policies(load_catalog(folder), include_waived=True)
     waived = [f for f in everything if f.waived]
     assert [(f.service, f.waived) for f in waived] == [
@@ -40,7 +42,7 @@ def test_a_waiver_silences_exactly_one_service(tmp_path: Path,
     result = run_cli(capsys, "policy", "check", str(folder))
     assert result.code == 1
     assert "waived prod-per-service-keys (bot): migrating to per-service keys" in result.out
-    assert "1 deny, 0 warn, 1 waived" in result.out
+    assert "1 deny, 2 warn, 1 waived" in result.out
 
 
 def test_waiving_every_deny_passes_and_stale_waivers_warn(
@@ -59,7 +61,8 @@ def test_waiving_every_deny_passes_and_stale_waivers_warn(
         "waiver of prod-two-providers for service bot: prod-two-providers reports nothing for "
         "service bot: remove the waiver",
         "waiver of no-such-rule for service bot: there is no rule 'no-such-rule' (rules: "
-        "key-max-age, prod-per-service-keys, prod-rotation-driver, prod-two-providers, residency)",
+        "budget-shared-slot, key-max-age, prod-per-service-keys, prod-rotation-driver, "
+        "prod-route-price, prod-service-budget, prod-two-providers, residency)",
         "waiver of key-max-age for provider openai: expired on 2020-01-01: key-max-age applies "
         "to provider openai again",
     ]
@@ -67,7 +70,7 @@ def test_waiving_every_deny_passes_and_stale_waivers_warn(
     assert all(m is not None and m.file.endswith("waivers.yaml") for m in marks)
     assert [m.line for m in marks if m is not None] == [3, 4, 5]
     result = run_cli(capsys, "policy", "check", str(folder))
-    assert result.code == 0 and "0 deny, 3 warn, 2 waived" in result.out
+    assert result.code == 0 and "0 deny, 5 warn, 2 waived" in result.out
 
 
 def test_a_provider_waiver_and_expiry(tmp_path: Path) -> None:
@@ -127,8 +130,8 @@ def test_team_rules_beside_the_catalog(tmp_path: Path,
     folder = write(tmp_path / "c", replace=("models: [chat]\n    regions: [eu]\n    keys: per-service\n  helper",
                                             "models: [chat, chat-batch]\n    regions: [eu]\n    keys: per-service\n  helper"))
     text = (folder / "aigw.yaml").read_text().replace(
-        "services:\n", "  chat-batch:\n    routes:\n      - {provider: openai, model: m}\n"
-        "      - {provider: bedrock, model: m}\nservices:\n")
+        "services:\n", "  chat-batch:\n    routes:\n      - {provider: openai, model: gpt-4o}\n"
+        "      - {provider: bedrock, model: claude}\nservices:\n")
     write(folder, text)
     (folder / "policies").mkdir()
     (folder / "policies" / "no_batch_in_prod.rego").write_text(TEAM_RULE)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from aigw.apis import API_NAMES
+from aigw.catalog.prices import Budget, ModelPrice
 from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
 from aigw.rotation.registry import DRIVERS
 
@@ -97,6 +98,8 @@ class Provider(_Model):
     slots: list[str] = Field(default_factory=lambda: ["default"])
     rotation: Rotation = Field(default_factory=Rotation)
     extra: Extra = Field(default_factory=dict)
+    # Prices per million tokens by model (catalog/prices.py, docs/spend.md).
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
 
 class Route(_Model):
@@ -151,6 +154,8 @@ class Service(_Model):
     defaults: Defaults = Field(default_factory=Defaults)
     key_dir: str | None = None
     kubernetes: Kubernetes = Field(default_factory=Kubernetes)
+    # Monthly spend limit per environment, checked by `aigw usage --check-budgets`.
+    budget: Budget | None = None
 
 
 GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
@@ -211,7 +216,7 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def _build_models() -> None:
     with _without_pydantic_plugins():
-        for model in (Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
+        for model in (ModelPrice, Budget, Environment, Rotation, Provider, Route, ModelAlias, Defaults, Kubernetes,
                       Service, CiSettings, Catalog):
             model.model_rebuild(force=True)
 

@@ -61,6 +61,7 @@ class ResolvedRoute:
     cooldown: float
     extra: dict[str, Any]
     weight: int | None = None  # share of first attempts (0-100); None: fallback only
+    price: dict[str, Any] | None = None  # aigw-client.json form (catalog/prices.py)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) ->
             cooldown=float(route.cooldown if route.cooldown is not None else d.cooldown),
             extra={**prov.extra, **route.extra},
             weight=route.weight,
+            price=prov.prices[route.model].to_json() if route.model in prov.prices else None,
         ))
     cache[key] = routes
     return routes

@@ -42,6 +42,7 @@ class AsyncClient(BaseClient):
     async def aclose(self) -> None:
         """Stop the key watcher and close the connection pools this client made."""
         self._stop_watcher()
+        self._telemetry.close()  # records the queued metrics
         if self._owns_inner:
             await self._inner.aclose()
         if self._inner_sdk is not None:

@@ -45,6 +45,7 @@ class Client(BaseClient):
     def close(self) -> None:
         """Stop the key watcher and close the connection pools this client made."""
         self._stop_watcher()
+        self._telemetry.close()  # records the queued metrics
         if self._owns_inner:
             self._inner.close()
         if self._inner_sdk is not None:

@@ -97,6 +97,7 @@ class BaseClient:
 
     def __init__(self, config: ClientConfig, *, session_affinity: bool = True,
                  on_attempt: OnAttempt | None = None, tracer_provider: Any = None,
+                 meter_provider: Any = None,
                  key_check_interval: float = 0.1, watch_keys: bool | None = None,
                  clock: Clock = time.monotonic, watch_config: bool | None = None,
                  config_check_interval: float = 0.1,
@@ -108,8 +109,9 @@ class BaseClient:
         `watch_config` (default: when the config was read from a file) follows
         the config file, stat'ed at most every `config_check_interval` (and on
         watchfiles events when the watcher runs); `on_attempt` is called with
-        every `Attempt`; `tracer_provider` defaults to OpenTelemetry's global
-        one; `clock` (seconds, monotonic) times cooldowns; `rng` draws weighted
+        every `Attempt`; `tracer_provider` and `meter_provider` (spans, and the
+        metrics of spec/metrics.md) default to OpenTelemetry's global ones;
+        `clock` (seconds, monotonic) times cooldowns; `rng` draws weighted
         first routes (default: a fresh ``random.Random``); `acks` records key
         acknowledgements (default: from the config file's `acks` block, see
         client/acks.py; tests pass a recorder of their own).
@@ -129,7 +131,8 @@ class BaseClient:
             if kf.get() is None:  # load now: the first requests find the key ready
                 log.warning("key file %s is missing or empty; its routes fail over until "
                             "it appears", kf.path)
-        self._telemetry = Telemetry(config.service, config.environment, tracer_provider)
+        self._telemetry = Telemetry(config.service, config.environment, tracer_provider,
+                                    meter_provider, config.path)
         # Following the config file: the hot path compares the clock with this only.
         self._config_next_check = math.inf
         self._follower: ConfigFollower | None = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import StreamInterrupted
 from .eventstream import EventStreamDecoder, EventStreamError, frame_to_sse
+from .usage import StreamTap
 
 
 class BadResponse(Exception):
@@ -204,20 +205,27 @@ class Started:
     peeked head first, then each chunk (converted from Bedrock frames when `conv`),
     and how it ended, reported once."""
 
-    __slots__ = ("head", "conv", "on_end")
+    __slots__ = ("head", "conv", "on_end", "tap")
 
     def __init__(self, head: list[bytes], conv: EventStreamToSSE | None,
-                 on_end: OnEnd) -> None:
+                 on_end: OnEnd, tap: StreamTap | None = None) -> None:
         self.head, self.conv, self.on_end = head, conv, once(on_end)
+        self.tap = tap  # keeps the events with usage, for metrics (client/usage.py)
 
     def take_head(self) -> list[bytes]:
         """The bytes read before the stream was handed on (once)."""
         head, self.head = self.head, []
+        if self.tap is not None:
+            for chunk in head:
+                self.tap.feed(chunk)
         return head
 
     def chunk(self, chunk: bytes) -> bytes:
         """What to pass on for `chunk` (b"" while a Bedrock frame is incomplete)."""
-        return self.conv.feed(chunk) if self.conv is not None else chunk
+        out = self.conv.feed(chunk) if self.conv is not None else chunk
+        if self.tap is not None and out:
+            self.tap.feed(out)
+        return out
 
     def done(self) -> None:
         """The stream ended; raises if it ended inside a Bedrock frame."""
@@ -239,8 +247,8 @@ class Started:
 
 class _Replaying:
     def __init__(self, head: list[bytes], rest: Any, conv: EventStreamToSSE | None,
-                 close: Callable[[], Any], on_end: OnEnd) -> None:
-        self._started = Started(head, conv, on_end)
+                 close: Callable[[], Any], on_end: OnEnd, tap: StreamTap | None = None) -> None:
+        self._started = Started(head, conv, on_end, tap)
         self._rest, self._close = rest, close
 
 

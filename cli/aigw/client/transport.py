@@ -288,8 +288,9 @@ class _Failover:
 
         cls = self.areplay if self.aio else self.replay
         close = resp.aclose if self.aio else resp.close
+        tap = span.stream_tap() if span.recording else None
         return self.h.Response(resp.status_code, headers=headers,
-                               stream=cls(head, rest, conv, close, on_end),
+                               stream=cls(head, rest, conv, close, on_end, tap),
                                extensions=resp.extensions)
 
     def reject(self, status: int, message: str) -> Any:
@@ -305,7 +306,7 @@ class _Failover:
         resp.extensions[OUTCOME] = "ok" if ok else "request_error"
         if span.recording and not isinstance(resp.stream, self.replays):
             span.finish(decision.route, decision.attempts[-1].outcome,
-                        _usage(resp) if ok else None)
+                        resp.content if ok else None)
         return resp
 
     def failed(self, last: Any, exc: AllRoutesFailed, span: CallSpan) -> Any:
@@ -492,14 +493,6 @@ class AsyncFailoverTransport(_Failover):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _usage(resp: Any) -> dict[str, Any] | None:
-    try:
-        value = resp.json()
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def attempts_of(obj: Any) -> list[Any]:

@@ -10,7 +10,8 @@ Shape (documented in docs/governance.md; rules may rely on every field)::
          "regions": ["cn"] | null,     # the service's allowed regions (null: any)
          "aliases": {"chat": [         # resolved routes, in fallback order
             {"index": 0, "provider": "deepseek", "model": "deepseek-chat", "region": "cn",
-             "api": "openai", "slot": "svc-bot"}]}}],
+             "api": "openai", "slot": "svc-bot",
+             "priced": true}]}}],          # the catalog has a price for this model
       "providers": {"deepseek": {"region": "cn", "driver": "manual",
                                  "max_age_seconds": 2592000, "max_age": "30d",
                                  "services": ["bot"], "environments": ["prod"], "prod": true,
@@ -48,7 +49,8 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
         for alias, routes in dep.aliases.items():
             aliases[alias] = [
                 {"index": i, "provider": r.provider, "model": r.model, "api": r.api,
-                 "region": cat.providers[r.provider].region, "slot": r.slot}
+                 "region": cat.providers[r.provider].region, "slot": r.slot,
+                 "priced": r.price is not None}
                 for i, r in enumerate(routes)
             ]
             for r in routes:

@@ -86,6 +86,20 @@ class KV:
         return Entry(dict(body.get("data") or {}), int(meta.get("version") or 0),
                      parse_time(meta.get("created_time")))
 
+    def read_version(self, path: str, version: int) -> Entry | None:
+        """Version VERSION of PATH; None when it does not exist or was deleted."""
+        with self._errors():
+            try:
+                resp = self._kv.read_secret_version(path=path, version=version,
+                                                    mount_point=self.mount,
+                                                    raise_on_deleted_version=True)
+            except hx.InvalidPath:
+                return None
+        body = resp["data"]
+        meta = body.get("metadata") or {}
+        return Entry(dict(body.get("data") or {}), int(meta.get("version") or version),
+                     parse_time(meta.get("created_time")))
+
     def metadata(self, path: str) -> dict[str, Any] | None:
         """KV v2 metadata of PATH (current_version, versions...), or None."""
         with self._errors():

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from aigw.envvars import OPENAI_ADMIN_KEY
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
     DriverSpec,
@@ -63,7 +64,7 @@ class OpenAIAdminDriver:
     @classmethod
     def from_spec(cls, spec: DriverSpec, secret_input: SecretInput) -> OpenAIAdminDriver:
         """Build from the catalog; the admin key comes from the variable `admin_key_env`."""
-        var = str(param(spec, "admin_key_env", "OPENAI_ADMIN_KEY"))
+        var = str(param(spec, "admin_key_env", OPENAI_ADMIN_KEY))
         key = os.environ.get(var)
         if not key:
             raise RotationError(f"{spec.slot_id}: ${var} is not set (an OpenAI admin key)",

@@ -1,0 +1,157 @@
+"""Token usage as providers report it, in aigw's disjoint billed classes.
+
+Sans-I/O and dependency-free: the metrics thread (client/metrics.py) and anyone
+pricing a call (client/cost.py, `aigw eval`) read usage through here. The
+classes (spec/metrics.md) never overlap, so cost is a plain sum over them:
+
+- ``input``: input tokens neither read from nor written to a cache;
+- ``cache_read``: input tokens served from the provider's prompt cache;
+- ``cache_write``: input tokens written to the cache (Anthropic's cache creation);
+- ``output``: output tokens that are not reasoning tokens;
+- ``reasoning``: reasoning (thinking) tokens the provider reports apart.
+
+Shapes read: OpenAI Chat Completions (``prompt_tokens``, ``completion_tokens``
+and their ``*_details``), the Responses API (``input_tokens`` including cached,
+``*_tokens_details``), DeepSeek's ``prompt_cache_hit_tokens``, and Anthropic
+Messages (``input_tokens`` excluding the cache, ``cache_read_input_tokens``,
+``cache_creation_input_tokens``), also as Bedrock returns it. Streams: the
+OpenAI chunk with ``usage`` (only when the caller sent
+``stream_options.include_usage``), the Responses ``response.completed`` event,
+and Anthropic's ``message_start`` plus ``message_delta`` events.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CLASSES = ("input", "cache_read", "cache_write", "output", "reasoning")
+INPUT_CLASSES = ("input", "cache_read", "cache_write")
+OUTPUT_CLASSES = ("output", "reasoning")
+
+Tokens = dict[str, int]
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def tokens_of(usage: Any, family: str = "openai") -> Tokens | None:
+    """The disjoint token classes of one ``usage`` object, or None if it holds no counts.
+
+    `family` is the wire family of the route (``openai`` or ``anthropic``): an
+    Anthropic ``input_tokens`` excludes cached tokens, an OpenAI one includes them.
+    """
+    if not isinstance(usage, dict):
+        return None
+    if family == "anthropic" or "cache_read_input_tokens" in usage \
+            or "cache_creation_input_tokens" in usage:
+        if "input_tokens" not in usage and "output_tokens" not in usage:
+            return None
+        return {"input": _int(usage.get("input_tokens")),
+                "cache_read": _int(usage.get("cache_read_input_tokens")),
+                "cache_write": _int(usage.get("cache_creation_input_tokens")),
+                "output": _int(usage.get("output_tokens")), "reasoning": 0}
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        total_in, total_out = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+        in_details = usage.get("prompt_tokens_details")
+        out_details = usage.get("completion_tokens_details")
+    elif "input_tokens" in usage or "output_tokens" in usage:  # the Responses API
+        total_in, total_out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
+        in_details = usage.get("input_tokens_details")
+        out_details = usage.get("output_tokens_details")
+    else:
+        return None
+    in_details = in_details if isinstance(in_details, dict) else {}
+    out_details = out_details if isinstance(out_details, dict) else {}
+    cache_read = _int(in_details.get("cached_tokens")) or _int(usage.get("prompt_cache_hit_tokens"))
+    cache_write = _int(in_details.get("cache_write_tokens"))
+    reasoning = _int(out_details.get("reasoning_tokens"))
+    cache_read = min(cache_read, total_in)
+    cache_write = min(cache_write, total_in - cache_read)
+    reasoning = min(reasoning, total_out)
+    return {"input": total_in - cache_read - cache_write, "cache_read": cache_read,
+            "cache_write": cache_write, "output": total_out - reasoning,
+            "reasoning": reasoning}
+
+
+def input_total(tokens: Tokens) -> int:
+    """Input tokens as the conventions count them (cached ones included)."""
+    return sum(tokens.get(c, 0) for c in INPUT_CLASSES)
+
+
+def output_total(tokens: Tokens) -> int:
+    """Output tokens as the conventions count them (reasoning included)."""
+    return sum(tokens.get(c, 0) for c in OUTPUT_CLASSES)
+
+
+def from_body(body: bytes | None, family: str) -> tuple[Tokens | None, str | None]:
+    """(token classes, response model) of a whole JSON response body."""
+    if not body:
+        return None, None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    model = doc.get("model")
+    return tokens_of(doc.get("usage"), family), model if isinstance(model, str) else None
+
+
+def from_events(blocks: list[bytes], family: str) -> tuple[Tokens | None, str | None]:
+    """(token classes, response model) from the SSE events of a stream that mention usage."""
+    merged: dict[str, Any] = {}
+    model: str | None = None
+    for block in blocks:
+        for event in block.split(b"\n\n"):
+            for line in event.splitlines():
+                if not line.startswith(b"data:"):
+                    continue
+                try:
+                    doc = json.loads(line[5:])
+                except ValueError:
+                    continue
+                if not isinstance(doc, dict):
+                    continue
+                inner = doc.get("message") or doc.get("response")  # Anthropic, Responses
+                if isinstance(inner, dict):
+                    if isinstance(inner.get("model"), str):
+                        model = inner["model"]
+                    usage = inner.get("usage")
+                else:
+                    if isinstance(doc.get("model"), str):
+                        model = doc["model"]
+                    usage = doc.get("usage")
+                if isinstance(usage, dict):
+                    # Anthropic's message_delta carries the final (cumulative) counts.
+                    merged.update({k: v for k, v in usage.items() if v is not None})
+    return (tokens_of(merged, family) if merged else None), model
+
+
+class StreamTap:
+    """Keeps the SSE events of a stream that carry ``usage`` (fed on the request path).
+
+    Per chunk: one bytes search; an event split across chunks is joined first.
+    At most `KEEP` events are kept (usage comes in the first and last ones).
+    """
+
+    __slots__ = ("blocks", "_tail")
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        """Note `chunk` (SSE bytes as passed to the caller)."""
+        data = self._tail + chunk if self._tail else chunk
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._tail = data[-65536:]
+            return
+        self._tail = data[end + 2:]
+        if b'"usage"' in data[:end]:
+            if len(self.blocks) >= self.KEEP:
+                del self.blocks[1]  # keep the first (message_start) and the latest
+            self.blocks.append(data[:end])

@@ -1,0 +1,122 @@
+"""`aigw usage`: spend per service from the providers' own usage and cost reports.
+
+`usage_report` reads each provider's report (sources.py), maps keys to slots and
+services through the rotation inventory (`key_index`), prices usage with the
+catalog (report.py) and checks budgets. Providers without a report source are
+listed as "no provider report". docs/spend.md describes the output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from aigw.usage.report import (
+    BY,
+    BudgetStatus,
+    KeyIndex,
+    Line,
+    attribute,
+    budgets,
+    drift,
+    group,
+)
+from aigw.usage.sources import READERS, CostRow, ReportClient, UsageRow, source_for
+
+__all__ = ["BY", "KeyIndex", "UsageReport", "key_index", "usage_report"]
+
+
+@dataclass
+class UsageReport:
+    """Everything `aigw usage` prints, in one place (text, markdown and JSON agree)."""
+
+    environment: str
+    start: dt.date
+    end: dt.date
+    by: str
+    lines: list[Line]
+    groups: list[dict[str, Any]]
+    drift: list[dict[str, Any]]
+    budgets: list[BudgetStatus]
+    no_report: list[str]
+    shared_slots: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def budget_alert(self) -> bool:
+        """Some service is over its budget, or forecast to be."""
+        return any(b.alert for b in self.budgets)
+
+
+HISTORY = 50  # journal versions read per slot: the key ids of past rotations too
+
+
+def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
+    """Provider key id -> slot from the rotation inventory: every key id a slot's journal
+    recorded (when a key was minted, or put with `--key-id`), over its last `HISTORY`
+    versions, so usage of a key rotated away during the window is still attributed.
+    `client` is an hvac client (aigw.vault.connect)."""
+    from aigw.slots.journal import JournalEntry
+    from aigw.slots.kv import KV
+    from aigw.slots.targets import select_targets
+
+    index = KeyIndex()
+    for t in select_targets(cat, env):
+        index.services[(t.ref.provider, t.ref.slot)] = tuple(t.consumers)
+        kv = KV(client, t.mount)
+        meta = kv.metadata(t.journal_path) or {}
+        current = int(meta.get("current_version") or 0)
+        for version in range(current, max(0, current - HISTORY), -1):
+            got = kv.read_version(t.journal_path, version)
+            if got is None or not got.data:
+                continue
+            entry = JournalEntry.from_data(got.data, version)
+            for ref in (entry.new, entry.old):
+                if ref is not None and ref.key_id:
+                    index.slots.setdefault((t.ref.provider, ref.key_id), t.ref.slot)
+    return index
+
+
+def _slot_users(cat: Any, env: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    from aigw.catalog.view import deployments
+
+    users: dict[tuple[str, str], list[str]] = {}
+    for dep in deployments(cat, env=env):
+        for ref in dep.slots:
+            users.setdefault((ref.provider, ref.slot), []).append(dep.service)
+    return {k: tuple(sorted(v)) for k, v in users.items()}
+
+
+def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by: str = "service",
+                 today: dt.date | None = None, http: Any = None,
+                 environ: dict[str, str] | None = None) -> UsageReport:
+    """Read every provider's report for the window and build the report."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    # The window covers the month so far too, for the budgets' month to date.
+    first = min(today - dt.timedelta(days=since_days - 1), today.replace(day=1))
+    start = dt.datetime.combine(first, dt.time(), dt.UTC)
+    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    users = _slot_users(cat, env)
+    for key, names in users.items():
+        index.services.setdefault(key, names)
+    used = sorted({p for (p, _) in users})
+    rows: list[UsageRow] = []
+    costs: list[CostRow] = []
+    no_report = []
+    for name in used:
+        source = source_for(name, cat.providers[name])
+        if source is None:
+            no_report.append(name)
+            continue
+        client = ReportClient(source, http, environ)
+        got, charged = READERS[source.kind](client, start, end)
+        rows.extend(got)
+        costs.extend(charged)
+    lines = attribute(cat, env, rows, index)
+    window = (today - dt.timedelta(days=since_days - 1)).isoformat()
+    shown = [ln for ln in lines if ln.day >= window]
+    shared = [{"provider": p, "slot": s, "services": list(v)}
+              for (p, s), v in sorted(users.items()) if len(v) > 1]
+    return UsageReport(env, today - dt.timedelta(days=since_days - 1), today, by, shown,
+                       group(shown, by), drift(shown, [c for c in costs if c.day >= window]),
+                       budgets(cat, lines, today), no_report, shared)
