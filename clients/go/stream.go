@@ -142,6 +142,7 @@ type replay struct {
 	conv  *eventStreamToSSE
 	tm    *attemptTimer
 	onEnd func(outcome string)
+	tap   *streamTap // notes the usage events as they pass (nil: not wanted)
 	once  sync.Once
 	out   []byte
 	done  bool
@@ -157,6 +158,15 @@ func (r *replay) end(outcome string) {
 }
 
 func (r *replay) Read(p []byte) (int, error) {
+	if r.tap == nil {
+		return r.read(p)
+	}
+	n, err := r.read(p)
+	r.tap.feed(p[:n])
+	return n, err
+}
+
+func (r *replay) read(p []byte) (int, error) {
 	for {
 		if len(r.head) > 0 {
 			n := copy(p, r.head)
