@@ -138,6 +138,11 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 				"\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", s.Model, word)
 			w.(http.Flusher).Flush()
 		}
+		if so, _ := req["stream_options"].(map[string]any); so["include_usage"] == true {
+			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"+
+				"\"model\":%q,\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"+
+				"\"total_tokens\":7}}\n\n", s.Model)
+		}
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	case strings.HasSuffix(r.URL.Path, "/messages"):
 		w.Header().Set("Content-Type", "application/json")

@@ -157,20 +157,19 @@ func (r *replay) end(outcome string) {
 	})
 }
 
-func (r *replay) Read(p []byte) (int, error) {
-	if r.tap == nil {
-		return r.read(p)
+// note feeds the tap the bytes the caller gets (before the stream's end is reported).
+func (r *replay) note(b []byte) {
+	if r.tap != nil {
+		r.tap.feed(b)
 	}
-	n, err := r.read(p)
-	r.tap.feed(p[:n])
-	return n, err
 }
 
-func (r *replay) read(p []byte) (int, error) {
+func (r *replay) Read(p []byte) (int, error) {
 	for {
 		if len(r.head) > 0 {
 			n := copy(p, r.head)
 			r.head = r.head[n:]
+			r.note(p[:n])
 			return n, nil
 		}
 		if len(r.out) > 0 {
@@ -185,6 +184,7 @@ func (r *replay) read(p []byte) (int, error) {
 			n, err := r.rest.Read(p)
 			if n > 0 {
 				r.tm.reset()
+				r.note(p[:n])
 			}
 			r.finish(err)
 			return n, err
@@ -199,6 +199,7 @@ func (r *replay) read(p []byte) (int, error) {
 				return 0, cerr
 			}
 			r.out = out
+			r.note(out) // (noted as converted: the end may come before the caller reads it)
 		}
 		if errors.Is(err, io.EOF) {
 			if r.conv.pending() {
