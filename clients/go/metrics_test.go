@@ -91,7 +91,7 @@ func (s stringer) String() string { return string(s) }
 func attrString(kvs []attribute.KeyValue) stringer {
 	parts := make([]string, len(kvs))
 	for i, kv := range kvs {
-		parts[i] = string(kv.Key) + "=" + kv.Value.Emit()
+		parts[i] = string(kv.Key) + "=" + kv.Value.String()
 	}
 	return stringer(strings.Join(parts, " "))
 }
