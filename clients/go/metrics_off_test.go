@@ -47,3 +47,24 @@ func TestNoMeterProviderNoMetricsWork(t *testing.T) {
 		t.Fatal("no meter provider: no recorder")
 	}
 }
+
+// server.address is the route's host, absent for Bedrock's regional default (a
+// route written without base_url), as in spec/metrics.md.
+func TestMetricsServerAddress(t *testing.T) {
+	r := &metricsRecorder{service: "s", environment: "e"}
+	has := func(rt *Route) bool {
+		for _, kv := range r.baseAttrs(baseKey{"a", "chat", newRouteState(rt, 0, nil, true)}) {
+			if kv.Key == "server.address" {
+				return true
+			}
+		}
+		return false
+	}
+	if has(&Route{API: "bedrock", AWSRegion: "us-east-1", BaseURL: BedrockBaseURL("us-east-1")}) {
+		t.Fatal("Bedrock's regional default has no server.address")
+	}
+	if !has(&Route{API: "bedrock", AWSRegion: "us-east-1", BaseURL: "https://vpce.example"}) ||
+		!has(&Route{API: "openai", BaseURL: "https://api.openai.com/v1"}) {
+		t.Fatal("a route's own base_url gives server.address")
+	}
+}
