@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type seen struct {
@@ -30,7 +31,7 @@ type fakeProvider struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	keys map[string]bool
-	mode string // "" ok, "status:503", "hang", "stream-error"
+	mode string // "" ok, "status:503", "hang", "stream-error", "slow" (streams)
 	got  []seen
 	hang chan struct{}
 }
@@ -130,6 +131,7 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 		for _, ev := range anthropicEvents(f.name, s.Model) {
 			fmt.Fprint(w, ev)
 			w.(http.Flusher).Flush()
+			slow(mode)
 		}
 	case stream:
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -137,6 +139,7 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"+
 				"\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", s.Model, word)
 			w.(http.Flusher).Flush()
+			slow(mode)
 		}
 		if so, _ := req["stream_options"].(map[string]any); so["include_usage"] == true {
 			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"+
@@ -158,6 +161,13 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 			`"choices":[{"index":0,"message":{"role":"assistant","content":"hi from %s"},`+
 			`"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}`,
 			s.Model, f.name)
+	}
+}
+
+// slow spaces a stream's events in mode "slow" (so each reaches the client on its own).
+func slow(mode string) {
+	if mode == "slow" {
+		time.Sleep(15 * time.Millisecond)
 	}
 }
 

@@ -161,6 +161,8 @@ func TestMetricsChatFailoverCost(t *testing.T) {
 func TestMetricsStreams(t *testing.T) {
 	dir := t.TempDir()
 	a, o := newFake(t, "a1", "sk-a"), newFake(t, "o1", "sk-o")
+	a.set("slow") // each event arrives on its own, after the first one
+	o.set("slow")
 	writeKey(t, dir, a, "sk-a")
 	writeKey(t, dir, o, "sk-o")
 	path := writeConfig(t, dir, "r1", map[string]any{
