@@ -53,6 +53,7 @@ func TestBedrockThroughTheAnthropicSDK(t *testing.T) {
 				data := strings.TrimSpace(strings.SplitN(ev, "data: ", 2)[1])
 				w.Write(eventFrame(data))
 				w.(http.Flusher).Flush()
+				slow("slow") // each frame on its own: the converter runs past the first event
 			}
 			return
 		}
