@@ -238,3 +238,46 @@ func TestMetricsAllRoutesFailed(t *testing.T) {
 		t.Fatalf("no tokens for a failed call: %+v", got)
 	}
 }
+
+// A new price reaches the cost with the config revision that brings it (the
+// route's state is rebuilt); before it, the route is unpriced: no cost.
+func TestMetricsPriceFollowsConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := newFake(t, "p1", "sk-1")
+	writeKey(t, dir, p, "sk-1")
+	r := route(p, "openai", "m", 0, 5, 30)
+	path := writeConfig(t, dir, "r1", map[string]any{"chat": map[string]any{"family": "openai",
+		"routes": []any{r}}})
+	c, reader := metricsClient(t, path)
+	oai := openaiClient(c)
+	if _, err := chat(context.Background(), oai, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := collect(t, c, reader); len(got["aigw.client.cost"]) != 0 {
+		t.Fatalf("no price, no cost: %+v", got["aigw.client.cost"])
+	}
+	r["price"] = map[string]any{"currency": "EUR", "as_of": "2026-12-01",
+		"per_million": map[string]any{"input": "1", "output": "2"}}
+	writeConfig(t, dir, "r2", map[string]any{"chat": map[string]any{"family": "openai",
+		"routes": []any{r}}})
+	for end := time.Now().Add(5 * time.Second); c.Revision() != "r2"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the new config was not picked up in 5 s")
+		}
+		_, _ = chat(context.Background(), oai, "chat") // (a call polls the file too)
+	}
+	before, _ := collect(t, c, reader)
+	if _, err := chat(context.Background(), oai, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := collect(t, c, reader)
+	cost := one(t, got, "aigw.client.cost")
+	prior := 0.0 // (calls served by r2 while the loop waited for it)
+	for _, p := range before["aigw.client.cost"] {
+		prior += p.sum
+	}
+	if !strings.Contains(cost.attrs, "aigw.currency=EUR") ||
+		math.Abs(cost.sum-prior-0.000011) > 1e-12 { // (3 x 1 + 4 x 2) / 1e6
+		t.Fatalf("cost %+v (before the last call: %+v)", cost, before["aigw.client.cost"])
+	}
+}
