@@ -17,6 +17,65 @@ type Price struct {
 	Currency   string
 	AsOf       string
 	PerMillion map[string]*big.Rat
+
+	// The same prices as integers over one denominator (per token), for the
+	// metrics goroutine: no big.Rat per call. Set by prepare when they fit.
+	scaled [numClasses]int64
+	priced [numClasses]bool
+	denom  int64 // 0: not prepared (use cost)
+}
+
+// scaledLimit bounds a scaled price so tokens x price stays far inside int64.
+const scaledLimit = 1 << 32
+
+// prepare sets the integer form of p's prices when every denominator fits.
+func (p *Price) prepare() {
+	lcm := big.NewInt(1)
+	var g big.Int
+	for i := range tokenClasses {
+		if r := p.of(tokenClasses[i]); r != nil {
+			d := r.Denom()
+			lcm.Mul(lcm, new(big.Int).Quo(d, g.GCD(nil, nil, lcm, d)))
+		}
+	}
+	denom := new(big.Int).Mul(lcm, big.NewInt(1_000_000))
+	if !denom.IsInt64() {
+		return
+	}
+	for i := range tokenClasses {
+		r := p.of(tokenClasses[i])
+		if r == nil {
+			continue
+		}
+		n := new(big.Int).Mul(r.Num(), new(big.Int).Quo(lcm, r.Denom()))
+		if !n.IsInt64() || n.Int64() > scaledLimit || n.Int64() < 0 {
+			return
+		}
+		p.scaled[i], p.priced[i] = n.Int64(), true
+	}
+	p.denom = denom.Int64()
+}
+
+// costScaled is cost(t, p) as a numerator over p.denom; false when a class with
+// tokens has no price, p is not prepared, or the sum could overflow.
+func costScaled(t tokens, p *Price) (int64, bool) {
+	if p == nil || p.denom == 0 {
+		return 0, false
+	}
+	var sum int64
+	for i, n := range t {
+		if n == 0 {
+			continue
+		}
+		if !p.priced[i] || n > scaledLimit {
+			return 0, false
+		}
+		sum += n * p.scaled[i]
+		if sum < 0 || sum > 1<<62 {
+			return 0, false
+		}
+	}
+	return sum, true
 }
 
 var million = big.NewRat(1_000_000, 1)
@@ -87,6 +146,7 @@ func priceFromJSON(v any) *Price {
 		}
 		p.PerMillion[class] = r
 	}
+	p.prepare()
 	return p
 }
 

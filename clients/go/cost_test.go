@@ -19,6 +19,7 @@ func price(currency string, kv ...string) *Price {
 		r, _ := new(big.Rat).SetString(kv[i+1])
 		p.PerMillion[kv[i]] = r
 	}
+	p.prepare()
 	return p
 }
 
@@ -101,8 +102,8 @@ func TestGoldenCost(t *testing.T) {
 			}
 			got, ok := cost(toks, c.price)
 			if c.want == "" {
-				if ok {
-					t.Fatalf("cost %s, want none", got.FloatString(10))
+				if _, exact := costScaled(toks, c.price); ok || exact {
+					t.Fatalf("cost %v, want none", got)
 				}
 				return
 			}
@@ -112,6 +113,11 @@ func TestGoldenCost(t *testing.T) {
 			}
 			if c.price.Currency != c.currency {
 				t.Fatalf("currency %s", c.price.Currency)
+			}
+			// The metrics goroutine's integer form gives the same exact value.
+			num, exact := costScaled(toks, c.price)
+			if !exact || new(big.Rat).SetFrac64(num, c.price.denom).Cmp(want) != 0 {
+				t.Fatalf("scaled cost %d/%d (%v), want %s", num, c.price.denom, exact, c.want)
 			}
 		})
 	}

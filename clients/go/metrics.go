@@ -95,9 +95,12 @@ type tokenSum struct {
 	set attribute.Set
 }
 
+// costSum is a batch's cost for one attribute set: num/denom (the price's integer
+// form), plus extra for what did not fit it.
 type costSum struct {
-	amount *big.Rat
-	set    attribute.Set
+	num, denom int64
+	extra      *big.Rat
+	set        attribute.Set
 }
 
 // metricsRecorder is the bounded channel of finished calls and the goroutine that records them.
@@ -145,6 +148,7 @@ func newMetricsRecorder(mp metric.MeterProvider, service, env string, queue int)
 		return nil, err
 	}
 	r.resetCaches()
+	r.classSums, r.costSums = map[sumKey]*tokenSum{}, map[sumKey]*costSum{}
 	go r.run()
 	return r, nil
 }
@@ -200,7 +204,6 @@ func (r *metricsRecorder) run() {
 // batch records it and every call queued behind it, then adds the counters once
 // per attribute set.
 func (r *metricsRecorder) batch(it metricsItem) {
-	r.classSums, r.costSums = map[sumKey]*tokenSum{}, map[sumKey]*costSum{}
 	n := int64(0)
 	for {
 		r.one(it)
@@ -212,15 +215,28 @@ func (r *metricsRecorder) batch(it metricsItem) {
 		}
 		break
 	}
+	r.addSums()
+	r.done.Add(n)
+}
+
+// addSums adds the batch's counter sums, once per attribute set.
+func (r *metricsRecorder) addSums() {
 	ctx := context.Background()
 	for _, s := range r.classSums {
 		r.classes.Add(ctx, s.n, metric.WithAttributeSet(s.set))
 	}
 	for _, s := range r.costSums {
-		f, _ := s.amount.Float64()
+		amount := new(big.Rat)
+		if s.num != 0 {
+			amount.SetFrac64(s.num, s.denom)
+		}
+		if s.extra != nil {
+			amount.Add(amount, s.extra)
+		}
+		f, _ := amount.Float64()
 		r.cost.Add(ctx, f, metric.WithAttributeSet(s.set))
 	}
-	r.done.Add(n)
+	r.classSums, r.costSums = map[sumKey]*tokenSum{}, map[sumKey]*costSum{}
 }
 
 func (r *metricsRecorder) one(it metricsItem) {
@@ -300,16 +316,31 @@ func (r *metricsRecorder) one(it metricsItem) {
 		s.n += n
 	}
 	price := it.rs.route.Price
-	if amount, ok := cost(t, price); ok {
-		sk := sumKey{mk, "\x00" + price.Currency}
-		s := r.costSums[sk]
-		if s == nil {
-			s = &costSum{amount: new(big.Rat), set: attribute.NewSet(append(
-				ts.attrs[:len(ts.attrs):len(ts.attrs)], attribute.String("aigw.currency", price.Currency))...)}
-			r.costSums[sk] = s
+	num, exact := costScaled(t, price)
+	var amount *big.Rat
+	if !exact {
+		if amount, ok = cost(t, price); !ok {
+			return // no price, no cost
 		}
-		s.amount.Add(s.amount, amount)
 	}
+	sk := sumKey{mk, "\x00" + price.Currency}
+	s := r.costSums[sk]
+	if s == nil {
+		s = &costSum{denom: price.denom, set: attribute.NewSet(append(
+			ts.attrs[:len(ts.attrs):len(ts.attrs)], attribute.String("aigw.currency", price.Currency))...)}
+		r.costSums[sk] = s
+	}
+	if exact && s.denom == price.denom && s.num <= 1<<62-num {
+		s.num += num
+		return
+	}
+	if amount == nil {
+		amount = new(big.Rat).SetFrac64(num, price.denom)
+	}
+	if s.extra == nil {
+		s.extra = new(big.Rat)
+	}
+	s.extra.Add(s.extra, amount)
 }
 
 // baseAttrs are the attributes every instrument carries for a call of key.
