@@ -18,15 +18,16 @@ import (
 // ({token}, input/output totals), aigw.client.token.usage ({token}, the disjoint
 // billed classes, summed) and aigw.client.cost ({currency}, only when the route's
 // price names every class the call used). A call only puts one item on a bounded
-// channel (dropped, and counted, when full: never a wait); one goroutine drains it,
-// parses the usage and records. Without a meter provider (none given, and otel's
+// channel (dropped, and counted, when full: never a wait); one goroutine drains it
+// every 50 ms, parses the usage and records. Without a meter provider (none given, and otel's
 // global one never set) a call does no metrics work at all.
 
 const (
 	meterName       = "aigw.client"
 	semconvSchema   = "https://opentelemetry.io/schemas/1.44.0"
 	metricsQueueLen = 4096
-	attrCacheMax    = 4096 // attribute sets kept (old revisions' routes are dropped past it)
+	metricsPoll     = 50 * time.Millisecond // the goroutine drains the channel this often
+	attrCacheMax    = 4096                  // attribute sets kept (old revisions' routes are dropped past it)
 )
 
 var (
@@ -189,15 +190,30 @@ func (r *metricsRecorder) stop() {
 	<-r.gone
 }
 
+// run drains the channel every metricsPoll (and once more when stopped). It
+// polls rather than blocks on the channel: a receiver parked on it would be woken
+// by each call's send, and that wake-up (a futex call when a P is idle) would be
+// the request path's cost.
 func (r *metricsRecorder) run() {
 	defer close(r.gone)
+	tick := time.NewTicker(metricsPoll)
+	defer tick.Stop()
 	for {
 		select {
-		case it := <-r.ch:
-			r.batch(it)
+		case <-tick.C:
+			r.drain()
 		case <-r.quit:
+			r.drain()
 			return
 		}
+	}
+}
+
+func (r *metricsRecorder) drain() {
+	select {
+	case it := <-r.ch:
+		r.batch(it)
+	default:
 	}
 }
 
