@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -279,5 +282,38 @@ func TestMetricsPriceFollowsConfig(t *testing.T) {
 	if !strings.Contains(cost.attrs, "aigw.currency=EUR") ||
 		math.Abs(cost.sum-prior-0.000011) > 1e-12 { // (3 x 1 + 4 x 2) / 1e6
 		t.Fatalf("cost %+v (before the last call: %+v)", cost, before["aigw.client.cost"])
+	}
+}
+
+// With no MeterProvider option, the client follows otel's global one: no metrics
+// before otel.SetMeterProvider, metrics from the next call after it. (Run in a
+// child process: the global provider is the process's.)
+func TestMetricsGlobalMeterProvider(t *testing.T) {
+	if os.Getenv("AIGW_GLOBAL_METER_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMetricsGlobalMeterProvider$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "AIGW_GLOBAL_METER_CHILD=1")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	dir := t.TempDir()
+	p := newFake(t, "p1", "sk-1")
+	writeKey(t, dir, p, "sk-1")
+	path := writeConfig(t, dir, "r1", map[string]any{"chat": map[string]any{"family": "openai",
+		"routes": []any{route(p, "openai", "m", 0, 5, 30)}}})
+	c := newClient(t, path, nil)
+	oai := openaiClient(c)
+	if _, err := chat(context.Background(), oai, "chat"); err != nil { // no provider yet
+		t.Fatal(err)
+	}
+	reader := sdkmetric.NewManualReader()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if _, err := chat(context.Background(), oai, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := collect(t, c, reader)
+	if d := one(t, got, "gen_ai.client.operation.duration"); d.count != 1 {
+		t.Fatalf("one call after the provider was set: %+v", d)
 	}
 }
