@@ -31,7 +31,7 @@ type fakeProvider struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	keys map[string]bool
-	mode string // "" ok, "status:503", "hang", "stream-error", "slow" (streams)
+	mode string // "" ok, "status:503", "hang", "stream-error", "slow" (streams), "cut" (a stream drops)
 	got  []seen
 	hang chan struct{}
 }
@@ -128,7 +128,10 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "data: {\"error\":{\"message\":\"overloaded\"}}\n\n")
 	case stream && strings.HasSuffix(r.URL.Path, "/messages"):
 		w.Header().Set("Content-Type", "text/event-stream")
-		for _, ev := range anthropicEvents(f.name, s.Model) {
+		for i, ev := range anthropicEvents(f.name, s.Model) {
+			if mode == "cut" && i == 3 {
+				panic(http.ErrAbortHandler) // the connection drops mid-stream
+			}
 			fmt.Fprint(w, ev)
 			w.(http.Flusher).Flush()
 			slow(mode)

@@ -317,3 +317,32 @@ func TestMetricsGlobalMeterProvider(t *testing.T) {
 		t.Fatalf("one call after the provider was set: %+v", d)
 	}
 }
+
+// A stream that drops mid-way is timed with error.type interrupted and still
+// counts the usage its events brought (Anthropic's message_start).
+func TestMetricsInterruptedStream(t *testing.T) {
+	dir := t.TempDir()
+	a := newFake(t, "a1", "sk-a")
+	a.set("cut")
+	writeKey(t, dir, a, "sk-a")
+	path := writeConfig(t, dir, "r1", map[string]any{"claude": map[string]any{"family": "anthropic",
+		"routes": []any{route(a, "anthropic", "a-model", 0, 5, 30)}}})
+	c, reader := metricsClient(t, path)
+	ant := anthropicClient(c)
+	s := ant.Messages.NewStreaming(context.Background(), anthropic.MessageNewParams{
+		Model: "claude", MaxTokens: 16,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}})
+	for s.Next() {
+	}
+	if s.Err() == nil {
+		t.Fatal("the stream dropped: the SDK must say so")
+	}
+	got, _ := collect(t, c, reader)
+	if d := one(t, got, "gen_ai.client.operation.duration"); !strings.Contains(d.attrs, "error.type=interrupted") {
+		t.Fatalf("duration %+v", d)
+	}
+	tok := got["gen_ai.client.token.usage"]
+	if len(tok) != 2 || tok[0].sum != 3 || tok[1].sum != 0 {
+		t.Fatalf("token usage from message_start %+v", tok)
+	}
+}
