@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +53,7 @@ func TestBedrockThroughTheAnthropicSDK(t *testing.T) {
 				data := strings.TrimSpace(strings.SplitN(ev, "data: ", 2)[1])
 				w.Write(eventFrame(data))
 				w.(http.Flusher).Flush()
+				slow("slow") // each frame on its own: the converter runs past the first event
 			}
 			return
 		}
@@ -76,7 +78,8 @@ func TestBedrockThroughTheAnthropicSDK(t *testing.T) {
 	path := writeConfig(t, dir, "r1", map[string]any{
 		"iam": map[string]any{"family": "anthropic", "routes": []any{r("br", "bedrock")}},
 		"key": map[string]any{"family": "anthropic", "routes": []any{r("bk", "bedrock-api-key")}}})
-	ant := anthropicClient(newClient(t, path, nil))
+	c, reader := metricsClient(t, path)
+	ant := anthropicClient(c)
 	params := anthropic.MessageNewParams{Model: "iam", MaxTokens: 16,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
 	msg, err := ant.Messages.New(context.Background(), params)
@@ -100,5 +103,20 @@ func TestBedrockThroughTheAnthropicSDK(t *testing.T) {
 	}
 	if paths[1] != "/model/eu.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream" {
 		t.Fatalf("paths %q", paths)
+	}
+	// Metrics: the answer's and the re-framed stream's usage, provider aws.bedrock.
+	got, _ := collect(t, c, reader)
+	sums := map[string]float64{}
+	for _, p := range got["aigw.client.token.usage"] {
+		if !strings.Contains(p.attrs, "gen_ai.provider.name=aws.bedrock") {
+			t.Fatalf("attributes %s", p.attrs)
+		}
+		alias := strings.Fields(p.attrs)[0]
+		_, kind, _ := strings.Cut(p.attrs, "aigw.token.type=")
+		kind, _, _ = strings.Cut(kind, " ")
+		sums[alias+" "+kind] += p.sum
+	}
+	if fmt.Sprint(sums) != "map[aigw.alias=iam input:3 aigw.alias=iam output:4 aigw.alias=key input:3 aigw.alias=key output:4]" {
+		t.Fatalf("token classes %v", sums)
 	}
 }

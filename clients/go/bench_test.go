@@ -13,6 +13,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	aigw "github.com/aigw-dev/aigw/clients/go"
 )
@@ -43,17 +45,23 @@ func benchParams() openai.ChatCompletionNewParams {
 		openai.SystemMessage("You are terse."), openai.UserMessage("Say hi in one word.")}}
 }
 
-func benchClient(b *testing.B) *aigw.Client {
+func benchClient(b *testing.B) *aigw.Client { return benchClientWith(b, aigw.Options{}) }
+
+// benchClientWith is benchClient with opts (its Base is the fixed answer); the
+// route is priced, so metrics on includes the cost.
+func benchClientWith(b *testing.B, opts aigw.Options) *aigw.Client {
 	dir := b.TempDir()
 	os.MkdirAll(filepath.Join(dir, "keys"), 0o700)
 	os.WriteFile(filepath.Join(dir, "keys", "p1.default.key"), []byte("sk-bench\n"), 0o600)
 	cfg := `{"version": 1, "service": "bench", "environment": "test", "key_dir": "keys",
 	  "aliases": {"chat": {"family": "openai", "routes": [{"provider": "p1", "api": "openai",
 	  "base_url": "https://p1.example/v1", "model": "route-model", "slot": "default",
-	  "key_file": "p1.default.key", "timeout": 30, "retries": 0, "cooldown": 30, "extra": {}}]}}}`
+	  "key_file": "p1.default.key", "timeout": 30, "retries": 0, "cooldown": 30, "extra": {},
+	  "price": {"currency": "USD", "as_of": "2026-11-01", "per_million": {"input": "2.50", "output": "10"}}}]}}}`
 	path := filepath.Join(dir, "aigw-client.json")
 	os.WriteFile(path, []byte(cfg), 0o600)
-	c, err := aigw.FromFile(path, aigw.Options{Base: fixedAnswer{}})
+	opts.Base = fixedAnswer{}
+	c, err := aigw.FromFile(path, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,42 +111,65 @@ func BenchmarkOverhead(b *testing.B) {
 	})
 }
 
-// BenchmarkOverheadPaired alternates a bare openai-go call and one over aigw, call
-// by call, so both see the same machine; it reports the median of each and the
-// median of the pairwise differences (what aigw adds per call).
+// BenchmarkOverheadPaired alternates a bare openai-go call, one over aigw without
+// a meter provider and one over aigw with metrics on (an OTel SDK MeterProvider
+// with a ManualReader: the instruments aggregate, nothing exports), call by
+// call in rotating order, so all three see the same machine. It reports the
+// median of each and the medians of the paired differences: what aigw adds,
+// and what metrics add on top.
 func BenchmarkOverheadPaired(b *testing.B) {
 	params := benchParams()
 	ctx := context.Background()
 	bare := openai.NewClient(option.WithHTTPClient(&http.Client{Transport: fixedAnswer{}}),
 		option.WithBaseURL("https://p1.example/v1/"), option.WithAPIKey("sk-bench"),
 		option.WithMaxRetries(0))
-	over := openaiClient(benchClient(b))
-	call := func(c openai.Client) time.Duration {
+	off := openaiClient(benchClient(b))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	metered := benchClientWith(b, aigw.Options{MeterProvider: mp})
+	on := openaiClient(metered)
+	call := func(c openai.Client) float64 {
 		t0 := time.Now()
 		if _, err := c.Chat.Completions.New(ctx, params); err != nil {
 			b.Fatal(err)
 		}
-		return time.Since(t0)
+		return float64(time.Since(t0))
 	}
-	for i := 0; i < 200; i++ { // warm both
+	for i := 0; i < 200; i++ { // warm all three
 		call(bare)
-		call(over)
+		call(off)
+		call(on)
 	}
-	bares, overs, diffs := make([]float64, 0, b.N), make([]float64, 0, b.N), make([]float64, 0, b.N)
+	n := b.N
+	bares, offs, ons := make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
+	added, metricsAdded := make([]float64, 0, n), make([]float64, 0, n)
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		var x, y time.Duration
-		if i%2 == 0 {
-			x, y = call(bare), call(over)
-		} else {
-			y, x = call(over), call(bare)
+	for i := 0; i < n; i++ {
+		var x, y, z float64
+		switch i % 3 {
+		case 0:
+			x, y, z = call(bare), call(off), call(on)
+		case 1:
+			y, z, x = call(off), call(on), call(bare)
+		default:
+			z, x, y = call(on), call(bare), call(off)
 		}
-		bares, overs = append(bares, float64(x)), append(overs, float64(y))
-		diffs = append(diffs, float64(y-x))
+		bares, offs, ons = append(bares, x), append(offs, y), append(ons, z)
+		added, metricsAdded = append(added, y-x), append(metricsAdded, z-y)
+	}
+	b.StopTimer()
+	if !metered.FlushMetrics(10 * time.Second) {
+		b.Fatal("metrics not recorded")
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil || len(rm.ScopeMetrics) == 0 {
+		b.Fatalf("no metrics collected (%v)", err)
 	}
 	b.ReportMetric(median(bares), "bare-ns/call")
-	b.ReportMetric(median(overs), "aigw-ns/call")
-	b.ReportMetric(median(diffs), "added-ns/call")
+	b.ReportMetric(median(offs), "aigw-ns/call")
+	b.ReportMetric(median(added), "added-ns/call")
+	b.ReportMetric(median(ons), "metrics-ns/call")
+	b.ReportMetric(median(metricsAdded), "metrics-added-ns/call")
 }
 
 func median(xs []float64) float64 {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	Rand func() float64
 	// TracerProvider for spans (default: otel's global one).
 	TracerProvider trace.TracerProvider
+	// MeterProvider for the metrics of spec/metrics.md (default: otel's global one;
+	// without one set, calls do no metrics work).
+	MeterProvider metric.MeterProvider
 
 	acks *ackRecorder // the vector runner's recorder (no goroutine, no OpenBao)
 }
@@ -96,7 +100,7 @@ func New(cfg *Config, opts Options) (*Client, error) {
 				"path", kf.path)
 		}
 	}
-	c.telemetry = newTelemetry(cfg.Service, cfg.Environment, opts.TracerProvider)
+	c.telemetry = newTelemetry(cfg.Service, cfg.Environment, opts.TracerProvider, opts.MeterProvider)
 	if opts.acks != nil {
 		c.acks = opts.acks
 		c.acks.source = c.loadedKeys
@@ -132,7 +136,8 @@ func FromEnv(opts Options) (*Client, error) {
 	return FromFile(path, opts)
 }
 
-// Close stops the file watcher and the acknowledgement writer.
+// Close stops the file watcher and the acknowledgement writer, and records the
+// metrics of calls still queued.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
@@ -141,7 +146,17 @@ func (c *Client) Close() error {
 		c.watcher.stop()
 	}
 	c.acks.stop()
+	c.telemetry.stop()
 	return nil
+}
+
+// FlushMetrics waits (up to timeout) until the metrics of every finished call are
+// recorded; false on timeout. A no-op without a meter provider.
+func (c *Client) FlushMetrics(timeout time.Duration) bool {
+	if r := c.telemetry.rec.Load(); r != nil {
+		return r.flush(timeout)
+	}
+	return true
 }
 
 // Config is the config serving now.

@@ -25,7 +25,8 @@ type Route struct {
 	Cooldown  float64
 	Extra     map[string]any
 	AWSRegion string
-	Weight    *int // share of first attempts (0-100); nil: a fallback only
+	Weight    *int   // share of first attempts (0-100); nil: a fallback only
+	Price     *Price // the model's price (nil: unpriced, so no cost is recorded)
 
 	extraJSON []byte // Extra, encoded once (keys sorted): compared across reloads
 	modelJSON []byte // Model as a JSON string, written into each request body
@@ -43,7 +44,7 @@ func (r *Route) same(o *Route) bool {
 	eq := func(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 	return r.Identity() == o.Identity() && r.KeyFile == o.KeyFile && r.Timeout == o.Timeout &&
 		r.Retries == o.Retries && r.Cooldown == o.Cooldown && r.AWSRegion == o.AWSRegion &&
-		eq(r.Weight, o.Weight) && bytes.Equal(r.extraJSON, o.extraJSON)
+		eq(r.Weight, o.Weight) && bytes.Equal(r.extraJSON, o.extraJSON) && samePrice(r.Price, o.Price)
 }
 
 // Config is a service's routes per model alias, with key files resolved to paths.
@@ -180,6 +181,7 @@ func parseRoute(raw any, where, keyDir string) (*Route, error) {
 		}
 		r.Weight = &i
 	}
+	r.Price = priceFromJSON(m["price"])
 	if r.Provider, err = getStr(raw, "provider", where); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type seen struct {
@@ -30,7 +31,7 @@ type fakeProvider struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	keys map[string]bool
-	mode string // "" ok, "status:503", "hang", "stream-error"
+	mode string // "" ok, "status:503", "hang", "stream-error", "slow" (streams), "cut" (a stream drops)
 	got  []seen
 	hang chan struct{}
 }
@@ -127,9 +128,13 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "data: {\"error\":{\"message\":\"overloaded\"}}\n\n")
 	case stream && strings.HasSuffix(r.URL.Path, "/messages"):
 		w.Header().Set("Content-Type", "text/event-stream")
-		for _, ev := range anthropicEvents(f.name, s.Model) {
+		for i, ev := range anthropicEvents(f.name, s.Model) {
+			if mode == "cut" && i == 3 {
+				panic(http.ErrAbortHandler) // the connection drops mid-stream
+			}
 			fmt.Fprint(w, ev)
 			w.(http.Flusher).Flush()
+			slow(mode)
 		}
 	case stream:
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -137,6 +142,12 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"+
 				"\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", s.Model, word)
 			w.(http.Flusher).Flush()
+			slow(mode)
+		}
+		if so, _ := req["stream_options"].(map[string]any); so["include_usage"] == true {
+			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"+
+				"\"model\":%q,\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"+
+				"\"total_tokens\":7}}\n\n", s.Model)
 		}
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	case strings.HasSuffix(r.URL.Path, "/messages"):
@@ -153,6 +164,13 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 			`"choices":[{"index":0,"message":{"role":"assistant","content":"hi from %s"},`+
 			`"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}`,
 			s.Model, f.name)
+	}
+}
+
+// slow spaces a stream's events in mode "slow" (so each reaches the client on its own).
+func slow(mode string) {
+	if mode == "slow" {
+		time.Sleep(15 * time.Millisecond)
 	}
 }
 

@@ -68,8 +68,9 @@ func (c *Client) send(ctx context.Context, cl *call, rs *routeState, cred *crede
 				}
 				return failed(err)
 			}
+			onEnd, tap := span.streamEnd(rs)
 			resp.Body = &replay{head: head, rest: resp.Body, conv: conv, tm: tm,
-				onEnd: span.streamEnd(rs)}
+				onEnd: onEnd, tap: tap}
 			if conv != nil {
 				resp.Header = resp.Header.Clone()
 				resp.Header.Del("Content-Length")
@@ -90,7 +91,8 @@ func (c *Client) send(ctx context.Context, cl *call, rs *routeState, cred *crede
 	if resp.StatusCode >= 400 {
 		outcome = "http_" + itoa(resp.StatusCode)
 	}
-	return result{status: resp.StatusCode, resp: resp, outcome: outcome, latency: time.Since(t0)}
+	return result{status: resp.StatusCode, resp: resp, outcome: outcome, latency: time.Since(t0),
+		body: data}
 }
 
 // isStream: (read this answer as a stream, convert it from Bedrock event-stream).

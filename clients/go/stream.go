@@ -142,6 +142,7 @@ type replay struct {
 	conv  *eventStreamToSSE
 	tm    *attemptTimer
 	onEnd func(outcome string)
+	tap   *streamTap // notes the usage events as they pass (nil: not wanted)
 	once  sync.Once
 	out   []byte
 	done  bool
@@ -156,11 +157,19 @@ func (r *replay) end(outcome string) {
 	})
 }
 
+// note feeds the tap the bytes the caller gets (before the stream's end is reported).
+func (r *replay) note(b []byte) {
+	if r.tap != nil {
+		r.tap.feed(b)
+	}
+}
+
 func (r *replay) Read(p []byte) (int, error) {
 	for {
 		if len(r.head) > 0 {
 			n := copy(p, r.head)
 			r.head = r.head[n:]
+			r.note(p[:n])
 			return n, nil
 		}
 		if len(r.out) > 0 {
@@ -175,6 +184,7 @@ func (r *replay) Read(p []byte) (int, error) {
 			n, err := r.rest.Read(p)
 			if n > 0 {
 				r.tm.reset()
+				r.note(p[:n])
 			}
 			r.finish(err)
 			return n, err
@@ -189,6 +199,7 @@ func (r *replay) Read(p []byte) (int, error) {
 				return 0, cerr
 			}
 			r.out = out
+			r.note(out) // (noted as converted: the end may come before the caller reads it)
 		}
 		if errors.Is(err, io.EOF) {
 			if r.conv.pending() {

@@ -1,16 +1,15 @@
 package aigw
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -24,7 +23,11 @@ const tracerName = "aigw.client"
 type telemetry struct {
 	service, environment string
 	tracer               trace.Tracer
-	global               bool // the tracer is otel's global one (it follows SetTracerProvider)
+	global               bool                 // the tracer is otel's global one (it follows SetTracerProvider)
+	meters               metric.MeterProvider // given; nil: otel's global one once set
+	mu                   sync.Mutex
+	rec                  atomic.Pointer[metricsRecorder]
+	noMetrics            atomic.Bool // the meter failed, or the client closed
 }
 
 // unset is otel's global provider before any SetTracerProvider: spans would be
@@ -32,8 +35,8 @@ type telemetry struct {
 // provider set later, never this one).
 var unset = otel.GetTracerProvider()
 
-func newTelemetry(service, env string, tp trace.TracerProvider) *telemetry {
-	t := &telemetry{service: service, environment: env, global: tp == nil}
+func newTelemetry(service, env string, tp trace.TracerProvider, mp metric.MeterProvider) *telemetry {
+	t := &telemetry{service: service, environment: env, global: tp == nil, meters: mp}
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
@@ -41,16 +44,61 @@ func newTelemetry(service, env string, tp trace.TracerProvider) *telemetry {
 	return t
 }
 
+// metrics is the recorder, started on the first call that has a meter provider;
+// nil (and no work) without one.
+func (t *telemetry) metrics() *metricsRecorder {
+	if r := t.rec.Load(); r != nil {
+		return r
+	}
+	if t.noMetrics.Load() || t.meters == nil && otel.GetMeterProvider() == unsetMeters {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.rec.Load(); r != nil || t.noMetrics.Load() {
+		return r
+	}
+	mp := t.meters
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	r, err := newMetricsRecorder(mp, t.service, t.environment, metricsQueueLen)
+	if err != nil {
+		t.noMetrics.Store(true)
+		return nil
+	}
+	t.rec.Store(r)
+	return r
+}
+
+// stop records the queued calls' metrics and ends the recorder's goroutine.
+func (t *telemetry) stop() {
+	t.mu.Lock()
+	t.noMetrics.Store(true)
+	r := t.rec.Load()
+	t.mu.Unlock()
+	if r != nil {
+		r.stop()
+	}
+}
+
 type callSpan struct {
-	ctx      context.Context
-	span     trace.Span // nil when not recording
-	attempts int
-	revision string
-	mu       sync.Mutex
+	ctx       context.Context
+	span      trace.Span // nil when not recording
+	m         *metricsRecorder
+	t0        time.Time
+	alias, op string
+	tap       *streamTap // a stream's usage events
+	attempts  int
+	revision  string
+	mu        sync.Mutex
 }
 
 func (t *telemetry) start(ctx context.Context, alias, operation, revision string) *callSpan {
 	cs := &callSpan{ctx: ctx, revision: revision}
+	if m := t.metrics(); m != nil {
+		cs.m, cs.t0, cs.alias, cs.op = m, time.Now(), alias, operation
+	}
 	if t.global && otel.GetTracerProvider() == unset {
 		return cs // no tracer provider is set: no span work at all
 	}
@@ -80,16 +128,25 @@ func (cs *callSpan) attempt(a Attempt) {
 		attribute.Float64("aigw.latency_ms", float64(a.Latency.Microseconds())/1000)))
 }
 
-// finish sets the final attributes and ends the span (once).
-func (cs *callSpan) finish(rs *routeState, outcome string, response map[string]any) {
-	if cs.span == nil {
+// finish queues the call's metrics, sets the span's final attributes and ends it
+// (once). body: the JSON answer of a call that succeeded.
+func (cs *callSpan) finish(rs *routeState, outcome string, body []byte) {
+	if cs.span == nil && cs.m == nil {
 		return
 	}
 	cs.mu.Lock()
-	span := cs.span
-	cs.span = nil
+	span, m := cs.span, cs.m
+	cs.span, cs.m = nil, nil
 	n := cs.attempts
 	cs.mu.Unlock()
+	var events [][]byte
+	if cs.tap != nil {
+		events = cs.tap.blocks
+	}
+	if m != nil {
+		m.record(metricsItem{alias: cs.alias, operation: cs.op, outcome: outcome, rs: rs,
+			seconds: time.Since(cs.t0).Seconds(), body: body, stream: cs.tap != nil, events: events})
+	}
 	if span == nil {
 		return
 	}
@@ -99,18 +156,34 @@ func (cs *callSpan) finish(rs *routeState, outcome string, response map[string]a
 	if rs != nil {
 		r := rs.route
 		attrs = append(attrs, attribute.String("gen_ai.system", r.Provider),
-			attribute.String("gen_ai.provider.name", r.Provider),
+			attribute.String("gen_ai.provider.name", providerName(r.API, rs.host, r.Provider)),
+			attribute.String("aigw.provider", r.Provider), attribute.Int("aigw.route", rs.index),
 			attribute.String("gen_ai.request.model", r.Model),
 			attribute.String("aigw.slot", r.Slot), attribute.String("server.address", rs.host))
-	}
-	if m, ok := response["model"].(string); ok {
-		attrs = append(attrs, attribute.String("gen_ai.response.model", m))
-	}
-	if usage, ok := response["usage"].(map[string]any); ok {
-		for src, dst := range map[string]string{"prompt_tokens": "gen_ai.usage.input_tokens",
-			"completion_tokens": "gen_ai.usage.output_tokens"} {
-			if v, ok := usage[src].(float64); ok && v == float64(int64(v)) {
-				attrs = append(attrs, attribute.Int64(dst, int64(v)))
+		family := OpenAI
+		if rs.wire != nil {
+			family = rs.wire.Family
+		}
+		var t tokens
+		var model string
+		var ok bool
+		if cs.tap != nil {
+			t, model, ok = usageFromEvents(events, family)
+		} else {
+			t, model, ok = usageFromBody(body, family)
+		}
+		if model != "" {
+			attrs = append(attrs, attribute.String("gen_ai.response.model", model))
+		}
+		if ok {
+			attrs = append(attrs, attribute.Int64("gen_ai.usage.input_tokens", t.inputTotal()),
+				attribute.Int64("gen_ai.usage.output_tokens", t.outputTotal()))
+			for i, name := range map[int]string{classCacheRead: "gen_ai.usage.cache_read.input_tokens",
+				classCacheWrite: "gen_ai.usage.cache_creation.input_tokens",
+				classReasoning:  "gen_ai.usage.reasoning.output_tokens"} {
+				if t[i] != 0 {
+					attrs = append(attrs, attribute.Int64(name, t[i]))
+				}
 			}
 		}
 	}
@@ -121,26 +194,23 @@ func (cs *callSpan) finish(rs *routeState, outcome string, response map[string]a
 	span.End()
 }
 
-// decided ends the span of a call answered by rs, unless a stream still runs.
-func (cs *callSpan) decided(rs *routeState, resp *http.Response) {
-	if cs.span == nil {
+// decided ends the span of a call answered by r, unless a stream still runs.
+func (cs *callSpan) decided(rs *routeState, r result) {
+	if cs.span == nil && cs.m == nil {
 		return
 	}
-	if _, isStream := resp.Body.(*replay); isStream {
+	if _, isStream := r.resp.Body.(*replay); isStream {
 		return // the stream's end finishes the span
 	}
-	var usage map[string]any
-	if data, err := io.ReadAll(resp.Body); err == nil {
-		resp.Body = io.NopCloser(bytes.NewReader(data))
-		_ = json.Unmarshal(data, &usage)
-	}
-	cs.finish(rs, "ok", usage)
+	cs.finish(rs, "ok", r.body)
 }
 
-// streamEnd is what a started stream calls when it ends, once.
-func (cs *callSpan) streamEnd(rs *routeState) func(string) {
-	if cs.span == nil {
-		return nil
+// streamEnd is what a started stream calls when it ends, once; tap is fed the
+// bytes the caller reads (nil: neither spans nor metrics want them).
+func (cs *callSpan) streamEnd(rs *routeState) (func(string), *streamTap) {
+	if cs.span == nil && cs.m == nil {
+		return nil, nil
 	}
-	return func(outcome string) { cs.finish(rs, outcome, nil) }
+	cs.tap = &streamTap{}
+	return func(outcome string) { cs.finish(rs, outcome, nil) }, cs.tap
 }

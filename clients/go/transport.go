@@ -71,6 +71,7 @@ type result struct {
 	latency time.Duration
 	fatal   error // the caller's context ended: the call ends
 	msg     string
+	body    []byte // a whole answer's bytes (not a stream's)
 }
 
 // run is the failover plan: routes in order, retries, the key re-read on
@@ -132,7 +133,7 @@ func (c *Client) run(req *http.Request, router *aliasRouter, cl *call, t *Transp
 				router.served(rs, session)
 				c.acks.used(rs.route, cred.fingerprint)
 				holder.attempts = attempts
-				span.decided(rs, r.resp)
+				span.decided(rs, r)
 				return r.resp, nil
 			}
 			if r.status == 401 || r.status == 403 {
