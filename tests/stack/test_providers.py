@@ -151,7 +151,8 @@ def test_unreachable_server_is_one_tagged_line(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BAO_TOKEN", "tok-secret-value")
     with pytest.raises(ProviderFailure) as caught:
         PolicyProvider().create({"addr": "http://127.0.0.1:9", "name": "x", "policy": ""})
-    assert str(caught.value) == "[aigw:VaultError] OpenBao unreachable at http://127.0.0.1:9"
+    assert str(caught.value) == \
+        "[aigw:VaultUnreachable] OpenBao unreachable at http://127.0.0.1:9"
 
 
 def test_missing_token_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from aigw.catalog.models import Catalog
 from aigw.catalog.view import did_you_mean
 from aigw.context import current
 from aigw.diff.git import catalog_commit
-from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
+from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
 from aigw.stack import locks
 from aigw.stack.program import PROJECT, SERVER_OUTPUT, spec_program
 from aigw.stack.readiness import (
@@ -56,6 +56,9 @@ from aigw.vault import VaultSettings, connect, read_health
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
 _TAGGED = re.compile(r"\[aigw:(\w+)\] ([^\n\"\\]+)")
+# What a plan or apply token must be allowed, said whenever OpenBao denies it one.
+_TOKEN_NEEDS = ("the token needs to manage ACL policies, auth methods and roles, and the KV "
+                "mount")
 
 
 @dataclass
@@ -115,8 +118,9 @@ def engine_errors(stack: str, operation: str) -> Iterator[None]:
         if tagged:
             kind, message = tagged.group(1), tagged.group(2).strip()
             if kind == "VaultForbidden":
-                raise VaultForbidden(message, hint="the token needs to manage ACL policies, "
-                                     "auth methods and roles, and the KV mount") from None
+                raise VaultForbidden(message, hint=_TOKEN_NEEDS) from None
+            if kind == "VaultUnreachable":
+                raise VaultUnreachable(message) from None
             raise VaultError(message) from None
         raise EngineError(f"pulumi {operation} of stack {stack} failed: "
                           f"{first_error_line(text)}") from None
@@ -197,8 +201,11 @@ def ready_spec(run: _Run, name: str, *, allow_empty: bool = False,
     """
     spec = environment_spec(run.catalog, name)
     client = connect(run.vault)
-    readiness = check_environment(run.catalog, spec, client, allow_empty=allow_empty)
-    return hold(run.catalog, spec, readiness, client), readiness
+    try:
+        readiness = check_environment(run.catalog, spec, client, allow_empty=allow_empty)
+        return hold(run.catalog, spec, readiness, client), readiness
+    except VaultForbidden as exc:
+        raise VaultForbidden(exc.message, hint=_TOKEN_NEEDS) from None
 
 
 @dataclass(frozen=True)
