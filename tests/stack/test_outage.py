@@ -38,7 +38,10 @@ def test_stopped_openbao_fails_in_one_line_and_apply_recovers(
     assert "aigw/prod: 22 to create, 0 to update, 0 to delete" in planned.out
     result = run_cli(capsys, "apply", str(EXAMPLES), "--yes")
     assert result.code == 0, result.err
-    assert "aigw/prod: 22 created" in result.out  # refresh saw everything was gone
+    # Refresh saw everything was gone: the first environment (declared order) creates all
+    # of its objects, the shared mount and auth methods included, which prod then finds.
+    assert "aigw/staging: 28 created, 0 updated, 0 deleted, 0 unchanged" in result.out
+    assert "aigw/prod: 19 created, 0 updated, 0 deleted, 3 unchanged" in result.out
     assert_holds_exactly(rig.client(), load_catalog(EXAMPLES).catalog, ["prod", "staging"])
     assert run_cli(capsys, "plan", str(EXAMPLES), "--refresh").code == 0
 
