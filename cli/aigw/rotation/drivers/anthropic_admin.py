@@ -35,6 +35,7 @@ import httpx
 from aigw.client.wire import ANTHROPIC_VERSION
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
+    AdminApi,
     DriverSpec,
     KeyInfo,
     Minted,
@@ -65,9 +66,11 @@ class AnthropicAdminDriver:
         """HTTP (optional) is a client whose base URL is the Admin API's root."""
         self.spec = spec
         self.secret_input = secret_input
-        self._admin_key = admin_key
         base = str(param(spec, "admin_base_url", DEFAULT_ADMIN_URL)).rstrip("/")
         self.http = http or http_client(spec, base)
+        self._api = AdminApi(self.http, "Anthropic Admin API", spec.slot_id,
+                             {"x-api-key": admin_key, "anthropic-version": ANTHROPIC_VERSION},
+                             admin_key, _SK, "sk-ant-***")
         self.workspace = param(spec, "workspace_id")
         self.verify_url = (param(spec, "verify_url")
                            or f"{(spec.base_url or DEFAULT_ADMIN_URL).rstrip('/')}/v1/models")
@@ -84,26 +87,7 @@ class AnthropicAdminDriver:
 
     # -- HTTP ----------------------------------------------------------------
     def _call(self, method: str, path: str, *, ok404: bool = False, **kw: Any) -> Any:
-        url = f"/v1/organizations/api_keys{path}"
-        try:
-            resp = self.http.request(method, url, headers={
-                "x-api-key": self._admin_key, "anthropic-version": ANTHROPIC_VERSION}, **kw)
-        except httpx.HTTPError as exc:
-            raise RotationError(f"{self.spec.slot_id}: Anthropic Admin API {method} {url} "
-                                f"failed ({type(exc).__name__})") from None
-        if resp.status_code == 404 and ok404:
-            return None
-        if not resp.is_success:
-            raise RotationError(f"{self.spec.slot_id}: Anthropic Admin API {method} {url}: "
-                                f"HTTP {resp.status_code} {self._said(resp)}".rstrip())
-        return resp.json()
-
-    def _said(self, resp: httpx.Response) -> str:
-        try:
-            text = str(resp.json().get("error", {}).get("message", ""))
-        except (ValueError, AttributeError):
-            text = ""
-        return _SK.sub("sk-ant-***", text.replace(self._admin_key, "***"))[:200]
+        return self._api.call(method, f"/v1/organizations/api_keys{path}", ok404=ok404, **kw)
 
     def _keys(self) -> Iterator[dict[str, Any]]:
         """Every non-archived key (of the workspace, when set), following `after_id`."""

@@ -13,6 +13,7 @@ registry (`aigw.rotation.registry.DRIVERS`); tests pass their own factory.
 from __future__ import annotations
 
 import functools
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -183,3 +184,40 @@ def http_client(spec: DriverSpec, base_url: str = "") -> httpx.Client:
     """An httpx client for a driver (TLS verified; `timeout` param, default 30 s)."""
     return httpx.Client(base_url=base_url, timeout=float(param(spec, "timeout", 30.0)),
                         verify=_tls())
+
+
+@dataclass(frozen=True)
+class AdminApi:
+    """A provider's key-management API as a driver calls it: an HTTP failure or a non-2xx
+    answer becomes a RotationError naming the slot, the call and the provider's own
+    message, with the admin key and anything shaped like a key (KEY_PATTERN) masked."""
+
+    http: httpx.Client
+    label: str  # "OpenAI admin API"
+    slot_id: str
+    headers: Mapping[str, str]
+    admin_key: str
+    key_pattern: re.Pattern[str]
+    key_mask: str
+
+    def call(self, method: str, url: str, *, ok404: bool = False, **kw: Any) -> Any:
+        """The JSON answer of METHOD URL (None for a 404 when OK404)."""
+        try:
+            resp = self.http.request(method, url, headers=dict(self.headers), **kw)
+        except httpx.HTTPError as exc:
+            raise RotationError(f"{self.slot_id}: {self.label} {method} {url} failed "
+                                f"({type(exc).__name__})") from None
+        if resp.status_code == 404 and ok404:
+            return None
+        if not resp.is_success:
+            raise RotationError(f"{self.slot_id}: {self.label} {method} {url}: "
+                                f"HTTP {resp.status_code} {self.said(resp)}".rstrip())
+        return resp.json()
+
+    def said(self, resp: httpx.Response) -> str:
+        """The provider's error message, masked and cut to 200 characters."""
+        try:
+            text = str(resp.json().get("error", {}).get("message", ""))
+        except (ValueError, AttributeError):
+            text = ""
+        return self.key_pattern.sub(self.key_mask, text.replace(self.admin_key, "***"))[:200]

@@ -28,6 +28,7 @@ import httpx
 from aigw.envvars import OPENAI_ADMIN_KEY
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
+    AdminApi,
     DriverSpec,
     KeyInfo,
     Minted,
@@ -57,8 +58,9 @@ class OpenAIAdminDriver:
         self.spec = spec
         self.project = str(param(spec, "project_id", required=True))
         base = str(param(spec, "admin_base_url", DEFAULT_ADMIN_URL)).rstrip("/")
-        self._admin_key = admin_key
         self.http = http or http_client(spec, base)
+        self._api = AdminApi(self.http, "OpenAI admin API", spec.slot_id,
+                             {"Authorization": f"Bearer {admin_key}"}, admin_key, _SK, "sk-***")
         self.verify_url = param(spec, "verify_url") or f"{(spec.base_url or base).rstrip('/')}/models"
 
     @classmethod
@@ -73,26 +75,8 @@ class OpenAIAdminDriver:
 
     # -- HTTP ----------------------------------------------------------------
     def _call(self, method: str, path: str, *, ok404: bool = False, **kw: Any) -> Any:
-        url = f"/organization/projects/{self.project}/{path}"
-        try:
-            resp = self.http.request(method, url, headers={
-                "Authorization": f"Bearer {self._admin_key}"}, **kw)
-        except httpx.HTTPError as exc:
-            raise RotationError(f"{self.spec.slot_id}: OpenAI admin API {method} {url} failed "
-                                f"({type(exc).__name__})") from None
-        if resp.status_code == 404 and ok404:
-            return None
-        if not resp.is_success:
-            raise RotationError(f"{self.spec.slot_id}: OpenAI admin API {method} {url}: "
-                                f"HTTP {resp.status_code} {self._said(resp)}".rstrip())
-        return resp.json()
-
-    def _said(self, resp: httpx.Response) -> str:
-        try:
-            text = str(resp.json().get("error", {}).get("message", ""))
-        except (ValueError, AttributeError):
-            text = ""
-        return _SK.sub("sk-***", text.replace(self._admin_key, "***"))[:200]
+        return self._api.call(method, f"/organization/projects/{self.project}/{path}",
+                              ok404=ok404, **kw)
 
     def _pages(self, path: str) -> Iterator[dict[str, Any]]:
         after: str | None = None
