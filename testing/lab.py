@@ -441,9 +441,12 @@ class Lab:
         (self.root / "aigw.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False))
         (self.root / "policies").mkdir(exist_ok=True)
         (self.root / "policies" / "waivers.yaml").write_text(yaml.safe_dump([
-            {"rule": "prod-per-service-keys", "service": svc,
-             "reason": "the lab shares one key per provider so every slot sees traffic"}
-            for svc in SERVICES]))
+            *({"rule": "prod-per-service-keys", "service": svc,
+               "reason": "the lab shares one key per provider so every slot sees traffic"}
+              for svc in SERVICES),
+            *({"rule": "prod-route-price", "service": svc,
+               "reason": "the lab's stand-in providers charge nothing, whatever the model"}
+              for svc in SERVICES)]))
 
     def env(self) -> dict[str, str]:
         """The environment aigw commands run with (admin keys by variable, never argv)."""

@@ -114,12 +114,16 @@ def every_popen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[list[str
 def _catalog(folder: Path, admin_url: str, manual_url: str) -> Path:
     providers = {
         "alpha": {"api": "openai", "base_url": admin_url, "region": "us",
+                  "prices": {"m": {"currency": "USD", "as_of": "2026-11-01",
+                                   "input": "1.00", "output": "2.00"}},
                   "rotation": {"driver": "openai-admin", "max_age": "30d", "grace": "0s",
                                "params": {"project_id": "proj-alpha",
                                           "admin_base_url": admin_url,
                                           "admin_key_env": "AIGW_TEST_ALPHA_ADMIN_KEY",
                                           "verify_delay": 0.05}}},
         "deepseek": {"api": "openai", "base_url": manual_url, "region": "us",
+                     "prices": {"m": {"currency": "CNY", "as_of": "2026-11-01",
+                                      "input": "2.00", "output": "3.00"}},
                      "rotation": {"driver": "manual", "grace": "0s",
                                   "params": {"verify_url": manual_url + "/models",
                                              "verify_delay": 0.05}}},
