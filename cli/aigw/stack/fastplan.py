@@ -123,7 +123,8 @@ def spec_digest(spec: EnvSpec, addr: str, cluster_id: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _fingerprint_key(stack: str) -> str:
+def fingerprint_key(stack: str) -> str:
+    """Where the fingerprint of STACK lives, relative to the backend's root."""
     return f".pulumi/aigw/{PROJECT}/{stack}.json"
 
 
@@ -152,7 +153,7 @@ def record(settings: EngineSettings, stack: str, digest: str) -> None:
         if state is None:
             return
         body = json.dumps({"format": FORMAT, "spec": digest, "state": state}).encode()
-        store.write(_fingerprint_key(stack), body)
+        store.write(fingerprint_key(stack), body)
     except Exception:  # noqa: BLE001 - a missed fingerprint only costs the next plan time
         return
 
@@ -163,7 +164,7 @@ def why_engine(settings: EngineSettings, stack: str, digest: str) -> str | None:
         store = backend_store(settings)
         if store is None:
             return "the backend is not file:// or s3://"
-        raw = store.read(_fingerprint_key(stack))
+        raw = store.read(fingerprint_key(stack))
         if raw is None:
             return "no fingerprint of a previous apply (first run, or an older aigw)"
         saved = json.loads(raw)
