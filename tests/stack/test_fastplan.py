@@ -8,6 +8,7 @@ The S3 test uses moto as the S3 stand-in (as tests/stack/test_s3_backend.py does
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from aigw.stack import run
+from aigw.stack.fastplan import FORMAT, fingerprint_key
 from aigw.stack.workspace import EngineSettings
 from aigw.tools import find_pulumi
 from tests.helpers import run_cli
@@ -68,6 +70,8 @@ def test_a_noop_plan_after_apply_does_not_start_the_engine(
     assert [s["planner"] for s in doc["stacks"]] == ["engine", "engine"]
     assert "aigw/prod: planned by the engine (--refresh)" in refreshed.err
     assert engine_starts() > before
+    again = run_cli(capsys, "plan", str(catalog_dir))  # a preview leaves the state alone
+    assert again.code == 0 and again.out.count(FAST) == 2, again.out
 
 
 def test_a_catalog_change_is_planned_by_the_engine_and_exits_1(
@@ -123,6 +127,26 @@ def test_a_state_without_a_fingerprint_or_changed_since_uses_the_engine(
     assert "aigw/staging: no changes (28 resources up to date)" in lines
     assert "aigw/prod: planned by the engine (the state changed since the last apply)" in lines
     assert engine_starts() > before
+
+
+def test_a_fingerprint_recorded_after_another_runs_apply_is_not_trusted(
+        rig: StackRig, catalog_dir: Path, engine_starts: Callable[[], int],
+        capsys: Any) -> None:
+    """Two checkouts apply at once: run A's up finishes first, run B's up follows (the
+    lock serializes them), and A records its fingerprint last, hashing B's state."""
+    rig.apply(catalog_dir, "prod")  # A's catalog
+    key = rig.backend / fingerprint_key("prod")
+    a_spec = json.loads(key.read_text())["spec"]
+    original = (catalog_dir / "aigw.yaml").read_text()
+    edit_services(catalog_dir, lambda s: s.pop("support-bot"))
+    rig.apply(catalog_dir, "prod")  # B's catalog, B's state
+    b_state = json.loads(key.read_text())["state"]
+    key.write_text(json.dumps({"format": FORMAT, "spec": a_spec, "state": b_state}))
+    (catalog_dir / "aigw.yaml").write_text(original)  # A's checkout plans
+    planned = run_cli(capsys, "plan", str(catalog_dir), "--env", "prod")
+    assert planned.code == 1, planned.out  # support-bot is missing from OpenBao
+    assert "aigw/prod: planned by the engine (the state was written by another run)" in \
+        planned.out.splitlines()
 
 
 def test_the_fingerprint_works_with_an_s3_backend(

@@ -8,9 +8,14 @@ backend, beside the state: `.pulumi/aigw/<project>/<stack>.json` holding
 - `state`: a digest of the state file the engine wrote
   (`.pulumi/stacks/<project>/<stack>.json`, or `.json.gz`).
 
+The same spec digest is also a stack output (`SPEC_OUTPUT`), so the state says
+which spec produced it: when two checkouts apply at once, the one that records
+its fingerprint last may hash the other's state, and the output then differs.
+
 `aigw plan` (without --refresh) computes the same spec digest and reads the state
-file's bytes. Both equal: the engine would compare the same inputs with the same
-recorded state, so the answer is "no changes" without starting it. Anything else
+file. Fingerprint, state digest and the state's own output all equal: the engine
+would compare the same inputs with the same recorded state, so the answer is "no
+changes" without starting it. Anything else
 (no fingerprint, as after an older aigw; a state changed since, by a destroy, a
 failed or foreign run; a lock on the stack; a backend other than `file://` and
 `s3://`; any read error) and the engine plans as before. The fingerprint holds
@@ -20,6 +25,7 @@ digests only, never values: the spec has no key values, and the state is hashed.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
 from dataclasses import dataclass
@@ -30,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 from aigw import __version__
 from aigw.context import EngineSettings
 from aigw.fsutil import atomic_write
-from aigw.stack.program import PROJECT
+from aigw.stack.program import PROJECT, SPEC_OUTPUT
 from aigw.stack.spec import EnvSpec
 
 # Bump when what the digest covers changes (an old fingerprint then never matches).
@@ -128,16 +134,33 @@ def fingerprint_key(stack: str) -> str:
     return f".pulumi/aigw/{PROJECT}/{stack}.json"
 
 
-def _state_digest(store: Store, stack: str) -> str | None:
-    """The digest of the stack's state file(s); None when there is no state."""
+def _read_state(store: Store, stack: str) -> tuple[list[bytes | None], str | None]:
+    """The stack's state file(s) (`.json`, `.json.gz`) and their digest (None: no state)."""
     base = f".pulumi/stacks/{PROJECT}/{stack}"
     found = [store.read(base + ".json"), store.read(base + ".json.gz")]
     if all(b is None for b in found):
-        return None
+        return found, None
     digest = hashlib.sha256()
     for data in found:
         digest.update(b"-" if data is None else b"+" + hashlib.sha256(data).digest())
-    return digest.hexdigest()
+    return found, digest.hexdigest()
+
+
+def _state_digest(store: Store, stack: str) -> str | None:
+    return _read_state(store, stack)[1]
+
+
+def _recorded_spec(found: list[bytes | None]) -> object:
+    """The SPEC_OUTPUT the state's root stack resource holds (None when absent)."""
+    import orjson
+
+    plain, packed = found
+    data = plain if plain is not None else gzip.decompress(packed or b"")
+    resources = (orjson.loads(data).get("checkpoint", {}).get("latest") or {}).get(
+        "resources") or []
+    root: dict[str, Any] = next(
+        (r for r in resources if r.get("type") == "pulumi:pulumi:Stack"), {})
+    return (root.get("outputs") or {}).get(SPEC_OUTPUT)
 
 
 def record(settings: EngineSettings, stack: str, digest: str) -> None:
@@ -174,8 +197,11 @@ def why_engine(settings: EngineSettings, stack: str, digest: str) -> str | None:
             return "the catalog or OpenBao differs from the last apply"
         if store.any_under(".pulumi/locks/", f"/{PROJECT}/{stack}/"):
             return "the stack is locked"
-        if saved.get("state") != _state_digest(store, stack):
+        found, state = _read_state(store, stack)
+        if saved.get("state") != state:
             return "the state changed since the last apply"
+        if _recorded_spec(found) != digest:
+            return "the state was written by another run"
     except Exception as exc:  # noqa: BLE001 - any doubt: let the engine decide
         return f"the backend could not be read ({type(exc).__name__})"
     return None

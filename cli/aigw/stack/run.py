@@ -255,7 +255,7 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
         else:
             echo(f"{label}: planned by the engine ({why})")
             result = _engine_plan(run, name, spec, readiness, echo, refresh=refresh,
-                                  force_unlock=force_unlock)
+                                  force_unlock=force_unlock, digest=digest)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
         for line in readiness.lines(ahead=True):
@@ -265,8 +265,8 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
 
 
 def _engine_plan(run: _Run, name: str, spec: EnvSpec, readiness: EnvReadiness, echo: Echo,
-                 *, refresh: bool, force_unlock: bool) -> StackResult:
-    program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
+                 *, refresh: bool, force_unlock: bool, digest: str) -> StackResult:
+    program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
     with open_stack(name, run.engine, run.vault, program) as handle:
         clear_locks(handle, echo, force=force_unlock)
         moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
@@ -291,7 +291,8 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     results = []
     for name in run.names:
         spec, readiness = ready_spec(run, name, allow_empty=allow_empty_slots)
-        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
+        digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
+        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
         label = f"{PROJECT}/{name}"
         with open_stack(name, run.engine, run.vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
@@ -314,8 +315,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"):
                 handle.stack.up(on_event=log.on_event, refresh=fresh)
-            fastplan.record(run.engine, name,
-                            fastplan.spec_digest(spec, run.vault.addr, run.cluster_id))
+            fastplan.record(run.engine, name, digest)
             result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
                                  readiness=readiness)
             echo(f"{label}: {_done_line(log.counts)}")
