@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from aigw.stack import run
-from aigw.stack.fastplan import FORMAT, fingerprint_key
+from aigw.stack.fastplan import FORMAT, fingerprint_key, why_engine
 from aigw.stack.workspace import EngineSettings
 from aigw.tools import find_pulumi
 from tests.helpers import run_cli
@@ -116,6 +116,9 @@ def test_a_state_without_a_fingerprint_or_changed_since_uses_the_engine(
     fingerprints = rig.backend / ".pulumi" / "aigw" / "aigw"
     assert sorted(p.name for p in fingerprints.iterdir()) == ["prod.json", "staging.json"]
     assert oct((fingerprints / "prod.json").stat().st_mode & 0o777) == "0o600"
+    saved = json.loads((fingerprints / "prod.json").read_text())  # digests, never values
+    assert sorted(saved) == ["format", "spec", "state"]
+    assert all(len(saved[k]) == 64 and int(saved[k], 16) >= 0 for k in ("spec", "state"))
     (fingerprints / "staging.json").unlink()  # as a state written by an older aigw
     run.destroy("prod", echo=rig.lines.append, yes=True, vault=rig.vault, engine=rig.engine)
     before = engine_starts()
@@ -163,3 +166,15 @@ def test_the_fingerprint_works_with_an_s3_backend(
     results = run.plan(catalog_dir, echo=rig.lines.append, vault=rig.vault, engine=engine)
     assert [(r.planner, r.changed) for r in results] == [("engine", True)] * 2
     assert engine_starts() > before
+
+
+def test_other_backends_and_unreadable_fingerprints_leave_plan_to_the_engine(
+        tmp_path: Path) -> None:
+    cloud = EngineSettings(backend_url="https://api.pulumi.com", passphrase_env={})
+    assert why_engine(cloud, "prod", "0" * 64) == "the backend is not file:// or s3://"
+    local = EngineSettings(backend_url=f"file://{tmp_path}", passphrase_env={})
+    key = tmp_path / fingerprint_key("prod")
+    key.parent.mkdir(parents=True)
+    key.write_text("{not json")
+    assert why_engine(local, "prod", "0" * 64) == \
+        "the backend could not be read (JSONDecodeError)"
