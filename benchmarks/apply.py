@@ -7,7 +7,10 @@ wall-clock, while a sampler adds up the RSS of that process and all its
 descendants (engine, dynamic-provider process) every 50 ms:
 
 - first apply          `aigw apply --yes` on an empty server
-- no-op plan           `aigw plan` (the catalog against the recorded state: the default)
+- no-op plan           `aigw plan` (the catalog against the recorded state: the default),
+                       answered from the last apply's fingerprint without the engine
+- no-op plan (engine)  the same plan with the fingerprint moved aside (as after an older
+                       aigw), so the engine compares the catalog with the state
 - no-op plan --refresh `aigw plan --refresh` (every object read back from OpenBao first)
 - one-service change   one service gets another alias, then `aigw apply --yes` (which
                        refreshes by default, so it reads every object back too)
@@ -128,6 +131,7 @@ def bench(services: int, first_only: bool = False,
           extra_env: dict[str, str] | None = None) -> Row:
     """Run every step for one size on a fresh server and backend."""
     from aigw.catalog import load_catalog
+    from aigw.stack.fastplan import fingerprint_key
     from aigw.stack.spec import environment_spec
 
     row = Row(services)
@@ -147,6 +151,11 @@ def bench(services: int, first_only: bool = False,
         if first_only:
             return row
         row.steps["no-op plan"] = run_cli(["plan", str(folder)], env)
+        fingerprint = Path(tmp) / "backend" / fingerprint_key(ENV)
+        aside = fingerprint.with_name("moved-aside")
+        fingerprint.rename(aside)
+        row.steps["no-op plan (engine)"] = run_cli(["plan", str(folder)], env)
+        aside.rename(fingerprint)
         row.steps["no-op plan --refresh"] = run_cli(["plan", str(folder), "--refresh"], env)
         write(folder, services, changed=True)
         row.steps["one-service change"] = run_cli(["apply", str(folder), "--yes"], env)

@@ -17,7 +17,7 @@ EXPECTED = {
     "policies/waivers.yaml", "policies/require_description.rego",
     "policies/require_description_test.rego", ".github/actions/setup-aigw/action.yml",
     ".github/workflows/aigw-pr.yml", ".github/workflows/aigw-apply.yml",
-    ".github/workflows/aigw-rotate.yml",
+    ".github/workflows/aigw-rotate.yml", ".github/workflows/aigw-drift.yml",
 }
 
 
@@ -61,7 +61,7 @@ def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture
     assert forced.code == 0 and "overwrite aigw.yaml" in forced.out
     assert (repo / "aigw.yaml").read_text() == (EXAMPLES / "aigw.yaml").read_text()
     again = run_cli(capsys, "init", str(repo))
-    assert again.code == 2 and "already exists (and 10 more scaffold file(s))" in again.err
+    assert again.code == 2 and "already exists (and 11 more scaffold file(s))" in again.err
 
 
 def test_gitignore_keeps_state_and_secrets_out(tmp_path: Path,
@@ -133,7 +133,7 @@ def test_init_update_refreshes_only_aigws_own_files(tmp_path: Path,
     assert (repo / "aigw.yaml").read_text() == catalog
     assert (repo / "policies/waivers.yaml").read_text() == waivers
     again = run_cli(capsys, "init", str(repo), "--update")
-    assert again.code == 0 and "0 created, 0 updated, 5 unchanged" in again.out
+    assert again.code == 0 and "0 created, 0 updated, 6 unchanged" in again.out
 
 
 def test_init_update_needs_a_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,6 +66,19 @@ def test_pull_request_workflow(scaffold: Path) -> None:
     assert "fetch-depth" in steps[0]["with"]
 
 
+def test_pull_requests_plan_without_refresh_and_a_schedule_checks_drift(
+        scaffold: Path) -> None:
+    pr = _load(scaffold / ".github/workflows/aigw-pr.yml")
+    plans = [s["run"] for s in pr["jobs"]["check"]["steps"] if "aigw plan" in s.get("run", "")]
+    assert plans and not any("--refresh" in run for run in plans)  # the fast path
+    drift = _load(scaffold / ".github/workflows/aigw-drift.yml")
+    assert drift["on"]["schedule"] and "pull_request" not in drift["on"]
+    steps = drift["jobs"]["drift"]["steps"]
+    assert any("aigw plan" in s.get("run", "") and "--refresh" in s["run"] for s in steps)
+    assert any(s.get("with", {}).get("vault-role") == "aigw-ci-plan" for s in steps)
+    assert drift["permissions"] == {"contents": "read", "id-token": "write"}
+
+
 def test_apply_workflow_orders_environments_behind_a_gate(scaffold: Path) -> None:
     doc = _load(scaffold / ".github/workflows/aigw-apply.yml")
     assert doc["on"]["push"]["branches"] == ["main"]

@@ -57,10 +57,13 @@ def signing_key() -> tuple[RSAKey, str]:
 
 
 def github_token(key: RSAKey, *, repository: str = REPO, environment: str | None = None,
-                 ref: str = "refs/heads/main", audience: str = "aigw-ci") -> str:
-    """A token shaped like the one GitHub gives a job (an environment job, or a PR job)."""
+                 ref: str = "refs/heads/main", audience: str = "aigw-ci",
+                 scheduled: bool = False) -> str:
+    """A token shaped like the one GitHub gives a job (an environment job, a PR job, or
+    with SCHEDULED a job of branch REF outside any environment)."""
     now = int(time.time())
     sub = (f"repo:{repository}:environment:{environment}" if environment
+           else f"repo:{repository}:ref:{ref}" if scheduled
            else f"repo:{repository}:pull_request")
     claims: dict[str, Any] = {"iss": GITHUB_OIDC_ISSUER, "aud": audience, "sub": sub,
                               "repository": repository, "ref": ref, "iat": now,
@@ -134,6 +137,7 @@ def test_a_token_of_another_repository_environment_branch_or_audience_is_refused
     refused = [
         (ci_plan_role(), github_token(key, repository="acme/other")),
         (ci_plan_role(), github_token(key, environment="prod")),  # not a PR job
+        (ci_plan_role(), github_token(key, scheduled=True, ref="refs/heads/feature")),
         (ci_apply_role("prod"), github_token(key, environment="staging")),
         (ci_apply_role("prod"), github_token(key)),  # a PR job
         (ci_apply_role("prod"), github_token(key, repository="evil/fork", environment="prod")),
@@ -147,6 +151,8 @@ def test_a_token_of_another_repository_environment_branch_or_audience_is_refused
         with pytest.raises(hvac.exceptions.VaultError):
             login(rig.bao.addr, role, token)
     assert login(rig.bao.addr, ci_apply_role("prod"), github_token(key, environment="prod"))
+    # the scheduled drift check (aigw-drift.yml) runs on the default branch as aigw-ci-plan
+    assert login(rig.bao.addr, ci_plan_role(), github_token(key, scheduled=True))
 
 
 def _seed(admin: hvac.Client, admin_server: OpenAIAdminServer) -> None:

@@ -66,18 +66,24 @@ CI_TOKEN_TYPE = "service"
 
 
 def github_claims(repository: str, *, environment: str | None,
-                  branch: str | None) -> dict[str, str]:
-    """The claims a GitHub job's token must carry: a PR job, or a job of an environment."""
+                  branch: str | None) -> dict[str, str | list[str]]:
+    """The claims a GitHub job's token must carry: a PR job (or, with BRANCH, also a job
+    of that branch outside any environment: the scheduled drift check), or a job of an
+    environment (on BRANCH when given). A list is "any of" (OpenBao's bound_claims)."""
     if environment is None:
-        return {"sub": f"repo:{repository}:pull_request", "repository": repository}
-    claims = {"sub": f"repo:{repository}:environment:{environment}",
-              "repository": repository, "environment": environment}
+        pr = f"repo:{repository}:pull_request"
+        return {"sub": [pr, f"repo:{repository}:ref:refs/heads/{branch}"] if branch else pr,
+                "repository": repository}
+    claims: dict[str, str | list[str]] = {
+        "sub": f"repo:{repository}:environment:{environment}",
+        "repository": repository, "environment": environment}
     if branch is not None:
         claims["ref"] = f"refs/heads/{branch}"
     return claims
 
 
-def ci_role_params(ci: CiSettings, policy: str, claims: dict[str, str]) -> dict[str, object]:
+def ci_role_params(ci: CiSettings, policy: str,
+                   claims: dict[str, str | list[str]]) -> dict[str, object]:
     """A CI job's JWT role: bound to its repository and job, granted exactly POLICY."""
     return {"role_type": "jwt", "user_claim": "sub", "bound_audiences": [ci.audience],
             "bound_claims": claims, "token_policies": [policy],

@@ -167,6 +167,9 @@ def _declare_roles(roles: Iterable[RoleSpec], addr: str, after: pulumi.CustomRes
 # The stack output naming the OpenBao server the state was recorded against
 # (its `sys/health` cluster_id): `aigw plan` compares it with the server it talks to.
 SERVER_OUTPUT = "openbao_cluster_id"
+# The stack output holding the digest of the spec the run was given (aigw.stack.fastplan):
+# it is written with the state, so the state itself says which spec produced it.
+SPEC_OUTPUT = "aigw_spec_digest"
 
 
 def _declare_configs(out: Declared, spec: EnvSpec, addr: str, commit: str | None,
@@ -203,12 +206,14 @@ def environment_program(catalog: Catalog, env_name: str, addr: str,
 
 
 def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "",
-                 commit: str | None = None) -> Callable[[], Any]:
+                 commit: str | None = None, digest: str = "") -> Callable[[], Any]:
     """The inline program declaring an already computed spec (and the server it targets)."""
 
     async def program() -> None:
         if cluster_id:
             pulumi.export(SERVER_OUTPUT, cluster_id)
+        if digest:
+            pulumi.export(SPEC_OUTPUT, digest)
         await declare_in_batches(spec, addr, commit)
 
     return program

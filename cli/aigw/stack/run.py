@@ -24,7 +24,7 @@ from aigw.catalog.view import did_you_mean
 from aigw.context import current
 from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
-from aigw.stack import locks
+from aigw.stack import fastplan, locks
 from aigw.stack.program import PROJECT, SERVER_OUTPUT, spec_program
 from aigw.stack.readiness import (
     DeploymentReadiness,
@@ -70,6 +70,7 @@ class StackResult:
     counts: dict[str, int] = field(default_factory=dict)
     applied: bool = False
     readiness: EnvReadiness | None = None  # keys ready: which deployments are held
+    planner: str = fastplan.ENGINE  # plan: "fingerprint" when answered without the engine
 
     @property
     def held(self) -> list[DeploymentReadiness]:
@@ -86,7 +87,7 @@ class StackResult:
         """The JSON of one stack in `plan --json` / `apply --json` (docs/json.md)."""
         return {"stack": self.stack, "environment": self.stack.split("/", 1)[-1],
                 "changed": self.changed, "applied": self.applied,
-                "summary": summary_line(self.counts),
+                "summary": summary_line(self.counts), "planner": self.planner,
                 "changes": [c.as_dict() for c in self.changes],
                 "readiness": [d.as_dict() for d in (self.readiness.deployments
                                                     if self.readiness else ())]}
@@ -243,17 +244,33 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
     results = []
     for name in run.names:
         spec, readiness = ready_spec(run, name)
-        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
-        with open_stack(name, run.engine, run.vault, program) as handle:
-            clear_locks(handle, echo, force=force_unlock)
-            moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
-            result = _preview(handle, refresh or moved, readiness)
+        label = f"{PROJECT}/{name}"
+        digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
+        why = "--refresh" if refresh else fastplan.why_engine(run.engine, name, digest)
+        if why is None:
+            echo(f"{label}: planned from the last apply's fingerprint, without the engine "
+                 "(`--refresh` reads OpenBao back)")
+            result = StackResult(stack=label, counts={"same": spec.resource_count},
+                                 readiness=readiness, planner=fastplan.FAST)
+        else:
+            echo(f"{label}: planned by the engine ({why})")
+            result = _engine_plan(run, name, spec, readiness, echo, refresh=refresh,
+                                  force_unlock=force_unlock, digest=digest)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
         for line in readiness.lines(ahead=True):
             echo(f"  ! {line}")
         results.append(result)
     return results
+
+
+def _engine_plan(run: _Run, name: str, spec: EnvSpec, readiness: EnvReadiness, echo: Echo,
+                 *, refresh: bool, force_unlock: bool, digest: str) -> StackResult:
+    program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
+    with open_stack(name, run.engine, run.vault, program) as handle:
+        clear_locks(handle, echo, force=force_unlock)
+        moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
+        return _preview(handle, refresh or moved, readiness)
 
 
 def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
@@ -274,7 +291,8 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     results = []
     for name in run.names:
         spec, readiness = ready_spec(run, name, allow_empty=allow_empty_slots)
-        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit)
+        digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
+        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
         label = f"{PROJECT}/{name}"
         with open_stack(name, run.engine, run.vault, program) as handle:
             clear_locks(handle, echo, force=force_unlock)
@@ -297,6 +315,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"):
                 handle.stack.up(on_event=log.on_event, refresh=fresh)
+            fastplan.record(run.engine, name, digest)
             result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
                                  readiness=readiness)
             echo(f"{label}: {_done_line(log.counts)}")

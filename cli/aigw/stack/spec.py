@@ -357,7 +357,7 @@ def _ci_spec(cat: Catalog, env_name: str, auth: AuthConfig) -> CiSpec | None:
                                           slot_folders=folders),
     }
     claims = {
-        ci_plan_role(): github_claims(ci.repository, environment=None, branch=None),
+        ci_plan_role(): github_claims(ci.repository, environment=None, branch=ci.branch),
         ci_apply_role(env_name): github_claims(ci.repository, environment=env_name,
                                                branch=ci.branch),
         ci_rotate_role(): github_claims(ci.repository, environment=ci.rotation_environment,
