@@ -9,6 +9,7 @@ usage shapes.
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -292,7 +293,7 @@ def test_no_key_value_reaches_metrics_or_logs(providers, make_route, write_confi
     """The fake answers with the canary key; no metric attribute or log line holds it."""
     import logging
 
-    canary = "sk-canary-metrics-5d1e0"
+    canary = "canary-metrics-" + secrets.token_hex(6)
     p1 = providers("p1", keys=[canary])
     cfg = write_config({"chat": [make_route(p1)]}, keys={"p1": canary})
     with caplog.at_level(logging.DEBUG, logger="aigw"):

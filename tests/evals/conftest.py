@@ -8,6 +8,7 @@ the official openai SDK over aigw.client, git, OPA.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from tests.governance.conftest import git, opa
 
 assert opa  # a fixture, imported for the tests here
 
-EVAL_KEY = "sk-eval-canary-7f3a9c21d4e8"  # the eval slot's key: must never be printed
+EVAL_KEY = "eval-canary-" + secrets.token_hex(8)  # the eval slot's key: must never be printed
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Spain": "Madrid",
             "Egypt": "Cairo", "Peru": "Lima"}
 

@@ -8,6 +8,7 @@ Provider: testing/anthropic_admin.py, a local stand-in for Anthropic's Admin API
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_mint_is_the_operators_paste_and_records_its_id(anthropic: AnthropicAdmi
     key_id, value = anthropic.create_key("pasted")
     minted = _driver(anthropic, pasted=value).mint("", [])
     assert minted.key_id == key_id and minted.secret == {"api_key": value}
-    assert _driver(anthropic, pasted="sk-ant-api03-not-in-this-org-xxxx").mint("", []).key_id is None
+    assert _driver(anthropic, pasted="sk-ant-api03-" + secrets.token_hex(10)).mint("", []).key_id is None
 
 
 @pytest.mark.integration

@@ -4,6 +4,7 @@
 // not produce (cache and reasoning tokens, a stream's usage chunk), an inner `fetch`
 // plays the provider with the usage shapes the providers document. The SDKs and aigw are real.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
 import Anthropic from "@anthropic-ai/sdk";
@@ -16,7 +17,7 @@ import { MetricsRecorder } from "../dist/metrics.js";
 import { Deployment, route } from "./helpers/config.mjs";
 import { closedPort, startProvider } from "./helpers/provider.mjs";
 
-const CANARY = "sk-canary-metrics-41d7e0";
+const CANARY = `canary-metrics-${randomBytes(6).toString("hex")}`;
 const USER = [{ role: "user", content: "hello" }];
 const STANDARD = ["gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
   "gen_ai.response.model", "server.address", "aigw.service", "aigw.environment", "aigw.alias",

@@ -2,6 +2,7 @@
 // against local provider stand-ins (test/helpers/provider.mjs: only the providers
 // are stand-ins; the SDKs, aigw, the key files and HTTP are real).
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
 import Anthropic from "@anthropic-ai/sdk";
@@ -141,7 +142,7 @@ describe("anthropic SDK", () => {
   let dep, a1, a2, aigw, claude;
   const saved = process.env.ANTHROPIC_API_KEY;
   before(async () => {
-    process.env.ANTHROPIC_API_KEY = "sk-from-env-must-not-be-sent";
+    process.env.ANTHROPIC_API_KEY = `env-key-${randomBytes(6).toString("hex")}`;
     a1 = await startProvider("a1", { keys: ["sk-a1"] });
     a2 = await startProvider("a2", { keys: ["sk-a2"] });
     dep = new Deployment();
