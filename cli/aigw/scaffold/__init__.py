@@ -85,11 +85,6 @@ class InitPlan:
         """Scaffold files already in ROOT (changed or not)."""
         return sorted(self.overwrite + self.unchanged + self.kept)
 
-    @property
-    def overwrites_user_files(self) -> list[str]:
-        """The user's files (catalog, policies...) this plan would overwrite."""
-        return [rel for rel in self.overwrite if not is_owned(rel)]
-
 
 @dataclass
 class InitResult:
