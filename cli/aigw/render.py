@@ -83,8 +83,6 @@ from aigw.render_manifest import (
     read_state,
     record,
 )
-from aigw.render_manifest import MARKER_TEXT as MARKER_TEXT  # re-exported: the folder API
-from aigw.render_manifest import read_manifest as read_manifest  # re-exported
 
 CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"

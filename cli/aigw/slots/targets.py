@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aigw import apis
-from aigw.apis import API_KEY_FIELDS as API_KEY_FIELDS  # the fields live in aigw/apis.py
-from aigw.apis import AWS_FIELDS as AWS_FIELDS
 from aigw.catalog.models import Catalog, Environment, Provider, Rotation
 from aigw.catalog.overrides import environment_view
 from aigw.catalog.view import (
