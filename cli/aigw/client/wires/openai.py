@@ -1,0 +1,64 @@
+"""`openai`: the OpenAI API and every OpenAI-compatible endpoint (DeepSeek, Ark, Bailian...).
+
+Chat completions, Responses, embeddings... at route base_url + the SDK's path
+(``/chat/completions``), the route's ``model`` (and ``extra``) in the JSON body,
+``Authorization: Bearer <key>``; streams are SSE. The family's own API: an
+openai-family request names its alias in the body's ``model``, errors come back
+as ``{"error": {...}}``, and the SDK is ``openai.OpenAI`` / ``AsyncOpenAI``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aigw.apis import APIS, OPENAI
+
+from ..keys import parse_token
+from ..streaming import FirstEvent, sse_first_event
+from ..wire import Headers, Prepared, dumps, key_auth, model_in_body, official_sdk, prepare_json
+
+if TYPE_CHECKING:
+    from ..config import Route
+
+api = APIS[OPENAI]
+parse_secret = parse_token
+alias_of = model_in_body
+
+
+def ready(where: str) -> None:
+    """Nothing beyond httpx is needed."""
+
+
+def default_base_url(region: str) -> str:
+    """Never asked: an openai provider gives its base_url (`api.needs_base_url`)."""
+    raise ValueError("an openai route needs its base_url")
+
+
+def auth_headers(credential: Any) -> Headers:
+    """``Authorization: Bearer <key>``."""
+    return key_auth(api, credential)
+
+
+def prepare(route: Route, method: str, path: str, body: dict[str, Any] | None,
+            raw: bytes | None, stream: bool, headers: Headers, credential: Any,
+            auth: Headers) -> Prepared:
+    """base_url + path, the route's model and extra in the body, the route's key."""
+    return prepare_json(route, path, body, raw, stream, headers, auth)
+
+
+def first_event(content_type: str) -> FirstEvent | None:
+    """SSE, read by the spec's first-event rule."""
+    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None
+
+
+def error_body(status: int, message: str) -> bytes:
+    """OpenAI's error shape (the SDK raises NotFoundError, BadRequestError...)."""
+    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+    code = "model_not_found" if status == 404 else kind
+    return dumps({"error": {"message": message, "type": "invalid_request_error",
+                            "param": "model", "code": code}})
+
+
+def sdk(http_client: Any, aio: bool, options: dict[str, Any]) -> Any:
+    """``openai.OpenAI`` (``AsyncOpenAI`` when `aio`)."""
+    return official_sdk("openai", "AsyncOpenAI" if aio else "OpenAI", http_client, options)
