@@ -175,13 +175,14 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
         if form is not None and not alias:
             alias = form[0]
     path = request.url.raw_path.decode("ascii")
-    if not alias:  # as the family's requests name it (openai, anthropic: the body's model)
-        alias = family_wire(family).alias_of(path, body)
+    fam = family_wire(family)  # how the family's requests name the alias and ask to stream
+    if not alias:
+        alias = fam.alias_of(path, body)
     if not isinstance(alias, str) or not alias:
         raise Reject(400, "aigw: the request names no model alias (pass the alias as "
                           "`model`, or send the x-aigw-alias header)")
     return Call(alias, request.method, path, body, None if body is not None else raw,
-                headers, bool(body and body.get("stream") is True), session, family,
+                headers, fam.streams(path, body), session, family,
                 _ops.get(path) or _operation(path), form)
 
 

@@ -84,6 +84,10 @@ class Wire(Protocol):
         """The alias a request of this family names, when no x-aigw-alias header or
         multipart `model` field does (openai/anthropic: the body's ``model``)."""
 
+    def streams(self, path: str, body: dict[str, Any] | None) -> bool:
+        """True when a request of this family asks for a streaming answer (openai,
+        anthropic: ``"stream": true`` in the body)."""
+
     def error_body(self, status: int, message: str) -> bytes:
         """An error answer in the family's own shape, so its SDK raises its own error."""
 
@@ -170,6 +174,11 @@ def model_in_body(path: str, body: dict[str, Any] | None) -> str | None:
     """The alias as openai and anthropic requests name it: the body's ``model``."""
     model = body.get("model") if body else None
     return model if isinstance(model, str) else None
+
+
+def stream_in_body(path: str, body: dict[str, Any] | None) -> bool:
+    """Whether an openai or anthropic request streams: ``"stream": true`` in its body."""
+    return bool(body and body.get("stream") is True)
 
 
 # What an official SDK (openai, anthropic) is built with: its base URL is replaced by

@@ -15,7 +15,9 @@ from ..errors import ClientError
 from ..wire import Wire
 from . import anthropic, bedrock, bedrock_api_key, openai
 
-WIRES: dict[str, Wire] = {w.api.name: w for w in (openai, anthropic, bedrock, bedrock_api_key)}
+# Typed one by one, so mypy checks each module against the Wire Protocol.
+_BUILT_IN: tuple[Wire, ...] = (openai, anthropic, bedrock, bedrock_api_key)
+WIRES: dict[str, Wire] = {w.api.name: w for w in _BUILT_IN}
 # The family of a transport that serves any alias (no SDK): errors in OpenAI's shape.
 DEFAULT_FAMILY = apis.OPENAI
 

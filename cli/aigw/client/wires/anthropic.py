@@ -26,6 +26,7 @@ from ..wire import (
     model_in_body,
     official_sdk,
     prepare_json,
+    stream_in_body,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 api = APIS[ANTHROPIC]
 parse_secret = parse_token
 alias_of = model_in_body
+streams = stream_in_body
 _DEFAULTS = [header(name, value) for name, value in api.default_headers]
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 api = APIS["bedrock"]
 parse_secret = parse_aws_credentials
 alias_of = anthropic.alias_of
+streams = anthropic.streams
 error_body = anthropic.error_body
 sdk = anthropic.sdk
 

@@ -22,6 +22,7 @@ parse_secret = parse_token
 default_base_url = bedrock.default_base_url
 first_event = bedrock.first_event
 alias_of = bedrock.alias_of
+streams = bedrock.streams
 error_body = bedrock.error_body
 sdk = bedrock.sdk
 

@@ -15,7 +15,16 @@ from aigw.apis import APIS, OPENAI
 
 from ..keys import parse_token
 from ..streaming import FirstEvent, sse_first_event
-from ..wire import Headers, Prepared, dumps, key_auth, model_in_body, official_sdk, prepare_json
+from ..wire import (
+    Headers,
+    Prepared,
+    dumps,
+    key_auth,
+    model_in_body,
+    official_sdk,
+    prepare_json,
+    stream_in_body,
+)
 
 if TYPE_CHECKING:
     from ..config import Route
@@ -23,6 +32,7 @@ if TYPE_CHECKING:
 api = APIS[OPENAI]
 parse_secret = parse_token
 alias_of = model_in_body
+streams = stream_in_body
 
 
 def ready(where: str) -> None:
