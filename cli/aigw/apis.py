@@ -48,6 +48,9 @@ class Api:
     key_header: str = ""
     # Headers a request carries unless its caller sets them (lower-case name, value).
     default_headers: tuple[tuple[str, str], ...] = ()
+    # The OTel `gen_ai.provider.name` of every endpoint of this API ("": by host, else
+    # the catalog's provider name; an OpenAI-compatible API has many providers).
+    otel_provider: str = ""
 
     @property
     def is_aws(self) -> bool:
@@ -69,11 +72,11 @@ APIS: dict[str, Api] = {a.name: a for a in (
         example_base_url="https://api.openai.com/v1"),
     Api(ANTHROPIC, ANTHROPIC, API_KEY_FIELDS, "header", True, "anthropic",
         example_base_url="https://api.anthropic.com", key_header="x-api-key",
-        default_headers=(("anthropic-version", ANTHROPIC_VERSION),)),
+        default_headers=(("anthropic-version", ANTHROPIC_VERSION),), otel_provider="anthropic"),
     Api("bedrock", ANTHROPIC, AWS_FIELDS, "sigv4", False, "bedrock", "aws-eventstream",
-        region_extra="aws_region_name"),
+        region_extra="aws_region_name", otel_provider="aws.bedrock"),
     Api("bedrock-api-key", ANTHROPIC, API_KEY_FIELDS, "bearer", False, "bedrock",
-        "aws-eventstream", region_extra="aws_region_name"),
+        "aws-eventstream", region_extra="aws_region_name", otel_provider="aws.bedrock"),
 )}
 # What the catalog accepts (its `api:` field is a Literal of these names).
 API_NAMES = tuple(APIS)
