@@ -26,7 +26,7 @@ from urllib.parse import quote
 import pytest
 
 from aigw.apis import API_KEY_FIELDS, APIS, Api
-from aigw.client import AsyncClient, Client, attempts_of
+from aigw.client import AsyncClient, Client, WrongFamily, attempts_of
 from aigw.client.keys import parse_token
 from aigw.client.streaming import BadResponse, FirstEvent
 from aigw.client.wire import DROP, DROP_STREAM, dumps, key_auth, merged_body
@@ -190,6 +190,9 @@ def test_a_registered_wire_serves_a_call_end_to_end(tmp_path: Path, toy: ToyProv
         assert missing.status_code == 404
         assert missing.json()["error"]["status"] == "NOT_FOUND"
         assert len(toy.seen) == 2
+        # Called through another family's entry point: the error names the right one.
+        with pytest.raises(WrongFamily, match=r"call it through Client\.sdk\('toy'\)"):
+            client.chat.completions.create(model="gem", messages=[])
 
 
 def test_a_registered_wire_chooses_its_first_event_rule(tmp_path: Path,
