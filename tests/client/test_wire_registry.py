@@ -30,7 +30,7 @@ from aigw.client import AsyncClient, Client, WrongFamily, attempts_of
 from aigw.client.keys import parse_token
 from aigw.client.streaming import BadResponse, FirstEvent
 from aigw.client.wire import DROP, DROP_STREAM, dumps, key_auth, merged_body
-from aigw.client.wires import WIRES, register
+from aigw.client.wires import FAMILIES, WIRES, register
 
 TOY = Api("toy", "toy", API_KEY_FIELDS, "header", True, "gemini", key_header="x-goog-api-key")
 _MODEL = re.compile(r"/models/([^/:?]+)")
@@ -145,13 +145,14 @@ class ToyProvider:
 @pytest.fixture
 def toy() -> Iterator[ToyProvider]:
     """The toy wire registered (and removed after), its stand-in provider started."""
-    register(TOY_WIRE)  # type: ignore[arg-type]
+    register(TOY_WIRE, family=TOY_WIRE)  # type: ignore[arg-type]
     provider = ToyProvider()
     try:
         yield provider
     finally:
         provider.stop()
         WIRES.pop("toy", None)
+        FAMILIES.pop("toy", None)
         APIS.pop("toy", None)
 
 

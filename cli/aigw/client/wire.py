@@ -9,9 +9,9 @@ module of `aigw.client.wires` (``openai``, ``anthropic``, ``bedrock``,
 (docs/architecture.md#adding-a-wire-api).
 
 Some hooks belong to the *family* (the request shape a caller's SDK speaks):
-how a request names its alias, the error body, the SDK. The client asks them of
-the family's own API (the wire whose name is the family): ``bedrock`` takes
-them from ``anthropic``.
+how a request names its alias and asks to stream, the error body, the SDK
+(`Family`). The module of the API a family is named after provides them too
+(``openai``, ``anthropic``); ``bedrock`` needs none of its own.
 
 This module and the wire modules are pure: they prepare requests and never
 send one.
@@ -31,9 +31,10 @@ except ImportError:  # pragma: no cover - exercised when orjson is absent
 
 from aigw.apis import Api
 
+from .streaming import FirstEvent, sse_first_event
+
 if TYPE_CHECKING:
     from .config import Route
-    from .streaming import FirstEvent
 
 # Headers travel as httpx keeps them: (name as sent, lower-case name, value), all
 # bytes, so neither the SDK's request nor ours is normalised again per request.
@@ -78,7 +79,10 @@ class Wire(Protocol):
         """A reader of a 2xx streaming answer up to its first event (converting it to
         the family's SSE), or None when an answer of `content_type` is not a stream."""
 
-    # -- the family's hooks (asked of the wire named after the family) --
+
+class Family(Protocol):
+    """A wire family's hooks: what the caller's request shape decides, whichever route
+    serves it. The module of the API the family is named after provides them."""
 
     def alias_of(self, path: str, body: dict[str, Any] | None) -> str | None:
         """The alias a request of this family names, when no x-aigw-alias header or
@@ -206,3 +210,17 @@ def official_sdk(package: str, cls_name: str, http_client: Any,
             raise TypeError(f"{name} is set by aigw (routes come from aigw-client.json)")
     return getattr(module, cls_name)(api_key=PLACEHOLDER_KEY, base_url=SDK_BASE_URL,
                                      max_retries=0, http_client=http_client, **options)
+
+
+def nothing_to_check(where: str) -> None:
+    """`Wire.ready` of an API that needs nothing beyond httpx."""
+
+
+def base_url_required(region: str) -> str:
+    """`Wire.default_base_url` of an API whose providers give their base_url."""
+    raise ValueError("this API's routes give their base_url (api.needs_base_url)")
+
+
+def sse_stream(content_type: str) -> FirstEvent | None:
+    """`Wire.first_event` of an API that streams SSE, read by the spec's rule."""
+    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None

@@ -15,17 +15,19 @@ from typing import TYPE_CHECKING, Any
 from aigw.apis import ANTHROPIC, APIS
 
 from ..keys import parse_token
-from ..streaming import FirstEvent, sse_first_event
 from ..wire import (
     Headers,
     Prepared,
+    base_url_required,
     dumps,
     header,
     header_name,
     key_auth,
     model_in_body,
+    nothing_to_check,
     official_sdk,
     prepare_json,
+    sse_stream,
     stream_in_body,
 )
 
@@ -36,16 +38,10 @@ api = APIS[ANTHROPIC]
 parse_secret = parse_token
 alias_of = model_in_body
 streams = stream_in_body
+ready = nothing_to_check
+default_base_url = base_url_required
+first_event = sse_stream  # SSE, by the spec's first-event rule
 _DEFAULTS = [header(name, value) for name, value in api.default_headers]
-
-
-def ready(where: str) -> None:
-    """Nothing beyond httpx is needed."""
-
-
-def default_base_url(region: str) -> str:
-    """Never asked: an anthropic provider gives its base_url (`api.needs_base_url`)."""
-    raise ValueError("an anthropic route needs its base_url")
 
 
 def auth_headers(credential: Any) -> Headers:
@@ -63,11 +59,6 @@ def prepare(route: Route, method: str, path: str, body: dict[str, Any] | None,
         if default[1] not in map(header_name, out):
             out.append(default)
     return url, out, content
-
-
-def first_event(content_type: str) -> FirstEvent | None:
-    """SSE, read by the spec's first-event rule."""
-    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None
 
 
 def error_body(status: int, message: str) -> bytes:

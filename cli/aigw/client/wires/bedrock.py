@@ -5,8 +5,8 @@ InvokeModel takes the Messages body with ``model`` in the URL
 body; invoke-with-response-stream answers in AWS event-stream frames, re-emitted
 as the Anthropic SSE events they carry (client/eventstream.py). Only POST
 ``/v1/messages`` has a Bedrock equivalent. A route without base_url calls its
-region's runtime endpoint. Anthropic-family: the family's hooks are
-`anthropic`'s.
+region's runtime endpoint. Anthropic-family (its requests' alias, error body
+and SDK are the `anthropic` module's).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import quote
 from aigw.apis import APIS
 
 from ..sigv4 import AwsCredentials, parse_aws_credentials, require_botocore, sign
-from ..streaming import EventStreamToSSE, FirstEvent, sse_first_event
+from ..streaming import EventStreamToSSE, FirstEvent
 from ..wire import (
     DROP_STREAM,
     BadRequest,
@@ -28,18 +28,14 @@ from ..wire import (
     headers_of,
     merged_body,
     names,
+    sse_stream,
 )
-from . import anthropic
 
 if TYPE_CHECKING:
     from ..config import Route
 
 api = APIS["bedrock"]
 parse_secret = parse_aws_credentials
-alias_of = anthropic.alias_of
-streams = anthropic.streams
-error_body = anthropic.error_body
-sdk = anthropic.sdk
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 ENDPOINT = "https://bedrock-runtime.{region}.amazonaws.com"
@@ -102,4 +98,4 @@ def first_event(content_type: str) -> FirstEvent | None:
     the stream); SSE (a proxy in front of Bedrock) by the spec's rule."""
     if EVENTSTREAM in content_type:
         return FirstEvent(conv=EventStreamToSSE())
-    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None
+    return sse_stream(content_type)

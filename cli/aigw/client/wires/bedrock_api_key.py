@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aigw.apis import APIS
 
 from ..keys import parse_token
-from ..wire import Headers, Prepared, key_auth
+from ..wire import Headers, Prepared, key_auth, nothing_to_check
 from . import bedrock
 
 if TYPE_CHECKING:
@@ -19,16 +19,9 @@ if TYPE_CHECKING:
 
 api = APIS["bedrock-api-key"]
 parse_secret = parse_token
+ready = nothing_to_check
 default_base_url = bedrock.default_base_url
 first_event = bedrock.first_event
-alias_of = bedrock.alias_of
-streams = bedrock.streams
-error_body = bedrock.error_body
-sdk = bedrock.sdk
-
-
-def ready(where: str) -> None:
-    """Nothing beyond httpx is needed."""
 
 
 def auth_headers(credential: Any) -> Headers:

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 from aigw.apis import APIS, OPENAI
 
 from ..keys import parse_token
-from ..streaming import FirstEvent, sse_first_event
 from ..wire import (
     Headers,
     Prepared,
+    base_url_required,
     dumps,
     key_auth,
     model_in_body,
+    nothing_to_check,
     official_sdk,
     prepare_json,
+    sse_stream,
     stream_in_body,
 )
 
@@ -33,15 +35,9 @@ api = APIS[OPENAI]
 parse_secret = parse_token
 alias_of = model_in_body
 streams = stream_in_body
-
-
-def ready(where: str) -> None:
-    """Nothing beyond httpx is needed."""
-
-
-def default_base_url(region: str) -> str:
-    """Never asked: an openai provider gives its base_url (`api.needs_base_url`)."""
-    raise ValueError("an openai route needs its base_url")
+ready = nothing_to_check
+default_base_url = base_url_required
+first_event = sse_stream  # SSE, by the spec's first-event rule
 
 
 def auth_headers(credential: Any) -> Headers:
@@ -54,11 +50,6 @@ def prepare(route: Route, method: str, path: str, body: dict[str, Any] | None,
             auth: Headers) -> Prepared:
     """base_url + path, the route's model and extra in the body, the route's key."""
     return prepare_json(route, path, body, raw, stream, headers, auth)
-
-
-def first_event(content_type: str) -> FirstEvent | None:
-    """SSE, read by the spec's first-event rule."""
-    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None
 
 
 def error_body(status: int, message: str) -> bytes:
