@@ -214,3 +214,17 @@ def test_a_registered_wire_serves_async_calls(tmp_path: Path, toy: ToyProvider) 
     resp = asyncio.run(main())
     assert resp.json()["modelVersion"] == "toy-flash"
     assert [a.outcome for a in attempts_of(resp)] == ["http_503", "ok"]
+
+
+def test_registering_refuses_a_taken_name_or_a_borrowed_family() -> None:
+    """A wire may not replace a built-in's row, nor bring hooks for another API's family."""
+    other = SimpleNamespace(**{**vars(TOY_WIRE), "api": Api(
+        "openai", "openai", API_KEY_FIELDS, "header", True, "x", key_header="k")})
+    with pytest.raises(ValueError, match="'openai' is registered already"):
+        register(other)  # type: ignore[arg-type]
+    bedrock_like = SimpleNamespace(**{**vars(TOY_WIRE), "api": Api(
+        "toy2", "anthropic", API_KEY_FIELDS, "bearer", True, "x")})
+    with pytest.raises(ValueError, match="only the API a family is named after"):
+        register(bedrock_like, family=bedrock_like)  # type: ignore[arg-type]
+    assert "toy2" not in WIRES and "toy2" not in APIS
+    assert APIS["openai"].auth == "bearer"
