@@ -5,7 +5,8 @@ kind, stream format...) is a row of `aigw.apis.APIS`; its behaviour is one
 module of `aigw.client.wires` (``openai``, ``anthropic``, ``bedrock``,
 ``bedrock_api_key``) matching the `Wire` Protocol, the shape of pre-commit's
 ``Language``: a module of plain functions, registered in one dict
-(`aigw.client.wires.WIRES`). Adding an API is one module and one registration
+(`aigw.client.wires.WIRES`). What each built-in API sends is in
+docs/client.md#wire-apis; adding an API is one module and one registration
 (docs/architecture.md#adding-a-wire-api).
 
 Some hooks belong to the *family* (the request shape a caller's SDK speaks):
