@@ -29,7 +29,7 @@ SUBS = [
     (r"\baclose\b", "close"),
     (r"\bAsync([A-Z]\w*)", r"\1"),  # AsyncClient, AsyncHTTPTransport, AsyncOpenAI...
     (r"\baio=True\b", "aio=False"),
-    (r"\bper event loop\b", "per process"),
+    (r"\bper event loop\b", "per process (thread-safe)"),
 ]
 GENERATED = ("Generated from aio.py by scripts/unasync.py: edit aio.py, then run\n"
              "``python scripts/unasync.py`` (tests/client/test_unasync.py checks that the\n"

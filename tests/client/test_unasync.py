@@ -37,7 +37,7 @@ def test_the_sync_twin_drops_await_and_async_names() -> None:
               "        await self.aclose()\n"
               "        return make(aio=True)\n")
     out = _script().unasync(source)
-    assert out.startswith('"""`Thing`: one per process.\n\nGenerated from aio.py')
+    assert out.startswith('"""`Thing`: one per process (thread-safe).\n\nGenerated from aio.py')
     assert out.endswith("class Thing:\n"
                         "    def __enter__(self) -> Thing:\n"
                         "        self.close()\n"

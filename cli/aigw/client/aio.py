@@ -26,7 +26,7 @@ from .transport import AsyncFailoverTransport
 class AsyncClient(BaseClient):
     """Calls providers directly for one service, following its aigw-client.json.
 
-    Thread-safe; create one per event loop and reuse it. It follows
+    Create one per event loop and reuse it. It follows
     its config file (see `BaseClient`, docs/client.md "Live config"): no restart
     for a new one. Use ``async with AsyncClient...`` or `aclose` to stop the file
     watcher and close the connection pools.

@@ -25,7 +25,7 @@ from .transport import FailoverTransport
 class Client(BaseClient):
     """Calls providers directly for one service, following its aigw-client.json.
 
-    Thread-safe; create one per process and reuse it. It follows
+    Create one per process (thread-safe) and reuse it. It follows
     its config file (see `BaseClient`, docs/client.md "Live config"): no restart
     for a new one. Use ``with Client...`` or `close` to stop the file
     watcher and close the connection pools.
