@@ -63,6 +63,7 @@ PACKAGE_LAYERS = {
         ackdoc cost errors eventstream keys multipart usage
         acks metrics sigv4 streaming
         wire
+        wires._body
         wires.openai wires.anthropic wires.bedrock
         wires.bedrock_api_key
         wires

@@ -32,10 +32,9 @@ except ImportError:  # pragma: no cover - exercised when orjson is absent
 
 from aigw.apis import Api
 
-from .streaming import FirstEvent, sse_first_event
-
 if TYPE_CHECKING:
     from .config import Route
+    from .streaming import FirstEvent
 
 # Headers travel as httpx keeps them: (name as sent, lower-case name, value), all
 # bytes, so neither the SDK's request nor ours is normalised again per request.
@@ -175,15 +174,6 @@ def prepare_json(route: Route, path: str, body: dict[str, Any] | None, raw: byte
     return route.base_url + path, out, content
 
 
-def model_in_body(path: str, body: dict[str, Any] | None) -> str | None:
-    """The alias as openai and anthropic requests name it: the body's ``model``."""
-    model = body.get("model") if body else None
-    return model if isinstance(model, str) else None
-
-
-def stream_in_body(path: str, body: dict[str, Any] | None) -> bool:
-    """Whether an openai or anthropic request streams: ``"stream": true`` in its body."""
-    return bool(body and body.get("stream") is True)
 
 
 # What an official SDK (openai, anthropic) is built with: its base URL is replaced by
@@ -211,17 +201,3 @@ def official_sdk(package: str, cls_name: str, http_client: Any,
             raise TypeError(f"{name} is set by aigw (routes come from aigw-client.json)")
     return getattr(module, cls_name)(api_key=PLACEHOLDER_KEY, base_url=SDK_BASE_URL,
                                      max_retries=0, http_client=http_client, **options)
-
-
-def nothing_to_check(where: str) -> None:
-    """`Wire.ready` of an API that needs nothing beyond httpx."""
-
-
-def base_url_required(region: str) -> str:
-    """`Wire.default_base_url` of an API whose providers give their base_url."""
-    raise ValueError("this API's routes give their base_url (api.needs_base_url)")
-
-
-def sse_stream(content_type: str) -> FirstEvent | None:
-    """`Wire.first_event` of an API that streams SSE, read by the spec's rule."""
-    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None

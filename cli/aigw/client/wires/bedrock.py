@@ -28,8 +28,8 @@ from ..wire import (
     headers_of,
     merged_body,
     names,
-    sse_stream,
 )
+from . import _body
 
 if TYPE_CHECKING:
     from ..config import Route
@@ -98,4 +98,4 @@ def first_event(content_type: str) -> FirstEvent | None:
     the stream); SSE (a proxy in front of Bedrock) by the spec's rule."""
     if EVENTSTREAM in content_type:
         return FirstEvent(conv=EventStreamToSSE())
-    return sse_stream(content_type)
+    return _body.first_event(content_type)

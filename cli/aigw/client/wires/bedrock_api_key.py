@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 from aigw.apis import APIS
 
 from ..keys import parse_token
-from ..wire import Headers, Prepared, key_auth, nothing_to_check
-from . import bedrock
+from ..wire import Headers, Prepared, key_auth
+from . import _body, bedrock
 
 if TYPE_CHECKING:
     from ..config import Route
 
 api = APIS["bedrock-api-key"]
 parse_secret = parse_token
-ready = nothing_to_check
+ready = _body.ready
 default_base_url = bedrock.default_base_url
 first_event = bedrock.first_event
 

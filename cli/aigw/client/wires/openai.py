@@ -13,31 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from aigw.apis import APIS, OPENAI
 
-from ..keys import parse_token
-from ..wire import (
-    Headers,
-    Prepared,
-    base_url_required,
-    dumps,
-    key_auth,
-    model_in_body,
-    nothing_to_check,
-    official_sdk,
-    prepare_json,
-    sse_stream,
-    stream_in_body,
-)
+from ..wire import Headers, Prepared, dumps, key_auth, official_sdk, prepare_json
+from . import _body
 
 if TYPE_CHECKING:
     from ..config import Route
 
 api = APIS[OPENAI]
-parse_secret = parse_token
-alias_of = model_in_body
-streams = stream_in_body
-ready = nothing_to_check
-default_base_url = base_url_required
-first_event = sse_stream  # SSE, by the spec's first-event rule
+# The hooks shared with `anthropic` (wires/_body.py): one key per file, SSE, model in the body.
+parse_secret, ready, default_base_url = _body.parse_secret, _body.ready, _body.default_base_url
+first_event, alias_of, streams = _body.first_event, _body.alias_of, _body.streams
 
 
 def auth_headers(credential: Any) -> Headers:
