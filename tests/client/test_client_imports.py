@@ -55,12 +55,14 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))
 
 
 def test_client_imports_nothing_else_from_aigw():
-    """aigw.client is self-contained: from the package only aigw, aigw.client.* and
-    aigw.names (the names and file-naming rules it shares with render; stdlib only)."""
+    """aigw.client is self-contained: from the package only aigw, aigw.client.*,
+    aigw.names (the names and file-naming rules it shares with render) and the
+    fast-path switch (aigw.fastpath and the variable's name in aigw.envvars); all
+    standard library only."""
     code = ("import aigw.client, sys, json; "
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('aigw'))))")
-    assert [m for m in run(code) if m not in ("aigw", "aigw.names")
-            and not m.startswith("aigw.client")] == []
+    shared = ("aigw", "aigw.names", "aigw.fastpath", "aigw.envvars")
+    assert [m for m in run(code) if m not in shared and not m.startswith("aigw.client")] == []
 
 
 def test_sdk_adapter_without_its_sdk_names_the_extra(tmp_path):
