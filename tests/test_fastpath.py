@@ -28,10 +28,9 @@ from aigw.envvars import NO_FASTPATH
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = sorted(p.stem for p in (ROOT / "spec" / "vectors").glob("*.json"))
 # What runs again with the switch on: the vectors (sync and async), the golden renders,
-# the route cache, the request builder's both-ways test, and the check below.
+# the route cache, and the check below.
 PLAIN_RUN = ["tests/spec/test_vectors.py", "tests/render/test_render.py::test_golden_files_match",
              "tests/catalog/test_view_cache.py",
-             "tests/client/test_sdk_openai.py::test_outgoing_requests_are_what_httpx_would_build",
              "tests/test_fastpath.py::test_this_process_runs_the_path_its_environment_asks_for"]
 
 
