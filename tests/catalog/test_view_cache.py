@@ -22,12 +22,8 @@ providers:
   deepseek: {api: openai, base_url: "%s", region: cn, extra: {temperature: 0.2}}
   volc: {api: openai, base_url: https://ark.example.com/v3, region: cn}
 models:
-  chat:
-    routes:
-      - {provider: deepseek, model: deepseek-chat}
-  fast:
-    routes:
-      - {provider: volc, model: doubao-lite}
+  chat: {routes: [{provider: deepseek, model: deepseek-chat}]}
+  fast: {routes: [{provider: volc, model: doubao-lite}]}
 services:
   bot: {environments: [staging, prod], models: [chat, fast]}
   app: {environments: [staging, prod], models: [chat, fast]}
