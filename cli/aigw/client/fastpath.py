@@ -74,6 +74,11 @@ class Requests:
         # Host and Content-Length (set by the caller).
         self.build: Callable[[str, URL, Headers, bytes, Extensions], Request] = \
             self._fast if self.fast else self._plain
+        # headers(request): an incoming request's header triples (not to be modified);
+        # body(request): its body (b"" for a GET).
+        self.headers: Callable[[Request], Headers] = \
+            self._triples if self.fast else self._plain_headers
+        self.body: Callable[[Request], bytes] = self._fast_body if self.fast else self._plain_body
 
     def _check(self) -> bool:
         h: Any = self.h
@@ -116,16 +121,17 @@ class Requests:
     def _content(request: Any) -> bytes | None:
         return getattr(request, "_content", None)
 
-    def headers(self, request: Request) -> Headers:
-        """The header triples of an incoming request (not to be modified)."""
-        if self.fast:
-            return self._triples(request)
+    @staticmethod
+    def _plain_headers(request: Request) -> Headers:
         return [(k, k.lower(), v) for k, v in request.headers.raw]
 
-    def body(self, request: Request) -> bytes:
-        """The body of an incoming request (b"" for a GET)."""
-        if self.fast:
-            raw = self._content(request)  # (read already: the SDK sent bytes)
-            if raw is not None:
-                return raw
+    @staticmethod
+    def _fast_body(request: Request) -> bytes:
+        raw: bytes | None = getattr(request, "_content", None)  # (the SDK sent bytes)
+        if raw is not None:
+            return raw
+        return request.read() if request.method != "GET" else b""
+
+    @staticmethod
+    def _plain_body(request: Request) -> bytes:
         return request.read() if request.method != "GET" else b""
