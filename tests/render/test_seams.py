@@ -159,3 +159,17 @@ def test_the_agent_config_names_the_files_from_names(tmp_path: Path) -> None:
     login = agent_login(loaded, "support-bot", "prod", tmp_path)
     assert (login.role_id_file, login.secret_id_file, login.auth_mount) == (
         tmp_path / names.ROLE_ID_FILE, tmp_path / names.SECRET_ID_FILE, names.APPROLE_MOUNT)
+
+
+def test_the_fork_pool_renders_what_one_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks over forked workers (aigw.render_pool) give the files, in the order, of one."""
+    import os
+
+    from aigw import render_pool
+
+    loaded = load_catalog(EXAMPLES)
+    alone = render_all(loaded)
+    monkeypatch.setattr(render_pool, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)  # three chunks of the seven deployments
+    forked = render_all(loaded)
+    assert list(forked.items()) == list(alone.items())
