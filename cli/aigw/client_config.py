@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import orjson
@@ -154,15 +154,20 @@ class ClientConfigs:
     """
 
     def __init__(self) -> None:
-        self._aliases: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
+        self._aliases: dict[Hashable, tuple[dict[str, Any], str]] = {}
         self._acks: dict[str, str] = {}
 
-    def document(self, dep: Deployment) -> dict[str, Any]:
-        """The document of a deployment, its revision stamped in."""
+    def document(self, dep: Deployment,
+                 keys: Mapping[str, Hashable] | None = None) -> dict[str, Any]:
+        """The document of a deployment, its revision stamped in.
+
+        KEYS: each alias's `routes_key` (or a number standing for it), when the caller
+        has them already; one ClientConfigs is always given keys of one kind.
+        """
         texts: list[str] = []
 
         def entry(alias: str, routes: list[ResolvedRoute]) -> dict[str, Any]:
-            key = routes_key(alias, routes)
+            key = keys[alias] if keys is not None else routes_key(alias, routes)
             hit = self._aliases.get(key)
             if hit is None:
                 built = alias_entry(alias, routes)
@@ -178,6 +183,6 @@ class ClientConfigs:
             doc, parts={"aliases": "{" + ",".join(texts) + "}", "acks": acks})
         return doc
 
-    def file(self, dep: Deployment) -> bytes:
+    def file(self, dep: Deployment, keys: Mapping[str, Hashable] | None = None) -> bytes:
         """The bytes of one deployment's aigw-client.json (what render writes, apply publishes)."""
-        return serialize(self.document(dep))
+        return serialize(self.document(dep, keys))

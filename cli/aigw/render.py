@@ -24,7 +24,13 @@ from aigw.apis import APIS
 from aigw.catalog import LoadedCatalog, environment_view
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments
-from aigw.client_config import CLIENT_CONFIG, ClientConfigs, pretty_json, publishes_config
+from aigw.client_config import (
+    CLIENT_CONFIG,
+    ClientConfigs,
+    pretty_json,
+    publishes_config,
+    routes_key,
+)
 from aigw.names import (
     AGENT_PID_FILE,
     APPROLE_MOUNT,
@@ -103,6 +109,9 @@ class Renderer:
             # (its default) that copy costs more than printing a small file.
             template.globals = dict(template.globals)
         self.configs = ClientConfigs()
+        # Each distinct routes_key gets a number: the caches below hash it once, not per lookup.
+        self._interned: dict[tuple[Any, ...], int] = {}
+        self._keys: tuple[Deployment | None, dict[str, int]] = (None, {})
         self._hooks: dict[str, OutputHooks] = {name: hooks(name) for name in OUTPUTS}
         self._caches: dict[str, dict[Any, Any]] = {}
 
@@ -123,17 +132,39 @@ class Renderer:
                 ignores=deployment_ignores(key_dir)).encode()
         return found
 
+    def alias_keys(self, dep: Deployment) -> dict[str, int]:
+        """Each alias's `routes_key`, as its number in this renderer: what render's shared
+        parts are found by (equal numbers: equal values). Made once per deployment (the
+        hooks of its outputs all ask)."""
+        last, keys = self._keys
+        if last is not dep:
+            interned = self._interned
+            keys = {alias: interned.setdefault(routes_key(alias, routes), len(interned))
+                    for alias, routes in dep.aliases.items()}
+            self._keys = (dep, keys)
+        return keys
+
     def slot_list(self, dep: Deployment, agent: bool) -> list[dict[str, Any]]:
-        """What the templates print per slot; AGENT: with its agent template too."""
-        key_dir = dep.key_dir.rstrip("/")
-        apis = {(r.provider, r.slot): r.api for routes in dep.aliases.values() for r in routes}
-        return [self._slot(dep, slot, apis[(slot.provider, slot.slot)], key_dir, agent)
+        """What the templates print per slot; AGENT: with its agent template too.
+
+        A deployment's slots are those of its routes (catalog.view): deployments of an
+        environment whose aliases resolve alike share one list.
+        """
+        cache = self.cache("slot lists")
+        key = (dep.environment, dep.key_dir, agent, *self.alias_keys(dep).values())
+        found = cache.get(key)
+        if found is None:
+            key_dir = dep.key_dir.rstrip("/")
+            apis = {(r.provider, r.slot): r.api for rs in dep.aliases.values() for r in rs}
+            found = cache[key] = [
+                self._slot(dep, slot, apis[(slot.provider, slot.slot)], key_dir, agent)
                 for slot in dep.slots]
+        return found
 
     def _slot(self, dep: Deployment, slot: SlotRef, api: str, key_dir: str,
               agent: bool) -> dict[str, Any]:
         cache = self.cache("slots")
-        key = (dep.environment, slot, api, key_dir, agent)
+        key = (dep.environment, slot.provider, slot.slot, api, key_dir, agent)
         found = cache.get(key)
         if found is None:
             secret = data_path(dep.env, slot_path(dep.environment, dep.env, slot))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aigw.apis import APIS
 from aigw.catalog import environment_view
 from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef
-from aigw.client_config import CLIENT_CONFIG, routes_key
+from aigw.client_config import CLIENT_CONFIG
 from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, kubernetes_identity
 from aigw.outputs import (
     AGENT_TEMPLATE_DIR,
@@ -42,7 +42,7 @@ CONFIG_TEMPLATE_FILE = f"{AGENT_TEMPLATE_DIR}/{CLIENT_CONFIG}.ctmpl"
 
 
 def _client_config(renderer: Renderer, dep: Deployment) -> bytes:
-    return renderer.configs.file(dep)
+    return renderer.configs.file(dep, renderer.alias_keys(dep))
 
 
 def _agent(renderer: Renderer, dep: Deployment) -> Mapping[str, Any]:
@@ -76,8 +76,9 @@ def _litellm(renderer: Renderer, dep: Deployment) -> Mapping[str, Any]:
     cache = renderer.cache("litellm")
     template = renderer.template(_LITELLM_ALIAS)
     aliases = []
+    keys = renderer.alias_keys(dep)
     for alias, routes in sorted(dep.aliases.items()):
-        key = routes_key(alias, routes)
+        key = keys[alias]
         entry = cache.get(key)
         if entry is None:
             deps = litellm_deployments(alias, routes)
