@@ -33,8 +33,8 @@ from aigw.render_manifest import (
     Manifest,
     deployment_key,
     marker_bytes,
-    read_state,
     record,
+    scan_folder,
 )
 from aigw.render_plan import (
     FilePlan,
@@ -131,7 +131,7 @@ def render_into(loaded: LoadedCatalog, out: Path, *, env: str | None = None,
     """
     cat = loaded.catalog
     check_scope(cat, env, service)
-    manifest, existing = _scan(out)
+    manifest, existing = scan_folder(out)
     if manifest is None and existing:  # files but no marker: sync refuses unless agents' own
         result = sync(out, render_all(loaded, env, service), env=env, service=service,
                       check=check)
@@ -215,27 +215,6 @@ def _committable(cat: Catalog, out: Path, pairs: list[tuple[str, str]]) -> list[
     return sorted(set(map(shown, found)))
 
 
-def _scan(out: Path) -> tuple[Manifest | None, dict[str, str]]:
-    """OUT's manifest (None without a marker) and every file in it but the marker (rel -> path)."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is not a folder", "pass --out a folder")
-    existing: dict[str, str] = {}
-    if not out.is_dir():
-        return None, existing
-    # Plain strings and scandir, not Path objects or os.walk: tens of thousands of files.
-    folders = [("", os.fspath(out))]
-    while folders:
-        prefix, folder = folders.pop()
-        with os.scandir(folder) as found:
-            for item in found:
-                if not item.is_dir():
-                    existing[prefix + item.name] = item.path
-                elif not item.is_symlink():  # as os.walk: a linked folder is not entered
-                    folders.append((f"{prefix}{item.name}/", item.path))
-    existing.pop(MARKER, None)
-    return read_state(out), existing
-
-
 def sync(
     out: Path, files: dict[str, bytes], *, env: str | None = None, service: str | None = None,
     check: bool = False,
@@ -246,7 +225,7 @@ def sync(
     removed when no longer produced; every other file is reported in `kept`.
     The manifest records no fingerprint: the next `render_into` renders again.
     """
-    manifest, existing = _scan(out)
+    manifest, existing = scan_folder(out)
     if manifest is None and set(existing) - runtime_files(files):
         raise UsageError(f"{out} holds files aigw did not write (no {MARKER} marker)",
                          "render into an empty or aigw-owned folder")

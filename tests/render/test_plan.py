@@ -62,12 +62,12 @@ def test_plan_lines_read_like_pip_sync() -> None:
 
 def test_check_prints_the_plan_then_the_diff(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    catalog = tmp_path / "aigw.yaml"
     text = (EXAMPLES / "aigw.yaml").read_text()
+    catalog, out = tmp_path / "aigw.yaml", tmp_path / "out"
     catalog.write_text(text)
-    out = tmp_path / "out"
-    assert run_cli(capsys, "render", str(catalog), "--out", str(out)).code == 0
-    clean = run_cli(capsys, "render", str(catalog), "--out", str(out), "--check")
+    render = ("render", str(catalog), "--out", str(out))
+    assert run_cli(capsys, *render).code == 0
+    clean = run_cli(capsys, *render, "--check")
     assert clean.code == 0 and "Would" not in clean.out
 
     edited = out / "prod" / "support-bot" / "aigw.env"
@@ -76,7 +76,7 @@ def test_check_prints_the_plan_then_the_diff(tmp_path: Path,
     catalog.write_text(text.split("  nightly-batch:")[0])  # its files would go
     before = _tree(out)
 
-    result = run_cli(capsys, "render", str(catalog), "--out", str(out), "--check")
+    result = run_cli(capsys, *render, "--check")
     assert result.code == 1
     lines = result.out.splitlines()
     gone = sorted(rel for rel in before if rel.startswith("staging/nightly-batch/"))
