@@ -147,6 +147,7 @@ def aws_key_parts(file_name: str) -> list[tuple[str, str]]:
 ROLE_ID_FILE = "role-id"
 SECRET_ID_FILE = "secret-id"
 AGENT_PID_FILE = "agent.pid"
+AGENT_FILES = (ROLE_ID_FILE, SECRET_ID_FILE, AGENT_PID_FILE)
 # The AppRole auth method's mount the agent logs in at (`auth/<mount>`): where the stack
 # enables AppRole and `aigw agent-credentials` reads the role-id and mints the secret-id.
 APPROLE_MOUNT = "approle"
@@ -171,7 +172,7 @@ def deployment_ignores(key_dir: str) -> list[str]:
     relative (it then lies inside the deployment folder: its tokens and keys), and the
     token and key file names wherever they land below the folder.
     """
-    lines = [f"/{name}" for name in (ROLE_ID_FILE, SECRET_ID_FILE, AGENT_PID_FILE)]
+    lines = [f"/{name}" for name in AGENT_FILES]
     rel = key_dir.strip().rstrip("/")
     if rel and not rel.startswith("/"):
         parts = [p for p in rel.split("/") if p not in ("", ".")]

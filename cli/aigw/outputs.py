@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aigw.names import AGENT_PID_FILE, ROLE_ID_FILE, SECRET_ID_FILE
-
 
 @dataclass(frozen=True)
 class Output:
@@ -33,17 +31,16 @@ class Output:
     agent: bool = False
     # It configures Kubernetes (the stack declares the service's Kubernetes auth role).
     kubernetes: bool = False
-    # Files its running agent keeps beside the rendered file (its login, its pid file):
-    # never render's to rewrite or remove.
-    runtime: tuple[str, ...] = ()
+    # Its agent runs in the deployment's folder and keeps files there beside the rendered
+    # one (its login and pid file: aigw.names.AGENT_FILES), never render's to touch.
+    agent_files: bool = False
 
 
 OUTPUTS: dict[str, Output] = {o.name: o for o in (
     Output("aigw-client", "aigw-client.json", None),
     Output("litellm", "litellm.yaml", "litellm.yaml.j2"),
     Output("env", "aigw.env", "aigw.env.j2"),
-    Output("bao-agent", "bao-agent.hcl", "bao-agent.hcl.j2", agent=True,
-           runtime=(ROLE_ID_FILE, SECRET_ID_FILE, AGENT_PID_FILE)),
+    Output("bao-agent", "bao-agent.hcl", "bao-agent.hcl.j2", agent=True, agent_files=True),
     Output("k8s-injector", "k8s-injector.yaml", "k8s-injector.yaml.j2", agent=True,
            kubernetes=True),
     Output("k8s-csi", "k8s-csi.yaml", "k8s-csi.yaml.j2", kubernetes=True),

@@ -23,6 +23,7 @@ from aigw.catalog.models import Catalog
 from aigw.catalog.view import Deployment, check_scope, deployment, deployment_pairs
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
+from aigw.names import AGENT_FILES
 from aigw.outputs import OUTPUTS
 from aigw.render import Renderer, render_all
 from aigw.render_manifest import (
@@ -48,8 +49,8 @@ from aigw.render_pool import in_parallel
 
 # The outputs that run an agent, which writes one key file per slot from its template.
 _AGENT_OUTPUTS = frozenset(o.name for o in OUTPUTS.values() if o.agent)
-# The rendered file of each output whose running agent keeps files beside it.
-_RUNTIME = {o.file: o.runtime for o in OUTPUTS.values() if o.runtime}
+# The rendered file of each output whose running agent keeps its files beside it.
+_RUNTIME = {o.file: AGENT_FILES for o in OUTPUTS.values() if o.agent_files}
 
 
 @dataclass
