@@ -131,13 +131,9 @@ def config_revision(doc: Mapping[str, Any], *, parts: Mapping[str, str] | None =
     return hashlib.sha256(text.encode()).hexdigest()[:REVISION_LEN]
 
 
-def pretty_json(value: Any) -> str:
-    """Indented, key-sorted JSON (orjson: the bytes of json.dumps(indent=2), 20x faster)."""
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-
-
 def serialize(doc: Mapping[str, Any]) -> bytes:
-    """The file's bytes: sorted keys, 2-space indent, a trailing newline."""
+    """The file's bytes: sorted keys, 2-space indent, a trailing newline (orjson: the bytes
+    of json.dumps(indent=2, sort_keys=True), 20x faster)."""
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 

@@ -27,7 +27,6 @@ from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments
 from aigw.client_config import (
     CLIENT_CONFIG,
     ClientConfigs,
-    pretty_json,
     publishes_config,
     routes_key,
 )
@@ -99,7 +98,6 @@ class Renderer:
             keep_trailing_newline=True,
             autoescape=False,
         )
-        self.env.filters["to_json"] = pretty_json
         # YAML/HCL-safe double-quoted string (JSON string syntax), without jinja's
         # HTML escaping and at C speed.
         self.env.filters["q"] = _quoted
