@@ -37,8 +37,10 @@ devstore tool_release
 dev tool_install
 context
 catalog
-render_manifest
+client_config render_manifest render_plan render_pool
+render_outputs
 render
+render_sync
 slots
 rotation
 stack
