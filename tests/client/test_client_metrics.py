@@ -465,3 +465,25 @@ def test_cost_of_a_batch_is_the_sum_of_its_calls(write_config, reader, meter_pro
     # = 4022 + 1000 + 960 = 5982 per million
     assert Decimal(str(value)) == Decimal("0.005982")
     assert attrs["aigw.currency"] == "CNY"
+
+
+def test_large_bodies_are_recorded_without_waiting(meter_provider, monkeypatch):
+    """No provider: queued answers of 16 MB in all (here 3 of 100 KB, the limit lowered)
+    wake the thread before the interval (an hour), so the queue never holds gigabytes."""
+    import aigw.client.metrics as metrics
+
+    monkeypatch.setattr(metrics, "WAKE_BYTES", 250_000)
+    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", interval=3600.0)
+    body = b"x" * 100_000
+    try:
+        for _ in range(2):
+            rec.record(("chat", "chat", None, "ok", 0.1, body, None, ""))
+        time.sleep(0.2)
+        assert rec.recorded == 0
+        rec.record(("chat", "chat", None, "ok", 0.1, body, None, ""))
+        deadline = time.monotonic() + 10
+        while rec.recorded < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (rec.recorded, len(rec._queue)) == (3, 0)
+    finally:
+        rec.stop()

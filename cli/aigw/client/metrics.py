@@ -60,6 +60,7 @@ log = logging.getLogger("aigw.client.metrics")
 QUEUE_SIZE = 4096
 INTERVAL = 1.0       # the thread records the queued calls this often (or when half full)
 IDLE_EXIT = 60.0     # and stops when idle this long (the next call restarts it)
+WAKE_BYTES = 16 << 20  # or when the queued response bodies reach this many bytes
 CACHE_MAX = 4096     # attribute sets kept (old revisions' routes are forgotten past it)
 _OK = frozenset(("ok", "closed"))
 
@@ -107,6 +108,7 @@ class MetricsRecorder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.dropped = 0          # calls not queued (queue full)
+        self._bytes = 0           # of the bodies queued (about: a batch resets it)
         self._dropped_added = 0   # of which the counter has seen
         self.recorded = 0         # calls recorded
         self.cpu = 0.0            # CPU seconds spent recording them (benchmarks/metrics.py)
@@ -122,6 +124,11 @@ class MetricsRecorder:
             self.dropped += 1
             return
         q.append(item)
+        body = item[5]
+        if body is not None:  # (the queue holds the bodies: many megabytes, record now)
+            self._bytes += len(body)
+            if self._bytes > WAKE_BYTES:
+                self._wake.set()
         if n == self._wake_at:  # half full: record now rather than at the next tick
             self._wake.set()
         if not self._running:  # (a flag: Thread.is_alive takes a lock on every call)
@@ -145,6 +152,7 @@ class MetricsRecorder:
         if not self._drain_lock.acquire(timeout=timeout):
             return False
         cpu0 = time.thread_time()
+        self._bytes = 0
         try:
             q = self._queue
             for _ in range(len(q)):  # (calls queued meanwhile wait for the next batch)
