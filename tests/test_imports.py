@@ -60,7 +60,7 @@ PACKAGE_LAYERS = {
         __init__
     """,
     "client": """
-        ackdoc cost errors eventstream keys multipart usage
+        ackdoc cost errors eventstream keys multipart semconv usage
         acks metrics sigv4 streaming
         wire
         config
