@@ -487,3 +487,50 @@ def test_large_bodies_are_recorded_without_waiting(meter_provider, monkeypatch):
         assert (rec.recorded, len(rec._queue)) == (3, 0)
     finally:
         rec.stop()
+
+
+def test_global_meter_provider_set_after_the_clients(tmp_path):
+    """No provider (MockTransport answers), in a fresh process since the global meter
+    provider is set once per process: clients made before it was set record through
+    it, and its reader's collect sees every call (the collect hook reaches them too)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        import httpx
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        import aigw.client.metrics as m
+        from aigw.client import Client
+        m.INTERVAL = 3600.0
+        folder = Path(sys.argv[1])
+        (folder / "k.key").write_text("sk-test\\n")
+        route = {"provider": "p", "api": "openai", "base_url": "http://up/v1", "model": "m",
+                 "slot": "default", "key_file": "k.key", "timeout": 5.0, "retries": 0,
+                 "cooldown": 30.0, "extra": {}}
+        cfg = folder / "aigw-client.json"
+        cfg.write_text(json.dumps({"version": 1, "service": "s", "environment": "e",
+                                   "key_dir": str(folder),
+                                   "aliases": {"chat": {"routes": [route]}}}))
+        body = {"model": "m", "choices": [], "usage": {"prompt_tokens": 1,
+                                                       "completion_tokens": 2}}
+        def make():
+            return Client.from_file(cfg, watch_keys=False, transport=httpx.MockTransport(
+                lambda _: httpx.Response(200, json=body)))
+        a, b = make(), make()
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        for c in (a, b, a):
+            c.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
+        data = reader.get_metrics_data()
+        print(sum(p.count for rm in data.resource_metrics for sm in rm.scope_metrics
+                  for x in sm.metrics if x.name == "gen_ai.client.operation.duration"
+                  for p in x.data.data_points))
+    ''')
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["3"]

@@ -75,7 +75,10 @@ def _drain_live(_options: Any = None) -> list[Any]:
     with _LIVE_LOCK:
         live = list(_LIVE)
     for rec in live:
-        rec.drain()
+        try:
+            rec.drain()
+        except Exception:  # noqa: BLE001 - the others' calls still get recorded
+            log.debug("queued metrics not recorded at a collect", exc_info=True)
     return []
 
 
