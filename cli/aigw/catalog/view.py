@@ -14,21 +14,7 @@ from typing import Any
 from aigw.catalog.models import Catalog, Environment
 from aigw.catalog.overrides import environment_view
 from aigw.errors import UsageError
-from aigw.names import (  # re-exported: the builders live in aigw.names
-    CONFIG_FIELD,
-    access_name,
-    config_path,
-    data_path,
-    key_file,
-    path_prefix,
-    per_service_slot,
-    slot_path,
-)
-
-__all__ = ["CONFIG_FIELD", "Deployment", "ResolvedRoute", "SlotRef", "access_name",
-           "check_scope", "config_path", "data_path", "deployment", "deployments",
-           "did_you_mean", "environment_slots", "environment_view", "path_prefix", "route_slot", "slot_path",
-           "used_slots"]
+from aigw.names import access_name, key_file, per_service_slot
 
 
 @dataclass(frozen=True, order=True)

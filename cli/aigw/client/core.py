@@ -27,7 +27,6 @@ from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFa
 from .keys import FileWatcher, KeyFile, Watched, parse_token
 from .live import ConfigFollower, ConfigStatus, Snapshot, describe_revision
 from .router import AliasRouter, Clock, RouteState, Sessions
-from .sigv4 import require_botocore
 from .telemetry import CallSpan, Telemetry
 
 log = logging.getLogger("aigw.client")
@@ -217,19 +216,19 @@ class BaseClient:
                key_files: dict[str, KeyFile],
                kept: dict[tuple[str, tuple[str, ...]], RouteState]) -> RouteState:
         wire = route.wire
-        if wire is not None and wire.auth == "sigv4":
-            require_botocore(f"aliases.{alias}.routes[{index}]")
+        if wire is not None:
+            wire.ready(f"aliases.{alias}.routes[{index}]")
         parse = wire.parse_secret if wire is not None else None
         path = str(route.key_file)
         kf = key_files.get(path) or self._key_files.get(path)
         if kf is None:
             parts = tuple((route.key_file.with_name(name), field)
                           for name, field in aws_key_parts(route.key_file.name)
-                          ) if wire is not None and wire.secret == "aws" else ()
+                          ) if wire is not None and wire.api.is_aws else ()
             kf = KeyFile(route.key_file, self._key_check_interval, parse or parse_token,
                          parts=parts)
         key_files[path] = kf
-        usable = wire is not None and wire.family == family
+        usable = wire is not None and wire.api.family == family
         old = kept.get((alias, route.identity))
         if old is not None and old.route == route and old.index == index \
                 and old.key is kf and old.usable == usable:

@@ -72,7 +72,8 @@ class WrongFamily(ClientError):
         via = {"openai": "Client.openai() or client.chat.completions",
                "anthropic": "Client.anthropic()"}
         super().__init__(f"model alias {alias!r} speaks the {family} family, not "
-                         f"{called_as}; call it through {via.get(family, family)}")
+                         f"{called_as}; call it through "
+                         f"{via.get(family, f'Client.sdk({family!r})')}")
 
 
 class AllRoutesFailed(ClientError):

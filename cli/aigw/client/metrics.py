@@ -227,7 +227,7 @@ class MetricsRecorder:
         self.recorded += 1
         if rs is None or (not ok and outcome != "interrupted"):
             return
-        family = rs.wire.family if rs.wire is not None else "openai"
+        family = rs.wire.api.family if rs.wire is not None else "openai"
         tokens, model = from_events(events, family) if events else from_body(body, family)
         if tokens is None:
             return

@@ -24,19 +24,10 @@ from .errors import AllRoutesFailed, ClientError, UnknownAlias, WrongFamily
 from .eventstream import EventStreamError
 from .multipart import ModelField, model_field, with_model
 from .router import RouteState
-from .streaming import EVENTSTREAM, BadResponse, apeek, aread, peek, read, replay_classes
+from .streaming import BadResponse, FirstEvent, apeek, aread, peek, read, replay_classes
 from .telemetry import CallSpan
-from .wire import (
-    BadRequest,
-    Header,
-    Headers,
-    auth_headers,
-    error_body,
-    header,
-    loads,
-    name_value,
-    prepare,
-)
+from .wire import BadRequest, Header, Headers, header, loads, name_value
+from .wires import family_wire
 
 ATTEMPTS = "aigw.attempts"
 OUTCOME = "aigw.outcome"
@@ -183,14 +174,15 @@ def call_from_request(request: Any, family: str | None, requests: Requests) -> C
         form = model_field(raw, ctype)
         if form is not None and not alias:
             alias = form[0]
-    if not alias and body:
-        alias = body.get("model")
+    path = request.url.raw_path.decode("ascii")
+    fam = family_wire(family)  # how the family's requests name the alias and ask to stream
+    if not alias:
+        alias = fam.alias_of(path, body)
     if not isinstance(alias, str) or not alias:
         raise Reject(400, "aigw: the request names no model alias (pass the alias as "
                           "`model`, or send the x-aigw-alias header)")
-    path = request.url.raw_path.decode("ascii")
     return Call(alias, request.method, path, body, None if body is not None else raw,
-                headers, bool(body and body.get("stream") is True), session, family,
+                headers, fam.streams(path, body), session, family,
                 _ops.get(path) or _operation(path), form)
 
 
@@ -217,6 +209,7 @@ class _Failover:
         self.h = h
         self.family = family
         self.requests = Requests(h)
+        self._family = family_wire(family)  # (its error body)
         self.errors: tuple[type[BaseException], ...] = (
             h.TransportError, BadResponse, EventStreamError)
         self._outcomes: tuple[tuple[type[BaseException], str], ...] = (
@@ -245,13 +238,13 @@ class _Failover:
         assert wire is not None  # the plan sends to usable routes only
         cache = self._routes.get(rs) or self._cache(rs)
         if credential is not cache.credential:
-            cache.auth = auth_headers(wire, credential)
+            cache.auth = wire.auth_headers(credential)
             cache.credential = credential
         raw = call.raw if call.form is None else with_model(call.raw or b"", call.form,
                                                              rs.route.model)
-        url, headers, content = prepare(rs.route, wire, call.method, call.path, call.body,
-                                        raw, call.stream, call.headers, credential,
-                                        cache.auth)
+        url, headers, content = wire.prepare(rs.route, call.method, call.path, call.body,
+                                             raw, call.stream, call.headers, credential,
+                                             cache.auth)
         parsed = cache.urls.get(url)
         if parsed is None:
             if len(cache.urls) > _CACHE_MAX:
@@ -266,13 +259,12 @@ class _Failover:
         return self.requests.build(call.method, parsed[0], headers, content,
                                    {"timeout": rs.timeout})
 
-    def is_stream(self, call: Call, rs: RouteState, resp: Any) -> tuple[bool, bool]:
-        """(peek this answer as a stream, convert it from Bedrock event-stream)."""
-        if not call.stream or resp.status_code >= 400:
-            return False, False
-        ctype = resp.headers.get("content-type", "")
-        convert = rs.wire is not None and rs.wire.is_bedrock and EVENTSTREAM in ctype
-        return convert or "text/event-stream" in ctype, convert
+    def is_stream(self, call: Call, rs: RouteState, resp: Any) -> FirstEvent | None:
+        """The reader of this answer up to its first event (the route's wire decides),
+        or None when it is not a stream to peek."""
+        if not call.stream or resp.status_code >= 400 or rs.wire is None:
+            return None
+        return rs.wire.first_event(resp.headers.get("content-type", ""))
 
     def streamed(self, resp: Any, head: list[bytes], rest: Any, conv: Any, span: CallSpan,
                  rs: RouteState) -> Any:
@@ -296,7 +288,7 @@ class _Failover:
     def reject(self, status: int, message: str) -> Any:
         """An answer in the SDK's own error shape, so it raises its own exception."""
         return self.h.Response(status, headers=[("content-type", _JSON)],
-                               content=error_body(self.family, status, message))
+                               content=self._family.error_body(status, message))
 
     def decided(self, decision: Decision, span: CallSpan) -> Any:
         """Label the deciding response and end the span unless a stream still runs."""
@@ -345,8 +337,7 @@ class Run:
     then `value` is the response to return.
     """
 
-    __slots__ = ("f", "call", "span", "plan", "rs", "t0", "request", "value", "last",
-                 "convert")
+    __slots__ = ("f", "call", "span", "plan", "rs", "t0", "request", "value", "last")
 
     def __init__(self, f: _Failover, call: Call) -> None:
         client = f.client
@@ -356,7 +347,6 @@ class Run:
         self.plan = client.plan(router, call.session_id, span)
         self.last: Any = None
         self.value: Any = None
-        self.convert = False
         self._advance(None)
 
     def _advance(self, result: Result | None) -> None:
@@ -384,10 +374,9 @@ class Run:
             span.finish(None, failure_outcome(exc))
             raise
 
-    def peeks(self, resp: Any) -> bool:
-        """True when `resp` is a stream to read up to its first event."""
-        stream, self.convert = self.f.is_stream(self.call, self.rs, resp)
-        return stream
+    def peeks(self, resp: Any) -> FirstEvent | None:
+        """The reader of `resp` up to its first event, when it is a stream to peek."""
+        return self.f.is_stream(self.call, self.rs, resp)
 
     def streamed(self, resp: Any, peeked: tuple[list[bytes], Any, Any]) -> Any:
         """The response to hand on once a stream's first event is in."""
@@ -433,8 +422,8 @@ class FailoverTransport(_Failover):
         while run.request is not None:
             try:
                 resp = self.inner.handle_request(run.request)
-                if run.call.stream and run.peeks(resp):
-                    got = run.streamed(resp, peek(resp, run.convert))
+                if run.call.stream and (first := run.peeks(resp)) is not None:
+                    got = run.streamed(resp, peek(resp, first))
                 else:
                     got = read(resp)
             except BaseException as exc:
@@ -476,8 +465,8 @@ class AsyncFailoverTransport(_Failover):
         while run.request is not None:
             try:
                 resp = await self.inner.handle_async_request(run.request)
-                if run.call.stream and run.peeks(resp):
-                    got = run.streamed(resp, await apeek(resp, run.convert))
+                if run.call.stream and (first := run.peeks(resp)) is not None:
+                    got = run.streamed(resp, await apeek(resp, first))
                 else:
                     got = await aread(resp)
             except BaseException as exc:
