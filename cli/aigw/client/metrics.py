@@ -1,38 +1,17 @@
 """OpenTelemetry GenAI client metrics, recorded off the request path (spec/metrics.md).
 
 The request path only appends one tuple to a bounded deque (dropped, and
-counted, when full: never a wait, never a failure). The queued calls are
-recorded in batches, never one by one as they come:
-
-- by a daemon thread every `INTERVAL` seconds (sooner when the queue is half
-  full), which exits when idle for `IDLE_EXIT` seconds;
-- when a metric reader collects (a periodic exporter, Prometheus, a test's
-  in-memory reader, `force_flush`, `shutdown`): a callback the SDK runs before
-  it reads records what is queued, so a reader never misses a finished call;
-- on `flush()` and on `stop()` (the client's `close`).
-
-A batch parses each call's usage (the response body, or the usage-bearing
-events a stream's `StreamTap` kept) and records:
-
-- ``gen_ai.client.operation.duration`` (histogram, ``s``; ``error.type`` on failure);
-- ``gen_ai.client.token.usage`` (histogram, ``{token}``; ``gen_ai.token.type``
-  ``input``/``output``, the totals the conventions define);
-- ``aigw.client.token.usage`` (counter, ``{token}``; ``aigw.token.type``: the
-  disjoint billed classes of client/usage.py);
-- ``aigw.client.cost`` (counter, ``{currency}``; ``aigw.currency``) only when
-  the route's model has a price for every class the call used (client/cost.py);
-- ``aigw.client.metrics.dropped`` (counter, ``{call}``): calls not recorded
-  because the queue was full.
-
-An SDK record with a dozen attributes costs tens of microseconds (the SDK
-cleans and hashes the attributes on each one). Batching keeps that off the
-calls' p50: the thread holds the GIL for one burst a second instead of a
-slice of every call. Per call, a batch makes the three histogram records
-(the SDK has no weighted record, so N equal values stay N records); counters
-are summed over the batch and added once per attribute set. Attribute dicts
-are built once per (alias, operation, route) and per response model.
-Only when the ``opentelemetry`` API is importable, and only with a meter
-provider (given, or the global one once set).
+counted, when full: never a wait, never a failure). The queue is recorded in
+batches: by a daemon thread every `INTERVAL` seconds (sooner when the queue is
+half full or holds `WAKE_BYTES` of bodies; it exits when idle `IDLE_EXIT`
+seconds), when a metric reader collects (the callback of an observable
+instrument, which the SDK runs before it reads: a reader never misses a
+finished call), and on `flush()`/`stop()`. A batch parses each call's usage
+(client/usage.py), records the two histograms per call (the SDK has no weighted
+record), and adds the counters (tokens by class, cost, drops) once per
+attribute set. The names are in client/semconv.py. Only when the
+``opentelemetry`` API is importable, and only with a meter provider (given,
+or the global one once set).
 """
 
 from __future__ import annotations
