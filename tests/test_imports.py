@@ -66,7 +66,7 @@ PACKAGE_LAYERS = {
     "client": """
         httpapi
         fastpath
-        ackdoc cost errors eventstream keys multipart usage
+        ackdoc cost errors eventstream keys multipart semconv usage
         acks metrics sigv4 streaming
         wire
         wires.openai wires.anthropic wires.bedrock
