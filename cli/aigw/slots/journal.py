@@ -62,18 +62,21 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class KeyRef:
-    """A key by reference: provider-side id (if known), fingerprint, slot KV version."""
+    """A key by reference: provider-side id (if known), fingerprint, slot KV version, and
+    its hint (`...abcd`, targets.secret_hint) to match a provider's redacted hint."""
 
     key_id: str | None = None
     fingerprint: str | None = None
     version: int | None = None
+    hint: str | None = None
 
     @classmethod
     def of(cls, raw: Any) -> KeyRef | None:
         """Rebuild from journal data (None stays None)."""
         if not isinstance(raw, dict):
             return None
-        return cls(raw.get("key_id"), raw.get("fingerprint"), raw.get("version"))
+        return cls(raw.get("key_id"), raw.get("fingerprint"), raw.get("version"),
+                   raw.get("hint"))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.overrides import environment_view
+from aigw.usage.keys import LISTERS, resolve
 from aigw.usage.report import (
     BY,
     BudgetStatus,
@@ -42,6 +43,7 @@ class UsageReport:
     budgets: list[BudgetStatus]
     no_report: list[str]
     shared_slots: list[dict[str, Any]] = field(default_factory=list)
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def budget_alert(self) -> bool:
@@ -55,11 +57,12 @@ HISTORY = 50  # journal versions read per slot: the key ids of past rotations to
 def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
     """Provider key id -> slot from the rotation inventory: every key id a slot's journal
     recorded (when a key was minted, or put with `--key-id`), over its last `HISTORY`
-    versions, so usage of a key rotated away during the window is still attributed.
+    versions, so usage of a key rotated away during the window is still attributed; and
+    the hint of each key whose id it never learnt (matched in usage.keys).
     `client` is an hvac client (aigw.vault.connect)."""
     from aigw.slots.journal import JournalEntry
     from aigw.slots.kv import KV
-    from aigw.slots.targets import select_targets
+    from aigw.slots.targets import HINT_CHARS, select_targets
 
     index = KeyIndex()
     for t in select_targets(cat, env):
@@ -75,6 +78,9 @@ def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
             for ref in (entry.new, entry.old):
                 if ref is not None and ref.key_id:
                     index.slots.setdefault((t.ref.provider, ref.key_id), t.ref.slot)
+                elif ref is not None and ref.hint:  # only a hint: usage.keys matches it
+                    index.hints.setdefault((t.ref.provider, ref.hint[-HINT_CHARS:]),
+                                           set()).add(t.ref.slot)
     return index
 
 
@@ -111,6 +117,10 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
             continue
         client = ReportClient(source, http, environ)
         got, charged = READERS[source.kind](client, start, end)
+        unknown = [r for r in got if r.key_id and not index.slot_of(name, r.key_id)]
+        if unknown:  # ask the provider who owns them, and their hints
+            resolve(index, name, LISTERS[source.kind](
+                client, {r.project for r in unknown if r.project}))
         rows.extend(got)
         costs.extend(charged)
     lines = attribute(cat, env, rows, index)
@@ -118,6 +128,10 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
     shown = [ln for ln in lines if ln.day >= window]
     shared = [{"provider": p, "slot": s, "services": list(v)}
               for (p, s), v in sorted(users.items()) if len(v) > 1]
+    used_keys = {(r.provider, r.key_id) for r in rows if r.day >= window}
+    ambiguous = [{"provider": p, "key_id": k, "slots": list(v)}
+                 for (p, k), v in sorted(index.ambiguous.items()) if (p, k) in used_keys]
     return UsageReport(env, today - dt.timedelta(days=since_days - 1), today, by, shown,
                        group(shown, by), drift(shown, [c for c in costs if c.day >= window]),
-                       budgets(environment_view(cat, env), lines, today), no_report, shared)
+                       budgets(environment_view(cat, env), lines, today), no_report, shared,
+                       ambiguous)

@@ -45,6 +45,7 @@ def as_json(r: UsageReport) -> dict[str, Any]:
         "drift": [{**d, "reported": money(d["reported"]), "computed": money(d["computed"])}
                   for d in r.drift],
         "shared_slots": r.shared_slots,
+        "ambiguous_keys": r.ambiguous,
         "no_provider_report": r.no_report,
         "charts": charts,
         "budget_alert": r.budget_alert,
@@ -76,6 +77,11 @@ def _budget_text(b: dict[str, Any]) -> str:
     return head
 
 
+def _ambiguous_text(a: dict[str, Any]) -> str:
+    return (f"{a['provider']} key {a['key_id']}: ambiguous key, its hint matches slots "
+            f"{', '.join(a['slots'])} (not attributed; `aigw keys put --key-id` records its id)")
+
+
 def text(doc: dict[str, Any]) -> str:
     """The report for a terminal."""
     out = [f"usage in {doc['environment']}, {doc['since']} .. {doc['until']}, by {doc['by']}"]
@@ -94,6 +100,7 @@ def text(doc: dict[str, Any]) -> str:
     for s in doc["shared_slots"]:
         out.append(f"shared slot {s['provider']}/{s['slot']}: {', '.join(s['services'])} "
                    f"(its spend is not attributed to one service)")
+    out += [f"{_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
     for p in doc["no_provider_report"]:
         out.append(f"{p}: no provider report (see the runtime's aigw.client.cost metric)")
     return "\n".join(out) + "\n"
@@ -128,6 +135,7 @@ def markdown(doc: dict[str, Any]) -> str:
                        f"{d['computed']} {d['currency']} | {pct} |")
     notes = [f"- shared slot `{s['provider']}/{s['slot']}`: {', '.join(s['services'])} "
              f"(not attributable to one service)" for s in doc["shared_slots"]]
+    notes += [f"- {_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
     notes += [f"- `{p}`: no provider report" for p in doc["no_provider_report"]]
     if notes:
         out += ["", *notes]

@@ -23,6 +23,7 @@ from aigw.usage.sources import CostRow, UsageRow
 
 SHARED = "(shared)"
 UNKNOWN = "(unknown key)"
+AMBIGUOUS = "(ambiguous key)"
 BY = ("service", "alias", "provider", "model", "slot")
 
 
@@ -32,6 +33,10 @@ class KeyIndex:
 
     slots: dict[tuple[str, str], str] = field(default_factory=dict)  # (provider, key_id) -> slot
     services: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # slot users
+    # (provider, the last characters of a key whose id was never journaled) -> its slots
+    hints: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (provider, key_id) -> the slots whose hint it matches, when more than one
+    ambiguous: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def slot_of(self, provider: str, key_id: str | None) -> str | None:
         """The slot of a key, None when the inventory does not know it."""
@@ -98,6 +103,8 @@ def attribute(cat: Any, env: str, rows: list[UsageRow], index: KeyIndex) -> list
         slot = index.slot_of(row.provider, row.key_id)
         users = index.services.get((row.provider, slot), ()) if slot else ()
         service = users[0] if len(users) == 1 else (SHARED if users else UNKNOWN)
+        if slot is None and (row.provider, row.key_id) in index.ambiguous:
+            service = AMBIGUOUS
         names = sorted(set(aliases.get((service, row.provider, row.model), [])))
         price = price_of(cat, row.provider, row.model)
         amount = cost(row.tokens, price.to_price() if price is not None else None)

@@ -111,28 +111,33 @@ class ReportClient:
             return {"x-api-key": self._key, "anthropic-version": "2023-06-01"}
         return {"Authorization": f"Bearer {self._key}"}
 
+    def get(self, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        """One authenticated GET of the admin API, as JSON; errors become one line."""
+        url = f"{self.source.base_url}{path}"
+        try:
+            resp = self.http.get(url, params=tuple(params), headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise ReportError(f"{self.source.provider}: cannot reach {url} "
+                              f"({type(exc).__name__})") from None
+        if resp.status_code != 200:
+            raise ReportError(
+                f"{self.source.provider}: {path} answered HTTP {resp.status_code}: "
+                f"{self._safe(resp.text)}",
+                hint=f"check ${self.source.key_env} is an admin key" if resp.status_code in
+                (401, 403) else None)
+        try:
+            doc = resp.json()
+        except ValueError:
+            raise ReportError(f"{self.source.provider}: {path} did not answer JSON") from None
+        if not isinstance(doc, dict):
+            raise ReportError(f"{self.source.provider}: {path} did not answer a JSON object")
+        return doc
+
     def pages(self, path: str, params: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
         """Every bucket of a paginated report."""
         page: str | None = None
         for _ in range(MAX_PAGES):
-            query = params + ([("page", page)] if page else [])
-            url = f"{self.source.base_url}{path}"
-            try:
-                resp = self.http.get(url, params=tuple(query),
-                                     headers=self._headers())
-            except httpx.HTTPError as exc:
-                raise ReportError(f"{self.source.provider}: cannot reach {url} "
-                                  f"({type(exc).__name__})") from None
-            if resp.status_code != 200:
-                raise ReportError(
-                    f"{self.source.provider}: {path} answered HTTP {resp.status_code}: "
-                    f"{self._safe(resp.text)}",
-                    hint=f"check ${self.source.key_env} is an admin key" if resp.status_code in
-                    (401, 403) else None)
-            try:
-                doc = resp.json()
-            except ValueError:
-                raise ReportError(f"{self.source.provider}: {path} did not answer JSON") from None
+            doc = self.get(path, params + ([("page", page)] if page else []))
             yield from doc.get("data") or []
             page = doc.get("next_page")
             if not doc.get("has_more") or not page:
