@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.overrides import environment_view
+from aigw.usage.bedrock import bedrock_reports
 from aigw.usage.keys import LISTERS, resolve
 from aigw.usage.report import (
     BY,
@@ -67,6 +68,8 @@ def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
     index = KeyIndex()
     for t in select_targets(cat, env):
         index.services[(t.ref.provider, t.ref.slot)] = tuple(t.consumers)
+        # A slot is also known by its id: the tag value its IAM principal carries (Bedrock).
+        index.slots.setdefault((t.ref.provider, t.id), t.ref.slot)
         kv = KV(client, t.mount)
         meta = kv.metadata(t.journal_path) or {}
         current = int(meta.get("current_version") or 0)
@@ -96,8 +99,9 @@ def _slot_users(cat: Any, env: str) -> dict[tuple[str, str], tuple[str, ...]]:
 
 def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by: str = "service",
                  today: dt.date | None = None, http: Any = None,
-                 environ: dict[str, str] | None = None) -> UsageReport:
-    """Read every provider's report for the window and build the report."""
+                 environ: dict[str, str] | None = None, ce: Any = None) -> UsageReport:
+    """Read every provider's report for the window and build the report (HTTP: an httpx
+    client for the admin APIs; CE: a boto3 Cost Explorer client, else boto3's own)."""
     today = today or dt.datetime.now(dt.UTC).date()
     # The window covers the month so far too, for the budgets' month to date.
     first = min(today - dt.timedelta(days=since_days - 1), today.replace(day=1))
@@ -114,6 +118,10 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
         source = source_for(name, environment_view(cat, env).providers[name])
         if source is None:
             no_report.append(name)
+            continue
+        if source.kind == "bedrock":
+            got, charged = bedrock_reports(source, start, end, ce=ce)
+            rows.extend(got)
             continue
         client = ReportClient(source, http, environ)
         got, charged = READERS[source.kind](client, start, end)

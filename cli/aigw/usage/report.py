@@ -57,6 +57,7 @@ class Line:
     tokens: dict[str, int]
     amount: Decimal | None     # None: unpriced
     currency: str | None
+    billed: bool = False       # the amount is the provider's bill, not usage x price
 
 
 @dataclass
@@ -106,9 +107,15 @@ def attribute(cat: Any, env: str, rows: list[UsageRow], index: KeyIndex) -> list
         if slot is None and (row.provider, row.key_id) in index.ambiguous:
             service = AMBIGUOUS
         names = sorted(set(aliases.get((service, row.provider, row.model), [])))
+        sharing = users if len(users) > 1 else ()
+        if row.billed is not None:  # the provider's own bill (Bedrock): taken as it is
+            out.append(Line(row.day, row.provider, slot, service, sharing,
+                            "|".join(names) or "-", row.model, dict(row.tokens), row.billed,
+                            row.currency, billed=True))
+            continue
         price = price_of(cat, row.provider, row.model)
         amount = cost(row.tokens, price.to_price() if price is not None else None)
-        out.append(Line(row.day, row.provider, slot, service, users if len(users) > 1 else (),
+        out.append(Line(row.day, row.provider, slot, service, sharing,
                         "|".join(names) or "-", row.model, dict(row.tokens), amount,
                         price.currency if price is not None else None))
     return out
@@ -137,7 +144,7 @@ def drift(lines: list[Line], costs: list[CostRow]) -> list[dict[str, Any]]:
     """Per provider and currency: the provider's cost report vs usage x catalog price."""
     ours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for ln in lines:
-        if ln.amount is not None and ln.currency:
+        if ln.amount is not None and ln.currency and not ln.billed:
             ours[(ln.provider, ln.currency)] += ln.amount
     theirs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for c in costs:

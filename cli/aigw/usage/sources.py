@@ -7,6 +7,7 @@ aigw's billed classes, per day, key id, project/workspace and model) and
 - OpenAI: ``GET /v1/organization/usage/completions`` (``group_by=api_key_id,
   project_id, model``, ``bucket_width=1d``) and ``GET /v1/organization/costs``
   (``group_by=project_id``; costs are per project only), paged by ``next_page``;
+- Bedrock: AWS Cost Explorer, by the calling principal's tag (usage/bedrock.py);
 - Anthropic: ``GET /v1/organizations/usage_report/messages`` (``group_by[]=api_key_id,
   workspace_id, model``) and ``GET /v1/organizations/cost_report`` (``group_by[]=
   workspace_id``; amounts in the currency's lowest unit, cents), paged by ``next_page``.
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from aigw.apis import APIS
 from aigw.envvars import ANTHROPIC_ADMIN_KEY, OPENAI_ADMIN_KEY
 from aigw.errors import AigwError, UsageError
 
@@ -47,6 +49,8 @@ class UsageRow:
     model: str
     tokens: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    billed: Decimal | None = None   # what the provider billed (Bedrock): no price needed
+    currency: str | None = None     # of `billed`
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,11 @@ class CostRow:
 class Source:
     """Where and how to read one provider's reports."""
 
-    kind: str            # "openai" or "anthropic"
+    kind: str            # "openai", "anthropic" or "bedrock"
     provider: str        # the catalog's provider name
     base_url: str        # ends before /organization(s)
     key_env: str         # the variable holding the admin key
+    tag: str = ""        # bedrock: the cost allocation tag naming each principal's slot
 
 
 def source_for(name: str, prov: Any) -> Source | None:
@@ -80,6 +85,8 @@ def source_for(name: str, prov: Any) -> Source | None:
         base = str(params.get("admin_base_url") or prov.base_url or "https://api.anthropic.com")
         return Source("anthropic", name, base.rstrip("/"),
                       str(params.get("admin_key_env") or ANTHROPIC_ADMIN_KEY))
+    if APIS[prov.api].litellm_prefix == "bedrock":  # Cost Explorer (usage/bedrock.py)
+        return Source("bedrock", name, "", "", str(params.get("cost_tag") or ""))
     return None
 
 
