@@ -46,7 +46,12 @@ providers:
     region: us
     prices:
       claude-sonnet-4-5: {{currency: USD, as_of: 2026-11-01, input: "3", cache_read: "0.30", cache_write: "3.75", output: "15"}}
-  deepseek: {{api: openai, base_url: https://api.deepseek.com, region: us}}
+  deepseek:
+    api: openai
+    base_url: https://api.deepseek.com
+    region: us
+    prices:
+      deepseek-chat: {{currency: CNY, as_of: 2026-11-01, input: "2", output: "8"}}
 models:
   gpt: {{routes: [{{provider: openai, model: gpt-4o}}]}}
   claude: {{routes: [{{provider: anthropic, model: claude-sonnet-4-5}}]}}

@@ -9,12 +9,15 @@ listed as "no provider report". docs/spend.md describes the output.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.overrides import environment_view
+from aigw.envvars import PROMETHEUS_URL
 from aigw.usage.bedrock import bedrock_reports
 from aigw.usage.keys import LISTERS, resolve
+from aigw.usage.prometheus import public_url, runtime_usage
 from aigw.usage.report import (
     BY,
     BudgetStatus,
@@ -45,6 +48,8 @@ class UsageReport:
     no_report: list[str]
     shared_slots: list[dict[str, Any]] = field(default_factory=list)
     ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    runtime_metrics: list[str] = field(default_factory=list)  # providers read from Prometheus
+    prometheus: str = ""  # its URL
 
     @property
     def budget_alert(self) -> bool:
@@ -114,10 +119,15 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
     rows: list[UsageRow] = []
     costs: list[CostRow] = []
     no_report = []
+    metrics_url = (environ if environ is not None else os.environ).get(PROMETHEUS_URL, "")
+    from_metrics = []
     for name in used:
         source = source_for(name, environment_view(cat, env).providers[name])
         if source is None:
             no_report.append(name)
+            if metrics_url:  # what the runtime's metrics say instead
+                rows.extend(runtime_usage(metrics_url, name, env, start, end, http))
+                from_metrics.append(name)
             continue
         if source.kind == "bedrock":
             got, charged = bedrock_reports(source, start, end, ce=ce)
@@ -142,4 +152,4 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
     return UsageReport(env, today - dt.timedelta(days=since_days - 1), today, by, shown,
                        group(shown, by), drift(shown, [c for c in costs if c.day >= window]),
                        budgets(environment_view(cat, env), lines, today), no_report, shared,
-                       ambiguous)
+                       ambiguous, from_metrics, public_url(metrics_url) if metrics_url else "")

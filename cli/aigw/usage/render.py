@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from aigw.envvars import PROMETHEUS_URL
 from aigw.usage import UsageReport
 from aigw.usage.report import SHARED, daily
 
@@ -47,6 +48,7 @@ def as_json(r: UsageReport) -> dict[str, Any]:
         "shared_slots": r.shared_slots,
         "ambiguous_keys": r.ambiguous,
         "no_provider_report": r.no_report,
+        "runtime_metrics": {"prometheus": r.prometheus or None, "providers": r.runtime_metrics},
         "charts": charts,
         "budget_alert": r.budget_alert,
     }
@@ -82,6 +84,15 @@ def _ambiguous_text(a: dict[str, Any]) -> str:
             f"{', '.join(a['slots'])} (not attributed; `aigw keys put --key-id` records its id)")
 
 
+def _no_report_text(doc: dict[str, Any], provider: str, q: str = "") -> str:
+    seen = doc["runtime_metrics"]
+    if provider in seen["providers"]:
+        return (f"{q}{provider}{q}: no provider report; its rows are what the runtime's "
+                f"metrics say (Prometheus at {seen['prometheus']})")
+    return (f"{q}{provider}{q}: no provider report (see the runtime's aigw.client.cost "
+            f"metric, or set ${PROMETHEUS_URL})")
+
+
 def text(doc: dict[str, Any]) -> str:
     """The report for a terminal."""
     out = [f"usage in {doc['environment']}, {doc['since']} .. {doc['until']}, by {doc['by']}"]
@@ -101,8 +112,7 @@ def text(doc: dict[str, Any]) -> str:
         out.append(f"shared slot {s['provider']}/{s['slot']}: {', '.join(s['services'])} "
                    f"(its spend is not attributed to one service)")
     out += [f"{_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
-    for p in doc["no_provider_report"]:
-        out.append(f"{p}: no provider report (see the runtime's aigw.client.cost metric)")
+    out += [f"{_no_report_text(doc, p)}" for p in doc["no_provider_report"]]
     return "\n".join(out) + "\n"
 
 
@@ -136,7 +146,7 @@ def markdown(doc: dict[str, Any]) -> str:
     notes = [f"- shared slot `{s['provider']}/{s['slot']}`: {', '.join(s['services'])} "
              f"(not attributable to one service)" for s in doc["shared_slots"]]
     notes += [f"- {_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
-    notes += [f"- `{p}`: no provider report" for p in doc["no_provider_report"]]
+    notes += [f"- {_no_report_text(doc, p, '`')}" for p in doc["no_provider_report"]]
     if notes:
         out += ["", *notes]
     return "\n".join(out) + "\n"

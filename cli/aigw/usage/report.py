@@ -108,6 +108,9 @@ def attribute(cat: Any, env: str, rows: list[UsageRow], index: KeyIndex) -> list
             service = AMBIGUOUS
         names = sorted(set(aliases.get((service, row.provider, row.model), [])))
         sharing = users if len(users) > 1 else ()
+        if row.service:  # the runtime said who it was: exact, even on a shared slot
+            slot, service, sharing = row.slot, row.service, ()
+            names = [row.alias] if row.alias else names
         if row.billed is not None:  # the provider's own bill (Bedrock): taken as it is
             out.append(Line(row.day, row.provider, slot, service, sharing,
                             "|".join(names) or "-", row.model, dict(row.tokens), row.billed,

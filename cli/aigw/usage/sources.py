@@ -51,6 +51,10 @@ class UsageRow:
     requests: int = 0
     billed: Decimal | None = None   # what the provider billed (Bedrock): no price needed
     currency: str | None = None     # of `billed`
+    # Reported by the runtime itself (usage/prometheus.py): who used it, no key id to map.
+    service: str | None = None
+    alias: str | None = None
+    slot: str | None = None
 
 
 @dataclass(frozen=True)
