@@ -56,6 +56,7 @@ def test_runtime_metrics_fill_in_a_provider_without_a_report(world, prom, capsys
     assert rows["batch-a"]["amount"] == "1.00" and rows["batch-a"]["shared_with"] == []
     assert doc["no_provider_report"] == ["deepseek"]
     assert doc["runtime_metrics"] == {"prometheus": prom.url, "providers": ["deepseek"]}
+    assert "deepseek" not in {d["provider"] for d in doc["drift"]}  # no cost report: no drift
     (q,) = {x["query"] for x in prom.queries}
     assert 'aigw_provider="deepseek"' in q and 'aigw_environment="prod"' in q
     by_alias = json.loads(run_cli(capsys, "usage", str(folder), "--since", "1d", "--by",

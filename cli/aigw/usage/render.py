@@ -96,9 +96,10 @@ def _no_report_text(doc: dict[str, Any], provider: str, q: str = "") -> str:
 def text(doc: dict[str, Any]) -> str:
     """The report for a terminal."""
     out = [f"usage in {doc['environment']}, {doc['since']} .. {doc['until']}, by {doc['by']}"]
-    for g in doc["rows"]:
-        name, money, tokens, unpriced = _row_text(doc, g)
-        out.append(f"  {name:40} {money:>18} {tokens:>12} tokens  {unpriced}".rstrip())
+    rows = [_row_text(doc, g) for g in doc["rows"]]
+    width = max([40, *(len(r[0]) for r in rows)])
+    for name, money, tokens, unpriced in rows:
+        out.append(f"  {name:{width}} {money:>18} {tokens:>12} tokens  {unpriced}".rstrip())
     if doc["budgets"]:
         out.append("budgets:")
         out += [f"  {_budget_text(b)}" for b in doc["budgets"]]

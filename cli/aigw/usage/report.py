@@ -57,7 +57,8 @@ class Line:
     tokens: dict[str, int]
     amount: Decimal | None     # None: unpriced
     currency: str | None
-    billed: bool = False       # the amount is the provider's bill, not usage x price
+    source: str = "report"     # "report": usage x price; "billed": the provider's bill
+                               # (Bedrock); "runtime": the runtime's own metrics
 
 
 @dataclass
@@ -114,13 +115,14 @@ def attribute(cat: Any, env: str, rows: list[UsageRow], index: KeyIndex) -> list
         if row.billed is not None:  # the provider's own bill (Bedrock): taken as it is
             out.append(Line(row.day, row.provider, slot, service, sharing,
                             "|".join(names) or "-", row.model, dict(row.tokens), row.billed,
-                            row.currency, billed=True))
+                            row.currency, source="billed"))
             continue
         price = price_of(cat, row.provider, row.model)
         amount = cost(row.tokens, price.to_price() if price is not None else None)
         out.append(Line(row.day, row.provider, slot, service, sharing,
                         "|".join(names) or "-", row.model, dict(row.tokens), amount,
-                        price.currency if price is not None else None))
+                        price.currency if price is not None else None,
+                        source="runtime" if row.service else "report"))
     return out
 
 
@@ -144,10 +146,11 @@ def group(lines: list[Line], by: str) -> list[dict[str, Any]]:
 
 
 def drift(lines: list[Line], costs: list[CostRow]) -> list[dict[str, Any]]:
-    """Per provider and currency: the provider's cost report vs usage x catalog price."""
+    """Per provider and currency: the provider's cost report vs usage x catalog price (a
+    provider's bill, or the runtime's metrics, have no cost report to compare with)."""
     ours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for ln in lines:
-        if ln.amount is not None and ln.currency and not ln.billed:
+        if ln.amount is not None and ln.currency and ln.source == "report":
             ours[(ln.provider, ln.currency)] += ln.amount
     theirs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for c in costs:
