@@ -35,12 +35,17 @@ def _put(capsys: pytest.CaptureFixture[str], folder: Path, slot: str, value: str
     f.unlink()
 
 
-def test_a_put_key_is_found_by_its_redacted_hint(world, capsys: pytest.CaptureFixture[str]):
+def test_a_put_key_is_found_by_its_redacted_hint(world, bao, vault_mount, capsys):
     """Anthropic lists `partial_key_hint`; the journal kept the put key's last characters."""
     oa, an, write = world
     folder = write()
     key_id, value = an.create_key("bot's pasted key", "wrkspc_1")
     _put(capsys, folder, "anthropic/svc-bot", value)
+    (target,) = [t for t in select_targets(load_catalog(folder).catalog, "prod")
+                 if t.ref.id == "anthropic/svc-bot"]
+    journal = KV(bao.client(), vault_mount).read(target.journal_path)
+    assert journal is not None and journal.data["new"]["hint"] == "..." + value[-4:]
+    assert value[-5:] not in json.dumps(journal.data)  # no more than the last 4 characters
     an.record_usage(DAY, key_id, "wrkspc_1", "claude-sonnet-4-5", uncached=1_000_000, output=0)
     got = run_cli(capsys, "usage", str(folder), "--since", "1d", "--json")
     doc = json.loads(got.out)
