@@ -120,6 +120,8 @@ def test_bedrock_spend_per_principal_tag(moto_ce: str, catalog, capsys):
     md = run_cli(capsys, "usage", str(folder), "--since", "1d", "--format", "markdown").out
     for r in doc["rows"]:
         assert f"{r['amount']} USD" in text and f"{r['amount']} USD" in md
+    assert rows["bot"]["tokens"] == 0  # Cost Explorer bills money, counts no tokens
+    assert any(ln.split()[:4] == ["bot", "3.75", "USD", "-"] for ln in text.splitlines())
     import os
     secret = os.environ["AWS_SECRET_ACCESS_KEY"]
     for out in (got.out, got.err, text, md):

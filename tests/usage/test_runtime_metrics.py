@@ -67,6 +67,8 @@ def test_runtime_metrics_fill_in_a_provider_without_a_report(world, prom, capsys
     note = f"deepseek: no provider report; its rows are what the runtime's metrics say " \
            f"(Prometheus at {prom.url})"
     assert note in text and note.replace("deepseek", "`deepseek`", 1) in md
+    assert "shared slot deepseek/default: batch-a, batch-b (the runtime's metrics name each " \
+           "service)" in text
     for r in doc["rows"]:
         assert f"{r['amount']} {r['currency']}" in text
         assert f"{r['amount']} {r['currency']}" in md

@@ -62,7 +62,16 @@ def _row_text(doc: dict[str, Any], g: dict[str, Any]) -> tuple[str, str, str, st
         name = shared if name == SHARED else f"{name} {shared}"
     money = "unpriced" if g["currency"] is None else f"{g['amount']} {g['currency']}"
     unpriced = f"{g['unpriced_tokens']} unpriced" if g["unpriced_tokens"] else ""
-    return name, money, str(g["tokens"]), unpriced
+    # Money without tokens: a provider's bill that counts none (Bedrock's Cost Explorer).
+    tokens = "-" if not g["tokens"] and g["amount"] not in (None, "0.00") else str(g["tokens"])
+    return name, money, tokens, unpriced
+
+
+def _shared_text(doc: dict[str, Any], s: dict[str, Any], q: str = "") -> str:
+    head = f"{q}{s['provider']}/{s['slot']}{q}: {', '.join(s['services'])}"
+    if s["provider"] in doc["runtime_metrics"]["providers"]:
+        return f"{head} (the runtime's metrics name each service)"
+    return f"{head} (its spend is not attributed to one service)"
 
 
 def _budget_text(b: dict[str, Any]) -> str:
@@ -109,9 +118,7 @@ def text(doc: dict[str, Any]) -> str:
             pct = "n/a" if d["drift_pct"] is None else f"{d['drift_pct']:+.1f}%"
             out.append(f"  {d['provider']}: reported {d['reported']} {d['currency']}, "
                        f"computed {d['computed']} ({pct})")
-    for s in doc["shared_slots"]:
-        out.append(f"shared slot {s['provider']}/{s['slot']}: {', '.join(s['services'])} "
-                   f"(its spend is not attributed to one service)")
+    out += [f"shared slot {_shared_text(doc, s)}" for s in doc["shared_slots"]]
     out += [f"{_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
     out += [f"{_no_report_text(doc, p)}" for p in doc["no_provider_report"]]
     return "\n".join(out) + "\n"
@@ -144,8 +151,7 @@ def markdown(doc: dict[str, Any]) -> str:
             pct = "n/a" if d["drift_pct"] is None else f"{d['drift_pct']:+.1f}%"
             out.append(f"| {d['provider']} | {d['reported']} {d['currency']} | "
                        f"{d['computed']} {d['currency']} | {pct} |")
-    notes = [f"- shared slot `{s['provider']}/{s['slot']}`: {', '.join(s['services'])} "
-             f"(not attributable to one service)" for s in doc["shared_slots"]]
+    notes = [f"- shared slot {_shared_text(doc, s, '`')}" for s in doc["shared_slots"]]
     notes += [f"- {_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
     notes += [f"- {_no_report_text(doc, p, '`')}" for p in doc["no_provider_report"]]
     if notes:
