@@ -4,7 +4,8 @@ One KV v2 entry per slot (`<prefix>/_aigw/journal/<provider>/<slot>`); each stat
 change is a new version written with `cas` = the version this run last read, so
 two writers can never both advance a slot, and the entry's version history is
 the rotation's history. The journal holds key ids, fingerprints and KV versions,
-never a key value.
+never a key value; of a key it keeps at most the last 4 characters (`hint`, what
+every provider's redacted hint shows), to find its id in a usage report later.
 
 States, in order (docs/rotation.md)::
 
