@@ -21,6 +21,7 @@ from aigw.catalog import load_catalog
 from aigw.slots.journal import Journal, JournalEntry, KeyRef
 from aigw.slots.kv import KV
 from aigw.slots.targets import select_targets
+from aigw.usage.keys import PAGE_SIZE
 from tests.helpers import run_cli
 from tests.usage.conftest import DAY
 
@@ -35,10 +36,14 @@ def _put(capsys: pytest.CaptureFixture[str], folder: Path, slot: str, value: str
     f.unlink()
 
 
-def test_a_put_key_is_found_by_its_redacted_hint(world, bao, vault_mount, capsys):
-    """Anthropic lists `partial_key_hint`; the journal kept the put key's last characters."""
+def test_a_put_key_is_found_by_its_redacted_hint(world, bao, vault_mount, capsys, monkeypatch):
+    """Anthropic lists `partial_key_hint`; the journal kept the put key's last characters.
+    The listing is read page by page (one key a page here)."""
     oa, an, write = world
     folder = write()
+    monkeypatch.setitem(PAGE_SIZE, "anthropic", 1)
+    for i in range(3):
+        an.create_key(f"other key {i}")
     key_id, value = an.create_key("bot's pasted key", "wrkspc_1")
     _put(capsys, folder, "anthropic/svc-bot", value)
     (target,) = [t for t in select_targets(load_catalog(folder).catalog, "prod")
@@ -81,10 +86,14 @@ def test_one_hint_of_two_slots_is_flagged_never_guessed(world, capsys):
 
 
 def test_a_minted_service_account_key_is_found_through_its_owner(world, bao, vault_mount,
-                                                                 capsys):
-    """The openai-admin driver journals the service account; usage names its key."""
+                                                                 capsys, monkeypatch):
+    """The openai-admin driver journals the service account; usage names its key. The
+    project's key listing is read page by page (one key a page here)."""
     oa, an, write = world
     folder = write()
+    monkeypatch.setitem(PAGE_SIZE, "openai", 1)
+    for _ in range(3):
+        oa.add_user_key("proj_1")
     acct, _value = oa.create_account("proj_1", "aigw-prod-openai-svc-helper-r1-1")
     (key,) = [k for k in oa.live_keys("proj_1") if k.account_id == acct]
     (target,) = [t for t in select_targets(load_catalog(folder).catalog, "prod")
