@@ -42,9 +42,9 @@ def test_a_put_key_is_found_by_its_redacted_hint(world, bao, vault_mount, capsys
     oa, an, write = world
     folder = write()
     monkeypatch.setitem(PAGE_SIZE, "anthropic", 1)
-    for i in range(3):
-        an.create_key(f"other key {i}")
     key_id, value = an.create_key("bot's pasted key", "wrkspc_1")
+    for i in range(3):  # newer: listed first
+        an.create_key(f"other key {i}")
     _put(capsys, folder, "anthropic/svc-bot", value)
     (target,) = [t for t in select_targets(load_catalog(folder).catalog, "prod")
                  if t.ref.id == "anthropic/svc-bot"]
