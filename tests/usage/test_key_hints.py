@@ -23,7 +23,7 @@ from aigw.slots.kv import KV
 from aigw.slots.targets import select_targets
 from aigw.usage.keys import PAGE_SIZE
 from tests.helpers import run_cli
-from tests.usage.conftest import DAY
+from tests.usage.conftest import ANTHROPIC_ADMIN, DAY, OPENAI_ADMIN
 
 
 def _put(capsys: pytest.CaptureFixture[str], folder: Path, slot: str, value: str) -> None:
@@ -81,8 +81,9 @@ def test_one_hint_of_two_slots_is_flagged_never_guessed(world, capsys):
     md = run_cli(capsys, "usage", str(folder), "--since", "1d", "--format", "markdown").out
     line = f"openai key {key_a}: ambiguous key, its hint matches slots default, svc-helper"
     assert line in text and line in md
-    for out in (got.out, text, md):
-        assert a not in out and b not in out
+    for out in (got.out, got.err, text, md):
+        assert a not in out and b not in out and tail not in out  # nor the hint
+        assert OPENAI_ADMIN not in out and ANTHROPIC_ADMIN not in out
 
 
 def test_a_minted_service_account_key_is_found_through_its_owner(world, bao, vault_mount,
