@@ -29,7 +29,7 @@ providers:
     api: bedrock
     region: us
     extra: {{aws_region_name: us-east-1}}
-    rotation: {{driver: aws-iam, params: {{user_name: aigw-bedrock}}}}
+    rotation: {{driver: aws-iam, params: {{user_name: aigw-bedrock, cost_tag: {tag}}}}}
 models:
   claude: {{routes: [{{provider: bedrock, model: anthropic.claude-sonnet-4-5}}]}}
 services:
@@ -91,8 +91,9 @@ def catalog(tmp_path: Path, bao, vault_mount: str, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("BAO_ADDR", bao.addr)
     monkeypatch.setenv("BAO_TOKEN", bao.token)
 
-    def write(budget: str = "1000") -> Path:
-        (tmp_path / "aigw.yaml").write_text(CATALOG.format(mount=vault_mount, budget=budget))
+    def write(budget: str = "1000", tag: str = TAG) -> Path:
+        (tmp_path / "aigw.yaml").write_text(CATALOG.format(mount=vault_mount, budget=budget,
+                                                           tag=tag))
         return tmp_path
     return write
 
@@ -146,3 +147,9 @@ def test_bedrock_without_credentials_names_them(moto_ce, catalog, capsys, monkey
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     got = run_cli(capsys, "usage", str(catalog()), "--since", "1d")
     assert got.code == 2 and "no AWS credentials" in got.err and "AWS_PROFILE" in got.err
+
+
+def test_bedrock_without_a_cost_tag_has_no_provider_report(moto_ce, catalog, capsys):
+    """Cost Explorer is read only once the catalog names the activated tag."""
+    got = run_cli(capsys, "usage", str(catalog(tag='""')), "--since", "1d", "--json")
+    assert got.code == 0 and json.loads(got.out)["no_provider_report"] == ["bedrock"]

@@ -10,9 +10,10 @@ What AWS reports, and what of it aigw reads (docs/spend.md#bedrock):
   payer account has activated them as cost allocation tags, where they appear as
   `iamPrincipal/<key>`.
 
-So each slot's IAM user carries the tag `aigw-slot` = the slot's id in its
-environment (`prod/bedrock/svc-support-bot`), `iamPrincipal/aigw-slot` is
-activated, and `GetCostAndUsage` (daily, service "Amazon Bedrock", grouped by
+So each slot's IAM user carries a tag (say `aigw-slot`) = the slot's id in its
+environment (`prod/bedrock/svc-support-bot`), the payer account activated it
+(`iamPrincipal/aigw-slot`), the catalog names it (`rotation.params.cost_tag`), and
+`GetCostAndUsage` (daily, service "Amazon Bedrock", grouped by
 that tag and the usage type, every `NextPageToken` page) gives what AWS billed
 each slot: the bill itself, in its currency, not usage x catalog price (Cost
 Explorer's usage quantities of Bedrock are not token classes aigw prices), so
@@ -31,7 +32,6 @@ from typing import Any
 from aigw.errors import UsageError
 from aigw.usage.sources import MAX_PAGES, CostRow, ReportError, Source, UsageRow
 
-DEFAULT_TAG = "iamPrincipal/aigw-slot"  # the activated cost allocation tag key
 SERVICE = "Amazon Bedrock"
 METRIC = "UnblendedCost"
 
@@ -63,7 +63,7 @@ def bedrock_reports(source: Source, start: dt.datetime, end: dt.datetime, *,
     """What AWS billed each tagged principal for Bedrock, per day and usage type."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    name, tag = source.provider, source.tag or DEFAULT_TAG
+    name, tag = source.provider, source.tag
     query = _query(tag, start, end)
     rows: list[UsageRow] = []
     token: str | None = None

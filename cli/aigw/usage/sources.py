@@ -89,8 +89,10 @@ def source_for(name: str, prov: Any) -> Source | None:
         base = str(params.get("admin_base_url") or prov.base_url or "https://api.anthropic.com")
         return Source("anthropic", name, base.rstrip("/"),
                       str(params.get("admin_key_env") or ANTHROPIC_ADMIN_KEY))
-    if APIS[prov.api].litellm_prefix == "bedrock":  # Cost Explorer (usage/bedrock.py)
-        return Source("bedrock", name, "", "", str(params.get("cost_tag") or ""))
+    if APIS[prov.api].litellm_prefix == "bedrock" and params.get("cost_tag"):
+        # Cost Explorer by the principals' activated tag (usage/bedrock.py): opt-in, since
+        # the tag must be put on each slot's principal and activated first.
+        return Source("bedrock", name, "", "", str(params["cost_tag"]))
     return None
 
 
