@@ -124,7 +124,7 @@ PACKAGE_LAYERS = {
     """,
     "usage": """
         sources
-        report
+        bedrock keys prometheus report
         __init__
         render
     """,
