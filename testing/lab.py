@@ -30,9 +30,8 @@ from typing import Any
 import yaml
 
 from aigw.catalog import load_catalog
-from aigw.catalog.view import config_path
 from aigw.client.keys import fingerprint, parse_token
-from aigw.names import key_file
+from aigw.names import config_path, key_file
 from aigw.render import config_revision
 from aigw.slots.targets import secret_fingerprint, select_targets
 from aigw.stack.auth import approle_credentials

@@ -19,7 +19,8 @@ from pathlib import Path
 import hvac
 
 from aigw.catalog import LoadedCatalog
-from aigw.catalog.view import check_scope, deployment, did_you_mean, environment_view
+from aigw.catalog.overrides import environment_view
+from aigw.catalog.view import check_scope, deployment, did_you_mean
 from aigw.context import current
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write

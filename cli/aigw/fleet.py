@@ -18,10 +18,10 @@ from typing import Any
 import hvac
 
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import deployments, slot_path
+from aigw.catalog.view import deployments
 from aigw.client.ackdoc import acknowledges, live_instances
 from aigw.errors import UsageError
-from aigw.names import ack_path
+from aigw.names import ack_path, slot_path
 from aigw.slots.kv import KV
 from aigw.slots.targets import secret_fingerprint
 

@@ -83,8 +83,6 @@ from aigw.render_manifest import (
     read_state,
     record,
 )
-from aigw.render_manifest import MARKER_TEXT as MARKER_TEXT  # re-exported: the folder API
-from aigw.render_manifest import read_manifest as read_manifest  # re-exported
 
 CLIENT_CONFIG = OUTPUTS[CLIENT_OUTPUT].file
 REVISION_FIELD = "revision"
@@ -473,7 +471,8 @@ def _litellm_alias(alias: str, deps: list[tuple[str, ResolvedRoute]],
 
 
 def _litellm_deployment(name: str, route: ResolvedRoute, serving: bool) -> dict[str, Any]:
-    """One `model_list` entry: LiteLLM's model name, its key variables, weight and extra."""
+    """One `model_list` entry: LiteLLM's model name, its key variables, the route's timeout,
+    retries and cooldown (docs/live-config.md#litellm-users), weight and extra."""
     api = APIS[route.api]
     env = key_env(SlotRef(route.provider, route.slot))
     return {
@@ -483,6 +482,8 @@ def _litellm_deployment(name: str, route: ResolvedRoute, serving: bool) -> dict[
         "key_fields": [(f, "os.environ/" + (env if f == "api_key" else f"{env}_{f.upper()}"))
                        for f in api.secret_fields],
         "timeout": route.timeout,
+        "retries": route.retries,
+        "cooldown": route.cooldown,
         "weight": route.weight if route.weight and serving else None,
         # Jinja's dictsort order (case-insensitive), which these files were first rendered with.
         "extra": [(k, json.dumps(v, sort_keys=True))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aigw.catalog import load_catalog
-from aigw.render import MARKER, MARKER_TEXT, read_manifest, render_all
+from aigw.render import render_all
+from aigw.render_manifest import MARKER, MARKER_TEXT, read_manifest
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,8 @@ import aigw
 from aigw import fsutil, render, render_manifest
 from aigw.catalog import load_catalog
 from aigw.package_data import templates_dir
-from aigw.render import MARKER, render_all, render_into
+from aigw.render import render_all, render_into
+from aigw.render_manifest import MARKER
 from tests.helpers import run_cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -35,7 +35,7 @@ from aigw.client import Client
 from aigw.client.acks import recorder
 from aigw.client.keys import fingerprint
 from aigw.render import render_all, sync
-from aigw.rotation.machine import Timing
+from aigw.rotation.progress import Timing
 from aigw.rotation.runner import RotateOptions, rotate_keys
 from aigw.stack.auth import approle_credentials
 from aigw.stack.spec import environment_spec
