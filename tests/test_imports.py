@@ -133,7 +133,7 @@ PACKAGE_LAYERS = {
     """,
     "usage": """
         sources
-        report
+        bedrock keys prometheus report
         __init__
         render
     """,

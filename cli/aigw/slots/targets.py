@@ -45,6 +45,18 @@ def secret_fingerprint(data: Mapping[str, object]) -> str:
     return fingerprint("\0".join(f"{k}={data[k]}" for k in sorted(data)))
 
 
+HINT_CHARS = 4  # the last characters of a key every provider's redacted hint shows
+
+
+def secret_hint(data: Mapping[str, object]) -> str | None:
+    """What a journal may keep of an `api_key` to match a provider's redacted hint later
+    (`sk-...abcd`, `sk-ant-api03-R2D...igAA`): its last HINT_CHARS characters, never
+    more than any provider shows; None for a short key or a slot without `api_key` (an
+    AWS access key id is an id, journaled as such)."""
+    value = str(data.get("api_key") or "")
+    return "..." + value[-HINT_CHARS:] if len(value) >= 5 * HINT_CHARS else None
+
+
 def secret_fields(api: str) -> tuple[str, ...]:
     """The data fields of a slot of a provider speaking API (docs/architecture.md)."""
     return apis.secret_fields(api)
