@@ -93,8 +93,16 @@ def test_openai_limits_are_set_changed_and_restored(
     assert any("limits of bot (chat) at deepseek/deepseek-chat: no provider limit API" in ln
                for ln in rig.lines)
 
+    # The fast plan (no engine) holds only while the limits are unchanged.
+    rig.lines.clear()
+    [same] = rig.plan(folder)
+    assert same.planner == "fingerprint" and not same.changed
+
     # Changed, and one field no longer managed: it gets its original value back.
     catalog(tmp_path / "c", oa, an, "      chat: {rpm: 400}\n")
+    [pending] = rig.plan(folder)
+    assert pending.planner == "engine"
+    assert [(c.op, c.kind) for c in pending.changes] == [("update", "limit")]
     rig.apply(folder)
     assert oa.limits_of("proj_shared")["gpt-4o"] == {"max_requests_per_1_minute": 400,
                                                      "max_tokens_per_1_minute": 2000000}

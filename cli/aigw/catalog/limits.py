@@ -106,12 +106,40 @@ def per_service_projects(prov: Any) -> bool:
             and (prov.rotation.params or {}).get("projects") == PER_SERVICE)
 
 
+def service_project_name(env_name: str, service: str) -> str:
+    """The name of a service's own OpenAI project (`projects: per-service`)."""
+    return access_name(env_name, service)
+
+
 def openai_project(prov: Any, env_name: str, service: str, svc: Any) -> tuple[str, str]:
     """Where a service's keys of PROV live: ("name", project name) for a per-service
     project aigw creates, else ("id", the driver's `project_id`)."""
     if per_service_projects(prov) and svc.keys == "per-service":
-        return "name", access_name(env_name, service)
+        return "name", service_project_name(env_name, service)
     return "id", str((prov.rotation.params or {}).get("project_id") or "")
+
+
+def find_project(call: Callable[..., Any], name: str, *, create: bool) -> str | None:
+    """The id of the unarchived OpenAI project NAME, created when missing and CREATE.
+
+    CALL(method, path, params=/json=) is the caller's admin API call (the openai-admin
+    driver's, or the limit resource's): one lookup rule for both.
+    """
+    after: str | None = None
+    while True:
+        page = call("GET", "/organization/projects",
+                    params={"limit": 100, **({"after": after} if after else {})})
+        data = page.get("data") or []
+        hit = next((p for p in data if p.get("name") == name and not p.get("archived_at")),
+                   None)
+        if hit is not None:
+            return str(hit["id"])
+        if not page.get("has_more") or not data:
+            break
+        after = page.get("last_id") or data[-1].get("id")
+    if not create:
+        return None
+    return str(call("POST", "/organization/projects", json={"name": name})["id"])
 
 
 @dataclass(frozen=True)
@@ -255,5 +283,5 @@ def unenforced(cat: Any, sname: str) -> list[Target]:
 
 
 __all__ = ["LIMIT_APIS", "Limit", "LimitApi", "admin_settings", "limit_api", "limit_problems",
-           "openai_project", "resolved", "shared_scope_conflicts",
+           "find_project", "openai_project", "resolved", "service_project_name", "shared_scope_conflicts",
            "targets", "unenforced"]

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from aigw.catalog.limits import find_project
 from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same
 
 Props = dict[str, Any]
@@ -84,21 +85,7 @@ class _OpenAI:
     def project(self, props: Props, *, create: bool) -> str | None:
         if props["scope_kind"] != "name":
             return str(props["scope"])
-        after: str | None = None
-        while True:
-            page = self.api.call("GET", "/organization/projects",
-                                 params={"limit": 100, **({"after": after} if after else {})})
-            data = page.get("data") or []
-            for p in data:
-                if p.get("name") == props["scope"] and not p.get("archived_at"):
-                    return str(p["id"])
-            if not page.get("has_more") or not data:
-                break
-            after = page.get("last_id") or data[-1].get("id")
-        if not create:
-            return None
-        made = self.api.call("POST", "/organization/projects", json={"name": props["scope"]})
-        return str(made["id"])
+        return find_project(self.api.call, str(props["scope"]), create=create)
 
     def entry(self, project: str, model: str) -> dict[str, Any] | None:
         after: str | None = None
