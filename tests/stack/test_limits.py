@@ -20,6 +20,7 @@ from testing.openai_admin import OpenAIAdminServer
 from aigw.errors import EngineError
 from tests.helpers import run_cli
 from tests.stack.conftest import StackRig
+from tests.test_json_contract import check
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OPENAI_VAR, ANTHROPIC_VAR = "AIGW_TEST_OPENAI_ADMIN", "AIGW_TEST_ANTHROPIC_ADMIN"
@@ -153,8 +154,11 @@ def test_admin_keys_never_reach_state_output_or_errors(
                      "      chat: {rpm: 500}\n      sonnet: {rpm: 50}\n")
     applied = run_cli(capsys, "apply", str(folder), "--yes")
     assert applied.code == 0, applied.err
+    oa.set_limit("proj_shared", "gpt-4o", max_requests_per_1_minute=77)  # drift, by hand
     planned = run_cli(capsys, "plan", str(folder), "--refresh", "--json")
-    assert planned.code == 0, planned.err
+    doc = check("plan", planned, 1)
+    assert [(c["op"], c["kind"], c["detail"]) for s in doc["stacks"] for c in s["changes"]] == [
+        ("update", "limit", ["values.max_requests_per_1_minute: 77 -> 500"])]
     # A refused admin key: one line, the key masked.
     monkeypatch.setenv(OPENAI_VAR, oa.admin_key + "-wrong")
     catalog(tmp_path / "c", oa, an, "      chat: {rpm: 501}\n      sonnet: {rpm: 50}\n")
