@@ -22,8 +22,8 @@ from aigw.catalog import load_catalog
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import did_you_mean
 from aigw.context import current
-from aigw.diff.git import catalog_commit
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
+from aigw.git import catalog_commit
 from aigw.stack import fastplan, locks
 from aigw.stack.limits import check_admin_keys, plan_lines
 from aigw.stack.program import PROJECT, SERVER_OUTPUT, spec_program
