@@ -150,6 +150,8 @@ def test_admin_keys_never_reach_state_output_or_errors(
         rig: StackRig, tmp_path: Path, admins: Any, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     oa, an = admins
+    home = tmp_path / "pulumi-home"  # the engine's own folder, its debug logs included
+    monkeypatch.setenv("PULUMI_HOME", str(home))
     folder = catalog(tmp_path / "c", oa, an,
                      "      chat: {rpm: 500}\n      sonnet: {rpm: 50}\n")
     applied = run_cli(capsys, "apply", str(folder), "--yes")
@@ -170,8 +172,9 @@ def test_admin_keys_never_reach_state_output_or_errors(
     assert unset.code == 2 and f"${OPENAI_VAR}" in unset.err, unset.err
     texts = [applied.out, applied.err, planned.out, planned.err, refused.out, refused.err,
              unset.out, unset.err, *rig.lines]
-    stored = [p.read_bytes().decode(errors="replace") for p in rig.backend.rglob("*")
-              if p.is_file()]
+    stored = [p.read_bytes().decode(errors="replace")
+              for p in [*rig.backend.rglob("*"), *home.rglob("*")] if p.is_file()]
+    assert any("gpt-4o" in t for t in stored)  # the state was read
     for canary in (oa.admin_key, an.admin_key):
         assert not any(canary in t for t in texts + stored)
 
