@@ -111,6 +111,9 @@ def test_limits_differ_per_environment_by_the_override_rule(tmp_path: Path) -> N
      "(route claude/claude-sonnet-4-5)"),
     (("    workspace: wrkspc_bot\n", ""),
      "31: services.bot.limits.claude: limits at 'claude' need the service's `workspace`"),
+    (("params: {project_id: proj_shared}", "params: {project_id: proj_shared, projects: each}"),
+     "10: providers.openai.rotation.params.projects: projects must be one of single, "
+     "per-service, got 'each'"),
     (("chat: {rpm: 500, tpm: 200000}", "chat: {rpm: 5, burst: 3}"),
      "30: services.bot.limits.chat.burst: unknown field"),
 ])
