@@ -1,8 +1,10 @@
-"""`projects: per-service` for the openai-admin driver: a service's own slot lives in a project
-of its own, which the driver finds by name or creates. OpenAI is a stand-in
-(testing/openai_admin.py), served on 127.0.0.1."""
+"""Where a service's own key lives: `projects: per-service` for the openai-admin driver (a
+project of its own, found by name or created), and the service's Anthropic `workspace` for
+the anthropic-admin driver. OpenAI is a stand-in (testing/openai_admin.py) on 127.0.0.1."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from testing.openai_admin import OpenAIAdminServer
@@ -39,3 +41,30 @@ def test_a_per_service_slot_mints_in_the_services_own_project(
     with pytest.raises(RotationError, match="project_id is required"):
         build_driver("openai-admin", _spec(admin_server, "default", projects="per-service"),
                      lambda p, f: {})
+
+
+def test_a_services_anthropic_workspace_is_where_its_own_key_is_verified(tmp_path: Path) -> None:
+    """`services.<s>.workspace` reaches the anthropic-admin driver of the service's own slot
+    (it checks a pasted key belongs there); shared slots keep the provider's setting."""
+    from aigw.catalog import load_catalog
+    from aigw.rotation.runner import driver_spec
+    from aigw.slots.targets import select_targets
+
+    (tmp_path / "aigw.yaml").write_text("""\
+environments: {prod: {}}
+providers:
+  claude:
+    api: anthropic
+    base_url: https://api.anthropic.com
+    region: us
+    rotation: {driver: anthropic-admin}
+models:
+  sonnet: {routes: [{provider: claude, model: claude-sonnet-4-5}]}
+services:
+  bot: {environments: [prod], models: [sonnet], keys: per-service, workspace: wrkspc_bot}
+  web: {environments: [prod], models: [sonnet]}
+""")
+    cat = load_catalog(tmp_path).catalog
+    params = {t.ref.slot: driver_spec(t).params for t in select_targets(cat, "prod")}
+    assert params["svc-bot"].get("workspace_id") == "wrkspc_bot"
+    assert "workspace_id" not in params["default"]
