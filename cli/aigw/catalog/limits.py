@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aigw.envvars import ANTHROPIC_ADMIN_KEY, OPENAI_ADMIN_KEY
 from aigw.names import access_name
 
 OPENAI_DRIVER = "openai-admin"
@@ -39,8 +40,6 @@ PER_SERVICE = "per-service"  # rotation.params.projects of openai-admin
 PROJECTS_VALUES = ("single", PER_SERVICE)
 DEFAULT_OPENAI_ADMIN = "https://api.openai.com/v1"
 DEFAULT_ANTHROPIC_ADMIN = "https://api.anthropic.com"
-OPENAI_KEY_ENV = "OPENAI_ADMIN_KEY"  # aigw.envvars names them; repeated to stay import-light
-ANTHROPIC_KEY_ENV = "ANTHROPIC_ADMIN_KEY"
 
 
 class Limit(BaseModel):
@@ -95,9 +94,9 @@ def admin_settings(prov: Any) -> tuple[str, str]:
     params = prov.rotation.params or {}
     if prov.rotation.driver == OPENAI_DRIVER:
         return (str(params.get("admin_base_url") or DEFAULT_OPENAI_ADMIN).rstrip("/"),
-                str(params.get("admin_key_env") or OPENAI_KEY_ENV))
+                str(params.get("admin_key_env") or OPENAI_ADMIN_KEY))
     return (str(params.get("admin_base_url") or prov.base_url or DEFAULT_ANTHROPIC_ADMIN)
-            .rstrip("/"), str(params.get("admin_key_env") or ANTHROPIC_KEY_ENV))
+            .rstrip("/"), str(params.get("admin_key_env") or ANTHROPIC_ADMIN_KEY))
 
 
 def per_service_projects(prov: Any) -> bool:

@@ -27,11 +27,11 @@ import httpx
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from aigw.catalog.limits import find_project
+from aigw.client.wire import ANTHROPIC_VERSION
 from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same
 
 Props = dict[str, Any]
 IDENTITY = ("api", "provider", "scope_kind", "scope", "model")
-ANTHROPIC_VERSION = "2023-06-01"
 TIMEOUT = 30.0
 
 
