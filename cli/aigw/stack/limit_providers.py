@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from aigw.apis import ANTHROPIC_VERSION
 from aigw.catalog.limits import find_project
-from aigw.client.wire import ANTHROPIC_VERSION
 from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same
 
 Props = dict[str, Any]

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import hvac.exceptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from aigw.catalog.view import CONFIG_FIELD
+from aigw.names import CONFIG_FIELD
 from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same, vault
 
 Props = dict[str, Any]

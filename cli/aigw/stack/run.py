@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from aigw.catalog import load_catalog
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import did_you_mean
-from aigw.context import current
+from aigw.context import EngineSettings, current
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
 from aigw.git import catalog_commit
 from aigw.stack import fastplan, locks
@@ -45,13 +45,7 @@ from aigw.stack.report import (
 )
 from aigw.stack.sdkfix import fast_inline_program
 from aigw.stack.spec import EnvSpec, environment_spec
-from aigw.stack.workspace import (
-    EngineSettings,
-    StackHandle,
-    first_error_line,
-    open_stack,
-    stack_names,
-)
+from aigw.stack.workspace import StackHandle, first_error_line, open_stack, stack_names
 from aigw.vault import VaultSettings, connect, read_health
 
 Echo = Callable[[str], None]
