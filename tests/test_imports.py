@@ -56,7 +56,7 @@ __main__
 # Inside each package, bottom first; `__init__` is the package itself.
 PACKAGE_LAYERS = {
     "catalog": """
-        loader prices salvage
+        limits loader prices salvage
         merge models
         checks
         overrides
@@ -124,8 +124,8 @@ PACKAGE_LAYERS = {
         put
     """,
     "stack": """
-        _conn auth locks policy report sdkfix
-        providers spec
+        _conn auth limits locks policy report sdkfix
+        limit_providers providers spec
         __init__ readiness resources
         program
         fastplan workspace
