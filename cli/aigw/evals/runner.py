@@ -109,8 +109,7 @@ class Caller:
         # must not count as the first cases' latency.
         with self._lock:
             if family not in self._sdks:
-                self._sdks[family] = (self.client.anthropic() if family == "anthropic"
-                                      else self.client.openai())
+                self._sdks[family] = self.client.sdk(family)
             return self._sdks[family]
 
     def ask(self, alias: str, messages: list[dict[str, str]]) -> tuple[Answer, str, bool]:
