@@ -23,6 +23,7 @@ import pulumi
 
 from aigw.catalog import Catalog, load_catalog
 from aigw.stack.auth import AuthConfig
+from aigw.stack.ids import PROJECT, SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.resources import (
     AuthBackend,
     AuthMethodConfig,
@@ -43,7 +44,8 @@ from aigw.stack.spec import (
     policy_name,
 )
 
-PROJECT = "aigw"
+__all__ = ["PROJECT", "SERVER_OUTPUT", "SPEC_OUTPUT", "Declared", "declare_environment",
+           "declare_in_batches", "environment_program", "run_from_project", "spec_program"]
 
 
 @dataclass
@@ -163,13 +165,6 @@ def _declare_roles(roles: Iterable[RoleSpec], addr: str, after: pulumi.CustomRes
         }, pulumi.ResourceOptions(depends_on=[after, out.policies[role.policy]]))
         yield into[role.name]
 
-
-# The stack output naming the OpenBao server the state was recorded against
-# (its `sys/health` cluster_id): `aigw plan` compares it with the server it talks to.
-SERVER_OUTPUT = "openbao_cluster_id"
-# The stack output holding the digest of the spec the run was given (aigw.stack.fastplan):
-# it is written with the state, so the state itself says which spec produced it.
-SPEC_OUTPUT = "aigw_spec_digest"
 
 
 def _declare_configs(out: Declared, spec: EnvSpec, addr: str, commit: str | None,
