@@ -119,3 +119,27 @@ def test_a_plan_from_the_fingerprint_never_imports_the_pulumi_sdk(
                           capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("planned from the last apply's fingerprint") == 2, done.stdout
+
+
+def test_apply_reads_the_recorded_server_without_the_engine(
+        rig: StackRig, catalog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        ) -> None:
+    """`pulumi stack output` loads the whole state: apply neither asks it which server the
+    state was recorded against (aigw reads the state file) nor after `up` (the SDK would)."""
+    from aigw.tools import find_pulumi
+
+    real = find_pulumi().parent
+    wrapper, log = tmp_path / "engine", tmp_path / "engine.log"
+    wrapper.mkdir()
+    for item in real.iterdir():
+        if item.name != "pulumi":
+            (wrapper / item.name).symlink_to(item)
+    script = wrapper / "pulumi"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real / "pulumi"}" "$@"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("AIGW_PULUMI_DIR", str(wrapper))
+    rig.apply(catalog_dir)
+    rig.apply(catalog_dir, refresh=False)
+    runs = log.read_text().splitlines()
+    assert sum(" up " in f" {r} " for r in runs) == 4, runs  # two stacks, twice
+    assert not [r for r in runs if "stack output" in r], runs

@@ -133,3 +133,35 @@ def test_a_config_is_written_after_its_service_policy(mocks: Recorder,
     declared = declare_environment(spec, ADDR)
     assert after and all(f"policy.aigw-prod-{svc}" in deps for svc, deps in after.items())
     return declared.mount.urn
+
+
+def test_each_provider_class_is_pickled_once_and_as_dill_would(
+        mocks: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dill runs once per provider class, not once per resource; every resource still
+    carries exactly the string the SDK's own serialization gives (state unchanged)."""
+    import pulumi.dynamic.dynamic as sdk_dynamic
+
+    from aigw.stack import sdkfix
+    from aigw.stack.providers import PolicyProvider
+
+    serialize_provider = sdk_dynamic.serialize_provider
+    calls: list[type] = []
+
+    def counting(provider: Any) -> str:
+        calls.append(type(provider))
+        return serialize_provider(provider)
+
+    monkeypatch.setattr(sdk_dynamic, "serialize_provider", counting)
+    monkeypatch.setattr(sdkfix, "_PICKLED", {})
+    spec = environment_spec(load_catalog(EXAMPLES).catalog, "prod")
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return declare_environment(spec, ADDR).mount.urn
+
+    with fast_inline_program():
+        program()
+    assert len(mocks.resources) == spec.resource_count
+    assert len(calls) == len(set(calls)) < 10  # one per class
+    policies = [a for a in mocks.resources.values() if a.typ == f"{TYPE}Policy"]
+    assert {a.inputs["__provider"] for a in policies} == {serialize_provider(PolicyProvider())}

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from aigw import __version__
 from aigw.context import EngineSettings
 from aigw.fsutil import atomic_write
-from aigw.stack.ids import PROJECT, SPEC_OUTPUT
+from aigw.stack.ids import PROJECT, SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.spec import EnvSpec
 
 # Bump when what the digest covers changes (an old fingerprint then never matches).
@@ -182,6 +182,30 @@ def _recorded_spec(found: list[bytes | None]) -> object:
     root: dict[str, Any] = next(
         (r for r in resources if r.get("type") == "pulumi:pulumi:Stack"), {})
     return (root.get("outputs") or {}).get(SPEC_OUTPUT)
+
+
+_SERVER_IN_STATE = re.compile(rb'"' + re.escape(SERVER_OUTPUT.encode()) + rb'":\s*"([^"\\]*)"')
+
+
+def recorded_server(settings: EngineSettings, stack: str) -> str | None:
+    """The SERVER_OUTPUT the stack's state records (None: none, or no state yet), read from
+    the backend without the engine (`pulumi stack output` loads and decrypts the whole
+    state, twice: seconds at 1,000 services). LookupError when aigw cannot tell."""
+    try:
+        store = backend_store(settings)
+        found, state = (None, None) if store is None else _read_state(store, stack)
+    except Exception as exc:  # noqa: BLE001 - any doubt: ask the engine
+        raise LookupError(type(exc).__name__) from None
+    if store is None or found is None:
+        raise LookupError("the backend is not file:// or s3://")
+    if state is None:
+        return None
+    plain, packed = found
+    data = plain if plain is not None else gzip.decompress(packed or b"")
+    matches = _SERVER_IN_STATE.findall(data)
+    if len(matches) > 1 or (not matches and SERVER_OUTPUT.encode() in data):
+        raise LookupError("the state names the server in an unexpected form")
+    return matches[0].decode() if matches else None
 
 
 def record(settings: EngineSettings, stack: str, digest: str) -> None:

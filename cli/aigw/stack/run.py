@@ -173,12 +173,16 @@ def _other_server(handle: StackHandle, cluster_id: str, addr: str, echo: Echo) -
     not judged.
     """
     label = f"{PROJECT}/{handle.name}"
-    with engine_errors(label, "stack output"):
-        recorded = handle.stack.outputs().get(SERVER_OUTPUT)
-    if not cluster_id or recorded is None or recorded.value in ("", cluster_id):
+    try:
+        recorded = fastplan.recorded_server(handle.settings, handle.name)
+    except LookupError:  # a backend aigw does not read: ask the engine
+        with engine_errors(label, "stack output"):
+            output = handle.stack.outputs().get(SERVER_OUTPUT)
+        recorded = None if output is None else str(output.value)
+    if not cluster_id or recorded is None or recorded in ("", cluster_id):
         return False
     echo(f"{label}: the state was recorded against another OpenBao server (cluster "
-         f"{str(recorded.value)[:8]}, now {cluster_id[:8]} at {addr}): refreshing, so this "
+         f"{recorded[:8]}, now {cluster_id[:8]} at {addr}): refreshing, so this "
          "shows what is really there (hint: `aigw apply` refreshes and recreates what is "
          "missing)")
     return True
@@ -301,6 +305,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     if not yes and confirm is None:
         raise UsageError("apply needs --yes when it cannot ask (stdin is not a terminal)",
                          hint="review with `aigw plan`, then run `aigw apply --yes`")
+    from aigw.stack.sdkfix import no_outputs_after_up
     from aigw.stack.workspace import open_stack
 
     run = _Run.start(path, env, vault, engine)
@@ -328,7 +333,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
                     continue
             echo(f"{label}: applying ({spec.resource_count} resources)")
             log = EventLog(on_step=Progress(echo, spec.resource_count))
-            with engine_errors(label, "up"):
+            with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
                 handle.stack.up(on_event=log.on_event, refresh=fresh)
             fastplan.record(run.engine, name, digest)
             result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
