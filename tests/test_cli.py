@@ -73,13 +73,13 @@ def test_no_at_a_prompt_is_aborted_exit_1(monkeypatch: pytest.MonkeyPatch,
 
 def test_ctrl_c_is_one_line_exit_130(monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from aigw.commands import catalog
+    from aigw.commands import validate
 
     def interrupted(*_a: object, **_k: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("aigw.catalog.load_catalog", interrupted)
-    assert catalog  # the command imports load_catalog when it runs
+    assert validate  # the command imports load_catalog when it runs
     result = run_cli(capsys, "validate", "examples")
     assert result.code == 130
     assert result.err.strip() == "interrupted"

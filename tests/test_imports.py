@@ -6,14 +6,191 @@ so every `import` statement of every module under cli/aigw is an edge here,
 wherever it sits. `from aigw.x import name` is an edge to the module `aigw.x.name`
 when that is a module, else to `aigw.x`. Only `if TYPE_CHECKING:` blocks are left
 out: they never run, and annotations may name a type both ways.
+
+Beyond "no cycle", the package has an order: `LAYERS` lists every module and
+package of cli/aigw bottom first, and `PACKAGE_LAYERS` every module inside each
+package. A module imports only from layers below its own, never from its own
+layer (the members of a layer are independent of each other). A new module fails
+`test_every_module_has_a_layer` until it is placed (docs/architecture.md#layers).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cli" / "aigw"
+
+
+# Bottom first, one layer a line. Layer 0 is the base: the registries (`apis`,
+# `outputs`, `drivers`), the names and primitives; they import only the standard
+# library, so `aigw validate` and the client can read them without loading anything.
+# `client` (the runtime services import) sits right above it, below all it serves.
+LAYERS = """
+aigw errors envvars names apis outputs drivers fsutil proc package_data
+client
+vault git gitguard tools
+devstore tool_release
+dev tool_install
+context
+catalog
+render_manifest
+render
+slots
+rotation
+stack
+agent_credentials fleet usage evals scaffold
+governance
+diff
+commands
+cli
+_entry
+__main__
+"""
+
+# Inside each package, bottom first; `__init__` is the package itself.
+PACKAGE_LAYERS = {
+    "catalog": """
+        loader prices salvage
+        merge models
+        checks
+        overrides
+        view
+        __init__
+    """,
+    "client": """
+        ackdoc cost errors eventstream keys multipart usage
+        acks metrics sigv4 streaming
+        wire
+        config
+        live router
+        telemetry
+        core
+        transport
+        dictapi sdk
+        aio client
+        __init__
+    """,
+    "commands": """
+        __init__ output tools
+        options
+        agent_credentials apply audit destroy dev diff eval init keys plan policy render
+        rotate_keys status usage validate
+    """,
+    "diff": """
+        effects
+        model
+        build text
+        markdown
+        __init__
+    """,
+    "evals": """
+        cache graders keyfolder prices report results
+        cases
+        loader
+        runner
+        compare
+        __init__
+    """,
+    "governance": """
+        findings inputs
+        engine waivers
+        __init__
+    """,
+    "rotation": """
+        __init__ drivers drivers.base progress
+        drivers.aws_iam drivers.manual evidence
+        drivers.anthropic_admin drivers.openai_admin machine
+        runner
+    """,
+    "scaffold": """
+        pins source
+        __init__
+    """,
+    "slots": """
+        __init__ kv targets
+        audit journal lock
+        status
+        put
+    """,
+    "stack": """
+        _conn auth ids listing locks policy report sdkfix
+        providers spec
+        __init__ readiness resources
+        program
+        fastplan workspace
+        run
+    """,
+    "usage": """
+        sources
+        report
+        __init__
+        render
+    """,
+}
+
+
+def parse_layers(text: str) -> list[list[str]]:
+    """LAYERS-style TEXT as one list of names per non-blank line."""
+    return [line.split() for line in text.strip().splitlines() if line.strip()]
+
+
+def layer_of(layers: str = LAYERS, package_layers: dict[str, str] | None = None,
+             ) -> dict[str, tuple[str, int, int]]:
+    """Dotted module name -> (its top-level unit, the unit's layer, its layer in the unit).
+
+    A top-level module is its own unit (layer 0 inside it); a package's modules share
+    the package's unit and are ordered by PACKAGE_LAYERS (nested names: `drivers.base`).
+    """
+    package_layers = PACKAGE_LAYERS if package_layers is None else package_layers
+    out: dict[str, tuple[str, int, int]] = {}
+    for rank, names in enumerate(parse_layers(layers)):
+        for unit in names:
+            dotted = "aigw" if unit == "aigw" else f"aigw.{unit}"
+            inner = package_layers.get(unit)
+            if inner is None:
+                out[dotted] = (unit, rank, 0)
+                continue
+            for depth, members in enumerate(parse_layers(inner)):
+                for member in members:
+                    name = dotted if member == "__init__" else f"{dotted}.{member}"
+                    out[name] = (unit, rank, depth)
+    return out
+
+
+def unplaced(modules: set[str], placed: dict[str, tuple[str, int, int]]) -> list[str]:
+    """Modules with no layer, and layer entries naming no module (`stale: x`)."""
+    return sorted(modules - set(placed)) + [f"stale: {m}" for m in sorted(set(placed) - modules)]
+
+
+def upward(edges: dict[str, set[str]], placed: dict[str, tuple[str, int, int]]) -> list[str]:
+    """Every import of a module from its own layer or one above it, as `a -> b`.
+
+    Across units the units' layers count (so `aigw.catalog.models` importing
+    `aigw.drivers` is fine and importing `aigw.rotation.registry` is not, whatever
+    the module's place inside rotation); inside a unit, the modules' own layers.
+    """
+    bad = []
+    for a, targets in edges.items():
+        for b in targets:
+            if a not in placed or b not in placed:
+                continue  # unplaced(): reported by its own test
+            (ua, ra, da), (ub, rb, db) = placed[a], placed[b]
+            if (rb >= ra) if ua != ub else (db >= da):
+                bad.append(f"{a} -> {b}")
+    return sorted(bad)
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The top-level names of what PATH imports outside the standard library and aigw."""
+    found: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.partition(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.partition(".")[0])
+    return found - set(sys.stdlib_module_names) - {"__future__", "aigw"}
 
 
 def module_names(root: Path = PACKAGE) -> dict[str, Path]:
@@ -134,3 +311,71 @@ def test_a_function_level_import_counts(tmp_path: Path) -> None:
     (pkg / "vault.py").write_text("def resolve():\n    from aigw import dev\n")
     (pkg / "dev.py").write_text("from aigw.vault import resolve\n")
     assert find_cycle(graph(pkg)) == ["aigw.dev", "aigw.vault", "aigw.dev"]
+
+
+def test_every_module_has_a_layer() -> None:
+    """A new module (or a moved one) fails here until LAYERS/PACKAGE_LAYERS place it."""
+    modules = set(module_names())
+    assert "aigw.commands.rotate_keys" in modules
+    missing = unplaced(modules, layer_of())
+    assert missing == [], ("place these in tests/test_imports.py's LAYERS or "
+                           f"PACKAGE_LAYERS (bottom first): {missing}")
+
+
+def test_no_import_goes_up_a_layer() -> None:
+    """Every import, inside functions too, points to a lower layer (docs/architecture.md#layers)."""
+    edges = graph()
+    assert "aigw.drivers" in edges["aigw.catalog.models"]
+    assert upward(edges, layer_of()) == []
+
+
+def test_the_base_layer_imports_only_the_standard_library() -> None:
+    """What `aigw validate` and the client read first loads no third-party package."""
+    modules = module_names()
+    base = [m for m, (_u, rank, _d) in layer_of().items() if rank == 0]
+    assert "aigw.names" in base and "aigw.drivers" in base
+    assert {m: sorted(third_party_imports(modules[m])) for m in base
+            if third_party_imports(modules[m])} == {}
+
+
+def test_the_client_imports_only_the_base_layer() -> None:
+    """aigw.client, which services install alone, imports from the rest of aigw only the
+    base layer (today `aigw.names`), whose modules import only the standard library."""
+    edges = graph()
+    placed = layer_of()
+    outside = {d for m, ds in edges.items() if m == "aigw.client" or m.startswith("aigw.client.")
+               for d in ds if not (d == "aigw.client" or d.startswith("aigw.client."))}
+    assert "aigw.names" in outside
+    assert sorted(d for d in outside if placed[d][1] != 0) == []
+
+
+def _package(tmp_path: Path, files: dict[str, str]) -> Path:
+    pkg = tmp_path / "aigw"
+    for rel, text in {"__init__.py": "", **files}.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    return pkg
+
+
+def test_the_layer_check_sees_a_package_level_upward_import(tmp_path: Path) -> None:
+    """The old catalog -> rotation.registry import, inside a function, in a toy package."""
+    pkg = _package(tmp_path, {
+        "catalog/__init__.py": "", "catalog/models.py": "def f():\n    from aigw.rotation import registry\n",
+        "rotation/__init__.py": "", "rotation/registry.py": "",
+        "rotation/machine.py": "from aigw.catalog.models import f\n"})
+    layers = "aigw\ncatalog\nrotation"
+    inner = {"catalog": "models\n__init__", "rotation": "__init__ registry\nmachine"}
+    placed = layer_of(layers, inner)
+    assert unplaced(set(module_names(pkg)), placed) == []
+    assert upward(graph(pkg), placed) == ["aigw.catalog.models -> aigw.rotation.registry"]
+
+
+def test_the_layer_check_sees_a_same_layer_import_and_an_unplaced_module(tmp_path: Path) -> None:
+    pkg = _package(tmp_path, {"names.py": "", "apis.py": "import aigw.names\n", "new.py": ""})
+    placed = layer_of("aigw names apis", {})
+    assert upward(graph(pkg), placed) == ["aigw.apis -> aigw.names"]
+    assert unplaced(set(module_names(pkg)), placed | {"aigw.gone": ("gone", 0, 0)}) == [
+        "aigw.new", "stale: aigw.gone"]
+    assert third_party_imports(pkg / "apis.py") == set()
+    (pkg / "names.py").write_text("import os\nimport yaml\nfrom pydantic import BaseModel\n")
+    assert third_party_imports(pkg / "names.py") == {"yaml", "pydantic"}

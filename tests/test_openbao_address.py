@@ -66,8 +66,10 @@ def _catalog(repo: Path, mount: str, address: str | None, base_url: str,
         "models": {"chat": {"routes": [{"provider": "openai", "model": "gpt-4o-mini"}]}},
         "services": {SERVICE: {"environments": ["prod"], "models": ["chat"],
                                "keys": "per-service",
-                               "outputs": ["aigw-client", "env", "bao-agent", "k8s-csi"]}},
+                               "outputs": ["aigw-client", "env", "bao-agent"]}},
     }
+    if key_dir.startswith("/"):  # Kubernetes mounts the key folder: only where it is absolute
+        doc["services"][SERVICE]["outputs"].append("k8s-csi")
     repo.mkdir(parents=True, exist_ok=True)
     (repo / "aigw.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return repo
@@ -89,8 +91,10 @@ def test_render_writes_the_address_everywhere_and_never_reads_its_own(
     assert f"BAO_ADDR={address}" in env_lines
     assert "AIGW_CLIENT_CONFIG=keys/aigw-client.json" in env_lines  # relative: machine-free
     assert json.loads(files[f"{base}/aigw-client.json"])["acks"]["address"] == address
-    assert f'vaultAddress: "{address}"' in files[f"{base}/k8s-csi.yaml"].decode()
     assert f'address = "{address}"' in files[f"{base}/bao-agent.hcl"].decode()
+    in_cluster = render_all(load_catalog(_catalog(tmp_path / "k8s", "aigw", address,
+                                                  "https://api.openai.com/v1", "/run/aigw")))
+    assert f'vaultAddress: "{address}"' in in_cluster[f"{base}/k8s-csi.yaml"].decode()
 
     plain = render_all(load_catalog(_catalog(tmp_path / "plain", "aigw", None,
                                              "https://api.openai.com/v1", "/run/aigw")))

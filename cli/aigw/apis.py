@@ -51,11 +51,6 @@ API_NAMES = tuple(APIS)
 FAMILIES = ("openai", "anthropic")
 
 
-def family_of(api: str) -> str:
-    """The family of a known API."""
-    return APIS[api].family
-
-
 def secret_fields(api: str) -> tuple[str, ...]:
     """The data fields of a slot of a provider speaking `api` (docs/architecture.md)."""
     return APIS[api].secret_fields

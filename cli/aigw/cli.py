@@ -78,17 +78,30 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from aigw.commands import agent, catalog, dev, fleet, governance, keys, stack, tools, usage
+    # One module per verb (commands/<verb>.py); this order is `aigw --help`'s.
+    from aigw.commands import (
+        agent_credentials,
+        apply,
+        audit,
+        destroy,
+        dev,
+        diff,
+        init,
+        keys,
+        plan,
+        policy,
+        render,
+        rotate_keys,
+        status,
+        tools,
+        usage,
+        validate,
+    )
     from aigw.commands import eval as eval_cmd
 
-    catalog.register(app)
-    stack.register(app)
-    agent.register(app)
-    keys.register(app)
-    governance.register(app)
-    eval_cmd.register(app)
-    fleet.register(app)
-    usage.register(app)
+    for verb in (validate, render, plan, apply, destroy, agent_credentials, keys, rotate_keys,
+                 audit, policy, diff, init, eval_cmd, status, usage):
+        verb.register(app)
     app.add_typer(dev.app, name="dev")
     app.add_typer(tools.app, name="tools")
 

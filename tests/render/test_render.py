@@ -108,6 +108,9 @@ def test_render_removes_only_what_it_wrote(tmp_path: Path,
     catalog = tmp_path / "aigw.yaml"
     text = (EXAMPLES / "aigw.yaml").read_text().replace("key_dir: /run/secrets/aigw",
                                                         "key_dir: keys")
+    # Kubernetes outputs mount the key folder in a container: theirs stays absolute.
+    text = text.replace(", k8s-csi]", ", k8s-csi]\n    key_dir: /run/secrets/aigw").replace(
+        ", k8s-injector]", ", k8s-injector]\n    key_dir: /run/secrets/aigw")
     catalog.write_text(text)
     out = tmp_path / "out"
     assert run_cli(capsys, "render", str(catalog), "--out", str(out)).code == 0

@@ -25,13 +25,13 @@ from testing.anthropic_admin import AnthropicAdminServer
 from testing.fake_provider import FakeProvider, fingerprint
 from testing.openai_admin import OpenAIAdminServer
 
+from aigw.drivers import DRIVERS
 from aigw.errors import RotationError
 from aigw.rotation.drivers.anthropic_admin import AnthropicAdminDriver
 from aigw.rotation.drivers.aws_iam import AwsIamDriver
 from aigw.rotation.drivers.base import Driver, DriverSpec, build_driver
 from aigw.rotation.drivers.manual import ManualDriver
 from aigw.rotation.drivers.openai_admin import OpenAIAdminDriver
-from aigw.rotation.registry import DRIVERS
 from tests.rotation.conftest import ADMIN_KEY, ANTHROPIC_ADMIN_KEY, PROJECT
 from tests.rotation.fake_driver import FakeDriver, FakeKeys
 
@@ -119,7 +119,7 @@ def _value(secret: Mapping[str, str]) -> str:
 def test_registry_names_every_driver() -> None:
     assert sorted(DRIVERS) == ["anthropic-admin", "aws-iam", "manual", "openai-admin"]
     classes = {ManualDriver, OpenAIAdminDriver, AwsIamDriver, AnthropicAdminDriver}
-    from aigw.rotation.registry import load_driver_class
+    from aigw.drivers import load_driver_class
 
     assert {load_driver_class(n) for n in DRIVERS} == classes
     assert all(isinstance(c.name, str) and c.name in DRIVERS for c in classes)

@@ -12,6 +12,7 @@ from aigw.apis import APIS
 from aigw.catalog.loader import Mark, PathKey, Problem, dotted
 from aigw.catalog.models import NAME_RE, Catalog
 from aigw.names import PER_SERVICE_SLOT_PREFIX, per_service_slot, shared_access_names
+from aigw.outputs import OUTPUTS
 
 NAME_HINT = "names become Vault paths and file names: use a-z, 0-9 and '-' (max 63, no leading '-')"
 
@@ -245,6 +246,7 @@ def semantic_problems(
                 bad((*base, "outputs", i), f"output '{o}' is listed twice")
     _colliding_deployments(cat, bad)
     _route_weights(cat, bad)
+    _kubernetes_key_dirs(cat, bad)
     out.extend(wire_family_problems(cat, locate))
     return out
 
@@ -288,6 +290,25 @@ def wire_family_problems(cat: Catalog, locate: Locator) -> list[Problem]:
 
 
 WEIGHT_TOTAL = 100
+
+
+def _kubernetes_key_dirs(cat: Catalog, bad: Any) -> None:
+    """A Kubernetes output mounts the key folder in a container: it must be absolute."""
+    for sname, svc in cat.services.items():
+        k8s = [o for o in svc.outputs if o in OUTPUTS and OUTPUTS[o].kubernetes]
+        if not k8s:
+            continue
+        if svc.key_dir is not None:
+            dirs = [(("services", sname, "key_dir"), svc.key_dir)]
+        else:
+            dirs = [(("environments", e, "key_dir"), cat.environments[e].key_dir)
+                    for e in svc.environments if e in cat.environments]
+        for path, key_dir in dirs:
+            if not key_dir.startswith("/"):
+                bad(path, f"key_dir '{key_dir}' is relative, but service '{sname}' renders "
+                    f"{', '.join(k8s)}, which mounts it in a container",
+                    "use an absolute path, e.g. key_dir: /run/secrets/aigw")
+                break
 
 
 def _route_weights(cat: Catalog, bad: Any) -> None:

@@ -17,8 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from aigw.apis import API_NAMES
 from aigw.catalog.prices import Budget, ModelPrice
+from aigw.drivers import DRIVERS
 from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
-from aigw.rotation.registry import DRIVERS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")

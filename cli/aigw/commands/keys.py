@@ -1,16 +1,14 @@
-"""`aigw keys put|list|status|import`, `aigw rotate-keys` and `aigw audit`.
+"""`aigw keys put|list|status|import`: provider keys in OpenBao (values never printed).
 
-Each command parses flags, takes OpenBao from the run's context (aigw.context), calls
-one core function (aigw.slots.put, aigw.rotation.runner, aigw.slots.audit) and
-prints: tables for people, `--json` for machines, progress lines on stderr.
+Each subcommand parses flags, takes OpenBao from the run's context (aigw.context),
+calls aigw.slots.put and prints: tables for people, `--json` for machines.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,26 +18,17 @@ from aigw.commands.options import (
     NeedEnv,
     PathArg,
     ProviderOpt,
-    YesOpt,
     age_text,
-    duration_flag,
+    vault_client,
 )
 from aigw.commands.options import emit_json as _say
-from aigw.errors import EXIT_CHANGES, EXIT_OK, RotationError, RotationInProgress, UsageError
+from aigw.errors import EXIT_OK
 
 if TYPE_CHECKING:
-    from aigw.rotation.machine import Progress
     from aigw.slots.status import SlotStatus
 
 keys_app = typer.Typer(help="Put, import and inspect provider keys in OpenBao (values never "
                        "printed).", no_args_is_help=True)
-
-
-def _client() -> Any:
-    from aigw.context import current
-    from aigw.vault import connect
-
-    return connect(current().vault)
 
 
 def _age(seconds: float | None) -> str:
@@ -73,7 +62,7 @@ def put(
     if unread is not None:
         typer.echo(f"warning: {unread.message} (stored anyway: --force)", err=True)
     secret = core.read_secret(target.fields, f"key for {target.id}", file=file)
-    client = _client()
+    client = vault_client()
     result = core.put_key(client, target, secret, key_id=key_id, who=who_am_i(client))
     if as_json:
         _say(result.as_dict())
@@ -100,7 +89,7 @@ def import_(
     cat = load_catalog(path).catalog
     values = core.load_env_file(file)
     core.import_plan(cat, env, list(values))  # every name checked before OpenBao is asked
-    client = _client()
+    client = vault_client()
     results = core.import_values(client, cat, env, values, str(file), who=who_am_i(client))
     if as_json:
         _say({"keys": [r.as_dict() for r in results]})
@@ -119,7 +108,7 @@ def _statuses(path: Path, env: str | None, provider: str | None,
     from aigw.slots import put as core
 
     now = time.time()
-    rows = core.slot_statuses(_client(), load_catalog(path).catalog, env, provider,
+    rows = core.slot_statuses(vault_client(), load_catalog(path).catalog, env, provider,
                               read_only=read_only)
     if as_json:
         _say({"slots": [s.as_dict(now) for s in rows]})
@@ -174,149 +163,6 @@ def status(path: PathArg = Path(), env: EnvOpt = None, provider: ProviderOpt = N
     return EXIT_OK
 
 
-def _progress(p: Progress) -> None:
-    arrow = p.detail if p.to_state in ("note", "failed", "waiting") else (
-        f"{p.from_state or '-'} -> {p.to_state}" + (f" ({p.detail})" if p.detail else ""))
-    label = {"note": "note: ", "failed": "failed: "}.get(p.to_state, "")
-    typer.echo(f"rotate {p.slot}: {label}{arrow}", err=True)
-
-
-def rotate_keys_cmd(
-    path: PathArg = Path(),
-    env: EnvOpt = None,
-    provider: ProviderOpt = None,
-    slot: Annotated[str | None, typer.Option("--slot", help="Only this slot.")] = None,
-    due: Annotated[bool, typer.Option("--due", help="Only keys older than max_age.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; exit 1 when "
-                                          "something would be done.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Only continue rotations in "
-                                         "progress.")] = False,
-    finish: Annotated[bool, typer.Option("--finish", help="Like --resume, and finish rotations "
-                                         "whose grace period is over.")] = False,
-    abort: Annotated[bool, typer.Option("--abort", help="Give up rotations in progress whose "
-                                        "new key is not promoted yet (it is revoked; the old "
-                                        "key stays).")] = False,
-    grace: Annotated[str | None, typer.Option("--grace", help="Grace period after promotion "
-                                              "(never below agent_refresh; fixed once a key "
-                                              "is promoted: a longer one only delays).")] = None,
-    override_grace: Annotated[bool, typer.Option("--override-grace", help="Allow --grace to "
-                                                 "shorten the grace recorded at promotion "
-                                                 "(needs --reason).")] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why the grace is overridden "
-                                               "(recorded in the audit trail).")] = None,
-    wait: Annotated[str | None, typer.Option("--wait", help="Wait this long for evidence that "
-                                             "consumers moved (default: do not wait).")] = None,
-    yes: YesOpt = False,
-    as_json: JsonOpt = False,
-) -> int:
-    """Rotate provider keys with zero downtime; resumable after any interruption."""
-    from aigw.catalog import load_catalog
-    from aigw.rotation.runner import RotateOptions, rotate_keys, timing_from_env
-    from aigw.slots import put as core
-    from aigw.slots.targets import select_targets
-
-    loaded = load_catalog(path)
-    options = RotateOptions(env=env, provider=provider, slot=slot, due=due, resume=resume,
-                            finish=finish, dry_run=dry_run, grace=duration_flag(grace, "--grace"),
-                            abort=abort, override_grace=override_grace, reason=reason)
-    continuing = (resume or finish or abort) and not due  # as the runner selects
-    select_targets(loaded.catalog, env, provider, slot,  # unknown names fail before Vault
-                   read_only=not continuing)
-    if not (yes or dry_run):
-        if not sys.stdin.isatty():
-            raise UsageError("rotate-keys changes provider keys: pass --yes (or --dry-run)")
-        typer.confirm("Rotate the selected keys?", abort=True)
-    client = _client()
-    timing = timing_from_env(wait=duration_flag(wait, "--wait"))
-    result = rotate_keys(loaded, client, options, timing=timing,
-                         secret_input=core.StdinSecretInput(), reporter=_progress)
-    if as_json:
-        _say(result.as_dict())
-    else:
-        skipped: dict[str, int] = {}
-        for o in result.outcomes:
-            if o.status == "skipped":  # summarised below, one line for all of them
-                skipped[o.message or "skipped"] = skipped.get(o.message or "skipped", 0) + 1
-                continue
-            extra = f" [{o.state}]" if o.state and o.status != "done" else ""
-            typer.echo(f"{o.slot}: {o.status}{extra}" + (f": {o.message}" if o.message else ""))
-            for note in o.notes:
-                if note.startswith(("revoke", "grace shortened", "the new key was not")):
-                    typer.echo(f"  {note}")
-        if skipped:
-            total = sum(skipped.values())
-            whys = sorted(skipped.items())
-            typer.echo(f"skipped {total} slot(s): " + (whys[0][0] if len(whys) == 1 else
-                       ", ".join(f"{n} {why}" for why, n in whys)))
-        if result.by_status("waiting"):
-            typer.echo("the old keys stay valid until consumers have moved: rerun `aigw "
-                       "rotate-keys --resume` (with --wait 10m to wait), or `--finish` once "
-                       "the grace period is over")
-    failed = result.by_status("failed", "aborted")
-    if failed:
-        # A slot's message may carry its own hint already: never add a second one.
-        own = any("(hint: " in o.message for o in failed)
-        raise RotationError(f"{len(failed)} slot(s) failed: " + "; ".join(
-            f"{o.slot}: {o.message}" for o in failed),
-            hint=None if own else "fix the cause and rerun; the journal resumes where it "
-            "stopped")
-    busy = result.by_status("in-progress")
-    if busy:
-        raise RotationInProgress("; ".join(o.message for o in busy))
-    return result.exit_code
-
-
-def audit_cmd(path: PathArg = Path(), env: EnvOpt = None,
-              verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain; "
-                                                   "exit 1 on a gap or an edit.")] = False,
-              as_json: JsonOpt = False) -> int:
-    """Print the audit trail of key operations (and check it with --verify)."""
-    from aigw.catalog import load_catalog
-    from aigw.catalog.models import format_duration
-    from aigw.slots.audit import AuditLog
-    from aigw.slots.kv import KV
-    from aigw.slots.targets import select_targets
-
-    cat = load_catalog(path).catalog
-    client = _client()
-    scopes: dict[tuple[str, str], Any] = {}
-    for t in select_targets(cat, env):
-        scopes.setdefault((t.mount, t.bookkeeping), t)
-    out: list[dict[str, Any]] = []
-    bad = 0
-    for (mount, base), _t in sorted(scopes.items()):
-        report = AuditLog(KV(client, mount), base).verify()
-        bad += len(report.problems)
-        out.append({"mount": mount, "path": f"{base}/audit", "ok": report.ok,
-                    "problems": report.problems, "records": report.records})
-    if as_json:
-        # One shape with and without --verify: the scopes, each with its records.
-        _say({"verified": verify, "scopes": out})
-    else:
-        for scope in out:
-            for r in scope["records"]:
-                typer.echo(f"#{r['seq']:<5} {r['at']} {r['env']}/{r['slot']} {r['action']}: "
-                           f"{r.get('from_state') or '-'} -> {r['to_state']}, version "
-                           f"{r.get('from_version') or '-'} -> {r.get('to_version') or '-'}, "
-                           f"key {r.get('old_fingerprint') or '-'} -> "
-                           f"{r.get('new_fingerprint') or '-'}, by {r['who']}")
-                g = (r.get("detail") or {}).get("grace_override")
-                if g:
-                    typer.echo(f"       grace shortened from {format_duration(int(g['from']))}"
-                               f" to {format_duration(int(g['to']))} by {g['by']}: "
-                               f"{g['reason']}")
-            if verify:
-                state = "intact" if scope["ok"] else "BROKEN"
-                typer.echo(f"{scope['mount']}/{scope['path']}: {state}, "
-                           f"{len(scope['records'])} record(s)")
-                for p in scope["problems"]:
-                    typer.echo(f"  problem: {p}")
-    return EXIT_CHANGES if verify and bad else EXIT_OK
-
-
 def register(app: typer.Typer) -> None:
-    """Add `keys`, `rotate-keys` and `audit` to the app."""
+    """Add `keys` to the app."""
     app.add_typer(keys_app, name="keys")
-    app.command("rotate-keys")(rotate_keys_cmd)
-    app.command("audit")(audit_cmd)
-

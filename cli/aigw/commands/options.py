@@ -6,12 +6,16 @@ this at start-up, and `aigw --help` must stay fast (benchmarks/startup.py).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from aigw.commands import output
+
+if TYPE_CHECKING:
+    from aigw.stack.run import Confirm, StackResult
 
 PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
                                          "catalog/*.yaml.")]
@@ -21,6 +25,13 @@ EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Only this envir
 NeedEnv = Annotated[str, typer.Option("--env", "-e", help="The environment.")]
 ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Only this provider.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+# `aigw plan`, `apply` and `destroy` (one stack per environment).
+StackEnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Only this environment "
+                                                 "(default: every environment in turn, in the "
+                                                 "catalog's order).")]
+UnlockOpt = Annotated[bool, typer.Option("--force-unlock", help="Remove a lock on the stack "
+                                         "even if its holder may be alive (a stale lock of a "
+                                         "dead run on this host is removed without it).")]
 
 
 def duration_flag(text: str | None, flag: str) -> int | None:
@@ -57,3 +68,30 @@ def catalog_folder(path: Path) -> Path:
 def rendered_folder(path: Path) -> Path:
     """Where `aigw render` writes by default: `rendered/` beside the catalog."""
     return catalog_folder(path) / "rendered"
+
+
+def vault_client() -> Any:
+    """The run's OpenBao client (aigw.context: flags, environment, or `aigw dev`)."""
+    from aigw.context import current
+    from aigw.vault import connect
+
+    return connect(current().vault)
+
+
+def confirm_on_tty() -> Confirm | None:
+    """Ask on a terminal; None (so --yes is required) when stdin is not one."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: typer.confirm(question, default=False)
+
+
+def stack_echo(line: str) -> None:
+    """A stack run's progress line: stdout, or stderr under --json (stdout is the document's)."""
+    typer.echo(line, err=output.active())
+
+
+def emit_stack_results(results: list[StackResult]) -> None:
+    """Under --json, the stacks' results and the deployments held (docs/json.md)."""
+    if output.active():
+        emit_json({"stacks": [r.as_dict() for r in results],
+                   "held": [d.as_dict() for r in results for d in r.held]})

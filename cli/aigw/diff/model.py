@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.diff.effects import Effect, ServiceChange
-from aigw.diff.git import Base
+from aigw.git import Base
 from aigw.governance.findings import Finding, counts
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from aigw.catalog import LoadedCatalog, Problem, load_catalog
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import check_scope, did_you_mean
-from aigw.diff.git import Base, export_catalog, repo_root, resolve_base
 from aigw.errors import CatalogError, UsageError
 from aigw.evals.cache import CACHE_DIR, AnswerCache
 from aigw.evals.keyfolder import key_folder
@@ -27,6 +26,7 @@ from aigw.evals.report import SIDES, case_rows, side_summary, verdict
 from aigw.evals.results import SCHEMA, route_labels
 from aigw.evals.runner import Caller, Job, Progress, client_for, eval_routes, run_jobs
 from aigw.fsutil import atomic_write
+from aigw.git import Base, export_catalog, repo_root, resolve_base
 
 DEFAULT_CONCURRENCY = 4  # promptfoo's default maxConcurrency
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aigw.catalog.loader import Mark, PathKey, dotted
@@ -68,10 +68,6 @@ class Finding:
             "column": self.mark.column if self.mark else None,
             "waived": self.waived,
         }
-
-    def with_mark(self, mark: Mark | None) -> Finding:
-        """A copy located at MARK."""
-        return replace(self, mark=mark)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -53,14 +53,6 @@ def read_ack_entries(kv: KV, acks_path: str,
     return out
 
 
-def read_acks(kv: KV, acks_path: str, consumers: Sequence[str]) -> dict[str, str | None]:
-    """The fingerprint each consumer acknowledged (None when it did not)."""
-    out: dict[str, str | None] = {}
-    for service, data in read_ack_entries(kv, acks_path, consumers).items():
-        out[service] = str(data.get("fingerprint")) if data and data.get("fingerprint") else None
-    return out
-
-
 @dataclass(frozen=True)
 class AckView:
     """What the acknowledgements say about one rotation: who moved, who did not."""

@@ -85,11 +85,6 @@ class InitPlan:
         """Scaffold files already in ROOT (changed or not)."""
         return sorted(self.overwrite + self.unchanged + self.kept)
 
-    @property
-    def overwrites_user_files(self) -> list[str]:
-        """The user's files (catalog, policies...) this plan would overwrite."""
-        return [rel for rel in self.overwrite if not is_owned(rel)]
-
 
 @dataclass
 class InitResult:
@@ -147,7 +142,7 @@ def init_repo(root: Path, *, force: bool = False, update: bool = False,
     """Write the scaffold into ROOT; refuse to overwrite an existing file unless FORCE.
 
     UPDATE refreshes only the files aigw owns (is_owned) and creates missing ones of them.
-    The CLI asks before FORCE overwrites anything (commands/governance.py).
+    The CLI asks before FORCE overwrites anything (commands/init.py).
     """
     plan = plan_init(root, update=update, install_source=install_source)
     if not (force or update) and plan.existing:

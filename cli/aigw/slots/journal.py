@@ -35,7 +35,6 @@ from aigw.slots.kv import KV, CasConflict
 
 STATES = ("intent", "minted", "staged", "verified", "promoted", "propagated",
           "old_disabled", "old_revoked", "done")
-ABORT_STATES = ("aborting", "aborted")
 # state -> the state of the main path whose place it takes (the next step is the same).
 VARIANTS = {"verify_skipped": "verified", "old_left_to_operator": "old_revoked"}
 TERMINAL = frozenset({"done", "aborted"})

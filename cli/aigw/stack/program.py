@@ -2,7 +2,7 @@
 
 `declare_environment(spec, addr)` is the whole program: it turns the records of
 `aigw.stack.spec` into dynamic resources. aigw runs it as an Automation API
-inline program (`environment_program`); `stacks/__main__.py` runs the same
+inline program (`spec_program`); `stacks/__main__.py` runs the same
 function for users of the official CLI. Unit tests run it under
 `pulumi.runtime.Mocks`.
 
@@ -21,8 +21,7 @@ from typing import Any
 
 import pulumi
 
-from aigw.catalog import Catalog, load_catalog
-from aigw.stack.auth import AuthConfig
+from aigw.catalog import load_catalog
 from aigw.stack.ids import PROJECT, SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.resources import (
     AuthBackend,
@@ -45,7 +44,7 @@ from aigw.stack.spec import (
 )
 
 __all__ = ["PROJECT", "SERVER_OUTPUT", "SPEC_OUTPUT", "Declared", "declare_environment",
-           "declare_in_batches", "environment_program", "run_from_project", "spec_program"]
+           "declare_in_batches", "run_from_project", "spec_program"]
 
 
 @dataclass
@@ -187,17 +186,6 @@ def _declare_configs(out: Declared, spec: EnvSpec, addr: str, commit: str | None
             "catalog_commit": commit or "",
         }, opts)
         yield out.configs[cfg.service]
-
-
-def environment_program(catalog: Catalog, env_name: str, addr: str,
-                        auth: AuthConfig | None = None,
-                        cluster_id: str = "", commit: str | None = None) -> Callable[[], Any]:
-    """The inline program of one environment's stack.
-
-    The spec is computed here, before the engine starts, so catalog problems
-    surface as aigw errors rather than as a failed Pulumi run.
-    """
-    return spec_program(environment_spec(catalog, env_name, auth), addr, cluster_id, commit)
 
 
 def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "",

@@ -237,7 +237,7 @@ class _Run:
     @functools.cached_property
     def commit(self) -> str | None:
         """The catalog's git commit (recorded with each config the engine writes)."""
-        from aigw.diff.git import catalog_commit
+        from aigw.git import catalog_commit
 
         return catalog_commit(self.path)
 

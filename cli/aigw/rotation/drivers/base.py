@@ -7,7 +7,7 @@ operator supplies the key through `SecretInput`. Drivers raise `RotationError`
 with a message that names key ids at most, never values.
 
 Drivers are built by `build_driver(name, spec, secret_input)` from the one
-registry (`aigw.rotation.registry.DRIVERS`); tests pass their own factory.
+registry (`aigw.drivers.DRIVERS`); tests pass their own factory.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
+from aigw.drivers import DRIVERS, load_driver_class
 from aigw.errors import RotationError
-from aigw.rotation.registry import DRIVERS, load_driver_class
 
 
 @dataclass(frozen=True)

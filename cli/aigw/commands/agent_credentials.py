@@ -46,5 +46,5 @@ def agent_credentials(
 
 
 def register(app: typer.Typer) -> None:
-    """Add agent-credentials to the app."""
+    """Add `agent-credentials` to the app."""
     app.command("agent-credentials")(agent_credentials)
