@@ -165,3 +165,41 @@ def test_each_provider_class_is_pickled_once_and_as_dill_would(
     assert len(calls) == len(set(calls)) < 10  # one per class
     policies = [a for a in mocks.resources.values() if a.typ == f"{TYPE}Policy"]
     assert {a.inputs["__provider"] for a in policies} == {serialize_provider(PolicyProvider())}
+
+
+def test_registered_resources_are_freed_batch_by_batch(
+        mocks: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inline program keeps only the policies (roles and configs depend on them):
+    a registered slot, role or config is freed once its batch is registered, so the
+    program's memory does not grow with the stack (docs/stacks.md#scale)."""
+    import gc
+    import weakref
+
+    from aigw.stack import program as prog
+
+    alive: list[weakref.ref[Any]] = []
+    real = prog.ClientConfig
+
+    def config(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        alive.append(weakref.ref(made))
+        return made
+
+    monkeypatch.setattr(prog, "ClientConfig", config)
+    spec = environment_spec(Catalog.model_validate(catalog_doc(120)), "bench")
+
+    still: list[int] = []
+
+    @pulumi.runtime.test
+    def run() -> Any:
+        async def go() -> None:
+            declared = await prog.declare_in_batches(spec, ADDR, batch=20)
+            gc.collect()  # while the program (and what it returned) is still running
+            still.append(sum(ref() is not None for ref in alive))
+            assert declared.policies  # kept: what later resources depend on
+        return pulumi.Output.from_input(go())
+
+    with fast_inline_program():
+        run()
+    assert len(alive) == 120
+    assert still and still[0] <= 20, f"{still} configs outlive their batch"

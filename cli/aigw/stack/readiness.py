@@ -208,7 +208,8 @@ class EnvReadiness:
 
     environment: str
     deployments: tuple[DeploymentReadiness, ...]
-    live: dict[str, tuple[str, dict[str, Any]]]  # service -> its live config (text, parsed)
+    # service -> its live config (text, parsed), of the deployments whose config changes
+    live: dict[str, tuple[str, dict[str, Any]]]
 
     @property
     def held(self) -> list[DeploymentReadiness]:
@@ -247,12 +248,12 @@ def check_environment(cat: Catalog, spec: EnvSpec, client: hvac.Client, *,
         dep = deps[cfg.service]
         entry = found[cfg.service]
         doc = entry[1] if entry is not None else None
-        if entry is not None:
-            live[cfg.service] = entry
+        old_revision = str(doc.get("revision")) if doc is not None else None
+        if entry is not None and old_revision != cfg.revision:
+            live[cfg.service] = entry  # what a hold keeps (1,000 parsed configs otherwise)
         empty = [ref.id for ref in dep.slots if not filled[ref]]
         unreadable = [ref.id for ref in dep.slots if not grants_read(
             policies[cfg.service].text, secret_path(cat, env_name, ref))]
-        old_revision = str(doc.get("revision")) if doc is not None else None
         agent = doc is not None and (config_slots(doc) != set(dep.slots)
                                      or doc.get("key_dir") != dep.key_dir)
         out.append(DeploymentReadiness(
