@@ -26,17 +26,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cli" / "aigw"
 # Bottom first, one layer a line. Layer 0 is the base: the registries (`apis`,
 # `outputs`, `drivers`), the names and primitives; they import only the standard
 # library, so `aigw validate` and the client can read them without loading anything.
-# `client` (the runtime services import) sits right above it, below all it serves.
+# `fastpath` (the one switch of the fast paths) reads `envvars`; `client` (the runtime
+# services import) sits right above them, below all it serves.
 LAYERS = """
 aigw errors envvars names apis outputs drivers fsutil proc package_data
+fastpath
 client
 vault git gitguard tools
 devstore tool_release
 dev tool_install
 context
 catalog
-render_manifest
+client_config render_manifest render_plan render_pool
+render_outputs
 render
+render_sync
 slots
 rotation
 stack
@@ -60,9 +64,14 @@ PACKAGE_LAYERS = {
         __init__
     """,
     "client": """
+        httpapi
+        fastpath
         ackdoc cost errors eventstream keys multipart usage
         acks metrics sigv4 streaming
         wire
+        wires.openai wires.anthropic wires.bedrock
+        wires.bedrock_api_key
+        wires
         config
         live router
         telemetry
@@ -330,9 +339,11 @@ def test_no_import_goes_up_a_layer() -> None:
 
 
 def test_the_base_layer_imports_only_the_standard_library() -> None:
-    """What `aigw validate` and the client read first loads no third-party package."""
+    """What `aigw validate` and the client read first loads no third-party package
+    (the base layer and the fast-path switch: every layer below the client)."""
     modules = module_names()
-    base = [m for m, (_u, rank, _d) in layer_of().items() if rank == 0]
+    placed = layer_of()
+    base = [m for m, (_u, rank, _d) in placed.items() if rank < placed["aigw.client"][1]]
     assert "aigw.names" in base and "aigw.drivers" in base
     assert {m: sorted(third_party_imports(modules[m])) for m in base
             if third_party_imports(modules[m])} == {}
@@ -340,13 +351,14 @@ def test_the_base_layer_imports_only_the_standard_library() -> None:
 
 def test_the_client_imports_only_the_base_layer() -> None:
     """aigw.client, which services install alone, imports from the rest of aigw only the
-    base layer (today `aigw.names`), whose modules import only the standard library."""
+    layers below it (today `aigw.names` and the fast-path switch `aigw.fastpath`, which
+    reads `aigw.envvars`), whose modules import only the standard library."""
     edges = graph()
     placed = layer_of()
     outside = {d for m, ds in edges.items() if m == "aigw.client" or m.startswith("aigw.client.")
                for d in ds if not (d == "aigw.client" or d.startswith("aigw.client."))}
     assert "aigw.names" in outside
-    assert sorted(d for d in outside if placed[d][1] != 0) == []
+    assert sorted(d for d in outside if placed[d][1] >= placed["aigw.client"][1]) == []
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -379,3 +391,64 @@ def test_the_layer_check_sees_a_same_layer_import_and_an_unplaced_module(tmp_pat
     assert third_party_imports(pkg / "apis.py") == set()
     (pkg / "names.py").write_text("import os\nimport yaml\nfrom pydantic import BaseModel\n")
     assert third_party_imports(pkg / "names.py") == {"yaml", "pydantic"}
+
+
+ROOT = PACKAGE.parents[1]
+IMPORTERS = ("cli", "tests", "testing", "benchmarks", "stacks", "scripts")
+
+
+def defined_names(path: Path) -> set[str]:
+    """Names a module defines itself (functions, classes, assignments), not the ones it imports."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return out
+
+
+def borrowed_imports(root: Path = ROOT, importers: tuple[str, ...] = IMPORTERS) -> list[str]:
+    """Every `from aigw.x import name` (and `__all__` entry) where module aigw.x does not
+    define `name` but imports it from elsewhere: a re-export, an old path kept alive.
+
+    A package's `__init__` may gather its modules' names (its public API); a module may not.
+    """
+    modules = module_names(root / "cli" / "aigw")
+    plain = {m: p for m, p in modules.items() if p.name != "__init__.py"}
+    defined = {m: defined_names(p) for m, p in plain.items()}
+    bad = []
+    for folder in importers:
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            where = path.relative_to(root)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and not node.level and node.module in plain:
+                    bad += [f"{where}:{node.lineno}: {a.name} from {node.module}"
+                            for a in node.names if f"{node.module}.{a.name}" not in modules
+                            and a.name not in defined[node.module]]
+            name = next((m for m, p in plain.items() if p == path), None)
+            for node in tree.body if name else ():
+                if (isinstance(node, ast.Assign) and any(
+                        isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+                        and isinstance(node.value, ast.List | ast.Tuple)):
+                    bad += [f"{where}:{node.lineno}: __all__ exports {e.value}, defined elsewhere"
+                            for e in node.value.elts if isinstance(e, ast.Constant)
+                            and e.value not in defined[name or ""]]
+    return bad
+
+
+def test_an_import_names_the_module_that_defines_it() -> None:
+    """No re-exports kept for old import paths: import a name from where it is defined."""
+    assert borrowed_imports() == []
+
+
+def test_the_re_export_check_sees_a_borrowed_name(tmp_path: Path) -> None:
+    pkg = _package(tmp_path / "cli", {
+        "names.py": "X = 1\n", "view.py": "from aigw.names import X\n__all__ = ['X', 'f']\n"
+        "def f():\n    return X\n", "user.py": "from aigw.view import X, f\nfrom aigw.names import X\n"})
+    assert pkg.parent == tmp_path / "cli"
+    assert borrowed_imports(tmp_path, ("cli",)) == [
+        "cli/aigw/user.py:1: X from aigw.view", "cli/aigw/view.py:2: __all__ exports X, defined "
+        "elsewhere"]

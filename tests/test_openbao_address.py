@@ -32,7 +32,8 @@ from aigw.catalog import load_catalog
 from aigw.catalog.view import SlotRef
 from aigw.client import Client, ConfigError, fingerprint
 from aigw.names import CONFIG_FIELD, ack_path, config_path
-from aigw.render import MARKER, render_all
+from aigw.render import render_all
+from aigw.render_manifest import MARKER
 from aigw.stack.spec import environment_spec
 from aigw.tools import find_bao
 from tests.helpers import Result, run_cli, wait_for

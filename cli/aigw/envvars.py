@@ -38,6 +38,8 @@ ANTHROPIC_ADMIN_KEY = "ANTHROPIC_ADMIN_KEY"
 AWS_ENDPOINT_URL = "AIGW_AWS_ENDPOINT_URL"  # the aws-iam driver's endpoint (moto in tests)
 PULUMI_SDK_DEBUG = "AIGW_PULUMI_SDK_DEBUG"  # 1: run the Pulumi SDK without aigw's patches
 TEST_CRASH_AT = "AIGW_TEST_CRASH_AT"  # test hook: SIGKILL at these rotation points
+# 1: every layer runs its plain public-API path instead of its speed tricks (aigw.fastpath).
+NO_FASTPATH = "AIGW_NO_FASTPATH"
 
 # The Pulumi engine.
 PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"

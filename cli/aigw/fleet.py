@@ -10,7 +10,6 @@ themselves. Reads slot values only to fingerprint them; the values go nowhere.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +17,10 @@ from typing import Any
 import hvac
 
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import deployments, slot_path
+from aigw.catalog.view import deployments
 from aigw.client.ackdoc import acknowledges, live_instances
 from aigw.errors import UsageError
-from aigw.names import ack_path
+from aigw.names import ack_path, slot_path
 from aigw.slots.kv import KV
 from aigw.slots.targets import secret_fingerprint
 
@@ -59,14 +58,13 @@ class ServiceReport:
 
 
 def _expected_revisions(cat: Catalog, env: str | None) -> dict[tuple[str, str], str]:
-    from aigw.render import REVISION_FIELD, Renderer, publishes_config
+    from aigw.client_config import REVISION_FIELD, ClientConfigs, publishes_config
 
-    renderer = Renderer(cat)
+    configs = ClientConfigs()
     out = {}
     for dep in deployments(cat, env=env):
         if publishes_config(cat, dep):
-            doc = json.loads(renderer.client_config_file(dep))
-            out[(dep.environment, dep.service)] = str(doc[REVISION_FIELD])
+            out[(dep.environment, dep.service)] = str(configs.document(dep)[REVISION_FIELD])
     return out
 
 

@@ -54,13 +54,33 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))
     assert run(code) == []
 
 
+# The bottom-layer modules the client shares with the CLI (docs/architecture.md): the
+# names and file-naming rules, the table of wire APIs, and the fast-path switch (with its
+# variable's name in aigw.envvars). Standard library only.
+SHARED = ("aigw", "aigw.names", "aigw.apis", "aigw.fastpath", "aigw.envvars")
+
+
 def test_client_imports_nothing_else_from_aigw():
-    """aigw.client is self-contained: from the package only aigw, aigw.client.* and
-    aigw.names (the names and file-naming rules it shares with render; stdlib only)."""
+    """aigw.client is self-contained: from the package only aigw.client.* and SHARED."""
     code = ("import aigw.client, sys, json; "
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('aigw'))))")
-    assert [m for m in run(code) if m not in ("aigw", "aigw.names")
-            and not m.startswith("aigw.client")] == []
+    loaded = run(code)
+    assert "aigw.apis" in loaded
+    assert [m for m in loaded if m not in SHARED and not m.startswith("aigw.client")] == []
+
+
+def test_shared_modules_import_only_the_standard_library():
+    """What the client shares with the CLI loads nothing outside the standard library,
+    so `aigw validate` reads the wire table without httpx (and the client without the CLI)."""
+    code = f"""
+import sys, json
+before = set(sys.modules)
+for name in {SHARED!r}:
+    __import__(name)
+new = {{m.split('.')[0] for m in set(sys.modules) - before}}
+print(json.dumps(sorted(new - set(sys.stdlib_module_names) - {{"aigw"}})))
+"""
+    assert run(code) == []
 
 
 def test_sdk_adapter_without_its_sdk_names_the_extra(tmp_path):

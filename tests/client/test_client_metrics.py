@@ -269,7 +269,8 @@ def test_names_are_the_conventions(providers, make_route, write_config, reader,
     from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
     from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as gm
 
-    from aigw.client.metrics import _BY_API, _BY_HOST
+    from aigw.apis import APIS
+    from aigw.client.metrics import _BY_HOST
 
     known_attrs = {v for k, v in vars(ga).items() if k.startswith("GEN_AI_")}
     known_metrics = {v for k, v in vars(gm).items() if k.startswith("GEN_AI_")}
@@ -283,7 +284,9 @@ def test_names_are_the_conventions(providers, make_route, write_config, reader,
         for attrs, _, _ in pts[name]:
             assert {a for a in attrs if a.startswith("gen_ai.")} <= known_attrs
     well_known = {v.value for v in ga.GenAiProviderNameValues}
-    assert set(_BY_HOST.values()) | set(_BY_API.values()) | {"azure.ai.openai"} <= well_known
+    by_api = {a.otel_provider for a in APIS.values() if a.otel_provider}
+    assert by_api == {"anthropic", "aws.bedrock"}
+    assert set(_BY_HOST.values()) | by_api | {"azure.ai.openai"} <= well_known
     token_types = {v.value for v in ga.GenAiTokenTypeValues}
     assert {a["gen_ai.token.type"] for a, _, _ in pts["gen_ai.client.token.usage"]} <= token_types
 

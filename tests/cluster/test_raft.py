@@ -24,8 +24,8 @@ import yaml
 from testing.openai_admin import OpenAIAdminServer
 
 from aigw.catalog import load_catalog
+from aigw.context import EngineSettings
 from aigw.stack import run
-from aigw.stack.workspace import EngineSettings
 from aigw.vault import VaultSettings
 from tests.cluster.raft import Node, RaftCluster, when
 from tests.rotation.conftest import ADMIN_KEY, PROJECT, openai_provider, write_catalog

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from aigw.evals.cases import Assertion
 from aigw.evals.graders import GRADERS, Answer, Grade, check_assertion, rubric_messages
-from aigw.evals.loader import Assertion
 
 
 def grade(kind: str, text: str, value: Any = None, threshold: float | None = None, *,

@@ -22,7 +22,8 @@ import yaml
 from testing.bao import BaoDevServer
 
 from aigw.catalog import LoadedCatalog, load_catalog
-from aigw.catalog.view import config_path, deployments, slot_path
+from aigw.catalog.view import deployments
+from aigw.names import config_path, slot_path
 from aigw.render import render_all
 from aigw.tools import find_bao
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from testing.fake_provider import FakeProvider
 
 from aigw.catalog import load_catalog
 from aigw.render import render_all
@@ -193,3 +194,73 @@ def test_a_router_user_follows_a_rotated_key_without_a_restart(tmp_path: Path) -
     assert ["openai/old-model", "fake-old-v2", 90] in found["after"]
     assert ["openai/new-model", "fake-new.default-v1", 10] in found["after"]
     assert found["fallbacks"] == [{"chat": ["chat/fallback-1"]}]
+
+
+CALLS = r"""
+import json, sys, httpx, yaml
+from litellm import Router
+cfg = yaml.safe_load(open(sys.argv[1]))
+for d in cfg["model_list"]:
+    d["litellm_params"]["api_key"] = sys.argv[2]
+router = Router(model_list=cfg["model_list"], **cfg.get("router_settings", {}))
+served, main_calls = [], []
+for _ in range(3):
+    answer = router.completion(model="chat", messages=[{"role": "user", "content": "hi"}])
+    served.append(answer.model)
+    main_calls.append(httpx.get(sys.argv[3] + "/_fake/state").json()["total_calls"])
+print(json.dumps({"served": served, "main_calls": main_calls}))
+"""
+
+FAILOVER = """\
+environments:
+  prod: {{}}
+providers:
+  main: {{api: openai, base_url: "{main}", region: us}}
+  spare: {{api: openai, base_url: "{spare}", region: us}}
+models:
+  chat:
+    routes:
+      - {{provider: main, model: main-model, retries: 2, cooldown: 120}}
+      - {{provider: spare, model: spare-model}}
+services:
+  bot:
+    environments: [prod]
+    models: [chat]
+    defaults: {{retries: 0, cooldown: 30}}
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fault", ["500", "429", "503"])
+def test_litellm_spends_a_routes_retries_then_cools_it_down(tmp_path: Path, fault: str) -> None:
+    """A route with `retries: 2, cooldown: 120`: LiteLLM's own Router tries it three times on
+    the first call, falls back, and leaves it alone for the next calls (aigw's rule, spec R5;
+    the main provider's calls after each of three calls: 3, 3, 3).
+
+    Both providers are stand-ins (testing/fake_provider.py, real HTTP on 127.0.0.1).
+    Without the per-deployment settings LiteLLM retries by the service default and never
+    cools a model group's only deployment on a 5xx: the first route is called on every call.
+    """
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"LiteLLM virtualenv missing at {VENV}: run scripts/install-litellm.sh")
+        pytest.skip("LiteLLM not installed (scripts/install-litellm.sh)")
+    key = "test-" + os.urandom(8).hex()
+    with FakeProvider("main", keys=[key], control_port=0) as main, \
+            FakeProvider("spare", keys=[key]) as spare:
+        main.set_mode(fault)
+        (tmp_path / "aigw.yaml").write_text(FAILOVER.format(main=main.base_url,
+                                                            spare=spare.base_url))
+        path = tmp_path / "litellm.yaml"
+        path.write_bytes(render_all(load_catalog(tmp_path))["prod/bot/litellm.yaml"])
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        proc = subprocess.run([str(python), "-c", CALLS, str(path), key, str(main.control_url)],
+                              capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        found = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert found["main_calls"] == [3, 3, 3]
+        assert found["served"] == ["spare-model"] * 3 and spare.total_calls == 3
+        assert spare.last_request is not None
+        assert not {"num_retries", "cooldown_time", "allowed_fails_policy"} & set(
+            spare.last_request), "a router setting reached the provider"

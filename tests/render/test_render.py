@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aigw.catalog import load_catalog
-from aigw.render import MARKER, MARKER_TEXT, read_manifest, render_all
+from aigw.render import render_all
+from aigw.render_manifest import MARKER, MARKER_TEXT, read_manifest
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,7 +248,7 @@ def test_revision_is_the_hash_of_everything_else() -> None:
     """`revision` is recomputable from the file, stable, and moves with any other byte."""
     import hashlib
 
-    from aigw.render import config_revision
+    from aigw.client_config import config_revision
 
     files = render_all(load_catalog(EXAMPLES))
     seen = set()

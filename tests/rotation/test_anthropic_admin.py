@@ -20,7 +20,7 @@ from testing.bao import BaoDevServer
 from aigw.errors import RotationError
 from aigw.rotation.drivers.anthropic_admin import AnthropicAdminDriver
 from aigw.rotation.drivers.base import DriverSpec, build_driver
-from aigw.rotation.machine import Timing
+from aigw.rotation.progress import Timing
 from aigw.rotation.runner import RotateOptions, rotate_keys
 from tests.rotation.conftest import ANTHROPIC_ADMIN_KEY, load, read_slot, seed, write_catalog
 

@@ -34,7 +34,7 @@ from testing.openai_admin import OpenAIAdminServer
 
 import aigw.rotation.machine as machine
 from aigw.client.keys import fingerprint
-from aigw.rotation.machine import Timing
+from aigw.rotation.progress import Timing
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import STATES, Journal
 from aigw.slots.kv import KV

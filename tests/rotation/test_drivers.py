@@ -13,7 +13,7 @@ from testing.openai_admin import OpenAIAdminServer
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import DriverSpec, VerifySkipped, build_driver
 from aigw.rotation.drivers.manual import ManualDriver, auth_headers
-from aigw.rotation.machine import Timing
+from aigw.rotation.progress import Timing
 from aigw.rotation.runner import RotateOptions, rotate_keys, timing_from_env
 from tests.rotation.conftest import (
     ADMIN_KEY,

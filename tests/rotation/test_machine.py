@@ -12,7 +12,7 @@ from testing.bao import BaoDevServer
 
 from aigw.client.keys import fingerprint
 from aigw.errors import RotationInProgress
-from aigw.rotation.machine import Progress, Timing
+from aigw.rotation.progress import Progress, Timing
 from aigw.rotation.runner import RotateOptions, RotateResult, rotate_keys
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal

@@ -16,9 +16,9 @@ import hvac
 import pytest
 from testing.bao import BaoDevServer
 
+from aigw.context import EngineSettings
 from aigw.stack import run
 from aigw.stack.run import StackResult
-from aigw.stack.workspace import EngineSettings
 from aigw.vault import VaultSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

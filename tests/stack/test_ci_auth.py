@@ -30,7 +30,7 @@ from testing.openai_admin import OpenAIAdminServer
 from aigw.catalog import load_catalog
 from aigw.catalog.models import GITHUB_OIDC_ISSUER
 from aigw.errors import AigwError, CatalogError
-from aigw.rotation.machine import Timing
+from aigw.rotation.progress import Timing
 from aigw.rotation.runner import RotateOptions, rotate_keys
 from aigw.scaffold import scaffold_files
 from aigw.stack import run

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from aigw.context import EngineSettings
 from aigw.stack import run
 from aigw.stack.fastplan import FORMAT, fingerprint_key, why_engine
-from aigw.stack.workspace import EngineSettings
 from aigw.tools import find_pulumi
 from tests.helpers import run_cli
 from tests.stack.conftest import PASSPHRASE, StackRig

@@ -13,10 +13,11 @@ from typing import Any, cast
 
 import pytest
 
+from aigw.context import EngineSettings
 from aigw.errors import EngineError
 from aigw.stack.locks import stack_locks
 from aigw.stack.run import clear_locks
-from aigw.stack.workspace import EngineSettings, StackHandle
+from aigw.stack.workspace import StackHandle
 
 
 def now() -> str:

@@ -24,8 +24,8 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from aigw.catalog import load_catalog
+from aigw.context import EngineSettings
 from aigw.stack import run
-from aigw.stack.workspace import EngineSettings
 from tests.stack.conftest import EXAMPLES, PASSPHRASE, StackRig
 from tests.stack.vaultstate import assert_holds_exactly
 

@@ -1,8 +1,9 @@
-"""`AsyncClient`: `Client` for asyncio code, on the same core and transport logic.
+"""`AsyncClient`: call a model alias; routes, keys and failover come from aigw-client.json.
 
-Same config, keys, failover plan and spans; only the sends are awaited. Key
-files are checked with a cheap `os.stat` (at most every `key_check_interval`),
-which does not need a thread.
+This file is the one source of the client's call surface: `client.py` (`Client`)
+is generated from it by scripts/unasync.py (`await` dropped, ``Async``/``a``
+names made sync), and tests/client/test_unasync.py fails when the two differ.
+Edit this file, then run ``python scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,35 @@ from typing import Any
 
 import httpx
 
+from aigw.apis import ANTHROPIC, OPENAI
+
 from .config import ClientConfig
 from .core import BaseClient
 from .dictapi import chat_call, chat_value, check, provider_of, request_call, sanitized
 from .sdk import inner_httpx2, make_sdk
 from .streaming import AsyncChatStream
 from .transport import AsyncFailoverTransport
-from .wire import ANTHROPIC, OPENAI
 
 
 class AsyncClient(BaseClient):
-    """Calls providers directly for one service from asyncio code.
+    """Calls providers directly for one service, following its aigw-client.json.
 
-    Create one per event loop and reuse it; ``async with`` or `aclose` closes it.
+    Create one per event loop and reuse it. It follows
+    its config file (see `BaseClient`, docs/client.md "Live config"): no restart
+    for a new one. Use ``async with AsyncClient...`` or `aclose` to stop the file
+    watcher and close the connection pools.
     """
 
     def __init__(self, config: ClientConfig, *,
                  transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
-        """Build a client; see `Client` and `BaseClient` for the keyword arguments."""
+        """Build a client; see `BaseClient` for the other keyword arguments.
+
+        `transport` is the httpx transport that reaches providers for the dict
+        API (default: a pooled ``httpx.AsyncHTTPTransport``; tests and benchmarks
+        pass an ``httpx.MockTransport``). The caller closes a transport it passed.
+        Key files are checked with a cheap `os.stat` (at most every
+        `key_check_interval`), which needs no thread.
+        """
         super().__init__(config, **kwargs)
         self._owns_inner = transport is None
         self._inner = transport or httpx.AsyncHTTPTransport(
@@ -54,28 +66,47 @@ class AsyncClient(BaseClient):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def sdk(self, family: str, *, transport: Any = None, **kwargs: Any) -> Any:
+        """The SDK client of a wire family (its wire's `sdk` hook), over aigw.
+
+        `kwargs` go to the SDK (not api_key, base_url, max_retries or
+        http_client: aigw sets those). `transport` is an httpx2 transport to
+        reach providers with (default: this client's pool).
+        """
+        return make_sdk(self, family, transport or self._sdk_inner(), aio=True, kwargs=kwargs)
+
     def openai(self, *, transport: Any = None, **kwargs: Any) -> Any:
-        """An ``openai.AsyncOpenAI`` whose requests go through aigw (see `Client.openai`)."""
-        return make_sdk(self, OPENAI, transport or self._sdk_inner(), True, kwargs)
+        """An ``openai.AsyncOpenAI`` whose requests go through aigw (the alias is `model`).
+
+        ``sdk("openai", ...)``: `kwargs` go to ``openai.AsyncOpenAI``.
+        """
+        return self.sdk(OPENAI, transport=transport, **kwargs)
 
     def anthropic(self, *, transport: Any = None, **kwargs: Any) -> Any:
-        """An ``anthropic.AsyncAnthropic`` whose requests go through aigw."""
-        return make_sdk(self, ANTHROPIC, transport or self._sdk_inner(), True, kwargs)
+        """An ``anthropic.AsyncAnthropic`` whose requests go through aigw (see `openai`)."""
+        return self.sdk(ANTHROPIC, transport=transport, **kwargs)
 
     def _sdk_inner(self) -> Any:
         if self._inner_sdk is None:
             self._inner_sdk = inner_httpx2(aio=True)
         return self._inner_sdk
 
-    async def request(self, alias: str, method: str, path: str, *, json: Any = None,
-                      headers: dict[str, str] | None = None,
-                      session_id: str | None = None) -> httpx.Response:
-        """Async `Client.request`."""
+    async def request(
+            self, alias: str, method: str, path: str, *, json: Any = None,
+            headers: dict[str, str] | None = None,
+            session_id: str | None = None) -> httpx.Response:
+        """Send `method` `path` (relative to each route's base_url) with failover.
+
+        A JSON object body gets the route's ``model`` (and ``extra``). Returns
+        the first non-failing response (including a 4xx other than 401/403/429);
+        raises `AllRoutesFailed` when no route answered.
+        """
         call = request_call(alias, method, path, json, headers, session_id)
         return sanitized(check(alias, await self.transport.send(call)), method, path)
 
-    async def _chat(self, alias: str, messages: Iterable[dict[str, Any]], stream: bool,
-                    session_id: str | None, extra: dict[str, Any]) -> Any:
+    async def _chat(
+            self, alias: str, messages: Iterable[dict[str, Any]], stream: bool,
+            session_id: str | None, extra: dict[str, Any]) -> Any:
         resp = await self._chat_transport.send(
             chat_call(alias, messages, stream, session_id, extra))
         if stream and resp.extensions.get("aigw.outcome") == "ok":
@@ -84,20 +115,26 @@ class AsyncClient(BaseClient):
 
 
 class AsyncCompletions:
-    """``client.chat.completions`` of an `AsyncClient`."""
+    """``client.chat.completions``: the OpenAI-shaped dict entry point."""
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def create(self, *, model: str, messages: Iterable[dict[str, Any]],
-                     stream: bool = False, session_id: str | None = None,
-                     **extra: Any) -> Any:
-        """Async `Completions.create`; with ``stream=True`` an `AsyncChatStream`."""
+    async def create(
+            self, *, model: str, messages: Iterable[dict[str, Any]], stream: bool = False,
+            session_id: str | None = None, **extra: Any) -> Any:
+        """Create a chat completion for the model alias `model` (an openai-family alias).
+
+        Returns the provider's JSON as a dict, or with ``stream=True`` the chunk
+        dicts in an iterator (`AsyncChatStream`; failover happens only before its
+        first chunk). `extra` keyword arguments go into the body, over the route's
+        ``extra``.
+        """
         return await self._client._chat(model, messages, stream, session_id, extra)
 
 
 class AsyncChat:
-    """``client.chat`` of an `AsyncClient`."""
+    """``client.chat``."""
 
     def __init__(self, client: AsyncClient) -> None:
         self.completions = AsyncCompletions(client)

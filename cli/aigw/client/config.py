@@ -18,7 +18,9 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
-from .wire import FAMILIES, WIRES, Wire, bedrock_base_url
+from .wire import Wire
+from .wires import WIRES
+from .wires import families as served_families
 
 log = logging.getLogger("aigw.client")
 
@@ -93,17 +95,17 @@ def _route(raw: Any, where: str, key_dir: Path) -> Route:
     wire = WIRES.get(api)
     region = raw.get("aws_region") if isinstance(raw, dict) else None
     extra = dict(_get(raw, "extra", dict, where))
-    if wire is not None and wire.is_bedrock and not region:
+    if wire is not None and wire.api.region_extra and not region:
         # Configs rendered before aws_region existed kept LiteLLM's name in extra.
-        region = extra.pop("aws_region_name", None)
+        region = extra.pop(wire.api.region_extra, None)
     if region is not None and not isinstance(region, str):
         raise ConfigError(f"{where}.aws_region: expected str")
     base_url = raw.get("base_url") if isinstance(raw, dict) else None
-    if base_url is None and wire is not None and wire.is_bedrock:
+    if base_url is None and wire is not None and not wire.api.needs_base_url:
         if not region:
             raise ConfigError(f"{where}.aws_region: missing (a Bedrock route with no "
                               "base_url needs its AWS region)")
-        base_url = bedrock_base_url(region)
+        base_url = wire.default_base_url(region)
     elif base_url is None and wire is None:
         base_url = ""  # never called: the route is skipped as unsupported
     else:
@@ -135,10 +137,12 @@ def _known_family(spec: Any, where: str) -> bool:
     an older client keeps serving the aliases it understands.
     """
     family = spec.get("family") if isinstance(spec, dict) else None
-    if family is None or family in FAMILIES:
+    known = served_families()
+    if family is None or family in known:
         return True
     log.warning("%s.family: %r is not a family this client knows (%s); the alias is "
-                "skipped (upgrade aigw.client to call it)", where, family, ", ".join(FAMILIES))
+                "skipped (upgrade aigw.client to call it)", where, family,
+                ", ".join(sorted(known)))
     return False
 
 
@@ -147,7 +151,7 @@ def _family(spec: Any, routes: tuple[Route, ...]) -> str:
     family = spec.get("family") if isinstance(spec, dict) else None
     if family is not None:
         return str(family)
-    known = [r.wire.family for r in routes if r.wire is not None]
+    known = [r.wire.api.family for r in routes if r.wire is not None]
     return known[0] if known else "openai"
 
 
@@ -197,10 +201,10 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> ClientCo
                        for i, r in enumerate(routes))
         families[alias] = family = _family(spec, parsed)
         for i, r in enumerate(parsed):
-            if r.wire is not None and r.wire.family != family:
+            if r.wire is not None and r.wire.api.family != family:
                 log.warning("%s.routes[%d]: api %r is %s-family in a %s-family alias; "
                             "it is skipped (aigw validate rejects this)", where, i, r.api,
-                            r.wire.family, families[alias])
+                            r.wire.api.family, families[alias])
         aliases[alias] = parsed
     return ClientConfig(service=_get(raw, "service", str, ""),
                         environment=_get(raw, "environment", str, ""),

@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 
+from aigw.apis import OPENAI
+
 from .errors import AllRoutesFailed, ProviderError
 from .transport import ATTEMPTS, DEFAULT_HEADERS, OUTCOME, Call
-from .wire import OPENAI, headers_of
+from .wire import headers_of
 
 CHAT_PATH = "/chat/completions"
 

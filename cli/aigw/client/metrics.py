@@ -32,6 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aigw.apis import APIS
+
 from .cost import Price, cost, price_from_json
 from .usage import from_body, from_events, input_total, output_total
 
@@ -50,8 +52,8 @@ DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
                     20.48, 40.96, 81.92]
 TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
                  16777216, 67108864]
-# gen_ai.provider.name: the conventions' well-known values, by wire API and host.
-_BY_API = {"anthropic": "anthropic", "bedrock": "aws.bedrock", "bedrock-api-key": "aws.bedrock"}
+# gen_ai.provider.name: the conventions' well-known values by host (by wire API:
+# `otel_provider` in aigw/apis.py).
 _BY_HOST = {"api.openai.com": "openai", "api.deepseek.com": "deepseek",
             "api.anthropic.com": "anthropic", "api.mistral.ai": "mistral_ai",
             "api.groq.com": "groq", "api.x.ai": "x_ai", "api.perplexity.ai": "perplexity",
@@ -65,7 +67,8 @@ def provider_name(api: str, host: str, provider: str) -> str:
         return _BY_HOST[host]
     if host.endswith(".openai.azure.com"):
         return "azure.ai.openai"
-    return _BY_API.get(api, provider)
+    row = APIS.get(api)
+    return row.otel_provider if row is not None and row.otel_provider else provider
 
 
 def _histogram(meter: Any, name: str, unit: str, description: str, buckets: list[Any]) -> Any:
@@ -203,7 +206,7 @@ class MetricsRecorder:
         self.recorded += 1
         if route is None or (not ok and outcome != "interrupted"):
             return
-        family = rs.wire.family if rs.wire is not None else "openai"
+        family = rs.wire.api.family if rs.wire is not None else "openai"
         tokens, model = from_events(events, family) if events else from_body(body, family)
         if tokens is None:
             return

@@ -1,9 +1,11 @@
-"""SDK adapters: the official openai and anthropic SDKs, with aigw as their transport.
+"""SDK adapters: a family's SDK (the official openai and anthropic SDKs), with aigw as
+its transport.
 
 The SDK keeps its whole surface (typed responses, streaming helpers, tools,
 structured output, the Responses API); aigw only plugs in underneath through
-the SDK's ``http_client`` (httpx2, which both SDKs use). The SDK's own retries
-are off: aigw owns retries and failover. Pass the alias as ``model``.
+the SDK's ``http_client`` (httpx2, which both SDKs use). Which SDK a family
+gets is its wire's `sdk` hook (client/wires/). The SDK's own retries are off:
+aigw owns retries and failover. Pass the alias as ``model``.
 """
 
 from __future__ import annotations
@@ -12,25 +14,9 @@ import logging
 from typing import Any
 
 from .core import BaseClient
-from .errors import ClientError
 from .transport import AsyncFailoverTransport, FailoverTransport
-from .wire import ANTHROPIC, OPENAI
-
-# The SDK's base URL: the transport replaces it with each route's base_url.
-SDK_BASE_URL = "http://aigw.invalid"
-# What the SDK sends as its key: dropped by the transport, which sets the route's.
-PLACEHOLDER_KEY = "aigw-routes-set-the-key"
-_EXTRA = {OPENAI: "openai", ANTHROPIC: "anthropic"}
-
-
-def _import(family: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(_EXTRA[family])
-    except ImportError:
-        raise ClientError(f"the {_EXTRA[family]} SDK is not installed: "
-                          f"pip install 'aigw[{_EXTRA[family]}]'") from None
+from .wire import SDK_BASE_URL
+from .wires import family_wire
 
 
 def _httpx2() -> Any:
@@ -63,23 +49,16 @@ def _quiet_placeholder_requests() -> None:
 
 
 def make_sdk(core: BaseClient, family: str, inner: Any, aio: bool, kwargs: dict[str, Any]) -> Any:
-    """An openai.OpenAI / AsyncOpenAI or anthropic.Anthropic / AsyncAnthropic over aigw."""
-    sdk = _import(family)
+    """The SDK client of `family`'s wire (``openai.OpenAI``, ``anthropic.AsyncAnthropic``...)
+    over an httpx2 client whose transport fails over across `core`'s routes."""
+    wire = family_wire(family)
     _quiet_placeholder_requests()
     h = _httpx2()
     if aio:
         http: Any = h.AsyncClient(transport=AsyncFailoverTransport(core, inner, h, family))
     else:
         http = h.Client(transport=FailoverTransport(core, inner, h, family))
-    names = {(OPENAI, False): "OpenAI", (OPENAI, True): "AsyncOpenAI",
-             (ANTHROPIC, False): "Anthropic", (ANTHROPIC, True): "AsyncAnthropic"}
-    cls = getattr(sdk, names[(family, aio)])
-    options: dict[str, Any] = {"api_key": PLACEHOLDER_KEY, "base_url": SDK_BASE_URL,
-                               "max_retries": 0, "http_client": http}
-    for name in ("api_key", "base_url", "max_retries", "http_client"):
-        if name in kwargs:
-            raise TypeError(f"{name} is set by aigw (routes come from aigw-client.json)")
-    return cls(**options, **kwargs)
+    return wire.sdk(http, aio, kwargs)
 
 
 def inner_httpx2(aio: bool) -> Any:

@@ -1,8 +1,8 @@
 """Streams: failover until the first event, then hand the bytes through unchanged.
 
-`peek` reads a streaming answer up to its first complete event (an OpenAI or
-Anthropic SSE event, or a Bedrock event-stream frame, converted to Anthropic
-SSE). Until then the failover transport may still try another route; after it,
+`peek` reads a streaming answer up to its first complete event, as the route's
+wire says (its `first_event` hook: an SSE event by the spec's rule, or a Bedrock
+event-stream frame converted to Anthropic SSE). Until then the failover transport may still try another route; after it,
 `replay_stream` replays what was read and passes the rest through. The dict
 API's `ChatStream` turns the SSE bytes into chunk dicts.
 """
@@ -25,11 +25,14 @@ class BadResponse(Exception):
 
 
 _DONE = object()
-EVENTSTREAM = "application/vnd.amazon.eventstream"
+# A wire's first-event rule: one SSE event's bytes -> True for a data event, None for
+# an event without data; raises BadResponse for an event that opens a failed stream.
+FirstEventRule = Callable[[bytes], "bool | None"]
 
 
-def _first_event_ok(block: bytes) -> bool | None:
-    """True for a data event, None for a block without data, raises for an error event."""
+def sse_first_event(block: bytes) -> bool | None:
+    """The spec's first-event rule (spec/README.md R5), for OpenAI and Anthropic SSE:
+    True for a data event, None for a block without data, raises for an error event."""
     event, data = "", []
     for line in block.decode("utf-8", "replace").splitlines():
         if line.startswith("event:"):
@@ -54,8 +57,9 @@ def _first_event_ok(block: bytes) -> bool | None:
 class SSEPeek:
     """Feed SSE bytes until the first event that carries data has arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, rule: FirstEventRule = sse_first_event) -> None:
         self._buf = b""
+        self._rule = rule
 
     def feed(self, chunk: bytes) -> bool:
         """True once a complete first data event is in; raises BadResponse on errors."""
@@ -66,7 +70,7 @@ class SSEPeek:
             if end < 0:
                 return False
             self._buf = buf[end + 2:]
-            if _first_event_ok(buf[:end]):
+            if self._rule(buf[:end]):
                 return True
 
 
@@ -121,15 +125,17 @@ def once(fn: OnEnd) -> OnEnd:
 
 
 class FirstEvent:
-    """Sans-I/O: the chunks of a stream up to its first event (converted from Bedrock
-    event-stream frames when `convert`)."""
+    """Sans-I/O: the chunks of a stream up to its first event, by a wire's `rule` for
+    SSE, or converted to SSE by `conv` (Bedrock event-stream frames: the converter
+    knows when the stream started). A wire's `first_event` hook makes one per answer."""
 
     __slots__ = ("head", "conv", "_sse")
 
-    def __init__(self, convert: bool) -> None:
+    def __init__(self, rule: FirstEventRule = sse_first_event,
+                 conv: EventStreamToSSE | None = None) -> None:
         self.head: list[bytes] = []
-        self.conv = EventStreamToSSE() if convert else None
-        self._sse = SSEPeek()
+        self.conv = conv
+        self._sse = SSEPeek(rule)
 
     def feed(self, chunk: bytes) -> bool:
         """True once the first event is in; raises BadResponse for a failed start."""
@@ -150,11 +156,10 @@ class FirstEvent:
 Peeked = tuple[list[bytes], Any, EventStreamToSSE | None]
 
 
-def peek(resp: Any, convert: bool) -> Peeked:
+def peek(resp: Any, first: FirstEvent) -> Peeked:
     """Read `resp` up to its first event: (bytes read, the rest, the converter if any).
 
     Closes `resp` when that fails."""
-    first = FirstEvent(convert)
     try:
         it: Iterator[bytes] = resp.iter_raw()
         for chunk in it:
@@ -166,9 +171,8 @@ def peek(resp: Any, convert: bool) -> Peeked:
         raise
 
 
-async def apeek(resp: Any, convert: bool) -> Peeked:
+async def apeek(resp: Any, first: FirstEvent) -> Peeked:
     """Async `peek`."""
-    first = FirstEvent(convert)
     try:
         it: AsyncIterator[bytes] = resp.aiter_raw()
         async for chunk in it:

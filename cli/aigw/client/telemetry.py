@@ -108,7 +108,7 @@ class CallSpan:
                           "aigw.provider": r.provider, "aigw.route": route.index,
                           "gen_ai.request.model": r.model, "aigw.slot": r.slot,
                           "server.address": route.host})
-            family = route.wire.family if route.wire is not None else "openai"
+            family = route.wire.api.family if route.wire is not None else "openai"
             if self.tap is not None and self.tap.blocks:
                 tokens, model = from_events(self.tap.blocks, family)
             else:

@@ -1,45 +1,41 @@
-"""Every fact the client knows about a wire API, in one table (docs/client.md#wire-apis).
+"""What a wire API module provides (`Wire`), and the helpers those modules share.
 
-A route's ``api`` names its wire API; each belongs to one *family*, the request
-shape its callers speak (an alias's routes all share one family):
+A route's ``api`` names its wire API. Its data (family, secret fields, auth
+kind, stream format...) is a row of `aigw.apis.APIS`; its behaviour is one
+module of `aigw.client.wires` (``openai``, ``anthropic``, ``bedrock``,
+``bedrock_api_key``) matching the `Wire` Protocol, the shape of pre-commit's
+``Language``: a module of plain functions, registered in one dict
+(`aigw.client.wires.WIRES`). What each built-in API sends is in
+docs/client.md#wire-apis; adding an API is one module and one registration
+(docs/architecture.md#adding-a-wire-api).
 
-- ``openai``: OpenAI chat completions, Responses, embeddings...; ``Authorization:
-  Bearer <key>``; URL = route base_url + the SDK's path (``/chat/completions``).
-- ``anthropic``: Anthropic Messages; ``x-api-key`` and ``anthropic-version``;
-  URL = route base_url + the SDK's path (``/v1/messages``).
-- ``bedrock``: Claude on Amazon Bedrock through InvokeModel (the Messages body,
-  ``model`` in the URL) and invoke-with-response-stream (AWS event-stream frames,
-  re-emitted as Anthropic SSE); SigV4 from an AWS credentials file.
-- ``bedrock-api-key``: the same, with a Bedrock API key as ``Bearer``.
+Some hooks belong to the *family* (the request shape a caller's SDK speaks):
+how a request names its alias and asks to stream, the error body, the SDK
+(`Family`). The module of the API a family is named after provides them too
+(``openai``, ``anthropic``); ``bedrock`` needs none of its own.
 
-This module is pure: it prepares requests and never sends one.
+This module and the wire modules are pure: they prepare requests and never
+send one.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Protocol
 
 try:  # optional accelerator: the same JSON, several times faster
     import orjson
 except ImportError:  # pragma: no cover - exercised when orjson is absent
     orjson = None  # type: ignore[assignment]
 
-from .keys import Parse, parse_token
-from .sigv4 import AwsCredentials, parse_aws_credentials, sign
+from aigw.apis import Api
 
-OPENAI, ANTHROPIC = "openai", "anthropic"
-FAMILIES = (OPENAI, ANTHROPIC)
-# The Messages API version a caller gets when it sends none (the SDK always sends one).
-ANTHROPIC_VERSION = "2023-06-01"
-BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
-BEDROCK_ENDPOINT = "https://bedrock-runtime.{region}.amazonaws.com"
-BEDROCK_SERVICE = "bedrock"
+from .streaming import FirstEvent, sse_first_event
 
+if TYPE_CHECKING:
+    from .config import Route
 
 # Headers travel as httpx keeps them: (name as sent, lower-case name, value), all
 # bytes, so neither the SDK's request nor ours is normalised again per request.
@@ -47,6 +43,62 @@ Header = tuple[bytes, bytes, bytes]
 Headers = list[Header]
 header_name = itemgetter(1)  # a triple's lower-case name
 name_value = itemgetter(1, 2)  # (lower-case name, value)
+Prepared = tuple[str, Headers, bytes]  # (URL, headers, body) to send to one route
+
+
+class BadRequest(Exception):
+    """The request cannot be sent on this route (e.g. a path Bedrock has no API for)."""
+
+
+class Wire(Protocol):
+    """One wire API's behaviour over its data row `api` (a module of aigw.client.wires)."""
+
+    api: Api
+
+    def parse_secret(self, text: str) -> tuple[Any, str] | None:
+        """A key file's text as (credential, fingerprint); None when it holds none."""
+
+    def ready(self, where: str) -> None:
+        """Raise ConfigError naming `where` when this client cannot call the API
+        (an optional dependency is missing)."""
+
+    def default_base_url(self, region: str) -> str:
+        """The endpoint of a route with no base_url (only when not `api.needs_base_url`)."""
+
+    def auth_headers(self, credential: Any) -> Headers:
+        """The auth headers of a key-file credential ([] when each request is signed).
+        The transport caches them per route and credential."""
+
+    def prepare(self, route: Route, method: str, path: str, body: dict[str, Any] | None,
+                raw: bytes | None, stream: bool, headers: Headers, credential: Any,
+                auth: Headers) -> Prepared:
+        """The URL, headers and body to send to `route` for one request (`body` is the
+        JSON object sent, else `raw` the bytes; `auth` is ``auth_headers(credential)``).
+        Raises BadRequest when the API has no such endpoint."""
+
+    def first_event(self, content_type: str) -> FirstEvent | None:
+        """A reader of a 2xx streaming answer up to its first event (converting it to
+        the family's SSE), or None when an answer of `content_type` is not a stream."""
+
+
+class Family(Protocol):
+    """A wire family's hooks: what the caller's request shape decides, whichever route
+    serves it. The module of the API the family is named after provides them."""
+
+    def alias_of(self, path: str, body: dict[str, Any] | None) -> str | None:
+        """The alias a request of this family names, when no x-aigw-alias header or
+        multipart `model` field does (openai/anthropic: the body's ``model``)."""
+
+    def streams(self, path: str, body: dict[str, Any] | None) -> bool:
+        """True when a request of this family asks for a streaming answer (openai,
+        anthropic: ``"stream": true`` in the body)."""
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """An error answer in the family's own shape, so its SDK raises its own error."""
+
+    def sdk(self, http_client: Any, aio: bool, options: dict[str, Any]) -> Any:
+        """The family's SDK client over `http_client` (an httpx2 client whose transport
+        is aigw's); `options` are the caller's keyword arguments."""
 
 
 def header(name: str, value: str | bytes) -> Header:
@@ -64,53 +116,23 @@ def headers_of(items: Any) -> Headers:
     return out
 
 
-def _names(*names: str) -> frozenset[bytes]:
+def names(*names: str) -> frozenset[bytes]:
+    """Lower-case header names as the triples hold them."""
     return frozenset(n.encode() for n in names)
 
 
 # Headers a caller's SDK sets that aigw replaces per route.
-_DROP = _names("host", "content-length", "authorization", "x-api-key", "api-key",
-               "connection", "x-aigw-alias", "x-aigw-session")
+DROP = names("host", "content-length", "authorization", "x-api-key", "api-key",
+             "connection", "x-aigw-alias", "x-aigw-session")
 # A stream is read as it comes: ask for it uncompressed.
-_DROP_STREAM = _DROP | _names("accept-encoding")
-_BEDROCK_DROP = _DROP_STREAM | _names("anthropic-version", "anthropic-beta", "content-type",
-                                      "accept")
-_VERSION = b"anthropic-version"
-_BETA = b"anthropic-beta"
-_DEFAULT_VERSION = header("anthropic-version", ANTHROPIC_VERSION)
+DROP_STREAM = DROP | names("accept-encoding")
 
 
-class BadRequest(Exception):
-    """The request cannot be sent on this route (e.g. a path Bedrock has no API for)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """One wire API: its family, how its secret is stored and how it authenticates."""
-
-    name: str
-    family: str
-    secret: str  # "token": the key file holds one key; "aws": an AWS credentials file
-    auth: str  # "bearer", "x-api-key" or "sigv4"
-    needs_base_url: bool
-
-    @property
-    def parse_secret(self) -> Parse:
-        """Turns a key file's text into (credential, fingerprint), None if empty."""
-        return parse_aws_credentials if self.secret == "aws" else parse_token
-
-    @property
-    def is_bedrock(self) -> bool:
-        """Bedrock InvokeModel: model in the URL, event-stream answers."""
-        return not self.needs_base_url
-
-
-WIRES: dict[str, Wire] = {
-    "openai": Wire("openai", OPENAI, "token", "bearer", True),
-    "anthropic": Wire("anthropic", ANTHROPIC, "token", "x-api-key", True),
-    "bedrock": Wire("bedrock", ANTHROPIC, "aws", "sigv4", False),
-    "bedrock-api-key": Wire("bedrock-api-key", ANTHROPIC, "token", "bearer", False),
-}
+def key_auth(api: Api, credential: str) -> Headers:
+    """The header presenting a key as `api` says (`bearer` or `header`)."""
+    if api.auth == "header":
+        return [header(api.key_header, credential)]
+    return [header("authorization", "Bearer " + credential)]
 
 
 def merged_body(body: dict[str, Any], model: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +145,8 @@ def merged_body(body: dict[str, Any], model: str, extra: dict[str, Any]) -> dict
     return {**body, "model": model}  # "model" keeps its place
 
 
-def _dumps(body: dict[str, Any]) -> bytes:
+def dumps(body: Any) -> bytes:
+    """Compact JSON bytes (orjson when installed)."""
     if orjson is not None:
         try:
             return orjson.dumps(body)
@@ -136,82 +159,69 @@ def _dumps(body: dict[str, Any]) -> bytes:
 loads: Callable[[bytes], Any] = orjson.loads if orjson is not None else json.loads
 
 
-def auth_headers(wire: Wire, credential: Any) -> Headers:
-    """The auth headers a key-file credential gives on `wire` ([] for SigV4, which signs
-    each request). Callers cache them per route and credential."""
-    if wire.auth == "x-api-key":
-        return [header("x-api-key", credential)]
-    if wire.auth == "bearer":
-        return [header("authorization", "Bearer " + credential)]
-    return []
-
-
-def prepare(route: Any, wire: Wire, method: str, path: str, body: dict[str, Any] | None,
-            raw: bytes | None, stream: bool, headers: Headers, credential: Any,
-            auth: Headers) -> tuple[str, Headers, bytes]:
-    """The URL, headers and body to send to one route (a config `Route`) for one request.
-
-    `wire` is ``route.wire``, `auth` is ``auth_headers(wire, credential)``. Raises
-    BadRequest when the route's API has no such endpoint.
-    """
-    if not wire.needs_base_url:  # Bedrock (`Wire.is_bedrock`)
-        return _prepare_bedrock(wire, route, method, path, body, stream, headers,
-                                credential, auth)
-    drop = _DROP_STREAM if stream else _DROP
+def prepare_json(route: Route, path: str, body: dict[str, Any] | None, raw: bytes | None,
+                 stream: bool, headers: Headers, auth: Headers) -> Prepared:
+    """The request of an API that takes the model in its JSON body at base_url + path
+    (openai, anthropic): the caller's headers without the replaced ones, then `auth`."""
+    drop = DROP_STREAM if stream else DROP
     out = [h for h in headers if h[1] not in drop]
     if body is None:
         content = raw or b""
     elif route.extra:
-        content = _dumps(merged_body(body, route.model, route.extra))
+        content = dumps(merged_body(body, route.model, route.extra))
     else:  # (merged_body without its call: "model" keeps its place)
-        content = _dumps({**body, "model": route.model})
+        content = dumps({**body, "model": route.model})
     out += auth
-    if wire.auth == "x-api-key" and _VERSION not in map(header_name, out):
-        out.append(_DEFAULT_VERSION)
     return route.base_url + path, out, content
 
 
-_JSON = header("content-type", "application/json")
-_ACCEPT = {False: header("accept", "application/json"),
-           True: header("accept", "application/vnd.amazon.eventstream")}
+def model_in_body(path: str, body: dict[str, Any] | None) -> str | None:
+    """The alias as openai and anthropic requests name it: the body's ``model``."""
+    model = body.get("model") if body else None
+    return model if isinstance(model, str) else None
 
 
-def _prepare_bedrock(wire: Wire, route: Any, method: str, path: str,
-                     body: dict[str, Any] | None, stream: bool, headers: Headers,
-                     credential: Any, auth: Headers) -> tuple[str, Headers, bytes]:
-    if path.split("?", 1)[0] != "/v1/messages" or method != "POST" or body is None:
-        raise BadRequest(f"Bedrock serves only POST /v1/messages here, not {method} {path}")
-    data = merged_body(body, route.model, route.extra)
-    del data["model"]
-    data.pop("stream", None)
-    data.setdefault("anthropic_version", BEDROCK_ANTHROPIC_VERSION)
-    betas = [h[2].decode("latin-1") for h in headers if h[1] == _BETA]
-    if betas:
-        data.setdefault("anthropic_beta", [b.strip() for v in betas for b in v.split(",")])
-    content = _dumps(data)
-    action = "invoke-with-response-stream" if stream else "invoke"
-    url = f"{route.base_url}/model/{quote(route.model, safe=':;')}/{action}"
-    out = [h for h in headers if h[1] not in _BEDROCK_DROP]
-    out += (_JSON, _ACCEPT[stream])
-    if wire.auth == "sigv4":
-        assert isinstance(credential, AwsCredentials)
-        out += headers_of(sign("POST", url, content, credential, route.aws_region,
-                               BEDROCK_SERVICE))
-    else:
-        out += auth
-    return url, out, content
+def stream_in_body(path: str, body: dict[str, Any] | None) -> bool:
+    """Whether an openai or anthropic request streams: ``"stream": true`` in its body."""
+    return bool(body and body.get("stream") is True)
 
 
-def bedrock_base_url(region: str) -> str:
-    """The Bedrock runtime endpoint of an AWS region."""
-    return BEDROCK_ENDPOINT.format(region=region)
+# What an official SDK (openai, anthropic) is built with: its base URL is replaced by
+# each route's, and the key it sends is dropped by the transport, which sets the route's.
+SDK_BASE_URL = "http://aigw.invalid"
+PLACEHOLDER_KEY = "aigw-routes-set-the-key"
+_SET_BY_AIGW = ("api_key", "base_url", "max_retries", "http_client")
 
 
-def error_body(family: str | None, status: int, message: str) -> bytes:
-    """An error answer in the family's own shape, so its SDK raises its own exception."""
-    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
-    if family == ANTHROPIC:
-        return _dumps({"type": "error", "error": {"type": kind, "message": message}})
-    code = "model_not_found" if status == 404 else kind
-    return _dumps({"error": {"message": message, "type": "invalid_request_error",
-                             "param": "model", "code": code}})
+def official_sdk(package: str, cls_name: str, http_client: Any,
+                 options: dict[str, Any]) -> Any:
+    """``package.cls_name`` (e.g. ``openai.OpenAI``) over `http_client`, its own retries
+    off (aigw owns retries and failover); ClientError naming the extra when missing."""
+    import importlib
+
+    from .errors import ClientError
+
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ClientError(f"the {package} SDK is not installed: "
+                          f"pip install 'aigw[{package}]'") from None
+    for name in _SET_BY_AIGW:
+        if name in options:
+            raise TypeError(f"{name} is set by aigw (routes come from aigw-client.json)")
+    return getattr(module, cls_name)(api_key=PLACEHOLDER_KEY, base_url=SDK_BASE_URL,
+                                     max_retries=0, http_client=http_client, **options)
+
+
+def nothing_to_check(where: str) -> None:
+    """`Wire.ready` of an API that needs nothing beyond httpx."""
+
+
+def base_url_required(region: str) -> str:
+    """`Wire.default_base_url` of an API whose providers give their base_url."""
+    raise ValueError("this API's routes give their base_url (api.needs_base_url)")
+
+
+def sse_stream(content_type: str) -> FirstEvent | None:
+    """`Wire.first_event` of an API that streams SSE, read by the spec's rule."""
+    return FirstEvent(sse_first_event) if "text/event-stream" in content_type else None

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from aigw.commands.options import (
+    ApplyRefreshOpt,
     JsonOpt,
     PathArg,
     StackEnvOpt,
@@ -22,13 +23,10 @@ from aigw.errors import EXIT_CHANGES, EXIT_OK
 AllowEmptyOpt = Annotated[bool, typer.Option(
     "--allow-empty-slots", help="Publish configs even when they read a slot with no key "
     "or one their policy cannot read (their services get no_key); audited.")]
-RefreshOpt = Annotated[bool, typer.Option(
-    "--refresh/--no-refresh", help="Read every object back from OpenBao first, so drift made "
-    "by hand (or an emptied server) is repaired (default: on).")]
 
 
 def apply(path: PathArg = Path(), env: StackEnvOpt = None, yes: YesOpt = False,
-          refresh: RefreshOpt = True, force_unlock: UnlockOpt = False,
+          refresh: ApplyRefreshOpt = True, force_unlock: UnlockOpt = False,
           allow_empty_slots: AllowEmptyOpt = False, as_json: JsonOpt = False) -> int:
     """Converge OpenBao to the catalog and publish each service's live config.
 

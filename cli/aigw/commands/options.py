@@ -32,6 +32,12 @@ StackEnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Only this 
 UnlockOpt = Annotated[bool, typer.Option("--force-unlock", help="Remove a lock on the stack "
                                          "even if its holder may be alive (a stale lock of a "
                                          "dead run on this host is removed without it).")]
+PlanRefreshOpt = Annotated[bool, typer.Option(
+    "--refresh/--no-refresh", help="Read every object back from OpenBao first, so drift made "
+    "by hand shows too (default: off: compare the catalog with the recorded state).")]
+ApplyRefreshOpt = Annotated[bool, typer.Option(
+    "--refresh/--no-refresh", help="Read every object back from OpenBao first, so drift made "
+    "by hand (or an emptied server) is repaired (default: on).")]
 
 
 def duration_flag(text: str | None, flag: str) -> int | None:

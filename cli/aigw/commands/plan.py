@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from aigw.commands.options import (
     JsonOpt,
     PathArg,
+    PlanRefreshOpt,
     StackEnvOpt,
     UnlockOpt,
     emit_stack_results,
@@ -17,12 +17,8 @@ from aigw.commands.options import (
 )
 from aigw.errors import EXIT_CHANGES, EXIT_OK
 
-RefreshOpt = Annotated[bool, typer.Option(
-    "--refresh/--no-refresh", help="Read every object back from OpenBao first, so drift made "
-    "by hand shows too (default: off: compare the catalog with the recorded state).")]
 
-
-def plan(path: PathArg = Path(), env: StackEnvOpt = None, refresh: RefreshOpt = False,
+def plan(path: PathArg = Path(), env: StackEnvOpt = None, refresh: PlanRefreshOpt = False,
          force_unlock: UnlockOpt = False, as_json: JsonOpt = False) -> int:
     """Preview the Vault/OpenBao changes and the configs apply would publish or hold.
 

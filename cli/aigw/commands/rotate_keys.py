@@ -26,7 +26,7 @@ from aigw.commands.options import emit_json as _say
 from aigw.errors import RotationError, RotationInProgress, UsageError
 
 if TYPE_CHECKING:
-    from aigw.rotation.machine import Progress
+    from aigw.rotation.progress import Progress
 
 
 def _progress(p: Progress) -> None:

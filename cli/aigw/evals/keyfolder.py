@@ -29,7 +29,7 @@ from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
 from aigw.names import EVAL_SLOT, key_file
 
-__all__ = ["EVAL_SLOT", "eval_key_file", "key_folder"]
+__all__ = ["eval_key_file", "key_folder"]
 
 
 def eval_key_file(provider: str) -> str:

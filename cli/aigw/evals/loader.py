@@ -41,7 +41,7 @@ from aigw.evals.cases import (
     with_provider,
 )
 
-__all__ = ["Assertion", "Case", "EvalFileError", "EvalSet", "eval_set_path", "load_eval_set"]
+__all__ = ["EvalFileError", "EvalSet", "eval_set_path", "load_eval_set"]
 
 EVALS_DIR = "evals"
 # promptfoo config keys aigw reads, and those it accepts and ignores (it brings its own routes).

@@ -24,10 +24,11 @@ from aigw.apis import APIS
 from aigw.catalog.models import Catalog, Defaults
 from aigw.catalog.view import ResolvedRoute
 from aigw.evals.cache import AnswerCache, answer_key
+from aigw.evals.cases import Case
 from aigw.evals.graders import GRADERS, Answer, Grade
-from aigw.evals.keyfolder import EVAL_SLOT, eval_key_file
-from aigw.evals.loader import Case
+from aigw.evals.keyfolder import eval_key_file
 from aigw.evals.prices import answer_spend
+from aigw.names import EVAL_SLOT
 
 MAX_TOKENS = 1024  # what an anthropic-family call asks for (its API requires a number)
 Progress = Callable[[int, int], None]  # (done, total)
@@ -82,7 +83,7 @@ def client_for(routes: dict[str, list[ResolvedRoute]], key_dir: Path) -> Any:
     """An `aigw.client.Client` serving ROUTES (alias -> routes), keys from KEY_DIR."""
     from aigw.client import Client
     from aigw.client.config import parse_config
-    from aigw.render import alias_entry
+    from aigw.client_config import alias_entry
 
     doc = {"version": 1, "service": "aigw-eval", "environment": "eval",
            "key_dir": str(key_dir),

@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from aigw.catalog.models import Catalog, format_duration
-from aigw.catalog.view import deployments, environment_view
+from aigw.catalog.overrides import environment_view
+from aigw.catalog.view import deployments
 
 PROD_NAMES = frozenset({"prod", "production"})
 

@@ -34,7 +34,7 @@ CANCELLED = "aborted by the operator (--abort)"
 GRACE_HINT = ("the grace is fixed at promotion; to shorten it on purpose add "
               "--override-grace --reason TEXT (recorded in the audit trail)")
 
-__all__ = ["Progress", "Reporter", "SlotOutcome", "SlotRotation", "Timing"]
+__all__ = ["SlotRotation"]
 
 
 class SlotRotation:

@@ -44,15 +44,8 @@ from aigw.rotation.drivers.base import (
     build_driver,
     no_secret_input,
 )
-from aigw.rotation.machine import (
-    GRACE_HINT,
-    Progress,
-    Reporter,
-    SlotOutcome,
-    SlotRotation,
-    Timing,
-    grace_refusal,
-)
+from aigw.rotation.machine import GRACE_HINT, SlotRotation, grace_refusal
+from aigw.rotation.progress import Progress, Reporter, SlotOutcome, Timing
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, new_run_id
 from aigw.slots.kv import KV

@@ -22,7 +22,8 @@ import hvac
 
 from aigw.apis import APIS
 from aigw.catalog.models import Catalog
-from aigw.catalog.view import environment_view, used_slots
+from aigw.catalog.overrides import environment_view
+from aigw.catalog.view import environment_slots, used_slots
 from aigw.errors import RotationInProgress, UsageError
 from aigw.names import EVAL_SLOT, KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_env
 from aigw.slots.audit import AuditLog
@@ -33,7 +34,6 @@ from aigw.slots.status import SlotStatus, read_status
 from aigw.slots.targets import (
     SlotTarget,
     check_secret,
-    environment_slots,
     parse_slot,
     secret_fingerprint,
     select_targets,

@@ -22,21 +22,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aigw import apis
-from aigw.apis import API_KEY_FIELDS as API_KEY_FIELDS  # the fields live in aigw/apis.py
-from aigw.apis import AWS_FIELDS as AWS_FIELDS
 from aigw.catalog.models import Catalog, Environment, Provider, Rotation
+from aigw.catalog.overrides import environment_view
 from aigw.catalog.view import (
     SlotRef,
     check_scope,
     deployments,
     did_you_mean,
     environment_slots,
-    environment_view,
-    slot_path,
 )
 from aigw.client.keys import fingerprint  # the one definition: the runtime's
 from aigw.errors import UsageError
-from aigw.names import ack_path, bookkeeping_path
+from aigw.names import ack_path, bookkeeping_path, slot_path
 
 
 def secret_fingerprint(data: Mapping[str, object]) -> str:

@@ -3,7 +3,7 @@
 Public API (see docs/stacks.md):
 
 - names and paths: `policy_name`, `role_name`, `secret_path`, `metadata_path`
-  (and `aigw.catalog.view.slot_path` for the path inside the mount);
+  (and `aigw.names.slot_path` for the path inside the mount);
 - the desired state: `environment_spec(catalog, env) -> EnvSpec`;
 - the program: `declare_environment(spec, addr)`, `spec_program(spec, addr)`;
 - running it: `aigw.stack.run.plan/apply/destroy` (what `aigw plan/apply/destroy` call);

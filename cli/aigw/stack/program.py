@@ -22,7 +22,7 @@ from typing import Any
 import pulumi
 
 from aigw.catalog import load_catalog
-from aigw.stack.ids import PROJECT, SERVER_OUTPUT, SPEC_OUTPUT
+from aigw.stack.ids import SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.resources import (
     AuthBackend,
     AuthMethodConfig,
@@ -42,9 +42,6 @@ from aigw.stack.spec import (
     environment_spec,
     policy_name,
 )
-
-__all__ = ["PROJECT", "SERVER_OUTPUT", "SPEC_OUTPUT", "Declared", "declare_environment",
-           "declare_in_batches", "run_from_project", "spec_program"]
 
 
 @dataclass

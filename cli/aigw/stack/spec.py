@@ -16,13 +16,13 @@ Names (docs/architecture.md):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog, environment_view
 from aigw.catalog.models import format_duration
 from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments, used_slots
+from aigw.client_config import REVISION_FIELD, ClientConfigs, publishes_config, serialize
 from aigw.errors import UsageError
 from aigw.names import (
     CONFIG_FIELD,
@@ -41,7 +41,6 @@ from aigw.names import (
 )
 from aigw.names import metadata_path as _metadata_path
 from aigw.outputs import OUTPUTS
-from aigw.render import REVISION_FIELD, Renderer, publishes_config
 from aigw.stack.auth import (
     K8S_AUTH_PATH,
     AuthConfig,
@@ -306,13 +305,13 @@ def config_specs(cat: Catalog, env_name: str) -> tuple[ConfigSpec, ...]:
     deps = [d for d in deployments(cat, env=env_name) if publishes_config(cat, d)]
     if not deps:
         return ()
-    renderer = Renderer(cat)
+    configs = ClientConfigs()
     out = []
     for dep in deps:
-        text = renderer.client_config_file(dep).decode()
+        doc = configs.document(dep)
         out.append(ConfigSpec(mount=env.mount, path=config_path(env_name, env, dep.service),
                               service=dep.service, environment=env_name,
-                              revision=json.loads(text)[REVISION_FIELD], text=text))
+                              revision=doc[REVISION_FIELD], text=serialize(doc).decode()))
     return tuple(out)
 
 

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from aigw.client.wire import ANTHROPIC_VERSION
+from aigw.apis import ANTHROPIC_VERSION
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
     AdminApi,

@@ -8,8 +8,9 @@ providers without a key API: DeepSeek, Volcengine Ark, Bailian..., and
 Anthropic without an Admin key (with one, `anthropic-admin` retires the old key).
 
 Params: `verify_url` (e.g. `https://api.deepseek.com/models`), `verify_header`
-(default `Authorization` with `Bearer `; `x-api-key` for Anthropic, which also
-gets `anthropic-version`), `verify_attempts`, `verify_delay`.
+(default: the header the provider's API presents keys in, `aigw.apis`:
+`Authorization` with `Bearer `, `x-api-key` for Anthropic, which also gets its
+`anthropic-version`), `verify_attempts`, `verify_delay`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import ClassVar
 
 import httpx
 
-from aigw.client.wire import ANTHROPIC_VERSION
+from aigw.apis import APIS
 from aigw.errors import RotationError
 from aigw.rotation.drivers.base import (
     DriverSpec,
@@ -34,13 +35,8 @@ from aigw.rotation.drivers.base import (
 
 
 def auth_headers(spec: DriverSpec, key: str) -> dict[str, str]:
-    """The headers presenting KEY to the provider's API."""
-    header = param(spec, "verify_header") or ("x-api-key" if spec.api == "anthropic"
-                                             else "Authorization")
-    headers = {header: f"Bearer {key}" if header.lower() == "authorization" else key}
-    if spec.api == "anthropic":
-        headers["anthropic-version"] = ANTHROPIC_VERSION
-    return headers
+    """The headers presenting KEY to the provider's API (`verify_header` overrides the name)."""
+    return APIS[spec.api].key_headers(key, param(spec, "verify_header") or None)
 
 
 def check_url(http: httpx.Client, url: str, headers: dict[str, str]) -> str | None:
