@@ -19,6 +19,7 @@ its rows beside these: a comparison on one machine under one load.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -69,9 +70,9 @@ def _child(catalog: str, out: str) -> None:
     from aigw.catalog import load_catalog
 
     try:
-        from aigw.render_sync import render_into
-    except ImportError:  # a checkout from before render_sync (--baseline)
-        from aigw.render import render_into  # type: ignore[attr-defined,no-redef]
+        render_into = importlib.import_module("aigw.render_sync").render_into
+    except ImportError:  # a checkout from before render_sync (--baseline): it was render's
+        render_into = importlib.import_module("aigw.render").render_into
 
     marks = []
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # the SDK is not imported by a plan answered without the engi
 
 TYPE_PREFIX = "pulumi-python:dynamic/aigw:"
 KINDS = {"KvMount": "mount", "AuthBackend": "auth", "KvSlot": "slot", "Policy": "policy",
-         "AuthRole": "role", "ClientConfig": "config", "AuthMethodConfig": "authconfig"}
+         "AuthRole": "role", "ClientConfig": "config", "AuthMethodConfig": "authconfig",
+         "ProviderLimit": "limit"}
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-"}
 # Shared objects whose provider `delete` keeps them in OpenBao (providers.py says why):
 # the mount holds every environment's key values, the auth method their roles.
@@ -28,7 +29,8 @@ KEPT_ON_DELETE = ("mount", "auth")
 # pulumi.automation.OpType values (a str enum, compared by value: see `_op`).
 _OPS = {"create": "create", "update": "update", "delete": "delete", "replace": "replace"}
 _NOT_STEPS = ("refresh", "read")  # reads of a refresh, not operations of the run
-_HIDDEN = ("__provider", "addr")
+_HIDDEN = ("__provider", "addr", "original", "project_id", "rate_limit_id", "services",
+           "admin_base_url", "admin_key_env")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Change:
             return f"{p.get('mount')}/{p.get('path')}"
         if self.kind == "role":
             return f"auth/{p.get('mount')}/role/{p.get('name')}"
+        if self.kind == "limit":
+            where = "workspace" if p.get("scope_kind") == "workspace" else "project"
+            return f"{p.get('provider')}/{p.get('model')} ({where} {p.get('scope')})"
         return str(p.get("name", self.urn.rsplit("::", 1)[-1]))
 
     def as_dict(self) -> dict[str, Any]:
