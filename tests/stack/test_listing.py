@@ -143,3 +143,17 @@ def test_apply_reads_the_recorded_server_without_the_engine(
     runs = log.read_text().splitlines()
     assert sum(" up " in f" {r} " for r in runs) == 4, runs  # two stacks, twice
     assert not [r for r in runs if "stack output" in r], runs
+
+
+def test_on_a_server_with_nothing_yet_the_check_only_lists(catalog_dir: Path) -> None:
+    """Before the first apply every folder is empty (`404 {"errors": []}`): known empty,
+    so no slot or config is read one by one, and every slot is empty."""
+    from testing.bao import BaoDevServer
+
+    with BaoDevServer() as bao:
+        client = bao.client()
+        client.sys.enable_secrets_engine("kv", path="aigw", options={"version": "2"})
+        requests = counted(client)
+        found = check(catalog_dir, client)
+    assert requests() and all(r.startswith("LIST ") for r in requests()), requests()
+    assert all(d.live_revision is None and d.empty for d in found.deployments)

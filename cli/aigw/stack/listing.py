@@ -10,8 +10,8 @@ providers' slot folders and the published configs' folder.
 
 A folder the server does not list that way (HashiCorp Vault has no such endpoint,
 a token without `list` on it, an empty or missing folder) is unknown, and its
-entries are read one by one as before (`MetadataIndex.knows`). Only metadata is
-read, never a value.
+entries are read one by one as before (`MetadataIndex.knows`); an empty folder is
+known to have no entries. Only metadata is read, never a value.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from aigw.vault import vault_errors
 
 Meta = Mapping[str, Any]
 # What a detailed LIST may answer instead of the listing: no such endpoint (Vault), a
-# token that may not list there, an empty folder. The entries are then read one by one.
+# token that may not list there. The entries are then read one by one.
 _NOT_LISTED = (hx.InvalidPath, hx.Forbidden, hx.UnsupportedOperation, hx.InvalidRequest)
 
 
@@ -63,6 +63,10 @@ def _list(client: hvac.Client, api_path: str) -> dict[str, Meta] | None:
     with vault_errors(str(client.url)):
         try:
             found = client.adapter.list(f"/v1/{api_path}")
+        except hx.InvalidPath as exc:
+            # An empty or missing folder is `404 {"errors": []}`; a path the mount does not
+            # serve (no detailed-metadata: Vault) is a 404 with a warning and no errors list.
+            return {} if exc.errors == [] else None
         except _NOT_LISTED:
             return None
     info = ((found or {}).get("data") or {}).get("key_info") if isinstance(found, dict) \
