@@ -27,6 +27,9 @@ batches, which a loaded machine distorts far less than wall time).
     python benchmarks/overhead.py                # everything (installs LiteLLM once)
     python benchmarks/overhead.py --skip-litellm # aigw rows only
     python benchmarks/overhead.py --in-process-only  # the MockTransport table only
+    python benchmarks/overhead.py --in-process-only --baseline /work/main --plain
+        # this checkout beside another one's cli/ (and with AIGW_NO_FASTPATH=1), in
+        # alternating fresh processes over the same stand-ins: "no regression" in one run
 
 LiteLLM lives in its own virtualenv (scripts/install-litellm.sh); the in-process
 Router is measured by benchmarks/litellm_router.py run with that venv's python,
@@ -601,6 +604,80 @@ def report(s: Samples, inproc: dict[str, Any] | None) -> dict[str, Any]:
     return summary
 
 
+SIDE_ROWS = [  # label, summary path, unit: what the side-by-side table compares
+    ("dict API own cpu", ("in_process", "dict API vs httpx", "aigw_own_cpu_p50"), "us"),
+    ("openai SDK own cpu", ("in_process", "openai SDK", "aigw_own_cpu_p50"), "us"),
+    ("anthropic SDK own cpu", ("in_process", "anthropic SDK", "aigw_own_cpu_p50"), "us"),
+    ("dict API own p50", ("in_process", "dict API vs httpx", "aigw_own_p50"), "us"),
+    ("openai SDK own p50", ("in_process", "openai SDK", "aigw_own_p50"), "us"),
+    ("anthropic SDK own p50", ("in_process", "anthropic SDK", "aigw_own_p50"), "us"),
+    ("dict API +p50 (stand-in)", ("aigw", "added_p50"), "ms"),
+    ("openai SDK +p50 (stand-in)", ("aigw_openai", "added_p50"), "ms"),
+    ("anthropic SDK +p50 (stand-in)", ("aigw_anthropic", "added_p50"), "ms"),
+    ("dict API fo 1st+ (stand-in)", ("aigw", "failover_first_penalty"), "ms"),
+]
+
+
+def _dig(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    cur: Any = summary
+    for part in path:
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return float(cur)
+
+
+def side_by_side(args: argparse.Namespace) -> int:
+    """Run the same measurement for this checkout, the `--baseline` checkout's cli/ and
+    (`--plain`) this one with AIGW_NO_FASTPATH=1: each run a fresh process, the sides
+    alternating round by round so the machine's drift hits all; the medians side by side."""
+    sides: list[tuple[str, Path, dict[str, str]]] = [("this", ROOT / "cli", {})]
+    if args.baseline:
+        cli = args.baseline.resolve() / "cli"
+        if not (cli / "aigw" / "client").is_dir():
+            sys.exit(f"--baseline {args.baseline}: no cli/aigw/client there (a checkout of aigw?)")
+        sides.append((f"baseline ({args.baseline})", cli, {}))
+    if args.plain:
+        sides.append(("this, AIGW_NO_FASTPATH=1", ROOT / "cli", {"AIGW_NO_FASTPATH": "1"}))
+    child = (["--in-process-only"] if args.in_process_only else
+             ["--skip-litellm", "-n", str(args.n), "--failover-n", str(args.failover_n)])
+    child += ["--in-process-n", str(args.in_process_n), "--warmup", str(args.warmup)]
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in sides}
+    with tempfile.TemporaryDirectory(prefix="aigw-bench-sides-") as tmp:
+        for r in range(args.rounds):
+            for i, (label, cli, extra) in enumerate(sides[r % len(sides):] + sides[:r % len(sides)]):
+                out = Path(tmp) / f"round{r}-side{i}.json"
+                env = {k: v for k, v in os.environ.items() if k != "AIGW_NO_FASTPATH"}
+                env.update(extra, PYTHONPATH=os.pathsep.join(
+                    [str(cli), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+                subprocess.run([sys.executable, __file__, *child, "--json", str(out)],
+                               env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+                runs[label].append(json.loads(out.read_text()))
+    labels = [label for label, _, _ in sides]
+    print(f"median of {args.rounds} rounds, each side a fresh process per round; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; delta = side - this")
+    print("| measure | " + " | ".join(labels) + " | " +
+          " | ".join(f"delta {label}" for label in labels[1:]) + " |")
+    print("|---" * (2 * len(labels)) + "|")
+    for name, path, unit in SIDE_ROWS:
+        scale = 1e6 if unit == "us" else 1e3
+        meds = []
+        for label in labels:
+            values = [v for v in (_dig(run, path) for run in runs[label]) if v is not None]
+            meds.append(sorted(values)[len(values) // 2] * scale if values else None)
+        if meds[0] is None:
+            continue
+        cells = [f"{m:.1f} {unit}" if unit == "us" else f"{m:.3f} {unit}" for m in meds
+                 if m is not None]
+        deltas = [f"{m - meds[0]:+.1f}" if unit == "us" else f"{m - meds[0]:+.3f}"
+                  for m in meds[1:] if m is not None]
+        print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(deltas) + " |")
+    print("own cpu: this thread's CPU time inside aigw's transport minus the mock provider's, "
+          "per call (p50):\nthe figure a loaded machine distorts least; +p50 (stand-in): "
+          "added wall p50 over the bare SDK/httpx.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every contender against the same stand-in upstream and print the tables."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -612,7 +689,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in-process-only", action="store_true",
                    help="only the MockTransport table (no stand-ins, no LiteLLM; seconds)")
     p.add_argument("--json", type=Path, help="also write the summary here")
+    p.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                   help="also measure another checkout's cli/ (e.g. /work/main) in the same "
+                   "run and print both side by side (LiteLLM skipped)")
+    p.add_argument("--plain", action="store_true",
+                   help="side by side: also this checkout with AIGW_NO_FASTPATH=1")
+    p.add_argument("--rounds", type=int, default=3, help="side by side: runs per side")
     args = p.parse_args(argv)
+    if args.baseline or args.plain:
+        return side_by_side(args)
     # The dead-primary rows cool a route down hundreds of times: one warning each.
     logging.getLogger("aigw.client").setLevel(logging.ERROR)
     samples: Samples = {}

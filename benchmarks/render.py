@@ -9,11 +9,17 @@ loaded), "re-render" is `aigw render` again, unchanged catalog (load, fingerprin
 every deployment skipped, nothing written).
 
     .venv/bin/python benchmarks/render.py [--sizes 100,1000,10000] [--repeat 2]
+        [--baseline /work/main]
+
+`--baseline DIR` runs each size with the aigw of another checkout (DIR/cli first on
+PYTHONPATH, its own templates) in the same run, alternating with this one, and prints
+its rows beside these: a comparison on one machine under one load.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -60,8 +66,13 @@ def _cpu() -> float:
 
 
 def _child(catalog: str, out: str) -> None:
+    import aigw
     from aigw.catalog import load_catalog
-    from aigw.render import render_into
+
+    try:
+        render_into = importlib.import_module("aigw.render_sync").render_into
+    except ImportError:  # a checkout from before render_sync (--baseline): it was render's
+        render_into = importlib.import_module("aigw.render").render_into
 
     marks = []
 
@@ -82,13 +93,20 @@ def _child(catalog: str, out: str) -> None:
     wall = [b[0] - a[0] for a, b in zip(marks, marks[1:], strict=False)]
     cpu = [b[1] - a[1] for a, b in zip(marks, marks[1:], strict=False)]
     print(json.dumps({"validate": wall[0], "render": wall[1], "rerender": wall[2],
-                      "cpu": cpu, "files": count}))
+                      "cpu": cpu, "files": count, "code": str(Path(aigw.__file__).parents[2])}))
 
 
-def _run(catalog: Path, out: Path) -> tuple[dict, float]:
-    """One size in its own process: its timings, and its peak RSS in MB (workers included)."""
+def _run(catalog: Path, out: Path, code: Path | None = None) -> tuple[dict, float]:
+    """One size in its own process: its timings, and its peak RSS in MB (workers included).
+
+    CODE: a checkout whose aigw runs instead of this one's.
+    """
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code / "cli"),
+                                                          env.get("PYTHONPATH")]))
     proc = subprocess.Popen([sys.executable, __file__, "--child", str(catalog), str(out)],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=env)
     stdout = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
@@ -106,29 +124,41 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per size; the table shows the one with the fastest render "
                         "(on a shared machine, the least disturbed)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. /work/main) to run beside this one")
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
+    codes: list[tuple[str, Path | None]] = [("this", None)]
+    if args.baseline is not None:
+        if not (args.baseline / "cli" / "aigw").is_dir():
+            sys.exit(f"--baseline {args.baseline}: no cli/aigw there")
+        codes.append(("baseline", args.baseline.resolve()))
     rows = []
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(
             dir=args.out_base) as out_tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             path = Path(tmp) / f"cat-{n}.yaml"
             path.write_text(yaml.safe_dump(make_catalog(n), sort_keys=False))
-            runs = [_run(path, Path(out_tmp) / f"out-{n}-{i}") for i in range(args.repeat)]
-            data, rss = min(runs, key=lambda run: run[0]["render"])
-            rows.append((n, path.stat().st_size, data, rss))
+            runs: dict[str, list[tuple[dict, float]]] = {label: [] for label, _ in codes}
+            for i in range(args.repeat):  # alternated: both see the same moments of load
+                for label, code in codes:
+                    runs[label].append(_run(path, Path(out_tmp) / f"out-{n}-{label}-{i}", code))
+            for label, _ in codes:
+                data, rss = min(runs[label], key=lambda run: run[0]["render"])
+                rows.append((label, n, path.stat().st_size, data, rss))
     print(f"outputs written under {args.out_base or tempfile.gettempdir()}; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (cpu = user+system seconds, "
           "workers included: what a busy machine does not inflate as much as wall time)")
-    print("| services | x envs | catalog | validate | render | re-render | re-render / render "
-          "| render cpu | re-render cpu | files | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|")
-    for n, size, d, rss in rows:
+    print("| code | services | x envs | catalog | validate | render | re-render | re-render / render "
+          "| render cpu | re-render cpu | files | peak RSS |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, n, size, d, rss in rows:
         cpu = d["cpu"]
-        print(f"| {n} | 3 | {size / 1e6:.1f} MB | {d['validate']:.2f} s | {d['render']:.2f} s | "
-              f"{d['rerender']:.2f} s | {d['rerender'] / d['render']:.2f} | {cpu[1]:.2f} s | "
-              f"{cpu[2]:.2f} s | {d['files']} | {rss:.0f} MB |")
+        print(f"| {label} ({d['code']}) | {n} | 3 | {size / 1e6:.1f} MB | {d['validate']:.2f} s "
+              f"| {d['render']:.2f} s | {d['rerender']:.2f} s | {d['rerender'] / d['render']:.2f} "
+              f"| {cpu[1]:.2f} s | {cpu[2]:.2f} s | {d['files']} | {rss:.0f} MB |")
 
 if __name__ == "__main__":
     main()

@@ -31,8 +31,8 @@ import yaml
 
 from aigw.catalog import load_catalog
 from aigw.client.keys import fingerprint, parse_token
-from aigw.names import config_path, key_file
-from aigw.render import config_revision
+from aigw.client_config import config_revision
+from aigw.names import ROLE_ID_FILE, SECRET_ID_FILE, config_path, key_file
 from aigw.slots.targets import secret_fingerprint, select_targets
 from aigw.stack.auth import approle_credentials
 from aigw.tools import find_bao
@@ -491,7 +491,7 @@ class Lab:
         for svc in SERVICES:
             folder = self.root / "rendered" / "prod" / svc
             creds = approle_credentials(admin, f"aigw-prod-{svc}")
-            for name, value in (("role-id", creds.role_id), ("secret-id", creds.secret_id)):
+            for name, value in ((ROLE_ID_FILE, creds.role_id), (SECRET_ID_FILE, creds.secret_id)):
                 (folder / name).write_text(value)
                 (folder / name).chmod(0o600)
             self._spawn_agent(svc)

@@ -86,7 +86,7 @@ def _run(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[st
 
 def test_wheel_ships_runtime_data_and_no_test_helpers(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    assert "aigw/_data/templates/aigw-client.json.j2" in names
+    assert "aigw/_data/templates/bao-agent.hcl.j2" in names
     assert any(n.startswith("aigw/_data/policies/") for n in names)
     assert "aigw/scaffold/files/aigw.yaml" in names
     assert "aigw/tools.toml" in names  # the tool table aigw.tools reads (aigw policy)

@@ -5,8 +5,8 @@ The rendered `bao-agent.hcl` logs in with AppRole from two files (its
 role-id and a *fresh* secret-id (optionally limited in uses and lifetime, or
 response-wrapped), each 0600 and written atomically, and never prints either.
 
-Where the files go comes from the rendered config itself (the one place naming
-them, templates/bao-agent.hcl.j2): relative paths there are relative to the
+The file names are `aigw.names`' (`ROLE_ID_FILE`, `SECRET_ID_FILE`), the ones
+render passes to templates/bao-agent.hcl.j2: relative there, so relative to the
 folder the agent runs in, which is by default the deployment's folder that
 `aigw render` writes (`rendered/<env>/<service>/` beside the catalog).
 """
@@ -24,8 +24,8 @@ from aigw.catalog.view import check_scope, deployment, did_you_mean
 from aigw.context import current
 from aigw.errors import UsageError
 from aigw.fsutil import atomic_write
+from aigw.names import APPROLE_MOUNT, ROLE_ID_FILE, SECRET_ID_FILE
 from aigw.outputs import AGENT_OUTPUT
-from aigw.render import AGENT_CONFIG, Renderer, agent_settings
 from aigw.stack.spec import role_name
 from aigw.vault import VaultSettings, connect
 
@@ -41,10 +41,10 @@ class SecretIdOptions:
 
 @dataclass(frozen=True)
 class AgentLogin:
-    """Where a deployment's agent reads its AppRole login (from its rendered config)."""
+    """Where a deployment's agent reads its AppRole login (the names its config is rendered with)."""
 
     role: str
-    auth_mount: str  # e.g. approle (from `mount_path = "auth/approle"`)
+    auth_mount: str  # names.APPROLE_MOUNT (the config's `mount_path = "auth/approle"`)
     role_id_file: Path
     secret_id_file: Path
     key_dir: str  # where the agent writes its token and key files (relative: to its folder)
@@ -73,15 +73,9 @@ def agent_login(loaded: LoadedCatalog, service: str, env: str, out: Path) -> Age
         raise UsageError(f"service '{service}' has no bao-agent output",
                          hint="add `bao-agent` to its `outputs:`; the AppRole login files are "
                          "for that agent")
-    dep = deployment(cat, service, env)
-    rendered = Renderer(loaded).render(dep)
-    config = next(blob for rel, blob in rendered.items() if rel.endswith(f"/{AGENT_CONFIG}"))
-    found = agent_settings(config)
-    return AgentLogin(role=role_name(env, service),
-                      auth_mount=found["mount_path"].removeprefix("auth/").strip("/"),
-                      role_id_file=out / found["role_id_file_path"],
-                      secret_id_file=out / found["secret_id_file_path"],
-                      key_dir=dep.key_dir)
+    return AgentLogin(role=role_name(env, service), auth_mount=APPROLE_MOUNT,
+                      role_id_file=out / ROLE_ID_FILE, secret_id_file=out / SECRET_ID_FILE,
+                      key_dir=deployment(cat, service, env).key_dir)
 
 
 def refuse_committable(login: AgentLogin) -> None:

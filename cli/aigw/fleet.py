@@ -10,7 +10,6 @@ themselves. Reads slot values only to fingerprint them; the values go nowhere.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,14 +58,13 @@ class ServiceReport:
 
 
 def _expected_revisions(cat: Catalog, env: str | None) -> dict[tuple[str, str], str]:
-    from aigw.render import REVISION_FIELD, Renderer, publishes_config
+    from aigw.client_config import REVISION_FIELD, ClientConfigs, publishes_config
 
-    renderer = Renderer(cat)
+    configs = ClientConfigs()
     out = {}
     for dep in deployments(cat, env=env):
         if publishes_config(cat, dep):
-            doc = json.loads(renderer.client_config_file(dep))
-            out[(dep.environment, dep.service)] = str(doc[REVISION_FIELD])
+            out[(dep.environment, dep.service)] = str(configs.document(dep)[REVISION_FIELD])
     return out
 
 

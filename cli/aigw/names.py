@@ -142,10 +142,15 @@ def aws_key_parts(file_name: str) -> list[tuple[str, str]]:
 
 
 # What a bao agent run beside its rendered bao-agent.hcl uses in that folder: the AppRole
-# login `aigw agent-credentials` writes, and its pid file (templates/bao-agent.hcl.j2).
+# login `aigw agent-credentials` writes, and its pid file. Render passes these names to
+# templates/bao-agent.hcl.j2, and `aigw agent-credentials` writes the login files by them.
 ROLE_ID_FILE = "role-id"
 SECRET_ID_FILE = "secret-id"
 AGENT_PID_FILE = "agent.pid"
+AGENT_FILES = (ROLE_ID_FILE, SECRET_ID_FILE, AGENT_PID_FILE)
+# The AppRole auth method's mount the agent logs in at (`auth/<mount>`): where the stack
+# enables AppRole and `aigw agent-credentials` reads the role-id and mints the secret-id.
+APPROLE_MOUNT = "approle"
 # A service's OpenBao token in its key folder: the one the bao-agent config writes, then
 # the one the Vault Agent injector writes (`agent-inject-token`). The runtime takes the
 # first that exists to write its acknowledgements (aigw.client.acks).
@@ -167,7 +172,7 @@ def deployment_ignores(key_dir: str) -> list[str]:
     relative (it then lies inside the deployment folder: its tokens and keys), and the
     token and key file names wherever they land below the folder.
     """
-    lines = [f"/{name}" for name in (ROLE_ID_FILE, SECRET_ID_FILE, AGENT_PID_FILE)]
+    lines = [f"/{name}" for name in AGENT_FILES]
     rel = key_dir.strip().rstrip("/")
     if rel and not rel.startswith("/"):
         parts = [p for p in rel.split("/") if p not in ("", ".")]

@@ -31,6 +31,7 @@ import orjson
 
 import aigw
 from aigw.catalog.models import Catalog
+from aigw.errors import UsageError
 from aigw.package_data import templates_dir
 
 MARKER = ".aigw-rendered"
@@ -118,6 +119,27 @@ def read_state(out: Path) -> Manifest | None:
         if rel:
             manifest.entries.setdefault(deployment_key(rel), Entry(None)).files[rel] = None
     return manifest
+
+
+def scan_folder(out: Path) -> tuple[Manifest | None, dict[str, str]]:
+    """OUT's manifest (None without a marker) and every file in it but the marker (rel -> path)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is not a folder", "pass --out a folder")
+    existing: dict[str, str] = {}
+    if not out.is_dir():
+        return None, existing
+    # Plain strings and scandir, not Path objects or os.walk: tens of thousands of files.
+    folders = [("", os.fspath(out))]
+    while folders:
+        prefix, folder = folders.pop()
+        with os.scandir(folder) as found:
+            for item in found:
+                if not item.is_dir():
+                    existing[prefix + item.name] = item.path
+                elif not item.is_symlink():  # as os.walk: a linked folder is not entered
+                    folders.append((f"{prefix}{item.name}/", item.path))
+    existing.pop(MARKER, None)
+    return read_state(out), existing
 
 
 def read_manifest(out: Path) -> set[str] | None:

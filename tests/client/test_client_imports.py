@@ -55,8 +55,9 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))
 
 
 # The bottom-layer modules the client shares with the CLI (docs/architecture.md): the
-# names and file-naming rules, and the table of wire APIs. Standard library only.
-SHARED = ("aigw", "aigw.names", "aigw.apis")
+# names and file-naming rules, the table of wire APIs, and the fast-path switch (with its
+# variable's name in aigw.envvars). Standard library only.
+SHARED = ("aigw", "aigw.names", "aigw.apis", "aigw.fastpath", "aigw.envvars")
 
 
 def test_client_imports_nothing_else_from_aigw():

@@ -265,17 +265,16 @@ def test_async_openai(providers, make_route, write_config):
 def test_outgoing_requests_are_what_httpx_would_build(module, fast):
     """The transport assembles each outgoing request from header triples and a cached
     URL instead of httpx's constructor (which re-normalises every header); both ways
-    must give the request httpx's own constructor builds. (fast=False is the fallback
-    for an httpx whose internals differ.)"""
+    must give the request httpx's own constructor builds. (fast=False is the plain
+    path: AIGW_NO_FASTPATH=1, or an httpx whose internals differ.)"""
     import importlib
 
-    from aigw.client.transport import Requests
+    from aigw.client.fastpath import Requests
     from aigw.client.wire import header
 
     h = importlib.import_module(module)
-    requests = Requests(h)
-    assert requests.fast, "the fast path is off for the pinned httpx: it would cost ~20 us/call"
-    requests.fast = fast
+    requests = Requests(h, fast=fast)
+    assert requests.fast is fast, "the fast path is off for the pinned httpx: ~20 us/call"
     url = h.URL("https://api.example.test/v1/chat/completions?x=1")
     triples = [header("host", url.netloc), header("authorization", "Bearer sk-test-fake"),
                (b"X-Mixed-Case", b"x-mixed-case", b"v"), header("content-length", "2")]
@@ -288,8 +287,11 @@ def test_outgoing_requests_are_what_httpx_would_build(module, fast):
     assert got.headers["x-mixed-case"] == "v" and got.headers["Authorization"] == "Bearer sk-test-fake"
     assert got.read() == want.read() == b"{}"
     assert b"".join(got.stream) == b"{}"
-    # The headers of an incoming request read back as the same triples either way.
+    # The headers and body of an incoming request read back the same either way.
     assert requests.headers(want) == [(k, k.lower(), v) for k, v in want.headers.raw]
+    sdk = h.Request("POST", url, headers={"a": "b"}, content=b'{"model":"m"}')
+    assert requests.body(sdk) == b'{"model":"m"}'
+    assert requests.body(h.Request("GET", url)) == b""
 
 
 def test_the_sdks_placeholder_url_is_not_in_a_services_log(providers, make_route, write_config,

@@ -248,7 +248,7 @@ def test_revision_is_the_hash_of_everything_else() -> None:
     """`revision` is recomputable from the file, stable, and moves with any other byte."""
     import hashlib
 
-    from aigw.render import config_revision
+    from aigw.client_config import config_revision
 
     files = render_all(load_catalog(EXAMPLES))
     seen = set()

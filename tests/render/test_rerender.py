@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 import aigw
-from aigw import fsutil, render, render_manifest
+from aigw import fsutil, render, render_manifest, render_sync
 from aigw.catalog import load_catalog
 from aigw.package_data import templates_dir
-from aigw.render import render_all, render_into
+from aigw.render import render_all
 from aigw.render_manifest import MARKER
+from aigw.render_sync import render_into
 from tests.helpers import run_cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -161,11 +162,11 @@ def test_a_render_that_stops_half_way_is_redone(
             raise OSError("killed")
         return real(path, data, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(render, "atomic_write", crash_on_second)
+    monkeypatch.setattr(render_sync, "atomic_write", crash_on_second)
     with pytest.raises(OSError, match="killed"):
         render_into(load_catalog(catalog), out)
     assert (out / MARKER).read_bytes() == marker, "the manifest changed before the end"
-    monkeypatch.setattr(render, "atomic_write", real)
+    monkeypatch.setattr(render_sync, "atomic_write", real)
     result = _render(capsys, catalog, out)
     assert result["deployments_unchanged"] == DEPLOYMENTS - 2
     expected = render_all(load_catalog(catalog))

@@ -34,7 +34,8 @@ from aigw.catalog import load_catalog
 from aigw.client import Client
 from aigw.client.acks import recorder
 from aigw.client.keys import fingerprint
-from aigw.render import render_all, sync
+from aigw.render import render_all
+from aigw.render_sync import sync
 from aigw.rotation.progress import Timing
 from aigw.rotation.runner import RotateOptions, rotate_keys
 from aigw.stack.auth import approle_credentials

@@ -29,7 +29,8 @@ from testing.fake_provider import FakeProvider
 from aigw.catalog import load_catalog
 from aigw.client.acks import recorder
 from aigw.client.keys import fingerprint
-from aigw.render import render_all, sync
+from aigw.render import render_all
+from aigw.render_sync import sync
 from aigw.stack.spec import environment_spec
 from tests.helpers import wait_for
 from tests.rotation.conftest import kv_mount

@@ -32,7 +32,7 @@ from aigw.catalog.view import deployments
 from aigw.client import Attempt, Client
 from aigw.client.acks import recorder
 from aigw.client.keys import fingerprint
-from aigw.render import Renderer
+from aigw.client_config import ClientConfigs
 from aigw.stack.spec import environment_spec
 
 pytestmark = pytest.mark.integration
@@ -113,7 +113,7 @@ def test_stopped_openbao_never_fails_a_request(tmp_path: Path,
         key_file = key_dir / "fake.default.key"
         key_file.write_text(old)
         dep, = deployments(cat)
-        doc = json.loads(Renderer(cat).client_config_file(dep))
+        doc = ClientConfigs().document(dep)
         doc["acks"].update(address=server.addr, interval=0.2)
         config = tmp_path / "aigw-client.json"
         config.write_text(json.dumps(doc))

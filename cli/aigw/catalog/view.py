@@ -7,6 +7,7 @@ names and paths they carry are built by `aigw.names`.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from aigw.catalog.models import Catalog, Environment
 from aigw.catalog.overrides import environment_view
 from aigw.errors import UsageError
+from aigw.fastpath import ENABLED as FASTPATH
 from aigw.names import access_name, key_file, per_service_slot
 
 
@@ -98,27 +100,52 @@ def route_slot(cat: Catalog, service: str, provider: str, slot: str | None) -> s
 
 # Resolved routes of an alias for one set of service settings, shared by every deployment
 # with those settings (every environment of a service, and all services with shared keys
-# and the same defaults): large catalogs resolve each distinct route once.
-_RouteCache = dict[tuple[Any, ...], list[Any]]  # routes by settings; slots by route lists
+# and the same defaults): large catalogs resolve each distinct route once. The cache is
+# one plain dict per catalog (`deployments`, render), keyed by values only:
+#   "(catalog)"                      -> the catalog it belongs to (a reference it holds)
+#   ("(entries)", env, alias)        -> a token for what the alias's entries are in that
+#                                       environment's view (its model and providers as
+#                                       canonical JSON; equal entries, equal token)
+#   (alias, token, service|None, timeout, retries, cooldown) -> (token, routes)
+#   ("(slots)", route tokens...)     -> the sorted slots of those route lists
+# AIGW_NO_FASTPATH=1 (aigw.fastpath) resolves every deployment on its own instead.
+RouteCache = dict[Any, Any]
+_CATALOG, _TEXTS = "(catalog)", "(texts)"
 
 
-def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) -> list[ResolvedRoute]:
-    svc = cat.services[service]
-    d = svc.defaults
-    own_slot = svc.keys == "per-service"
-    # Keyed by the entries' identities: an environment's merged view shares every entry
-    # its overrides leave alone, so environments resolve an unchanged alias once.
-    # (What an alias's entries are in this view is worked out once per view and alias.)
-    entries_key = ("(entries)", id(cat), alias)
-    entries = cache.get(entries_key)
-    if entries is None:
+def _bind(cache: RouteCache, cat: Catalog) -> None:
+    """Empty CACHE and make it CAT's (a cache filled from another catalog says nothing)."""
+    cache.clear()
+    cache[_CATALOG] = cat
+
+
+def _token(cache: RouteCache, value: Any) -> int:
+    """A small int standing for VALUE (hashable) in this cache: equal values, equal token."""
+    tokens = cache.get(_TEXTS)
+    if tokens is None:
+        tokens = cache[_TEXTS] = {}
+    return int(tokens.setdefault(value, len(tokens)))
+
+
+def _entries_token(cat: Catalog, env_name: str, alias: str, cache: RouteCache) -> int:
+    """What ALIAS's entries (its model, its routes' providers) are in CAT, as a token:
+    worked out once per environment and alias; environments whose overrides leave the
+    alias alone get the same token, so they share its resolved routes."""
+    key = ("(entries)", env_name, alias)
+    token = cache.get(key)
+    if token is None:
         model = cat.models[alias]
-        entries = cache[entries_key] = [id(model), *(id(cat.providers[r.provider])
-                                                     for r in model.routes)]
-    key = (alias, *entries, service if own_slot else None, d.timeout, d.retries, d.cooldown)
-    found = cache.get(key)
-    if found is not None:
-        return found
+        providers = {r.provider: cat.providers[r.provider].model_dump(mode="json")
+                     for r in model.routes}
+        text = json.dumps([model.model_dump(mode="json"), providers], sort_keys=True,
+                          separators=(",", ":"), default=str)
+        token = cache[key] = _token(cache, text)
+    return int(token)
+
+
+def _resolve(cat: Catalog, service: str, alias: str) -> list[ResolvedRoute]:
+    """ALIAS's routes for SERVICE in CAT (an environment's merged view)."""
+    d = cat.services[service].defaults
     routes = []
     for route in cat.models[alias].routes:
         prov = cat.providers[route.provider]
@@ -137,25 +164,56 @@ def _alias_routes(cat: Catalog, service: str, alias: str, cache: _RouteCache) ->
             weight=route.weight,
             price=prov.prices[route.model].to_json() if route.model in prov.prices else None,
         ))
-    cache[key] = routes
     return routes
 
 
-def deployment(cat: Catalog, service: str, env_name: str,
-               _cache: _RouteCache | None = None) -> Deployment:
-    """Resolve one service in one environment (its merged view: the environment's overrides)."""
-    cat = environment_view(cat, env_name)
+def _alias_routes(cat: Catalog, env_name: str, service: str, alias: str,
+                  cache: RouteCache) -> tuple[int, list[ResolvedRoute]]:
+    """(token, routes) of ALIAS for SERVICE: resolved once per distinct setting."""
     svc = cat.services[service]
-    env = cat.environments[env_name]
-    cache = {} if _cache is None else _cache
-    aliases = {alias: _alias_routes(cat, service, alias, cache) for alias in sorted(svc.models)}
-    # The same route lists have the same slots: sorted once (SlotRef compares in Python).
-    # Keyed by the lists' ids, which stay unique while the route cache holds the lists.
-    slots_key = ("(slots)", *(id(routes) for routes in aliases.values()))
-    slots = cache.get(slots_key)
-    if slots is None:
-        slots = cache[slots_key] = sorted(
-            {SlotRef(r.provider, r.slot) for routes in aliases.values() for r in routes})
+    d = svc.defaults
+    entries = cache.get(("(entries)", env_name, alias))  # (_entries_token, inlined)
+    if entries is None:
+        entries = _entries_token(cat, env_name, alias, cache)
+    key = (alias, entries, service if svc.keys == "per-service" else None,
+           d.timeout, d.retries, d.cooldown)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = (_token(cache, key), _resolve(cat, service, alias))
+    return found  # type: ignore[no-any-return]
+
+
+def _slots(aliases: dict[str, list[ResolvedRoute]]) -> list[SlotRef]:
+    return sorted({SlotRef(r.provider, r.slot) for routes in aliases.values() for r in routes})
+
+
+def deployment(cat: Catalog, service: str, env_name: str,
+               _cache: RouteCache | None = None) -> Deployment:
+    """Resolve one service in one environment (its merged view: the environment's overrides).
+
+    Deployments resolved with one `_cache` (any dict, one per catalog) share the route
+    lists and slots they resolve alike."""
+    view = environment_view(cat, env_name)
+    svc = view.services[service]
+    env = view.environments[env_name]
+    if not FASTPATH:
+        aliases = {alias: _resolve(view, service, alias) for alias in sorted(svc.models)}
+        slots = _slots(aliases)
+    else:
+        cache = {} if _cache is None else _cache
+        if cache.get(_CATALOG) is not cat:
+            _bind(cache, cat)
+        tokens: list[int] = []
+        aliases = {}
+        for alias in sorted(svc.models):
+            token, aliases[alias] = _alias_routes(view, env_name, service, alias, cache)
+            tokens.append(token)
+        # The same route lists have the same slots: sorted once (SlotRef compares in Python).
+        slots_key = ("(slots)", *tokens)
+        cached = cache.get(slots_key)
+        if cached is None:
+            cached = cache[slots_key] = _slots(aliases)
+        slots = cached
     return Deployment(service, env_name, env, svc.key_dir or env.key_dir, aliases,
                       list(slots))
 
@@ -169,7 +227,7 @@ def deployment_pairs(cat: Catalog, env: str | None = None,
 
 def deployments(cat: Catalog, env: str | None = None, service: str | None = None) -> list[Deployment]:
     """Every (service, environment) pair, sorted, optionally filtered."""
-    cache: _RouteCache = {}
+    cache: RouteCache = {}
     return [deployment(cat, name, env_name, cache)
             for name, env_name in deployment_pairs(cat, env, service)]
 

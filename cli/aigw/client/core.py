@@ -24,6 +24,7 @@ from .config import (
     load_config,
 )
 from .errors import AllRoutesFailed, Attempt, ConfigError, UnknownAlias, WrongFamily, attempt
+from .fastpath import new_tuple
 from .keys import FileWatcher, KeyFile, Watched, parse_token
 from .live import ConfigFollower, ConfigStatus, Snapshot, describe_revision
 from .router import AliasRouter, Clock, RouteState, Sessions
@@ -32,7 +33,6 @@ from .telemetry import CallSpan, Telemetry
 log = logging.getLogger("aigw.client")
 _monotonic = time.monotonic  # module globals: one lookup less per call
 _perf = time.perf_counter
-_tuple = tuple.__new__  # a NamedTuple without its Python-level __new__
 
 OnAttempt = Callable[[Attempt], None]
 # Transient: worth a retry on the same route, then a cooldown.
@@ -50,13 +50,13 @@ class Result(NamedTuple):
     @classmethod
     def of(cls, status: int, value: Any, t0: float) -> Result:
         """The result of a send that got an HTTP answer."""
-        return _tuple(cls, (status, value, "ok" if status < 400 else f"http_{status}",
+        return new_tuple(cls, (status, value, "ok" if status < 400 else f"http_{status}",
                             _perf() - t0))
 
     @classmethod
     def failed(cls, outcome: str, t0: float) -> Result:
         """The result of a send that got no (usable) answer."""
-        return _tuple(cls, (None, None, outcome, _perf() - t0))
+        return new_tuple(cls, (None, None, outcome, _perf() - t0))
 
 
 class Decision(NamedTuple):
@@ -390,7 +390,7 @@ class BaseClient:
                     router.served(rs, sid)
                     if self._acks is not False:
                         self._used(rs.route, fp)
-                    return _tuple(Decision, (rs, value, attempts))
+                    return new_tuple(Decision, (rs, value, attempts))
                 if status in (401, 403):
                     # Re-read the key once; retry only with a different key (the
                     # same key would get the same answer), else move on.
@@ -402,7 +402,7 @@ class BaseClient:
                             continue
                     break
                 if status is not None and status < 500 and status not in _TRANSIENT_4XX:
-                    return _tuple(Decision, (rs, value, attempts))
+                    return new_tuple(Decision, (rs, value, attempts))
                 del value  # (a failed answer is not kept alive by the plan)
                 if retries_left > 0:
                     retries_left -= 1

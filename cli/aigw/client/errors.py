@@ -1,4 +1,4 @@
-"""The client's own small exception tree (it imports nothing else from aigw).
+"""The client's own small exception tree (from aigw only the fast-path switch).
 
 No message here ever holds a key value: attempts name a provider, a slot, an
 outcome and at most the key's fingerprint (sha256[:12]).
@@ -7,6 +7,8 @@ outcome and at most the key's fingerprint (sha256[:12]).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .fastpath import keyword_builder
 
 
 # Frozen without slots: the request path builds one per attempt with `attempt`,
@@ -34,20 +36,19 @@ class Attempt:
     revision: str = ""
 
 
-_new = object.__new__
+_build_attempt = keyword_builder(Attempt)
 
 
 def attempt(alias: str, provider: str, slot: str, route: int, outcome: str, latency: float,
             key_fingerprint: str, status: int | None, revision: str) -> Attempt:
-    """``Attempt(...)`` with every field given, built without the per-field setattr.
+    """``Attempt(...)`` with every field given, built without the per-field setattr
+    (`fastpath.keyword_builder`).
 
     Its parameters are Attempt's fields, in order (tests/client/test_client.py
     checks): keyword arguments are the fastest way to fill the instance dict."""
-    a = _new(Attempt)
-    a.__dict__.update(alias=alias, provider=provider, slot=slot, route=route,
-                      outcome=outcome, latency=latency, key_fingerprint=key_fingerprint,
-                      status=status, revision=revision)
-    return a
+    return _build_attempt(alias=alias, provider=provider, slot=slot, route=route,
+                          outcome=outcome, latency=latency, key_fingerprint=key_fingerprint,
+                          status=status, revision=revision)
 
 
 class ClientError(Exception):

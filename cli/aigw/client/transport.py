@@ -9,22 +9,44 @@ failed, the last HTTP answer (or `AllRoutesFailed` if none answered at all).
 Streams fail over until their first event.
 
 One implementation serves httpx (the dict API) and httpx2 (what the openai and
-anthropic SDKs use): the module is a constructor argument. Each response
-carries the call's attempts in ``response.extensions["aigw.attempts"]``.
+anthropic SDKs use): the module is a constructor argument (`httpapi.HttpModule`).
+Each response carries the call's attempts in ``response.extensions["aigw.attempts"]``.
+How requests are built and read is `fastpath.Requests` (the only code that
+touches httpx's internals).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from .core import BaseClient, Decision, Result, failure_outcome
-from .errors import AllRoutesFailed, ClientError, UnknownAlias, WrongFamily
+from .errors import AllRoutesFailed, Attempt, ClientError, UnknownAlias, WrongFamily
 from .eventstream import EventStreamError
+from .fastpath import Requests
+from .httpapi import (
+    URL,
+    AsyncTransport,
+    HttpModule,
+    Request,
+    Response,
+    ResponseHeaders,
+    SyncTransport,
+)
 from .multipart import ModelField, model_field, with_model
 from .router import RouteState
-from .streaming import BadResponse, FirstEvent, apeek, aread, peek, read, replay_classes
+from .streaming import (
+    BadResponse,
+    EventStreamToSSE,
+    FirstEvent,
+    Peeked,
+    apeek,
+    aread,
+    peek,
+    read,
+    replay_classes,
+)
 from .telemetry import CallSpan
 from .wire import BadRequest, Header, Headers, header, loads, name_value
 from .wires import family_wire
@@ -87,81 +109,17 @@ def _operation(path: str) -> str:
     return op
 
 
-class Requests:
-    """Reads and builds the requests of one httpx-like module (httpx or httpx2).
-
-    httpx's constructors normalise every header and re-parse the URL on each
-    request, which costs more than everything else aigw does per call. The
-    transport already has the parts in httpx's own internal shape (header triples,
-    a parsed URL), so it assembles requests directly, after checking once that
-    the result is what httpx's public constructor would give; otherwise (an httpx
-    whose internals differ) it uses the constructor.
-    """
-
-    def __init__(self, h: Any) -> None:
-        self.h = h
-        self.fast = self._check()
-        # build(method, url, headers, content, ext): the request; `headers` include
-        # Host and Content-Length (set by the caller).
-        self.build = self._fast if self.fast else self._slow
-
-    def _check(self) -> bool:
-        h = self.h
-        url, triples = h.URL("http://x:1/p?q=1"), [header("host", "x:1"), header("a", "b")]
-        try:
-            fast = self._fast("POST", url, triples, b"{}", {"timeout": None})
-            slow = h.Request("POST", url, headers=[(k, v) for k, _, v in triples],
-                             stream=h.ByteStream(b"{}"), extensions={"timeout": None})
-            return (fast.headers.raw == slow.headers.raw and fast.url == slow.url
-                    and fast.headers["a"] == "b" and vars(fast).keys() >= vars(slow).keys()
-                    and h.Headers([(b"A", b"b")])._list == [(b"A", b"a", b"b")]
-                    and b"".join(fast.stream) == b"{}")
-        except Exception:  # pragma: no cover - an httpx with other internals
-            return False
-
-    def _fast(self, method: str, url: Any, headers: Headers, content: bytes,
-              ext: dict[str, Any]) -> Any:
-        h = self.h
-        req = object.__new__(h.Request)
-        hdrs = object.__new__(h.Headers)
-        hdrs._list = headers
-        hdrs._encoding = None
-        req.method, req.url, req.headers, req.extensions = method, url, hdrs, ext
-        req.stream = h.ByteStream(content)
-        req._content = content
-        return req
-
-    def _slow(self, method: str, url: Any, headers: Headers, content: bytes,
-              ext: dict[str, Any]) -> Any:
-        return self.h.Request(method, url, headers=[(k, v) for k, _, v in headers],
-                              stream=self.h.ByteStream(content), extensions=ext)
-
-    def headers(self, request: Any) -> Headers:
-        """The header triples of an incoming request (not to be modified)."""
-        if self.fast:
-            return request.headers._list  # type: ignore[no-any-return]
-        return [(k, k.lower(), v) for k, v in request.headers.raw]
-
-
-def call_from_request(request: Any, family: str | None, requests: Requests) -> Call:
+def call_from_request(request: Request, family: str | None, requests: Requests) -> Call:
     """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
-    if requests.fast:
-        headers = request.headers._list
-        raw = getattr(request, "_content", None)  # (read already: the SDK sent bytes)
-        if raw is None:
-            raw = request.read() if request.method != "GET" else b""
-    else:
-        headers = requests.headers(request)
-        raw = request.read() if request.method != "GET" else b""
+    headers = requests.headers(request)
+    raw = requests.body(request)
     body = None
     named = dict(map(name_value, headers))  # (the last one of a name wins)
     ctype = named.get(b"content-type", b"application/json")
-    alias: Any = named.get(b"x-aigw-alias")
-    if alias is not None:
-        alias = alias.decode("latin-1")
-    session = named.get(b"x-aigw-session")
-    if session is not None:
-        session = session.decode("latin-1")
+    value = named.get(b"x-aigw-alias")
+    alias: object = value.decode("latin-1") if value is not None else None
+    value = named.get(b"x-aigw-session")
+    session = value.decode("latin-1") if value is not None else None
     if raw and ctype.startswith(b"application/json"):
         try:
             parsed = loads(raw)
@@ -193,19 +151,23 @@ class _RouteCache:
     __slots__ = ("urls", "credential", "auth")
 
     def __init__(self) -> None:
-        self.urls: dict[str, tuple[Any, Header]] = {}
-        self.credential: Any = None
+        self.urls: dict[str, tuple[URL, Header]] = {}
+        self.credential: object = None
         self.auth: Headers = []
 
 
-class _Failover:
+InnerT = TypeVar("InnerT", SyncTransport, AsyncTransport)
+
+
+class _Failover(Generic[InnerT]):
     """What the sync and async transports share: building sends, reading outcomes."""
 
     aio = False
 
-    def __init__(self, client: BaseClient, inner: Any, h: Any, family: str | None) -> None:
+    def __init__(self, client: BaseClient, inner: InnerT, h: HttpModule,
+                 family: str | None) -> None:
         self.client = client
-        self.inner = inner
+        self.inner: InnerT = inner
         self.h = h
         self.family = family
         self.requests = Requests(h)
@@ -232,7 +194,7 @@ class _Failover:
             cache = self._routes[rs] = _RouteCache()
         return cache
 
-    def outgoing(self, call: Call, rs: RouteState, credential: Any) -> Any:
+    def outgoing(self, call: Call, rs: RouteState, credential: object) -> Request:
         """The request to send to route `rs`."""
         wire = rs.wire
         assert wire is not None  # the plan sends to usable routes only
@@ -259,21 +221,22 @@ class _Failover:
         return self.requests.build(call.method, parsed[0], headers, content,
                                    {"timeout": rs.timeout})
 
-    def is_stream(self, call: Call, rs: RouteState, resp: Any) -> FirstEvent | None:
+    def is_stream(self, call: Call, rs: RouteState, resp: Response) -> FirstEvent | None:
         """The reader of this answer up to its first event (the route's wire decides),
         or None when it is not a stream to peek."""
         if not call.stream or resp.status_code >= 400 or rs.wire is None:
             return None
         return rs.wire.first_event(resp.headers.get("content-type", ""))
 
-    def streamed(self, resp: Any, head: list[bytes], rest: Any, conv: Any, span: CallSpan,
-                 rs: RouteState) -> Any:
+    def streamed(self, resp: Response, head: list[bytes], rest: object,
+                 conv: EventStreamToSSE | None, span: CallSpan, rs: RouteState) -> Response:
         """The response to hand on for a stream that has started."""
-        headers = resp.headers
+        headers: ResponseHeaders | list[tuple[str, str]] = resp.headers
         if conv is not None:
-            headers = [(k, v) for k, v in resp.headers.multi_items()
-                       if k.lower() not in ("content-type", "content-length")]
-            headers.append(("content-type", "text/event-stream"))
+            converted = [(k, v) for k, v in resp.headers.multi_items()
+                         if k.lower() not in ("content-type", "content-length")]
+            converted.append(("content-type", "text/event-stream"))
+            headers = converted
 
         def on_end(outcome: str) -> None:
             span.finish(rs, outcome)
@@ -285,12 +248,12 @@ class _Failover:
                                stream=cls(head, rest, conv, close, on_end, tap),
                                extensions=resp.extensions)
 
-    def reject(self, status: int, message: str) -> Any:
+    def reject(self, status: int, message: str) -> Response:
         """An answer in the SDK's own error shape, so it raises its own exception."""
         return self.h.Response(status, headers=[("content-type", _JSON)],
                                content=self._family.error_body(status, message))
 
-    def decided(self, decision: Decision, span: CallSpan) -> Any:
+    def decided(self, decision: Decision, span: CallSpan) -> Response:
         """Label the deciding response and end the span unless a stream still runs."""
         resp = decision.value
         resp.extensions[ATTEMPTS] = decision.attempts
@@ -301,23 +264,22 @@ class _Failover:
                         resp.content if ok else None)
         return resp
 
-    def failed(self, last: Any, exc: AllRoutesFailed, span: CallSpan) -> Any:
+    def failed(self, last: Response, exc: AllRoutesFailed, span: CallSpan) -> Response:
         """Every route failed and `last` was the last HTTP answer: hand it on, labelled."""
         last.extensions[ATTEMPTS] = exc.attempts
         last.extensions[OUTCOME] = "all_routes_failed"
         span.finish(None, "all_routes_failed")
         return last
 
-    def transport_error(self, exc: AllRoutesFailed, request: Any) -> Exception:
+    def transport_error(self, exc: AllRoutesFailed, request: Request) -> Exception:
         """What an SDK understands when no route answered at all: a timeout if every
         route timed out, else a connection error (the AllRoutesFailed is its cause)."""
         tried = [a.outcome for a in exc.attempts if a.outcome not in SKIPPED]
-        kind = self.h.TimeoutException if tried and set(tried) == {"timeout"} \
-            else self.h.ConnectError
-        err: Exception = kind(str(exc), request=request)
-        return err
+        kind: Callable[..., Exception] = self.h.TimeoutException \
+            if tried and set(tried) == {"timeout"} else self.h.ConnectError
+        return kind(str(exc), request=request)
 
-    def answer_error(self, exc: ClientError, request: Any) -> Any:
+    def answer_error(self, exc: ClientError, request: Request) -> Response:
         """What an SDK gets for a call that raised `exc`: a rejection in the family's
         error shape, or a transport error when no route answered."""
         if isinstance(exc, Reject):
@@ -345,8 +307,8 @@ class Run:
         self.f, self.call = f, call
         self.span = span = client._telemetry.start(call.alias, call.operation)
         self.plan = client.plan(router, call.session_id, span)
-        self.last: Any = None
-        self.value: Any = None
+        self.last: Response | None = None
+        self.value: Response | None = None
         self._advance(None)
 
     def _advance(self, result: Result | None) -> None:
@@ -374,11 +336,11 @@ class Run:
             span.finish(None, failure_outcome(exc))
             raise
 
-    def peeks(self, resp: Any) -> FirstEvent | None:
+    def peeks(self, resp: Response) -> FirstEvent | None:
         """The reader of `resp` up to its first event, when it is a stream to peek."""
         return self.f.is_stream(self.call, self.rs, resp)
 
-    def streamed(self, resp: Any, peeked: tuple[list[bytes], Any, Any]) -> Any:
+    def streamed(self, resp: Response, peeked: Peeked) -> Response:
         """The response to hand on once a stream's first event is in."""
         return self.f.streamed(resp, *peeked, self.span, self.rs)
 
@@ -391,7 +353,7 @@ class Run:
         self.span.finish(None, failure_outcome(exc))
         raise exc
 
-    def answered(self, got: Any) -> None:
+    def answered(self, got: Response | BaseException) -> None:
         """Hand the plan what the send gave (a response or a transport error)."""
         if isinstance(got, BaseException):
             self._advance(Result.failed(self.f.outcome(got), self.t0))
@@ -400,17 +362,17 @@ class Run:
             self._advance(Result.of(got.status_code, got, self.t0))
 
 
-class FailoverTransport(_Failover):
+class FailoverTransport(_Failover[SyncTransport]):
     """A sync httpx (or httpx2) transport that fails over across an alias's routes."""
 
-    def handle_request(self, request: Any) -> Any:
+    def handle_request(self, request: Request) -> Response:
         """httpx's transport API: send `request` to its alias's routes."""
         try:
             return self.send(call_from_request(request, self.family, self.requests))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
-    def send(self, call: Call) -> Any:
+    def send(self, call: Call) -> Response:
         """Send `call` with failover; raises UnknownAlias, WrongFamily, AllRoutesFailed."""
         run = Run(self, call)
         if not run.span.recording:
@@ -418,8 +380,9 @@ class FailoverTransport(_Failover):
         with run.span.use():
             return self._drive(run)
 
-    def _drive(self, run: Run) -> Any:
+    def _drive(self, run: Run) -> Response:
         while run.request is not None:
+            got: Response | BaseException
             try:
                 resp = self.inner.handle_request(run.request)
                 if run.call.stream and (first := run.peeks(resp)) is not None:
@@ -429,7 +392,7 @@ class FailoverTransport(_Failover):
             except BaseException as exc:
                 got = run.failed(exc)
             run.answered(got)
-        return run.value
+        return run.value  # type: ignore[return-value] # (set once the run has no request)
 
     def close(self) -> None:
         """Nothing to close: the client owns the inner transport."""
@@ -441,19 +404,19 @@ class FailoverTransport(_Failover):
         self.close()
 
 
-class AsyncFailoverTransport(_Failover):
+class AsyncFailoverTransport(_Failover[AsyncTransport]):
     """The asyncio twin of `FailoverTransport` (same `Run`, awaited sends)."""
 
     aio = True
 
-    async def handle_async_request(self, request: Any) -> Any:
+    async def handle_async_request(self, request: Request) -> Response:
         """httpx's async transport API: send `request` to its alias's routes."""
         try:
             return await self.send(call_from_request(request, self.family, self.requests))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
-    async def send(self, call: Call) -> Any:
+    async def send(self, call: Call) -> Response:
         """Async `FailoverTransport.send`."""
         run = Run(self, call)
         if not run.span.recording:
@@ -461,8 +424,9 @@ class AsyncFailoverTransport(_Failover):
         with run.span.use():
             return await self._drive(run)
 
-    async def _drive(self, run: Run) -> Any:
+    async def _drive(self, run: Run) -> Response:
         while run.request is not None:
+            got: Response | BaseException
             try:
                 resp = await self.inner.handle_async_request(run.request)
                 if run.call.stream and (first := run.peeks(resp)) is not None:
@@ -472,7 +436,7 @@ class AsyncFailoverTransport(_Failover):
             except BaseException as exc:
                 got = run.failed(exc)
             run.answered(got)
-        return run.value
+        return run.value  # type: ignore[return-value] # (set once the run has no request)
 
     async def aclose(self) -> None:
         """Nothing to close: the client owns the inner transport."""
@@ -484,7 +448,7 @@ class AsyncFailoverTransport(_Failover):
         await self.aclose()
 
 
-def attempts_of(obj: Any) -> list[Any]:
+def attempts_of(obj: object) -> list[Attempt]:
     """The aigw attempts behind an SDK exception, an httpx response or an aigw error.
 
     Works for ``openai.APIStatusError`` / ``anthropic.APIStatusError`` (through
@@ -492,7 +456,7 @@ def attempts_of(obj: Any) -> list[Any]:
     the `AllRoutesFailed` they were raised from), and for aigw's own errors.
     """
     seen: set[int] = set()
-    todo: list[Any] = [obj]
+    todo: list[object] = [obj]
     while todo:
         cur = todo.pop(0)
         if cur is None or id(cur) in seen:
@@ -511,7 +475,7 @@ def attempts_of(obj: Any) -> list[Any]:
     return []
 
 
-def _linked(obj: Any) -> Iterable[Any]:
+def _linked(obj: object) -> Iterable[object]:
     for name in ("response", "__cause__", "__context__"):
         try:
             yield getattr(obj, name, None)

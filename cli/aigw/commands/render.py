@@ -1,4 +1,4 @@
-"""`aigw render`: write each deployment's files (or, with --check, diff them)."""
+"""`aigw render`: write each deployment's files (or, with --check, print the plan and the diff)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ def render(
     = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: "
                                              "rendered/ beside the catalog).")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; print a diff and exit 1 "
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; print the plan (what "
+                                        "would be written and removed) and a diff, and exit 1 "
                                         "when the files on disk differ.")] = False,
     as_json: JsonOpt = False,
 ) -> int:
     """Render per-service configs (aigw-client.json, LiteLLM, dotenv, agent) into a folder."""
     from aigw.catalog import load_catalog
-    from aigw.render import render_into
+    from aigw.render_sync import render_into
 
     loaded = load_catalog(path)
     if out is None:
@@ -38,7 +39,7 @@ def render(
                    "deployments_unchanged": result.skipped})
     elif check:
         if result.changed:
-            typer.echo(result.diff, nl=False)
+            typer.echo("\n".join([*result.plan(), result.diff]), nl=False)
             typer.echo(f"render --check: {len(result.written)} file(s) differ, "
                        f"{len(result.removed)} to remove in {out} (run `aigw render`)", err=True)
         else:

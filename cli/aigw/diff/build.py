@@ -9,6 +9,7 @@ from typing import Any
 
 from aigw.catalog import LoadedCatalog, load_catalog
 from aigw.catalog.view import check_scope
+from aigw.client_config import CLIENT_CONFIG, REVISION_FIELD
 from aigw.diff.effects import Effect, catalog_effects, compare
 from aigw.diff.model import DiffReport, PlanSection, PolicySection, ServiceReport, file_changes
 from aigw.errors import AigwError, CatalogError
@@ -16,7 +17,7 @@ from aigw.evals.results import current_aliases, read_results, results_path
 from aigw.git import Base, export_catalog, repo_root, resolve_base
 from aigw.governance import evaluate_policies
 from aigw.outputs import AGENT_TEMPLATE_DIR, OUTPUTS
-from aigw.render import CLIENT_CONFIG, REVISION_FIELD, render_all
+from aigw.render import render_all
 
 
 def _reason(exc: AigwError) -> str:

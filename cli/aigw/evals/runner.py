@@ -83,7 +83,7 @@ def client_for(routes: dict[str, list[ResolvedRoute]], key_dir: Path) -> Any:
     """An `aigw.client.Client` serving ROUTES (alias -> routes), keys from KEY_DIR."""
     from aigw.client import Client
     from aigw.client.config import parse_config
-    from aigw.render import alias_entry
+    from aigw.client_config import alias_entry
 
     doc = {"version": 1, "service": "aigw-eval", "environment": "eval",
            "key_dir": str(key_dir),

@@ -16,13 +16,13 @@ Names (docs/architecture.md):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aigw.catalog import Catalog, environment_view
 from aigw.catalog.models import format_duration
 from aigw.catalog.view import Deployment, SlotRef, check_scope, deployments, used_slots
+from aigw.client_config import REVISION_FIELD, ClientConfigs, publishes_config, serialize
 from aigw.errors import UsageError
 from aigw.names import (
     CONFIG_FIELD,
@@ -41,7 +41,6 @@ from aigw.names import (
 )
 from aigw.names import metadata_path as _metadata_path
 from aigw.outputs import OUTPUTS
-from aigw.render import REVISION_FIELD, Renderer, publishes_config
 from aigw.stack.auth import (
     K8S_AUTH_PATH,
     AuthConfig,
@@ -51,6 +50,7 @@ from aigw.stack.auth import (
     kubernetes_role_params,
     role_params,
 )
+from aigw.stack.limits import LimitSpec, limit_notes, limit_specs
 from aigw.stack.policy import render_policy, render_template
 
 # KV v2 settings of the mount: check-and-set on every write (rotation relies on
@@ -252,12 +252,14 @@ class EnvSpec:
     configs: tuple[ConfigSpec, ...] = ()
     ci: CiSpec | None = None
     k8s: K8sSpec | None = None
+    limits: tuple[LimitSpec, ...] = ()  # provider rate limits (aigw.stack.limits)
+    limit_notes: tuple[str, ...] = ()  # alias limits at providers with no limit API
 
     @property
     def resource_count(self) -> int:
         """How many Pulumi resources the program declares for this spec."""
         extra = (self.ci.resource_count if self.ci else 0) + (
-            self.k8s.resource_count if self.k8s else 0)
+            self.k8s.resource_count if self.k8s else 0) + len(self.limits)
         return 2 + len(self.slots) + len(self.policies) + len(self.roles) + len(self.configs) \
             + extra
 
@@ -306,13 +308,13 @@ def config_specs(cat: Catalog, env_name: str) -> tuple[ConfigSpec, ...]:
     deps = [d for d in deployments(cat, env=env_name) if publishes_config(cat, d)]
     if not deps:
         return ()
-    renderer = Renderer(cat)
+    configs = ClientConfigs()
     out = []
     for dep in deps:
-        text = renderer.client_config_file(dep).decode()
+        doc = configs.document(dep)
         out.append(ConfigSpec(mount=env.mount, path=config_path(env_name, env, dep.service),
                               service=dep.service, environment=env_name,
-                              revision=json.loads(text)[REVISION_FIELD], text=text))
+                              revision=doc[REVISION_FIELD], text=serialize(doc).decode()))
     return tuple(out)
 
 
@@ -419,4 +421,6 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         configs=config_specs(cat, env_name),
         ci=_ci_spec(cat, env_name, auth),
         k8s=_k8s_spec(cat, env_name, auth, policies),
+        limits=limit_specs(cat, env_name),
+        limit_notes=limit_notes(cat, env_name),
     )
