@@ -67,11 +67,7 @@ def _cpu() -> float:
 def _child(catalog: str, out: str) -> None:
     import aigw
     from aigw.catalog import load_catalog
-
-    try:
-        from aigw.render_sync import render_into
-    except ImportError:  # a checkout from before render_sync (--baseline)
-        from aigw.render import render_into  # type: ignore[attr-defined,no-redef]
+    from aigw.render_sync import render_into  # a --baseline checkout must have it too
 
     marks = []
 
