@@ -11,9 +11,10 @@ called alternately, request by request, so drift on the machine hits all:
 
 "on - off" is the request path's added cost of metrics (p50 of wall time, and
 process CPU per call over batches); "+p50 vs bare" is aigw's whole added cost
-with metrics on. The recording thread's own CPU per call is read from its
-thread CPU clock. For comparison, "sync records" is what recording the same
-instruments on the request path would cost per call.
+with metrics on. "record cpu" is the CPU per call spent recording (the
+batches, on whichever thread ran them: the recorder's thread, a collect, a
+flush). For comparison, "sync records" is what recording the same instruments
+on the request path would cost per call.
 
     python benchmarks/metrics.py [-n 5000]
 """
@@ -56,14 +57,30 @@ def pct(values: list[float], q: float) -> float:
 
 
 def alternate(fns: list[Callable[[], Any]], n: int) -> list[list[float]]:
-    """Call each of `fns` in turn n times; each one's latencies."""
+    """Call each of `fns` in turn n times, the order rotated every round (so no
+    contender always runs after the same one); each one's latencies, by round."""
     out: list[list[float]] = [[] for _ in fns]
-    for _ in range(n):
-        for i, fn in enumerate(fns):
+    k = len(fns)
+    for r in range(n):
+        for j in range(k):
+            i = (r + j) % k
             t0 = time.perf_counter()
-            fn()
+            fns[i]()
             out[i].append(time.perf_counter() - t0)
     return out
+
+
+def paired(a: list[float], b: list[float]) -> float:
+    """Median of the per-round differences a - b (drift between rounds cancels)."""
+    return pct([x - y for x, y in zip(a, b, strict=True)], 50)
+
+
+def recording_cpu(rec: Any) -> float:
+    """CPU seconds spent recording so far: the recorder's own count (batches on any
+    thread), or, for a recorder without one (before issue 30's batches), its thread's."""
+    if hasattr(rec, "cpu"):
+        return float(rec.cpu)
+    return time.clock_gettime(time.pthread_getcpuclockid(rec._thread.ident))
 
 
 def cpu_per_call(fn: Callable[[], Any], n: int, batches: int = 7,
@@ -76,11 +93,6 @@ def cpu_per_call(fn: Callable[[], Any], n: int, batches: int = 7,
             fn()
         per.append((clock() - t0) / n)
     return sorted(per)[batches // 2]
-
-
-def thread_cpu(thread: Any) -> float:
-    """CPU seconds the thread has used so far (Linux: its pthread CPU clock)."""
-    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
 def config(folder: Path) -> Path:
@@ -127,8 +139,10 @@ def hot_path_ops(client_off: Client, client_on: Client, n: int) -> dict[str, flo
 
     rec = client_on._telemetry.metrics
     assert rec is not None
-    running, thread = rec._running, rec._thread
-    rec._running, rec.queue_size = True, 10**9  # held: nothing drains, nothing drops
+    rec.flush()
+    running, thread, wake_at = rec._running, rec._thread, getattr(rec, "_wake_at", -1)
+    # held: nothing drains (no thread start, no half-full or bytes wake), nothing drops
+    rec._running, rec.queue_size, rec._wake_at, rec._bytes = True, 10**9, -1, -(10**15)
     body = CHAT
     rs = next(iter(client_on._snap.routers.values())).routes[0]  # a RouteState
 
@@ -142,7 +156,8 @@ def hot_path_ops(client_off: Client, client_on: Client, n: int) -> dict[str, flo
         t = c._telemetry
         out[label] = min(timeit.repeat(lambda t=t: call(t), number=n, repeat=7)) / n
     rec._queue.clear()
-    rec._running, rec._thread, rec.queue_size = running, thread, 4096
+    rec._running, rec._thread, rec.queue_size, rec._wake_at = running, thread, 4096, wake_at
+    rec._bytes = 0
     return out
 
 
@@ -185,11 +200,10 @@ def run(n: int, warmup: int) -> dict[str, dict[str, float]]:
         for label, fns in pairs.items():
             alternate(list(fns), warmup)
             rec.flush()
-            thread = rec._thread
-            cpu0, done0 = thread_cpu(thread), rec.recorded
+            cpu0, done0 = recording_cpu(rec), rec.recorded
             bare, t_off, t_on = alternate(list(fns), n)
             rec.flush()
-            thread_per_call = (thread_cpu(thread) - cpu0) / max(1, rec.recorded - done0)
+            thread_per_call = (recording_cpu(rec) - cpu0) / max(1, rec.recorded - done0)
             batch = max(50, n // 10)
             c_off, c_on = cpu_per_call(fns[1], batch), cpu_per_call(fns[2], batch)
             c_off2 = cpu_per_call(fns[1], batch)
@@ -203,6 +217,7 @@ def run(n: int, warmup: int) -> dict[str, dict[str, float]]:
             rows[label] = {
                 "bare_p50": pct(bare, 50), "off_p50": pct(t_off, 50), "on_p50": pct(t_on, 50),
                 "on_minus_off_p50": pct(t_on, 50) - pct(t_off, 50),
+                "on_minus_off_paired": paired(t_on, t_off),
                 "on_minus_bare_p50": pct(t_on, 50) - pct(bare, 50),
                 "off_minus_bare_p50": pct(t_off, 50) - pct(bare, 50),
                 "on_minus_off_cpu": c_on - (c_off + c_off2) / 2,
@@ -230,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rows = run(args.n, args.warmup)
     print(f"{'path':12} {'bare p50':>9} {'off p50':>8} {'on p50':>8} {'on-off p50':>11} "
+          f"{'paired':>7} "
           f"{'on-off cpu':>11} {'req cpu':>8} {'off+bare':>9} {'on+bare':>8} "
-          f"{'thread cpu':>11} {'dropped':>8}")
+          f"{'record cpu':>11} {'dropped':>8}")
     for label, r in rows.items():
         if "per_call" in r or "off" in r:
             continue
         print(f"{label:12} {us(r['bare_p50']):>9} {us(r['off_p50']):>8} {us(r['on_p50']):>8} "
-              f"{us(r['on_minus_off_p50']):>11} {us(r['on_minus_off_cpu']):>11} "
+              f"{us(r['on_minus_off_p50']):>11} {us(r['on_minus_off_paired']):>7} "
+              f"{us(r['on_minus_off_cpu']):>11} "
               f"{us(r['on_minus_off_request_cpu']):>8} "
               f"{us(r['off_minus_bare_p50']):>9} {us(r['on_minus_bare_p50']):>8} "
               f"{us(r['thread_cpu_per_call']):>11} {int(r['dropped']):>8}")
@@ -245,10 +262,11 @@ def main(argv: list[str] | None = None) -> int:
           f"off {us(ops['off'])} us, on {us(ops['on'])} us, added {us(ops['on'] - ops['off'])} us")
     print(f"sync records on the request path (avoided): "
           f"{us(rows['sync records (avoided)']['per_call'])} us per call")
-    print("us; on-off: what metrics add (wall p50; process CPU per call over batches, which"
+    print("us; on-off: what metrics add (wall p50; paired: median of the per-round on - off;"
+          "\nprocess CPU per call over batches, which"
           "\nincludes the recording thread); req cpu: on-off of the request thread's own CPU"
           "\nper call (the request path alone); off+bare / on+bare: aigw's whole added p50"
-          "\nwithout / with metrics; thread cpu: the recording thread's CPU per call.")
+          "\nwithout / with metrics; record cpu: CPU per call spent recording (batches).")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
     return 0

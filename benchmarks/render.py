@@ -19,6 +19,7 @@ its rows beside these: a comparison on one machine under one load.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -67,11 +68,9 @@ def _cpu() -> float:
 def _child(catalog: str, out: str) -> None:
     import aigw
     from aigw.catalog import load_catalog
-
-    try:
-        from aigw.render_sync import render_into
-    except ImportError:  # a checkout from before render_sync (--baseline)
-        from aigw.render import render_into  # type: ignore[attr-defined,no-redef]
+    # A --baseline checkout from before issue 25 has render_into in aigw.render.
+    sync = "aigw.render_sync" if importlib.util.find_spec("aigw.render_sync") else "aigw.render"
+    render_into = importlib.import_module(sync).render_into
 
     marks = []
 

@@ -31,6 +31,22 @@ error types. Where the reference is silent the stand-in is strict, on purpose:
 an archived key cannot be changed any more (400), and an unknown id is 404.
 Key values never appear in its logs or state dumps.
 
+Rate limits (Admin API > Rate Limits, Workspaces > Rate Limits):
+
+    GET  /v1/organizations/rate_limits        model, group_type, limit, page -> the
+         organization's entries {id, type: "rate_limit", group: {id, display_name, type},
+         group_type, models, limits: [{type, value}]}; with `model`, the one entry
+         holding that model (404 when none)
+    GET  /v1/organizations/workspaces/{w}/rate_limits     include_inherited, limit, page ->
+         {type: "workspace_rate_limit", workspace_id, rate_limit_id, group, group_type,
+         models, limits: [{type, value, org_limit, source: {type: workspace|organization}}]}
+    POST /v1/organizations/workspaces/{w}/rate_limits/{rate_limit_id}
+         {limits: [{type, value: int | null}]} (1-16 items): an integer sets that limiter's
+         override, null clears it, types not named keep theirs
+
+The real API applies a change "within about an hour"; the stand-in at once.
+Workspaces are `wrkspc_...` ids (others are 404).
+
 Usage and cost reports (what is reported is set by the test: `record_usage`,
 `record_cost`; one bucket per UTC day, `report_page` buckets per page):
 
@@ -61,6 +77,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 STATUSES = ("active", "inactive", "archived")
+LIMITER_TYPES = ("requests_per_minute", "input_tokens_per_minute",
+                 "input_tokens_per_minute_cache_aware", "output_tokens_per_minute",
+                 "enqueued_batch_requests", "tool_uses_per_second", "fast_itpmca", "fast_otpm")
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                403: "permission_error", 404: "not_found_error"}
 
@@ -108,6 +127,13 @@ class AnthropicAdminServer:
         self.cost_rows: list[dict[str, Any]] = []
         self.report_page = 3
         self.reject_models = False  # make /v1/models answer 401 (a key that fails to verify)
+        # The organization's rate-limit entries (model groups) and workspace overrides.
+        self.org_rate_limits: list[dict[str, Any]] = []
+        self.overrides: dict[tuple[str, str], dict[str, int]] = {}  # (workspace, entry id)
+        self.add_model_group("Claude Sonnet 4.x", ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"],
+                             rpm=4000, itpm=2000000, otpm=400000)
+        self.add_model_group("Claude Haiku 4.x", ["claude-haiku-4-5"],
+                             rpm=4000, itpm=4000000, otpm=800000)
         self._server: _Server | None = None
         self._conns: set[socket.socket] = set()
 
@@ -194,6 +220,37 @@ class AnthropicAdminServer:
         """Report CENTS (a decimal string, lowest currency unit) for WORKSPACE on DAY."""
         self.cost_rows.append({"day": day, "workspace_id": workspace, "amount": cents})
 
+    def add_model_group(self, name: str, models: list[str], *, rpm: int, itpm: int,
+                        otpm: int) -> str:
+        """An organization rate-limit entry for a family of models: its id."""
+        entry_id = "rl_01" + secrets.token_hex(11)
+        self.org_rate_limits.append({
+            "id": entry_id, "type": "rate_limit", "group_type": "model_group",
+            "group": {"id": "rlg_01" + secrets.token_hex(11), "display_name": name,
+                      "type": "model_group"},
+            "models": list(models),
+            "limits": [{"type": "requests_per_minute", "value": rpm},
+                       {"type": "input_tokens_per_minute_cache_aware", "value": itpm},
+                       {"type": "output_tokens_per_minute", "value": otpm}]})
+        return entry_id
+
+    def entry_for(self, model: str) -> dict[str, Any] | None:
+        """The organization entry holding MODEL."""
+        return next((e for e in self.org_rate_limits if model in e["models"]), None)
+
+    def workspace_limits(self, workspace: str, model: str) -> dict[str, int]:
+        """The workspace's overrides for MODEL's group (limiter type -> value)."""
+        entry = self.entry_for(model)
+        with self.lock:
+            return dict(self.overrides.get((workspace, entry["id"]), {})) if entry else {}
+
+    def set_workspace_limit(self, workspace: str, model: str, **values: int) -> None:
+        """Change an override by hand (as in the Console): drift for `plan --refresh`."""
+        entry = self.entry_for(model)
+        assert entry is not None
+        with self.lock:
+            self.overrides.setdefault((workspace, entry["id"]), {}).update(values)
+
     def status(self, key_id: str) -> str:
         """The key's status."""
         with self.lock:
@@ -242,6 +299,12 @@ class AnthropicAdminServer:
         if admin and h.command == "GET" and parts[2:] in (["usage_report", "messages"],
                                                           ["cost_report"]):
             return self._reply(h, 200, self._report(parts[2], parse_qs(url.query)))
+        if admin and (parts[2:] == ["rate_limits"] or parts[2:3] == ["workspaces"]):
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                return self._error(h, 400, "the body is not JSON")
+            return self._rate_limits(h, parts[2:], body, parse_qs(url.query))
         if parts[:3] == ["v1", "organizations", "api_keys"]:
             try:
                 body = json.loads(raw or b"{}")
@@ -251,6 +314,66 @@ class AnthropicAdminServer:
         if (h.command, parts) in (("GET", ["v1", "models"]), ("POST", ["v1", "messages"])):
             return self._infer(h, given, parts[1])
         self._error(h, 404, f"no route {h.command} {url.path}")
+
+    def _rate_limits(self, h: BaseHTTPRequestHandler, rest: list[str], body: dict[str, Any],
+                     q: dict[str, list[str]]) -> None:
+        def one(name: str) -> str | None:
+            return (q.get(name) or [None])[0]
+
+        if rest == ["rate_limits"] and h.command == "GET":
+            items = [e for e in self.org_rate_limits
+                     if one("group_type") in (None, e["group_type"])]
+            if one("model") is not None:
+                items = [e for e in items if one("model") in e["models"]]
+                if not items:
+                    return self._error(h, 404, f"model {one('model')} has no rate limits")
+            return self._reply(h, 200, {"data": items, "has_more": False, "next_page": None})
+        if len(rest) < 3 or rest[2] != "rate_limits" or not rest[1].startswith("wrkspc_"):
+            return self._error(h, 404, f"no route {h.command} {'/'.join(rest)}")
+        workspace = rest[1]
+        if len(rest) == 3 and h.command == "GET":
+            inherited = one("include_inherited") == "true"
+            with self.lock:
+                data = [d for e in self.org_rate_limits
+                        if (d := self._workspace_entry(workspace, e, inherited))["limits"]]
+            return self._reply(h, 200, {"data": data, "has_more": False, "next_page": None})
+        if len(rest) != 4 or h.command != "POST":
+            return self._error(h, 404, f"no route {h.command} {'/'.join(rest)}")
+        entry = next((e for e in self.org_rate_limits if e["id"] == rest[3]), None)
+        if entry is None:
+            return self._error(h, 404, "rate limit not found")
+        limits = body.get("limits")
+        if not isinstance(limits, list) or not 1 <= len(limits) <= 16:
+            return self._error(h, 400, "limits: between 1 and 16 items are required")
+        for item in limits:
+            value = item.get("value") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or item.get("type") not in LIMITER_TYPES or not (
+                    value is None or (isinstance(value, int) and not isinstance(value, bool)
+                                      and value >= 0)):
+                return self._error(h, 400, f"limits: invalid item {item!r}")
+        with self.lock:
+            stored = self.overrides.setdefault((workspace, entry["id"]), {})
+            for item in limits:
+                if item["value"] is None:
+                    stored.pop(item["type"], None)
+                else:
+                    stored[item["type"]] = item["value"]
+            doc = self._workspace_entry(workspace, entry, False)
+        self._reply(h, 200, doc)
+
+    def _workspace_entry(self, workspace: str, entry: dict[str, Any],
+                         inherited: bool) -> dict[str, Any]:
+        org = {lim["type"]: lim["value"] for lim in entry["limits"]}
+        own = self.overrides.get((workspace, entry["id"]), {})
+        limits = [{"type": t, "value": v, "org_limit": org.get(t),
+                   "source": {"type": "workspace"}} for t, v in sorted(own.items())]
+        if inherited:
+            limits += [{"type": t, "value": v, "org_limit": v,
+                        "source": {"type": "organization"}}
+                       for t, v in sorted(org.items()) if t not in own]
+        return {"type": "workspace_rate_limit", "workspace_id": workspace,
+                "rate_limit_id": entry["id"], "group": entry["group"],
+                "group_type": entry["group_type"], "models": entry["models"], "limits": limits}
 
     def _infer(self, h: BaseHTTPRequestHandler, given: str, what: str) -> None:
         if not self.valid(given) or (self.reject_models and what == "models"):

@@ -10,6 +10,22 @@ for one organization with any number of projects:
                                                                  last_used_at
     DELETE /v1/organization/projects/{p}/api_keys/{key_id}       (user keys only)
 
+projects and their rate limits (aigw's limits and `projects: per-service`):
+
+    POST   /v1/organization/projects                             {name} -> organization.project
+    GET    /v1/organization/projects                             list (limit/after paging)
+    GET    /v1/organization/projects/{p}/rate_limits             list of project.rate_limit
+                                                                 (id `rl-<model>`, limit/after)
+    POST   /v1/organization/projects/{p}/rate_limits/{rl}        max_requests_per_1_minute,
+                                                                 max_tokens_per_1_minute,
+                                                                 max_requests_per_1_day...
+
+A project's rate limits start at the organization's (`org_limits`, per model;
+`max_requests_per_1_day` only for models that have it) and can only be listed
+and updated, never created or deleted, as in the real API. A value above the
+organization's limit is refused (400: "may be configured to be equal to or lower
+than the organization's rate limits"); so is a field the model does not have.
+
 the organization usage and costs reports (`aigw usage`), one bucket per UTC day,
 `report_page` buckets per page (paged with `page` = the previous `next_page`):
 
@@ -72,6 +88,15 @@ class OpenAIAdminServer:
         self.cost_rows: list[dict[str, Any]] = []   # record_cost
         self.report_page = 2        # buckets per page of the usage and costs reports
         self.report_status = 200    # another status: the reports answer it (an outage)
+        self.projects: dict[str, dict[str, Any]] = {}  # id -> organization.project
+        # The organization's limits per model: what every project's limits start at.
+        self.org_limits: dict[str, dict[str, int]] = {
+            "gpt-4o": {"max_requests_per_1_minute": 10000, "max_tokens_per_1_minute": 2000000},
+            "gpt-4o-mini": {"max_requests_per_1_minute": 30000,
+                            "max_tokens_per_1_minute": 150000000,
+                            "max_requests_per_1_day": 1000000},
+        }
+        self.rate_limits: dict[str, dict[str, dict[str, int]]] = {}  # project -> model -> limits
         self._server: ThreadingHTTPServer | None = None
         self._conns: set[socket.socket] = set()
 
@@ -157,6 +182,25 @@ class OpenAIAdminServer:
             self.keys[key.key_id] = key
         return acct_id, key.value
 
+    def limits_of(self, project: str) -> dict[str, dict[str, int]]:
+        """PROJECT's rate limits per model (starting at the organization's)."""
+        with self.lock:
+            return self._limits(project)
+
+    def _limits(self, project: str) -> dict[str, dict[str, int]]:
+        return self.rate_limits.setdefault(
+            project, {m: dict(v) for m, v in self.org_limits.items()})
+
+    def set_limit(self, project: str, model: str, **values: int) -> None:
+        """Change a project limit by hand (as in the dashboard): drift for `plan --refresh`."""
+        with self.lock:
+            self._limits(project)[model].update(values)
+
+    def project_named(self, name: str) -> str | None:
+        """The id of the (unarchived) project named NAME."""
+        with self.lock:
+            return next((p["id"] for p in self.projects.values() if p["name"] == name), None)
+
     def valid(self, value: str) -> bool:
         """True when VALUE is a live key."""
         with self.lock:
@@ -239,6 +283,10 @@ class OpenAIAdminServer:
         if parts[:2] == ["v1", "organization"]:
             if self._bearer(h) != self.admin_key:
                 return self._reply(h, 401, {"error": {"message": "invalid admin key"}})
+            if parts[2:] == ["projects"]:
+                return self._projects(h, body, parse_qs(url.query))
+            if len(parts) >= 5 and parts[2] == "projects" and parts[4] == "rate_limits":
+                return self._rate_limits(h, parts[3], parts[5:], body, parse_qs(url.query))
             if len(parts) >= 5 and parts[2] == "projects":
                 return self._admin(h, parts[3], parts[4:], body, parse_qs(url.query))
             if parts[2:] == ["usage", "completions"] or parts[2:] == ["costs"]:
@@ -247,6 +295,53 @@ class OpenAIAdminServer:
         if parts in (["v1", "models"], ["v1", "chat", "completions"]):
             return self._infer(h, body)
         self._reply(h, 404, {"error": {"message": f"no route {h.command} {url.path}"}})
+
+    def _projects(self, h: BaseHTTPRequestHandler, body: dict[str, Any],
+                  q: dict[str, list[str]]) -> None:
+        if h.command == "POST":
+            name = body.get("name")
+            if not isinstance(name, str) or not name:
+                return self._reply(h, 400, {"error": {"message": "name: required"}})
+            project = {"id": "proj_" + secrets.token_hex(12), "object": "organization.project",
+                       "name": name, "created_at": int(time.time()), "archived_at": None,
+                       "status": "active"}
+            with self.lock:
+                self.projects[project["id"]] = project
+            return self._reply(h, 200, project)
+        with self.lock:
+            items = list(self.projects.values())
+        self._reply(h, 200, self._page(items, q))
+
+    def _rate_limits(self, h: BaseHTTPRequestHandler, project: str, rest: list[str],
+                     body: dict[str, Any], q: dict[str, list[str]]) -> None:
+        def doc(model: str, values: dict[str, int]) -> dict[str, Any]:
+            return {"object": "project.rate_limit", "id": f"rl-{model}", "model": model,
+                    **values}
+
+        with self.lock:
+            limits = self._limits(project)
+            if not rest and h.command == "GET":
+                items = [doc(m, dict(v)) for m, v in sorted(limits.items())]
+                q = {"limit": ["100"], **q}
+                return self._reply(h, 200, self._page(items, q))
+            model = rest[0].removeprefix("rl-") if len(rest) == 1 else ""
+            if h.command != "POST" or model not in limits:
+                return self._reply(h, 404, {"error": {"message": "No such rate limit"}})
+            org = self.org_limits[model]
+            for field_name, value in body.items():
+                if field_name not in org:
+                    return self._reply(h, 400, {"error": {
+                        "message": f"{field_name} is not a rate limit of model {model}"}})
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    return self._reply(h, 400, {"error": {
+                        "message": f"{field_name}: expected a whole number >= 0"}})
+                if value > org[field_name]:
+                    return self._reply(h, 400, {"error": {
+                        "message": f"{field_name} may be configured to be equal to or lower "
+                                   f"than the organization's rate limit ({org[field_name]})"}})
+            limits[model].update(body)
+            answer = doc(model, dict(limits[model]))
+        self._reply(h, 200, answer)
 
     def _infer(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         value = self._bearer(h)

@@ -56,7 +56,7 @@ __main__
 # Inside each package, bottom first; `__init__` is the package itself.
 PACKAGE_LAYERS = {
     "catalog": """
-        loader prices salvage
+        limits loader prices salvage
         merge models
         checks
         overrides
@@ -66,7 +66,7 @@ PACKAGE_LAYERS = {
     "client": """
         httpapi
         fastpath
-        ackdoc cost errors eventstream keys multipart usage
+        ackdoc cost errors eventstream keys multipart semconv usage
         acks metrics sigv4 streaming
         wire
         wires.openai wires.anthropic wires.bedrock
@@ -124,8 +124,8 @@ PACKAGE_LAYERS = {
         put
     """,
     "stack": """
-        _conn auth locks policy report sdkfix
-        providers spec
+        _conn auth limits locks policy report sdkfix
+        limit_providers providers spec
         __init__ readiness resources
         program
         fastplan workspace
@@ -133,7 +133,7 @@ PACKAGE_LAYERS = {
     """,
     "usage": """
         sources
-        report
+        bedrock keys prometheus report
         __init__
         render
     """,

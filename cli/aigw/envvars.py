@@ -35,6 +35,9 @@ ROTATE_TIMING = {"quiet": "AIGW_ROTATE_QUIET", "poll": "AIGW_ROTATE_POLL",
 # rotation params name another variable (`admin_key_env`); never read from argv.
 OPENAI_ADMIN_KEY = "OPENAI_ADMIN_KEY"  # also the openai-admin driver's default
 ANTHROPIC_ADMIN_KEY = "ANTHROPIC_ADMIN_KEY"
+# The Prometheus whose HTTP API has the runtime's metrics (`aigw usage`, for providers
+# without a usage report): its root URL, e.g. http://prometheus:9090.
+PROMETHEUS_URL = "AIGW_PROMETHEUS_URL"
 AWS_ENDPOINT_URL = "AIGW_AWS_ENDPOINT_URL"  # the aws-iam driver's endpoint (moto in tests)
 PULUMI_SDK_DEBUG = "AIGW_PULUMI_SDK_DEBUG"  # 1: run the Pulumi SDK without aigw's patches
 TEST_CRASH_AT = "AIGW_TEST_CRASH_AT"  # test hook: SIGKILL at these rotation points

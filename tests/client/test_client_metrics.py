@@ -10,6 +10,7 @@ usage shapes.
 from __future__ import annotations
 
 import secrets
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -270,7 +271,7 @@ def test_names_are_the_conventions(providers, make_route, write_config, reader,
     from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as gm
 
     from aigw.apis import APIS
-    from aigw.client.metrics import _BY_HOST
+    from aigw.client.semconv import _BY_HOST
 
     known_attrs = {v for k, v in vars(ga).items() if k.startswith("GEN_AI_")}
     known_metrics = {v for k, v in vars(gm).items() if k.startswith("GEN_AI_")}
@@ -311,7 +312,7 @@ def test_no_key_value_reaches_metrics_or_logs(providers, make_route, write_confi
 
 def test_thread_stops_when_idle_and_comes_back(meter_provider, reader):
     """No provider: the recording thread exits when idle; the next call starts it again."""
-    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", poll=0.01, idle_exit=0.05)
+    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", interval=0.01, idle_exit=0.05)
     rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))
     assert rec.flush()
     first = rec._thread
@@ -322,3 +323,217 @@ def test_thread_stops_when_idle_and_comes_back(meter_provider, reader):
     assert rec.flush()
     assert rec.recorded == 2 and rec._thread is not first
     rec.stop()
+
+
+def counts(reader: InMemoryMetricReader, name: str = "gen_ai.client.operation.duration") -> int:
+    """How many calls the histogram `name` has seen (summed over its points)."""
+    data = reader.get_metrics_data()
+    return sum(p.count for rm in (data.resource_metrics if data else [])
+               for sm in rm.scope_metrics for m in sm.metrics if m.name == name
+               for p in m.data.data_points)
+
+
+def test_a_collect_sees_every_call_before_it(providers, make_route, write_config, reader,
+                                             meter_provider, monkeypatch):
+    """The fake answers. The recording thread would wait an hour: a reader's collect
+    alone must record the queued calls (no flush, no close) and see each of them."""
+    import aigw.client.metrics as metrics
+
+    monkeypatch.setattr(metrics, "INTERVAL", 3600.0)
+    p1 = providers("p1")
+    cfg = write_config({"chat": [make_route(p1)]})
+    with Client.from_file(cfg, meter_provider=meter_provider) as client:
+        for _ in range(3):
+            client.chat.completions.create(model="chat", messages=USER)
+        assert counts(reader) == 3
+        assert counts(reader, "gen_ai.client.token.usage") == 6  # input and output, each call
+        client.chat.completions.create(model="chat", messages=USER)
+        assert counts(reader) == 4
+        assert tokens(points(reader), "aigw.client.token.usage", "aigw.token.type") == {
+            "input": 4, "output": 8}
+
+
+def test_provider_shutdown_exports_the_queued_calls(providers, make_route, write_config,
+                                                    monkeypatch):
+    """The fake answers. A periodic exporter's last export (at the meter provider's
+    shutdown, the client still open) carries every call made before it."""
+    from opentelemetry.sdk.metrics.export import (
+        MetricExporter,
+        MetricExportResult,
+        PeriodicExportingMetricReader,
+    )
+
+    import aigw.client.metrics as metrics
+
+    class Exporter(MetricExporter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def export(self, metrics_data, timeout_millis=10_000, **kwargs):
+            self.calls += sum(p.count for rm in metrics_data.resource_metrics
+                              for sm in rm.scope_metrics for m in sm.metrics
+                              if m.name == "gen_ai.client.operation.duration"
+                              for p in m.data.data_points)
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis=10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis=30_000, **kwargs) -> None:
+            pass
+
+    monkeypatch.setattr(metrics, "INTERVAL", 3600.0)
+    exporter = Exporter()
+    provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(
+        exporter, export_interval_millis=3_600_000)])
+    p1 = providers("p1")
+    cfg = write_config({"chat": [make_route(p1)]})
+    client = Client.from_file(cfg, meter_provider=provider)
+    try:
+        for _ in range(5):
+            client.chat.completions.create(model="chat", messages=USER)
+        provider.shutdown()
+        assert exporter.calls == 5
+    finally:
+        client.close()
+
+
+def test_dropped_calls_are_counted_as_a_metric(meter_provider, reader):
+    """No provider: the thread is held and the queue (2) takes 2 of 5 calls; a collect
+    records those 2 and reports 3 dropped on aigw.client.metrics.dropped."""
+    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", queue_size=2)
+    rec._running = True  # (the thread counts as started: nothing drains but the collect)
+    for _ in range(5):
+        rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))
+    assert rec.dropped == 3
+    pts = points(reader)
+    ((attrs, value, unit),) = pts["aigw.client.metrics.dropped"]
+    assert (attrs, value, unit) == ({"aigw.service": "s", "aigw.environment": "e"}, 3, "{call}")
+    assert counts(reader) == 2
+    rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))
+    assert points(reader)["aigw.client.metrics.dropped"][0][1] == 3  # cumulative, no new drop
+    rec.stop()
+
+
+def test_the_thread_records_in_batches(meter_provider):
+    """No provider: calls wait for the interval (an hour here), unless the queue is
+    half full, then the thread records them all at once."""
+    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", queue_size=8,
+                          interval=3600.0)
+    try:
+        for _ in range(4):
+            rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))
+        time.sleep(0.2)
+        assert (rec.recorded, len(rec._queue)) == (0, 4)
+        rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))  # the fifth: half full
+        deadline = time.monotonic() + 10
+        while rec.recorded < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (rec.recorded, len(rec._queue)) == (5, 0)
+    finally:
+        rec.stop()
+
+
+def test_cost_of_a_batch_is_the_sum_of_its_calls(write_config, reader, meter_provider,
+                                                 monkeypatch):
+    """An httpx.MockTransport plays DeepSeek (CNY prices) with a different usage per call;
+    the three calls are recorded in one batch (at the collect) and priced together."""
+    import aigw.client.metrics as metrics
+
+    monkeypatch.setattr(metrics, "INTERVAL", 3600.0)
+    price = {"currency": "CNY", "as_of": "2026-11-01",
+             "per_million": {"input": "2", "cache_read": "0.5", "output": "8"}}
+    route = {"provider": "deepseek", "api": "openai", "base_url": "https://api.deepseek.com",
+             "model": "deepseek-chat", "slot": "default", "key_file": "deepseek.key",
+             "timeout": 2.0, "retries": 0, "cooldown": 30.0, "extra": {}, "price": price}
+    cfg = write_config({"chat": [route]})
+    usages = iter([{"prompt_tokens": 1000, "completion_tokens": 100},
+                   {"prompt_tokens": 3000, "completion_tokens": 7,
+                    "prompt_cache_hit_tokens": 2000},
+                   {"prompt_tokens": 11, "completion_tokens": 13}])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "c", "object": "chat.completion",
+                                         "model": "deepseek-chat", "choices": [],
+                                         "usage": next(usages)})
+
+    with Client.from_file(cfg, meter_provider=meter_provider,
+                          transport=httpx.MockTransport(answer), watch_keys=False) as client:
+        for _ in range(3):
+            client.chat.completions.create(model="chat", messages=USER)
+        assert client._telemetry.metrics.recorded == 0  # still queued
+        ((attrs, value, _),) = points(reader)["aigw.client.cost"]
+    # input 1000 + 1000 + 11 = 2011 at 2; cache_read 2000 at 0.5; output 120 at 8
+    # = 4022 + 1000 + 960 = 5982 per million
+    assert Decimal(str(value)) == Decimal("0.005982")
+    assert attrs["aigw.currency"] == "CNY"
+
+
+def test_large_bodies_are_recorded_without_waiting(meter_provider, monkeypatch):
+    """No provider: queued answers of 16 MB in all (here 3 of 100 KB, the limit lowered)
+    wake the thread before the interval (an hour), so the queue never holds gigabytes."""
+    import aigw.client.metrics as metrics
+
+    monkeypatch.setattr(metrics, "WAKE_BYTES", 250_000)
+    rec = MetricsRecorder(meter_provider.get_meter("t"), "s", "e", interval=3600.0)
+    body = b"x" * 100_000
+    try:
+        for _ in range(2):
+            rec.record(("chat", "chat", None, "ok", 0.1, body, None, ""))
+        time.sleep(0.2)
+        assert rec.recorded == 0
+        rec.record(("chat", "chat", None, "ok", 0.1, body, None, ""))
+        deadline = time.monotonic() + 10
+        while rec.recorded < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (rec.recorded, len(rec._queue)) == (3, 0)
+    finally:
+        rec.stop()
+
+
+def test_global_meter_provider_set_after_the_clients(tmp_path):
+    """No provider (MockTransport answers), in a fresh process since the global meter
+    provider is set once per process: clients made before it was set record through
+    it, and its reader's collect sees every call (the collect hook reaches them too)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        import httpx
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        import aigw.client.metrics as m
+        from aigw.client import Client
+        m.INTERVAL = 3600.0
+        folder = Path(sys.argv[1])
+        (folder / "k.key").write_text("sk-test\\n")
+        route = {"provider": "p", "api": "openai", "base_url": "http://up/v1", "model": "m",
+                 "slot": "default", "key_file": "k.key", "timeout": 5.0, "retries": 0,
+                 "cooldown": 30.0, "extra": {}}
+        cfg = folder / "aigw-client.json"
+        cfg.write_text(json.dumps({"version": 1, "service": "s", "environment": "e",
+                                   "key_dir": str(folder),
+                                   "aliases": {"chat": {"routes": [route]}}}))
+        body = {"model": "m", "choices": [], "usage": {"prompt_tokens": 1,
+                                                       "completion_tokens": 2}}
+        def make():
+            return Client.from_file(cfg, watch_keys=False, transport=httpx.MockTransport(
+                lambda _: httpx.Response(200, json=body)))
+        a, b = make(), make()
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        for c in (a, b, a):
+            c.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
+        data = reader.get_metrics_data()
+        print(sum(p.count for rm in data.resource_metrics for sm in rm.scope_metrics
+                  for x in sm.metrics if x.name == "gen_ai.client.operation.duration"
+                  for p in x.data.data_points))
+    ''')
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["3"]

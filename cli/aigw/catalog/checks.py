@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aigw.apis import APIS
+from aigw.catalog.limits import limit_problems, shared_scope_conflicts
 from aigw.catalog.loader import Mark, PathKey, Problem, dotted
 from aigw.catalog.models import NAME_RE, Catalog
 from aigw.names import PER_SERVICE_SLOT_PREFIX, per_service_slot, shared_access_names
@@ -84,7 +85,7 @@ def _field_hint(exc: ValidationError, path: PathKey) -> str | None:
         "providers": ["api", "base_url", "region", "slots", "rotation", "extra"],
         "models": ["description", "routes"],
         "services": ["description", "environments", "models", "regions", "keys", "outputs",
-                     "defaults", "key_dir"],
+                     "defaults", "key_dir", "kubernetes", "budget", "limits", "workspace"],
     }
     names: list[str] = []
     if len(path) == 3 and path[0] in allowed:
@@ -122,9 +123,12 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> tuple[str, str]:
 
 def semantic_problems(
     cat: Catalog, locate: Locator, raw_names: dict[str, set[str]] | None = None,
-    broken: set[str] | None = None,
+    broken: set[str] | None = None, env_names: Iterable[str] | None = None,
 ) -> list[Problem]:
     """Cross-reference and safety checks that need the whole catalog.
+
+    ENV_NAMES: the environments whose merged view CAT is (for checks per environment,
+    such as two services' limits in one shared project); default: those without overrides.
 
     RAW_NAMES holds every name written in the files, valid or not: a reference to
     an entry that failed its schema check is not reported again as unknown.
@@ -247,6 +251,12 @@ def semantic_problems(
     _colliding_deployments(cat, bad)
     _route_weights(cat, bad)
     _kubernetes_key_dirs(cat, bad)
+    limit_problems(cat, bad)
+    if env_names is None:
+        env_names = [n for n, e in cat.environments.items()
+                     if not any(True for _ in e.overrides.entries())]
+    for env_name in sorted(env_names):
+        shared_scope_conflicts(cat, env_name, bad)
     out.extend(wire_family_problems(cat, locate))
     return out
 

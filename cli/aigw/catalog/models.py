@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from aigw.apis import API_NAMES
+from aigw.catalog.limits import Limit
 from aigw.catalog.prices import Budget, ModelPrice
 from aigw.drivers import DRIVERS
 from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
@@ -194,6 +195,10 @@ class Service(_Model):
     kubernetes: Kubernetes = Field(default_factory=Kubernetes)
     # Monthly spend limit per environment, checked by `aigw usage --check-budgets`.
     budget: Budget | None = None
+    # Rate limits enforced by the provider, per alias or `<provider>/<model>` (docs/limits.md).
+    limits: dict[str, Limit | None] | None = None
+    # The Anthropic workspace the service's key belongs to (where its limits are set).
+    workspace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
 
 
 GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
@@ -271,7 +276,7 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def _build_models() -> None:
     with _without_pydantic_plugins():
-        for model in (Overrides, ModelPrice, Budget, Environment, Rotation, Provider, Route,
+        for model in (Overrides, ModelPrice, Budget, Limit, Environment, Rotation, Provider, Route,
                       EvalBinding, ModelAlias, Defaults, Kubernetes,
                       Service, CiSettings, Catalog):
             model.model_rebuild(force=True)

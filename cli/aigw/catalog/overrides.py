@@ -34,7 +34,7 @@ OVERRIDABLE: dict[str, tuple[str, ...]] = {
     "providers": ("base_url", "extra", "slots", "rotation"),
     "models": ("routes", "eval"),
     "services": ("keys", "models", "regions", "outputs", "defaults", "key_dir", "kubernetes",
-                 "budget"),
+                 "budget", "limits", "workspace"),
 }
 
 ENTRY_MODELS: dict[str, type[BaseModel]] = {
@@ -181,7 +181,8 @@ def check_environment_views(cat: Catalog, merged: Mapping[str, Any], locate: Loc
                                    lambda s, n: merged.get(s, {}).get(n), view_locate)
         found += schema
         keys = {p.key for p in schema}
-        found += [p for p in semantic_problems(view, view_locate, dict(raw_names), broken)
+        found += [p for p in semantic_problems(view, view_locate, dict(raw_names), broken,
+                                                 [env_name])
                   if not any(p.key == k or p.key.startswith((f"{k}.", f"{k}[")) for k in keys)]
         for p in found:
             if (p.mark, p.key, p.message) in seen:

@@ -44,6 +44,10 @@ class Price:
             value = self.per_million.get(FALLBACK[token_class])
         return value
 
+    def covers(self, tokens: Mapping[str, int]) -> bool:
+        """True when every class with tokens has a price (`cost` is then a number)."""
+        return all(not count or self.of(c) is not None for c, count in tokens.items())
+
 
 def cost(tokens: Mapping[str, int], price: Price | None) -> Decimal | None:
     """The cost of `tokens` (class -> count) at `price`, or None if any billed class
@@ -74,3 +78,16 @@ def price_from_json(doc: Any) -> Price | None:
     except (InvalidOperation, ValueError):
         return None
     return Price(doc["currency"], per_million, str(doc.get("as_of") or ""))
+
+
+def prices_in_config(doc: Any) -> dict[tuple[str, str], Price]:
+    """Each route's ``price`` in a parsed aigw-client.json, by (provider, model)."""
+    out: dict[tuple[str, str], Price] = {}
+    aliases = doc.get("aliases") if isinstance(doc, dict) else None
+    for alias in (aliases or {}).values():
+        routes = alias.get("routes") if isinstance(alias, dict) else None
+        for route in routes or []:
+            price = price_from_json(route.get("price")) if isinstance(route, dict) else None
+            if price is not None:
+                out[(str(route.get("provider")), str(route.get("model")))] = price
+    return out

@@ -15,8 +15,9 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from .errors import Attempt
-from .metrics import MetricsRecorder, provider_name, recorder_for
+from .metrics import MetricsRecorder, recorder_for
 from .router import RouteState
+from .semconv import provider_name
 from .usage import StreamTap, from_body, from_events, input_total, output_total
 
 try:

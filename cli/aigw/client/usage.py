@@ -23,6 +23,7 @@ and Anthropic's ``message_start`` plus ``message_delta`` events.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 CLASSES = ("input", "cache_read", "cache_write", "output", "reasoning")
@@ -89,6 +90,10 @@ def from_body(body: bytes | None, family: str) -> tuple[Tokens | None, str | Non
     """(token classes, response model) of a whole JSON response body."""
     if not body:
         return None, None
+    found = top_level_usage(body) if len(body) > _PARSE_WHOLE else None
+    if found is not None:
+        usage, model = found
+        return tokens_of(usage, family), model
     try:
         doc = json.loads(body)
     except ValueError:
@@ -97,6 +102,71 @@ def from_body(body: bytes | None, family: str) -> tuple[Tokens | None, str | Non
         return None, None
     model = doc.get("model")
     return tokens_of(doc.get("usage"), family), model if isinstance(model, str) else None
+
+
+_DECODER = json.JSONDecoder()
+_COLON = re.compile(r"[ \t\r\n]*:[ \t\r\n]*")
+_COMMA = re.compile(r"[ \t\r\n]*,[ \t\r\n]*")
+_PARSE_WHOLE = 1024  # a body this small is parsed whole (as fast as the shortcut)
+_HEAD_MAX = 4096  # a first `model` key within this many bytes is checked by parsing the head
+
+
+def top_level_usage(body: bytes) -> tuple[Any, str | None] | None:
+    """(the top-level ``usage``, the top-level ``model``) of a JSON object, read
+    without parsing the answer (an embeddings answer can be megabytes); None when
+    that cannot be proven, and the caller parses the whole body.
+
+    Providers put ``usage`` after the content. Its last occurrence is the
+    top-level key when it is a key (an unescaped quote, then ``:``) and what
+    follows its value closes the document (``}``, or more keys then ``}``, parsed
+    to check). ``model`` is top-level when it is the first key-like occurrence
+    and all before it parses as the start of the object (chat answers put it
+    first), or when it is the key right before ``usage`` (embeddings answers).
+    """
+    i = body.rfind(b'"usage"')
+    if i <= 0 or body[i - 1] == 0x5C:  # (a backslash: a quote inside a string)
+        return None
+    try:
+        tail = body[i + 7:].decode()
+        colon = _COLON.match(tail)
+        if colon is None:
+            return None
+        usage, end = _DECODER.raw_decode(tail, colon.end())
+        rest = tail[end:].strip()
+        if rest != "}" and not (rest[:1] == "," and _closes("{" + rest[1:])):
+            return None
+        k = body.find(b'"model"', 0, i)
+        if k < 0:
+            return usage, None
+        if k <= _HEAD_MAX:
+            head = body[:k].decode().strip()
+            if head != "{" and not (head[-1:] == "," and _closes(head[:-1] + "}")):
+                return None
+        else:
+            k = body.rfind(b'"model"', 0, i)
+        model, end = _value(body[k + 7:i].decode() if k > _HEAD_MAX else
+                            body[k + 7:k + 1031].decode(errors="ignore"))
+        if k > _HEAD_MAX and not _COMMA.fullmatch(body[k + 7:i].decode(), end):
+            return None  # (not the key right before usage)
+        if body[k - 1] == 0x5C:
+            return None
+    except ValueError:  # (UnicodeDecodeError included)
+        return None
+    return usage, model if isinstance(model, str) else None
+
+
+def _value(text: str) -> tuple[Any, int]:
+    """The JSON value after a key's colon in `text`, and where it ends."""
+    colon = _COLON.match(text)
+    if colon is None:
+        raise ValueError("not a key")
+    return _DECODER.raw_decode(text, colon.end())
+
+
+def _closes(text: str) -> bool:
+    """`text` is one whole JSON object."""
+    doc, end = _DECODER.raw_decode(text)
+    return isinstance(doc, dict) and end == len(text.rstrip())
 
 
 def from_events(blocks: list[bytes], family: str) -> tuple[Tokens | None, str | None]:

@@ -28,7 +28,7 @@ from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, JournalEntry, KeyRef, crash_point, transition_event
 from aigw.slots.kv import KV
 from aigw.slots.lock import SlotLock
-from aigw.slots.targets import SlotTarget, check_secret, secret_fingerprint
+from aigw.slots.targets import SlotTarget, check_secret, secret_fingerprint, secret_hint
 
 CANCELLED = "aborted by the operator (--abort)"
 GRACE_HINT = ("the grace is fixed at promotion; to shorten it on purpose add "
@@ -171,7 +171,7 @@ class SlotRotation:
                 key_id = prior.new.key_id
             if key_id is None:
                 key_id = self.driver.identify(current.data)
-            old = KeyRef(key_id, fp, version)
+            old = KeyRef(key_id, fp, version, secret_hint(current.data))
         now = self.timing.clock()
         entry = JournalEntry(
             run_id=self.run_id, state="", driver=self.driver.name, by=self.who,
@@ -199,7 +199,8 @@ class SlotRotation:
         detail: dict[str, Any] = {"new_key_id": minted.key_id}
         if orphans:
             detail["orphans_revoked"] = orphans
-        return self._advance(entry, "minted", detail, new=KeyRef(minted.key_id, fp, None))
+        return self._advance(entry, "minted", detail, new=KeyRef(minted.key_id, fp, None,
+                                                                   secret_hint(secret)))
 
     def _from_minted(self, entry: JournalEntry) -> JournalEntry:
         secret = self._staged_secret(entry)

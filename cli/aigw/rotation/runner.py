@@ -116,9 +116,14 @@ def timing_from_env(env: Mapping[str, str] | None = None, **given: Any) -> Timin
 
 def driver_spec(target: SlotTarget) -> DriverSpec:
     """The driver's view of a slot."""
+    params = dict(target.rotation.params)
+    if target.workspace and target.provider.api == "anthropic":
+        # A service's own key belongs to the workspace the service names (its limits' too):
+        # the anthropic-admin driver verifies a pasted key there.
+        params.setdefault("workspace_id", target.workspace)
     return DriverSpec(env=target.env_name, provider=target.ref.provider, slot=target.ref.slot,
                       api=target.provider.api, base_url=target.provider.base_url,
-                      params=dict(target.rotation.params), fields=target.fields)
+                      params=params, fields=target.fields)
 
 
 def rotate_keys(catalog: LoadedCatalog | Catalog, client: hvac.Client, options: RotateOptions,

@@ -4,7 +4,8 @@ One KV v2 entry per slot (`<prefix>/_aigw/journal/<provider>/<slot>`); each stat
 change is a new version written with `cas` = the version this run last read, so
 two writers can never both advance a slot, and the entry's version history is
 the rotation's history. The journal holds key ids, fingerprints and KV versions,
-never a key value.
+never a key value; of a key it keeps at most the last 4 characters (`hint`, what
+every provider's redacted hint shows), to find its id in a usage report later.
 
 States, in order (docs/rotation.md)::
 
@@ -61,18 +62,21 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class KeyRef:
-    """A key by reference: provider-side id (if known), fingerprint, slot KV version."""
+    """A key by reference: provider-side id (if known), fingerprint, slot KV version, and
+    its hint (`...abcd`, targets.secret_hint) to match a provider's redacted hint."""
 
     key_id: str | None = None
     fingerprint: str | None = None
     version: int | None = None
+    hint: str | None = None
 
     @classmethod
     def of(cls, raw: Any) -> KeyRef | None:
         """Rebuild from journal data (None stays None)."""
         if not isinstance(raw, dict):
             return None
-        return cls(raw.get("key_id"), raw.get("fingerprint"), raw.get("version"))
+        return cls(raw.get("key_id"), raw.get("fingerprint"), raw.get("version"),
+                   raw.get("hint"))
 
 
 @dataclass(frozen=True)

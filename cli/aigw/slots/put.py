@@ -36,6 +36,7 @@ from aigw.slots.targets import (
     check_secret,
     parse_slot,
     secret_fingerprint,
+    secret_hint,
     select_targets,
 )
 
@@ -179,17 +180,20 @@ def put_key(client: hvac.Client, target: SlotTarget, secret: dict[str, str], *,
         current = kv.read(target.secret_path)
         old_version = current.version if current is not None else 0
         old_fp = secret_fingerprint(current.data) if current and current.data else None
+        old_hint = secret_hint(current.data) if current and current.data else None
         if old_fp == fp:
             return PutResult(target.id, False, old_version, fp)
         version = kv.write(target.secret_path, secret, cas=old_version)
         now = clock()
         entry = JournalEntry(run_id=run_id, state="done", driver=target.rotation.driver,
                              by=who, started_at=now, updated_at=now, op=op,
-                             old=KeyRef(None, old_fp, old_version), new=KeyRef(key_id, fp, version),
+                             old=KeyRef(None, old_fp, old_version, old_hint),
+                             new=KeyRef(key_id, fp, version, secret_hint(secret)),
                              kv_version=prior.kv_version if prior else 0)
         # A put is one recorded transition: (no state) -> done, the record rotation writes.
         event = transition_event(replace(entry, state=""),
-                                 replace(entry, old=KeyRef(None, old_fp, old_version or None)),
+                                 replace(entry, old=KeyRef(None, old_fp, old_version or None,
+                                                           old_hint)),
                                  slot=target.ref.id, env=target.env_name, who=who, detail=None)
         seq = AuditLog(kv, target.bookkeeping, clock=clock).append(event)
         journal.save(replace(entry, audit_seq=seq), now)

@@ -33,7 +33,7 @@ from aigw.catalog.view import (
 )
 from aigw.client.keys import fingerprint  # the one definition: the runtime's
 from aigw.errors import UsageError
-from aigw.names import ack_path, bookkeeping_path, slot_path
+from aigw.names import PER_SERVICE_SLOT_PREFIX, ack_path, bookkeeping_path, slot_path
 
 
 def secret_fingerprint(data: Mapping[str, object]) -> str:
@@ -43,6 +43,18 @@ def secret_fingerprint(data: Mapping[str, object]) -> str:
     if "aws_secret_access_key" in data:
         return fingerprint(str(data["aws_secret_access_key"]))
     return fingerprint("\0".join(f"{k}={data[k]}" for k in sorted(data)))
+
+
+HINT_CHARS = 4  # the last characters of a key every provider's redacted hint shows
+
+
+def secret_hint(data: Mapping[str, object]) -> str | None:
+    """What a journal may keep of an `api_key` to match a provider's redacted hint later
+    (`sk-...abcd`, `sk-ant-api03-R2D...igAA`): its last HINT_CHARS characters, never
+    more than any provider shows; None for a short key or a slot without `api_key` (an
+    AWS access key id is an id, journaled as such)."""
+    value = str(data.get("api_key") or "")
+    return "..." + value[-HINT_CHARS:] if len(value) >= 5 * HINT_CHARS else None
 
 
 def secret_fields(api: str) -> tuple[str, ...]:
@@ -85,6 +97,8 @@ class SlotTarget:
     ref: SlotRef
     provider: Provider
     consumers: tuple[str, ...]
+    # A per-service slot's service's Anthropic `workspace` (where its key belongs).
+    workspace: str | None = None
 
     @property
     def id(self) -> str:
@@ -179,9 +193,12 @@ def select_targets(cat: Catalog, env: str | None = None, provider: str | None = 
             if (provider is None or ref.provider == provider) and (slot is None or ref.slot == slot):
                 readers = consumers_of(cat, env_name, ref)
                 if readers or not read_only:
+                    view = environment_view(cat, env_name)
+                    owner = view.services.get(ref.slot.removeprefix(PER_SERVICE_SLOT_PREFIX)) \
+                        if ref.slot.startswith(PER_SERVICE_SLOT_PREFIX) else None
                     out.append(SlotTarget(env_name, cat.environments[env_name], ref,
-                                          environment_view(cat, env_name).providers[ref.provider],
-                                          readers))
+                                          view.providers[ref.provider], readers,
+                                          owner.workspace if owner is not None else None))
     if slot is not None and not out:
         unread = " that a service reads" if read_only else ""
         raise UsageError(f"no slot {provider or '*'}/{slot}{unread} in "

@@ -8,7 +8,8 @@ function for users of the official CLI. Unit tests run it under
 
 Logical names are stable and readable, since they become URNs and show in plans:
 `mount.<path>`, `auth.<path>`, `slot.<provider>.<slot>`, `policy.<name>`,
-`role.<auth-path>.<name>`, `config.<service>`, `authconfig.<auth-path>` (the CI's JWT method).
+`role.<auth-path>.<name>`, `config.<service>`, `authconfig.<auth-path>` (the CI's JWT method),
+`limit.<provider>.<project-or-workspace>.<model>` (provider rate limits, aigw.stack.limits).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from aigw.stack.resources import (
     KvMount,
     KvSlot,
     Policy,
+    ProviderLimit,
 )
 from aigw.stack.spec import (
     AuthBackendSpec,
@@ -56,6 +58,7 @@ class Declared:
     roles: dict[str, AuthRole] = field(default_factory=dict)  # by role name
     configs: dict[str, ClientConfig] = field(default_factory=dict)  # by service
     k8s_roles: dict[str, AuthRole] = field(default_factory=dict)  # Kubernetes auth, by name
+    limits: dict[str, ProviderLimit] = field(default_factory=dict)  # by logical name
     every: list[pulumi.CustomResource] = field(default_factory=list)  # all, in order
 
 
@@ -116,6 +119,9 @@ def _declare(spec: EnvSpec, addr: str, commit: str | None,
         yield from _declare_k8s(spec.k8s, addr, out)
     if spec.ci is not None:
         yield from _declare_ci(spec.ci, addr, out)
+    for lim in spec.limits:  # at the providers: independent of OpenBao's objects
+        out.limits[lim.resource_name] = ProviderLimit(lim.resource_name, lim.props())
+        yield out.limits[lim.resource_name]
 
 
 def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:

@@ -19,14 +19,16 @@ from pulumi.automation import EngineEvent, OpType
 
 TYPE_PREFIX = "pulumi-python:dynamic/aigw:"
 KINDS = {"KvMount": "mount", "AuthBackend": "auth", "KvSlot": "slot", "Policy": "policy",
-         "AuthRole": "role", "ClientConfig": "config", "AuthMethodConfig": "authconfig"}
+         "AuthRole": "role", "ClientConfig": "config", "AuthMethodConfig": "authconfig",
+         "ProviderLimit": "limit"}
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-"}
 # Shared objects whose provider `delete` keeps them in OpenBao (providers.py says why):
 # the mount holds every environment's key values, the auth method their roles.
 KEPT_ON_DELETE = ("mount", "auth")
 _OPS = {OpType.CREATE: "create", OpType.UPDATE: "update", OpType.DELETE: "delete",
         OpType.REPLACE: "replace"}
-_HIDDEN = ("__provider", "addr")
+_HIDDEN = ("__provider", "addr", "original", "project_id", "rate_limit_id", "services",
+           "admin_base_url", "admin_key_env")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Change:
             return f"{p.get('mount')}/{p.get('path')}"
         if self.kind == "role":
             return f"auth/{p.get('mount')}/role/{p.get('name')}"
+        if self.kind == "limit":
+            where = "workspace" if p.get("scope_kind") == "workspace" else "project"
+            return f"{p.get('provider')}/{p.get('model')} ({where} {p.get('scope')})"
         return str(p.get("name", self.urn.rsplit("::", 1)[-1]))
 
     def as_dict(self) -> dict[str, Any]:

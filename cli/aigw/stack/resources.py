@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi.dynamic import Resource
 
+from aigw.stack.limit_providers import ProviderLimitProvider
 from aigw.stack.providers import (
     AuthBackendProvider,
     AuthConfigProvider,
@@ -30,7 +31,7 @@ Props = dict[str, Any]
 class _AigwResource(Resource):
     """A dynamic resource built with the pickle workaround (see aigw.stack.sdkfix)."""
 
-    provider_class: ClassVar[type[VaultProvider]]
+    provider_class: ClassVar[type[VaultProvider] | type[ProviderLimitProvider]]
 
     def __init__(self, name: str, props: Props,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -79,3 +80,9 @@ class AuthMethodConfig(_AigwResource, module="aigw", name="AuthMethodConfig"):
     """An auth method's config (inputs: addr, path, config)."""
 
     provider_class = AuthConfigProvider
+
+
+class ProviderLimit(_AigwResource, module="aigw", name="ProviderLimit"):
+    """A model's rate limits at the provider (inputs: aigw.stack.limits.LimitSpec.props)."""
+
+    provider_class = ProviderLimitProvider

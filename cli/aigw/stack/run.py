@@ -25,6 +25,7 @@ from aigw.context import EngineSettings, current
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
 from aigw.git import catalog_commit
 from aigw.stack import fastplan, locks
+from aigw.stack.limits import check_admin_keys, plan_lines
 from aigw.stack.program import PROJECT, SERVER_OUTPUT, spec_program
 from aigw.stack.readiness import (
     DeploymentReadiness,
@@ -116,6 +117,10 @@ def engine_errors(stack: str, operation: str) -> Iterator[None]:
                 raise VaultForbidden(message, hint=_TOKEN_NEEDS) from None
             if kind == "VaultUnreachable":
                 raise VaultUnreachable(message) from None
+            if kind == "UsageError":  # e.g. an admin key a provider limit needs is unset
+                raise UsageError(message) from None
+            if kind == "ProviderApiError":  # a provider's admin API refused a limit
+                raise EngineError(message) from None
             raise VaultError(message) from None
         raise EngineError(f"pulumi {operation} of stack {stack} failed: "
                           f"{first_error_line(text)}") from None
@@ -248,11 +253,13 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
                                  readiness=readiness, planner=fastplan.FAST)
         else:
             echo(f"{label}: planned by the engine ({why})")
+            if refresh:
+                check_admin_keys(spec.limits)
             result = _engine_plan(run, name, spec, readiness, echo, refresh=refresh,
                                   force_unlock=force_unlock, digest=digest)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
-        for line in readiness.lines(ahead=True):
+        for line in [*readiness.lines(ahead=True), *plan_lines(spec.limit_notes, result.changes)]:
             echo(f"  ! {line}")
         results.append(result)
     return results
@@ -285,6 +292,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     results = []
     for name in run.names:
         spec, readiness = ready_spec(run, name, allow_empty=allow_empty_slots)
+        check_admin_keys(spec.limits)
         digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
         program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
         label = f"{PROJECT}/{name}"
@@ -295,7 +303,8 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
                 preview = _preview(handle, fresh, readiness)
                 for line in format_plan(label, preview.changes, preview.counts):
                     echo(line)
-                for line in readiness.lines(ahead=True):
+                for line in [*readiness.lines(ahead=True),
+                             *plan_lines(spec.limit_notes, preview.changes)]:
                     echo(f"  ! {line}")
                 if not preview.changed:
                     results.append(preview)
@@ -313,7 +322,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
                                  readiness=readiness)
             echo(f"{label}: {_done_line(log.counts)}")
-            for line in readiness.lines(ahead=False):
+            for line in [*readiness.lines(ahead=False), *plan_lines(spec.limit_notes, log.done)]:
                 echo(f"  ! {line}")
             if allow_empty_slots:
                 audit_overrides(run.catalog, readiness, connect(run.vault))

@@ -50,6 +50,7 @@ from aigw.stack.auth import (
     kubernetes_role_params,
     role_params,
 )
+from aigw.stack.limits import LimitSpec, limit_notes, limit_specs
 from aigw.stack.policy import render_policy, render_template
 
 # KV v2 settings of the mount: check-and-set on every write (rotation relies on
@@ -251,12 +252,14 @@ class EnvSpec:
     configs: tuple[ConfigSpec, ...] = ()
     ci: CiSpec | None = None
     k8s: K8sSpec | None = None
+    limits: tuple[LimitSpec, ...] = ()  # provider rate limits (aigw.stack.limits)
+    limit_notes: tuple[str, ...] = ()  # alias limits at providers with no limit API
 
     @property
     def resource_count(self) -> int:
         """How many Pulumi resources the program declares for this spec."""
         extra = (self.ci.resource_count if self.ci else 0) + (
-            self.k8s.resource_count if self.k8s else 0)
+            self.k8s.resource_count if self.k8s else 0) + len(self.limits)
         return 2 + len(self.slots) + len(self.policies) + len(self.roles) + len(self.configs) \
             + extra
 
@@ -418,4 +421,6 @@ def environment_spec(cat: Catalog, env_name: str, auth: AuthConfig | None = None
         configs=config_specs(cat, env_name),
         ci=_ci_spec(cat, env_name, auth),
         k8s=_k8s_spec(cat, env_name, auth, policies),
+        limits=limit_specs(cat, env_name),
+        limit_notes=limit_notes(cat, env_name),
     )

@@ -9,10 +9,15 @@ listed as "no provider report". docs/spend.md describes the output.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.catalog.overrides import environment_view
+from aigw.envvars import PROMETHEUS_URL
+from aigw.usage.bedrock import bedrock_reports
+from aigw.usage.keys import LISTERS, resolve
+from aigw.usage.prometheus import public_url, runtime_usage
 from aigw.usage.report import (
     BY,
     BudgetStatus,
@@ -42,6 +47,9 @@ class UsageReport:
     budgets: list[BudgetStatus]
     no_report: list[str]
     shared_slots: list[dict[str, Any]] = field(default_factory=list)
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    runtime_metrics: list[str] = field(default_factory=list)  # providers read from Prometheus
+    prometheus: str = ""  # its URL
 
     @property
     def budget_alert(self) -> bool:
@@ -55,15 +63,18 @@ HISTORY = 50  # journal versions read per slot: the key ids of past rotations to
 def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
     """Provider key id -> slot from the rotation inventory: every key id a slot's journal
     recorded (when a key was minted, or put with `--key-id`), over its last `HISTORY`
-    versions, so usage of a key rotated away during the window is still attributed.
+    versions, so usage of a key rotated away during the window is still attributed; and
+    the hint of each key whose id it never learnt (matched in usage.keys).
     `client` is an hvac client (aigw.vault.connect)."""
     from aigw.slots.journal import JournalEntry
     from aigw.slots.kv import KV
-    from aigw.slots.targets import select_targets
+    from aigw.slots.targets import HINT_CHARS, select_targets
 
     index = KeyIndex()
     for t in select_targets(cat, env):
         index.services[(t.ref.provider, t.ref.slot)] = tuple(t.consumers)
+        # A slot is also known by its id: the tag value its IAM principal carries (Bedrock).
+        index.slots.setdefault((t.ref.provider, t.id), t.ref.slot)
         kv = KV(client, t.mount)
         meta = kv.metadata(t.journal_path) or {}
         current = int(meta.get("current_version") or 0)
@@ -75,6 +86,9 @@ def key_index(cat: Any, client: Any, env: str) -> KeyIndex:
             for ref in (entry.new, entry.old):
                 if ref is not None and ref.key_id:
                     index.slots.setdefault((t.ref.provider, ref.key_id), t.ref.slot)
+                elif ref is not None and ref.hint:  # only a hint: usage.keys matches it
+                    index.hints.setdefault((t.ref.provider, ref.hint[-HINT_CHARS:]),
+                                           set()).add(t.ref.slot)
     return index
 
 
@@ -90,8 +104,9 @@ def _slot_users(cat: Any, env: str) -> dict[tuple[str, str], tuple[str, ...]]:
 
 def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by: str = "service",
                  today: dt.date | None = None, http: Any = None,
-                 environ: dict[str, str] | None = None) -> UsageReport:
-    """Read every provider's report for the window and build the report."""
+                 environ: dict[str, str] | None = None, ce: Any = None) -> UsageReport:
+    """Read every provider's report for the window and build the report (HTTP: an httpx
+    client for the admin APIs; CE: a boto3 Cost Explorer client, else boto3's own)."""
     today = today or dt.datetime.now(dt.UTC).date()
     # The window covers the month so far too, for the budgets' month to date.
     first = min(today - dt.timedelta(days=since_days - 1), today.replace(day=1))
@@ -104,13 +119,26 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
     rows: list[UsageRow] = []
     costs: list[CostRow] = []
     no_report = []
+    metrics_url = (environ if environ is not None else os.environ).get(PROMETHEUS_URL, "")
+    from_metrics = []
     for name in used:
         source = source_for(name, environment_view(cat, env).providers[name])
         if source is None:
             no_report.append(name)
+            if metrics_url:  # what the runtime's metrics say instead
+                rows.extend(runtime_usage(metrics_url, name, env, start, end, http))
+                from_metrics.append(name)
+            continue
+        if source.kind == "bedrock":
+            got, charged = bedrock_reports(source, start, end, ce=ce)
+            rows.extend(got)
             continue
         client = ReportClient(source, http, environ)
         got, charged = READERS[source.kind](client, start, end)
+        unknown = [r for r in got if r.key_id and not index.slot_of(name, r.key_id)]
+        if unknown:  # ask the provider who owns them, and their hints
+            resolve(index, name, LISTERS[source.kind](
+                client, {r.project for r in unknown if r.project}))
         rows.extend(got)
         costs.extend(charged)
     lines = attribute(cat, env, rows, index)
@@ -118,6 +146,10 @@ def usage_report(cat: Any, env: str, index: KeyIndex, *, since_days: int = 7, by
     shown = [ln for ln in lines if ln.day >= window]
     shared = [{"provider": p, "slot": s, "services": list(v)}
               for (p, s), v in sorted(users.items()) if len(v) > 1]
+    used_keys = {(r.provider, r.key_id) for r in rows if r.day >= window}
+    ambiguous = [{"provider": p, "key_id": k, "slots": list(v)}
+                 for (p, k), v in sorted(index.ambiguous.items()) if (p, k) in used_keys]
     return UsageReport(env, today - dt.timedelta(days=since_days - 1), today, by, shown,
                        group(shown, by), drift(shown, [c for c in costs if c.day >= window]),
-                       budgets(environment_view(cat, env), lines, today), no_report, shared)
+                       budgets(environment_view(cat, env), lines, today), no_report, shared,
+                       ambiguous, from_metrics, public_url(metrics_url) if metrics_url else "")

@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from aigw.envvars import PROMETHEUS_URL
 from aigw.usage import UsageReport
 from aigw.usage.report import SHARED, daily
 
@@ -45,7 +46,9 @@ def as_json(r: UsageReport) -> dict[str, Any]:
         "drift": [{**d, "reported": money(d["reported"]), "computed": money(d["computed"])}
                   for d in r.drift],
         "shared_slots": r.shared_slots,
+        "ambiguous_keys": r.ambiguous,
         "no_provider_report": r.no_report,
+        "runtime_metrics": {"prometheus": r.prometheus or None, "providers": r.runtime_metrics},
         "charts": charts,
         "budget_alert": r.budget_alert,
     }
@@ -59,7 +62,16 @@ def _row_text(doc: dict[str, Any], g: dict[str, Any]) -> tuple[str, str, str, st
         name = shared if name == SHARED else f"{name} {shared}"
     money = "unpriced" if g["currency"] is None else f"{g['amount']} {g['currency']}"
     unpriced = f"{g['unpriced_tokens']} unpriced" if g["unpriced_tokens"] else ""
-    return name, money, str(g["tokens"]), unpriced
+    # Money without tokens: a provider's bill that counts none (Bedrock's Cost Explorer).
+    tokens = "-" if not g["tokens"] and g["amount"] not in (None, "0.00") else str(g["tokens"])
+    return name, money, tokens, unpriced
+
+
+def _shared_text(doc: dict[str, Any], s: dict[str, Any], q: str = "") -> str:
+    head = f"{q}{s['provider']}/{s['slot']}{q}: {', '.join(s['services'])}"
+    if s["provider"] in doc["runtime_metrics"]["providers"]:
+        return f"{head} (the runtime's metrics name each service)"
+    return f"{head} (its spend is not attributed to one service)"
 
 
 def _budget_text(b: dict[str, Any]) -> str:
@@ -76,12 +88,27 @@ def _budget_text(b: dict[str, Any]) -> str:
     return head
 
 
+def _ambiguous_text(a: dict[str, Any]) -> str:
+    return (f"{a['provider']} key {a['key_id']}: ambiguous key, its hint matches slots "
+            f"{', '.join(a['slots'])} (not attributed; `aigw keys put --key-id` records its id)")
+
+
+def _no_report_text(doc: dict[str, Any], provider: str, q: str = "") -> str:
+    seen = doc["runtime_metrics"]
+    if provider in seen["providers"]:
+        return (f"{q}{provider}{q}: no provider report; its rows are what the runtime's "
+                f"metrics say (Prometheus at {seen['prometheus']})")
+    return (f"{q}{provider}{q}: no provider report (see the runtime's aigw.client.cost "
+            f"metric, or set ${PROMETHEUS_URL})")
+
+
 def text(doc: dict[str, Any]) -> str:
     """The report for a terminal."""
     out = [f"usage in {doc['environment']}, {doc['since']} .. {doc['until']}, by {doc['by']}"]
-    for g in doc["rows"]:
-        name, money, tokens, unpriced = _row_text(doc, g)
-        out.append(f"  {name:40} {money:>18} {tokens:>12} tokens  {unpriced}".rstrip())
+    rows = [_row_text(doc, g) for g in doc["rows"]]
+    width = max([40, *(len(r[0]) for r in rows)])
+    for name, money, tokens, unpriced in rows:
+        out.append(f"  {name:{width}} {money:>18} {tokens:>12} tokens  {unpriced}".rstrip())
     if doc["budgets"]:
         out.append("budgets:")
         out += [f"  {_budget_text(b)}" for b in doc["budgets"]]
@@ -91,11 +118,9 @@ def text(doc: dict[str, Any]) -> str:
             pct = "n/a" if d["drift_pct"] is None else f"{d['drift_pct']:+.1f}%"
             out.append(f"  {d['provider']}: reported {d['reported']} {d['currency']}, "
                        f"computed {d['computed']} ({pct})")
-    for s in doc["shared_slots"]:
-        out.append(f"shared slot {s['provider']}/{s['slot']}: {', '.join(s['services'])} "
-                   f"(its spend is not attributed to one service)")
-    for p in doc["no_provider_report"]:
-        out.append(f"{p}: no provider report (see the runtime's aigw.client.cost metric)")
+    out += [f"shared slot {_shared_text(doc, s)}" for s in doc["shared_slots"]]
+    out += [f"{_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
+    out += [f"{_no_report_text(doc, p)}" for p in doc["no_provider_report"]]
     return "\n".join(out) + "\n"
 
 
@@ -126,9 +151,9 @@ def markdown(doc: dict[str, Any]) -> str:
             pct = "n/a" if d["drift_pct"] is None else f"{d['drift_pct']:+.1f}%"
             out.append(f"| {d['provider']} | {d['reported']} {d['currency']} | "
                        f"{d['computed']} {d['currency']} | {pct} |")
-    notes = [f"- shared slot `{s['provider']}/{s['slot']}`: {', '.join(s['services'])} "
-             f"(not attributable to one service)" for s in doc["shared_slots"]]
-    notes += [f"- `{p}`: no provider report" for p in doc["no_provider_report"]]
+    notes = [f"- shared slot {_shared_text(doc, s, '`')}" for s in doc["shared_slots"]]
+    notes += [f"- {_ambiguous_text(a)}" for a in doc["ambiguous_keys"]]
+    notes += [f"- {_no_report_text(doc, p, '`')}" for p in doc["no_provider_report"]]
     if notes:
         out += ["", *notes]
     return "\n".join(out) + "\n"

@@ -23,6 +23,7 @@ from aigw.usage.sources import CostRow, UsageRow
 
 SHARED = "(shared)"
 UNKNOWN = "(unknown key)"
+AMBIGUOUS = "(ambiguous key)"
 BY = ("service", "alias", "provider", "model", "slot")
 
 
@@ -32,6 +33,10 @@ class KeyIndex:
 
     slots: dict[tuple[str, str], str] = field(default_factory=dict)  # (provider, key_id) -> slot
     services: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # slot users
+    # (provider, the last characters of a key whose id was never journaled) -> its slots
+    hints: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (provider, key_id) -> the slots whose hint it matches, when more than one
+    ambiguous: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def slot_of(self, provider: str, key_id: str | None) -> str | None:
         """The slot of a key, None when the inventory does not know it."""
@@ -52,6 +57,8 @@ class Line:
     tokens: dict[str, int]
     amount: Decimal | None     # None: unpriced
     currency: str | None
+    source: str = "report"     # "report": usage x price; "billed": the provider's bill
+                               # (Bedrock); "runtime": the runtime's own metrics
 
 
 @dataclass
@@ -98,12 +105,24 @@ def attribute(cat: Any, env: str, rows: list[UsageRow], index: KeyIndex) -> list
         slot = index.slot_of(row.provider, row.key_id)
         users = index.services.get((row.provider, slot), ()) if slot else ()
         service = users[0] if len(users) == 1 else (SHARED if users else UNKNOWN)
+        if slot is None and (row.provider, row.key_id) in index.ambiguous:
+            service = AMBIGUOUS
         names = sorted(set(aliases.get((service, row.provider, row.model), [])))
+        sharing = users if len(users) > 1 else ()
+        if row.service:  # the runtime said who it was: exact, even on a shared slot
+            slot, service, sharing = row.slot, row.service, ()
+            names = [row.alias] if row.alias else names
+        if row.billed is not None:  # the provider's own bill (Bedrock): taken as it is
+            out.append(Line(row.day, row.provider, slot, service, sharing,
+                            "|".join(names) or "-", row.model, dict(row.tokens), row.billed,
+                            row.currency, source="billed"))
+            continue
         price = price_of(cat, row.provider, row.model)
         amount = cost(row.tokens, price.to_price() if price is not None else None)
-        out.append(Line(row.day, row.provider, slot, service, users if len(users) > 1 else (),
+        out.append(Line(row.day, row.provider, slot, service, sharing,
                         "|".join(names) or "-", row.model, dict(row.tokens), amount,
-                        price.currency if price is not None else None))
+                        price.currency if price is not None else None,
+                        source="runtime" if row.service else "report"))
     return out
 
 
@@ -127,10 +146,11 @@ def group(lines: list[Line], by: str) -> list[dict[str, Any]]:
 
 
 def drift(lines: list[Line], costs: list[CostRow]) -> list[dict[str, Any]]:
-    """Per provider and currency: the provider's cost report vs usage x catalog price."""
+    """Per provider and currency: the provider's cost report vs usage x catalog price (a
+    provider's bill, or the runtime's metrics, have no cost report to compare with)."""
     ours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for ln in lines:
-        if ln.amount is not None and ln.currency:
+        if ln.amount is not None and ln.currency and ln.source == "report":
             ours[(ln.provider, ln.currency)] += ln.amount
     theirs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for c in costs:

@@ -7,6 +7,7 @@ aigw's billed classes, per day, key id, project/workspace and model) and
 - OpenAI: ``GET /v1/organization/usage/completions`` (``group_by=api_key_id,
   project_id, model``, ``bucket_width=1d``) and ``GET /v1/organization/costs``
   (``group_by=project_id``; costs are per project only), paged by ``next_page``;
+- Bedrock: AWS Cost Explorer, by the calling principal's tag (usage/bedrock.py);
 - Anthropic: ``GET /v1/organizations/usage_report/messages`` (``group_by[]=api_key_id,
   workspace_id, model``) and ``GET /v1/organizations/cost_report`` (``group_by[]=
   workspace_id``; amounts in the currency's lowest unit, cents), paged by ``next_page``.
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from aigw.apis import APIS
 from aigw.envvars import ANTHROPIC_ADMIN_KEY, OPENAI_ADMIN_KEY
 from aigw.errors import AigwError, UsageError
 
@@ -47,6 +49,12 @@ class UsageRow:
     model: str
     tokens: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    billed: Decimal | None = None   # what the provider billed (Bedrock): no price needed
+    currency: str | None = None     # of `billed`
+    # Reported by the runtime itself (usage/prometheus.py): who used it, no key id to map.
+    service: str | None = None
+    alias: str | None = None
+    slot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +72,11 @@ class CostRow:
 class Source:
     """Where and how to read one provider's reports."""
 
-    kind: str            # "openai" or "anthropic"
+    kind: str            # "openai", "anthropic" or "bedrock"
     provider: str        # the catalog's provider name
     base_url: str        # ends before /organization(s)
     key_env: str         # the variable holding the admin key
+    tag: str = ""        # bedrock: the cost allocation tag naming each principal's slot
 
 
 def source_for(name: str, prov: Any) -> Source | None:
@@ -80,6 +89,10 @@ def source_for(name: str, prov: Any) -> Source | None:
         base = str(params.get("admin_base_url") or prov.base_url or "https://api.anthropic.com")
         return Source("anthropic", name, base.rstrip("/"),
                       str(params.get("admin_key_env") or ANTHROPIC_ADMIN_KEY))
+    if APIS[prov.api].litellm_prefix == "bedrock" and params.get("cost_tag"):
+        # Cost Explorer by the principals' activated tag (usage/bedrock.py): opt-in, since
+        # the tag must be put on each slot's principal and activated first.
+        return Source("bedrock", name, "", "", str(params["cost_tag"]))
     return None
 
 
@@ -111,28 +124,33 @@ class ReportClient:
             return {"x-api-key": self._key, "anthropic-version": "2023-06-01"}
         return {"Authorization": f"Bearer {self._key}"}
 
+    def get(self, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        """One authenticated GET of the admin API, as JSON; errors become one line."""
+        url = f"{self.source.base_url}{path}"
+        try:
+            resp = self.http.get(url, params=tuple(params), headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise ReportError(f"{self.source.provider}: cannot reach {url} "
+                              f"({type(exc).__name__})") from None
+        if resp.status_code != 200:
+            raise ReportError(
+                f"{self.source.provider}: {path} answered HTTP {resp.status_code}: "
+                f"{self._safe(resp.text)}",
+                hint=f"check ${self.source.key_env} is an admin key" if resp.status_code in
+                (401, 403) else None)
+        try:
+            doc = resp.json()
+        except ValueError:
+            raise ReportError(f"{self.source.provider}: {path} did not answer JSON") from None
+        if not isinstance(doc, dict):
+            raise ReportError(f"{self.source.provider}: {path} did not answer a JSON object")
+        return doc
+
     def pages(self, path: str, params: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
         """Every bucket of a paginated report."""
         page: str | None = None
         for _ in range(MAX_PAGES):
-            query = params + ([("page", page)] if page else [])
-            url = f"{self.source.base_url}{path}"
-            try:
-                resp = self.http.get(url, params=tuple(query),
-                                     headers=self._headers())
-            except httpx.HTTPError as exc:
-                raise ReportError(f"{self.source.provider}: cannot reach {url} "
-                                  f"({type(exc).__name__})") from None
-            if resp.status_code != 200:
-                raise ReportError(
-                    f"{self.source.provider}: {path} answered HTTP {resp.status_code}: "
-                    f"{self._safe(resp.text)}",
-                    hint=f"check ${self.source.key_env} is an admin key" if resp.status_code in
-                    (401, 403) else None)
-            try:
-                doc = resp.json()
-            except ValueError:
-                raise ReportError(f"{self.source.provider}: {path} did not answer JSON") from None
+            doc = self.get(path, params + ([("page", page)] if page else []))
             yield from doc.get("data") or []
             page = doc.get("next_page")
             if not doc.get("has_more") or not page:

@@ -8,7 +8,14 @@ an account it created but did not record, and delete it: no orphaned keys.
 `last_used_at` of the project's API keys is the evidence that consumers moved.
 OpenAI has no way to disable a key, so the `old_disabled` step is skipped.
 
-Params: `project_id` (required), `admin_base_url` (default
+`projects: per-service`: the key of a service's own slot (`svc-<service>`, `keys:
+per-service`) lives in a project of its own, `aigw-<env>-<service>`, which the driver
+finds by name or creates (`POST /organization/projects`); usage by project is then
+exact per service, and so are project rate limits (docs/limits.md). Shared slots
+stay in `project_id`.
+
+Params: `project_id` (required, except for per-service slots with `projects:
+per-service`), `projects` (`single`, the default, or `per-service`), `admin_base_url` (default
 `https://api.openai.com/v1`), `admin_key_env` (default `OPENAI_ADMIN_KEY`: the
 name of the variable holding an admin key, never the key), `verify_url`
 (default `<base_url>/models`), `timeout`, `verify_attempts`, `verify_delay`.
@@ -18,6 +25,7 @@ revoked with `DELETE /api_keys/<id>`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,8 +33,10 @@ from typing import Any, ClassVar
 
 import httpx
 
+from aigw.catalog.limits import find_project, service_project_name
 from aigw.envvars import OPENAI_ADMIN_KEY
 from aigw.errors import RotationError
+from aigw.names import PER_SERVICE_SLOT_PREFIX
 from aigw.rotation.drivers.base import (
     AdminApi,
     DriverSpec,
@@ -56,7 +66,10 @@ class OpenAIAdminDriver:
                  http: httpx.Client | None = None) -> None:
         """HTTP (optional) is a client whose base URL is the admin API's."""
         self.spec = spec
-        self.project = str(param(spec, "project_id", required=True))
+        self.per_service = (param(spec, "projects") == "per-service"
+                            and spec.slot.startswith(PER_SERVICE_SLOT_PREFIX))
+        if not self.per_service:
+            param(spec, "project_id", required=True)
         base = str(param(spec, "admin_base_url", DEFAULT_ADMIN_URL)).rstrip("/")
         self.http = http or http_client(spec, base)
         self._api = AdminApi(self.http, "OpenAI admin API", spec.slot_id,
@@ -72,6 +85,18 @@ class OpenAIAdminDriver:
             raise RotationError(f"{spec.slot_id}: ${var} is not set (an OpenAI admin key)",
                                 hint="create one under Organization settings > Admin keys")
         return cls(spec, key)
+
+    @functools.cached_property
+    def project(self) -> str:
+        """The project holding the slot's keys: `project_id`, or the service's own
+        (`projects: per-service`), found by name or created."""
+        if not self.per_service:
+            return str(param(self.spec, "project_id"))
+        service = self.spec.slot.removeprefix(PER_SERVICE_SLOT_PREFIX)
+        found = find_project(self._api.call, service_project_name(self.spec.env, service),
+                             create=True)
+        assert found is not None
+        return found
 
     # -- HTTP ----------------------------------------------------------------
     def _call(self, method: str, path: str, *, ok404: bool = False, **kw: Any) -> Any:
