@@ -2,9 +2,9 @@
 
 For each size, a synthetic catalog (tests/stack/stack_catalogs.py: every service
 with per-service keys) against one real `bao server -dev` with an empty KV v2
-mount: the check reads each slot's metadata and each deployment's published
-config (in aigw.stack.readiness.READERS threads) and checks every slot against
-the deployment's policy text. The table is the check alone, wall-clock, median
+mount: the check LISTs each folder's KV v2 metadata once (aigw.stack.listing;
+entry-by-entry reads in aigw.stack.readiness.READERS threads where OpenBao refuses)
+and checks every slot against the deployment's policy text. The table is the check alone, wall-clock, median
 of three runs; apply's engine time comes on top (benchmarks/apply.py).
 
     python benchmarks/keys_ready.py                 # 10, 100, 680 services

@@ -141,8 +141,8 @@ def hot_path_ops(client_off: Client, client_on: Client, n: int) -> dict[str, flo
     assert rec is not None
     rec.flush()
     running, thread, wake_at = rec._running, rec._thread, getattr(rec, "_wake_at", -1)
-    # held: nothing drains (no thread start, no half-full wake), nothing drops
-    rec._running, rec.queue_size, rec._wake_at = True, 10**9, -1
+    # held: nothing drains (no thread start, no half-full or bytes wake), nothing drops
+    rec._running, rec.queue_size, rec._wake_at, rec._bytes = True, 10**9, -1, -(10**15)
     body = CHAT
     rs = next(iter(client_on._snap.routers.values())).routes[0]  # a RouteState
 
@@ -157,6 +157,7 @@ def hot_path_ops(client_off: Client, client_on: Client, n: int) -> dict[str, flo
         out[label] = min(timeit.repeat(lambda t=t: call(t), number=n, repeat=7)) / n
     rec._queue.clear()
     rec._running, rec._thread, rec.queue_size, rec._wake_at = running, thread, 4096, wake_at
+    rec._bytes = 0
     return out
 
 

@@ -19,7 +19,7 @@ its rows beside these: a comparison on one machine under one load.
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import json
 import os
 import resource
@@ -68,11 +68,9 @@ def _cpu() -> float:
 def _child(catalog: str, out: str) -> None:
     import aigw
     from aigw.catalog import load_catalog
-
-    try:
-        render_into = importlib.import_module("aigw.render_sync").render_into
-    except ImportError:  # a checkout from before render_sync (--baseline): it was render's
-        render_into = importlib.import_module("aigw.render").render_into
+    # A --baseline checkout from before issue 25 has render_into in aigw.render.
+    sync = "aigw.render_sync" if importlib.util.find_spec("aigw.render_sync") else "aigw.render"
+    render_into = importlib.import_module(sync).render_into
 
     marks = []
 

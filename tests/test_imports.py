@@ -125,7 +125,7 @@ PACKAGE_LAYERS = {
         put
     """,
     "stack": """
-        _conn auth limits locks policy report sdkfix
+        _conn auth ids limits listing locks policy report sdkfix
         limit_providers providers spec
         __init__ readiness resources
         program
@@ -415,6 +415,8 @@ def borrowed_imports(root: Path = ROOT, importers: tuple[str, ...] = IMPORTERS) 
     define `name` but imports it from elsewhere: a re-export, an old path kept alive.
 
     A package's `__init__` may gather its modules' names (its public API); a module may not.
+    An import inside an `except` handler is a fallback for an older aigw (a benchmark's
+    baseline checkout), not a path kept alive, and is left out.
     """
     modules = module_names(root / "cli" / "aigw")
     plain = {m: p for m, p in modules.items() if p.name != "__init__.py"}
@@ -424,8 +426,11 @@ def borrowed_imports(root: Path = ROOT, importers: tuple[str, ...] = IMPORTERS) 
         for path in sorted((root / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(), str(path))
             where = path.relative_to(root)
+            fallbacks = {id(n) for h in ast.walk(tree) if isinstance(h, ast.ExceptHandler)
+                         for n in ast.walk(h)}
             for node in ast.walk(tree):
-                if isinstance(node, ast.ImportFrom) and not node.level and node.module in plain:
+                if (isinstance(node, ast.ImportFrom) and not node.level
+                        and node.module in plain and id(node) not in fallbacks):
                     bad += [f"{where}:{node.lineno}: {a.name} from {node.module}"
                             for a in node.names if f"{node.module}.{a.name}" not in modules
                             and a.name not in defined[node.module]]
@@ -447,8 +452,9 @@ def test_an_import_names_the_module_that_defines_it() -> None:
 
 def test_the_re_export_check_sees_a_borrowed_name(tmp_path: Path) -> None:
     pkg = _package(tmp_path / "cli", {
-        "names.py": "X = 1\n", "view.py": "from aigw.names import X\n__all__ = ['X', 'f']\n"
-        "def f():\n    return X\n", "user.py": "from aigw.view import X, f\nfrom aigw.names import X\n"})
+        "names.py": "X = 1\nY = 2\n", "view.py": "from aigw.names import X\n__all__ = ['X', 'f']\n"
+        "def f():\n    return X\n", "user.py": "from aigw.view import X, f\nfrom aigw.names import X\n"
+        "try:\n    from aigw.names import Y\nexcept ImportError:\n    from aigw.view import Y\n"})
     assert pkg.parent == tmp_path / "cli"
     assert borrowed_imports(tmp_path, ("cli",)) == [
         "cli/aigw/user.py:1: X from aigw.view", "cli/aigw/view.py:2: __all__ exports X, defined "

@@ -21,6 +21,9 @@ EVAL_SLOT = "eval"
 BOOKKEEPING = "_aigw"
 # The one field of a published config's KV v2 data: the file's exact text.
 CONFIG_FIELD = "config"
+# A published config's custom_metadata key naming the KV v2 version its `revision` was
+# written with: a listed revision describes the entry only when this is its current version.
+CONFIG_VERSION_META = "config_version"
 
 
 class EnvironmentPaths(Protocol):
@@ -124,6 +127,12 @@ def data_path(env: EnvironmentPaths, rel: str) -> str:
 def metadata_path(env: EnvironmentPaths, rel: str) -> str:
     """The full API path of a KV v2 entry's metadata: `<mount>/metadata/<rel>`."""
     return f"{env.mount}/metadata/{rel}"
+
+
+def detailed_metadata_path(env: EnvironmentPaths, folder: str) -> str:
+    """The API path LISTing a folder's entries with their KV v2 metadata (OpenBao's
+    `detailed-metadata`; Vault has no such endpoint): `<mount>/detailed-metadata/<folder>`."""
+    return f"{env.mount}/detailed-metadata/{folder}"
 
 
 def key_file(provider: str, slot: str) -> str:

@@ -187,11 +187,13 @@ def test_provider_upsert_writes_a_version_only_for_new_bytes(
     p.update("x", props, newer)
     assert version() == 2
     custom = client.read(f"{mount}/metadata/prod/_aigw/config/bot")["data"]["custom_metadata"]
-    assert custom == {"service": "bot", "environment": "prod", "revision": "bbbb"}
+    # the version the revision was written with: what `aigw plan`'s listing trusts
+    assert custom == {"service": "bot", "environment": "prod", "revision": "bbbb",
+                      "config_version": "2"}
     # Someone writes between our read and our write: the check-and-set makes the step fail.
     real = p._latest
 
-    def stale(c: Any, pr: dict[str, Any]) -> tuple[int, str | None]:
+    def stale(c: Any, pr: dict[str, Any]) -> tuple[int, str | None, dict[str, Any]]:
         found = real(c, pr)
         client.secrets.kv.v2.create_or_update_secret("prod/_aigw/config/bot", {"config": "x"},
                                                      cas=found[0], mount_point=mount)

@@ -133,3 +133,73 @@ def test_a_config_is_written_after_its_service_policy(mocks: Recorder,
     declared = declare_environment(spec, ADDR)
     assert after and all(f"policy.aigw-prod-{svc}" in deps for svc, deps in after.items())
     return declared.mount.urn
+
+
+def test_each_provider_class_is_pickled_once_and_as_dill_would(
+        mocks: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dill runs once per provider class, not once per resource; every resource still
+    carries exactly the string the SDK's own serialization gives (state unchanged)."""
+    import pulumi.dynamic.dynamic as sdk_dynamic
+
+    from aigw.stack import sdkfix
+    from aigw.stack.providers import PolicyProvider
+
+    serialize_provider = sdk_dynamic.serialize_provider
+    calls: list[type] = []
+
+    def counting(provider: Any) -> str:
+        calls.append(type(provider))
+        return serialize_provider(provider)
+
+    monkeypatch.setattr(sdk_dynamic, "serialize_provider", counting)
+    monkeypatch.setattr(sdkfix, "_PICKLED", {})
+    spec = environment_spec(load_catalog(EXAMPLES).catalog, "prod")
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return declare_environment(spec, ADDR).mount.urn
+
+    with fast_inline_program():
+        program()
+    assert len(mocks.resources) == spec.resource_count
+    assert len(calls) == len(set(calls)) < 10  # one per class
+    policies = [a for a in mocks.resources.values() if a.typ == f"{TYPE}Policy"]
+    assert {a.inputs["__provider"] for a in policies} == {serialize_provider(PolicyProvider())}
+
+
+def test_registered_resources_are_freed_batch_by_batch(
+        mocks: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inline program keeps only the policies (roles and configs depend on them):
+    a registered slot, role or config is freed once its batch is registered, so the
+    program's memory does not grow with the stack (docs/stacks.md#scale)."""
+    import gc
+    import weakref
+
+    from aigw.stack import program as prog
+
+    alive: list[weakref.ref[Any]] = []
+    real = prog.ClientConfig
+
+    def config(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        alive.append(weakref.ref(made))
+        return made
+
+    monkeypatch.setattr(prog, "ClientConfig", config)
+    spec = environment_spec(Catalog.model_validate(catalog_doc(120)), "bench")
+
+    still: list[int] = []
+
+    @pulumi.runtime.test
+    def run() -> Any:
+        async def go() -> None:
+            declared = await prog.declare_in_batches(spec, ADDR, batch=20)
+            gc.collect()  # while the program (and what it returned) is still running
+            still.append(sum(ref() is not None for ref in alive))
+            assert declared.policies  # kept: what later resources depend on
+        return pulumi.Output.from_input(go())
+
+    with fast_inline_program():
+        run()
+    assert len(alive) == 120
+    assert still and still[0] <= 20, f"{still} configs outlive their batch"

@@ -109,7 +109,7 @@ class MetricsRecorder:
         body = item[5]
         if body is not None:  # (the queue holds the bodies: many megabytes, record now)
             self._bytes += len(body)
-            if self._bytes > WAKE_BYTES:
+            if self._bytes > WAKE_BYTES and not self._wake.is_set():
                 self._wake.set()
         if n == self._wake_at:  # half full: record now rather than at the next tick
             self._wake.set()

@@ -28,6 +28,8 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from aigw import __version__
 from aigw.context import EngineSettings
 from aigw.fsutil import atomic_write
-from aigw.stack.program import PROJECT, SPEC_OUTPUT
+from aigw.stack.ids import PROJECT, SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.spec import EnvSpec
 
 # Bump when what the digest covers changes (an old fingerprint then never matches).
@@ -124,9 +126,19 @@ def backend_store(settings: EngineSettings) -> Store | None:
 def spec_digest(spec: EnvSpec, addr: str, cluster_id: str) -> str:
     """The digest of everything the engine is given for one stack (no key values in it)."""
     payload = {"format": FORMAT, "aigw": __version__, "addr": addr, "cluster": cluster_id,
-               "spec": dataclasses.asdict(spec)}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr)
+               "spec": spec}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """JSON for what json does not know: a record as its fields (what `dataclasses.asdict`
+    gives, without its deep copy: a third of a 1,000-service plan), a mapping as a dict."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return dict(value)
+    return repr(value)
 
 
 def fingerprint_key(stack: str) -> str:
@@ -150,17 +162,50 @@ def _state_digest(store: Store, stack: str) -> str | None:
     return _read_state(store, stack)[1]
 
 
+# The engine writes SPEC_OUTPUT as `"aigw_spec_digest": "<hex>"`; only the root stack
+# resource's outputs hold that key unescaped (resource inputs holding JSON text escape
+# their quotes), so one match is the answer without parsing megabytes of state.
+_SPEC_IN_STATE = re.compile(rb'"' + re.escape(SPEC_OUTPUT.encode()) + rb'":\s*"([0-9a-f]{64})"')
+
+
 def _recorded_spec(found: list[bytes | None]) -> object:
     """The SPEC_OUTPUT the state's root stack resource holds (None when absent)."""
     import orjson
 
     plain, packed = found
     data = plain if plain is not None else gzip.decompress(packed or b"")
+    matches = _SPEC_IN_STATE.findall(data)
+    if len(matches) == 1:
+        return matches[0].decode()
     resources = (orjson.loads(data).get("checkpoint", {}).get("latest") or {}).get(
         "resources") or []
     root: dict[str, Any] = next(
         (r for r in resources if r.get("type") == "pulumi:pulumi:Stack"), {})
     return (root.get("outputs") or {}).get(SPEC_OUTPUT)
+
+
+_SERVER_IN_STATE = re.compile(rb'"' + re.escape(SERVER_OUTPUT.encode()) + rb'":\s*"([^"\\]*)"')
+
+
+def recorded_server(settings: EngineSettings, stack: str) -> str | None:
+    """The SERVER_OUTPUT the stack's state records (None: none, or no state yet), read from
+    the backend without the engine (`pulumi stack output` loads and decrypts the whole
+    state, twice: seconds at 1,000 services). LookupError when aigw cannot tell."""
+    try:
+        store = backend_store(settings)
+        found, state = (None, None) if store is None else _read_state(store, stack)
+    except Exception as exc:  # noqa: BLE001 - any doubt: ask the engine
+        raise LookupError(type(exc).__name__) from None
+    if store is None or found is None:
+        raise LookupError("the backend is not file:// or s3://")
+    if state is None:
+        return None
+    plain, packed = found
+    data = plain if plain is not None else gzip.decompress(packed or b"")
+    matches = _SERVER_IN_STATE.findall(data)
+    if len(matches) > 1 or (not matches and SERVER_OUTPUT.encode() in data):
+        raise LookupError("the state names the server in an unexpected form")
+    return matches[0].decode() if matches else None
 
 
 def record(settings: EngineSettings, stack: str, digest: str) -> None:

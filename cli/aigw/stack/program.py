@@ -23,6 +23,7 @@ from typing import Any
 import pulumi
 
 from aigw.catalog import load_catalog
+from aigw.stack.ids import SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.resources import (
     AuthBackend,
     AuthMethodConfig,
@@ -43,8 +44,6 @@ from aigw.stack.spec import (
     environment_spec,
     policy_name,
 )
-
-PROJECT = "aigw"
 
 
 @dataclass
@@ -76,7 +75,9 @@ def declare_environment(spec: EnvSpec, addr: str, commit: str | None = None) -> 
 # How many resources the inline program has in flight at once. Declaring all of
 # them up front keeps every one's request, futures and serialized inputs alive until
 # the engine answers (the program's peak memory); awaiting each batch's URNs bounds it.
-BATCH = 500
+# 200 rather than 500, with each batch's slots, roles and configs forgotten once
+# registered: the CLI's peak at 1,000 services fell from ~180 to ~130 MB (docs/stacks.md).
+BATCH = 200
 
 
 async def declare_in_batches(spec: EnvSpec, addr: str, commit: str | None = None,
@@ -89,8 +90,17 @@ async def declare_in_batches(spec: EnvSpec, addr: str, commit: str | None = None
         if len(pending) >= batch:
             await asyncio.gather(*pending)
             pending = []
+            _forget_registered(into[0])
     await asyncio.gather(*pending)
     return into[0]
+
+
+def _forget_registered(out: Declared) -> None:
+    """Drop the registered resources nothing declared later refers to (slots, roles, limits,
+    configs; policies stay: roles and configs depend on them), so their outputs and
+    futures are freed batch by batch instead of living until the program ends."""
+    for kept in (out.slots, out.roles, out.configs, out.k8s_roles, out.limits):
+        kept.clear()
 
 
 def _declare(spec: EnvSpec, addr: str, commit: str | None,
@@ -168,13 +178,6 @@ def _declare_roles(roles: Iterable[RoleSpec], addr: str, after: pulumi.CustomRes
         }, pulumi.ResourceOptions(depends_on=[after, out.policies[role.policy]]))
         yield into[role.name]
 
-
-# The stack output naming the OpenBao server the state was recorded against
-# (its `sys/health` cluster_id): `aigw plan` compares it with the server it talks to.
-SERVER_OUTPUT = "openbao_cluster_id"
-# The stack output holding the digest of the spec the run was given (aigw.stack.fastplan):
-# it is written with the state, so the state itself says which spec produced it.
-SPEC_OUTPUT = "aigw_spec_digest"
 
 
 def _declare_configs(out: Declared, spec: EnvSpec, addr: str, commit: str | None,

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import hvac.exceptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from aigw.names import CONFIG_FIELD
+from aigw.names import CONFIG_FIELD, CONFIG_VERSION_META
 from aigw.stack._conn import ProviderFailure, as_ints, exit_with_engine, same, vault
 
 Props = dict[str, Any]
@@ -308,39 +308,48 @@ class ClientConfigProvider(VaultProvider):
     managed = ("text",)
     identity = ("mount", "path")
 
-    def _latest(self, client: Any, props: Props) -> tuple[int, str | None]:
-        """(current version, its text); (0, None) when the entry never existed."""
+    def _latest(self, client: Any, props: Props) -> tuple[int, str | None, Props]:
+        """(current version, its text, custom_metadata); (0, None, {}) when never written."""
         found = client.read(f"{props['mount']}/data/{props['path']}")
         if found and found.get("data"):
             body = found["data"]
             text = (body.get("data") or {}).get(CONFIG_FIELD)
-            return int(body["metadata"]["version"]), text
+            meta = body.get("metadata") or {}
+            return int(meta["version"]), text, dict(meta.get("custom_metadata") or {})
         meta = client.read(f"{props['mount']}/metadata/{props['path']}")
-        return (int(meta["data"]["current_version"]) if meta else 0), None
+        return (int(meta["data"]["current_version"]) if meta else 0), None, {}
 
     def ensure(self, props: Props) -> None:
-        """Write the text as a new version when it differs from the latest one."""
+        """Write the text as a new version when it differs from the latest one; then the
+        custom_metadata naming that version and its revision (what `aigw plan` lists,
+        aigw.stack.listing.published_revision), also when an equal text lacks it."""
         with vault(props) as client:
             def write() -> None:
-                version, text = self._latest(client, props)
-                if text == props["text"]:
-                    return
+                version, text, custom = self._latest(client, props)
                 base = f"/v1/{props['mount']}"
-                client.adapter.post(f"{base}/data/{props['path']}", json={
-                    "options": {"cas": version}, "data": {CONFIG_FIELD: props["text"]}})
-                custom = {"service": props["service"], "environment": props["environment"],
-                          "revision": props["revision"]}
+                if text != props["text"]:
+                    written = client.adapter.post(f"{base}/data/{props['path']}", json={
+                        "options": {"cas": version}, "data": {CONFIG_FIELD: props["text"]}})
+                    version = int(((written or {}).get("data") or {}).get("version") or 0)
+                vouch = {"revision": props["revision"], CONFIG_VERSION_META: str(version)}
+                if text == props["text"]:  # adopted as is: keep its commit, vouch for it
+                    if any(custom.get(k) != v for k, v in vouch.items()):
+                        client.adapter.post(f"{base}/metadata/{props['path']}",
+                                            json={"custom_metadata": {**custom, **vouch}})
+                    return
+                wanted = {"service": props["service"], "environment": props["environment"],
+                          **vouch}
                 if props.get("catalog_commit"):
-                    custom["catalog_commit"] = props["catalog_commit"]
+                    wanted["catalog_commit"] = props["catalog_commit"]
                 client.adapter.post(f"{base}/metadata/{props['path']}",
-                                    json={"custom_metadata": custom})
+                                    json={"custom_metadata": wanted})
 
             _retry_while_upgrading(write)
 
     def live(self, props: Props) -> Props | None:
         """The latest version's text (and the revision it claims), or None when gone."""
         with vault(props) as client:
-            _version, text = self._latest(client, props)
+            _version, text, _custom = self._latest(client, props)
         if text is None:
             return None
         return {"text": text, "revision": _revision_of(text)}

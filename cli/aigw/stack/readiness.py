@@ -40,7 +40,8 @@ from aigw.names import CONFIG_FIELD, bookkeeping_path, slot_path
 from aigw.slots.audit import AuditLog
 from aigw.slots.kv import KV
 from aigw.slots.lock import who_am_i
-from aigw.stack.spec import EnvSpec, PolicySpec, secret_path, slot_spec
+from aigw.stack.listing import MetadataIndex, holds_value, published_revision
+from aigw.stack.spec import ConfigSpec, EnvSpec, PolicySpec, secret_path, slot_spec
 from aigw.vault import vault_errors
 
 _PATH_BLOCK = re.compile(r'path\s+"([^"]+)"\s*\{([^}]*)\}', re.S)
@@ -164,12 +165,7 @@ def grants_read(policy_text: str, path: str) -> bool:
 
 def has_value(kv: KV, path: str) -> bool:
     """True when the KV v2 entry's current version holds data (read from metadata only)."""
-    meta = kv.metadata(path)
-    if not meta:
-        return False
-    version = int(meta.get("current_version") or 0)
-    info = (meta.get("versions") or {}).get(str(version)) or {}
-    return version > 0 and not info.get("destroyed") and not info.get("deletion_time")
+    return holds_value(kv.metadata(path) or None)
 
 
 def _live_config(kv: KV, path: str) -> tuple[str, dict[str, Any]] | None:
@@ -185,6 +181,20 @@ def _live_config(kv: KV, path: str) -> tuple[str, dict[str, Any]] | None:
     return (text, doc) if isinstance(doc, dict) else None
 
 
+def _published(kv: KV, index: MetadataIndex, cfg: ConfigSpec,
+               ) -> tuple[str, dict[str, Any]] | None:
+    """CFG's deployment's live config; not read when the listed metadata vouches that it
+    is CFG's own revision (then it is CFG's text: the revision is a digest of the rest)."""
+    if index.knows(cfg.path):
+        meta = index.meta(cfg.path)
+        if meta is None:
+            return None
+        if published_revision(meta) == cfg.revision:
+            doc = json.loads(cfg.text)
+            return (cfg.text, doc) if isinstance(doc, dict) else None
+    return _live_config(kv, cfg.path)
+
+
 def config_slots(doc: dict[str, Any]) -> set[SlotRef]:
     """The slots a config's routes read."""
     return {SlotRef(str(r.get("provider")), str(r.get("slot")))
@@ -198,7 +208,8 @@ class EnvReadiness:
 
     environment: str
     deployments: tuple[DeploymentReadiness, ...]
-    live: dict[str, tuple[str, dict[str, Any]]]  # service -> its live config (text, parsed)
+    # service -> its live config (text, parsed), of the deployments whose config changes
+    live: dict[str, tuple[str, dict[str, Any]]]
 
     @property
     def held(self) -> list[DeploymentReadiness]:
@@ -224,22 +235,25 @@ def check_environment(cat: Catalog, spec: EnvSpec, client: hvac.Client, *,
     deps = {d.service: d for d in deployments(cat, env=env_name)}
     policies = {p.service: p for p in spec.policies}
     refs = sorted({ref for cfg in spec.configs for ref in deps[cfg.service].slots})
+    paths = {ref: slot_path(env_name, env, ref) for ref in refs}
+    index = MetadataIndex.load(client, env, [*paths.values(), *(c.path for c in spec.configs)])
     with vault_errors(str(client.url)), ThreadPoolExecutor(READERS) as pool:
         filled = dict(zip(refs, pool.map(
-            lambda ref: has_value(kv, slot_path(env_name, env, ref)), refs), strict=True))
+            lambda ref: holds_value(index.meta(paths[ref])) if index.knows(paths[ref])
+            else has_value(kv, paths[ref]), refs), strict=True))
         found = dict(zip([c.service for c in spec.configs], pool.map(
-            lambda cfg: _live_config(kv, cfg.path), spec.configs), strict=True))
+            lambda cfg: _published(kv, index, cfg), spec.configs), strict=True))
     out, live = [], {}
     for cfg in spec.configs:
         dep = deps[cfg.service]
         entry = found[cfg.service]
         doc = entry[1] if entry is not None else None
-        if entry is not None:
-            live[cfg.service] = entry
+        old_revision = str(doc.get("revision")) if doc is not None else None
+        if entry is not None and old_revision != cfg.revision:
+            live[cfg.service] = entry  # what a hold keeps (1,000 parsed configs otherwise)
         empty = [ref.id for ref in dep.slots if not filled[ref]]
         unreadable = [ref.id for ref in dep.slots if not grants_read(
             policies[cfg.service].text, secret_path(cat, env_name, ref))]
-        old_revision = str(doc.get("revision")) if doc is not None else None
         agent = doc is not None and (config_slots(doc) != set(dep.slots)
                                      or doc.get("key_dir") != dep.key_dir)
         out.append(DeploymentReadiness(

@@ -13,9 +13,10 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pulumi.automation import EngineEvent, OpType
+if TYPE_CHECKING:  # the SDK is not imported by a plan answered without the engine
+    from pulumi.automation import EngineEvent
 
 TYPE_PREFIX = "pulumi-python:dynamic/aigw:"
 KINDS = {"KvMount": "mount", "AuthBackend": "auth", "KvSlot": "slot", "Policy": "policy",
@@ -25,8 +26,9 @@ SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-"}
 # Shared objects whose provider `delete` keeps them in OpenBao (providers.py says why):
 # the mount holds every environment's key values, the auth method their roles.
 KEPT_ON_DELETE = ("mount", "auth")
-_OPS = {OpType.CREATE: "create", OpType.UPDATE: "update", OpType.DELETE: "delete",
-        OpType.REPLACE: "replace"}
+# pulumi.automation.OpType values (a str enum, compared by value: see `_op`).
+_OPS = {"create": "create", "update": "update", "delete": "delete", "replace": "replace"}
+_NOT_STEPS = ("refresh", "read")  # reads of a refresh, not operations of the run
 _HIDDEN = ("__provider", "addr", "original", "project_id", "rate_limit_id", "services",
            "admin_base_url", "admin_key_env")
 
@@ -150,6 +152,11 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _op(op: Any) -> str:
+    """An OpType as its value (`create`...): the enum hashes by name, not by value."""
+    return str(getattr(op, "value", op))
+
+
 def kind_of(resource_type: str) -> str:
     """The word a reviewer reads for a resource type (never the engine's type token)."""
     name = resource_type.removeprefix(TYPE_PREFIX)
@@ -162,7 +169,7 @@ def change_of(event: EngineEvent, *, pre: bool) -> Change | None:
     if source is None:
         return None
     meta = source.metadata
-    op = _OPS.get(meta.op)
+    op = _OPS.get(_op(meta.op))
     if op is None or not meta.type.startswith(TYPE_PREFIX):
         return None
     kind = kind_of(meta.type)
@@ -187,15 +194,15 @@ class EventLog:
         with self._lock:
             started = event.resource_pre_event
             if started is not None and started.metadata.type.startswith(TYPE_PREFIX):
-                op = started.metadata.op
-                if op in _OPS or op == OpType.SAME:
-                    self.counts[op.value] = self.counts.get(op.value, 0) + 1
+                op = _op(started.metadata.op)
+                if op in _OPS or op == "same":
+                    self.counts[op] = self.counts.get(op, 0) + 1
             pre = change_of(event, pre=True)
             if pre is not None:
                 self.planned.append(pre)
             out = event.res_outputs_event
             if out is not None and out.metadata.type.startswith(TYPE_PREFIX) \
-                    and out.metadata.op not in (OpType.REFRESH, OpType.READ):
+                    and _op(out.metadata.op) not in _NOT_STEPS:
                 self.steps += 1
                 finished = change_of(event, pre=False)
                 if finished is not None:

@@ -9,24 +9,22 @@ run, or the engine's own error line.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pulumi import automation as auto
+from typing import TYPE_CHECKING, Any
 
 from aigw.catalog import load_catalog
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import did_you_mean
 from aigw.context import EngineSettings, current
 from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
-from aigw.git import catalog_commit
 from aigw.stack import fastplan, locks
+from aigw.stack.ids import PROJECT, SERVER_OUTPUT
 from aigw.stack.limits import check_admin_keys, plan_lines
-from aigw.stack.program import PROJECT, SERVER_OUTPUT, spec_program
 from aigw.stack.readiness import (
     DeploymentReadiness,
     EnvReadiness,
@@ -43,10 +41,14 @@ from aigw.stack.report import (
     format_plan,
     summary_line,
 )
-from aigw.stack.sdkfix import fast_inline_program
 from aigw.stack.spec import EnvSpec, environment_spec
-from aigw.stack.workspace import StackHandle, first_error_line, open_stack, stack_names
 from aigw.vault import VaultSettings, connect, read_health
+
+if TYPE_CHECKING:
+    from aigw.stack.workspace import StackHandle
+
+# The Pulumi SDK (~1 s to import) and the modules over it (workspace, program, sdkfix)
+# are imported where the engine runs: a plan answered from the fingerprint never needs them.
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -102,6 +104,11 @@ def vault_ready(vault: VaultSettings | None = None) -> VaultSettings:
 @contextmanager
 def engine_errors(stack: str, operation: str) -> Iterator[None]:
     """Run one engine operation (with the SDK workarounds); failures become one aigw error."""
+    from pulumi import automation as auto
+
+    from aigw.stack.sdkfix import fast_inline_program
+    from aigw.stack.workspace import first_error_line
+
     try:
         with fast_inline_program():
             yield
@@ -171,12 +178,16 @@ def _other_server(handle: StackHandle, cluster_id: str, addr: str, echo: Echo) -
     not judged.
     """
     label = f"{PROJECT}/{handle.name}"
-    with engine_errors(label, "stack output"):
-        recorded = handle.stack.outputs().get(SERVER_OUTPUT)
-    if not cluster_id or recorded is None or recorded.value in ("", cluster_id):
+    try:
+        recorded = fastplan.recorded_server(handle.settings, handle.name)
+    except LookupError:  # a backend aigw does not read: ask the engine
+        with engine_errors(label, "stack output"):
+            output = handle.stack.outputs().get(SERVER_OUTPUT)
+        recorded = None if output is None else str(output.value)
+    if not cluster_id or recorded is None or recorded in ("", cluster_id):
         return False
     echo(f"{label}: the state was recorded against another OpenBao server (cluster "
-         f"{str(recorded.value)[:8]}, now {cluster_id[:8]} at {addr}): refreshing, so this "
+         f"{recorded[:8]}, now {cluster_id[:8]} at {addr}): refreshing, so this "
          "shows what is really there (hint: `aigw apply` refreshes and recreates what is "
          "missing)")
     return True
@@ -211,14 +222,14 @@ def ready_spec(run: _Run, name: str, *, allow_empty: bool = False,
 @dataclass(frozen=True)
 class _Run:
     """What plan and apply start from: the catalog, the environments asked for, a
-    reachable OpenBao and its cluster id, the engine, and the catalog's git commit."""
+    reachable OpenBao and its cluster id, the engine, and the catalog's path."""
 
     catalog: Catalog
     names: list[str]
     vault: VaultSettings
     engine: EngineSettings
     cluster_id: str
-    commit: str | None
+    path: Path
 
     @classmethod
     def start(cls, path: Path, env: str | None, vault: VaultSettings | None,
@@ -226,8 +237,20 @@ class _Run:
         catalog = load_catalog(path).catalog
         names = _environments(list(catalog.environments), env)
         vault = vault_ready(vault)
-        return cls(catalog, names, vault, engine or current().engine, _cluster_id(vault),
-                   catalog_commit(path))
+        return cls(catalog, names, vault, engine or current().engine, _cluster_id(vault), path)
+
+    @functools.cached_property
+    def commit(self) -> str | None:
+        """The catalog's git commit (recorded with each config the engine writes)."""
+        from aigw.git import catalog_commit
+
+        return catalog_commit(self.path)
+
+    def program(self, spec: EnvSpec, digest: str) -> Callable[[], Any]:
+        """The inline program declaring SPEC (imports the SDK: only where the engine runs)."""
+        from aigw.stack.program import spec_program
+
+        return spec_program(spec, self.vault.addr, self.cluster_id, self.commit, digest)
 
 
 def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = False,
@@ -267,8 +290,9 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
 
 def _engine_plan(run: _Run, name: str, spec: EnvSpec, readiness: EnvReadiness, echo: Echo,
                  *, refresh: bool, force_unlock: bool, digest: str) -> StackResult:
-    program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
-    with open_stack(name, run.engine, run.vault, program) as handle:
+    from aigw.stack.workspace import open_stack
+
+    with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
         clear_locks(handle, echo, force=force_unlock)
         moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
         return _preview(handle, refresh or moved, readiness)
@@ -288,15 +312,17 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
     if not yes and confirm is None:
         raise UsageError("apply needs --yes when it cannot ask (stdin is not a terminal)",
                          hint="review with `aigw plan`, then run `aigw apply --yes`")
+    from aigw.stack.sdkfix import no_outputs_after_up
+    from aigw.stack.workspace import open_stack
+
     run = _Run.start(path, env, vault, engine)
     results = []
     for name in run.names:
         spec, readiness = ready_spec(run, name, allow_empty=allow_empty_slots)
         check_admin_keys(spec.limits)
         digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
-        program = spec_program(spec, run.vault.addr, run.cluster_id, run.commit, digest)
         label = f"{PROJECT}/{name}"
-        with open_stack(name, run.engine, run.vault, program) as handle:
+        with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
             clear_locks(handle, echo, force=force_unlock)
             fresh = refresh or _other_server(handle, run.cluster_id, run.vault.addr, echo)
             if not yes:
@@ -316,7 +342,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
                     continue
             echo(f"{label}: applying ({spec.resource_count} resources)")
             log = EventLog(on_step=Progress(echo, spec.resource_count))
-            with engine_errors(label, "up"):
+            with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
                 handle.stack.up(on_event=log.on_event, refresh=fresh)
             fastplan.record(run.engine, name, digest)
             result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
@@ -346,6 +372,8 @@ def _state_resource_count(handle: StackHandle, label: str) -> int:
 
 def list_stacks(engine: EngineSettings, vault: VaultSettings) -> list[str]:
     """The names of the aigw stacks in the backend (environments applied so far)."""
+    from aigw.stack.workspace import stack_names
+
     with engine_errors(PROJECT, "stack ls"):
         return stack_names(engine, vault)
 
@@ -361,6 +389,8 @@ def destroy(env: str | None = None, *, echo: Echo, yes: bool = False,
     """
     if not yes and confirm is None:
         raise UsageError("destroy needs --yes when it cannot ask (stdin is not a terminal)")
+    from aigw.stack.workspace import open_stack
+
     vault = vault_ready(vault)
     engine = engine or current().engine
     names = _environments(sorted(list_stacks(engine, vault)), env)

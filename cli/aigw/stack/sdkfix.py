@@ -15,6 +15,12 @@ Each one was measured on a 2,500-resource stack (docs/stacks.md has the numbers)
     resource; the messages only show in verbose engine logs, so skip them.
   * Every resource sends the stack trace of its construction (turned into file
     URIs frame by frame) for source positions in state; skip it.
+  * Every dynamic resource pickles its provider with dill (a new Pickler, the
+    patching above, ~0.3 ms); aigw's providers hold no state, so each class is
+    pickled once and its (deterministic) string reused.
+- `no_outputs_after_up(stack)`: `Stack.up` ends by running `pulumi stack output`
+  twice (plain and --show-secrets), each loading the whole state (~1 s each at
+  1,000 services); aigw reads none of them.
 - `quiet_pulumi_home()`: the engine logs every run at debug level into
   `$PULUMI_HOME/logs/` (encrypted, unredacted; ~30% of its CPU at this size and
   megabytes per run). It skips that log when it cannot create the folder, so
@@ -33,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pulumi.dynamic.dynamic as sdk_dynamic
 import pulumi.log
 import pulumi.runtime.resource as sdk_resource
 import pulumi.runtime.stack as sdk_stack
@@ -75,6 +82,33 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+_PICKLED: dict[type, Any] = {}
+_serialize = sdk_dynamic._serialize
+# Where aigw's providers live: stateless classes, pickled by reference.
+_PROVIDERS_MODULE = "aigw.stack.providers"
+
+
+def _serialize_once(allow_secrets: bool, fn: Any, provider: Any) -> Any:
+    """The SDK's `_serialize` of a provider, once per aigw provider class."""
+    kind = type(provider)
+    if kind.__module__ != _PROVIDERS_MODULE or vars(provider):
+        return _serialize(allow_secrets, fn, provider)
+    if kind not in _PICKLED:
+        _PICKLED[kind] = _serialize(allow_secrets, fn, provider)
+    return _PICKLED[kind]
+
+
+@contextmanager
+def no_outputs_after_up(stack: Any) -> Iterator[None]:
+    """Run `stack.up` without the two `stack output` runs that follow it (UpResult.outputs
+    is then empty; aigw reads the events and, where it needs one, the state)."""
+    stack.outputs = dict
+    try:
+        yield
+    finally:
+        del stack.outputs
+
+
 @contextmanager
 def fast_inline_program() -> Iterator[None]:
     """Apply the in-process SDK workarounds for the duration of one engine operation.
@@ -87,7 +121,8 @@ def fast_inline_program() -> Iterator[None]:
         return
     patches = {(sdk_stack, "asyncio"): _AsyncioForStack("asyncio"),
                (pulumi.log, "debug"): _no_debug,
-               (sdk_resource, "_get_stack_trace"): _no_stack_trace}
+               (sdk_resource, "_get_stack_trace"): _no_stack_trace,
+               (sdk_dynamic, "_serialize"): _serialize_once}
     saved = {key: getattr(*key) for key in patches}
     for (module, name), value in patches.items():
         setattr(module, name, value)

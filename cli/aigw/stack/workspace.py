@@ -26,7 +26,7 @@ from pulumi import automation as auto
 from aigw import envvars
 from aigw.context import EngineSettings
 from aigw.errors import EngineError
-from aigw.stack.program import PROJECT
+from aigw.stack.ids import PROJECT
 from aigw.stack.sdkfix import quiet_pulumi_home
 from aigw.tools import pulumi_command, pulumi_env
 from aigw.vault import VaultSettings
