@@ -130,6 +130,7 @@ PACKAGE_LAYERS = {
         __init__ readiness resources
         program
         fastplan workspace
+        targets
         run
     """,
     "usage": """

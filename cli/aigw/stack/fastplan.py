@@ -208,6 +208,22 @@ def recorded_server(settings: EngineSettings, stack: str) -> str | None:
     return matches[0].decode() if matches else None
 
 
+def state_document(settings: EngineSettings, stack: str) -> dict[str, Any] | None:
+    """The stack's state file as JSON (None: no state yet), read from the backend without the
+    engine. LookupError for a backend aigw does not read; read errors propagate."""
+    import orjson
+
+    store = backend_store(settings)
+    if store is None:
+        raise LookupError("the backend is not file:// or s3://")
+    found, state = _read_state(store, stack)
+    if state is None:
+        return None
+    plain, packed = found
+    doc = orjson.loads(plain if plain is not None else gzip.decompress(packed or b""))
+    return doc if isinstance(doc, dict) else None
+
+
 def record(settings: EngineSettings, stack: str, digest: str) -> None:
     """After a successful apply: remember what the engine was given and the state it wrote.
 

@@ -25,6 +25,7 @@ import pulumi
 from aigw.catalog import load_catalog
 from aigw.stack.ids import SERVER_OUTPUT, SPEC_OUTPUT
 from aigw.stack.resources import (
+    AigwResource,
     AuthBackend,
     AuthMethodConfig,
     AuthRole,
@@ -36,9 +37,7 @@ from aigw.stack.resources import (
 )
 from aigw.stack.spec import (
     AuthBackendSpec,
-    CiSpec,
     EnvSpec,
-    K8sSpec,
     PolicySpec,
     RoleSpec,
     environment_spec,
@@ -81,11 +80,13 @@ BATCH = 200
 
 
 async def declare_in_batches(spec: EnvSpec, addr: str, commit: str | None = None,
-                             batch: int = BATCH) -> Declared:
-    """`declare_environment`, waiting for each BATCH resources to be registered."""
+                             batch: int = BATCH, only: frozenset[str] | None = None,
+                             ) -> Declared:
+    """`declare_environment`, waiting for each BATCH resources to be registered (only the
+    resources named in ONLY, and the mount and auth method, when given: a targeted apply)."""
     into: list[Declared] = []
     pending: list[Any] = []
-    for res in _declare(spec, addr, commit, into):
+    for res in _declare(spec, addr, commit, into, only):
         pending.append(res.urn.future())
         if len(pending) >= batch:
             await asyncio.gather(*pending)
@@ -103,115 +104,129 @@ def _forget_registered(out: Declared) -> None:
         kept.clear()
 
 
-def _declare(spec: EnvSpec, addr: str, commit: str | None,
-             into: list[Declared]) -> Iterator[pulumi.CustomResource]:
-    """Declare the environment's resources in dependency order, yielding each one."""
-    mount = KvMount(f"mount.{spec.mount.path}", {
+@dataclass(frozen=True)
+class Planned:
+    """One resource the program declares, before it is declared: its type, logical name,
+    inputs, the logical names it is declared after, and where `Declared` keeps it."""
+
+    kind: type[AigwResource]
+    name: str
+    props: dict[str, Any]
+    after: tuple[str, ...] = ()
+    group: str = ""  # a dict field of Declared ("slots", ...), or mount/auth; "" none
+    key: str = ""  # its key in that dict
+
+
+def planned_resources(spec: EnvSpec, addr: str, commit: str | None = None,
+                      ) -> Iterator[Planned]:
+    """Every resource of the environment, in dependency order, as plain records (no SDK
+    call): what `_declare` declares, and what a targeted apply compares with the state."""
+    mount = f"mount.{spec.mount.path}"
+    yield Planned(KvMount, mount, {
         "addr": addr, "path": spec.mount.path, "max_versions": spec.mount.max_versions,
-        "cas_required": spec.mount.cas_required,
-    })
-    yield mount
-    auth = _auth_backend(spec.auth, addr)
+        "cas_required": spec.mount.cas_required}, group="mount")
+    auth = _auth_backend(spec.auth, addr, "auth")
     yield auth
-    out = Declared(mount=mount, auth=auth)
-    into.append(out)
-    after_mount = pulumi.ResourceOptions(depends_on=[mount])
     for slot in spec.slots:
-        out.slots[slot.path] = KvSlot(f"slot.{slot.provider}.{slot.slot}", {
+        yield Planned(KvSlot, f"slot.{slot.provider}.{slot.slot}", {
             "addr": addr, "mount": slot.mount, "path": slot.path,
-            "custom_metadata": slot.custom_metadata,
-        }, after_mount)
-        yield out.slots[slot.path]
-    yield from _declare_policies(spec.policies, addr, out)
-    yield from _declare_roles(spec.roles, addr, auth, out, out.roles)
-    yield from _declare_configs(out, spec, addr, commit, mount)
-    if spec.k8s is not None:
-        yield from _declare_k8s(spec.k8s, addr, out)
-    if spec.ci is not None:
-        yield from _declare_ci(spec.ci, addr, out)
-    for lim in spec.limits:  # at the providers: independent of OpenBao's objects
-        out.limits[lim.resource_name] = ProviderLimit(lim.resource_name, lim.props())
-        yield out.limits[lim.resource_name]
-
-
-def _declare_k8s(k8s: K8sSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:
-    """The Kubernetes auth method (kept when deleted, like AppRole) and its roles."""
-    auth = _auth_backend(k8s.auth, addr)
-    yield auth
-    yield from _declare_roles(k8s.roles, addr, auth, out, out.k8s_roles)
-
-
-def _declare_ci(ci: CiSpec, addr: str, out: Declared) -> Iterator[pulumi.CustomResource]:
-    """The CI's JWT method, its config, and its roles and policies (docs/ci.md)."""
-    auth = _auth_backend(ci.auth, addr)
-    yield auth
-    config = AuthMethodConfig(f"authconfig.{ci.auth.path}", {
-        "addr": addr, "path": ci.auth.path, "config": dict(ci.config),
-    }, pulumi.ResourceOptions(depends_on=[auth]))
-    yield config
-    yield from _declare_policies(ci.policies, addr, out)
-    yield from _declare_roles(ci.roles, addr, config, out, out.roles)
-
-
-def _auth_backend(spec: AuthBackendSpec, addr: str) -> AuthBackend:
-    return AuthBackend(f"auth.{spec.path}", {
-        "addr": addr, "method": spec.method, "path": spec.path,
-    })
-
-
-def _declare_policies(policies: Iterable[PolicySpec], addr: str,
-                      out: Declared) -> Iterator[pulumi.CustomResource]:
-    for pol in policies:
-        out.policies[pol.name] = Policy(f"policy.{pol.name}", {
-            "addr": addr, "name": pol.name, "policy": pol.text,
-        })
-        yield out.policies[pol.name]
-
-
-def _declare_roles(roles: Iterable[RoleSpec], addr: str, after: pulumi.CustomResource,
-                   out: Declared, into: dict[str, AuthRole]) -> Iterator[pulumi.CustomResource]:
-    """Each role after AFTER (its method, or the method's config) and its policy."""
-    for role in roles:
-        into[role.name] = AuthRole(f"role.{role.mount}.{role.name}", {
-            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
-            "params": dict(role.params),
-        }, pulumi.ResourceOptions(depends_on=[after, out.policies[role.policy]]))
-        yield into[role.name]
-
-
-
-def _declare_configs(out: Declared, spec: EnvSpec, addr: str, commit: str | None,
-                     mount: KvMount) -> Iterator[pulumi.CustomResource]:
-    """One ClientConfig per deployment that publishes its aigw-client.json.
-
-    Each is written after its service's policy: a running service switches to a
-    new config within seconds, so the policy granting the slots it names must
-    already be in OpenBao (keys ready: docs/safe-changes.md).
-    """
-    for cfg in spec.configs:
-        after: list[pulumi.Resource] = [mount]
-        policy = out.policies.get(policy_name(cfg.environment, cfg.service))
-        if policy is not None:
-            after.append(policy)
-        opts = pulumi.ResourceOptions(depends_on=after)
-        out.configs[cfg.service] = ClientConfig(f"config.{cfg.service}", {
+            "custom_metadata": slot.custom_metadata}, (mount,), "slots", slot.path)
+    yield from _plan_policies(spec.policies, addr)
+    yield from _plan_roles(spec.roles, addr, auth.name, "roles")
+    policies = {p.name for p in spec.policies}
+    for cfg in spec.configs:  # after its policy: see _declare's docstring (keys ready)
+        policy = policy_name(cfg.environment, cfg.service)
+        after = (mount, f"policy.{policy}") if policy in policies else (mount,)
+        yield Planned(ClientConfig, f"config.{cfg.service}", {
             "addr": addr, "mount": cfg.mount, "path": cfg.path, "service": cfg.service,
             "environment": cfg.environment, "revision": cfg.revision, "text": cfg.text,
-            "catalog_commit": commit or "",
-        }, opts)
-        yield out.configs[cfg.service]
+            "catalog_commit": commit or ""}, after, "configs", cfg.service)
+    if spec.k8s is not None:  # the Kubernetes auth method (kept when deleted) and its roles
+        k8s_auth = _auth_backend(spec.k8s.auth, addr)
+        yield k8s_auth
+        yield from _plan_roles(spec.k8s.roles, addr, k8s_auth.name, "k8s_roles")
+    if spec.ci is not None:  # the CI's JWT method, its config, roles and policies
+        ci_auth = _auth_backend(spec.ci.auth, addr)
+        yield ci_auth
+        config = Planned(AuthMethodConfig, f"authconfig.{spec.ci.auth.path}", {
+            "addr": addr, "path": spec.ci.auth.path, "config": dict(spec.ci.config)},
+            (ci_auth.name,))
+        yield config
+        yield from _plan_policies(spec.ci.policies, addr)
+        yield from _plan_roles(spec.ci.roles, addr, config.name, "roles")
+    for lim in spec.limits:  # at the providers: independent of OpenBao's objects
+        yield Planned(ProviderLimit, lim.resource_name, lim.props(), (), "limits",
+                      lim.resource_name)
+
+
+def _auth_backend(spec: AuthBackendSpec, addr: str, group: str = "") -> Planned:
+    return Planned(AuthBackend, f"auth.{spec.path}", {
+        "addr": addr, "method": spec.method, "path": spec.path}, group=group)
+
+
+def _plan_policies(policies: Iterable[PolicySpec], addr: str) -> Iterator[Planned]:
+    for pol in policies:
+        yield Planned(Policy, f"policy.{pol.name}", {
+            "addr": addr, "name": pol.name, "policy": pol.text}, (), "policies", pol.name)
+
+
+def _plan_roles(roles: Iterable[RoleSpec], addr: str, after: str,
+                group: str) -> Iterator[Planned]:
+    """Each role after AFTER (its method, or the method's config) and its policy."""
+    for role in roles:
+        yield Planned(AuthRole, f"role.{role.mount}.{role.name}", {
+            "addr": addr, "method": role.method, "mount": role.mount, "name": role.name,
+            "params": dict(role.params)}, (after, f"policy.{role.policy}"), group, role.name)
+
+
+# What later resources are declared after (kept by name while the program runs).
+_DEPENDED_ON = (KvMount, AuthBackend, AuthMethodConfig, Policy)
+
+
+def _declare(spec: EnvSpec, addr: str, commit: str | None, into: list[Declared],
+             only: frozenset[str] | None = None) -> Iterator[pulumi.CustomResource]:
+    """Declare the environment's resources (those named in ONLY, when given: the mount and
+    the services' auth method are always declared) in dependency order, yielding each one.
+
+    Client configs are declared after their service's policy: a running service switches
+    to a new config within seconds, so the policy granting the slots it names must
+    already be in OpenBao (keys ready: docs/safe-changes.md).
+    """
+    made: dict[str, pulumi.CustomResource] = {}
+    out: Declared | None = None
+    mount: Any = None
+    for plan in planned_resources(spec, addr, commit):
+        if only is not None and plan.name not in only and plan.group not in ("mount", "auth"):
+            continue
+        after = [made[n] for n in plan.after if n in made]
+        opts = pulumi.ResourceOptions(depends_on=after) if after else None
+        res = plan.kind(plan.name, plan.props, opts)
+        if isinstance(res, _DEPENDED_ON):
+            made[plan.name] = res
+        if plan.group == "mount":
+            mount = res
+        elif plan.group == "auth":
+            assert isinstance(res, AuthBackend)
+            out = Declared(mount=mount, auth=res)
+            into.append(out)
+        elif plan.group:
+            assert out is not None
+            getattr(out, plan.group)[plan.key] = res
+        yield res
 
 
 def spec_program(spec: EnvSpec, addr: str, cluster_id: str = "",
-                 commit: str | None = None, digest: str = "") -> Callable[[], Any]:
-    """The inline program declaring an already computed spec (and the server it targets)."""
+                 commit: str | None = None, digest: str = "",
+                 only: frozenset[str] | None = None) -> Callable[[], Any]:
+    """The inline program declaring an already computed spec (and the server it targets);
+    with ONLY, just those resources (and the mount and auth method): a targeted apply."""
 
     async def program() -> None:
         if cluster_id:
             pulumi.export(SERVER_OUTPUT, cluster_id)
         if digest:
             pulumi.export(SPEC_OUTPUT, digest)
-        await declare_in_batches(spec, addr, commit)
+        await declare_in_batches(spec, addr, commit, only=only)
 
     return program
 

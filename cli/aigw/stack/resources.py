@@ -28,7 +28,7 @@ from aigw.stack.sdkfix import keep_pickler
 Props = dict[str, Any]
 
 
-class _AigwResource(Resource):
+class AigwResource(Resource):
     """A dynamic resource built with the pickle workaround (see aigw.stack.sdkfix)."""
 
     provider_class: ClassVar[type[VaultProvider] | type[ProviderLimitProvider]]
@@ -39,50 +39,50 @@ class _AigwResource(Resource):
             super().__init__(self.provider_class(), name, props, opts)
 
 
-class KvMount(_AigwResource, module="aigw", name="KvMount"):
+class KvMount(AigwResource, module="aigw", name="KvMount"):
     """A KV v2 mount (inputs: addr, path, max_versions, cas_required)."""
 
     provider_class = KvMountProvider
 
 
-class AuthBackend(_AigwResource, module="aigw", name="AuthBackend"):
+class AuthBackend(AigwResource, module="aigw", name="AuthBackend"):
     """An enabled auth method (inputs: addr, method, path)."""
 
     provider_class = AuthBackendProvider
 
 
-class KvSlot(_AigwResource, module="aigw", name="KvSlot"):
+class KvSlot(AigwResource, module="aigw", name="KvSlot"):
     """A key slot's metadata (inputs: addr, mount, path, custom_metadata)."""
 
     provider_class = KvSlotProvider
 
 
-class Policy(_AigwResource, module="aigw", name="Policy"):
+class Policy(AigwResource, module="aigw", name="Policy"):
     """An ACL policy (inputs: addr, name, policy)."""
 
     provider_class = PolicyProvider
 
 
-class AuthRole(_AigwResource, module="aigw", name="AuthRole"):
+class AuthRole(AigwResource, module="aigw", name="AuthRole"):
     """An auth role (inputs: addr, method, mount, name, params)."""
 
     provider_class = AuthRoleProvider
 
 
-class ClientConfig(_AigwResource, module="aigw", name="ClientConfig"):
+class ClientConfig(AigwResource, module="aigw", name="ClientConfig"):
     """A published aigw-client.json (inputs: addr, mount, path, service, environment,
     revision, text, catalog_commit)."""
 
     provider_class = ClientConfigProvider
 
 
-class AuthMethodConfig(_AigwResource, module="aigw", name="AuthMethodConfig"):
+class AuthMethodConfig(AigwResource, module="aigw", name="AuthMethodConfig"):
     """An auth method's config (inputs: addr, path, config)."""
 
     provider_class = AuthConfigProvider
 
 
-class ProviderLimit(_AigwResource, module="aigw", name="ProviderLimit"):
+class ProviderLimit(AigwResource, module="aigw", name="ProviderLimit"):
     """A model's rate limits at the provider (inputs: aigw.stack.limits.LimitSpec.props)."""
 
     provider_class = ProviderLimitProvider

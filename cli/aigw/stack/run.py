@@ -45,6 +45,7 @@ from aigw.stack.spec import EnvSpec, environment_spec
 from aigw.vault import VaultSettings, connect, read_health
 
 if TYPE_CHECKING:
+    from aigw.stack.targets import Choice
     from aigw.stack.workspace import StackHandle
 
 # The Pulumi SDK (~1 s to import) and the modules over it (workspace, program, sdkfix)
@@ -68,6 +69,7 @@ class StackResult:
     applied: bool = False
     readiness: EnvReadiness | None = None  # keys ready: which deployments are held
     planner: str = fastplan.ENGINE  # plan: "fingerprint" when answered without the engine
+    apply_path: str | None = None  # apply: "targeted" or "full" (aigw.stack.targets)
 
     @property
     def held(self) -> list[DeploymentReadiness]:
@@ -85,6 +87,7 @@ class StackResult:
         return {"stack": self.stack, "environment": self.stack.split("/", 1)[-1],
                 "changed": self.changed, "applied": self.applied,
                 "summary": summary_line(self.counts), "planner": self.planner,
+                "apply_path": self.apply_path,
                 "changes": [c.as_dict() for c in self.changes],
                 "readiness": [d.as_dict() for d in (self.readiness.deployments
                                                     if self.readiness else ())]}
@@ -194,11 +197,11 @@ def _other_server(handle: StackHandle, cluster_id: str, addr: str, echo: Echo) -
 
 
 def _preview(handle: StackHandle, refresh: bool,
-             readiness: EnvReadiness | None = None) -> StackResult:
+             readiness: EnvReadiness | None = None, **how: Any) -> StackResult:
     label = f"{PROJECT}/{handle.name}"
     log = EventLog()
     with engine_errors(label, "preview"):
-        handle.stack.preview(on_event=log.on_event, refresh=refresh)
+        handle.stack.preview(on_event=log.on_event, refresh=refresh, **how)
     return StackResult(stack=label, changes=log.changes(), counts=log.counts,
                        readiness=readiness)
 
@@ -246,11 +249,26 @@ class _Run:
 
         return catalog_commit(self.path)
 
-    def program(self, spec: EnvSpec, digest: str) -> Callable[[], Any]:
-        """The inline program declaring SPEC (imports the SDK: only where the engine runs)."""
+    def program(self, spec: EnvSpec, digest: str,
+                only: frozenset[str] | None = None) -> Callable[[], Any]:
+        """The inline program declaring SPEC (imports the SDK: only where the engine runs);
+        with ONLY, just those resources (a targeted apply, aigw.stack.targets)."""
         from aigw.stack.program import spec_program
 
-        return spec_program(spec, self.vault.addr, self.cluster_id, self.commit, digest)
+        return spec_program(spec, self.vault.addr, self.cluster_id, self.commit, digest, only)
+
+    def choose(self, spec: EnvSpec, name: str, digest: str, *, fresh: bool,
+               ) -> tuple[Choice, dict[str, Any]]:
+        """How apply runs `up` for stack NAME, and the arguments that add to `up`/`preview`."""
+        from aigw.stack import targets
+
+        if fresh:
+            return targets.full("apply refreshes every object first"), {}
+        choice = targets.choose(spec, self.vault.addr, self.commit, self.engine, name)
+        if choice.names is None:
+            return choice, {}
+        return choice, {"target": list(choice.urns),
+                        "program": self.program(spec, digest, choice.names)}
 
 
 def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = False,
@@ -325,8 +343,11 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
         with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
             clear_locks(handle, echo, force=force_unlock)
             fresh = refresh or _other_server(handle, run.cluster_id, run.vault.addr, echo)
+            choice, how = run.choose(spec, name, digest, fresh=fresh)
+            echo(choice.line(label, spec.resource_count))
             if not yes:
-                preview = _preview(handle, fresh, readiness)
+                preview = _preview(handle, fresh, readiness, **how)
+                preview.counts = choice.counts(preview.counts, spec.resource_count)
                 for line in format_plan(label, preview.changes, preview.counts):
                     echo(line)
                 for line in [*readiness.lines(ahead=True),
@@ -343,11 +364,12 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             echo(f"{label}: applying ({spec.resource_count} resources)")
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
-                handle.stack.up(on_event=log.on_event, refresh=fresh)
+                handle.stack.up(on_event=log.on_event, refresh=fresh, **how)
             fastplan.record(run.engine, name, digest)
-            result = StackResult(stack=label, changes=log.done, counts=log.counts, applied=True,
-                                 readiness=readiness)
-            echo(f"{label}: {_done_line(log.counts)}")
+            counts = choice.counts(log.counts, spec.resource_count)
+            result = StackResult(stack=label, changes=log.done, counts=counts, applied=True,
+                                 readiness=readiness, apply_path=choice.path)
+            echo(f"{label}: {_done_line(counts)}")
             for line in [*readiness.lines(ahead=False), *plan_lines(spec.limit_notes, log.done)]:
                 echo(f"  ! {line}")
             if allow_empty_slots:

@@ -1,0 +1,111 @@
+"""`aigw apply --no-refresh` updates only what changed: a targeted `up` (aigw.stack.targets).
+
+Real OpenBao dev server and the real Pulumi engine (tests/stack/conftest.py), the
+example catalog in prod: a change to one service, plus a new service, goes through
+the targeted path and changes exactly those services' objects; every other object
+in OpenBao and in the state is left as it was, and a later full plan (the engine,
+and with --refresh) finds nothing to do. A change that deletes objects runs the
+full `up`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hvac
+import pytest
+
+from aigw.catalog import load_catalog
+from aigw.stack.fastplan import fingerprint_key
+from aigw.stack.spec import environment_spec
+from tests.stack.conftest import StackRig
+from tests.stack.test_apply import edit_services
+from tests.stack.vaultstate import live_objects, state_urns
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ENV = "prod"
+
+
+def snapshot(client: hvac.Client) -> dict[str, dict[str, Any]]:
+    """Policies, roles, slot metadata, and each published config's current version."""
+    out = live_objects(client)
+    folder = f"{ENV}/_aigw/config"
+    found = client.list(f"aigw/metadata/{folder}")
+    out["configs"] = {
+        name: client.read(f"aigw/metadata/{folder}/{name}")["data"]["current_version"]
+        for name in (found["data"]["keys"] if found else [])}
+    return out
+
+
+def differs(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+            ) -> dict[str, set[str]]:
+    """Per kind, the objects added, removed or changed."""
+    return {kind: {k for k in set(before[kind]) | set(after[kind])
+                   if before[kind].get(k) != after[kind].get(k)} for kind in before}
+
+
+def applied_once(rig: StackRig, catalog_dir: Path) -> None:
+    """prod applied, its slots filled, applied again (so every config is published)."""
+    rig.apply(catalog_dir, ENV)
+    rig.fill(catalog_dir, ENV)
+    rig.apply(catalog_dir, ENV)
+
+
+def test_a_one_service_change_updates_only_that_service(rig: StackRig,
+                                                        catalog_dir: Path) -> None:
+    applied_once(rig, catalog_dir)
+    before = snapshot(rig.client())
+    edit_services(catalog_dir, lambda s: (
+        s["research-assistant"].update({"regions": ["us", "cn"],
+                                        "models": [*s["research-assistant"]["models"],
+                                                   "deepseek-v3"]}),
+        s.update({"new-svc": {"environments": [ENV], "models": ["gpt-4o"],
+                              "keys": "per-service"}})))
+    rig.fill(catalog_dir, ENV)  # the new slots get keys: nothing is held
+    rig.lines.clear()
+    result = rig.apply(catalog_dir, ENV, refresh=False)[0]
+
+    assert result.apply_path == "targeted" and result.applied
+    spec = environment_spec(load_catalog(catalog_dir).catalog, ENV)
+    assert (f"aigw/{ENV}: targeted apply of 9 of {spec.resource_count} resources (the rest "
+            "match the recorded state; `aigw apply` without --no-refresh checks them all)"
+            ) in rig.lines
+    assert {(c.op, c.kind) for c in result.changes} == {
+        ("create", "slot"), ("create", "policy"), ("create", "role"), ("create", "config"),
+        ("update", "policy"), ("update", "config")}
+    assert result.counts["same"] == spec.resource_count - 9
+    changed = differs(before, snapshot(rig.client()))
+    assert changed["policies"] == {"aigw-prod-research-assistant", "aigw-prod-new-svc"}
+    assert changed["roles"] == {"aigw-prod-new-svc"}
+    assert changed["configs"] == {"research-assistant", "new-svc"}
+    assert changed["slots"] == {f"{ENV}/providers/{p}" for p in (
+        "deepseek/default", "volcengine/default", "bailian/default", "openai/svc-new-svc")}
+
+    # The state still lists every resource: a full plan by the engine finds nothing to do.
+    assert len([u for u in state_urns(rig.backend, ENV) if "dynamic/aigw:" in u]) == \
+        spec.resource_count
+    (rig.backend / fingerprint_key(ENV)).unlink()
+    for refresh in (False, True):
+        planned = rig.plan(catalog_dir, ENV, refresh=refresh)[0]
+        assert planned.planner == "engine" and not planned.changed, planned.changes
+        assert planned.counts == {"same": spec.resource_count}
+    again = rig.apply(catalog_dir, ENV, refresh=False)[0]  # nothing differs: still targeted
+    assert again.apply_path == "targeted" and not again.changed
+    assert rig.plan(catalog_dir, ENV)[0].planner == "fingerprint"
+
+
+def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: Path) -> None:
+    applied_once(rig, catalog_dir)
+    edit_services(catalog_dir, lambda s: s["support-bot"].update({"environments": ["staging"]}))
+    rig.lines.clear()
+    result = rig.apply(catalog_dir, ENV, refresh=False)[0]
+    assert result.apply_path == "full"
+    assert any(ln.startswith(f"aigw/{ENV}: full apply (") and "to delete, e.g." in ln
+               for ln in rig.lines), rig.lines
+    assert "aigw-prod-support-bot" not in live_objects(rig.client())["policies"]
+    assert "policy.aigw-prod-support-bot" in {c.urn.rsplit("::", 1)[-1]
+                                              for c in result.changes if c.op == "delete"}
+    refreshed = rig.apply(catalog_dir, ENV)[0]  # the default apply refreshes: always full
+    assert refreshed.apply_path == "full"
+    assert f"aigw/{ENV}: full apply (apply refreshes every object first)" in rig.lines
