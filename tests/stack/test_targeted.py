@@ -17,6 +17,7 @@ import hvac
 import pytest
 
 from aigw.catalog import load_catalog
+from aigw.stack import run
 from aigw.stack.fastplan import fingerprint_key
 from aigw.stack.spec import environment_spec
 from tests.stack.conftest import StackRig
@@ -93,6 +94,19 @@ def test_a_one_service_change_updates_only_that_service(rig: StackRig,
     again = rig.apply(catalog_dir, ENV, refresh=False)[0]  # nothing differs: still targeted
     assert again.apply_path == "targeted" and not again.changed
     assert rig.plan(catalog_dir, ENV)[0].planner == "fingerprint"
+
+    # Without --yes, the preview it asks about is the targeted one too.
+    edit_services(catalog_dir, lambda s: s["support-bot"]["defaults"].update({"timeout": 25}))
+    rig.lines.clear()
+    asked: list[str] = []
+    (done,) = run.apply(catalog_dir, ENV, echo=rig.lines.append, refresh=False,
+                        confirm=lambda q: asked.append(q) or True, vault=rig.vault,
+                        engine=rig.engine)
+    assert asked and done.apply_path == "targeted"
+    assert f"aigw/{ENV}: 0 to create, 1 to update, 0 to delete, {spec.resource_count - 1} " \
+        "unchanged" in rig.lines
+    assert [(c.op, c.target) for c in done.changes] == [
+        ("update", f"aigw/{ENV}/_aigw/config/support-bot")]
 
 
 def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: Path) -> None:
