@@ -20,9 +20,11 @@ from aigw.catalog import load_catalog
 from aigw.stack import run
 from aigw.stack.fastplan import fingerprint_key
 from aigw.stack.spec import environment_spec
+from tests.helpers import run_cli
 from tests.stack.conftest import StackRig
 from tests.stack.test_apply import edit_services
 from tests.stack.vaultstate import live_objects, state_urns
+from tests.test_json_contract import check
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ENV = "prod"
@@ -109,7 +111,8 @@ def test_a_one_service_change_updates_only_that_service(rig: StackRig,
         ("update", f"aigw/{ENV}/_aigw/config/support-bot")]
 
 
-def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: Path) -> None:
+def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: Path,
+                                                   capsys: Any) -> None:
     applied_once(rig, catalog_dir)
     edit_services(catalog_dir, lambda s: s["support-bot"].update({"environments": ["staging"]}))
     rig.lines.clear()
@@ -120,6 +123,10 @@ def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: P
     assert "aigw-prod-support-bot" not in live_objects(rig.client())["policies"]
     assert "policy.aigw-prod-support-bot" in {c.urn.rsplit("::", 1)[-1]
                                               for c in result.changes if c.op == "delete"}
-    refreshed = rig.apply(catalog_dir, ENV)[0]  # the default apply refreshes: always full
-    assert refreshed.apply_path == "full"
-    assert f"aigw/{ENV}: full apply (apply refreshes every object first)" in rig.lines
+    # the default apply refreshes: always full; `--json` says which path ran
+    refreshed = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes", "--json")
+    assert [s["apply_path"] for s in check("apply", refreshed, 0)["stacks"]] == ["full"]
+    assert f"aigw/{ENV}: full apply (apply refreshes every object first)" in refreshed.err
+    targeted = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes",
+                       "--no-refresh", "--json")
+    assert [s["apply_path"] for s in check("apply", targeted, 0)["stacks"]] == ["targeted"]
