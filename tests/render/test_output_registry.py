@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from aigw import outputs
 from aigw.catalog.models import Service
@@ -21,21 +22,15 @@ from aigw.catalog.view import Deployment
 from tests.helpers import run_cli
 
 NAME = "toy-manifest"
-CATALOG = """\
-environments:
-  dev: {}
-providers:
-  deepseek: {api: openai, base_url: https://api.deepseek.com, region: cn}
-models:
-  chat:
-    routes:
-      - {provider: deepseek, model: deepseek-chat}
-services:
-  bot:
-    environments: [dev]
-    models: [chat]
-    outputs: [aigw-client, toy-manifest]
-"""
+# A dev service (no production rules apply) naming the toy output beside a built-in one.
+CATALOG = yaml.safe_dump({
+    "environments": {"dev": {}},
+    "providers": {"deepseek": {"api": "openai", "base_url": "https://api.deepseek.com",
+                               "region": "cn"}},
+    "models": {"chat": {"routes": [{"provider": "deepseek", "model": "deepseek-chat"}]}},
+    "services": {"bot": {"environments": ["dev"], "models": ["chat"],
+                         "outputs": ["aigw-client", NAME]}},
+}, sort_keys=False)
 
 
 def _content(renderer: Any, dep: Deployment) -> bytes:
