@@ -65,16 +65,15 @@ Usage and cost reports (what is reported is set by the test: `record_usage`,
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import secrets
-import socket
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from testing.stub_server import StubServer
 
 STATUSES = ("active", "inactive", "archived")
 LIMITER_TYPES = ("requests_per_minute", "input_tokens_per_minute",
@@ -108,18 +107,12 @@ class StandInKey:
                 "partial_key_hint": self.hint, "status": self.status}
 
 
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 128
-
-
-class AnthropicAdminServer:
+class AnthropicAdminServer(StubServer):
     """Serve the stand-in from a thread on 127.0.0.1; use as a context manager."""
 
     def __init__(self, admin_key: str = "sk-ant-admin-test") -> None:
+        super().__init__()
         self.admin_key = admin_key
-        self.lock = threading.Lock()
         self.keys: dict[str, StandInKey] = {}   # insertion order = creation order
         self.calls: list[tuple[str, str, int]] = []
         self.requests: list[str] = []  # paths asked for, with their query
@@ -134,64 +127,11 @@ class AnthropicAdminServer:
                              rpm=4000, itpm=2000000, otpm=400000)
         self.add_model_group("Claude Haiku 4.x", ["claude-haiku-4-5"],
                              rpm=4000, itpm=4000000, otpm=800000)
-        self._server: _Server | None = None
-        self._conns: set[socket.socket] = set()
-
-    # -- lifecycle -----------------------------------------------------------
-    def start(self) -> AnthropicAdminServer:
-        """Listen on a free loopback port."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
-            def setup(self) -> None:
-                super().setup()
-                with fake.lock:
-                    fake._conns.add(self.connection)
-
-            def finish(self) -> None:
-                with fake.lock:
-                    fake._conns.discard(self.connection)
-                super().finish()
-
-            def _go(self) -> None:
-                fake._handle(self)
-
-            do_GET = do_POST = _go
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop open keep-alive connections."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self.lock:
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> AnthropicAdminServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The root URL (as `https://api.anthropic.com`): base_url and admin_base_url."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.root
 
     # -- test helpers (what an operator does in the Console) -----------------
     def create_key(self, name: str = "key", workspace_id: str | None = None,

@@ -45,16 +45,15 @@ fast) and updates at once. Key values never appear in logs or state dumps.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from testing.stub_server import StubServer
 
 
 @dataclass
@@ -69,17 +68,14 @@ class _Key:
     last_used_at: float | None = None
 
 
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True  # come back on the same port right after stop()
-    request_queue_size = 128    # many consumers connect at once under load
-
-
-class OpenAIAdminServer:
+class OpenAIAdminServer(StubServer):
     """Serve the stand-in from a thread on 127.0.0.1; use as a context manager."""
 
+    methods = ("GET", "POST", "DELETE")
+
     def __init__(self, admin_key: str = "admin-test-key") -> None:
+        super().__init__()
         self.admin_key = admin_key
-        self.lock = threading.Lock()
         self.accounts: dict[str, dict[str, Any]] = {}   # id -> {id, name, project, created_at}
         self.keys: dict[str, _Key] = {}                  # key id -> key
         self.calls: list[tuple[str, str, int]] = []
@@ -97,68 +93,11 @@ class OpenAIAdminServer:
                             "max_requests_per_1_day": 1000000},
         }
         self.rate_limits: dict[str, dict[str, dict[str, int]]] = {}  # project -> model -> limits
-        self._server: ThreadingHTTPServer | None = None
-        self._conns: set[socket.socket] = set()
-
-    # -- lifecycle -----------------------------------------------------------
-    def start(self, port: int = 0) -> OpenAIAdminServer:
-        """Listen on PORT (a free one by default; pass the old port to come back after stop)."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body are two writes: without TCP_NODELAY, Nagle and the
-            # client's delayed ACK hold the body ~40 ms on a kept-alive connection.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
-            def setup(self) -> None:
-                super().setup()
-                with fake.lock:
-                    fake._conns.add(self.connection)
-
-            def finish(self) -> None:
-                with fake.lock:
-                    fake._conns.discard(self.connection)
-                super().finish()
-
-            def _go(self) -> None:
-                fake._handle(self)
-
-            do_GET = do_POST = do_DELETE = _go
-
-        self._server = _Server(("127.0.0.1", port), Handler)
-        self.port = self._server.server_address[1]
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop open keep-alive connections (as a provider outage would)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self.lock:
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> OpenAIAdminServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The base URL (`.../v1`), for both admin_base_url and the provider base_url."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return self.root + "/v1"
 
     # -- test helpers --------------------------------------------------------
     def add_user_key(self, project: str, value: str | None = None) -> tuple[str, str]:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from testing.stub_server import StubServer
 
 _QUERY = re.compile(r"^\s*sum by \(([^)]*)\) \(increase\(([a-zA-Z_:][a-zA-Z0-9_:]*)"
                     r"\{([^}]*)\}\[1d\]\)\)\s*$")
@@ -34,61 +35,35 @@ _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"\s*(?:,|$)')
 DAY = 86400
 
 
-class PrometheusAPIServer:
+class PrometheusAPIServer(StubServer):
     """Serve the stand-in from a thread on 127.0.0.1; use as a context manager."""
 
+    methods = ("GET",)
+
     def __init__(self) -> None:
+        super().__init__()
         self.series: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]] = (
             defaultdict(list))
         self.queries: list[dict[str, str]] = []
         self.fail_status = 0  # non-zero: every query answers this status (an outage)
-        self._server: ThreadingHTTPServer | None = None
 
     def add_sample(self, metric: str, labels: dict[str, str], at: float, value: float) -> None:
         """Record one sample of a counter series at unix time AT."""
         self.series[(metric, tuple(sorted(labels.items())))].append((at, value))
 
-    def start(self) -> PrometheusAPIServer:
-        """Listen on a free loopback port."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
-            def do_GET(self) -> None:
-                status, body = fake._answer(urlsplit(self.path))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> PrometheusAPIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        status, body = self._answer(urlsplit(handler.path))
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
 
     @property
     def url(self) -> str:
         """The root URL (`http://127.0.0.1:PORT`), as $AIGW_PROMETHEUS_URL."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.root
 
     # -- the API -------------------------------------------------------------
     def _answer(self, url: Any) -> tuple[int, dict[str, Any]]:

@@ -416,6 +416,14 @@ def test_dropped_calls_are_counted_as_a_metric(meter_provider, reader):
     rec.stop()
 
 
+def _recorded_soon(rec, n):
+    """(calls recorded, calls still queued) once N are recorded, or after 10 s."""
+    deadline = time.monotonic() + 10
+    while rec.recorded < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return rec.recorded, len(rec._queue)
+
+
 def test_the_thread_records_in_batches(meter_provider):
     """No provider: calls wait for the interval (an hour here), unless the queue is
     half full, then the thread records them all at once."""
@@ -427,10 +435,7 @@ def test_the_thread_records_in_batches(meter_provider):
         time.sleep(0.2)
         assert (rec.recorded, len(rec._queue)) == (0, 4)
         rec.record(("chat", "chat", None, "ok", 0.1, None, None, ""))  # the fifth: half full
-        deadline = time.monotonic() + 10
-        while rec.recorded < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert (rec.recorded, len(rec._queue)) == (5, 0)
+        assert _recorded_soon(rec, 5) == (5, 0)
     finally:
         rec.stop()
 
@@ -484,10 +489,7 @@ def test_large_bodies_are_recorded_without_waiting(meter_provider, monkeypatch):
         time.sleep(0.2)
         assert rec.recorded == 0
         rec.record(("chat", "chat", None, "ok", 0.1, body, None, ""))
-        deadline = time.monotonic() + 10
-        while rec.recorded < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert (rec.recorded, len(rec._queue)) == (3, 0)
+        assert _recorded_soon(rec, 3) == (3, 0)
     finally:
         rec.stop()
 
