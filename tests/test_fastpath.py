@@ -14,16 +14,20 @@ import json
 import os
 import subprocess
 import sys
+from collections import ChainMap
 from pathlib import Path
 
 import httpx
 import httpx2
+from jinja2.sandbox import SandboxedEnvironment
 
-from aigw import fastpath
+from aigw import fastpath, render_fast
+from aigw.catalog import load_catalog
 from aigw.client import fastpath as client_fastpath
 from aigw.client.core import Result
 from aigw.client.errors import Attempt, attempt
 from aigw.envvars import NO_FASTPATH
+from aigw.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = sorted(p.stem for p in (ROOT / "spec" / "vectors").glob("*.json"))
@@ -31,7 +35,8 @@ VECTORS = sorted(p.stem for p in (ROOT / "spec" / "vectors").glob("*.json"))
 # the route cache, and the check below.
 PLAIN_RUN = ["tests/spec/test_vectors.py", "tests/render/test_render.py::test_golden_files_match",
              "tests/catalog/test_view_cache.py",
-             "tests/test_fastpath.py::test_this_process_runs_the_path_its_environment_asks_for"]
+             "tests/test_fastpath.py::test_this_process_runs_the_path_its_environment_asks_for",
+             "tests/test_fastpath.py::test_render_runs_the_path_its_environment_asks_for"]
 
 
 def test_the_switch_reads_the_environment() -> None:
@@ -55,6 +60,25 @@ def test_this_process_runs_the_path_its_environment_asks_for() -> None:
     assert client_fastpath.new_tuple(Result, (200, "v", "ok", 0.5)) == Result(200, "v", "ok", 0.5)
     a = attempt("chat", "p", "default", 0, "ok", 0.1, "fp", 200, "rev")
     assert a == Attempt("chat", "p", "default", 0, "ok", 0.1, "fp", 200, "rev")
+
+
+def test_render_runs_the_path_its_environment_asks_for() -> None:
+    """Fast: the `q` filter from json's C encoder, the sandbox's dict-lookup shortcut,
+    templates' globals one dict, shared parts kept. Plain: json.dumps, Jinja's own
+    sandbox and globals, and nothing kept. Either way the same text comes out."""
+    fast = fastpath.enabled(os.environ)
+    assert (render_fast.quoted is render_fast._quoted_fast) is fast
+    renderer = Renderer(load_catalog(ROOT / "examples"))
+    assert (type(renderer.env) is render_fast.PlainDataEnvironment) is fast
+    assert (type(renderer.env) is SandboxedEnvironment) is not fast
+    template = renderer.template("litellm.yaml.j2")
+    assert (type(template.globals) is dict) is fast
+    assert (type(template.globals) is ChainMap) is not fast
+    memo = renderer.cache("a part")
+    memo["k"] = "v"
+    assert (renderer.cache("a part").get("k") == "v") is fast
+    for value in ("plain", 'quote " and \\ and \u00e9 and \n', 3, None, ["a", 1]):
+        assert render_fast.quoted(value) == json.dumps(value), value
 
 
 def test_vectors_and_golden_renders_on_the_plain_path(tmp_path: Path) -> None:

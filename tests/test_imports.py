@@ -38,7 +38,7 @@ dev tool_install
 context
 catalog
 client_config render_manifest render_plan render_pool
-render_outputs
+render_fast render_outputs
 render
 render_sync
 slots

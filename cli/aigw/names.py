@@ -208,6 +208,13 @@ def key_env(ref: SlotName) -> str:
     return KEY_ENV_PREFIX + slot_env(ref)
 
 
+def key_field_env(ref: SlotName, field: str) -> str:
+    """The environment variable holding FIELD of a slot's secret: `key_env` for `api_key`,
+    `<key_env>_<FIELD>` for the others (Bedrock's `..._AWS_ACCESS_KEY_ID`)."""
+    base = key_env(ref)
+    return base if field == "api_key" else f"{base}_{field.upper()}"
+
+
 def key_file_env(ref: SlotName) -> str:
     """The aigw.env variable naming a slot's key file."""
     return KEY_FILE_ENV_PREFIX + slot_env(ref)

@@ -1,6 +1,7 @@
 """The one registry of outputs: what a service's `outputs:` may name, and how each renders.
 
-The catalog's allowed names are this table's keys (catalog.models); `aigw render`
+The catalog's allowed names are this table's keys, read when a catalog is validated
+(catalog.models), so an output `register`ed before then validates; `aigw render`
 walks it (aigw.render). An output writes one file of `DIR/<env>/<service>/`: a
 template under `templates/` printing the deployment's plain-data context, or
 (with no template) bytes its `content` hook builds.
@@ -45,7 +46,6 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
            kubernetes=True),
     Output("k8s-csi", "k8s-csi.yaml", "k8s-csi.yaml.j2", kubernetes=True),
 )}
-OUTPUT_NAMES = tuple(OUTPUTS)
 # The client runtime's config; a service with this output gets its config published.
 CLIENT_OUTPUT = "aigw-client"
 AGENT_OUTPUT = "bao-agent"
@@ -94,6 +94,25 @@ def register_hooks(name: str, hooks: OutputHooks) -> None:
     if (output.template is None) == (hooks.content is None):
         raise ValueError(f"output {name!r} needs exactly one of a template and a content hook")
     _HOOKS[name] = hooks
+
+
+def register(output: Output, hooks: OutputHooks) -> None:
+    """Add OUTPUT, with its HOOKS, to the registry: code outside aigw adds an output this
+    way (the catalog's `outputs:` accepts it from then on; tests/render/test_seams.py)."""
+    if output.name in OUTPUTS:
+        raise ValueError(f"output {output.name!r} exists already")
+    OUTPUTS[output.name] = output
+    try:
+        register_hooks(output.name, hooks)
+    except ValueError:
+        del OUTPUTS[output.name]
+        raise
+
+
+def unregister(name: str) -> None:
+    """Remove output NAME and its hooks (what `register` added, when its user is done)."""
+    OUTPUTS.pop(name, None)
+    _HOOKS.pop(name, None)
 
 
 def hooks(name: str) -> OutputHooks:

@@ -11,13 +11,10 @@ aigw.client_config builds it. Writing into a folder is aigw.render_sync.
 
 from __future__ import annotations
 
-import json
-from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
 
 from aigw import render_outputs  # noqa: F401  (registers every output's hooks)
 from aigw.apis import APIS
@@ -47,6 +44,7 @@ from aigw.names import (
 )
 from aigw.outputs import AGENT_TEMPLATE_DIR, OUTPUTS, OutputHooks, hooks
 from aigw.package_data import templates_dir
+from aigw.render_fast import environment_class, flatten_globals, memo, quoted
 from aigw.render_pool import in_parallel
 
 # How the agent writes its token there: a template over its own token's lookup (its policy
@@ -56,28 +54,6 @@ TOKEN_TEMPLATE = '{{ with secret "auth/token/lookup-self" }}{{ .Data.id }}{{ end
 # A deployment folder's .gitignore (names.deployment_ignores).
 _GITIGNORE = "deployment.gitignore.j2"
 _KEY_TEMPLATE = "bao-agent-key.ctmpl.j2"
-
-
-def _quoted(value: Any) -> str:
-    """`json.dumps(value)`; for a string (nearly always), its C encoder without the call overhead."""
-    return _encode_str(value) if type(value) is str else json.dumps(value)
-
-
-class _PlainDataEnvironment(SandboxedEnvironment):
-    """The sandbox, with `x.name` on a plain dict a dict lookup first.
-
-    Render's contexts are plain dicts, lists and strings (`Renderer.context`); the
-    sandbox would first look for a dict *attribute* of that name, fail, and only then
-    index: a dict lookup is what it falls back to anyway, so nothing unsafe is reachable.
-    """
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
 
 
 class Renderer:
@@ -92,20 +68,17 @@ class Renderer:
 
     def __init__(self, loaded: LoadedCatalog | Catalog, template_dir: Path | None = None) -> None:
         self.catalog = loaded if isinstance(loaded, Catalog) else loaded.catalog
-        self.env = _PlainDataEnvironment(
+        self.env = environment_class(
             loader=FileSystemLoader(str(template_dir or templates_dir())),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
         )
         # YAML/HCL-safe double-quoted string (JSON string syntax), without jinja's
-        # HTML escaping and at C speed.
-        self.env.filters["q"] = _quoted
+        # HTML escaping. This and the rest of render's speed tricks: aigw.render_fast.
+        self.env.filters["q"] = quoted
         self._templates = {name: self.env.get_template(name) for name in self.env.list_templates()}
-        for template in self._templates.values():
-            # Jinja copies a template's globals into every render's context; as a ChainMap
-            # (its default) that copy costs more than printing a small file.
-            template.globals = dict(template.globals)
+        flatten_globals(self._templates.values())
         self.configs = ClientConfigs()
         # Each distinct routes_key gets a number: the caches below hash it once, not per lookup.
         self._interned: dict[tuple[Any, ...], int] = {}
@@ -118,8 +91,12 @@ class Renderer:
         return self._templates[name]
 
     def cache(self, name: str) -> dict[Any, Any]:
-        """A hook's own memo (one per renderer, so per worker)."""
-        return self._caches.setdefault(name, {})
+        """A hook's own memo (one per renderer, so per worker; keeps nothing on the plain
+        path: aigw.render_fast.memo)."""
+        found = self._caches.get(name)
+        if found is None:
+            found = self._caches[name] = memo()
+        return found
 
     def _gitignore(self, key_dir: str) -> bytes:
         """A deployment folder's .gitignore (the same for every deployment with this key_dir)."""

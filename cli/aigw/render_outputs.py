@@ -22,7 +22,7 @@ from aigw.apis import APIS
 from aigw.catalog import environment_view
 from aigw.catalog.view import Deployment, ResolvedRoute, SlotRef
 from aigw.client_config import CLIENT_CONFIG
-from aigw.names import CONFIG_FIELD, config_path, data_path, key_env, kubernetes_identity
+from aigw.names import CONFIG_FIELD, config_path, data_path, key_field_env, kubernetes_identity
 from aigw.outputs import (
     AGENT_TEMPLATE_DIR,
     K8S_APP_UID,
@@ -119,13 +119,12 @@ def _litellm_deployment(name: str, route: ResolvedRoute, serving: bool) -> dict[
     """One `model_list` entry: LiteLLM's model name, its key variables, the route's timeout,
     retries and cooldown (docs/live-config.md#litellm-users), weight and extra."""
     api = APIS[route.api]
-    env = key_env(SlotRef(route.provider, route.slot))
+    ref = SlotRef(route.provider, route.slot)
     return {
         "name": name,
         "model": f"{api.litellm_prefix}/{route.model}",
         "api_base": route.base_url,
-        "key_fields": [(f, "os.environ/" + (env if f == "api_key" else f"{env}_{f.upper()}"))
-                       for f in api.secret_fields],
+        "key_fields": [(f, "os.environ/" + key_field_env(ref, f)) for f in api.secret_fields],
         "timeout": route.timeout,
         "retries": route.retries,
         "cooldown": route.cooldown,

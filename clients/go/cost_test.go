@@ -1,12 +1,16 @@
 package aigw
 
 import (
+	"context"
 	"encoding/json"
 	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // Cost = tokens x price, over the golden cases of the Python client's
@@ -190,6 +194,56 @@ func TestMetricsQueueFullDrops(t *testing.T) {
 	}
 	if r.queued.Load() != 2 || r.dropped.Load() != 3 {
 		t.Fatalf("queued %d dropped %d, want 2 and 3", r.queued.Load(), r.dropped.Load())
+	}
+}
+
+// The drops reach aigw.client.metrics.dropped ({call}; the service and environment
+// only), each once, when the goroutine next drains.
+func TestMetricsDroppedCounter(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	r, err := newMetricsRecorder(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		"svc", "prod", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.stop() // the test drains by hand
+	dropped := func() (int64, string, attribute.Set) {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "aigw.client.metrics.dropped" {
+					if len(sum.DataPoints) != 1 || !sum.IsMonotonic {
+						t.Fatalf("dropped: %+v", sum)
+					}
+					return sum.DataPoints[0].Value, m.Unit, sum.DataPoints[0].Attributes
+				}
+			}
+		}
+		return 0, "", attribute.Set{}
+	}
+	for i := 0; i < 5; i++ {
+		r.record(metricsItem{alias: "chat", outcome: "ok"})
+	}
+	r.drain()
+	n, unit, attrs := dropped()
+	want := attribute.NewSet(attribute.String("aigw.service", "svc"),
+		attribute.String("aigw.environment", "prod"))
+	if n != 3 || unit != "{call}" || !attrs.Equals(&want) {
+		t.Fatalf("dropped %d %q %v, want 3 {call} %v", n, unit, attrs.ToSlice(), want.ToSlice())
+	}
+	r.drain() // nothing new dropped: not counted again
+	if n, _, _ = dropped(); n != 3 {
+		t.Fatalf("dropped %d after an empty drain, want 3", n)
+	}
+	for i := 0; i < 3; i++ {
+		r.record(metricsItem{alias: "chat", outcome: "ok"})
+	}
+	r.drain()
+	if n, _, _ = dropped(); n != 4 {
+		t.Fatalf("dropped %d, want 4", n)
 	}
 }
 

@@ -82,6 +82,7 @@ func (r *metricsRecorder) addSums() {
 		r.cost.Add(ctx, f, metric.WithAttributeSet(s.set))
 	}
 	r.classSums, r.costSums = map[sumKey]*tokenSum{}, map[sumKey]*costSum{}
+	r.addDropped()
 }
 
 func (r *metricsRecorder) one(it metricsItem) {

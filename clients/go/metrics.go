@@ -1,6 +1,7 @@
 package aigw
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 // (spec/metrics.md, the same names, units, attributes and values as the Python
 // client): gen_ai.client.operation.duration (s), gen_ai.client.token.usage
 // ({token}, input/output totals), aigw.client.token.usage ({token}, the disjoint
-// billed classes, summed) and aigw.client.cost ({currency}, only when the route's
-// price names every class the call used). A call only puts one item on a bounded
+// billed classes, summed), aigw.client.cost ({currency}, only when the route's
+// price names every class the call used) and aigw.client.metrics.dropped ({call},
+// aigw.service and aigw.environment only). A call only puts one item on a bounded
 // channel (dropped, and counted, when full: never a wait); one goroutine drains it
 // every 50 ms, parses the usage and records. Without a meter provider (none given, and otel's
 // global one never set) a call does no metrics work at all.
@@ -54,11 +56,14 @@ type metricsRecorder struct {
 	gone                 chan struct{}
 	queued, done         atomic.Int64
 	dropped              atomic.Int64 // calls not queued (channel full)
+	droppedAdded         int64        // of which the drops counter has seen (the goroutine's)
 
 	duration   metric.Float64Histogram
 	tokens     metric.Int64Histogram
 	classes    metric.Int64Counter
 	cost       metric.Float64Counter
+	drops      metric.Int64Counter
+	scope      metric.MeasurementOption         // aigw.service, aigw.environment
 	base       map[baseKey][]attribute.KeyValue // the goroutine's own caches
 	baseSets   map[baseKey]metric.MeasurementOption
 	errSets    map[baseKey]map[string]metric.MeasurementOption
@@ -90,6 +95,12 @@ func newMetricsRecorder(mp metric.MeterProvider, service, env string, queue int)
 		metric.WithDescription("Cost of calls at the catalog's prices")); err != nil {
 		return nil, err
 	}
+	if r.drops, err = m.Int64Counter("aigw.client.metrics.dropped", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls whose metrics were dropped (the recording queue was full)")); err != nil {
+		return nil, err
+	}
+	r.scope = metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("aigw.service", service), attribute.String("aigw.environment", env)))
 	r.resetCaches()
 	r.classSums, r.costSums = map[sumKey]*tokenSum{}, map[sumKey]*costSum{}
 	go r.run()
@@ -156,5 +167,14 @@ func (r *metricsRecorder) drain() {
 	case it := <-r.ch:
 		r.batch(it)
 	default:
+		r.addDropped()
+	}
+}
+
+// addDropped adds the calls dropped since the last time to aigw.client.metrics.dropped.
+func (r *metricsRecorder) addDropped() {
+	if d := r.dropped.Load() - r.droppedAdded; d > 0 {
+		r.droppedAdded += d
+		r.drops.Add(context.Background(), d, r.scope)
 	}
 }

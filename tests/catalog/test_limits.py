@@ -3,6 +3,7 @@ and what each limit reaches (aigw.catalog.limits)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,27 @@ def test_validate_cli_exits_2_with_one_line_per_problem(
     assert result.code == 2, text
     assert "aigw.yaml:30" in text and "limits.chat.rpm" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("catalog", ["examples/aigw.yaml", "cli/aigw/scaffold/files/aigw.yaml"])
+def test_the_commented_limits_example_is_valid_once_uncommented(
+        catalog: str, tmp_path: Path) -> None:
+    """The example and the scaffold carry `limits` commented out (applying them needs the
+    providers' admin keys); uncommented, they validate and reach OpenAI and Anthropic."""
+    text = (Path(__file__).resolve().parents[2] / catalog).read_text()
+    live, n = re.subn(r"^    # (workspace: .*|limits:|  [\w/.-]+: \{.*)$", r"    \1", text,
+                      flags=re.MULTILINE)
+    assert n == 5
+    (tmp_path / "aigw.yaml").write_text(live)
+    cat = load_catalog(tmp_path).catalog
+    reached = sorted((scope, t.provider, t.model, tuple(sorted(values.items())))
+                     for scope, t, values in resolved(cat, "prod", "research-assistant"))
+    assert reached == [
+        (("id", "proj_example"), "openai", "gpt-4o-2024-08-06",
+         (("rpm", 500), ("tpm", 200000))),
+        (("id", "proj_example"), "openai", "gpt-4o-mini", (("rpd", 10000), ("rpm", 60))),
+        (("workspace", "wrkspc_01ExampleResearch"), "anthropic", "claude-sonnet-4-5",
+         (("output_tpm", 8000), ("rpm", 50))),
+    ]
+    assert [(t.provider, t.key) for t in unenforced(cat, "research-assistant")] == [
+        ("bedrock-us", "claude-sonnet")]

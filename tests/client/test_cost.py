@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from aigw.client.cost import Price, cost, price_from_json
-from aigw.client.usage import tokens_of
+from aigw.client.wires import usage_reader
 
 
 def usd(**p: str) -> Price:
@@ -85,7 +85,7 @@ CASES = [
 @pytest.mark.parametrize(("usage", "family", "price", "expected", "currency"),
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_golden_cost(usage, family, price, expected, currency):
-    tokens = tokens_of(usage, family)
+    tokens = usage_reader(family)(usage)
     assert tokens is not None
     got = cost(tokens, price)
     if expected is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from aigw.client.usage import from_body, top_level_usage
+from aigw.client.usage import from_body, openai_tokens, top_level_usage
 
 USAGE = {"prompt_tokens": 812, "completion_tokens": 530, "total_tokens": 1342,
          "prompt_tokens_details": {"cached_tokens": 256}}
@@ -61,7 +61,7 @@ def test_unproven_shapes_are_parsed_whole(doc):
     full = json.loads(body)
     if fast is not None:  # (only when it is right)
         assert fast == (full.get("usage"), full.get("model"))
-    tokens, model = from_body(body, "openai")
+    tokens, model = from_body(body, openai_tokens)
     assert model == (full.get("model") if isinstance(full.get("model"), str) else None)
     assert (tokens is None) == (not isinstance(full.get("usage"), dict)
                                 or "prompt_tokens" not in full["usage"])
@@ -70,4 +70,4 @@ def test_unproven_shapes_are_parsed_whole(doc):
 def test_an_array_or_broken_body_is_not_read():
     assert top_level_usage(b'[{"usage": {"prompt_tokens": 1}}]') is None
     assert top_level_usage(b'{"usage": {"prompt_tokens": 1}') is None
-    assert from_body(b'{"usage": {"prompt_tokens": 1}', "openai") == (None, None)
+    assert from_body(b'{"usage": {"prompt_tokens": 1}', openai_tokens) == (None, None)

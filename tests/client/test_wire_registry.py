@@ -24,6 +24,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from aigw.apis import API_KEY_FIELDS, APIS, Api
 from aigw.client import AsyncClient, Client, WrongFamily, attempts_of
@@ -76,6 +79,15 @@ class ToySDK:
                                     json={"contents": [{"parts": [{"text": text}]}]})
 
 
+def _usage_tokens(usage: Any) -> dict[str, int] | None:
+    """Gemini's counts: the prompt's include its cached part, the thoughts come apart."""
+    if not isinstance(usage, dict) or "promptTokenCount" not in usage:
+        return None
+    cached, thoughts = usage.get("cachedContentTokenCount", 0), usage.get("thoughtsTokenCount", 0)
+    return {"input": usage["promptTokenCount"] - cached, "cache_read": cached, "cache_write": 0,
+            "output": usage.get("candidatesTokenCount", 0), "reasoning": thoughts}
+
+
 TOY_WIRE = SimpleNamespace(
     api=TOY,
     parse_secret=parse_token,
@@ -90,6 +102,7 @@ TOY_WIRE = SimpleNamespace(
         "code": status, "message": message,
         "status": "NOT_FOUND" if status == 404 else "INVALID_ARGUMENT"}}),
     sdk=lambda http, aio, options: ToySDK(http),
+    usage_tokens=_usage_tokens,
 )
 
 
@@ -113,7 +126,9 @@ class ToyProvider:
                 if prefix == "p1" and "alt=sse" not in self.path:
                     return self._send(503, b'{"error": {"code": 503}}')
                 answer = {"candidates": [{"content": {"parts": [{"text": "hi"}]}}],
-                          "modelVersion": model.group(1)}
+                          "modelVersion": model.group(1),
+                          "usage": {"promptTokenCount": 7, "cachedContentTokenCount": 3,
+                                    "candidatesTokenCount": 2, "thoughtsTokenCount": 1}}
                 if "alt=sse" not in self.path:
                     return self._send(200, json.dumps(answer).encode())
                 first = answer if prefix == "p2" else {"promptFeedback": {}}
@@ -194,6 +209,23 @@ def test_a_registered_wire_serves_a_call_end_to_end(tmp_path: Path, toy: ToyProv
         # Called through another family's entry point: the error names the right one.
         with pytest.raises(WrongFamily, match=r"call it through Client\.sdk\('toy'\)"):
             client.chat.completions.create(model="gem", messages=[])
+
+
+def test_a_registered_family_reads_its_own_usage(tmp_path: Path, toy: ToyProvider) -> None:
+    """The span of the answered attempt counts tokens as the toy family's hook reads them
+    (no OpenAI or Anthropic field in its `usage`: the built-in readers would see none)."""
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with Client.from_file(_config(tmp_path, toy), watch_keys=False,
+                          tracer_provider=tracer_provider) as client:
+        assert client.sdk("toy").generate("gem", "hello").status_code == 200
+    ok = [dict(s.attributes or {}) for s in exporter.get_finished_spans()
+          if (s.attributes or {}).get("aigw.outcome") == "ok"]
+    assert len(ok) == 1
+    assert ok[0]["gen_ai.usage.input_tokens"] == 7
+    assert ok[0]["gen_ai.usage.output_tokens"] == 3
+    assert ok[0]["gen_ai.usage.cache_read.input_tokens"] == 3
 
 
 def test_a_registered_wire_chooses_its_first_event_rule(tmp_path: Path,

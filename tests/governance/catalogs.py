@@ -11,7 +11,8 @@ from aigw.catalog.models import Catalog
 
 # Compliant with every default rule: per-service keys, two providers per alias,
 # a price for every route, routes inside the service's regions (one wire family: anthropic Messages, then Bedrock
-# Claude; the first provider keeps the name `openai` the rule tests refer to), max_age <= 90d, automatic rotation drivers.
+# Claude; the first provider keeps the name `openai` the rule tests refer to), max_age <= 90d, automatic rotation drivers,
+# limits at the provider with a limit API (openai-admin: OpenAI project rate limits).
 GOOD = """\
 version: 1
 environments:
@@ -41,6 +42,7 @@ services:
   bot:
     description: answers customers
     budget: {monthly: "100", currency: USD}
+    limits: {chat: {rpm: 100}}
     environments: [staging, prod]
     models: [chat]
     regions: [eu]
@@ -48,6 +50,7 @@ services:
   helper:
     description: helps the bot
     budget: {monthly: "50", currency: EUR}
+    limits: {chat: {rpm: 100}}
     environments: [prod]
     models: [chat]
     regions: [eu]

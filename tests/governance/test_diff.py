@@ -313,3 +313,45 @@ def test_a_staging_override_shows_for_staging_only(repo: Path,
     assert changed == {"staging"}
     files = [f["path"] for s in doc["services"].values() for f in s["files"]]
     assert files and all(f.startswith("staging/") for f in files), files
+
+
+def test_limit_changes_show_per_service_and_environment(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Limits set, then changed for prod only by an override, then a field removed: each
+    shows under the service, field by field, with the environment an override touches."""
+    def limits(d: dict[str, Any]) -> None:
+        d["services"]["research-assistant"].update({
+            "workspace": "wrkspc_01Research",
+            "limits": {"gpt-4o": {"rpm": 500, "tpm": 200000},
+                       "claude-sonnet": {"rpm": 50, "output_tpm": 8000}}})
+    edit(repo, limits)
+    text, md, doc = reports(capsys, repo)
+    for line in ("limits claude-sonnet: set output_tpm 8000, rpm 50",
+                 "limits gpt-4o: set rpm 500, tpm 200000",
+                 "Anthropic workspace: (none) -> wrkspc_01Research"):
+        assert line in text and line in md, line
+    found = [e for e in doc["services"]["research-assistant"]["effects"]
+             if e["kind"] == "limits-changed"]
+    assert [(e["before"], e["after"]) for e in found] == [
+        (None, {"limit": "claude-sonnet", "rpm": 50, "output_tpm": 8000}),
+        (None, {"limit": "gpt-4o", "rpm": 500, "tpm": 200000})]
+    assert "limits-changed" not in effects(doc, "support-bot")
+    git(repo, "commit", "-qam", "limits")
+
+    def prod_override(d: dict[str, Any]) -> None:
+        d["environments"]["prod"]["overrides"] = {"services": {"research-assistant": {
+            "limits": {"gpt-4o": {"rpm": 1000, "tpm": None}}}}}
+    edit(repo, prod_override)
+    text, md, doc = reports(capsys, repo)
+    line = "[prod] limits gpt-4o: rpm 500 -> 1000, tpm 200000 -> (none)"
+    assert line in text and line in md
+    found = [e for e in doc["services"]["research-assistant"]["effects"]
+             if e["kind"] == "limits-changed"]
+    assert [(e["environment"], e["before"], e["after"]) for e in found] == [
+        ("prod", {"limit": "gpt-4o", "rpm": 500, "tpm": 200000}, {"limit": "gpt-4o", "rpm": 1000})]
+    git(repo, "commit", "-qam", "prod override")
+
+    edit(repo, lambda d: d["services"]["research-assistant"]["limits"].pop("claude-sonnet"))
+    text, md, _doc = reports(capsys, repo)
+    line = "limits claude-sonnet: removed (was output_tpm 8000, rpm 50)"
+    assert line in text and line in md and "[prod] limits claude-sonnet" not in text

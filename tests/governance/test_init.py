@@ -44,7 +44,7 @@ def test_init_then_validate_check_render(tmp_path: Path,
         assert result.code == 0, (args, result.out, result.err)
     checked = run_cli(capsys, "policy", "check", str(repo)).out
     # The example team rule runs, and the fresh scaffold passes it (no warning about itself).
-    assert "policy check: 0 deny, 0 warn, 9 waived (10 rules)" in checked
+    assert "policy check: 0 deny, 0 warn, 9 waived (11 rules)" in checked
     assert "team.require-description" not in checked
     assert (repo / "rendered" / "prod" / "support-bot" / "aigw-client.json").is_file()
 

@@ -28,6 +28,8 @@ BREAKS: dict[str, tuple[str, tuple[str, str], tuple[str, int]]] = {
                          ("{provider: bedrock, model: claude}", 0)),
     "prod-service-budget": ("warn", ('    budget: {monthly: "50", currency: EUR}\n', ""),
                             ("  helper:", 0)),
+    "prod-service-limits": ("warn", ('USD}\n    limits: {chat: {rpm: 100}}\n', "USD}\n"),
+                            ("  bot:", 0)),
     "prod-rotation-driver": ("warn", ("driver: aws-iam, ", "driver: manual, "),
                              ("driver: manual", 0)),
 }
@@ -40,10 +42,11 @@ def test_the_good_catalog_passes_every_rule(tmp_path: Path,
     assert report.findings == []
     assert report.rules == ["budget-shared-slot", "eval-regression", "key-max-age",
                             "prod-per-service-keys", "prod-rotation-driver", "prod-route-price",
-                            "prod-service-budget", "prod-two-providers", "residency"]
+                            "prod-service-budget", "prod-service-limits", "prod-two-providers",
+                            "residency"]
     result = run_cli(capsys, "policy", "check", str(folder))
     assert result.code == 0, result.out + result.err
-    assert "policy check: 0 deny, 0 warn, 0 waived (9 rules)" in result.out
+    assert "policy check: 0 deny, 0 warn, 0 waived (10 rules)" in result.out
 
 
 @pytest.mark.parametrize("rule", sorted(BREAKS))
@@ -79,6 +82,23 @@ def test_budget_on_a_shared_slot_is_a_warning(tmp_path: Path) -> None:
     assert "shares key slot(s) bedrock/default (with helper), openai/default (with helper) in prod" \
         in bot.message
     assert bot.mark is not None and bot.mark.line == line_of(folder, 'budget: {monthly: "100"')
+
+
+def test_prod_service_limits_names_service_provider_and_fix(tmp_path: Path) -> None:
+    """A prod override that removes the limits trips the rule (the merged view counts);
+    a staging override does not."""
+    text = GOOD.replace("  prod: {}\n", "  prod:\n    overrides:\n      services:\n"
+                        "        helper: {limits: null}\n", 1)
+    found = check_policies(load_catalog(write(tmp_path / "prod", text)))
+    assert [(f.rule, f.severity, f.service) for f in found] == [
+        ("prod-service-limits", "warn", "helper")]
+    assert found[0].message == (
+        "helper runs in prod with per-service keys at openai (OpenAI project rate limits) but "
+        "declares no `limits`: add e.g. `limits: {chat: {rpm: 500}}` so the provider enforces "
+        "its rate limits (docs/limits.md)")
+    text = GOOD.replace("  staging: {}\n", "  staging:\n    overrides:\n      services:\n"
+                        "        bot: {limits: null}\n", 1)
+    assert check_policies(load_catalog(write(tmp_path / "staging", text))) == []
 
 
 def test_staging_only_services_are_not_held_to_prod_rules(tmp_path: Path) -> None:
@@ -119,7 +139,8 @@ def test_policy_input_shape(tmp_path: Path) -> None:
         ("bot", "prod", True), ("bot", "staging", False), ("helper", "prod", True)]
     route = doc["deployments"][0]["aliases"]["chat"][1]
     assert route == {"index": 1, "provider": "bedrock", "model": "claude", "api": "bedrock",
-                     "region": "eu", "slot": "svc-bot", "priced": True}
+                     "region": "eu", "slot": "svc-bot", "priced": True,
+                     "limit_api": None}
     assert doc["providers"]["bedrock"]["max_age"] == "1w"
     assert doc["providers"]["bedrock"]["prod_services"] == ["bot", "helper"]
     assert doc["services"]["helper"] == {"environments": ["prod"], "prod": True,

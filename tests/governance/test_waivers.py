@@ -62,7 +62,8 @@ def test_waiving_every_deny_passes_and_stale_waivers_warn(
         "service bot: remove the waiver",
         "waiver of no-such-rule for service bot: there is no rule 'no-such-rule' (rules: "
         "budget-shared-slot, eval-regression, key-max-age, prod-per-service-keys, "
-        "prod-rotation-driver, prod-route-price, prod-service-budget, prod-two-providers, "
+        "prod-rotation-driver, prod-route-price, prod-service-budget, prod-service-limits, "
+        "prod-two-providers, "
         "residency)",
         "waiver of key-max-age for provider openai: expired on 2020-01-01: key-max-age applies "
         "to provider openai again",

@@ -9,6 +9,7 @@ import pytest
 from aigw.catalog import load_catalog
 from aigw.catalog.view import deployments
 from aigw.errors import UsageError
+from aigw.render import render_all
 from aigw.stack import metadata_path, policy_name, role_name, secret_path
 from aigw.stack.auth import ROLE_BUILDERS, AuthConfig, role_params
 from aigw.stack.spec import config_secret_path, environment_spec
@@ -99,3 +100,15 @@ def test_names_that_would_collide_in_openbao_are_refused() -> None:
     with pytest.raises(UsageError, match="would share the OpenBao policy and role "
                                          "'aigw-eu-west-app'"):
         environment_spec(cat, "eu")
+
+
+def test_the_stack_enables_approle_where_the_rendered_agent_logs_in() -> None:
+    """The AppRole mount the stack enables and binds every role under is the one the
+    rendered bao-agent.hcl logs in at (its `mount_path`)."""
+    spec = environment_spec(CATALOG, "prod")
+    files = render_all(load_catalog(EXAMPLES), env="prod")
+    hcl = next(data.decode() for path, data in sorted(files.items())
+               if path.endswith("/bao-agent.hcl"))
+    mounts = set(re.findall(r'mount_path\s*=\s*"auth/([^"]+)"', hcl))
+    assert mounts == {spec.auth.path}
+    assert {role.mount for role in spec.roles} == {spec.auth.path}

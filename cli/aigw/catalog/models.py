@@ -13,20 +13,56 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PrivateAttr,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from aigw.apis import API_NAMES
 from aigw.catalog.limits import Limit
 from aigw.catalog.prices import Budget, ModelPrice
 from aigw.drivers import DRIVERS
-from aigw.outputs import DEFAULT_OUTPUTS, OUTPUT_NAMES
+from aigw.outputs import DEFAULT_OUTPUTS, OUTPUTS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 APIS = API_NAMES  # the wire APIs: aigw/apis.py
-OUTPUTS = OUTPUT_NAMES  # what `outputs:` may name: the registry in aigw/outputs.py
+
+
+def _one_of(names: list[str]) -> str:
+    """Pydantic's wording of a Literal's choices: `'a', 'b' or 'c'`."""
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _known_output(name: str) -> str:
+    """NAME, if the outputs registry (aigw/outputs.py) holds it when the catalog is read:
+    an output registered after import validates. Fails as a Literal would (checks.py)."""
+    if name not in OUTPUTS:
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": _one_of(list(OUTPUTS))})
+    return name
+
+
+class _OutputsEnum:
+    """The JSON schema of an output name: an enum of the registry's names at export time."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(OUTPUTS)}
+
+
+# What `outputs:` may name: the registry in aigw/outputs.py, read at validation time.
+OutputName = Annotated[str, AfterValidator(_known_output), _OutputsEnum()]
 
 
 def parse_seconds(value: Any) -> float:
@@ -187,9 +223,7 @@ class Service(_Model):
     models: list[str]
     regions: list[str] | None = None
     keys: Literal["shared", "per-service"] = "shared"
-    outputs: list[Literal[OUTPUTS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(DEFAULT_OUTPUTS)
-    )
+    outputs: list[OutputName] = Field(default_factory=lambda: list(DEFAULT_OUTPUTS))
     defaults: Defaults = Field(default_factory=Defaults)
     key_dir: str | None = None
     kubernetes: Kubernetes = Field(default_factory=Kubernetes)

@@ -206,8 +206,7 @@ class MetricsRecorder:
         self.recorded += 1
         if rs is None or (not ok and outcome != "interrupted"):
             return
-        family = rs.wire.api.family if rs.wire is not None else "openai"
-        tokens, model = from_events(events, family) if events else from_body(body, family)
+        tokens, model = from_events(events, rs.usage) if events else from_body(body, rs.usage)
         if tokens is None:
             return
         cached = self._token_attrs.get((key, model))

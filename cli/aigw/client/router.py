@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from .config import Route
 from .keys import KeyFile
+from .wires import usage_reader
 
 log = logging.getLogger("aigw.client")
 
@@ -28,7 +29,7 @@ class RouteState:
     """A route plus what the client learned about it: key file, cooldown."""
 
     __slots__ = ("route", "index", "key", "wire", "timeout", "cooldown_until", "host",
-                 "usable", "ident")
+                 "usable", "ident", "usage")
 
     def __init__(self, route: Route, index: int, key: KeyFile, usable: bool = True) -> None:
         self.route = route
@@ -42,6 +43,8 @@ class RouteState:
         self.host = urlsplit(route.base_url).hostname or ""
         self.usable = usable and self.wire is not None
         self.ident = route.identity
+        # How its answers report tokens: its family's hook (metrics, spans).
+        self.usage = usage_reader(self.wire.api.family if self.wire is not None else None)
 
     def cool_down(self, outcome: str, now: float) -> None:
         """Skip this route for `cooldown` seconds from `now`."""

@@ -109,11 +109,10 @@ class CallSpan:
                           "aigw.provider": r.provider, "aigw.route": route.index,
                           "gen_ai.request.model": r.model, "aigw.slot": r.slot,
                           "server.address": route.host})
-            family = route.wire.api.family if route.wire is not None else "openai"
             if self.tap is not None and self.tap.blocks:
-                tokens, model = from_events(self.tap.blocks, family)
+                tokens, model = from_events(self.tap.blocks, route.usage)
             else:
-                tokens, model = from_body(body, family)
+                tokens, model = from_body(body, route.usage)
             if model:
                 attrs["gen_ai.response.model"] = model
             if tokens is not None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 CLASSES = ("input", "cache_read", "cache_write", "output", "reasoning")
@@ -31,28 +32,37 @@ INPUT_CLASSES = ("input", "cache_read", "cache_write")
 OUTPUT_CLASSES = ("output", "reasoning")
 
 Tokens = dict[str, int]
+# A family's reading of one `usage` object (aigw.client.wire.Family.usage_tokens).
+UsageReader = Callable[[Any], "Tokens | None"]
 
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def tokens_of(usage: Any, family: str = "openai") -> Tokens | None:
-    """The disjoint token classes of one ``usage`` object, or None if it holds no counts.
+def anthropic_tokens(usage: Any) -> Tokens | None:
+    """The token classes of an Anthropic Messages ``usage`` (also as Bedrock returns it),
+    or None if it holds no counts: its ``input_tokens`` excludes cached tokens.
+    What the `anthropic` family reads (aigw.client.wires.anthropic.usage_tokens)."""
+    if not isinstance(usage, dict) or ("input_tokens" not in usage
+                                       and "output_tokens" not in usage):
+        return None
+    return {"input": _int(usage.get("input_tokens")),
+            "cache_read": _int(usage.get("cache_read_input_tokens")),
+            "cache_write": _int(usage.get("cache_creation_input_tokens")),
+            "output": _int(usage.get("output_tokens")), "reasoning": 0}
 
-    `family` is the wire family of the route (``openai`` or ``anthropic``): an
-    Anthropic ``input_tokens`` excludes cached tokens, an OpenAI one includes them.
-    """
+
+def openai_tokens(usage: Any) -> Tokens | None:
+    """The token classes of an OpenAI-shaped ``usage`` (Chat Completions, Responses,
+    DeepSeek's cache counts), or None if it holds no counts: its input totals include
+    cached tokens. An object with Anthropic's cache keys (an OpenAI-compatible gateway
+    in front of Claude) is read as Anthropic's. What the `openai` family reads
+    (aigw.client.wires.openai.usage_tokens)."""
     if not isinstance(usage, dict):
         return None
-    if family == "anthropic" or "cache_read_input_tokens" in usage \
-            or "cache_creation_input_tokens" in usage:
-        if "input_tokens" not in usage and "output_tokens" not in usage:
-            return None
-        return {"input": _int(usage.get("input_tokens")),
-                "cache_read": _int(usage.get("cache_read_input_tokens")),
-                "cache_write": _int(usage.get("cache_creation_input_tokens")),
-                "output": _int(usage.get("output_tokens")), "reasoning": 0}
+    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
+        return anthropic_tokens(usage)
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         total_in, total_out = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
         in_details = usage.get("prompt_tokens_details")
@@ -86,14 +96,15 @@ def output_total(tokens: Tokens) -> int:
     return sum(tokens.get(c, 0) for c in OUTPUT_CLASSES)
 
 
-def from_body(body: bytes | None, family: str) -> tuple[Tokens | None, str | None]:
-    """(token classes, response model) of a whole JSON response body."""
+def from_body(body: bytes | None, read: UsageReader) -> tuple[Tokens | None, str | None]:
+    """(token classes, response model) of a whole JSON response body; READ: the route's
+    family's reading of its ``usage`` (`RouteState.usage`)."""
     if not body:
         return None, None
     found = top_level_usage(body) if len(body) > _PARSE_WHOLE else None
     if found is not None:
         usage, model = found
-        return tokens_of(usage, family), model
+        return read(usage), model
     try:
         doc = json.loads(body)
     except ValueError:
@@ -101,7 +112,7 @@ def from_body(body: bytes | None, family: str) -> tuple[Tokens | None, str | Non
     if not isinstance(doc, dict):
         return None, None
     model = doc.get("model")
-    return tokens_of(doc.get("usage"), family), model if isinstance(model, str) else None
+    return read(doc.get("usage")), model if isinstance(model, str) else None
 
 
 _DECODER = json.JSONDecoder()
@@ -169,7 +180,7 @@ def _closes(text: str) -> bool:
     return isinstance(doc, dict) and end == len(text.rstrip())
 
 
-def from_events(blocks: list[bytes], family: str) -> tuple[Tokens | None, str | None]:
+def from_events(blocks: list[bytes], read: UsageReader) -> tuple[Tokens | None, str | None]:
     """(token classes, response model) from the SSE events of a stream that mention usage."""
     merged: dict[str, Any] = {}
     model: str | None = None
@@ -196,7 +207,7 @@ def from_events(blocks: list[bytes], family: str) -> tuple[Tokens | None, str | 
                 if isinstance(usage, dict):
                     # Anthropic's message_delta carries the final (cumulative) counts.
                     merged.update({k: v for k, v in usage.items() if v is not None})
-    return (tokens_of(merged, family) if merged else None), model
+    return (read(merged) if merged else None), model
 
 
 class StreamTap:

@@ -35,6 +35,7 @@ from aigw.apis import Api
 if TYPE_CHECKING:
     from .config import Route
     from .streaming import FirstEvent
+    from .usage import Tokens
 
 # Headers travel as httpx keeps them: (name as sent, lower-case name, value), all
 # bytes, so neither the SDK's request nor ours is normalised again per request.
@@ -98,6 +99,11 @@ class Family(Protocol):
     def sdk(self, http_client: Any, aio: bool, options: dict[str, Any]) -> Any:
         """The family's SDK client over `http_client` (an httpx2 client whose transport
         is aigw's); `options` are the caller's keyword arguments."""
+
+    def usage_tokens(self, usage: Any) -> Tokens | None:
+        """The disjoint token classes (aigw.client.usage) of one ``usage`` object of an
+        answer of this family, or None if it holds no counts: what metrics, spans and
+        prices read, for every route of the family."""
 
 
 def header(name: str, value: str | bytes) -> Header:

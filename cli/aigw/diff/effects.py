@@ -118,6 +118,37 @@ def route_effects(alias: str, before: list[str], after: list[str],
     return out
 
 
+def _values(limit: Any) -> dict[str, int]:
+    return limit.given() if limit is not None else {}
+
+
+def _shown_values(values: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(values.items()))
+
+
+def limit_effects(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Effect]:
+    """Each `limits` entry (alias or provider/model) set, changed or removed, field by field
+    (`limits gpt-4o: rpm 500 -> 50`): what the provider will enforce (docs/limits.md)."""
+    old = {k: _values(v) for k, v in (before or {}).items() if v is not None}
+    new = {k: _values(v) for k, v in (after or {}).items() if v is not None}
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, {}), new.get(key, {})
+        if a == b:
+            continue
+        if not a:
+            text = f"limits {key}: set {_shown_values(b)}"
+        elif not b:
+            text = f"limits {key}: removed (was {_shown_values(a)})"
+        else:
+            text = f"limits {key}: " + ", ".join(
+                f"{f} {a.get(f, '(none)')} -> {b.get(f, '(none)')}"
+                for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f))
+        out.append(Effect("limits-changed", text, None, {"limit": key, **a} if a else None,
+                          {"limit": key, **b} if b else None))
+    return out
+
+
 def _provider_effects(base: Catalog, head: Catalog, aliases: list[str]) -> list[Effect]:
     used = sorted({r.provider for a in aliases if a in head.models
                    for r in head.models[a].routes})
@@ -172,6 +203,10 @@ def service_effects(base: Catalog, head: Catalog, name: str) -> list[Effect]:
     if old.keys != new.keys:
         out.append(Effect("keys-changed", f"key strategy: {old.keys} -> {new.keys}", None,
                           old.keys, new.keys))
+    out += limit_effects(old.limits, new.limits)
+    if old.workspace != new.workspace:
+        out.append(Effect("workspace-changed", f"Anthropic workspace: {old.workspace or '(none)'}"
+                          f" -> {new.workspace or '(none)'}", None, old.workspace, new.workspace))
     if old.outputs != new.outputs:
         out.append(Effect("outputs-changed", f"outputs: {', '.join(old.outputs)} -> "
                           f"{', '.join(new.outputs)}", None, list(old.outputs), list(new.outputs)))
@@ -192,6 +227,8 @@ def _summary(cat: Catalog, name: str, kind: str) -> list[Effect]:
     out.append(Effect("residency", f"allowed regions {_listed(svc.regions)}; data processed in "
                       f"{_listed(regions)}", None, None, regions))
     out.append(Effect("keys", f"key strategy: {svc.keys}", None, None, svc.keys))
+    if kind == "added":
+        out += limit_effects(None, svc.limits)
     return out
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from aigw.catalog.models import Catalog
 from aigw.catalog.prices import price_of
 from aigw.client.cost import cost
-from aigw.client.usage import input_total, output_total, tokens_of
+from aigw.client.usage import input_total, output_total
+from aigw.client.wires import usage_reader
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Spend:
 def answer_spend(cat: Catalog, provider: str | None, model: str | None, usage: Any,
                  family: str) -> Spend:
     """The tokens of USAGE (the provider's usage object, as a dict) and their cost."""
-    tokens = tokens_of(usage, family)
+    tokens = usage_reader(family)(usage)
     if tokens is None:
         return Spend()
     spend = Spend(input_total(tokens), output_total(tokens))

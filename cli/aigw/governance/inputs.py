@@ -13,7 +13,10 @@ Shape (documented in docs/governance.md; rules may rely on every field)::
          "aliases": {"chat": [         # resolved routes, in fallback order
             {"index": 0, "provider": "deepseek", "model": "deepseek-chat", "region": "cn",
              "api": "openai", "slot": "svc-bot",
-             "priced": true}]}}],          # the catalog has a price for this model
+             "priced": true,               # the catalog has a price for this model
+             "limit_api": null}]}}],       # "openai"/"anthropic": the provider's limit API
+      "limit_apis": {"openai": {"what": "OpenAI project rate limits",
+                                "fields": ["rpm", "tpm", "rpd"]}, "anthropic": {...}},
       "providers": {"deepseek": {"region": "cn", "driver": "manual",
                                  "max_age_seconds": 2592000, "max_age": "30d",
                                  "services": ["bot"], "environments": ["prod"], "prod": true,
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aigw.catalog.limits import LIMIT_APIS, limit_api
 from aigw.catalog.models import Catalog, format_duration
 from aigw.catalog.overrides import environment_view
 from aigw.catalog.view import deployments
@@ -49,6 +53,11 @@ def _as_prod_sees_them(cat: Catalog,
             for name, prov in cat.providers.items()}
 
 
+def _api_name(prov: Any) -> str | None:
+    api = limit_api(prov)
+    return None if api is None else api.name
+
+
 def policy_input(cat: Catalog) -> dict[str, Any]:
     """The `input` document of every rule for catalog CAT."""
     deps: list[dict[str, Any]] = []
@@ -58,13 +67,15 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
     prov_prod_envs: dict[str, set[str]] = {name: set() for name in cat.providers}
     svc_info: dict[str, dict[str, Any]] = {}
     for dep in deployments(cat):
-        svc = environment_view(cat, dep.environment).services[dep.service]
+        view = environment_view(cat, dep.environment)
+        svc = view.services[dep.service]
         aliases: dict[str, list[dict[str, Any]]] = {}
         for alias, routes in dep.aliases.items():
             aliases[alias] = [
                 {"index": i, "provider": r.provider, "model": r.model, "api": r.api,
                  "region": cat.providers[r.provider].region, "slot": r.slot,
-                 "priced": r.price is not None}
+                 "priced": r.price is not None,
+                 "limit_api": _api_name(view.providers[r.provider])}
                 for i, r in enumerate(routes)
             ]
             for r in routes:
@@ -108,6 +119,8 @@ def policy_input(cat: Catalog) -> dict[str, Any]:
                       mode="json", include={"providers", "models", "services"})
                   for env in sorted(cat.environments) if environment_view(cat, env) is not cat},
         "deployments": deps,
+        "limit_apis": {name: {"what": api.what, "fields": list(api.fields)}
+                       for name, api in sorted(LIMIT_APIS.items())},
         "providers": providers,
         "services": services,
     }

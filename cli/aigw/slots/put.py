@@ -25,7 +25,7 @@ from aigw.catalog.models import Catalog
 from aigw.catalog.overrides import environment_view
 from aigw.catalog.view import environment_slots, used_slots
 from aigw.errors import RotationInProgress, UsageError
-from aigw.names import EVAL_SLOT, KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_env
+from aigw.names import EVAL_SLOT, KEY_ENV_PREFIX, KEY_FILE_ENV_PREFIX, key_field_env
 from aigw.slots.audit import AuditLog
 from aigw.slots.journal import Journal, JournalEntry, KeyRef, new_run_id, transition_event
 from aigw.slots.kv import KV
@@ -39,9 +39,6 @@ from aigw.slots.targets import (
     secret_hint,
     select_targets,
 )
-
-AWS_SUFFIXES = {"_AWS_ACCESS_KEY_ID": "aws_access_key_id",
-                "_AWS_SECRET_ACCESS_KEY": "aws_secret_access_key"}
 
 
 @dataclass(frozen=True)
@@ -232,9 +229,8 @@ def import_plan(cat: Catalog, env: str,
     table: dict[str, tuple[SlotTarget, str]] = {}
     clashes = []
     for target in select_targets(cat, env):
-        base = key_env(target.ref)
-        wanted = ({base + s: f for s, f in AWS_SUFFIXES.items()}
-                  if APIS[target.provider.api].is_aws else {base: "api_key"})
+        wanted = {key_field_env(target.ref, f): f
+                  for f in APIS[target.provider.api].secret_fields}
         for name, field_ in wanted.items():
             if name in table:
                 clashes.append(f"{name} names both {table[name][0].ref.id} and {target.ref.id}")

@@ -17,6 +17,7 @@ import hvac
 
 from aigw.catalog.models import CiSettings
 from aigw.errors import UsageError
+from aigw.names import APPROLE_MOUNT
 
 TOKEN_TTL = 3600
 TOKEN_MAX_TTL = 4 * 3600
@@ -27,7 +28,7 @@ class AuthConfig:
     """How services of an environment authenticate: the method and where it is mounted."""
 
     method: str = "approle"
-    path: str = "approle"
+    path: str = APPROLE_MOUNT
     token_ttl: int = TOKEN_TTL
     token_max_ttl: int = TOKEN_MAX_TTL
     # Kubernetes: the namespace of every service account ("{env}" is the environment).
@@ -138,14 +139,14 @@ class AppRoleCredentials:
 
 
 def approle_credentials(client: hvac.Client, role: str, *,
-                        mount: str = "approle") -> AppRoleCredentials:
+                        mount: str = APPROLE_MOUNT) -> AppRoleCredentials:
     """Read a role's role_id and mint a fresh secret_id (needs an admin token)."""
     role_id = client.auth.approle.read_role_id(role, mount_point=mount)["data"]["role_id"]
     secret = client.auth.approle.generate_secret_id(role, mount_point=mount)
     return AppRoleCredentials(role_id=role_id, secret_id=secret["data"]["secret_id"])
 
 
-def approle_login(addr: str, creds: AppRoleCredentials, *, mount: str = "approle",
+def approle_login(addr: str, creds: AppRoleCredentials, *, mount: str = APPROLE_MOUNT,
                   timeout: float = 5.0) -> hvac.Client:
     """An hvac client logged in as the role (its token carries only the role's policy)."""
     client = hvac.Client(url=addr, timeout=timeout)

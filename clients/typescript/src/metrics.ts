@@ -12,7 +12,9 @@
  * - `gen_ai.client.token.usage` (histogram, `{token}`; `gen_ai.token.type` input/output);
  * - `aigw.client.token.usage` (counter, `{token}`; `aigw.token.type`: usage.ts's classes);
  * - `aigw.client.cost` (counter, `{currency}`; `aigw.currency`), only when the route's
- *   price names every class the call used (cost.ts).
+ *   price names every class the call used (cost.ts);
+ * - `aigw.client.metrics.dropped` (counter, `{call}`; `aigw.service`/`aigw.environment`
+ *   only): the calls dropped since the previous drain, added by the next drain.
  *
  * The counters are summed per drained slice and added once per attribute set.
  */
@@ -79,6 +81,10 @@ export class MetricsRecorder {
   private readonly tokens: Histogram;
   private readonly classes: Counter;
   private readonly costs: Counter;
+  private readonly drops: Counter;
+  private readonly scope: Attrs;
+  /** Of `dropped`, how many the counter has seen. */
+  private droppedAdded = 0;
   private attrs = new Map<string, Attrs>();
   /** Per route and response model: [attributes, those + token type input, + output]. */
   private tokenAttrs = new Map<string, [Attrs, Attrs, Attrs]>();
@@ -101,12 +107,16 @@ export class MetricsRecorder {
       unit: "{token}", description: "Tokens by billed class (aigw.token.type)" });
     this.costs = meter.createCounter("aigw.client.cost", {
       unit: "{currency}", description: "Cost of calls at the catalog's prices" });
+    this.drops = meter.createCounter("aigw.client.metrics.dropped", {
+      unit: "{call}", description: "Calls whose metrics were dropped (the recording queue was full)" });
+    this.scope = { "aigw.service": service, "aigw.environment": environment };
   }
 
   /** The request path: queue one finished call. Never waits, never throws. */
   record(item: CallRecord): void {
     if (this.queue.length >= this.queueSize) {
       this.dropped++;
+      if (!this.scheduled) this.schedule(this.pollMs); // (a drain reports the drop)
       return;
     }
     this.queue.push(item);
@@ -209,6 +219,11 @@ export class MetricsRecorder {
     const costs = this.costSums;
     this.costSums = new Map();
     for (const [amount, attrs] of costs.values()) this.costs.add(decNumber(amount), attrs);
+    const delta = this.dropped - this.droppedAdded;
+    if (delta > 0) {
+      this.droppedAdded = this.dropped; // (first: a meter that throws does not count them twice)
+      this.drops.add(delta, this.scope);
+    }
   }
 
   private base(alias: string, operation: string, rs: RouteState | null): Attrs {

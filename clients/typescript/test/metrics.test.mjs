@@ -291,17 +291,29 @@ describe("runtime metrics", () => {
     bad.close();
   });
 
-  test("a full queue drops the record and counts it: never a wait, never a throw", () => {
-    const { provider } = meter();
+  test("a full queue drops the record and counts it: never a wait, never a throw", async () => {
+    const { reader, provider } = meter();
     const rec = new MetricsRecorder(provider.getMeter("t"), "s", "e", 2);
-    for (let i = 0; i < 5; i++) {
-      rec.record({ alias: "a", operation: "chat", route: null, outcome: "ok", seconds: 0.01, body: null,
-                   events: null });
-    }
+    const call = { alias: "a", operation: "chat", route: null, outcome: "ok", seconds: 0.01, body: null,
+                   events: null };
+    for (let i = 0; i < 5; i++) rec.record(call);
     assert.equal(rec.queued, 2);
     assert.equal(rec.dropped, 3);
     assert.equal(rec.drain(), 0);
     assert.equal(rec.recorded, 2);
+    // aigw.client.metrics.dropped: {call}, the service and environment only, added once per drain.
+    const dropped = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const found = resourceMetrics.scopeMetrics.flatMap((sm) => sm.metrics)
+        .filter((m) => m.descriptor.name === "aigw.client.metrics.dropped");
+      return found.flatMap((m) => m.dataPoints.map((p) => [m.descriptor.unit, { ...p.attributes }, p.value]));
+    };
+    assert.deepEqual(await dropped(), [["{call}", { "aigw.service": "s", "aigw.environment": "e" }, 3]]);
+    rec.drain();
+    assert.deepEqual((await dropped())[0][2], 3); // nothing new dropped: not counted again
+    for (let i = 0; i < 3; i++) rec.record(call);
+    rec.drain();
+    assert.deepEqual((await dropped())[0][2], 4);
   });
 
   test("no meter provider: metrics are off; a global one registered later is followed", async () => {

@@ -14,6 +14,7 @@ from __future__ import annotations
 from aigw import apis
 
 from ..errors import ClientError
+from ..usage import UsageReader
 from ..wire import Family, Wire
 from . import anthropic, bedrock, bedrock_api_key, openai
 
@@ -45,6 +46,12 @@ def register(wire: Wire, family: Family | None = None) -> None:
 def families() -> frozenset[str]:
     """The families this client serves."""
     return frozenset(FAMILIES)
+
+
+def usage_reader(family: str | None) -> UsageReader:
+    """How answers of `family` report tokens (its hooks' `usage_tokens`); a family
+    this client does not serve, or none, reads as the default family's."""
+    return (FAMILIES.get(family or DEFAULT_FAMILY) or FAMILIES[DEFAULT_FAMILY]).usage_tokens
 
 
 def family_wire(family: str | None) -> Family:

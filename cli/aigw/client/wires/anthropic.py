@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aigw.apis import ANTHROPIC, APIS
 
+from ..usage import Tokens, anthropic_tokens
 from ..wire import (
     Headers,
     Prepared,
@@ -63,3 +64,9 @@ def sdk(http_client: Any, aio: bool, options: dict[str, Any]) -> Any:
     """``anthropic.Anthropic`` (``AsyncAnthropic`` when `aio`)."""
     return official_sdk("anthropic", "AsyncAnthropic" if aio else "Anthropic", http_client,
                         options)
+
+
+def usage_tokens(usage: Any) -> Tokens | None:
+    """``input_tokens`` excludes the cache (Messages, as Bedrock returns it too):
+    aigw.client.usage.anthropic_tokens."""
+    return anthropic_tokens(usage)

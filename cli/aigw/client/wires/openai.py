@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aigw.apis import APIS, OPENAI
 
+from ..usage import Tokens, openai_tokens
 from ..wire import Headers, Prepared, dumps, key_auth, official_sdk, prepare_json
 from . import _body
 
@@ -48,3 +49,9 @@ def error_body(status: int, message: str) -> bytes:
 def sdk(http_client: Any, aio: bool, options: dict[str, Any]) -> Any:
     """``openai.OpenAI`` (``AsyncOpenAI`` when `aio`)."""
     return official_sdk("openai", "AsyncOpenAI" if aio else "OpenAI", http_client, options)
+
+
+def usage_tokens(usage: Any) -> Tokens | None:
+    """Input totals include cached tokens (Chat Completions, Responses, DeepSeek's
+    cache counts): aigw.client.usage.openai_tokens."""
+    return openai_tokens(usage)
