@@ -48,7 +48,7 @@ from .streaming import (
     replay_classes,
 )
 from .telemetry import CallSpan
-from .wire import BadRequest, Header, Headers, header, loads, name_value
+from .wire import BadRequest, Family, Header, Headers, header, loads, name_value
 from .wires import family_wire
 
 ATTEMPTS = "aigw.attempts"
@@ -109,8 +109,10 @@ def _operation(path: str) -> str:
     return op
 
 
-def call_from_request(request: Request, family: str | None, requests: Requests) -> Call:
-    """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``."""
+def call_from_request(request: Request, family: str | None, requests: Requests,
+                      fam: Family) -> Call:
+    """Read an SDK's request: alias from the body's ``model`` or ``x-aigw-alias``
+    (`fam` is `family`'s wire: how its requests name the alias and ask to stream)."""
     headers = requests.headers(request)
     raw = requests.body(request)
     body = None
@@ -133,7 +135,6 @@ def call_from_request(request: Request, family: str | None, requests: Requests) 
         if form is not None and not alias:
             alias = form[0]
     path = request.url.raw_path.decode("ascii")
-    fam = family_wire(family)  # how the family's requests name the alias and ask to stream
     if not alias:
         alias = fam.alias_of(path, body)
     if not isinstance(alias, str) or not alias:
@@ -368,7 +369,8 @@ class FailoverTransport(_Failover[SyncTransport]):
     def handle_request(self, request: Request) -> Response:
         """httpx's transport API: send `request` to its alias's routes."""
         try:
-            return self.send(call_from_request(request, self.family, self.requests))
+            return self.send(call_from_request(request, self.family, self.requests,
+                                               self._family))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
@@ -412,7 +414,8 @@ class AsyncFailoverTransport(_Failover[AsyncTransport]):
     async def handle_async_request(self, request: Request) -> Response:
         """httpx's async transport API: send `request` to its alias's routes."""
         try:
-            return await self.send(call_from_request(request, self.family, self.requests))
+            return await self.send(call_from_request(request, self.family, self.requests,
+                                               self._family))
         except ClientError as exc:
             return self.answer_error(exc, request)
 
