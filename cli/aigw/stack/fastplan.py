@@ -158,6 +158,12 @@ def _read_state(store: Store, stack: str) -> tuple[list[bytes | None], str | Non
     return found, digest.hexdigest()
 
 
+def _state_bytes(found: list[bytes | None]) -> bytes:
+    """The state's JSON text from `_read_state`'s files (the plain one, else the gzipped)."""
+    plain, packed = found
+    return plain if plain is not None else gzip.decompress(packed or b"")
+
+
 def _state_digest(store: Store, stack: str) -> str | None:
     return _read_state(store, stack)[1]
 
@@ -172,8 +178,7 @@ def _recorded_spec(found: list[bytes | None]) -> object:
     """The SPEC_OUTPUT the state's root stack resource holds (None when absent)."""
     import orjson
 
-    plain, packed = found
-    data = plain if plain is not None else gzip.decompress(packed or b"")
+    data = _state_bytes(found)
     matches = _SPEC_IN_STATE.findall(data)
     if len(matches) == 1:
         return matches[0].decode()
@@ -200,8 +205,7 @@ def recorded_server(settings: EngineSettings, stack: str) -> str | None:
         raise LookupError("the backend is not file:// or s3://")
     if state is None:
         return None
-    plain, packed = found
-    data = plain if plain is not None else gzip.decompress(packed or b"")
+    data = _state_bytes(found)
     matches = _SERVER_IN_STATE.findall(data)
     if len(matches) > 1 or (not matches and SERVER_OUTPUT.encode() in data):
         raise LookupError("the state names the server in an unexpected form")
@@ -219,8 +223,7 @@ def state_document(settings: EngineSettings, stack: str) -> dict[str, Any] | Non
     found, state = _read_state(store, stack)
     if state is None:
         return None
-    plain, packed = found
-    doc = orjson.loads(plain if plain is not None else gzip.decompress(packed or b""))
+    doc = orjson.loads(_state_bytes(found))
     return doc if isinstance(doc, dict) else None
 
 
