@@ -130,7 +130,7 @@ PACKAGE_LAYERS = {
         __init__ readiness resources
         program
         fastplan workspace
-        targets
+        targets drift
         run
     """,
     "usage": """

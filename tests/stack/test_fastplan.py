@@ -65,10 +65,21 @@ def test_a_noop_plan_after_apply_does_not_start_the_engine(
     doc = check("plan", run_cli(capsys, "plan", str(catalog_dir), "--json"), 0)
     assert [s["planner"] for s in doc["stacks"]] == ["fingerprint", "fingerprint"]
     assert engine_starts() == before  # neither plan started the engine
+    # --refresh: aigw reads every object back itself; nothing drifted, so still no engine.
     refreshed = run_cli(capsys, "plan", str(catalog_dir), "--refresh", "--json")
     doc = check("plan", refreshed, 0)
-    assert [s["planner"] for s in doc["stacks"]] == ["engine", "engine"]
-    assert "aigw/prod: planned by the engine (--refresh)" in refreshed.err
+    assert [(s["planner"], s["refresh"]) for s in doc["stacks"]] == [
+        ("fingerprint", "aigw"), ("fingerprint", "aigw")]
+    assert "aigw/prod: read back 22 objects from OpenBao in " in refreshed.err
+    assert engine_starts() == before
+    # A policy changed by hand: the engine refreshes, and the plan shows the repair.
+    rig.client().sys.create_or_update_acl_policy("aigw-prod-support-bot", 'path "x" {}')
+    drifted = run_cli(capsys, "plan", str(catalog_dir), "--refresh", "--json")
+    doc = check("plan", drifted, 1)
+    assert [(s["planner"], s["refresh"]) for s in doc["stacks"]] == [
+        ("fingerprint", "aigw"), ("engine", "engine")]
+    assert ("aigw/prod: the engine refreshes (1 of 22 objects differ from the recorded "
+            "state, e.g. policy.aigw-prod-support-bot (changed))") in drifted.err
     assert engine_starts() > before
     again = run_cli(capsys, "plan", str(catalog_dir))  # a preview leaves the state alone
     assert again.code == 0 and again.out.count(FAST) == 2, again.out

@@ -123,10 +123,22 @@ def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: P
     assert "aigw-prod-support-bot" not in live_objects(rig.client())["policies"]
     assert "policy.aigw-prod-support-bot" in {c.urn.rsplit("::", 1)[-1]
                                               for c in result.changes if c.op == "delete"}
-    # the default apply refreshes: always full; `--json` says which path ran
+    # The default apply reads every object back first (aigw.stack.drift): nothing drifted,
+    # so it is targeted too; `--json` says which path ran and who read OpenBao back.
     refreshed = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes", "--json")
-    assert [s["apply_path"] for s in check("apply", refreshed, 0)["stacks"]] == ["full"]
-    assert f"aigw/{ENV}: full apply (apply refreshes every object first)" in refreshed.err
+    assert [(s["apply_path"], s["refresh"]) for s in check("apply", refreshed, 0)["stacks"]] \
+        == [("targeted", "aigw")]
+    assert f"aigw/{ENV}: read back " in refreshed.err
+    # A policy changed by hand: the engine refreshes, and the full apply repairs it.
+    policies = live_objects(rig.client())["policies"]
+    name = sorted(policies)[0]
+    rig.client().sys.create_or_update_acl_policy(name, 'path "x" {}')
+    repaired = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes", "--json")
+    assert [(s["apply_path"], s["refresh"]) for s in check("apply", repaired, 0)["stacks"]] \
+        == [("full", "engine")]
+    assert (f"objects differ from the recorded state, e.g. policy.{name} (changed): the "
+            "engine refreshes every object first)") in repaired.err
+    assert live_objects(rig.client())["policies"] == policies
     targeted = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes",
                        "--no-refresh", "--json")
     assert [s["apply_path"] for s in check("apply", targeted, 0)["stacks"]] == ["targeted"]

@@ -12,12 +12,18 @@ providers and calls them from a small thread pool. They reach OpenBao with:
   reads them, through the one client factory `aigw.vault.connect`.
 
 Failures leave the process as `ProviderFailure`, one line tagged
-`[aigw:<ErrorClass>]`, which the engine side turns back into an aigw error.
+`[aigw:<ErrorClass>]`, which the engine side turns back into an aigw error
+(`tagged_error`).
+
+aigw also calls the providers' `read` in its own process, to check for drift without
+the engine (aigw.stack.drift): inside `pinned(settings)` they use those settings (the
+server and token of this run) instead of the engine's environment.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -31,13 +37,28 @@ import requests
 
 from aigw import envvars
 from aigw.context import resolve_tls
-from aigw.errors import AigwError, VaultError
+from aigw.errors import (
+    AigwError,
+    EngineError,
+    UsageError,
+    VaultError,
+    VaultForbidden,
+    VaultUnreachable,
+)
 from aigw.vault import VaultSettings, connect, normalize_addr, vault_errors
 
 TAG = "[aigw:"
 TIMEOUT = 15.0
+_TAGGED = re.compile(r"\[aigw:(\w+)\] ([^\n\"\\]+)")
+# The aigw error each tag becomes on the engine's side (any other tag: VaultError).
+_KINDS: dict[str, type[AigwError]] = {
+    "VaultForbidden": VaultForbidden, "VaultUnreachable": VaultUnreachable,
+    "UsageError": UsageError,  # e.g. an admin key a provider limit needs is unset
+    "ProviderApiError": EngineError,  # a provider's admin API refused a limit
+}
 
 _local = threading.local()
+_pinned: list[VaultSettings] = []  # set by `pinned`, in aigw's own process only
 
 
 class ProviderFailure(Exception):
@@ -45,6 +66,24 @@ class ProviderFailure(Exception):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{TAG}{kind}] {message}")
+
+
+def tagged_error(text: str) -> AigwError | None:
+    """The aigw error a `ProviderFailure` line in TEXT stands for (None: no such line)."""
+    found = _TAGGED.search(text)
+    if found is None:
+        return None
+    return _KINDS.get(found.group(1), VaultError)(found.group(2).strip())
+
+
+@contextmanager
+def pinned(settings: VaultSettings) -> Iterator[None]:
+    """Within: the providers talk to SETTINGS' server with its token (aigw's own process)."""
+    _pinned.append(settings)
+    try:
+        yield
+    finally:
+        _pinned.remove(settings)
 
 
 def server_addr(props: Mapping[str, Any]) -> str:
@@ -75,12 +114,14 @@ def _session(addr: str) -> requests.Session:
 @contextmanager
 def vault(props: Mapping[str, Any]) -> Iterator[hvac.Client]:
     """An hvac client for this thread; hvac/requests errors leave as ProviderFailure."""
-    addr, token = server_addr(props), _token()
+    given = _pinned[-1] if _pinned else None
+    addr, token = (given.addr, given.token) if given else (server_addr(props), _token())
     key = (addr, token)
     client = getattr(_local, "clients", {}).get(key)
     if client is None:
         try:
-            settings = VaultSettings(addr=addr, token=token, tls=resolve_tls(os.environ))
+            settings = given or VaultSettings(addr=addr, token=token,
+                                              tls=resolve_tls(os.environ))
         except AigwError as exc:
             raise ProviderFailure(type(exc).__name__, exc.message) from None
         client = connect(settings, timeout=TIMEOUT, session=_session(addr))

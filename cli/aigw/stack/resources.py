@@ -23,6 +23,7 @@ from aigw.stack.providers import (
     PolicyProvider,
     VaultProvider,
 )
+from aigw.stack.report import TYPE_PREFIX
 from aigw.stack.sdkfix import keep_pickler
 
 Props = dict[str, Any]
@@ -86,3 +87,13 @@ class ProviderLimit(AigwResource, module="aigw", name="ProviderLimit"):
     """A model's rate limits at the provider (inputs: aigw.stack.limits.LimitSpec.props)."""
 
     provider_class = ProviderLimitProvider
+
+
+def provider_for(type_token: str) -> VaultProvider | ProviderLimitProvider | None:
+    """The provider of an engine type token (`pulumi-python:dynamic/aigw:KvSlot`), or None
+    for a type this aigw does not declare."""
+    kind = _KINDS.get(type_token.rpartition(":")[2])
+    return None if kind is None or not type_token.startswith(TYPE_PREFIX) else kind()
+
+
+_KINDS = {cls.__name__: cls.provider_class for cls in AigwResource.__subclasses__()}

@@ -10,8 +10,7 @@ run, or the engine's own error line.
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,9 @@ from aigw.catalog import load_catalog
 from aigw.catalog.models import Catalog
 from aigw.catalog.view import did_you_mean
 from aigw.context import EngineSettings, current
-from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden, VaultUnreachable
+from aigw.errors import EngineError, UsageError, VaultError, VaultForbidden
 from aigw.stack import fastplan, locks
+from aigw.stack._conn import tagged_error
 from aigw.stack.ids import PROJECT, SERVER_OUTPUT
 from aigw.stack.limits import check_admin_keys, plan_lines
 from aigw.stack.readiness import (
@@ -45,6 +45,7 @@ from aigw.stack.spec import EnvSpec, environment_spec
 from aigw.vault import VaultSettings, connect, read_health
 
 if TYPE_CHECKING:
+    from aigw.stack.drift import Drift
     from aigw.stack.targets import Choice
     from aigw.stack.workspace import StackHandle
 
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
-_TAGGED = re.compile(r"\[aigw:(\w+)\] ([^\n\"\\]+)")
 # What a plan or apply token must be allowed, said whenever OpenBao denies it one.
 _TOKEN_NEEDS = ("the token needs to manage ACL policies, auth methods and roles, and the KV "
                 "mount")
@@ -70,6 +70,7 @@ class StackResult:
     readiness: EnvReadiness | None = None  # keys ready: which deployments are held
     planner: str = fastplan.ENGINE  # plan: "fingerprint" when answered without the engine
     apply_path: str | None = None  # apply: "targeted" or "full" (aigw.stack.targets)
+    refresh: str | None = None  # who read OpenBao back: "aigw" (aigw.stack.drift), "engine"
 
     @property
     def held(self) -> list[DeploymentReadiness]:
@@ -87,7 +88,7 @@ class StackResult:
         return {"stack": self.stack, "environment": self.stack.split("/", 1)[-1],
                 "changed": self.changed, "applied": self.applied,
                 "summary": summary_line(self.counts), "planner": self.planner,
-                "apply_path": self.apply_path,
+                "apply_path": self.apply_path, "refresh": self.refresh,
                 "changes": [c.as_dict() for c in self.changes],
                 "readiness": [d.as_dict() for d in (self.readiness.deployments
                                                     if self.readiness else ())]}
@@ -120,18 +121,11 @@ def engine_errors(stack: str, operation: str) -> Iterator[None]:
                           hint="wait for it, or rerun with --force-unlock if it is dead") from None
     except auto.errors.CommandError as exc:
         text = str(exc)
-        tagged = _TAGGED.search(text)
-        if tagged:
-            kind, message = tagged.group(1), tagged.group(2).strip()
-            if kind == "VaultForbidden":
-                raise VaultForbidden(message, hint=_TOKEN_NEEDS) from None
-            if kind == "VaultUnreachable":
-                raise VaultUnreachable(message) from None
-            if kind == "UsageError":  # e.g. an admin key a provider limit needs is unset
-                raise UsageError(message) from None
-            if kind == "ProviderApiError":  # a provider's admin API refused a limit
-                raise EngineError(message) from None
-            raise VaultError(message) from None
+        error = tagged_error(text)
+        if isinstance(error, VaultForbidden):
+            raise VaultForbidden(error.message, hint=_TOKEN_NEEDS) from None
+        if error is not None:
+            raise error from None
         raise EngineError(f"pulumi {operation} of stack {stack} failed: "
                           f"{first_error_line(text)}") from None
 
@@ -257,14 +251,25 @@ class _Run:
 
         return spec_program(spec, self.vault.addr, self.cluster_id, self.commit, digest, only)
 
-    def choose(self, spec: EnvSpec, name: str, digest: str, *, fresh: bool,
-               ) -> tuple[Choice, dict[str, Any]]:
-        """How apply runs `up` for stack NAME, and the arguments that add to `up`/`preview`."""
+    def read_back(self, name: str, label: str, echo: Echo) -> Drift:
+        """Read every object stack NAME records back from OpenBao (aigw.stack.drift), said in
+        one line: is an engine refresh needed?"""
+        from aigw.stack import drift
+
+        found = drift.check(self.engine, self.vault, name)
+        echo(found.line(label))
+        return found
+
+    def choose(self, spec: EnvSpec, name: str, digest: str, *, fresh: str | None,
+               state: Mapping[str, Any] | None = None) -> tuple[Choice, dict[str, Any]]:
+        """How apply runs `up` for stack NAME, and the arguments that add to `up`/`preview`:
+        FRESH says why the engine refreshes (the full `up` then), STATE is the state
+        document already read."""
         from aigw.stack import targets
 
-        if fresh:
-            return targets.full("apply refreshes every object first"), {}
-        choice = targets.choose(spec, self.vault.addr, self.commit, self.engine, name)
+        if fresh is not None:
+            return targets.full(f"{fresh}: the engine refreshes every object first"), {}
+        choice = targets.choose(spec, self.vault.addr, self.commit, self.engine, name, state)
         if choice.names is None:
             return choice, {}
         return choice, {"target": list(choice.urns),
@@ -286,24 +291,33 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
         spec, readiness = ready_spec(run, name)
         label = f"{PROJECT}/{name}"
         digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
-        why = "--refresh" if refresh else fastplan.why_engine(run.engine, name, digest)
+        if refresh:
+            check_admin_keys(spec.limits)
+        engine_refresh = refresh and not run.read_back(name, label, echo).clean
+        why = ("--refresh: objects differ from the state" if engine_refresh
+               else fastplan.why_engine(run.engine, name, digest))
         if why is None:
-            echo(f"{label}: planned from the last apply's fingerprint, without the engine "
-                 "(`--refresh` reads OpenBao back)")
+            echo(f"{label}: planned from the last apply's fingerprint, without the engine"
+                 + ("" if refresh else " (`--refresh` reads OpenBao back)"))
             result = StackResult(stack=label, counts={"same": spec.resource_count},
                                  readiness=readiness, planner=fastplan.FAST)
         else:
             echo(f"{label}: planned by the engine ({why})")
-            if refresh:
-                check_admin_keys(spec.limits)
-            result = _engine_plan(run, name, spec, readiness, echo, refresh=refresh,
+            result = _engine_plan(run, name, spec, readiness, echo, refresh=engine_refresh,
                                   force_unlock=force_unlock, digest=digest)
+        result.refresh = _refreshed_by(refresh, engine_refresh or result.refresh is not None)
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
         for line in [*readiness.lines(ahead=True), *plan_lines(spec.limit_notes, result.changes)]:
             echo(f"  ! {line}")
         results.append(result)
     return results
+
+
+def _refreshed_by(asked: bool, engine: bool) -> str | None:
+    """StackResult.refresh: "engine" when it refreshed, "aigw" when aigw read every object back
+    and found no drift, None when nothing was read back."""
+    return "engine" if engine else ("aigw" if asked else None)
 
 
 def _engine_plan(run: _Run, name: str, spec: EnvSpec, readiness: EnvReadiness, echo: Echo,
@@ -313,7 +327,9 @@ def _engine_plan(run: _Run, name: str, spec: EnvSpec, readiness: EnvReadiness, e
     with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
         clear_locks(handle, echo, force=force_unlock)
         moved = not refresh and _other_server(handle, run.cluster_id, run.vault.addr, echo)
-        return _preview(handle, refresh or moved, readiness)
+        result = _preview(handle, refresh or moved, readiness)
+        result.refresh = "engine" if refresh or moved else None
+        return result
 
 
 def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
@@ -342,11 +358,12 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
         label = f"{PROJECT}/{name}"
         with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            fresh = refresh or _other_server(handle, run.cluster_id, run.vault.addr, echo)
-            choice, how = run.choose(spec, name, digest, fresh=fresh)
+            fresh, state = _why_refresh(run, handle, name, echo, asked=refresh)
+            choice, how = run.choose(spec, name, digest, fresh=fresh, state=state)
             echo(choice.line(label, spec.resource_count))
             if not yes:
-                preview = _preview(handle, fresh, readiness, **how)
+                preview = _preview(handle, fresh is not None, readiness, **how)
+                preview.refresh = _refreshed_by(refresh, fresh is not None)
                 preview.counts = choice.counts(preview.counts, spec.resource_count)
                 for line in format_plan(label, preview.changes, preview.counts):
                     echo(line)
@@ -364,11 +381,12 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             echo(f"{label}: applying ({spec.resource_count} resources)")
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
-                handle.stack.up(on_event=log.on_event, refresh=fresh, **how)
+                handle.stack.up(on_event=log.on_event, refresh=fresh is not None, **how)
             fastplan.record(run.engine, name, digest)
             counts = choice.counts(log.counts, spec.resource_count)
             result = StackResult(stack=label, changes=log.done, counts=counts, applied=True,
-                                 readiness=readiness, apply_path=choice.path)
+                                 readiness=readiness, apply_path=choice.path,
+                                 refresh=_refreshed_by(refresh, fresh is not None))
             echo(f"{label}: {_done_line(counts)}")
             for line in [*readiness.lines(ahead=False), *plan_lines(spec.limit_notes, log.done)]:
                 echo(f"  ! {line}")
@@ -376,6 +394,20 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
                 audit_overrides(run.catalog, readiness, connect(run.vault))
             results.append(result)
     return results
+
+
+def _why_refresh(run: _Run, handle: StackHandle, name: str, echo: Echo, *, asked: bool,
+                 ) -> tuple[str | None, Mapping[str, Any] | None]:
+    """Why apply has the engine refresh (None: it need not), and the state document aigw
+    judged. A state recorded against another server is refreshed; else, when ASKED, aigw
+    reads every object back first and the engine refreshes only if one drifted."""
+    label = f"{PROJECT}/{name}"
+    if _other_server(handle, run.cluster_id, run.vault.addr, echo):
+        return "the state was recorded against another OpenBao", None
+    if not asked:
+        return None, None
+    found = run.read_back(name, label, echo)
+    return found.why, found.state
 
 
 def _done_line(counts: dict[str, int]) -> str:

@@ -2,7 +2,8 @@
 
 A one-service change at 1,000 services touches a handful of the stack's ~3,500
 resources, yet a full `up` has the program register all of them, the engine diff
-each one and the provider process check each one. When apply does not refresh,
+each one and the provider process check each one. When apply does not refresh
+(`--no-refresh`, or aigw read every object back and none drifted: aigw.stack.drift),
 aigw reads the recorded state itself (the same backend read as aigw.stack.fastplan),
 runs each resource's own provider `diff` against it (the rule the engine would ask
 the provider for, so it lives in one place), and when the change set holds only
@@ -23,8 +24,8 @@ dependencies, `depends_on` only orders them). The root stack
 resource is always targeted, so the stack's outputs (the spec digest a plan's
 fingerprint checks) are written as in a full run.
 
-The full `up` runs instead, and apply says why, when: apply refreshes (the default,
-or the state was recorded against another OpenBao); there is no recorded state or
+The full `up` runs instead, and apply says why, when: the engine refreshes (an object
+drifted, or the state was recorded against another OpenBao); there is no recorded state or
 aigw cannot read it (a backend other than `file://` and `s3://`); the state
 records an interrupted run; a resource would be deleted or replaced; or more than
 MAX_TARGETS resources change (a full run costs about the same then, and each target
@@ -76,8 +77,8 @@ class Choice:
         if self.names is None:
             return dict(counts)
         out = {op: n for op, n in counts.items() if op != "same"}
-        out["same"] = max(0, total - sum(out.values()))
-        return out
+        same = total - sum(out.values())
+        return {**out, "same": same} if same > 0 else out
 
 
 def full(why: str) -> Choice:
@@ -91,10 +92,11 @@ def resource_type(plan: Planned) -> str:
 
 
 def choose(spec: EnvSpec, addr: str, commit: str | None, settings: EngineSettings,
-           stack: str) -> Choice:
-    """Targeted when the recorded state allows it (module docstring), else full with why."""
+           stack: str, state: Mapping[str, Any] | None = None) -> Choice:
+    """Targeted when the recorded state allows it (module docstring), else full with why.
+    STATE: the state document when the caller has read it already (aigw.stack.drift)."""
     try:
-        state = fastplan.state_document(settings, stack)
+        state = state if state is not None else fastplan.state_document(settings, stack)
     except LookupError as exc:
         return full(str(exc))
     except Exception as exc:  # noqa: BLE001 - any doubt: the full run

@@ -1,0 +1,136 @@
+"""`--refresh` without the engine when nothing drifted: aigw reads every object back itself.
+
+A refresh asks each resource's provider `read` for the live object, one call through
+the engine and the dynamic-provider process per resource: at 1,000 services (3,507
+resources) that was most of a `plan --refresh` and of a default `apply`. aigw reads the
+recorded state itself (aigw.stack.fastplan.state_document), calls the same provider
+`read` for every aigw resource in its own process (`THREADS` at once, a connection each,
+with the run's server and token: aigw.stack._conn.pinned), and compares what each
+returns with the recorded outputs, strictly: the same id, the same fields, numbers by
+value, anything else by type and value, lists in order.
+
+- Every object reads back as recorded: the engine's refresh would change nothing in
+  the state, so plan and apply go on as without a refresh (the fingerprint, the
+  targeted apply: aigw.stack.targets).
+- Anything else (an object changed or gone; no state, or a backend aigw does not read;
+  an interrupted run or a resource pending deletion; a resource type or an encrypted
+  value aigw cannot judge) and the engine refreshes as before. `Drift.why` says why
+  and names an object that drifted.
+
+A provider failure (OpenBao unreachable, a token that may not read) is the aigw error
+the engine's refresh would have reported (aigw.stack._conn.tagged_error).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aigw.context import EngineSettings
+from aigw.errors import VaultError
+from aigw.stack import fastplan
+from aigw.stack._conn import ProviderFailure, pinned, tagged_error
+from aigw.stack.report import TYPE_PREFIX
+from aigw.stack.resources import provider_for
+from aigw.vault import VaultSettings
+
+THREADS = 8
+_PROVIDER_KEY = "__provider"  # the pickled provider the engine keeps in each resource
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of an encrypted value
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What reading every recorded object back found."""
+
+    why: str | None  # None: every object as recorded; else why the engine must refresh
+    checked: int = 0  # objects read back
+    seconds: float = 0.0
+    state: Mapping[str, Any] | None = None  # the state document that was judged
+
+    @property
+    def clean(self) -> bool:
+        """True when an engine refresh would change nothing."""
+        return self.why is None
+
+    def line(self, label: str) -> str:
+        """The one line plan and apply print about the check."""
+        if self.clean and not self.checked:
+            return f"{label}: the state records no object yet (nothing to read back)"
+        if self.clean:
+            return (f"{label}: read back {self.checked} objects from OpenBao in "
+                    f"{self.seconds:.1f} s, all as the state records them (no engine "
+                    "refresh needed)")
+        return f"{label}: the engine refreshes ({self.why})"
+
+
+def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
+    """Read every aigw object the stack's state records back from OpenBao (module docstring)."""
+    try:
+        state = fastplan.state_document(settings, stack)
+    except LookupError as exc:
+        return Drift(str(exc))
+    except Exception as exc:  # noqa: BLE001 - any doubt: the engine refreshes
+        return Drift(f"the state could not be read ({type(exc).__name__})")
+    if state is None:
+        return Drift("no recorded state yet")
+    latest = (state.get("checkpoint") or {}).get("latest") or {}
+    if latest.get("pending_operations"):
+        return Drift("the state records an interrupted run")
+    mine = [r for r in latest.get("resources") or ()
+            if str(r.get("type", "")).startswith(TYPE_PREFIX)]
+    for res in mine:
+        if res.get("delete") or res.get("pendingReplacement"):
+            return Drift("the state holds a resource pending deletion")
+        if provider_for(str(res["type"])) is None:
+            return Drift(f"the state holds a resource type this aigw does not know "
+                         f"({res['type']})")
+        if _SECRET_SIG in repr(res.get("outputs")):
+            return Drift("the state holds an encrypted value")
+    start = time.monotonic()
+    with pinned(vault), ThreadPoolExecutor(THREADS, "aigw-drift") as pool:
+        verdicts = list(pool.map(_drifted, mine))
+    seconds = time.monotonic() - start
+    drifted = [v for v in verdicts if v is not None]
+    if drifted:
+        return Drift(f"{len(drifted)} of {len(mine)} objects differ from the recorded state, "
+                     f"e.g. {drifted[0]}", len(mine), seconds, state)
+    return Drift(None, len(mine), seconds, state)
+
+
+def _drifted(res: Mapping[str, Any]) -> str | None:
+    """None when RES reads back as recorded; else the object's name and what happened."""
+    provider = provider_for(str(res["type"]))
+    assert provider is not None  # checked by `check`
+    recorded = dict(res.get("outputs") or {})
+    try:
+        found = provider.read(str(res.get("id", "")), recorded)
+    except ProviderFailure as exc:
+        error = tagged_error(str(exc))
+        raise error or VaultError(str(exc)) from None
+    name = str(res.get("urn", "")).rsplit("::", 1)[-1]  # `policy.aigw-prod-support-bot`
+    if not found.id:
+        return f"{name} (gone)"
+    outs = dict(found.outs or {})
+    if str(found.id) != str(res.get("id", "")) or not equal(
+            {k: v for k, v in outs.items() if k != _PROVIDER_KEY},
+            {k: v for k, v in recorded.items() if k != _PROVIDER_KEY}):
+        return f"{name} (changed)"
+    return None
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Strict equality of two JSON values: numbers by value (the engine keeps every number
+    as a float), anything else by type and value, lists in order."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
