@@ -50,6 +50,7 @@ class Drift:
     checked: int = 0  # objects read back
     seconds: float = 0.0
     state: Mapping[str, Any] | None = None  # the state document that was judged
+    drifted: tuple[str, ...] = ()  # `policy.aigw-prod-x (changed)`, `slot.... (gone)`
 
     @property
     def clean(self) -> bool:
@@ -97,7 +98,7 @@ def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
     drifted = [v for v in verdicts if v is not None]
     if drifted:
         return Drift(f"{len(drifted)} of {len(mine)} objects differ from the recorded state, "
-                     f"e.g. {drifted[0]}", len(mine), seconds, state)
+                     f"e.g. {drifted[0]}", len(mine), seconds, state, tuple(drifted))
     return Drift(None, len(mine), seconds, state)
 
 

@@ -256,7 +256,10 @@ class _Run:
         one line: is an engine refresh needed?"""
         from aigw.stack import drift
 
-        found = drift.check(self.engine, self.vault, name)
+        try:
+            found = drift.check(self.engine, self.vault, name)
+        except VaultForbidden as exc:
+            raise VaultForbidden(exc.message, hint=_TOKEN_NEEDS) from None
         echo(found.line(label))
         return found
 
