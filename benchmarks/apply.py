@@ -19,6 +19,10 @@ descendants (engine, dynamic-provider process) every 50 ms:
                        then `aigw apply --yes --no-refresh`
 - one-service apply    another service drops an alias, then `aigw apply --yes` (the
                        default: it refreshes, reading every object back first)
+- plan --refresh, drifted
+                       one service's policy rewritten by hand in OpenBao (untimed), then
+                       `aigw plan --refresh` (the drift job finding it)
+- apply, drifted       `aigw apply --yes`, which repairs it
 
 With `--baseline DIR` (a checkout of the base branch, e.g. `/work/main` or a `git
 worktree` of it), the same steps run with DIR's code (`PYTHONPATH=DIR/cli`, same
@@ -214,7 +218,16 @@ def lab(name: str, code: Path | None, services: int,
 
 
 STEPS = ("first apply", "no-op plan", "no-op plan (engine)", "plan --refresh",
-         "one-service apply --no-refresh", "one-service apply")
+         "one-service apply --no-refresh", "one-service apply", "plan --refresh, drifted",
+         "apply, drifted")
+
+
+def tamper(addr: str, token: str) -> None:
+    """Rewrite one service's policy by hand (untimed): drift for the next refresh."""
+    import hvac
+
+    hvac.Client(url=addr, token=token).sys.create_or_update_acl_policy(
+        f"aigw-{ENV}-{service_name(0)}", 'path "changed/by/hand" { capabilities = ["read"] }')
 
 
 def bench(services: int, baseline: Path | None = None, first_only: bool = False,
@@ -256,6 +269,10 @@ def bench(services: int, baseline: Path | None = None, first_only: bool = False,
             for one in labs:
                 write(one.folder, services, "two")
             each("one-service apply", "apply", "CATALOG", "--yes")
+            for one in labs:
+                tamper(one.env["BAO_ADDR"], one.env["BAO_TOKEN"])
+            each("plan --refresh, drifted", "plan", "CATALOG", "--refresh")
+            each("apply, drifted", "apply", "CATALOG", "--yes")
         return [one.row for one in labs]
 
 
