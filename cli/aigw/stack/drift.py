@@ -49,7 +49,7 @@ class Drift:
     why: str | None  # None: every object as recorded; else why the engine must refresh
     checked: int = 0  # objects read back
     seconds: float = 0.0
-    state: Mapping[str, Any] | None = None  # the state document that was judged
+    recorded: fastplan.Recorded | None = None  # the state's resources that were judged
     drifted: tuple[str, ...] = ()  # `policy.aigw-prod-x (changed)`, `slot.... (gone)`
 
     @property
@@ -70,22 +70,11 @@ class Drift:
 
 def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
     """Read every aigw object the stack's state records back from OpenBao (module docstring)."""
-    try:
-        state = fastplan.state_document(settings, stack)
-    except LookupError as exc:
-        return Drift(str(exc))
-    except Exception as exc:  # noqa: BLE001 - any doubt: the engine refreshes
-        return Drift(f"the state could not be read ({type(exc).__name__})")
-    if state is None:
-        return Drift("no recorded state yet")
-    latest = (state.get("checkpoint") or {}).get("latest") or {}
-    if latest.get("pending_operations"):
-        return Drift("the state records an interrupted run")
-    mine = [r for r in latest.get("resources") or ()
-            if str(r.get("type", "")).startswith(TYPE_PREFIX)]
+    recorded = fastplan.recorded_resources(settings, stack)
+    if recorded.why is not None:
+        return Drift(recorded.why)
+    mine = [r for r in recorded.resources if str(r.get("type", "")).startswith(TYPE_PREFIX)]
     for res in mine:
-        if res.get("delete") or res.get("pendingReplacement"):
-            return Drift("the state holds a resource pending deletion")
         if provider_for(str(res["type"])) is None:
             return Drift(f"the state holds a resource type this aigw does not know "
                          f"({res['type']})")
@@ -98,8 +87,8 @@ def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
     drifted = [v for v in verdicts if v is not None]
     if drifted:
         return Drift(f"{len(drifted)} of {len(mine)} objects differ from the recorded state, "
-                     f"e.g. {drifted[0]}", len(mine), seconds, state, tuple(drifted))
-    return Drift(None, len(mine), seconds, state)
+                     f"e.g. {drifted[0]}", len(mine), seconds, recorded, tuple(drifted))
+    return Drift(None, len(mine), seconds, recorded)
 
 
 def _drifted(res: Mapping[str, Any]) -> str | None:
@@ -115,12 +104,15 @@ def _drifted(res: Mapping[str, Any]) -> str | None:
     name = str(res.get("urn", "")).rsplit("::", 1)[-1]  # `policy.aigw-prod-support-bot`
     if not found.id:
         return f"{name} (gone)"
-    outs = dict(found.outs or {})
-    if str(found.id) != str(res.get("id", "")) or not equal(
-            {k: v for k, v in outs.items() if k != _PROVIDER_KEY},
-            {k: v for k, v in recorded.items() if k != _PROVIDER_KEY}):
-        return f"{name} (changed)"
+    if str(found.id) != str(res.get("id", "")) or not _same_fields(found.outs, recorded) or (
+            found.inputs is not None and not _same_fields(found.inputs, res.get("inputs"))):
+        return f"{name} (changed)"  # (a `read` returning inputs replaces the recorded ones)
     return None
+
+
+def _same_fields(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    return equal({k: v for k, v in (a or {}).items() if k != _PROVIDER_KEY},
+                 {k: v for k, v in (b or {}).items() if k != _PROVIDER_KEY})
 
 
 def equal(a: Any, b: Any) -> bool:

@@ -227,6 +227,36 @@ def state_document(settings: EngineSettings, stack: str) -> dict[str, Any] | Non
     return doc if isinstance(doc, dict) else None
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """The resources of a stack's latest recorded state, or why aigw cannot judge them."""
+
+    resources: list[dict[str, Any]]
+    why: str | None = None  # None: RESOURCES is the state's word
+
+
+def recorded_resources(settings: EngineSettings, stack: str) -> Recorded:
+    """The stack's recorded resources, read without the engine, unless the state is missing,
+    unreadable (or in a backend aigw does not read), records an interrupted run, or holds a
+    resource pending deletion: then WHY says which (the targeted apply and the drift check
+    leave such a state to the engine)."""
+    try:
+        state = state_document(settings, stack)
+    except LookupError as exc:
+        return Recorded([], str(exc))
+    except Exception as exc:  # noqa: BLE001 - any doubt: the engine
+        return Recorded([], f"the state could not be read ({type(exc).__name__})")
+    if state is None:
+        return Recorded([], "no recorded state yet")
+    latest = (state.get("checkpoint") or {}).get("latest") or {}
+    if latest.get("pending_operations"):
+        return Recorded([], "the state records an interrupted run")
+    resources = list(latest.get("resources") or ())
+    if any(r.get("delete") or r.get("pendingReplacement") for r in resources):
+        return Recorded([], "the state holds a resource pending deletion")
+    return Recorded(resources)
+
+
 def record(settings: EngineSettings, stack: str, digest: str) -> None:
     """After a successful apply: remember what the engine was given and the state it wrote.
 

@@ -10,7 +10,7 @@ run, or the engine's own error line.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,15 +264,15 @@ class _Run:
         return found
 
     def choose(self, spec: EnvSpec, name: str, digest: str, *, fresh: str | None,
-               state: Mapping[str, Any] | None = None) -> tuple[Choice, dict[str, Any]]:
+               recorded: fastplan.Recorded | None = None) -> tuple[Choice, dict[str, Any]]:
         """How apply runs `up` for stack NAME, and the arguments that add to `up`/`preview`:
-        FRESH says why the engine refreshes (the full `up` then), STATE is the state
-        document already read."""
+        FRESH says why the engine refreshes (the full `up` then), RECORDED is the state's
+        resources already read."""
         from aigw.stack import targets
 
         if fresh is not None:
             return targets.full(f"{fresh}: the engine refreshes every object first"), {}
-        choice = targets.choose(spec, self.vault.addr, self.commit, self.engine, name, state)
+        choice = targets.choose(spec, self.vault.addr, self.commit, self.engine, name, recorded)
         if choice.names is None:
             return choice, {}
         return choice, {"target": list(choice.urns),
@@ -361,8 +361,8 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
         label = f"{PROJECT}/{name}"
         with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            fresh, state = _why_refresh(run, handle, name, echo, asked=refresh)
-            choice, how = run.choose(spec, name, digest, fresh=fresh, state=state)
+            fresh, recorded = _why_refresh(run, handle, name, echo, asked=refresh)
+            choice, how = run.choose(spec, name, digest, fresh=fresh, recorded=recorded)
             echo(choice.line(label, spec.resource_count))
             if not yes:
                 preview = _preview(handle, fresh is not None, readiness, **how)
@@ -400,8 +400,8 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
 
 
 def _why_refresh(run: _Run, handle: StackHandle, name: str, echo: Echo, *, asked: bool,
-                 ) -> tuple[str | None, Mapping[str, Any] | None]:
-    """Why apply has the engine refresh (None: it need not), and the state document aigw
+                 ) -> tuple[str | None, fastplan.Recorded | None]:
+    """Why apply has the engine refresh (None: it need not), and the state's resources aigw
     judged. A state recorded against another server is refreshed; else, when ASKED, aigw
     reads every object back first and the engine refreshes only if one drifted."""
     label = f"{PROJECT}/{name}"
@@ -410,7 +410,7 @@ def _why_refresh(run: _Run, handle: StackHandle, name: str, echo: Echo, *, asked
     if not asked:
         return None, None
     found = run.read_back(name, label, echo)
-    return found.why, found.state
+    return found.why, found.recorded
 
 
 def _done_line(counts: dict[str, int]) -> str:

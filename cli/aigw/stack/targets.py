@@ -92,22 +92,13 @@ def resource_type(plan: Planned) -> str:
 
 
 def choose(spec: EnvSpec, addr: str, commit: str | None, settings: EngineSettings,
-           stack: str, state: Mapping[str, Any] | None = None) -> Choice:
+           stack: str, recorded: fastplan.Recorded | None = None) -> Choice:
     """Targeted when the recorded state allows it (module docstring), else full with why.
-    STATE: the state document when the caller has read it already (aigw.stack.drift)."""
-    try:
-        state = state if state is not None else fastplan.state_document(settings, stack)
-    except LookupError as exc:
-        return full(str(exc))
-    except Exception as exc:  # noqa: BLE001 - any doubt: the full run
-        return full(f"the state could not be read ({type(exc).__name__})")
-    if state is None:
-        return full("no recorded state yet")
-    latest = (state.get("checkpoint") or {}).get("latest") or {}
-    if latest.get("pending_operations"):
-        return full("the state records an interrupted run")
-    return _compare(list(planned_resources(spec, addr, commit)), latest.get("resources") or [],
-                    stack)
+    RECORDED: the state's resources when the caller has read them already (aigw.stack.drift)."""
+    recorded = recorded or fastplan.recorded_resources(settings, stack)
+    if recorded.why is not None:
+        return full(recorded.why)
+    return _compare(list(planned_resources(spec, addr, commit)), recorded.resources, stack)
 
 
 def _compare(planned: list[Planned], resources: list[Any], stack: str) -> Choice:
@@ -116,8 +107,6 @@ def _compare(planned: list[Planned], resources: list[Any], stack: str) -> Choice
         kind = str(res.get("type", ""))
         if not kind.startswith(TYPE_PREFIX):
             continue
-        if res.get("delete") or res.get("pendingReplacement"):
-            return full("the state holds a resource pending deletion")
         recorded[(kind, str(res.get("urn", "")).rsplit("::", 1)[-1])] = res
     wanted = {(resource_type(p), p.name) for p in planned}
     gone = [name for key, name in recorded if (key, name) not in wanted]
