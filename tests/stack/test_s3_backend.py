@@ -120,6 +120,17 @@ def test_two_checkouts_applying_at_once(rig: StackRig, s3_url: str, tmp_path: Pa
     assert not any(r.changed for r in plan), rig.lines
     assert_holds_exactly(rig.client(), load_catalog(second).catalog, ["prod"])
 
+    # A one-service change: read back without the engine, then a targeted `up` that the
+    # state's backup in the bucket (`prod.json.bak`) vouches for: no second, full run.
+    data = yaml.safe_load((second / "aigw.yaml").read_text())
+    data["services"]["bob-svc-0"]["models"].append("deepseek-v3")
+    (second / "aigw.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    rig.lines.clear()
+    [done] = run.apply(second, "prod", echo=rig.lines.append, yes=True, vault=rig.vault,
+                       engine=engine)
+    assert (done.refresh, done.apply_path) == ("aigw", "targeted"), rig.lines
+    assert ".pulumi/stacks/aigw/prod.json.bak" in _keys(s3_url, ".pulumi/stacks/")
+
 
 def rig_state(url: str) -> str:
     """The stack's state file, read from the bucket."""

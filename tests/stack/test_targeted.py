@@ -23,7 +23,7 @@ from aigw.stack.spec import environment_spec
 from tests.helpers import run_cli
 from tests.stack.conftest import StackRig
 from tests.stack.test_apply import edit_services
-from tests.stack.vaultstate import live_objects, state_urns
+from tests.stack.vaultstate import assert_holds_exactly, live_objects, state_urns
 from tests.test_json_contract import check
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -142,3 +142,46 @@ def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: P
     targeted = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes",
                        "--no-refresh", "--json")
     assert [s["apply_path"] for s in check("apply", targeted, 0)["stacks"]] == ["targeted"]
+
+
+def test_a_run_that_overtook_the_decision_makes_it_converge_in_full(
+        rig: StackRig, catalog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        ) -> None:
+    """Another apply (another checkout's catalog) updates the stack after this apply read the
+    state and before its engine took the lock: the targeted run would leave that run's
+    objects; the state's backup says so (fastplan.replaced) and the full `up` follows."""
+    import shutil
+
+    from aigw.stack import targets
+
+    applied_once(rig, catalog_dir)
+    other = tmp_path / "other-checkout"
+    shutil.copytree(catalog_dir, other)
+    edit_services(other, lambda s: s["support-bot"]["defaults"].update({"timeout": 41}))
+    edit_services(catalog_dir, lambda s: s["research-assistant"].setdefault(
+        "defaults", {}).update({"timeout": 17}))
+    choose = targets.choose
+    raced: list[str] = []
+
+    def overtaken(*args: Any, **kw: Any) -> targets.Choice:
+        choice = choose(*args, **kw)
+        if not raced:  # the other apply lands now, between the read and the `up`
+            raced.append("yes")
+            run.apply(other, ENV, echo=raced.append, yes=True, refresh=False, vault=rig.vault,
+                      engine=rig.engine)
+        return choice
+
+    monkeypatch.setattr(targets, "choose", overtaken)
+    rig.lines.clear()
+    [result] = rig.apply(catalog_dir, ENV)
+    assert any("targeted apply of" in ln for ln in raced), raced  # the other run was real
+    assert (f"aigw/{ENV}: another run updated the stack after this apply read its state: "
+            "running the full apply, so every object matches this catalog") in rig.lines
+    assert result.apply_path == "full"
+    client = rig.client()
+    assert_holds_exactly(client, load_catalog(catalog_dir).catalog, [ENV])
+    for config in environment_spec(load_catalog(catalog_dir).catalog, ENV).configs:
+        live = client.secrets.kv.v2.read_secret_version(
+            config.path, mount_point=config.mount, raise_on_deleted_version=True)
+        assert live["data"]["data"] == config.data, config.service  # this catalog's, not other's
+    assert rig.plan(catalog_dir, ENV, refresh=True)[0].changed is False

@@ -212,9 +212,21 @@ def recorded_server(settings: EngineSettings, stack: str) -> str | None:
     return matches[0].decode() if matches else None
 
 
+def _state_key(stack: str, found: list[bytes | None]) -> str:
+    """The backend key of the file `_state_bytes` reads from FOUND."""
+    base = f".pulumi/stacks/{PROJECT}/{stack}"
+    return base + (".json" if found[0] is not None else ".json.gz")
+
+
 def state_document(settings: EngineSettings, stack: str) -> dict[str, Any] | None:
     """The stack's state file as JSON (None: no state yet), read from the backend without the
     engine. LookupError for a backend aigw does not read; read errors propagate."""
+    return _state_file(settings, stack)[0]
+
+
+def _state_file(settings: EngineSettings, stack: str) -> tuple[dict[str, Any] | None, str]:
+    """`state_document`, and a digest of the bytes it parsed and of their key ("" when there
+    is no state, or both a plain and a gzipped file, so which one the engine reads is unsure)."""
     import orjson
 
     store = backend_store(settings)
@@ -222,9 +234,38 @@ def state_document(settings: EngineSettings, stack: str) -> dict[str, Any] | Non
         raise LookupError("the backend is not file:// or s3://")
     found, state = _read_state(store, stack)
     if state is None:
-        return None
-    doc = orjson.loads(_state_bytes(found))
-    return doc if isinstance(doc, dict) else None
+        return None, ""
+    data = _state_bytes(found)
+    doc = orjson.loads(data)
+    sure = None in found
+    mark = _file_digest(_state_key(stack, found), data) if sure else ""
+    return (doc if isinstance(doc, dict) else None), mark
+
+
+def _file_digest(key: str, data: bytes) -> str:
+    return hashlib.sha256(key.encode() + b"\0" + data).hexdigest()
+
+
+def replaced(settings: EngineSettings, stack: str, mark: str) -> bool:
+    """True when the engine's last write of the stack's state replaced exactly the state
+    whose `Recorded.mark` is MARK: no other run updated the stack in between.
+
+    A self-managed backend copies the state file to `<file>.bak` before each write
+    (pulumi pkg/backend/diy/state.go, `saveCheckpoint`), and aigw has the engine write the
+    state once per run (PULUMI_SKIP_CHECKPOINTS); so after a run, `.bak` holds what the run
+    started from. False on any doubt (unreadable, no digest)."""
+    if not mark:
+        return False
+    try:
+        store = backend_store(settings)
+        found = None if store is None else _read_state(store, stack)[0]
+        if store is None or found is None or all(f is None for f in found):
+            return False
+        key = _state_key(stack, found)
+        before = store.read(key + ".bak")
+    except Exception:  # noqa: BLE001 - any doubt: not sure
+        return False
+    return before is not None and _file_digest(key, before) == mark
 
 
 @dataclass(frozen=True)
@@ -233,6 +274,7 @@ class Recorded:
 
     resources: list[dict[str, Any]]
     why: str | None = None  # None: RESOURCES is the state's word
+    mark: str = ""  # a digest of the state file read (`replaced` compares it)
 
 
 def recorded_resources(settings: EngineSettings, stack: str) -> Recorded:
@@ -241,7 +283,7 @@ def recorded_resources(settings: EngineSettings, stack: str) -> Recorded:
     resource pending deletion: then WHY says which (the targeted apply and the drift check
     leave such a state to the engine)."""
     try:
-        state = state_document(settings, stack)
+        state, mark = _state_file(settings, stack)
     except LookupError as exc:
         return Recorded([], str(exc))
     except Exception as exc:  # noqa: BLE001 - any doubt: the engine
@@ -254,7 +296,7 @@ def recorded_resources(settings: EngineSettings, stack: str) -> Recorded:
     resources = list(latest.get("resources") or ())
     if any(r.get("delete") or r.get("pendingReplacement") for r in resources):
         return Recorded([], "the state holds a resource pending deletion")
-    return Recorded(resources)
+    return Recorded(resources, mark=mark)
 
 
 def record(settings: EngineSettings, stack: str, digest: str) -> None:

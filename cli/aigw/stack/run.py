@@ -385,18 +385,38 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
                 handle.stack.up(on_event=log.on_event, refresh=fresh is not None, **how)
+            done = log.done
+            if choice.names is not None and not fastplan.replaced(run.engine, name, choice.mark):
+                choice, log = _overtaken(handle, label, spec.resource_count, echo)
+                done = [*done, *log.done]
             fastplan.record(run.engine, name, digest)
             counts = choice.counts(log.counts, spec.resource_count)
-            result = StackResult(stack=label, changes=log.done, counts=counts, applied=True,
+            result = StackResult(stack=label, changes=done, counts=counts, applied=True,
                                  readiness=readiness, apply_path=choice.path,
                                  refresh=_refreshed_by(refresh, fresh is not None))
             echo(f"{label}: {_done_line(counts)}")
-            for line in [*readiness.lines(ahead=False), *plan_lines(spec.limit_notes, log.done)]:
+            for line in [*readiness.lines(ahead=False), *plan_lines(spec.limit_notes, done)]:
                 echo(f"  ! {line}")
             if allow_empty_slots:
                 audit_overrides(run.catalog, readiness, connect(run.vault))
             results.append(result)
     return results
+
+
+def _overtaken(handle: StackHandle, label: str, total: int, echo: Echo,
+               ) -> tuple[Choice, EventLog]:
+    """After a targeted `up` chosen against a state that another run replaced before this
+    run's engine took the lock (fastplan.replaced): the full `up`, so every object matches
+    this catalog, not a mix of both runs'."""
+    from aigw.stack import targets
+    from aigw.stack.sdkfix import no_outputs_after_up
+
+    why = "another run updated the stack after this apply read its state"
+    echo(f"{label}: {why}: running the full apply, so every object matches this catalog")
+    log = EventLog(on_step=Progress(echo, total))
+    with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
+        handle.stack.up(on_event=log.on_event)
+    return targets.full(why), log
 
 
 def _why_refresh(run: _Run, handle: StackHandle, name: str, echo: Echo, *, asked: bool,
@@ -410,7 +430,8 @@ def _why_refresh(run: _Run, handle: StackHandle, name: str, echo: Echo, *, asked
     if not asked:
         return None, None
     found = run.read_back(name, label, echo)
-    return found.why, found.recorded
+    # Drift: the full `up` runs, so the state read for the check is let go before it starts.
+    return found.why, (found.recorded if found.clean else None)
 
 
 def _done_line(counts: dict[str, int]) -> str:

@@ -29,11 +29,14 @@ drifted, or the state was recorded against another OpenBao); there is no recorde
 aigw cannot read it (a backend other than `file://` and `s3://`); the state
 records an interrupted run; a resource would be deleted or replaced; or more than
 MAX_TARGETS resources change (a full run costs about the same then, and each target
-is an argument of the engine's command line).
+is an argument of the engine's command line). A targeted run whose state another run
+replaced before the engine took the lock is followed by the full one (aigw.stack.run,
+aigw.stack.fastplan.replaced).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +62,7 @@ class Choice:
     urns: tuple[str, ...] = ()
     names: frozenset[str] | None = None
     changed: int = 0
+    mark: str = ""  # targeted: the digest of the state it was chosen against (Recorded.mark)
 
     @property
     def path(self) -> str:
@@ -98,7 +102,8 @@ def choose(spec: EnvSpec, addr: str, commit: str | None, settings: EngineSetting
     recorded = recorded or fastplan.recorded_resources(settings, stack)
     if recorded.why is not None:
         return full(recorded.why)
-    return _compare(list(planned_resources(spec, addr, commit)), recorded.resources, stack)
+    choice = _compare(list(planned_resources(spec, addr, commit)), recorded.resources, stack)
+    return choice if choice.names is None else dataclasses.replace(choice, mark=recorded.mark)
 
 
 def _compare(planned: list[Planned], resources: list[Any], stack: str) -> Choice:
