@@ -308,7 +308,8 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
             echo(f"{label}: planned by the engine ({why})")
             result = _engine_plan(run, name, spec, readiness, echo, refresh=engine_refresh,
                                   force_unlock=force_unlock, digest=digest)
-        result.refresh = _refreshed_by(refresh, engine_refresh or result.refresh is not None)
+        if refresh and result.refresh is None:  # read back by aigw, no drift
+            result.refresh = "aigw"
         for line in format_plan(result.stack, result.changes, result.counts):
             echo(line)
         for line in [*readiness.lines(ahead=True), *plan_lines(spec.limit_notes, result.changes)]:
