@@ -131,6 +131,7 @@ PACKAGE_LAYERS = {
         program
         fastplan workspace
         targets drift
+        session
         run
     """,
     "usage": """

@@ -18,7 +18,7 @@ from testing.bao import BaoDevServer
 
 from aigw.context import EngineSettings
 from aigw.stack import run
-from aigw.stack.run import StackResult
+from aigw.stack.session import StackResult
 from aigw.vault import VaultSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from aigw.catalog import load_catalog
-from aigw.stack.run import StackResult
+from aigw.stack.session import StackResult
 from tests.helpers import run_cli
 from tests.stack.conftest import EXAMPLES, StackRig
 from tests.stack.vaultstate import assert_holds_exactly

@@ -25,7 +25,7 @@ from aigw.catalog.view import deployments
 from aigw.render import render_all
 from aigw.stack._conn import ProviderFailure
 from aigw.stack.providers import ClientConfigProvider, KvMountProvider
-from aigw.stack.run import StackResult
+from aigw.stack.session import StackResult
 from tests.helpers import run_cli
 from tests.stack.conftest import StackRig
 from tests.stack.vaultstate import state_urns

@@ -16,7 +16,7 @@ import pytest
 from aigw.context import EngineSettings
 from aigw.errors import EngineError
 from aigw.stack.locks import stack_locks
-from aigw.stack.run import clear_locks
+from aigw.stack.session import clear_locks
 from aigw.stack.workspace import StackHandle
 
 

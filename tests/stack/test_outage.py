@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aigw.catalog import load_catalog
-from aigw.stack import run
+from aigw.stack import session
 from tests.helpers import run_cli
 from tests.stack.conftest import EXAMPLES, StackRig
 from tests.stack.vaultstate import assert_holds_exactly
@@ -49,14 +49,14 @@ def test_stopped_openbao_fails_in_one_line_and_apply_recovers(
 def test_openbao_lost_during_the_run_is_one_line_too(
         rig: StackRig, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The provider process reports the failure; aigw maps it back to the same line."""
-    real_cluster_id = run._cluster_id
+    real_cluster_id = session.cluster_id
 
     def identified_then_stop(vault: Any) -> str:
         cluster_id = real_cluster_id(vault)
         rig.bao.stop()  # passes the pre-flight checks, then the server is gone
         return cluster_id
 
-    monkeypatch.setattr(run, "_cluster_id", identified_then_stop)
+    monkeypatch.setattr(session, "cluster_id", identified_then_stop)
     result = run_cli(capsys, "apply", str(EXAMPLES), "--yes", "--env", "prod")
     assert result.code == 3
     (line,) = result.err.splitlines()

@@ -15,7 +15,7 @@ import typer
 from aigw.commands import output
 
 if TYPE_CHECKING:
-    from aigw.stack.run import Confirm, StackResult
+    from aigw.stack.session import Confirm, StackResult
 
 PathArg = Annotated[Path, typer.Argument(help="aigw.yaml, or a folder with aigw.yaml or "
                                          "catalog/*.yaml.")]

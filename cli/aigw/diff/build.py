@@ -106,7 +106,7 @@ def readiness_effects(head: LoadedCatalog, env: str | None) -> dict[str, list[Ef
     Raises AigwError when OpenBao cannot be read (the caller notes it).
     """
     from aigw.stack.readiness import check_environment
-    from aigw.stack.run import vault_ready
+    from aigw.stack.session import vault_ready
     from aigw.stack.spec import environment_spec
     from aigw.vault import connect
 
