@@ -53,7 +53,8 @@ def tamper(client: hvac.Client) -> set[str]:
         cas=version["data"]["current_version"])
     client.secrets.kv.v2.configure(max_versions=3, mount_point="aigw")
     client.sys.disable_auth_method("kubernetes")
-    return {"policy.aigw-prod-support-bot (changed)",
+    client.sys.delete_acl_policy("aigw-prod-research-assistant")  # its role and config stay
+    return {"policy.aigw-prod-research-assistant (gone)","policy.aigw-prod-support-bot (changed)",
             "role.approle.aigw-prod-support-bot (changed)", f"slot.deepseek.{slot} (changed)",
             "config.support-bot (changed)", "mount.aigw (changed)", "auth.kubernetes (gone)"}
 
@@ -71,11 +72,15 @@ def test_each_kind_of_hand_change_is_found_and_apply_repairs_it(
         f"{len(found.drifted)} of {clean.checked} objects differ from the recorded state")
     # The roles of the Kubernetes auth method went with it: also gone.
     assert names - expected <= {n for n in names if n.endswith("(gone)")}, names - expected
-    # apply (which refreshes by default) sees the same and repairs every object.
+    # apply (which refreshes by default) sees the same, has the engine refresh just those
+    # objects, and repairs every one with a targeted `up`.
     rig.lines.clear()
     [done] = rig.apply(catalog_dir, ENV)
-    assert done.apply_path == "full" and done.refresh == "engine"
-    assert f"aigw/{ENV}: the engine refreshes ({found.why})" in rig.lines
+    assert done.apply_path == "targeted" and done.refresh == "engine", rig.lines
+    assert f"aigw/{ENV}: {found.why}" in rig.lines
+    assert (f"aigw/{ENV}: the engine refreshes those {len(found.urns)} objects (the rest "
+            "read back as recorded)") in rig.lines
+    assert len(found.urns) == len(found.drifted) < clean.checked
     again = drift.check(rig.engine, rig.vault, ENV)
     assert again.clean and again.checked == clean.checked, again.why
     [planned] = rig.plan(catalog_dir, ENV, refresh=True)

@@ -78,8 +78,10 @@ def test_a_noop_plan_after_apply_does_not_start_the_engine(
     doc = check("plan", drifted, 1)
     assert [(s["planner"], s["refresh"]) for s in doc["stacks"]] == [
         ("fingerprint", "aigw"), ("engine", "engine")]
-    assert ("aigw/prod: the engine refreshes (1 of 22 objects differ from the recorded "
-            "state, e.g. policy.aigw-prod-support-bot (changed))") in drifted.err
+    assert ("aigw/prod: 1 of 22 objects differ from the recorded state, e.g. "
+            "policy.aigw-prod-support-bot (changed)") in drifted.err
+    assert "aigw/prod: planned by the engine (--refresh: the engine refreshes every " \
+        "object)" in drifted.err
     assert engine_starts() > before
     again = run_cli(capsys, "plan", str(catalog_dir))  # a preview leaves the state alone
     assert again.code == 0 and again.out.count(FAST) == 2, again.out

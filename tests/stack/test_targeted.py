@@ -129,15 +129,18 @@ def test_a_change_that_deletes_runs_the_full_apply(rig: StackRig, catalog_dir: P
     assert [(s["apply_path"], s["refresh"]) for s in check("apply", refreshed, 0)["stacks"]] \
         == [("targeted", "aigw")]
     assert f"aigw/{ENV}: read back " in refreshed.err
-    # A policy changed by hand: the engine refreshes, and the full apply repairs it.
+    # A policy changed by hand: the engine refreshes that object only, and the targeted
+    # apply repairs it.
     policies = live_objects(rig.client())["policies"]
     name = sorted(policies)[0]
     rig.client().sys.create_or_update_acl_policy(name, 'path "x" {}')
     repaired = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes", "--json")
     assert [(s["apply_path"], s["refresh"]) for s in check("apply", repaired, 0)["stacks"]] \
-        == [("full", "engine")]
-    assert (f"objects differ from the recorded state, e.g. policy.{name} (changed): the "
-            "engine refreshes every object first)") in repaired.err
+        == [("targeted", "engine")]
+    assert f"objects differ from the recorded state, e.g. policy.{name} (changed)" \
+        in repaired.err
+    assert (f"aigw/{ENV}: the engine refreshes that object (the rest read back as "
+            "recorded)") in repaired.err
     assert live_objects(rig.client())["policies"] == policies
     targeted = run_cli(capsys, "apply", str(catalog_dir), "--env", ENV, "--yes",
                        "--no-refresh", "--json")

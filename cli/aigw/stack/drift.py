@@ -51,6 +51,7 @@ class Drift:
     seconds: float = 0.0
     recorded: fastplan.Recorded | None = None  # the state's resources that were judged
     drifted: tuple[str, ...] = ()  # `policy.aigw-prod-x (changed)`, `slot.... (gone)`
+    urns: tuple[str, ...] = ()  # the URNs of the objects that drifted
 
     @property
     def clean(self) -> bool:
@@ -65,7 +66,7 @@ class Drift:
             return (f"{label}: read back {self.checked} objects from OpenBao in "
                     f"{self.seconds:.1f} s, all as the state records them (no engine "
                     "refresh needed)")
-        return f"{label}: the engine refreshes ({self.why})"
+        return f"{label}: {self.why}"
 
 
 def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
@@ -86,8 +87,9 @@ def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
     seconds = time.monotonic() - start
     drifted = [v for v in verdicts if v is not None]
     if drifted:
+        urns = tuple(str(r["urn"]) for r, v in zip(mine, verdicts, strict=True) if v)
         return Drift(f"{len(drifted)} of {len(mine)} objects differ from the recorded state, "
-                     f"e.g. {drifted[0]}", len(mine), seconds, recorded, tuple(drifted))
+                     f"e.g. {drifted[0]}", len(mine), seconds, recorded, tuple(drifted), urns)
     return Drift(None, len(mine), seconds, recorded)
 
 

@@ -9,6 +9,7 @@ run, or the engine's own error line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,7 +69,7 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
         if refresh:
             check_admin_keys(spec.limits)
         engine_refresh = refresh and not run.read_back(name, label, echo).clean
-        why = ("--refresh: objects differ from the state" if engine_refresh
+        why = ("--refresh: the engine refreshes every object" if engine_refresh
                else fastplan.why_engine(run.engine, name, digest))
         if why is None:
             echo(f"{label}: planned from the last apply's fingerprint, without the engine"
@@ -87,12 +88,6 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
             echo(f"  ! {line}")
         results.append(result)
     return results
-
-
-def _refreshed_by(asked: bool, engine: bool) -> str | None:
-    """StackResult.refresh: "engine" when it refreshed, "aigw" when aigw read every object back
-    and found no drift, None when nothing was read back."""
-    return "engine" if engine else ("aigw" if asked else None)
 
 
 def _engine_plan(run: Run, name: str, spec: EnvSpec, readiness: EnvReadiness, echo: Echo,
@@ -133,12 +128,13 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
         label = f"{PROJECT}/{name}"
         with open_stack(name, run.engine, run.vault, run.program(spec, digest)) as handle:
             clear_locks(handle, echo, force=force_unlock)
-            fresh, recorded = _why_refresh(run, handle, name, echo, asked=refresh)
-            choice, how = run.choose(spec, name, digest, fresh=fresh, recorded=recorded)
+            fresh = _read_back(run, handle, name, echo, asked=refresh)
+            choice, how = run.choose(spec, name, digest, fresh=fresh.full,
+                                     recorded=fresh.recorded)
             echo(choice.line(label, spec.resource_count))
             if not yes:
-                preview = engine_preview(handle, fresh is not None, readiness, **how)
-                preview.refresh = _refreshed_by(refresh, fresh is not None)
+                preview = engine_preview(handle, fresh.full is not None, readiness, **how)
+                preview.refresh = fresh.by
                 preview.counts = choice.counts(preview.counts, spec.resource_count)
                 for line in format_plan(label, preview.changes, preview.counts):
                     echo(line)
@@ -156,7 +152,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             echo(f"{label}: applying ({spec.resource_count} resources)")
             log = EventLog(on_step=Progress(echo, spec.resource_count))
             with engine_errors(label, "up"), no_outputs_after_up(handle.stack):
-                handle.stack.up(on_event=log.on_event, refresh=fresh is not None, **how)
+                handle.stack.up(on_event=log.on_event, refresh=fresh.full is not None, **how)
             done = log.done
             if choice.names is not None and not fastplan.replaced(run.engine, name, choice.mark):
                 choice, log = _overtaken(handle, label, spec.resource_count, echo)
@@ -165,7 +161,7 @@ def apply(path: Path, env: str | None = None, *, echo: Echo, yes: bool = False,
             counts = choice.counts(log.counts, spec.resource_count)
             result = StackResult(stack=label, changes=done, counts=counts, applied=True,
                                  readiness=readiness, apply_path=choice.path,
-                                 refresh=_refreshed_by(refresh, fresh is not None))
+                                 refresh=fresh.by)
             echo(f"{label}: {_done_line(counts)}")
             for line in [*readiness.lines(ahead=False), *plan_lines(spec.limit_notes, done)]:
                 echo(f"  ! {line}")
@@ -191,19 +187,39 @@ def _overtaken(handle: StackHandle, label: str, total: int, echo: Echo,
     return targets.full(why), log
 
 
-def _why_refresh(run: Run, handle: StackHandle, name: str, echo: Echo, *, asked: bool,
-                 ) -> tuple[str | None, fastplan.Recorded | None]:
-    """Why apply has the engine refresh (None: it need not), and the state's resources aigw
-    judged. A state recorded against another server is refreshed; else, when ASKED, aigw
-    reads every object back first and the engine refreshes only if one drifted."""
+@dataclass(frozen=True)
+class _Refresh:
+    """How apply reads OpenBao back before its `up`."""
+
+    full: str | None = None  # the engine refreshes every object in `up`, for this reason
+    recorded: fastplan.Recorded | None = None  # the state aigw judged, nothing drifted
+    by: str | None = None  # StackResult.refresh: "aigw", "engine", or None (no refresh)
+
+
+def _read_back(run: Run, handle: StackHandle, name: str, echo: Echo, *, asked: bool,
+               ) -> _Refresh:
+    """A state recorded against another server: the engine refreshes everything. Else, when
+    ASKED, aigw reads every object back (aigw.stack.drift); what drifted, and only that,
+    the engine then refreshes (`refresh --target`), so the targeted `up` can still run; a
+    state aigw cannot judge, or too many objects drifted, and the engine refreshes all."""
+    from aigw.stack.targets import MAX_TARGETS
+
     label = f"{PROJECT}/{name}"
     if other_server(handle, run.cluster_id, run.vault.addr, echo):
-        return "the state was recorded against another OpenBao", None
+        return _Refresh(full="the state was recorded against another OpenBao", by="engine")
     if not asked:
-        return None, None
+        return _Refresh()
     found = run.read_back(name, label, echo)
-    # Drift: the full `up` runs, so the state read for the check is let go before it starts.
-    return found.why, (found.recorded if found.clean else None)
+    if found.clean:
+        return _Refresh(recorded=found.recorded, by="aigw")
+    # Drift: the state read for the check is let go before the engine runs.
+    if not found.urns or len(found.urns) > MAX_TARGETS:
+        return _Refresh(full=str(found.why), by="engine")
+    what = "that object" if len(found.urns) == 1 else f"those {len(found.urns)} objects"
+    echo(f"{label}: the engine refreshes {what} (the rest read back as recorded)")
+    with engine_errors(label, "refresh"):
+        handle.stack.refresh(target=list(found.urns))
+    return _Refresh(by="engine")
 
 
 def _done_line(counts: dict[str, int]) -> str:
