@@ -133,6 +133,14 @@ def test_what_the_check_cannot_judge_leaves_the_refresh_to_the_engine(
     state.write_text(json.dumps(doc))
     assert "resource type this aigw does not know" in str(
         drift.check(rig.engine, rig.vault, ENV).why)
+    # Outputs a provider cannot read (no traceback): that object is left to the engine.
+    doc = json.loads(text)
+    policy = next(r for r in doc["checkpoint"]["latest"]["resources"]
+                  if r["type"] == MINE + "Policy")
+    del policy["outputs"]["name"]
+    state.write_text(json.dumps(doc))
+    found = drift.check(rig.engine, rig.vault, ENV)
+    assert found.drifted == (f"{policy['urn'].rsplit('::', 1)[-1]} (not read: KeyError)",)
 
 
 @pytest.mark.parametrize(("a", "b", "same"), [

@@ -12,10 +12,12 @@ value, anything else by type and value, lists in order.
 - Every object reads back as recorded: the engine's refresh would change nothing in
   the state, so plan and apply go on as without a refresh (the fingerprint, the
   targeted apply: aigw.stack.targets).
-- Anything else (an object changed or gone; no state, or a backend aigw does not read;
-  an interrupted run or a resource pending deletion; a resource type or an encrypted
-  value aigw cannot judge) and the engine refreshes as before. `Drift.why` says why
-  and names an object that drifted.
+- Objects changed or gone: `Drift.why` counts them and names one, `Drift.urns` lists
+  them; plan has the engine refresh everything, apply has it refresh just those
+  (aigw.stack.run).
+- A state aigw cannot judge (none, or a backend aigw does not read; an interrupted run or
+  a resource pending deletion; a resource type or an encrypted value it does not know):
+  the engine refreshes everything, as before, and `Drift.why` says why.
 
 A provider failure (OpenBao unreachable, a token that may not read) is the aigw error
 the engine's refresh would have reported (aigw.stack._conn.tagged_error).
@@ -98,12 +100,14 @@ def _drifted(res: Mapping[str, Any]) -> str | None:
     provider = provider_for(str(res["type"]))
     assert provider is not None  # checked by `check`
     recorded = dict(res.get("outputs") or {})
+    name = str(res.get("urn", "")).rsplit("::", 1)[-1]  # `policy.aigw-prod-support-bot`
     try:
         found = provider.read(str(res.get("id", "")), recorded)
     except ProviderFailure as exc:
         error = tagged_error(str(exc))
         raise error or VaultError(str(exc)) from None
-    name = str(res.get("urn", "")).rsplit("::", 1)[-1]  # `policy.aigw-prod-support-bot`
+    except Exception as exc:  # noqa: BLE001 - not judged: the engine's own read reports it
+        return f"{name} (not read: {type(exc).__name__})"
     if not found.id:
         return f"{name} (gone)"
     if str(found.id) != str(res.get("id", "")) or not _same_fields(found.outs, recorded) or (
