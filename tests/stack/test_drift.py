@@ -70,6 +70,10 @@ def test_each_kind_of_hand_change_is_found_and_apply_repairs_it(
     assert not found.clean and names >= expected, found.drifted
     assert found.why is not None and found.why.startswith(
         f"{len(found.drifted)} of {clean.checked} objects differ from the recorded state")
+    # plan stops at the first object that drifted (its engine refresh reads them all).
+    first = drift.check(rig.engine, rig.vault, ENV, until_first=True)
+    assert len(first.drifted) == len(first.urns) == 1 and first.drifted[0] in names
+    assert first.why == f"{first.drifted[0]} differs from the recorded state"
     # The roles of the Kubernetes auth method went with it: also gone.
     assert names - expected <= {n for n in names if n.endswith("(gone)")}, names - expected
     # apply (which refreshes by default) sees the same, has the engine refresh just those

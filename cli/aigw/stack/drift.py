@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +71,11 @@ class Drift:
         return f"{label}: {self.why}"
 
 
-def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
-    """Read every aigw object the stack's state records back from OpenBao (module docstring)."""
+def check(settings: EngineSettings, vault: VaultSettings, stack: str, *,
+          until_first: bool = False) -> Drift:
+    """Read every aigw object the stack's state records back from OpenBao (module docstring).
+    UNTIL_FIRST: stop at the first object that drifted (plan, whose engine refresh then reads
+    everything again: the count would cost a full read-back for nothing)."""
     recorded = fastplan.recorded_resources(settings, stack)
     if recorded.why is not None:
         return Drift(recorded.why)
@@ -84,14 +87,28 @@ def check(settings: EngineSettings, vault: VaultSettings, stack: str) -> Drift:
         if _SECRET_SIG in repr(res.get("outputs")):
             return Drift("the state holds an encrypted value")
     start = time.monotonic()
+    found: dict[int, str] = {}
     with pinned(vault), ThreadPoolExecutor(THREADS, "aigw-drift") as pool:
-        verdicts = list(pool.map(_drifted, mine))
+        futures = {pool.submit(_drifted, res): i for i, res in enumerate(mine)}
+        try:
+            for future in as_completed(futures):
+                verdict = future.result()
+                if verdict is not None:
+                    found[futures[future]] = verdict
+                    if until_first:
+                        break
+        finally:  # after the first drift (plan) or an error: the rest is not read
+            pool.shutdown(cancel_futures=True)
     seconds = time.monotonic() - start
-    drifted = [v for v in verdicts if v is not None]
-    if drifted:
-        urns = tuple(str(r["urn"]) for r, v in zip(mine, verdicts, strict=True) if v)
-        return Drift(f"{len(drifted)} of {len(mine)} objects differ from the recorded state, "
-                     f"e.g. {drifted[0]}", len(mine), seconds, recorded, tuple(drifted), urns)
+    if until_first and found:
+        [(index, first)] = found.items()
+        return Drift(f"{first} differs from the recorded state", len(mine), seconds, recorded,
+                     (first,), (str(mine[index]["urn"]),))
+    if found:
+        order = sorted(found)
+        return Drift(f"{len(found)} of {len(mine)} objects differ from the recorded state, "
+                     f"e.g. {found[order[0]]}", len(mine), seconds, recorded,
+                     tuple(found[i] for i in order), tuple(str(mine[i]["urn"]) for i in order))
     return Drift(None, len(mine), seconds, recorded)
 
 

@@ -68,7 +68,8 @@ def plan(path: Path, env: str | None = None, *, echo: Echo, refresh: bool = Fals
         digest = fastplan.spec_digest(spec, run.vault.addr, run.cluster_id)
         if refresh:
             check_admin_keys(spec.limits)
-        engine_refresh = refresh and not run.read_back(name, label, echo).clean
+        engine_refresh = refresh and not run.read_back(name, label, echo,
+                                                        until_first=True).clean
         why = ("--refresh: the engine refreshes every object" if engine_refresh
                else fastplan.why_engine(run.engine, name, digest))
         if why is None:

@@ -237,13 +237,14 @@ class Run:
 
         return spec_program(spec, self.vault.addr, self.cluster_id, self.commit, digest, only)
 
-    def read_back(self, name: str, label: str, echo: Echo) -> Drift:
+    def read_back(self, name: str, label: str, echo: Echo, *, until_first: bool = False,
+                  ) -> Drift:
         """Read every object stack NAME records back from OpenBao (aigw.stack.drift), said in
         one line: is an engine refresh needed?"""
         from aigw.stack import drift
 
         try:
-            found = drift.check(self.engine, self.vault, name)
+            found = drift.check(self.engine, self.vault, name, until_first=until_first)
         except VaultForbidden as exc:
             raise VaultForbidden(exc.message, hint=TOKEN_NEEDS) from None
         echo(found.line(label))
