@@ -202,12 +202,7 @@ class OpenAIAdminServer(StubServer):
 
     # -- HTTP ----------------------------------------------------------------
     def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        self.send_json(h, status, body)
         self.calls.append((h.command, urlsplit(h.path).path, status))
 
     def _bearer(self, h: BaseHTTPRequestHandler) -> str:

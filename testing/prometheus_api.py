@@ -20,7 +20,6 @@ have no value at that step.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler
@@ -52,13 +51,7 @@ class PrometheusAPIServer(StubServer):
         self.series[(metric, tuple(sorted(labels.items())))].append((at, value))
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        status, body = self._answer(urlsplit(handler.path))
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        self.send_json(handler, *self._answer(urlsplit(handler.path)))
 
     @property
     def url(self) -> str:

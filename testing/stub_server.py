@@ -10,6 +10,7 @@ connections, as a provider outage would. Use it as a context manager.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,16 @@ class StubServer:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+        """Answer the request with STATUS and BODY as JSON."""
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
 
     def start(self: S, port: int = 0) -> S:
         """Listen on PORT (a free one by default; pass the old port to come back after stop)."""
