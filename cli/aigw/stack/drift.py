@@ -3,7 +3,7 @@
 A refresh asks each resource's provider `read` for the live object, one call through
 the engine and the dynamic-provider process per resource: at 1,000 services (3,507
 resources) that was most of a `plan --refresh` and of a default `apply`. aigw reads the
-recorded state itself (aigw.stack.fastplan.state_document), calls the same provider
+recorded state itself (aigw.stack.fastplan.recorded_resources), calls the same provider
 `read` for every aigw resource in its own process (`THREADS` at once, a connection each,
 with the run's server and token: aigw.stack._conn.pinned), and compares what each
 returns with the recorded outputs, strictly: the same id, the same fields, numbers by

@@ -218,15 +218,11 @@ def _state_key(stack: str, found: list[bytes | None]) -> str:
     return base + (".json" if found[0] is not None else ".json.gz")
 
 
-def state_document(settings: EngineSettings, stack: str) -> dict[str, Any] | None:
-    """The stack's state file as JSON (None: no state yet), read from the backend without the
-    engine. LookupError for a backend aigw does not read; read errors propagate."""
-    return _state_file(settings, stack)[0]
-
-
 def _state_file(settings: EngineSettings, stack: str) -> tuple[dict[str, Any] | None, str]:
-    """`state_document`, and a digest of the bytes it parsed and of their key ("" when there
-    is no state, or both a plain and a gzipped file, so which one the engine reads is unsure)."""
+    """The stack's state file as JSON (None: no state yet), read from the backend without the
+    engine, and a digest of the bytes it parsed and of their key ("" when there is no state,
+    or both a plain and a gzipped file, so which one the engine reads is unsure).
+    LookupError for a backend aigw does not read; read errors propagate."""
     import orjson
 
     store = backend_store(settings)
